@@ -1,0 +1,133 @@
+"""Plain factory functions for tests: seed the catalog and tenants, add registry rows and accounts."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from madoguchi.catalog import definitions
+from madoguchi.catalog import operations as catalog
+from madoguchi.config import Settings
+from madoguchi.db import Database
+from madoguchi.identity.actors import Actor
+from madoguchi.identity.models import Account, AccountKind, IdentityAssurance
+from madoguchi.registry.models import Household, Person, TaxAssessment
+from madoguchi.tenancy import operations as tenancy
+from madoguchi.tenancy.models import Tenant
+
+_codes = itertools.count(1)
+
+
+def seed_catalog_and_tenants(db: Database, settings: Settings) -> None:
+    with db.transaction() as session:
+        for service in definitions.load_services(settings.services_dir).values():
+            catalog.publish_service(session, service)
+        tenancy.sync_tenants(session, definitions.load_tenants(settings.tenants_dir))
+
+
+def tenants(db: Database) -> list[Tenant]:
+    """The seeded tenants, ordered by slug (tests use the first two as 'A' and 'B')."""
+    with db.transaction() as session:
+        return list(session.execute(select(Tenant).order_by(Tenant.slug)).scalars())
+
+
+def make_household(session: Session, tenant: Tenant, **overrides: Any) -> Household:
+    n = next(_codes)
+    values = {
+        "household_code": f"H{n:06d}",
+        "postal_code": "100-0001",
+        "prefecture": "東京都",
+        "municipality": tenant.name_ja,
+        "town": "中央一丁目",
+        "block": f"{n}番1号",
+        "building": None,
+    }
+    household = Household(tenant_id=tenant.id, **{**values, **overrides})
+    session.add(household)
+    session.flush()
+    return household
+
+
+def make_person(session: Session, tenant: Tenant, household: Household | None = None, **overrides: Any) -> Person:
+    household = household or make_household(session, tenant)
+    n = next(_codes)
+    values = {
+        "resident_code": f"{n:011d}",
+        "family_name": "髙橋",
+        "given_name": "一郎",
+        "family_name_kana": "タカハシ",
+        "given_name_kana": "イチロウ",
+        "birth_date": date(1985, 4, 2),
+        "sex": "male",
+        "relation_to_head": "世帯主",
+        "became_resident_on": date(2015, 4, 1),
+        "address_set_on": date(2015, 4, 1),
+        "domicile": "東京都千代田区千代田1番",
+        "domicile_head": "髙橋　一郎",
+    }
+    person = Person(tenant_id=tenant.id, household_id=household.id, **{**values, **overrides})
+    session.add(person)
+    session.flush()
+    session.refresh(household)
+    return person
+
+
+def make_tax(session: Session, tenant: Tenant, person: Person, fiscal_year: int, **overrides: Any) -> TaxAssessment:
+    values = {
+        "address_on_jan1": person.address,
+        "salary_income": 4_360_000,
+        "business_income": 0,
+        "pension_income": 0,
+        "other_income": 0,
+        "total_income": 4_360_000,
+        "deductions": 1_300_000,
+        "taxable_income": 3_060_000,
+        "municipal_tax": 183_600,
+        "prefectural_tax": 122_400,
+        "dependents": 1,
+        "non_taxable": False,
+    }
+    assessment = TaxAssessment(
+        tenant_id=tenant.id, person_id=person.id, fiscal_year=fiscal_year, **{**values, **overrides}
+    )
+    session.add(assessment)
+    session.flush()
+    return assessment
+
+
+def make_account(
+    session: Session,
+    tenant: Tenant,
+    *,
+    kind: str = AccountKind.RESIDENT,
+    roles: list[str] | None = None,
+    person: Person | None = None,
+    verified: bool | None = None,
+    email: str | None = None,
+) -> Account:
+    verified = (person is not None) if verified is None else verified
+    account = Account(
+        tenant_id=tenant.id,
+        email=email or f"user-{uuid.uuid4().hex[:8]}@example.jp",
+        display_name="Test user",
+        kind=kind,
+        roles=roles or [],
+        identity_assurance=IdentityAssurance.VERIFIED if verified else IdentityAssurance.EMAIL,
+        person_id=person.id if person else None,
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
+def staff(session: Session, tenant: Tenant, *roles: str) -> Actor:
+    return Actor.of(make_account(session, tenant, kind=AccountKind.STAFF, roles=list(roles or ("clerk",))))
+
+
+def resident(session: Session, tenant: Tenant, person: Person | None = None, *, verified: bool | None = None) -> Actor:
+    return Actor.of(make_account(session, tenant, person=person, verified=verified))
