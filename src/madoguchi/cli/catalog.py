@@ -1,0 +1,64 @@
+"""``madoguchi catalog``: the standard procedures (``services/``) and the municipality files (``tenants/``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from madoguchi.catalog.definitions import check_catalog, default_catalog_dirs, service_folders, tenant_files
+
+_FOLDER = click.Path(file_okay=False, path_type=Path)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def catalog_dirs(services_dir: Path | None, tenants_dir: Path | None) -> tuple[Path, Path]:
+    """The folders a command works on: the options when given, else :func:`default_catalog_dirs`."""
+    default_services, default_tenants = default_catalog_dirs()
+    return services_dir or default_services, tenants_dir or default_tenants
+
+
+services_option = click.option(
+    "--services",
+    "services_dir",
+    type=_FOLDER,
+    default=None,
+    help="Folder of procedures (default: $MADOGUCHI_SERVICES_DIR, else the repository's services/).",
+)
+tenants_option = click.option(
+    "--tenants",
+    "tenants_dir",
+    type=_FOLDER,
+    default=None,
+    help="Folder of tenant files (default: $MADOGUCHI_TENANTS_DIR, else the repository's tenants/).",
+)
+
+
+@click.group()
+def catalog() -> None:
+    """Standard procedures (services/) and municipality files (tenants/)."""
+
+
+@catalog.command("check")
+@services_option
+@tenants_option
+@click.pass_context
+def check(ctx: click.Context, services_dir: Path | None, tenants_dir: Path | None) -> None:
+    """Check every procedure and tenant file against the catalog rules.
+
+    Prints one line per problem, FILE: FIELD: message, and exits 1 if there is any; otherwise prints a
+    summary and exits 0.
+    """
+    services_dir, tenants_dir = catalog_dirs(services_dir, tenants_dir)
+    problems = check_catalog(services_dir, tenants_dir)
+    if problems:
+        for problem in problems:
+            click.echo(str(problem))
+        click.echo(f"catalog check: {_plural(len(problems), 'problem')}", err=True)
+        ctx.exit(1)
+    services = _plural(len(service_folders(services_dir)), "service")
+    tenants = _plural(len(tenant_files(tenants_dir)), "tenant")
+    click.echo(f"ok: {services}, {tenants}")
