@@ -1,0 +1,55 @@
+"""The ``/api/v1`` blueprint registry and the OpenAPI document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import swagger_ui_bundle
+from flask import Blueprint, Flask, send_from_directory
+
+from madoguchi.extensions import api
+from madoguchi.security import mark_public_endpoint, public
+
+API_PREFIX = "/api/v1"
+
+#: Swagger UI assets come from the swagger-ui-bundle package: the docs page loads nothing from a CDN.
+_SWAGGER_UI_DIR = Path(swagger_ui_bundle.swagger_ui_path)
+
+OPENAPI_CONFIG = {
+    "API_TITLE": "Madoguchi API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.1.0",
+    "OPENAPI_URL_PREFIX": API_PREFIX,
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": f"{API_PREFIX}/docs/assets/",
+    "API_SPEC_OPTIONS": {
+        "info": {
+            "description": (
+                "Public and partner API of Madoguchi (窓口), standardized municipal procedures. "
+                "Errors are application/problem+json (RFC 9457)."
+            ),
+        },
+    },
+}
+
+swagger_assets = Blueprint("swagger_assets", __name__, url_prefix=f"{API_PREFIX}/docs/assets")
+
+
+@swagger_assets.get("/<path:filename>")
+@public
+def swagger_asset(filename: str):  # type: ignore[no-untyped-def]
+    return send_from_directory(_SWAGGER_UI_DIR, filename, max_age=86400)
+
+
+def init_app(app: Flask) -> None:
+    app.config.update({k: v for k, v in OPENAPI_CONFIG.items() if k not in app.config})
+    api.init_app(app)
+    # flask-smorest's own blueprint serves openapi.json and the docs page: both public by nature.
+    for endpoint in ("api-docs.openapi_json", "api-docs.openapi_swagger_ui"):
+        mark_public_endpoint(app, endpoint)
+    app.register_blueprint(swagger_assets)
+
+    from madoguchi.catalog.routes import blp as catalog_blp
+
+    api.register_blueprint(catalog_blp, url_prefix=API_PREFIX)

@@ -1,0 +1,30 @@
+"""The application factory: wires configuration, extensions and blueprints. Nothing else."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Flask
+
+from madoguchi.config import Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, static_folder=None)
+    app.config["MADOGUCHI"] = settings
+    app.config["SECRET_KEY"] = settings.secret_key or secrets.token_urlsafe(32)
+    app.config["JSON_AS_ASCII"] = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    from madoguchi import api, context, errors, health, web
+    from madoguchi.db import Database
+    from madoguchi.tenancy import resolution
+
+    errors.register_error_handlers(app)
+    context.init_app(app, Database(settings.effective_database_url, pool_size=settings.db_pool_size))
+    resolution.init_app(app)
+    app.register_blueprint(health.blp)
+    api.init_app(app)
+    web.init_app(app)
+    return app

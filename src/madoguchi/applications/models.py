@@ -1,0 +1,126 @@
+"""Applications, their history, and the documents issued for them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from madoguchi.db import Base, TenantScoped, new_id, utcnow
+
+
+class Application(TenantScoped, Base):
+    __tablename__ = "applications"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "id"),
+        UniqueConstraint("tenant_id", "reference"),
+        ForeignKeyConstraint(["tenant_id", "applicant_account_id"], ["accounts.tenant_id", "accounts.id"]),
+        ForeignKeyConstraint(["tenant_id", "applicant_person_id"], ["persons.tenant_id", "persons.id"]),
+        ForeignKeyConstraint(["tenant_id", "assignee_account_id"], ["accounts.tenant_id", "accounts.id"]),
+        Index("ix_applications_queue", "tenant_id", "state", "submitted_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    #: Shown to the resident and quoted at the counter, e.g. "RC-7K3M-Q2XD".
+    reference: Mapped[str] = mapped_column(String(20))
+    service_key: Mapped[str] = mapped_column(String(63))
+    #: The catalog version the application was filed under; it keeps these rules to the end.
+    service_version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("service_versions.id"))
+    state: Mapped[str] = mapped_column(String(40))
+    #: online (the resident), counter (a clerk at the counter), api (a vendor on the resident's behalf)
+    channel: Mapped[str] = mapped_column(String(20))
+    applicant_account_id: Mapped[uuid.UUID | None]
+    applicant_person_id: Mapped[uuid.UUID | None]
+    assignee_account_id: Mapped[uuid.UUID | None]
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: JSON pointer -> {"source": "resident_register", "field": "person.full_name"} for prefilled fields.
+    prefill_sources: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Effective settings at filing time (fee, SLA, steps), so later tenant changes don't rewrite history.
+    settings_snapshot: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Staff's decision details (e.g. the facility a child is placed in), separate from what the applicant wrote.
+    decision: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+    due_on: Mapped[date | None]
+    #: Optimistic lock: every UPDATE checks it, so of two concurrent transitions exactly one wins.
+    lock_version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": lock_version}  # noqa: RUF012 - SQLAlchemy's declarative API
+
+    events: Mapped[list[ApplicationEvent]] = relationship(
+        order_by="ApplicationEvent.seq", back_populates="application", overlaps="application"
+    )
+
+
+class ApplicationEvent(TenantScoped, Base):
+    """One line of an application's history: who moved it from where to where, when, and why."""
+
+    __tablename__ = "application_events"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "application_id", "seq"),
+        ForeignKeyConstraint(["tenant_id", "application_id"], ["applications.tenant_id", "applications.id"]),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    application_id: Mapped[uuid.UUID]
+    seq: Mapped[int]
+    #: create, update, submit, approve, ... (a workflow transition name, or a non-transition action)
+    action: Mapped[str] = mapped_column(String(63))
+    from_state: Mapped[str | None] = mapped_column(String(40))
+    to_state: Mapped[str | None] = mapped_column(String(40))
+    actor_account_id: Mapped[uuid.UUID | None]
+    actor_role: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    application: Mapped[Application] = relationship(back_populates="events", overlaps="events")
+
+
+class IssuedDocument(TenantScoped, Base):
+    """A document issued for an application: content taken from the registry at the moment of issue."""
+
+    __tablename__ = "issued_documents"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "serial"),
+        ForeignKeyConstraint(["tenant_id", "application_id"], ["applications.tenant_id", "applications.id"]),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    application_id: Mapped[uuid.UUID]
+    kind: Mapped[str] = mapped_column(String(40))
+    serial: Mapped[str] = mapped_column(String(40))
+    #: What the certificate states, assembled from registry rows (never from the application's form data).
+    content: Mapped[dict[str, Any]]
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    issued_by: Mapped[str] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Attachment(TenantScoped, Base):
+    """A document a resident attached for a required-document slot (metadata; the bytes live in storage).
+
+    Uploading and storage backends arrive with the documents issue; the workflow's
+    ``required_documents_present`` guard already reads these rows.
+    """
+
+    __tablename__ = "attachments"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "application_id"], ["applications.tenant_id", "applications.id"]),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    application_id: Mapped[uuid.UUID]
+    document_key: Mapped[str] = mapped_column(String(63))
+    #: The uploader's file name, kept only as metadata: storage keys are generated.
+    original_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,103 @@
+"""The workflow engine: a procedure's state machine, as the tenant runs it.
+
+A workflow comes from the effective settings of a procedure (the standard's states and transitions, with
+the optional steps the tenant switched on). It answers three questions: which transitions exist from a
+state, which role an actor plays for one of them, and the shortest path of system-permitted steps to a
+goal (used by auto-issue). Guards and actions are applied by ``operations``; this module holds no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from madoguchi.errors import InvalidTransition
+from madoguchi.identity.actors import APPLICANT_ROLE, SYSTEM_ROLE, Actor
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    from_states: tuple[str, ...]
+    to: str
+    roles: frozenset[str]
+    guards: tuple[str, ...]
+    actions: tuple[str, ...]
+    title: dict[str, str]
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> Transition:
+        return cls(
+            name=spec["name"],
+            from_states=tuple(spec["from"]),
+            to=spec["to"],
+            roles=frozenset(spec.get("roles", ())),
+            guards=tuple(spec.get("guards", ())),
+            actions=tuple(spec.get("actions", ())),
+            title=spec.get("title") or {"ja": spec["name"], "en": spec["name"]},
+        )
+
+
+class Workflow:
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.initial: str = spec["initial"]
+        self.states: dict[str, dict[str, Any]] = {s["name"]: s for s in spec["states"]}
+        self.transitions: list[Transition] = [Transition.from_spec(t) for t in spec["transitions"]]
+
+    def is_terminal(self, state: str) -> bool:
+        return bool(self.states.get(state, {}).get("terminal"))
+
+    def from_state(self, state: str) -> list[Transition]:
+        return [t for t in self.transitions if state in t.from_states]
+
+    def get(self, name: str, state: str) -> Transition:
+        for transition in self.transitions:
+            if transition.name == name and state in transition.from_states:
+                return transition
+        known = {t.name for t in self.transitions}
+        if name not in known:
+            raise InvalidTransition(f"This procedure has no action '{name}'.", state=state)
+        raise InvalidTransition(f"'{name}' is not possible while the application is '{state}'.", state=state)
+
+    def role_for(self, actor: Actor, transition: Transition, *, applicant_account_id: Any) -> str | None:
+        """The role in which ``actor`` may take ``transition``, or None if none of theirs is allowed."""
+        if actor.kind == SYSTEM_ROLE:
+            return SYSTEM_ROLE if SYSTEM_ROLE in transition.roles else None
+        if (
+            APPLICANT_ROLE in transition.roles
+            and actor.account_id is not None
+            and actor.account_id == applicant_account_id
+        ):
+            return APPLICANT_ROLE
+        for role in sorted(actor.staff_roles & transition.roles):
+            return role
+        return None
+
+    def available_to(self, actor: Actor, state: str, *, applicant_account_id: Any) -> list[Transition]:
+        return [
+            t
+            for t in self.from_state(state)
+            if self.role_for(actor, t, applicant_account_id=applicant_account_id) is not None
+        ]
+
+    def unattended_path(self, start: str, goal_action: str) -> list[Transition] | None:
+        """Shortest chain of transitions from ``start`` through one carrying ``goal_action``.
+
+        Only transitions a machine may take qualify: none that needs a human comment, none into a
+        terminal state other than through the goal itself (no automatic rejection or withdrawal).
+        """
+        queue: deque[tuple[str, list[Transition]]] = deque([(start, [])])
+        seen = {start}
+        while queue:
+            state, path = queue.popleft()
+            for t in self.from_state(state):
+                if "comment_present" in t.guards:
+                    continue
+                if goal_action in t.actions:
+                    return [*path, t]
+                if self.is_terminal(t.to) or t.to in seen:
+                    continue
+                seen.add(t.to)
+                queue.append((t.to, [*path, t]))
+        return None

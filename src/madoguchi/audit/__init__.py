@@ -1,0 +1,1 @@
+"""The per-tenant hash-chained audit trail."""

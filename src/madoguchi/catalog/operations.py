@@ -1,0 +1,78 @@
+"""Publishing the standard catalog and computing what a tenant actually runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from copy import deepcopy
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+from sqlalchemy.orm import Session
+
+from madoguchi.catalog import definitions, repository
+from madoguchi.catalog.models import ServiceVersion
+from madoguchi.errors import Conflict, NotFound
+from madoguchi.tenancy.models import TenantService
+
+
+def content_hash(definition: dict[str, Any], form: dict[str, Any]) -> str:
+    canonical = json.dumps({"definition": definition, "form": form}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def publish_service(session: Session, service: dict[str, Any]) -> tuple[ServiceVersion, bool]:
+    """Store one loaded service (service.yaml + its form) as a published version.
+
+    Idempotent: publishing the same content again returns the existing row (and ``False``). Publishing
+    different content under a version that exists is refused: a published version never changes.
+    """
+    definition = {k: v for k, v in service.items() if k != "form"}
+    form = service["form"]
+    digest = content_hash(definition, form)
+    existing = repository.find_version(session, service["key"], str(service["version"]))
+    if existing is not None:
+        if existing.content_sha256 != digest:
+            raise Conflict(
+                f"{service['key']} {service['version']} is already published with different content; "
+                "give the changed procedure a new version number."
+            )
+        return existing, False
+    row = ServiceVersion(
+        key=service["key"],
+        version=str(service["version"]),
+        definition=definition,
+        form_schema=form,
+        content_sha256=digest,
+    )
+    session.add(row)
+    session.flush()
+    return row, True
+
+
+def latest_version(session: Session, key: str) -> ServiceVersion:
+    versions = repository.versions_of(session, key)
+    if not versions:
+        raise NotFound(f"No version of '{key}' is published.")
+    return max(versions, key=lambda v: _sort_key(v.version))
+
+
+def _sort_key(version: str) -> tuple[int, Version | str]:
+    try:
+        return (1, Version(version))
+    except InvalidVersion:
+        return (0, version)
+
+
+def effective_settings(tenant_service: TenantService, version: ServiceVersion) -> dict[str, Any]:
+    """What the tenant runs: the published standard with the tenant's overrides applied."""
+    service = {**deepcopy(version.definition), "form": deepcopy(version.form_schema)}
+    return definitions.effective_service(service, tenant_service.overrides or {})
+
+
+def tenant_service_for(session: Session, tenant_id: uuid.UUID, key: str) -> tuple[TenantService, ServiceVersion]:
+    found = repository.enabled_service(session, tenant_id, key)
+    if found is None:
+        raise NotFound(f"This municipality does not offer the procedure '{key}'.")
+    return found

@@ -1,0 +1,45 @@
+"""Queries over published service versions and the procedures a tenant has switched on."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from madoguchi.catalog.models import ServiceVersion
+from madoguchi.tenancy.models import TenantService
+
+
+def find_version(session: Session, key: str, version: str) -> ServiceVersion | None:
+    stmt = select(ServiceVersion).where(ServiceVersion.key == key, ServiceVersion.version == version)
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def versions_of(session: Session, key: str) -> list[ServiceVersion]:
+    stmt = select(ServiceVersion).where(ServiceVersion.key == key).order_by(ServiceVersion.published_at)
+    return list(session.execute(stmt).scalars())
+
+
+def enabled_services(session: Session, tenant_id: uuid.UUID) -> list[tuple[TenantService, ServiceVersion]]:
+    stmt = (
+        select(TenantService, ServiceVersion)
+        .join(ServiceVersion, ServiceVersion.id == TenantService.service_version_id)
+        .where(TenantService.tenant_id == tenant_id, TenantService.enabled.is_(True))
+        .order_by(TenantService.service_key)
+    )
+    return [(ts, sv) for ts, sv in session.execute(stmt)]
+
+
+def enabled_service(session: Session, tenant_id: uuid.UUID, key: str) -> tuple[TenantService, ServiceVersion] | None:
+    stmt = (
+        select(TenantService, ServiceVersion)
+        .join(ServiceVersion, ServiceVersion.id == TenantService.service_version_id)
+        .where(
+            TenantService.tenant_id == tenant_id,
+            TenantService.service_key == key,
+            TenantService.enabled.is_(True),
+        )
+    )
+    row = session.execute(stmt).one_or_none()
+    return (row[0], row[1]) if row else None

@@ -1,0 +1,96 @@
+"""``madoguchi demo``: the embedded default, seeded and served with gunicorn, worker included."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+from gunicorn.app.base import BaseApplication
+
+from madoguchi.config import Settings
+
+
+class _DemoServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn with one worker process (SQLite and the single outbox worker want one) and four threads."""
+
+    def __init__(self, settings: Settings, bind: str) -> None:
+        self.settings = settings
+        self.options = {
+            "bind": bind,
+            "workers": 1,
+            "worker_class": "gthread",
+            "threads": 4,
+            "accesslog": "-",
+            "errorlog": "-",
+            "loglevel": "info",
+            "graceful_timeout": 5,
+            "post_worker_init": self._start_outbox_worker,
+            "worker_exit": self._stop_outbox_worker,
+        }
+        self._stop = threading.Event()
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from madoguchi import create_app
+
+        return create_app(self.settings)
+
+    def _start_outbox_worker(self, _worker: Any) -> None:
+        from madoguchi.db import Database
+        from madoguchi.notify import worker as outbox_worker
+
+        database = Database(self.settings.effective_database_url)
+        thread = threading.Thread(
+            target=outbox_worker.run_forever,
+            kwargs={"database": database, "poll_seconds": self.settings.worker_poll_seconds, "stop": self._stop},
+            name="outbox-worker",
+            daemon=True,
+        )
+        thread.start()
+
+    def _stop_outbox_worker(self, _server: Any, _worker: Any) -> None:
+        self._stop.set()
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("instance"),
+    show_default=True,
+    help="SQLite database, documents and demo secrets live here; kept between runs.",
+)
+@click.option("--seed-only", is_flag=True, help="Seed the data directory, print the logins, and exit.")
+def demo(host: str, port: int, data_dir: Path, seed_only: bool) -> None:
+    """Migrate, load the catalog, demo tenants, registries and accounts, then serve at http://HOST:PORT."""
+    from madoguchi.demo import DEMO_PASSWORD, demo_settings, seed
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = demo_settings(data_dir)
+    if settings.is_postgres:
+        raise click.UsageError("the demo runs on its embedded SQLite database; unset MADOGUCHI_DATABASE_URL")
+    click.echo(f"Preparing the demo in {settings.data_dir} ...")
+    summary = seed(settings)
+    base = f"http://{host}:{port}"
+    click.echo("")
+    click.echo(f"Madoguchi demo at {base}/")
+    click.echo(f"  API:          {base}/api/v1/tenants   (docs: {base}/api/v1/docs)")
+    for tenant in summary.tenants:
+        click.echo(f"  {tenant.name_en} ({tenant.name_ja}): {base}/{tenant.slug}/")
+        click.echo(f"      procedures API: {base}/api/v1/t/{tenant.slug}/procedures")
+    click.echo(f"Demo accounts (password for all: {DEMO_PASSWORD}):")
+    for account in summary.accounts:
+        click.echo(f"  {account.tenant:<16} {account.email:<40} {account.role}")
+    if seed_only:
+        return
+    click.echo("Press Ctrl-C to stop.")
+    _DemoServer(settings, f"{host}:{port}").run()

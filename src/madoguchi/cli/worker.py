@@ -1,0 +1,30 @@
+"""``madoguchi worker``: drain the outbox (notifications, webhooks)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import click
+
+from madoguchi.cli.common import database, settings
+from madoguchi.notify import worker as outbox_worker
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+def worker(once: bool) -> None:
+    """Run the outbox worker until SIGTERM or Ctrl-C."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = settings()
+    with database(config) as db:
+        if once:
+            click.echo(f"delivered {outbox_worker.run_once(db)} message(s)")
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            outbox_worker.run_forever(db, poll_seconds=config.worker_poll_seconds, stop=stop)
+        except KeyboardInterrupt:
+            stop.set()

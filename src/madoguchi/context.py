@@ -1,0 +1,69 @@
+"""Per-request state: the database session of this request and the tenant it runs in.
+
+One session per request, bound to the request's tenant once resolution has found it, committed once at
+the boundary when the response is a success and rolled back otherwise (operations only flush).
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from flask import Flask, Response, current_app, g
+from sqlalchemy.orm import Session
+from werkzeug.local import LocalProxy
+
+from madoguchi.db import Database, bind_tenant
+from madoguchi.tenancy.models import Tenant
+
+_DB_EXTENSION = "madoguchi.database"
+
+
+def init_app(app: Flask, database: Database) -> None:
+    app.extensions[_DB_EXTENSION] = database
+    app.after_request(_commit_on_success)
+    app.teardown_request(_close_session)
+
+
+def database() -> Database:
+    return cast(Database, current_app.extensions[_DB_EXTENSION])
+
+
+def db_session() -> Session:
+    """This request's session (created on first use), bound to the current tenant if one is resolved."""
+    session = g.get("_db_session")
+    if session is None:
+        tenant = g.get("tenant")
+        session = database().new_session(tenant.id if tenant else None)
+        g._db_session = session
+    return session
+
+
+def set_current_tenant(tenant: Tenant) -> None:
+    g.tenant = tenant
+    bind_tenant(db_session(), tenant.id)
+
+
+def _current_tenant() -> Tenant:
+    tenant = g.get("tenant")
+    if tenant is None:
+        raise RuntimeError("no tenant resolved for this request")
+    return tenant
+
+
+current_tenant: Tenant = cast(Tenant, LocalProxy(_current_tenant))
+
+
+def _commit_on_success(response: Response) -> Response:
+    session = g.get("_db_session")
+    if session is not None:
+        if response.status_code < 400:
+            session.commit()
+        else:
+            session.rollback()
+    return response
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("_db_session", None)
+    if session is not None:
+        session.close()  # rolls back anything not committed

@@ -1,0 +1,237 @@
+"""Database plumbing: the declarative base, engines and sessions, and the tenant safety net.
+
+Isolation has two layers (DESIGN §7, docs/decisions/0001-tenant-isolation.md):
+
+1. The ORM layer. A session is *bound* to one tenant (``bind_tenant``). Every ORM SELECT, UPDATE and
+   DELETE on a ``TenantScoped`` model gets ``tenant_id = :bound`` added (``with_loader_criteria``), a
+   session bound to no tenant sees no tenant rows at all, and a flush refuses a row of another tenant.
+2. The database layer, on PostgreSQL. Row-level security policies compare ``tenant_id`` with the
+   transaction-local setting ``app.tenant_id``, which ``after_begin`` sets at the start of every
+   transaction with ``set_config(..., true)`` — never a session-level SET, which would survive the
+   pool's reset and leak into the next request on that connection.
+
+SQLite (the embedded default) has only the first layer. It runs in WAL mode with foreign keys on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid, event, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    declared_attr,
+    mapped_column,
+    sessionmaker,
+    with_loader_criteria,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: JSON on SQLite, JSONB on PostgreSQL.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite drops the offset; we put it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # SQLAlchemy's declarative API reads this class attribute.
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType, list[Any]: JSONType}  # noqa: RUF012
+
+
+class TenantScoped:
+    """Mixin for every tenant-owned table: a non-null ``tenant_id`` and the isolation rules above.
+
+    Tables with this mixin get a row-level security policy in the migrations; ``tests/test_architecture.py``
+    checks that the two lists agree.
+    """
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[uuid.UUID]:
+        return mapped_column(Uuid, sa.ForeignKey("tenants.id", ondelete="RESTRICT"), nullable=False)
+
+
+class TenantNotBound(RuntimeError):
+    """A tenant-owned row was written by a session that is bound to no tenant (a programming error)."""
+
+
+class CrossTenantWrite(RuntimeError):
+    """A session bound to tenant A tried to write a row of tenant B (a programming error)."""
+
+
+_TENANT_KEY = "tenant_id"
+_ALL_TENANTS_KEY = "all_tenants"
+
+
+def bind_tenant(session: Session, tenant_id: uuid.UUID | None) -> None:
+    """Bind ``session`` to ``tenant_id`` (or to none) from now on, including the open transaction."""
+    session.info[_TENANT_KEY] = tenant_id
+    if session.in_transaction():
+        _set_transaction_tenant(session.connection(), tenant_id)
+
+
+def bound_tenant(session: Session) -> uuid.UUID | None:
+    return session.info.get(_TENANT_KEY)
+
+
+def _set_transaction_tenant(connection: sa.Connection, tenant_id: uuid.UUID | None) -> None:
+    if connection.dialect.name == "postgresql":
+        # is_local = true: the value ends with the transaction, so a pooled connection can't carry it on.
+        connection.execute(
+            text("select set_config('app.tenant_id', :tenant_id, true)"),
+            {"tenant_id": str(tenant_id) if tenant_id else ""},
+        )
+
+
+def _after_begin(session: Session, transaction: Any, connection: sa.Connection) -> None:
+    _set_transaction_tenant(connection, session.info.get(_TENANT_KEY))
+
+
+def _add_tenant_criteria(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.session.info.get(_ALL_TENANTS_KEY):
+        return
+    tenant_id = state.session.info.get(_TENANT_KEY)
+    # No tenant bound: no tenant rows at all (deny by default, like the PostgreSQL policy).
+    criterion = (lambda cls: sa.false()) if tenant_id is None else (lambda cls: cls.tenant_id == tenant_id)
+    state.statement = state.statement.options(
+        with_loader_criteria(TenantScoped, criterion, include_aliases=True, track_closure_variables=True)
+    )
+
+
+def _check_tenant_on_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    tenant_id = session.info.get(_TENANT_KEY)
+    all_tenants = session.info.get(_ALL_TENANTS_KEY)
+    for obj in session.new:
+        if not isinstance(obj, TenantScoped):
+            continue
+        if obj.tenant_id is None:
+            if tenant_id is None:
+                raise TenantNotBound(f"{type(obj).__name__} written with no tenant bound to the session")
+            obj.tenant_id = tenant_id
+        elif tenant_id is not None and obj.tenant_id != tenant_id:
+            raise CrossTenantWrite(f"{type(obj).__name__} of another tenant written in a session bound to one")
+        elif tenant_id is None and not all_tenants:
+            raise TenantNotBound(f"{type(obj).__name__} written with no tenant bound to the session")
+    for obj in session.dirty:
+        if isinstance(obj, TenantScoped):
+            history = sa.inspect(obj).attrs.tenant_id.history
+            if history.deleted and history.deleted[0] is not None:
+                raise CrossTenantWrite(f"tenant_id of a {type(obj).__name__} may not change")
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin (pysqlite's own handling is lazy and
+        # would leave SELECT ... then UPDATE outside one transaction).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, *, pool_size: int = 5, **kwargs: Any) -> Engine:
+    """An engine for ``url`` with the backend settings the rest of the code relies on."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return sa.create_engine(url, pool_size=pool_size, max_overflow=kwargs.pop("max_overflow", 10), **kwargs)
+
+
+class Database:
+    """One engine and one session factory per app (or per CLI command, or per worker thread)."""
+
+    def __init__(self, url: str, *, pool_size: int = 5, **engine_kwargs: Any) -> None:
+        self.engine = make_engine(url, pool_size=pool_size, **engine_kwargs)
+        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def new_session(self, tenant_id: uuid.UUID | None = None, *, all_tenants: bool = False) -> Session:
+        session = self.session_factory()
+        session.info[_TENANT_KEY] = tenant_id
+        session.info[_ALL_TENANTS_KEY] = all_tenants
+        return session
+
+    @contextmanager
+    def transaction(self, tenant_id: uuid.UUID | None = None, *, all_tenants: bool = False) -> Iterator[Session]:
+        """A session whose work is committed at the end of the block, or rolled back if it raises."""
+        session = self.new_session(tenant_id, all_tenants=all_tenants)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+@event.listens_for(Session, "after_begin")
+def _session_after_begin(session: Session, transaction: Any, connection: sa.Connection) -> None:
+    _after_begin(session, transaction, connection)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _session_do_orm_execute(state: ORMExecuteState) -> None:
+    _add_tenant_criteria(state)
+
+
+@event.listens_for(Session, "before_flush")
+def _session_before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    _check_tenant_on_flush(session, flush_context, instances)
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()

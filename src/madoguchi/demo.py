@@ -1,0 +1,163 @@
+"""Seeding the embedded demo: schema, catalog, tenants, demo registries and demo accounts.
+
+Idempotent: running it again on the same data directory keeps every row already there (the demo's data
+survives restarts) and only fills what is missing. Secrets for the demo (Flask secret key, the data key
+that encrypts Individual Numbers) are generated once into ``<data_dir>/demo-secrets.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from madoguchi import migrate
+from madoguchi.catalog import definitions
+from madoguchi.catalog import operations as catalog
+from madoguchi.config import Settings
+from madoguchi.crypto import Sealer
+from madoguchi.db import Database
+from madoguchi.identity.models import Account, AccountKind, IdentityAssurance, StaffRole
+from madoguchi.identity.passwords import hash_password
+from madoguchi.registry import demo_data
+from madoguchi.registry import operations as registry
+from madoguchi.registry.csv_formats import parse_registry_csv
+from madoguchi.registry.models import Person
+from madoguchi.tenancy import operations as tenancy
+from madoguchi.tenancy.models import Tenant
+
+DEMO_PASSWORD = "madoguchi-demo"  # noqa: S105 - printed on purpose: these are demo accounts
+
+
+@dataclass
+class DemoAccount:
+    tenant: str
+    email: str
+    role: str
+
+
+@dataclass
+class DemoSummary:
+    tenants: list[Tenant] = field(default_factory=list)
+    accounts: list[DemoAccount] = field(default_factory=list)
+
+
+def demo_settings(data_dir: Path, base: Settings | None = None) -> Settings:
+    """Settings for the demo: the data directory's SQLite file and the demo's generated secrets."""
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secrets_file = data_dir / "demo-secrets.json"
+    if secrets_file.exists():
+        stored = json.loads(secrets_file.read_text())
+    else:
+        stored = {"secret_key": secrets.token_urlsafe(32), "data_key": Sealer.generate_key()}
+        secrets_file.write_text(json.dumps(stored))
+        os.chmod(secrets_file, 0o600)
+    base = base or Settings.from_env()
+    return replace(
+        base,
+        data_dir=data_dir,
+        secret_key=base.secret_key or stored["secret_key"],
+        data_key=base.data_key or stored["data_key"],
+    )
+
+
+def _postal_prefix(code: str) -> str:
+    return f"{int(code[:3]) % 900 + 100:03d}"
+
+
+def _load_demo_registries(db: Database, settings: Settings, tenant: Tenant) -> str:
+    """Generate and import the tenant's demo CSVs; returns the demo resident's code."""
+    out_dir = settings.data_dir / "demo-data" / tenant.slug
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = demo_data.write_demo_csvs(
+        out_dir,
+        tenant_slug=tenant.slug,
+        prefecture_ja=(tenant.profile.get("prefecture") or {}).get("ja", ""),
+        municipality_ja=tenant.name_ja,
+        postal_prefix=_postal_prefix(tenant.local_government_code),
+        seed=int(tenant.local_government_code),
+    )
+    sealer = Sealer(settings.data_key)
+    with db.transaction(tenant.id) as session:
+        for kind in ("residents", "tax", "facilities"):
+            with Path(written[kind]).open(encoding="utf-8-sig", newline="") as stream:
+                parsed = parse_registry_csv(kind, stream)
+            if parsed.errors:
+                raise RuntimeError(f"demo {kind} data is invalid: {parsed.errors[0]}")
+            report = registry.import_rows(
+                session, tenant.id, kind, parsed.rows, parsed.lines, sealer=sealer, actor="system:demo"
+            )
+            if not report.ok:
+                raise RuntimeError(f"demo {kind} import failed: {report.errors[0]}")
+    return str(written["demo_resident_code"])
+
+
+def _ensure_accounts(db: Database, tenant: Tenant, resident_code: str | None) -> list[DemoAccount]:
+    domain = f"{tenant.slug}.example.jp"
+    wanted = [
+        ("resident", AccountKind.RESIDENT, [], True),
+        ("newcomer", AccountKind.RESIDENT, [], False),
+        ("clerk", AccountKind.STAFF, [StaffRole.CLERK], False),
+        ("supervisor", AccountKind.STAFF, [StaffRole.CLERK, StaffRole.SUPERVISOR], False),
+        ("admin", AccountKind.STAFF, [StaffRole.TENANT_ADMIN], False),
+    ]
+    accounts = []
+    with db.transaction(tenant.id) as session:
+        person = None
+        if resident_code:
+            person = session.execute(select(Person).where(Person.resident_code == resident_code)).scalar_one()
+        existing = set(session.execute(select(Account.email)).scalars())
+        password_hash = None
+        for local, kind, roles, linked in wanted:
+            email = f"{local}@{domain}"
+            accounts.append(
+                DemoAccount(tenant.slug, email, ",".join(roles) or ("resident (verified)" if linked else "resident"))
+            )
+            if email in existing:
+                continue
+            password_hash = password_hash or hash_password(DEMO_PASSWORD)
+            session.add(
+                Account(
+                    tenant_id=tenant.id,
+                    email=email,
+                    display_name=person.full_name if linked and person else local.capitalize(),
+                    kind=kind,
+                    roles=[str(r) for r in roles],
+                    identity_assurance=(IdentityAssurance.VERIFIED if linked and person else IdentityAssurance.EMAIL),
+                    person_id=person.id if linked and person else None,
+                    password_hash=password_hash,
+                )
+            )
+    return accounts
+
+
+def seed(settings: Settings) -> DemoSummary:
+    """Bring the demo database to a fully seeded state (idempotent)."""
+    migrate.upgrade(settings)
+    db = Database(settings.effective_database_url, pool_size=2)
+    summary = DemoSummary()
+    try:
+        with db.transaction() as session:
+            for _key, service in sorted(definitions.load_services(settings.services_dir).items()):
+                catalog.publish_service(session, service)
+            tenancy.sync_tenants(session, definitions.load_tenants(settings.tenants_dir))
+            tenants = list(session.execute(select(Tenant).order_by(Tenant.slug)).scalars())
+        for tenant in tenants:
+            with db.transaction(tenant.id) as session:
+                has_register = session.execute(select(func.count()).select_from(Person)).scalar_one() > 0
+                demo_person = session.execute(
+                    select(Account.person_id).where(Account.email == f"resident@{tenant.slug}.example.jp")
+                ).scalar_one_or_none()
+            resident_code = None if has_register else _load_demo_registries(db, settings, tenant)
+            if has_register and demo_person is None:
+                resident_code = demo_data.demo_resident_code(tenant_slug=tenant.slug)
+            summary.accounts += _ensure_accounts(db, tenant, resident_code)
+            summary.tenants.append(tenant)
+    finally:
+        db.dispose()
+    return summary

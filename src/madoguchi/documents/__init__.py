@@ -1,0 +1,1 @@
+"""Documents: attachments, and the certificates and notices issued from registry data."""

@@ -1,0 +1,139 @@
+"""Domain errors and the one place that turns any error into ``application/problem+json`` (RFC 9457).
+
+Operations raise a ``DomainError``; views never build error responses themselves. HTTP errors raised by
+Flask/werkzeug (404 for an unknown URL, 405 with its ``Allow`` header) and flask-smorest's argument
+validation errors come out in the same shape. Anything unexpected is logged with its traceback and
+answered with a plain 500 problem: never a stack trace to the user.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+_TYPE_PREFIX = "urn:madoguchi:problem:"
+
+
+class DomainError(Exception):
+    """A rule of the domain said no. Subclasses fix the status and a stable problem type."""
+
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str | None = None, *, errors: dict[str, Any] | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.errors = errors
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Forbidden(DomainError):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class TenantSuspended(Forbidden):
+    slug, title = "tenant-suspended", "This municipality's service is suspended"
+
+
+class Conflict(DomainError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class InvalidTransition(Conflict):
+    slug, title = "invalid-transition", "This action is not possible in the application's current state"
+
+
+class ValidationFailed(DomainError):
+    status, slug, title = 422, "validation-failed", "The data is not valid"
+
+
+class PreconditionFailed(DomainError):
+    status, slug, title = 412, "precondition-failed", "The resource has changed since it was read"
+
+
+def problem_response(
+    status: int,
+    *,
+    slug: str | None = None,
+    title: str,
+    detail: str | None = None,
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body: dict[str, Any] = {
+        # about:blank is RFC 9457's type for "nothing more than the HTTP status says".
+        "type": f"{_TYPE_PREFIX}{slug}" if slug else "about:blank",
+        "title": title,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    body["instance"] = request.path
+    response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_CONTENT_TYPE)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _from_domain_error(error: DomainError) -> Response:
+    return problem_response(
+        error.status, slug=error.slug, title=error.title, detail=error.detail, errors=error.errors, **error.extra
+    )
+
+
+def _from_http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    errors = None
+    # flask-smorest / webargs put field errors in `data["messages"]`: {"json": {"field": ["msg"]}}.
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if messages:
+        errors = _flatten_webargs_messages(messages)
+    headers = {}
+    original = error.get_response()
+    for name in ("Allow", "Retry-After", "WWW-Authenticate"):
+        if name in original.headers:
+            headers[name] = original.headers[name]
+    if isinstance(data, dict):
+        headers.update(data.get("headers") or {})
+    detail = error.description if error.description and not errors else None
+    if status == 422 and errors:
+        return problem_response(
+            status, slug=ValidationFailed.slug, title=ValidationFailed.title, errors=errors, headers=headers
+        )
+    return problem_response(status, title=error.name, detail=detail, headers=headers)
+
+
+def _flatten_webargs_messages(messages: dict[str, Any]) -> dict[str, Any]:
+    """{"json": {"a": ["m"]}, "query": {...}} -> {"a": ["m"], ...}: clients care about fields, not locations."""
+    flat: dict[str, Any] = {}
+    for location_errors in messages.values():
+        if isinstance(location_errors, dict):
+            flat.update(location_errors)
+    return flat
+
+
+def _from_unexpected(error: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return problem_response(500, title="Internal Server Error", detail="Something went wrong on our side.")
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(DomainError, _from_domain_error)
+    app.register_error_handler(HTTPException, _from_http_exception)
+    app.register_error_handler(Exception, _from_unexpected)

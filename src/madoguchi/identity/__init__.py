@@ -1,0 +1,1 @@
+"""Accounts of residents and staff, their roles and identity assurance."""

@@ -1,0 +1,1 @@
+"""Alembic migrations. Applied with ``madoguchi db upgrade`` on SQLite and PostgreSQL alike."""

@@ -1,0 +1,1 @@
+"""The transactional outbox and the worker that drains it (notifications, webhooks)."""

@@ -1,0 +1,194 @@
+"""The `madoguchi` commands, each with its bad input."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from madoguchi.cli import main
+from madoguchi.db import Database
+from madoguchi.registry import demo_data
+from madoguchi.registry.models import Facility, Person, TaxAssessment
+from madoguchi.tenancy.models import Tenant, TenantService
+from tests.conftest import REPO
+from tests.factories import tenants
+
+
+def _count(db: Database, tenant_id, model) -> int:  # type: ignore[no-untyped-def]
+    with db.transaction(tenant_id) as session:
+        return session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
+
+
+def test_help_lists_the_commands(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["--help"])
+    for command in ("audit", "catalog", "db", "demo", "registry", "tenants", "worker"):
+        assert command in result.output
+
+
+def test_db_upgrade_is_idempotent(runner: CliRunner, backend) -> None:  # type: ignore[no-untyped-def]
+    first = runner.invoke(main, ["db", "upgrade"])
+    second = runner.invoke(main, ["db", "upgrade"])
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    assert "password" not in first.output.lower() or "***" in first.output
+
+
+def test_tenants_sync_creates_then_reports_unchanged(runner: CliRunner, db: Database) -> None:
+    first = runner.invoke(main, ["tenants", "sync"])
+    assert first.exit_code == 0, first.output
+    assert "created:" in first.output and "published" in first.output
+    second = runner.invoke(main, ["tenants", "sync"])
+    assert second.exit_code == 0, second.output
+    assert "created:" not in second.output and "published" not in second.output
+    assert "unchanged:" in second.output
+    with db.transaction() as session:
+        assert session.execute(sa.select(sa.func.count()).select_from(Tenant)).scalar_one() == len(
+            list((REPO / "tenants").glob("*.yaml"))
+        )
+
+
+def test_tenants_sync_applies_a_changed_override(runner: CliRunner, db: Database, tmp_path: Path) -> None:
+    tenants_dir = tmp_path / "tenants"
+    shutil.copytree(REPO / "tenants", tenants_dir)
+    assert runner.invoke(main, ["tenants", "sync", "--tenants", str(tenants_dir)]).exit_code == 0
+    tenant_file = sorted(tenants_dir.glob("*.yaml"))[0]
+    text = tenant_file.read_text(encoding="utf-8")
+    import yaml
+
+    spec = yaml.safe_load(text)
+    spec["services"]["tax-certificate"] = {"overrides": {"fee": 350}}
+    tenant_file.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    result = runner.invoke(main, ["tenants", "sync", "--tenants", str(tenants_dir)])
+    assert result.exit_code == 0, result.output
+    assert f"updated: {spec['slug']}" in result.output
+    tenant = next(t for t in tenants(db) if t.slug == spec["slug"])
+    with db.transaction(tenant.id) as session:
+        row = session.execute(
+            sa.select(TenantService).where(TenantService.service_key == "tax-certificate")
+        ).scalar_one()
+    assert row.overrides == {"fee": 350}
+
+
+def test_tenants_sync_refuses_a_broken_tenant_file_and_changes_nothing(
+    runner: CliRunner, db: Database, tmp_path: Path
+) -> None:
+    tenants_dir = tmp_path / "tenants"
+    shutil.copytree(REPO / "tenants", tenants_dir)
+    tenant_file = sorted(tenants_dir.glob("*.yaml"))[0]
+    code = __import__("yaml").safe_load(tenant_file.read_text(encoding="utf-8"))["local_government_code"]
+    wrong = code[:5] + str((int(code[5]) + 1) % 10)
+    tenant_file.write_text(tenant_file.read_text(encoding="utf-8").replace(code, wrong), encoding="utf-8")
+    result = runner.invoke(main, ["tenants", "sync", "--tenants", str(tenants_dir)])
+    assert result.exit_code == 1
+    assert tenant_file.name in result.output and "local_government_code" in result.output
+    with db.transaction() as session:
+        assert session.execute(sa.select(sa.func.count()).select_from(Tenant)).scalar_one() == 0
+
+
+def _demo_csvs(tmp_path: Path, tenant: Tenant) -> dict:  # type: ignore[type-arg]
+    return demo_data.write_demo_csvs(
+        tmp_path / "csv",
+        tenant_slug=tenant.slug,
+        prefecture_ja="東京都",
+        municipality_ja=tenant.name_ja,
+        postal_prefix="190",
+        seed=7,
+        households=12,
+    )
+
+
+def _paths(written) -> dict[str, Path]:  # type: ignore[no-untyped-def]
+    return {
+        kind: Path(getattr(written, kind) if hasattr(written, kind) else written[kind])
+        for kind in ("residents", "tax", "facilities")
+    }
+
+
+def test_registry_import_loads_all_three_kinds(runner: CliRunner, db: Database, seeded, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    tenant = tenants(db)[0]
+    paths = _paths(_demo_csvs(tmp_path, tenant))
+    for kind in ("residents", "tax", "facilities"):
+        result = runner.invoke(main, ["registry", "import", "--tenant", tenant.slug, "--kind", kind, str(paths[kind])])
+        assert result.exit_code == 0, result.output
+        assert f"imported {kind}" in result.output
+    assert _count(db, tenant.id, Person) > 12
+    assert _count(db, tenant.id, TaxAssessment) > 0
+    assert _count(db, tenant.id, Facility) > 0
+    # The other tenant got nothing.
+    assert _count(db, tenants(db)[1].id, Person) == 0
+    # Importing the same file again changes nothing.
+    again = runner.invoke(
+        main, ["registry", "import", "--tenant", tenant.slug, "--kind", "residents", str(paths["residents"])]
+    )
+    assert "0 new, 0 updated" in again.output
+
+
+def test_registry_import_reports_every_bad_row_and_imports_nothing(
+    runner: CliRunner,
+    db: Database,
+    seeded,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    tenant = tenants(db)[0]
+    residents = _paths(_demo_csvs(tmp_path, tenant))["residents"]
+    lines = residents.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    birth = header.index("birth_date")
+    sex = header.index("sex")
+    row3 = lines[2].split(",")
+    row3[birth] = "1990-13-01"
+    lines[2] = ",".join(row3)
+    row5 = lines[4].split(",")
+    row5[sex] = "unknown"
+    lines[4] = ",".join(row5)
+    residents.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(main, ["registry", "import", "--tenant", tenant.slug, "--kind", "residents", str(residents)])
+    assert result.exit_code == 1
+    assert "line 3: birth_date:" in result.output
+    assert "line 5: sex:" in result.output
+    assert "nothing was imported" in result.output
+    assert _count(db, tenant.id, Person) == 0
+
+
+def test_tax_rows_for_unknown_residents_fail_with_their_lines(
+    runner: CliRunner,
+    db: Database,
+    seeded,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    tenant = tenants(db)[0]
+    tax = _paths(_demo_csvs(tmp_path, tenant))["tax"]
+    result = runner.invoke(main, ["registry", "import", "--tenant", tenant.slug, "--kind", "tax", str(tax)])
+    assert result.exit_code == 1
+    assert "line 2: resident_code: no such person in the resident register" in result.output
+    assert _count(db, tenant.id, TaxAssessment) == 0
+
+
+def test_registry_import_rejects_unknown_tenant_and_kind(runner: CliRunner, seeded, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    csv = tmp_path / "x.csv"
+    csv.write_text("a,b\n1,2\n", encoding="utf-8")
+    unknown_tenant = runner.invoke(
+        main, ["registry", "import", "--tenant", "atlantis", "--kind", "facilities", str(csv)]
+    )
+    assert unknown_tenant.exit_code in (1, 2)
+    bad_kind = runner.invoke(main, ["registry", "import", "--tenant", "x", "--kind", "pets", str(csv)])
+    assert bad_kind.exit_code == 2 and "pets" in bad_kind.output
+    missing = runner.invoke(main, ["registry", "import", "--tenant", "x", "--kind", "tax", str(tmp_path / "no.csv")])
+    assert missing.exit_code == 2
+
+
+def test_worker_once_delivers_due_messages(runner: CliRunner, db: Database, seeded) -> None:  # type: ignore[no-untyped-def]
+    from madoguchi.notify import outbox
+    from madoguchi.notify.models import OutboxMessage
+
+    tenant = tenants(db)[0]
+    with db.transaction(tenant.id) as session:
+        outbox.enqueue(session, "notify.applicant", {"template": "application.submitted"})
+    result = runner.invoke(main, ["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "delivered 1 message" in result.output
+    with db.transaction(tenant.id) as session:
+        message = session.execute(sa.select(OutboxMessage)).scalar_one()
+    assert message.processed_at is not None and message.attempts == 1
