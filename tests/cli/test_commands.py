@@ -192,3 +192,27 @@ def test_worker_once_delivers_due_messages(runner: CliRunner, db: Database, seed
     with db.transaction(tenant.id) as session:
         message = session.execute(sa.select(OutboxMessage)).scalar_one()
     assert message.processed_at is not None and message.attempts == 1
+
+
+def test_db_upgrade_to_an_unknown_revision_is_a_clear_error(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["db", "upgrade", "--revision", "nonsense"])
+    assert result.exit_code == 1
+    assert "Can't locate revision" in result.output and "Traceback" not in result.output
+
+
+def test_unreachable_database_is_a_clear_error(runner: CliRunner, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MADOGUCHI_DATABASE_URL", "postgresql+psycopg://nobody:x@127.0.0.1:1/nothing")
+    result = runner.invoke(main, ["audit", "verify", "--tenant", "any"])
+    assert result.exit_code == 1
+    assert "cannot use the database" in result.output and "x@" not in result.output
+
+
+def test_tenants_sync_from_a_missing_folder_names_it(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["tenants", "sync", "--tenants", str(tmp_path / "absent")])
+    assert result.exit_code == 1
+    assert "tenants directory not found" in result.output
+
+
+def test_demo_rejects_a_bad_port(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["demo", "--port", "0"])
+    assert result.exit_code == 2 and "--port" in result.output

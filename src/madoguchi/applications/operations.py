@@ -225,12 +225,18 @@ def _check_version(application: Application, expected_version: int | None) -> No
         )
 
 
+def _ensure_visible(actor: Actor, application: Application) -> None:
+    """Residents see only their own applications; to anyone else another's is simply not there."""
+    is_applicant = actor.account_id is not None and actor.account_id == application.applicant_account_id
+    if not (is_applicant or actor.kind == SYSTEM_ROLE or (actor.is_staff and actor.staff_roles)):
+        raise NotFound("No such application.")
+
+
 def _may_edit(actor: Actor, application: Application) -> str:
+    _ensure_visible(actor, application)
     if actor.account_id is not None and actor.account_id == application.applicant_account_id:
         return APPLICANT_ROLE
-    if actor.is_staff and actor.staff_roles:
-        return _role_label(actor)
-    raise NotFound("No such application.")  # not theirs: don't reveal that it exists
+    return _role_label(actor)
 
 
 def update_draft(
@@ -393,18 +399,12 @@ def _apply(
     *,
     comment: str | None = None,
     decision: dict[str, Any] | None = None,
-    role_override: str | None = None,
 ) -> Application:
+    _ensure_visible(actor, application)
     workflow = _workflow(application)
     step = workflow.get(name, application.state)
-    role = role_override or workflow.role_for(actor, step, applicant_account_id=application.applicant_account_id)
+    role = workflow.role_for(actor, step, applicant_account_id=application.applicant_account_id)
     if role is None:
-        if (
-            actor.account_id is not None
-            and actor.account_id != application.applicant_account_id
-            and not (actor.is_staff and actor.staff_roles)
-        ):
-            raise NotFound("No such application.")
         raise Forbidden(f"Your role may not '{name}' this application.")
     for guard in step.guards:
         _guard(session, application, actor, role, guard, comment)
@@ -455,14 +455,40 @@ def submit(
     if submit_step is None:
         raise Conflict(f"The application is '{application.state}' and cannot be submitted.")
     _apply(session, tenant, application, actor, submit_step.name)
-    if _may_auto_issue(session, application, actor):
-        path = workflow.unattended_path(application.state, "issue_document") or []
-        for step in path:
-            _apply(session, tenant, application, Actor.system(), step.name, role_override=SYSTEM_ROLE)
+    if _may_auto_issue(application, actor):
+        _auto_issue(session, tenant, application, workflow)
     return application
 
 
-def _may_auto_issue(session: Session, application: Application, actor: Actor) -> bool:
+def _auto_issue(session: Session, tenant: Tenant, application: Application, workflow: Workflow) -> None:
+    """Take the unattended path to issue. If the registry can't support it (say, no assessment for that
+    year), undo only the attempt: the submission stands and waits for a clerk, with the reason on record."""
+    path = workflow.unattended_path(application.state, "issue_document")
+    if not path:
+        return
+    savepoint = session.begin_nested()
+    try:
+        for step in path:
+            _apply(session, tenant, application, Actor.system(), step.name)
+    except (Conflict, ValidationFailed) as refusal:
+        savepoint.rollback()
+        session.refresh(application)
+        _record(
+            session,
+            application,
+            Actor.system(),
+            action="auto_issue_declined",
+            role=SYSTEM_ROLE,
+            from_state=application.state,
+            to_state=application.state,
+            comment=refusal.detail,
+        )
+        _flush(session)
+    else:
+        savepoint.commit()
+
+
+def _may_auto_issue(application: Application, actor: Actor) -> bool:
     settings = application.settings_snapshot
     kind = (settings.get("output_document") or {}).get("kind")
     return bool(
@@ -477,9 +503,10 @@ def _may_auto_issue(session: Session, application: Application, actor: Actor) ->
 def assign(
     session: Session, tenant: Tenant, actor: Actor, application_id: uuid.UUID, assignee_id: uuid.UUID | None
 ) -> Application:
-    if not (actor.is_staff and actor.staff_roles):
-        raise NotFound("No such application.")
     application = repository.get(session, tenant.id, application_id)
+    _ensure_visible(actor, application)
+    if not actor.is_staff:
+        raise Forbidden("Only staff assign applications.")
     if assignee_id is not None:
         assignee = session.execute(select(Account).where(Account.id == assignee_id)).scalar_one_or_none()
         if assignee is None or assignee.kind != AccountKind.STAFF or assignee.disabled:

@@ -84,15 +84,16 @@ class Workflow:
     def unattended_path(self, start: str, goal_action: str) -> list[Transition] | None:
         """Shortest chain of transitions from ``start`` through one carrying ``goal_action``.
 
-        Only transitions a machine may take qualify: none that needs a human comment, none into a
-        terminal state other than through the goal itself (no automatic rejection or withdrawal).
+        Only transitions the catalog lets the ``system`` role take qualify, and of those none that needs a
+        human comment, none into a terminal state other than through the goal itself (no automatic
+        rejection or withdrawal).
         """
         queue: deque[tuple[str, list[Transition]]] = deque([(start, [])])
         seen = {start}
         while queue:
             state, path = queue.popleft()
             for t in self.from_state(state):
-                if "comment_present" in t.guards:
+                if SYSTEM_ROLE not in t.roles or "comment_present" in t.guards:
                     continue
                 if goal_action in t.actions:
                     return [*path, t]

@@ -1,9 +1,43 @@
-"""The `madoguchi` command line: one click group per area, gathered here."""
+"""The `madoguchi` command line: one click group per area, gathered here.
+
+Expected failures (a database that can't be reached, a refused domain rule, a bad migration revision)
+end with one clear line and exit status 1, never a traceback; ``MADOGUCHI_DEBUG=1`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
 
 import click
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        from alembic.util import CommandError
+        from sqlalchemy.exc import OperationalError
+
+        from madoguchi.catalog.definitions import CatalogError
+        from madoguchi.errors import DomainError
+
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except OperationalError as error:
+            if os.environ.get("MADOGUCHI_DEBUG") == "1":
+                raise
+            reason = str(error.orig).splitlines()[0] if error.orig else str(error)
+            raise click.ClickException(f"cannot use the database: {reason}") from error
+        except CatalogError as error:
+            raise click.ClickException("\n".join(str(p) for p in error.problems)) from error
+        except (DomainError, CommandError) as error:
+            if os.environ.get("MADOGUCHI_DEBUG") == "1":
+                raise
+            raise click.ClickException(str(error)) from error
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Madoguchi (窓口): run, seed and check the platform."""
 

@@ -1,0 +1,5 @@
+"""``python -m madoguchi.cli``: the same as the ``madoguchi`` console script."""
+
+from madoguchi.cli import main
+
+main()
