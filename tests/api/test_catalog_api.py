@@ -122,3 +122,18 @@ def test_landing_page_lists_procedures_in_japanese_and_english(client, db: Datab
     en = client.get(f"/{tenant.slug}/?lang=en").get_data(as_text=True)
     assert '<html lang="ja">' in ja and "住民票" in ja and tenant.name_ja in ja
     assert '<html lang="en">' in en and "residency certificate" in en and tenant.name_en in en
+
+
+def test_each_tenant_reads_only_its_own_procedure_settings(client, db: Database, settings) -> None:  # type: ignore[no-untyped-def]
+    from madoguchi.catalog import definitions
+
+    specs = definitions.load_tenants(settings.tenants_dir)
+    for tenant in tenants(db):
+        listed = {p["key"]: p for p in client.get(f"/api/v1/t/{tenant.slug}/procedures").json}
+        for key, service in specs[tenant.slug]["services"].items():
+            fee = (service.get("overrides") or {}).get("fee")
+            if fee is not None:
+                assert listed[key]["fee"]["amount"] == fee, (tenant.slug, key)
+        page = client.get(f"/{tenant.slug}/").get_data(as_text=True)
+        others = [t.name_ja for t in tenants(db) if t.id != tenant.id]
+        assert not any(name in page for name in others)

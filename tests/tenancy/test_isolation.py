@@ -137,3 +137,26 @@ def test_app_role_cannot_rewrite_the_audit_trail(db: Database, two_tenants_with_
     tenant_a, _ = two_tenants_with_people
     with pytest.raises(sa.exc.ProgrammingError, match="permission denied"), db.transaction(tenant_a.id) as session:
         session.execute(text("update audit_records set actor = 'someone else'"))
+
+
+@pytest.mark.postgres_only
+def test_request_with_no_tenant_after_one_for_a_sees_nothing_of_a(settings, two_tenants_with_people) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from madoguchi import create_app
+    from madoguchi.context import database, db_session
+
+    tenant_a, _ = two_tenants_with_people
+    app = create_app(replace(settings, db_pool_size=1))
+    client = app.test_client()
+    try:
+        with app.app_context():
+            database().engine.pool._max_overflow = 0
+        assert client.get(f"/api/v1/t/{tenant_a.slug}/procedures").status_code == 200
+        with app.test_request_context("/readyz"):
+            session = db_session()
+            assert session.execute(text("select count(*) from tenant_services")).scalar_one() == 0
+            assert _raw_names(session) == []
+    finally:
+        with app.app_context():
+            database().dispose()

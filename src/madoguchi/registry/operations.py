@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from madoguchi.audit import operations as audit
 from madoguchi.crypto import Sealer
-from madoguchi.registry.csv_formats import RowError
+from madoguchi.db import new_id
+from madoguchi.registry.csv_formats import PROGRESS_EVERY, RowError
 from madoguchi.registry.models import Facility, Household, Person, TaxAssessment
 
 HOUSEHOLD_FIELDS = ("postal_code", "prefecture", "municipality", "town", "block", "building")
@@ -77,6 +78,39 @@ def _set(row: Any, values: dict[str, Any], names: tuple[str, ...]) -> bool:
     return changed
 
 
+class _RowRefused(Exception):
+    def __init__(self, column: str, message: str) -> None:
+        super().__init__(message)
+        self.column, self.message = column, message
+
+
+#: (created, changed) for one imported row.
+Outcome = tuple[bool, bool]
+
+
+def _run(
+    report: ImportReport,
+    rows: list[dict[str, Any]],
+    lines: list[int],
+    import_row: Callable[[dict[str, Any]], Outcome],
+    progress: Progress | None,
+) -> ImportReport:
+    """The loop every importer shares: count outcomes, collect refusals with their lines, report progress."""
+    for done, (row, line) in enumerate(zip(rows, lines, strict=True), 1):
+        try:
+            created, changed = import_row(row)
+        except _RowRefused as refused:
+            report.errors.append(RowError(line, refused.column, refused.message))
+            continue
+        report.created += created
+        report.updated += (not created) and changed
+        if progress and done % PROGRESS_EVERY == 0:
+            progress(PROGRESS_EVERY)
+    if progress:
+        progress(len(rows) % PROGRESS_EVERY)
+    return report
+
+
 def import_residents(
     session: Session,
     tenant_id: uuid.UUID,
@@ -92,22 +126,21 @@ def import_residents(
         return report
     households = {h.household_code: h for h in session.execute(select(Household)).scalars()}
     persons = {p.resident_code: p for p in session.execute(select(Person)).scalars()}
-    for done, row in enumerate(rows, 1):
+
+    def import_row(row: dict[str, Any]) -> Outcome:
         household = households.get(row["household_code"])
         if household is None:
-            household = Household(tenant_id=tenant_id, household_code=row["household_code"])
-            _set(household, row, HOUSEHOLD_FIELDS)
+            # The id is set here, not at flush, so the person below can refer to it without a flush per row.
+            household = households[row["household_code"]] = Household(
+                id=new_id(), tenant_id=tenant_id, household_code=row["household_code"]
+            )
             session.add(household)
-            households[row["household_code"]] = household
-            session.flush()
-        else:
-            _set(household, row, HOUSEHOLD_FIELDS)
+        _set(household, row, HOUSEHOLD_FIELDS)
         person = persons.get(row["resident_code"])
         created = person is None
         if person is None:
-            person = Person(tenant_id=tenant_id, resident_code=row["resident_code"])
+            person = persons[row["resident_code"]] = Person(tenant_id=tenant_id, resident_code=row["resident_code"])
             session.add(person)
-            persons[row["resident_code"]] = person
         changed = _set(person, row, PERSON_FIELDS)
         if person.relation_to_head != row["relationship"]:
             person.relation_to_head, changed = row["relationship"], True
@@ -116,14 +149,9 @@ def import_residents(
         if row.get("individual_number"):
             assert sealer is not None
             person.individual_number_encrypted = sealer.seal(tenant_id, row["individual_number"])
-        report.created += created
-        report.updated += (not created) and changed
-        if progress and done % 500 == 0:
-            progress(500)
-    session.flush()
-    if progress:
-        progress(len(rows) % 500)
-    return report
+        return created, changed
+
+    return _run(report, rows, lines, import_row, progress)
 
 
 def import_tax(
@@ -134,30 +162,21 @@ def import_tax(
     *,
     progress: Progress | None = None,
 ) -> ImportReport:
-    report = ImportReport("tax")
     person_ids = dict(session.execute(select(Person.resident_code, Person.id)).all())
     existing = {(a.person_id, a.fiscal_year): a for a in session.execute(select(TaxAssessment)).scalars()}
-    for done, (row, line) in enumerate(zip(rows, lines, strict=True), 1):
+
+    def import_row(row: dict[str, Any]) -> Outcome:
         person_id = person_ids.get(row["resident_code"])
         if person_id is None:
-            report.errors.append(RowError(line, "resident_code", "no such person in the resident register"))
-            continue
+            raise _RowRefused("resident_code", "no such person in the resident register")
         assessment = existing.get((person_id, row["fiscal_year"]))
         created = assessment is None
         if assessment is None:
             assessment = TaxAssessment(tenant_id=tenant_id, person_id=person_id)
             session.add(assessment)
-        changed = _set(assessment, row, TAX_FIELDS)
-        report.created += created
-        report.updated += (not created) and changed
-        if progress and done % 500 == 0:
-            progress(500)
-    if report.errors:
-        return report
-    session.flush()
-    if progress:
-        progress(len(rows) % 500)
-    return report
+        return created, _set(assessment, row, TAX_FIELDS)
+
+    return _run(ImportReport("tax"), rows, lines, import_row, progress)
 
 
 def import_facilities(
@@ -168,9 +187,9 @@ def import_facilities(
     *,
     progress: Progress | None = None,
 ) -> ImportReport:
-    report = ImportReport("facilities")
     existing = {f.facility_code: f for f in session.execute(select(Facility)).scalars()}
-    for row in rows:
+
+    def import_row(row: dict[str, Any]) -> Outcome:
         facility = existing.get(row["facility_code"])
         created = facility is None
         if facility is None:
@@ -180,12 +199,9 @@ def import_facilities(
         capacity = {str(age): row[f"capacity_age_{age}"] for age in range(6)}
         if facility.capacity_by_age != capacity:
             facility.capacity_by_age, changed = capacity, True
-        report.created += created
-        report.updated += (not created) and changed
-    session.flush()
-    if progress:
-        progress(len(rows))
-    return report
+        return created, changed
+
+    return _run(ImportReport("facilities"), rows, lines, import_row, progress)
 
 
 IMPORTERS = {"residents": import_residents, "tax": import_tax, "facilities": import_facilities}
@@ -207,6 +223,7 @@ def import_rows(
         report = import_residents(session, tenant_id, rows, lines, sealer=sealer, progress=progress)
     else:
         report = IMPORTERS[kind](session, tenant_id, rows, lines, progress=progress)
+    session.flush()
     if report.ok:
         audit.record(
             session,
