@@ -55,12 +55,15 @@ def test_paths_are_kebab_case(app) -> None:  # type: ignore[no-untyped-def]
 
 
 def _migration_tenant_tables() -> set[str]:
-    path = next(MIGRATIONS_DIR.joinpath("versions").glob("0001_*.py"))
-    spec = importlib.util.spec_from_file_location("initial_migration", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return set(module.TENANT_TABLES)
+    """The union of every migration's TENANT_TABLES (the tables it put under row-level security)."""
+    tables: set[str] = set()
+    for path in sorted(MIGRATIONS_DIR.joinpath("versions").glob("[0-9]*.py")):
+        spec = importlib.util.spec_from_file_location(f"migration_{path.stem}", path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        tables |= set(getattr(module, "TENANT_TABLES", ()))
+    return tables
 
 
 def test_every_tenant_scoped_model_has_a_row_level_security_policy() -> None:

@@ -21,7 +21,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     from madoguchi.db import Database
     from madoguchi.tenancy import resolution
 
+    from madoguchi.extensions import csrf, limiter
+
+    app.config["RATELIMIT_STORAGE_URI"] = settings.ratelimit_storage_url
+    app.config["RATELIMIT_HEADERS_ENABLED"] = True
     errors.register_error_handlers(app)
+    limiter.init_app(app)
+    csrf.init_app(app)
     context.init_app(app, Database(settings.effective_database_url, pool_size=settings.db_pool_size))
     resolution.init_app(app)
     app.register_blueprint(health.blp)

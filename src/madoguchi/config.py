@@ -42,6 +42,12 @@ class Settings:
     data_key: str = ""
     #: Seconds between outbox polls when the queue was empty.
     worker_poll_seconds: float = 2.0
+    #: Flask-Limiter storage shared by all workers (e.g. redis://host:6379); memory:// is per process.
+    ratelimit_storage_url: str = "memory://"
+    #: Public base URL (scheme and host) used in links sent by email and as the OAuth issuer.
+    public_url: str = "http://127.0.0.1:8000"
+    #: Allow webhook targets on loopback/private/link-local addresses and plain http (tests, local demos only).
+    webhooks_allow_private: bool = False
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -57,6 +63,8 @@ class Settings:
                 values[f.name] = int(raw)
             elif f.type in ("float", float):
                 values[f.name] = float(raw)
+            elif f.type in ("bool", bool):
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             else:
                 values[f.name] = raw
         settings = cls(**values)

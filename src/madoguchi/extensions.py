@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_smorest import Api
+from flask_wtf import CSRFProtect
 from marshmallow import Schema, fields
 
 
@@ -29,3 +32,12 @@ class MadoguchiApi(Api):
 
 
 api = MadoguchiApi()
+
+
+#: Rate limits (Flask-Limiter). In-memory per process by default; MADOGUCHI_RATELIMIT_STORAGE_URL points
+#: every worker at a shared store (e.g. redis://) in production. 429 answers carry Retry-After.
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True, default_limits=[])
+
+#: CSRF tokens for every HTML form (Flask-WTF). The JSON API is exempt: it takes bearer tokens, or a
+#: SameSite=Lax session cookie with a JSON body, which a cross-site form cannot send.
+csrf = CSRFProtect()

@@ -1,19 +1,23 @@
 """Imports every model module so that ``Base.metadata`` is complete (Alembic, tests, create_all)."""
 
+from madoguchi.api import models as api_models
 from madoguchi.applications import models as applications_models
 from madoguchi.audit import models as audit_models
 from madoguchi.catalog import models as catalog_models
 from madoguchi.identity import models as identity_models
 from madoguchi.notify import models as notify_models
+from madoguchi.oauth import models as oauth_models
 from madoguchi.registry import models as registry_models
 from madoguchi.tenancy import models as tenancy_models
 
 __all__ = [
+    "api_models",
     "applications_models",
     "audit_models",
     "catalog_models",
     "identity_models",
     "notify_models",
+    "oauth_models",
     "registry_models",
     "tenancy_models",
 ]

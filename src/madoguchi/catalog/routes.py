@@ -51,3 +51,6 @@ class Procedure(MethodView):
         """One procedure as this municipality runs it: the form's JSON Schema, the workflow, the fee."""
         tenant_service, version = operations.tenant_service_for(db_session(), current_tenant.id, key)
         return procedure_view(operations.effective_settings(tenant_service, version), version)
+
+
+API_BLUEPRINTS = [blp]

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, String, UniqueConstraint
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from madoguchi.db import Base, TenantScoped, new_id, utcnow
@@ -58,3 +58,26 @@ class Account(TenantScoped, Base):
     @property
     def is_verified(self) -> bool:
         return self.identity_assurance == IdentityAssurance.VERIFIED and self.person_id is not None
+
+
+class WebSession(Base):
+    """A server-side browser session. Global (not tenant-scoped): the cookie is looked up before the
+    tenant is known, and then must match the URL's tenant. Only a hash of the cookie value is stored."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    #: SHA-256 of the cookie value.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The account's tenant (None for a platform admin session).
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    account_id: Mapped[uuid.UUID | None]
+    platform_admin_id: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    #: Set once the second factor is verified (staff with TOTP); until then the session is "pending".
+    second_factor_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    ip_address: Mapped[str | None] = mapped_column(String(45))

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+from madoguchi.migrations import rls
 from sqlalchemy.dialects import postgresql
 
 revision = "0001"
@@ -377,9 +379,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("tenant_id", "serial", name=op.f("uq_issued_documents_tenant_id_serial")),
     )
     # ### end Alembic commands ###
-    if op.get_bind().dialect.name == "postgresql":
-        _enable_row_level_security()
-        _grant_app_role()
+    if rls.is_postgres():
+        _protect()
 
 
 def downgrade() -> None:
@@ -411,7 +412,7 @@ def downgrade() -> None:
     # ### end Alembic commands ###
 
 
-#: Every tenant-owned table. tests/test_architecture.py checks this against the TenantScoped models.
+#: Every tenant-owned table this migration creates.
 TENANT_TABLES = (
     "tenant_services",
     "households",
@@ -428,42 +429,9 @@ TENANT_TABLES = (
     "outbox_messages",
 )
 
-#: What the app role may do. The audit trail is append-only for it; published catalog versions never change.
-APP_PRIVILEGES = {
-    "tenants": "SELECT, INSERT, UPDATE",
-    "service_versions": "SELECT, INSERT",
-    "audit_records": "SELECT, INSERT",
-}
-DEFAULT_APP_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 
-# NULLIF: after a transaction ends, a setting that was set locally reads '' rather than NULL.
-_CURRENT_TENANT = "NULLIF(current_setting('app.tenant_id', true), '')::uuid"
-
-
-def _enable_row_level_security() -> None:
-    for table in TENANT_TABLES:
-        op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-        # FORCE: the table owner is held to the policy too (only superusers and BYPASSRLS roles are not).
-        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-        op.execute(
-            f"CREATE POLICY tenant_isolation ON {table} "
-            f"USING (tenant_id = {_CURRENT_TENANT}) WITH CHECK (tenant_id = {_CURRENT_TENANT})"
-        )
-
-
-def _grant_app_role() -> None:
-    from alembic import context
-
-    role = context.config.get_main_option("app_db_role") or "madoguchi_app"
-    statements = [
-        f"GRANT {APP_PRIVILEGES.get(table, DEFAULT_APP_PRIVILEGES)} ON {table} TO {role}"
-        for table in ("tenants", "service_versions", *TENANT_TABLES)
-    ]
-    # Revoke first: default privileges of the schema may have granted more than the table should allow.
-    revokes = [f"REVOKE ALL ON {table} FROM {role}" for table in APP_PRIVILEGES]
-    body = "; ".join([*revokes, *statements])
-    op.execute(
-        "DO $$ BEGIN "
-        f"IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN {body}; "
-        f"ELSE RAISE NOTICE 'role {role} does not exist: no privileges granted'; END IF; END $$"
-    )
+def _protect() -> None:
+    # The audit trail is append-only for the app; published catalog versions never change; tenants are
+    # never deleted by the app.
+    rls.protect_tenant_tables(TENANT_TABLES, {"audit_records": "SELECT, INSERT"})
+    rls.grant_app_role({"tenants": "SELECT, INSERT, UPDATE", "service_versions": "SELECT, INSERT"})

@@ -1,0 +1,1 @@
+"""API plumbing state: idempotency keys."""

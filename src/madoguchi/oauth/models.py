@@ -1,0 +1,1 @@
+"""OAuth 2.0 clients, authorization codes, tokens and consents."""
