@@ -19,9 +19,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from madoguchi import api, context, errors, health, web
     from madoguchi.db import Database
-    from madoguchi.tenancy import resolution
-
     from madoguchi.extensions import csrf, limiter
+    from madoguchi.tenancy import resolution
 
     app.config["RATELIMIT_STORAGE_URI"] = settings.ratelimit_storage_url
     app.config["RATELIMIT_HEADERS_ENABLED"] = True

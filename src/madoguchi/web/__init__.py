@@ -13,7 +13,6 @@ from flask import Flask
 from madoguchi.security import mark_public_endpoint
 from madoguchi.web.views import blp
 
-
 #: Modules whose ``WEB_BLUEPRINTS`` list holds HTML (and OAuth protocol) blueprints of other areas.
 WEB_BLUEPRINT_MODULES = ("madoguchi.identity.views", "madoguchi.oauth.views")
 

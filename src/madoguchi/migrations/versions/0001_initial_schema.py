@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 from madoguchi.migrations import rls
-from sqlalchemy.dialects import postgresql
 
 revision = "0001"
 down_revision = None
