@@ -42,10 +42,18 @@ class Settings:
     data_key: str = ""
     #: Seconds between outbox polls when the queue was empty.
     worker_poll_seconds: float = 2.0
+    #: Requests per caller (vendor app or account) and, separately, per IP address on the applications API.
+    api_rate_limit: str = "300/minute"
     #: Flask-Limiter storage shared by all workers (e.g. redis://host:6379); memory:// is per process.
     ratelimit_storage_url: str = "memory://"
     #: Public base URL (scheme and host) used in links sent by email and as the OAuth issuer.
     public_url: str = "http://127.0.0.1:8000"
+    #: Lifetime of an OAuth access token, in seconds.
+    oauth_access_token_seconds: int = 3600
+    #: Absolute lifetime of an OAuth refresh token family (rotation keeps the first expiry), in days.
+    oauth_refresh_token_days: int = 30
+    #: Requests to /oauth/token per client and, separately, per IP address (429 + Retry-After beyond).
+    oauth_token_rate_limit: str = "60/minute"
     #: Allow webhook targets on loopback/private/link-local addresses and plain http (tests, local demos only).
     webhooks_allow_private: bool = False
 

@@ -367,3 +367,22 @@ def test_withdrawn_application_cannot_be_edited(db, towns) -> None:  # type: ign
     _act(db, town, "transition", town.resident, application_id, "withdraw", comment="不要になりました")
     with pytest.raises(Conflict):
         _act(db, town, "update_draft", town.resident, application_id, RESIDENCY_CHOICES)
+
+
+def test_full_width_digits_in_codes_are_normalized_but_names_are_not(db, towns) -> None:  # type: ignore[no-untyped-def]
+    town = towns[STANDARD]
+    data = {
+        **RESIDENCY_CHOICES,
+        "applicant": {
+            "name": "𠮷田　はなこ",
+            "name_kana": "ヨシダ　ハナコ",
+            "birth_date": "１９９０－０１－０２",
+            "postal_code": "１００－０００１",
+            "address": "東京都千代田区１－１",
+        },
+    }
+    application = _get(db, town, _draft(db, town, actor=town.unverified, data=data))
+    assert application.data["applicant"]["postal_code"] == "100-0001"
+    assert application.data["applicant"]["birth_date"] == "1990-01-02"
+    assert application.data["applicant"]["name"] == "𠮷田　はなこ"
+    assert application.data["applicant"]["address"] == "東京都千代田区１－１"

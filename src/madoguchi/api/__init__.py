@@ -66,5 +66,5 @@ def init_app(app: Flask) -> None:
         if importlib.util.find_spec(module_name) is None:
             continue  # an area whose API has not landed yet
         for blueprint in importlib.import_module(module_name).API_BLUEPRINTS:
-            api.register_blueprint(blueprint, url_prefix=API_PREFIX)
+            api.register_blueprint(blueprint, url_prefix=API_PREFIX + (blueprint.url_prefix or ""))
             csrf.exempt(blueprint)

@@ -36,8 +36,19 @@ def _bearer_token() -> str | None:
     return None
 
 
+_UNRESOLVED = object()
+
+
 def authenticate() -> Principal | None:
-    """The caller's principal, or None. A bad bearer token is an error, not anonymity."""
+    """The caller's principal, or None (once per request: the rate limiter asks before the auth hook)."""
+    cached = g.get("_authenticated", _UNRESOLVED)
+    if cached is _UNRESOLVED:
+        cached = g._authenticated = _authenticate()
+    return cached  # type: ignore[return-value]
+
+
+def _authenticate() -> Principal | None:
+    """A bad bearer token is an error, not anonymity."""
     token = _bearer_token()
     if token is not None:
         from madoguchi.oauth.resource import principal_from_bearer
@@ -83,3 +94,31 @@ def requires_scope(*scopes: str) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def rate_limit_key() -> str:
+    """Per vendor app for OAuth tokens, per account for sessions, per address otherwise."""
+    try:
+        principal = authenticate()
+    except Unauthenticated:
+        principal = None
+    if principal is not None and principal.client_id is not None:
+        return f"client:{principal.client_id}"
+    if principal is not None and principal.account is not None:
+        return f"account:{principal.account.id}"
+    return f"ip:{request.remote_addr}"
+
+
+def limit_per_caller_and_address(blueprint: Blueprint) -> Blueprint:
+    """Apply the API rate limits (settings ``api_rate_limit``) per caller and per IP address: 429 + Retry-After."""
+    from flask import current_app
+    from flask_limiter.util import get_remote_address
+
+    from madoguchi.extensions import limiter
+
+    def configured() -> str:
+        return current_app.config["MADOGUCHI"].api_rate_limit
+
+    limiter.limit(configured, key_func=rate_limit_key, scope="api-caller")(blueprint)
+    limiter.limit(configured, key_func=get_remote_address, scope="api-address")(blueprint)
+    return blueprint

@@ -12,6 +12,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
+from madoguchi import jp
+
 _MISSING = object()
 
 
@@ -100,3 +102,25 @@ def field_errors(schema: dict[str, Any], data: Any, *, partial: bool = False) ->
         else:
             add(pointer(base), _friendly(error))
     return found
+
+
+def _is_code_like(schema: dict[str, Any]) -> bool:
+    """Fields of digits and Latin letters (postal codes, phone numbers, dates, e-mail), never names."""
+    pattern = schema.get("pattern", "")
+    return schema.get("format") in ("date", "email", "date-time") or "\\d" in pattern or "0-9" in pattern
+
+
+def normalize(schema: dict[str, Any], data: Any) -> Any:
+    """NFKC + trim for code-like strings typed full-width (１００－０００１ -> 100-0001), once, at the edge.
+
+    Names and free text are left exactly as typed (外字 and ideographic spaces included): DOMAIN.md.
+    """
+    if isinstance(data, dict):
+        properties = schema.get("properties") or {}
+        return {k: normalize(properties.get(k) or {}, v) for k, v in data.items()}
+    if isinstance(data, list):
+        items = schema.get("items") or {}
+        return [normalize(items, v) for v in data]
+    if isinstance(data, str) and _is_code_like(schema):
+        return jp.normalize_input(data)
+    return data

@@ -21,6 +21,7 @@ class Application(TenantScoped, Base):
         ForeignKeyConstraint(["tenant_id", "applicant_person_id"], ["persons.tenant_id", "persons.id"]),
         ForeignKeyConstraint(["tenant_id", "assignee_account_id"], ["accounts.tenant_id", "accounts.id"]),
         Index("ix_applications_queue", "tenant_id", "state", "submitted_at"),
+        Index("ix_applications_keyset", "tenant_id", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -34,6 +35,8 @@ class Application(TenantScoped, Base):
     channel: Mapped[str] = mapped_column(String(20))
     applicant_account_id: Mapped[uuid.UUID | None]
     applicant_person_id: Mapped[uuid.UUID | None]
+    #: The vendor app (OAuth client) that filed it on the resident's behalf, if any.
+    filed_by_client_id: Mapped[uuid.UUID | None]
     assignee_account_id: Mapped[uuid.UUID | None]
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: JSON pointer -> {"source": "resident_register", "field": "person.full_name"} for prefilled fields.

@@ -149,6 +149,7 @@ def create_draft(
     channel: str = "online",
     person_id: uuid.UUID | None = None,
     applicant_account_id: uuid.UUID | None = None,
+    client_id: uuid.UUID | None = None,
 ) -> Application:
     """Start an application, prefilled from the register when the applicant is linked to a person.
 
@@ -186,11 +187,13 @@ def create_draft(
         channel=channel,
         applicant_account_id=applicant_account_id,
         applicant_person_id=person.id if person else None,
+        filed_by_client_id=client_id,
         settings_snapshot=settings,
     )
     prefilled, sources = _prefill(person, settings.get("prefill") or {}) if person else ({}, {})
     application.prefill_sources = sources
     application.data = prefilled
+    data = forms.normalize(settings["form"], data) if data else data
     merged = _check_prefilled_unchanged(application, data) if data else prefilled
     _validate_draft(application, merged)
     application.data = merged
@@ -255,7 +258,7 @@ def update_draft(
     editable = {application.settings_snapshot["workflow"]["initial"], "more_info_requested"}
     if application.state not in editable:
         raise Conflict(f"The application is '{application.state}' and can no longer be edited.")
-    merged = _check_prefilled_unchanged(application, data)
+    merged = _check_prefilled_unchanged(application, forms.normalize(application.settings_snapshot["form"], data))
     _validate_draft(application, merged)
     application.data = merged
     application.updated_at = utcnow()

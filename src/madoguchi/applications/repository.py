@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from madoguchi.applications.models import Application, ApplicationEvent, Attachment
@@ -40,3 +41,26 @@ def attached_document_keys(session: Session, tenant_id: uuid.UUID, application_i
         Attachment.tenant_id == tenant_id, Attachment.application_id == application_id
     )
     return set(session.execute(stmt).scalars())
+
+
+def page(
+    session: Session,
+    tenant_id: uuid.UUID,
+    *,
+    visible: ColumnElement[bool],
+    filters: list[ColumnElement[bool]],
+    newest_first: bool,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[Application]:
+    """One keyset page ordered by (created_at, id): stable however many rows arrive meanwhile."""
+    stmt = select(Application).where(Application.tenant_id == tenant_id, visible, *filters)
+    if after is not None:
+        key = tuple_(Application.created_at, Application.id)
+        stmt = stmt.where(key < tuple_(*after) if newest_first else key > tuple_(*after))
+    order = (
+        (Application.created_at.desc(), Application.id.desc())
+        if newest_first
+        else (Application.created_at, Application.id)
+    )
+    return list(session.execute(stmt.order_by(*order).limit(limit + 1)).scalars())

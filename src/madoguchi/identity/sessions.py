@@ -105,13 +105,12 @@ def principal_from_session_cookie() -> Principal | None:
     row = find_live_session(session, token)
     if row is None or row.account_id is None or row.tenant_id is None:
         return None
+    # Load the account inside its own tenant, then go back to the URL's tenant: the caller (the API auth
+    # hook) answers 404 when the two differ, so a session of another municipality reveals nothing here.
     requested_tenant = bound_tenant(session)
-    if requested_tenant is not None and requested_tenant != row.tenant_id:
-        return None  # a session of another municipality means nothing here
     bind_tenant(session, row.tenant_id)
     account = session.execute(select(Account).where(Account.id == row.account_id)).scalar_one_or_none()
-    if requested_tenant is None:
-        bind_tenant(session, None)
+    bind_tenant(session, requested_tenant)
     if account is None or account.disabled:
         return None
     if _needs_second_factor(account) and row.second_factor_at is None:

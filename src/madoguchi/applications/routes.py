@@ -1,0 +1,373 @@
+"""The applications API: residents and vendors file and follow applications, staff work the queue.
+
+Who sees what: a resident (or a vendor app acting for them with their consent) sees their own
+applications; staff see the tenant's queue (every application except residents' unsent drafts); a vendor
+app with client credentials sees the applications it filed. Anything else is 404, never 403.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from flask import after_this_request, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import ColumnElement, and_, false, or_, select
+
+from madoguchi.api.auth import limit_per_caller_and_address, require_authentication, requires_scope
+from madoguchi.api.idempotency import make_idempotent
+from madoguchi.applications import operations, repository
+from madoguchi.applications.models import Application
+from madoguchi.applications.schemas import (
+    ApplicationCreateSchema,
+    ApplicationPageSchema,
+    ApplicationQueryArgsSchema,
+    ApplicationSchema,
+    ApplicationUpdateSchema,
+    AssigneeSchema,
+    HistoryEventSchema,
+    TransitionCreateSchema,
+)
+from madoguchi.applications.workflow import Workflow
+from madoguchi.catalog.models import ServiceVersion
+from madoguchi.context import current_tenant, db_session
+from madoguchi.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from madoguchi.identity.principal import (
+    APPLICATIONS_PROCESS,
+    APPLICATIONS_READ,
+    APPLICATIONS_WRITE,
+    Principal,
+    current_principal,
+)
+from madoguchi.registry.models import Person
+from madoguchi.tenancy.models import TenantService
+
+blp = Blueprint(
+    "applications",
+    __name__,
+    url_prefix="/t/<tenant>/applications",
+    description="Applications filed under a municipality's procedures: file, follow, and (staff) process them",
+)
+require_authentication(blp)
+make_idempotent(blp)
+limit_per_caller_and_address(blp)
+
+
+class PreconditionRequired(DomainError):
+    status, slug, title = 428, "precondition-required", "Send If-Match with the version you read"
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def _staff(principal: Principal) -> bool:
+    return principal.is_staff and principal.has_scope(APPLICATIONS_PROCESS)
+
+
+def _visible(principal: Principal) -> ColumnElement[bool]:
+    if _staff(principal):
+        return or_(Application.state != "draft", Application.channel == "counter")
+    if principal.account is not None:
+        return Application.applicant_account_id == principal.account.id
+    if principal.client_id is not None:
+        return Application.filed_by_client_id == principal.client_id
+    return false()
+
+
+def _load(application_id: uuid.UUID) -> Application:
+    principal = current_principal()
+    stmt = select(Application).where(
+        Application.tenant_id == current_tenant.id, Application.id == application_id, _visible(principal)
+    )
+    application = db_session().execute(stmt).scalar_one_or_none()
+    if application is None:
+        raise NotFound("No such application.")
+    return application
+
+
+def _if_match() -> int | None:
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    value = header.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise ValidationFailed(errors={"If-Match": ['must be the ETag of the application, e.g. "3"']})
+    return int(value)
+
+
+def _with_etag(application: Application) -> None:
+    version = application.lock_version
+
+    @after_this_request
+    def add_etag(response):  # type: ignore[no-untyped-def]
+        response.headers["ETag"] = f'"{version}"'
+        return response
+
+
+def _terminal(application: Application) -> bool:
+    return Workflow(application.settings_snapshot["workflow"]).is_terminal(application.state)
+
+
+def present(application: Application, principal: Principal) -> dict[str, Any]:
+    workflow = Workflow(application.settings_snapshot["workflow"])
+    actor = principal.actor
+    available = [
+        {"name": t.name, "title": t.title, "to": t.to, "needs_comment": "comment_present" in t.guards}
+        for t in workflow.available_to(actor, application.state, applicant_account_id=application.applicant_account_id)
+    ]
+    overdue = bool(
+        application.due_on and application.due_on < date.today() and not workflow.is_terminal(application.state)
+    )
+    return {
+        "id": application.id,
+        "reference": application.reference,
+        "procedure": application.service_key,
+        "procedure_version": application.settings_snapshot.get("version"),
+        "state": application.state,
+        "channel": application.channel,
+        "data": application.data,
+        "prefill_sources": application.prefill_sources,
+        "assignee_id": application.assignee_account_id,
+        "created_at": application.created_at,
+        "updated_at": application.updated_at,
+        "submitted_at": application.submitted_at,
+        "decided_at": application.decided_at,
+        "due_on": application.due_on,
+        "overdue": overdue,
+        "version": application.lock_version,
+        "available_transitions": available,
+    }
+
+
+def _encode_cursor(application: Application) -> str:
+    raw = json.dumps([application.created_at.isoformat(), str(application.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, application_id = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(created_at), uuid.UUID(application_id)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise ValidationFailed(errors={"after": ["is not a cursor returned by this API"]}) from None
+
+
+def _terminal_states(tenant_id: uuid.UUID) -> set[str]:
+    stmt = (
+        select(ServiceVersion.definition)
+        .join(TenantService, TenantService.service_version_id == ServiceVersion.id)
+        .where(TenantService.tenant_id == tenant_id)
+    )
+    states: set[str] = set()
+    for definition in db_session().execute(stmt).scalars():
+        workflow = definition.get("workflow", {})
+        states |= {s["name"] for s in workflow.get("states", []) if s.get("terminal")}
+        for step in (workflow.get("optional_steps") or {}).values():
+            states |= {s["name"] for s in step.get("states", []) if s.get("terminal")}
+    return states
+
+
+def _filters(args: dict[str, Any], principal: Principal) -> list[ColumnElement[bool]]:
+    filters: list[ColumnElement[bool]] = []
+    if args.get("state"):
+        filters.append(Application.state == args["state"])
+    if args.get("procedure"):
+        filters.append(Application.service_key == args["procedure"])
+    staff_only = {"assignee", "overdue"} & {k for k, v in args.items() if v is not None}
+    if staff_only and not _staff(principal):
+        raise Forbidden(f"Only staff may filter by {', '.join(sorted(staff_only))}.")
+    assignee = args.get("assignee")
+    if assignee == "me":
+        filters.append(Application.assignee_account_id == principal.account.id)  # type: ignore[union-attr]
+    elif assignee == "none":
+        filters.append(Application.assignee_account_id.is_(None))
+    elif assignee:
+        try:
+            filters.append(Application.assignee_account_id == uuid.UUID(assignee))
+        except ValueError:
+            raise ValidationFailed(errors={"assignee": ["must be 'me', 'none' or an account id"]}) from None
+    if args.get("overdue") is not None:
+        late = and_(
+            Application.due_on.is_not(None),
+            Application.due_on < date.today(),
+            Application.state.not_in(_terminal_states(current_tenant.id)),
+        )
+        filters.append(late if args["overdue"] else ~late)
+    return filters
+
+
+# ------------------------------------------------------------------------------------------------ views
+
+
+@blp.route("/")
+class Applications(MethodView):
+    @blp.arguments(ApplicationQueryArgsSchema, location="query")
+    @blp.response(200, ApplicationPageSchema)
+    @requires_scope(APPLICATIONS_READ)
+    def get(self, args: dict[str, Any]):  # type: ignore[no-untyped-def]
+        """List applications: a resident's own, or (staff) the queue, with filters and keyset pagination."""
+        principal = current_principal()
+        rows = repository.page(
+            db_session(),
+            current_tenant.id,
+            visible=_visible(principal),
+            filters=_filters(args, principal),
+            newest_first=args["order"] == "newest",
+            after=_decode_cursor(args["after"]) if args.get("after") else None,
+            limit=args["limit"],
+        )
+        more = len(rows) > args["limit"]
+        rows = rows[: args["limit"]]
+        return {
+            "items": [present(a, principal) for a in rows],
+            "next_cursor": _encode_cursor(rows[-1]) if more else None,
+        }
+
+    @blp.arguments(ApplicationCreateSchema)
+    @blp.response(201, ApplicationSchema)
+    @blp.alt_response(404, description="The procedure is not offered, or the person is not in the register")
+    @blp.alt_response(422, description="Form data of the wrong shape (per-field errors)")
+    @requires_scope(APPLICATIONS_WRITE)
+    def post(self, body: dict[str, Any]):  # type: ignore[no-untyped-def]
+        """Start a draft. Fields the register knows are prefilled and marked with their source.
+
+        Staff may name a person by `resident_code` to file at the counter (書かない窓口)."""
+        principal = current_principal()
+        session = db_session()
+        if principal.account is None:
+            raise Forbidden("A vendor app files for a resident who consented, not with client credentials.")
+        person_id = None
+        channel = "api" if principal.client_id else "online"
+        if body.get("resident_code"):
+            if not _staff(principal):
+                raise Forbidden("Only staff file for another person at the counter.")
+            person = session.execute(
+                select(Person).where(Person.resident_code == body["resident_code"])
+            ).scalar_one_or_none()
+            if person is None:
+                raise NotFound("No such person in this municipality's resident register.")
+            person_id, channel = person.id, "counter"
+        application = operations.create_draft(
+            session,
+            current_tenant,
+            principal.actor,
+            body["procedure"],
+            body["data"],
+            channel=channel,
+            person_id=person_id,
+            client_id=principal.client_id,
+        )
+        _with_etag(application)
+        return present(application, principal)
+
+
+@blp.route("/<uuid:application_id>")
+class ApplicationItem(MethodView):
+    @blp.response(200, ApplicationSchema)
+    @blp.alt_response(404, description="No such application for this caller")
+    @requires_scope(APPLICATIONS_READ)
+    def get(self, application_id: uuid.UUID):  # type: ignore[no-untyped-def]
+        """One application with its data, prefill sources and the actions the caller may take. ETag = version."""
+        application = _load(application_id)
+        _with_etag(application)
+        return present(application, current_principal())
+
+    @blp.arguments(ApplicationUpdateSchema)
+    @blp.response(200, ApplicationSchema)
+    @blp.alt_response(412, description="If-Match does not match the current version")
+    @blp.alt_response(428, description="If-Match missing")
+    @requires_scope(APPLICATIONS_WRITE)
+    def put(self, body: dict[str, Any], application_id: uuid.UUID):  # type: ignore[no-untyped-def]
+        """Replace a draft's data (or answer a request for more information). Needs If-Match."""
+        expected = _if_match()
+        if expected is None:
+            raise PreconditionRequired()
+        _load(application_id)
+        application = operations.update_draft(
+            db_session(),
+            current_tenant,
+            current_principal().actor,
+            application_id,
+            body["data"],
+            expected_version=expected,
+        )
+        _with_etag(application)
+        return present(application, current_principal())
+
+
+@blp.route("/<uuid:application_id>/submit")
+class Submission(MethodView):
+    @blp.response(200, ApplicationSchema)
+    @blp.alt_response(422, description="Incomplete or invalid: per-field errors")
+    @requires_scope(APPLICATIONS_WRITE)
+    def post(self, application_id: uuid.UUID):  # type: ignore[no-untyped-def]
+        """Submit a draft. Certificates may be issued at once where the municipality enabled auto-issue."""
+        _load(application_id)
+        application = operations.submit(
+            db_session(), current_tenant, current_principal().actor, application_id, expected_version=_if_match()
+        )
+        _with_etag(application)
+        return present(application, current_principal())
+
+
+@blp.route("/<uuid:application_id>/transitions")
+class Transitions(MethodView):
+    @blp.arguments(TransitionCreateSchema)
+    @blp.response(200, ApplicationSchema)
+    @blp.alt_response(409, description="Not possible in the current state, or changed concurrently")
+    @requires_scope(APPLICATIONS_WRITE)
+    def post(self, body: dict[str, Any], application_id: uuid.UUID):  # type: ignore[no-untyped-def]
+        """Take a workflow action: withdraw or respond (applicant); review, request more information,
+        approve, reject, issue (staff). `available_transitions` of the application lists what you may do."""
+        principal = current_principal()
+        _load(application_id)
+        if principal.is_staff and not principal.has_scope(APPLICATIONS_PROCESS):
+            raise Forbidden("This needs the scope applications:process.")
+        if body.get("decision") and not _staff(principal):
+            raise Forbidden("Only staff record decisions.")
+        application = operations.transition(
+            db_session(),
+            current_tenant,
+            principal.actor,
+            application_id,
+            body["transition"],
+            comment=body.get("comment"),
+            expected_version=_if_match(),
+            decision=body.get("decision"),
+        )
+        _with_etag(application)
+        return present(application, principal)
+
+
+@blp.route("/<uuid:application_id>/assignee")
+class Assignee(MethodView):
+    @blp.arguments(AssigneeSchema)
+    @blp.response(200, ApplicationSchema)
+    @requires_scope(APPLICATIONS_PROCESS)
+    def put(self, body: dict[str, Any], application_id: uuid.UUID):  # type: ignore[no-untyped-def]
+        """Assign the application to a staff member (or to nobody)."""
+        _load(application_id)
+        application = operations.assign(
+            db_session(), current_tenant, current_principal().actor, application_id, body["assignee_id"]
+        )
+        _with_etag(application)
+        return present(application, current_principal())
+
+
+@blp.route("/<uuid:application_id>/history")
+class History(MethodView):
+    @blp.response(200, HistoryEventSchema(many=True))
+    @requires_scope(APPLICATIONS_READ)
+    def get(self, application_id: uuid.UUID):  # type: ignore[no-untyped-def]
+        """Who did what, when, with which comment."""
+        _load(application_id)
+        return repository.history(db_session(), current_tenant.id, application_id)
+
+
+API_BLUEPRINTS = [blp]

@@ -1,0 +1,92 @@
+"""Marshmallow schemas of the applications API, split by direction."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from madoguchi.catalog.schemas import LocalizedTextSchema
+
+
+class ApplicationCreateSchema(Schema):
+    procedure = fields.String(required=True, metadata={"example": "residency-certificate"})
+    data = fields.Dict(load_default=dict, metadata={"description": "form data (the procedure's JSON Schema)"})
+    resident_code = fields.String(
+        validate=validate.Regexp(r"^[0-9]{11}$", error="must be 11 digits"),
+        metadata={"description": "staff only: file at the counter for this person in the resident register"},
+    )
+
+
+class ApplicationUpdateSchema(Schema):
+    data = fields.Dict(required=True, metadata={"description": "the whole form data; prefilled fields stay"})
+
+
+class TransitionCreateSchema(Schema):
+    transition = fields.String(required=True, metadata={"example": "approve"})
+    comment = fields.String(validate=validate.Length(max=2000), load_default=None)
+    decision = fields.Dict(load_default=None, metadata={"description": "staff: decision details, e.g. facility"})
+
+
+class AssigneeSchema(Schema):
+    assignee_id = fields.UUID(required=True, allow_none=True)
+
+
+class ApplicationQueryArgsSchema(Schema):
+    state = fields.String()
+    procedure = fields.String()
+    assignee = fields.String(metadata={"description": "staff: 'me', 'none' or an account id"})
+    overdue = fields.Boolean(metadata={"description": "staff: only applications past their due date"})
+    order = fields.String(load_default="oldest", validate=validate.OneOf(["oldest", "newest"]))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    after = fields.String(metadata={"description": "cursor from the previous page's next_cursor"})
+
+
+class PrefillSourceSchema(Schema):
+    source = fields.String(required=True)
+    field = fields.String(required=True)
+
+
+class AvailableTransitionSchema(Schema):
+    name = fields.String(required=True)
+    title = fields.Nested(LocalizedTextSchema)
+    to = fields.String(required=True)
+    needs_comment = fields.Boolean(required=True)
+
+
+class ApplicationSchema(Schema):
+    id = fields.UUID(required=True)
+    reference = fields.String(required=True, metadata={"example": "RC-7K3M-Q2XD"})
+    procedure = fields.String(required=True)
+    procedure_version = fields.String(required=True)
+    state = fields.String(required=True)
+    channel = fields.String(required=True)
+    data = fields.Dict(required=True)
+    prefill_sources = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(PrefillSourceSchema),
+        required=True,
+        metadata={"description": "JSON pointer of each prefilled field -> where its value comes from"},
+    )
+    assignee_id = fields.UUID(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+    submitted_at = fields.DateTime(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    due_on = fields.Date(allow_none=True)
+    overdue = fields.Boolean(required=True)
+    version = fields.Integer(required=True, metadata={"description": "also the ETag; send it in If-Match"})
+    available_transitions = fields.List(fields.Nested(AvailableTransitionSchema), required=True)
+
+
+class ApplicationPageSchema(Schema):
+    items = fields.List(fields.Nested(ApplicationSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class HistoryEventSchema(Schema):
+    seq = fields.Integer(required=True)
+    action = fields.String(required=True)
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String(allow_none=True)
+    actor_role = fields.String(required=True)
+    comment = fields.String(allow_none=True)
+    at = fields.DateTime(required=True)
