@@ -1,7 +1,9 @@
-"""Accounts: residents and staff of one tenant.
+"""Accounts of residents and staff of one tenant, platform admins, sessions and one-time secrets.
 
-Sign-up, sessions and login arrive with the identity issue; this model is what the workflow needs now:
-who acts, in which roles, and which registry person a resident is linked to (identity assurance).
+An account says who acts, in which roles, and which registry person a resident is linked to (identity
+assurance). Next to it: login throttling counters, the TOTP second factor (secret sealed with the platform
+data key), and the single-use secrets sent by email (address verification) or by letter (identity
+verification). Only hashes of those secrets are stored.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, ForeignKeyConstraint, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, ForeignKeyConstraint, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from madoguchi.db import Base, TenantScoped, new_id, utcnow
@@ -41,6 +43,8 @@ class Account(TenantScoped, Base):
         UniqueConstraint("tenant_id", "id"),
         UniqueConstraint("tenant_id", "email"),
         ForeignKeyConstraint(["tenant_id", "person_id"], ["persons.tenant_id", "persons.id"]),
+        # A registry person is linked to at most one account per tenant (NULLs do not collide).
+        Index("uq_accounts_tenant_id_person_id", "tenant_id", "person_id", unique=True),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -54,10 +58,97 @@ class Account(TenantScoped, Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When the address was confirmed by the link sent to it (None: not yet).
+    email_verified_at: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    #: Login throttling: consecutive failures, the lock they caused, and how many locks in a row.
+    failed_login_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None]
+    lock_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: TOTP secret, sealed (madoguchi.crypto.Sealer bound to the account id). Set at enrollment; in force
+    #: once ``totp_enabled_at`` is set by a confirmed code.
+    totp_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_enabled_at: Mapped[datetime | None]
+    #: The last TOTP time step accepted: a code is good once, even within its window.
+    totp_last_counter: Mapped[int | None] = mapped_column(BigInteger)
 
     @property
     def is_verified(self) -> bool:
         return self.identity_assurance == IdentityAssurance.VERIFIED and self.person_id is not None
+
+    @property
+    def totp_enabled(self) -> bool:
+        return self.totp_enabled_at is not None
+
+    @property
+    def is_tenant_admin(self) -> bool:
+        return self.kind == AccountKind.STAFF and StaffRole.TENANT_ADMIN in (self.roles or [])
+
+
+class PlatformAdmin(Base):
+    """An operator of the whole platform (provisions tenants, publishes the catalog). Global: no tenant."""
+
+    __tablename__ = "platform_admins"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+    failed_login_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None]
+    lock_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    totp_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_counter: Mapped[int | None] = mapped_column(BigInteger)
+
+    @property
+    def totp_enabled(self) -> bool:
+        return self.totp_enabled_at is not None
+
+
+class EmailVerification(TenantScoped, Base):
+    """A link sent to an account's address to prove it receives mail. Single use, 24 hours."""
+
+    __tablename__ = "email_verifications"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "account_id"], ["accounts.tenant_id", "accounts.id"], ondelete="CASCADE"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    account_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    #: SHA-256 of the token in the link.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class IdentityVerification(TenantScoped, Base):
+    """A one-time code sent by letter to a registry person's address, to link a resident account to them.
+
+    8 characters, 14 days, 5 attempts; only a keyed hash (HMAC with the data key) is stored.
+    """
+
+    __tablename__ = "identity_verifications"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "account_id"], ["accounts.tenant_id", "accounts.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["tenant_id", "person_id"], ["persons.tenant_id", "persons.id"]),
+        Index("ix_identity_verifications_account", "tenant_id", "account_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    account_id: Mapped[uuid.UUID]
+    person_id: Mapped[uuid.UUID]
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None]
+    #: Set when a newer letter replaces this one, or attempts ran out.
+    revoked_at: Mapped[datetime | None]
 
 
 class WebSession(Base):
@@ -71,8 +162,8 @@ class WebSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     #: The account's tenant (None for a platform admin session).
     tenant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
-    account_id: Mapped[uuid.UUID | None]
-    platform_admin_id: Mapped[uuid.UUID | None]
+    account_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    platform_admin_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]

@@ -1,0 +1,1029 @@
+"""The verbs of identity: sign up, verify an address, sign in (with throttling and TOTP), manage staff,
+enrol TOTP, and raise a resident's identity assurance by linking them to the resident register.
+
+Operations flush and never commit (the request does). One exception to "a failed request changes
+nothing": a failed sign-in or a wrong identity code must still count, so ``LoginFailed`` /
+``WrongIdentityCode`` carry what to count, and the view records it with ``register_failed_login`` /
+``register_wrong_identity_code`` in a transaction of its own before the error is answered.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import unicodedata
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from madoguchi.audit import operations as audit
+from madoguchi.crypto import Sealer
+from madoguchi.db import utcnow
+from madoguchi.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from madoguchi.identity import password_policy, sessions, totp
+from madoguchi.identity.models import (
+    Account,
+    AccountKind,
+    EmailVerification,
+    IdentityAssurance,
+    IdentityVerification,
+    PlatformAdmin,
+    StaffRole,
+)
+from madoguchi.identity.passwords import hash_password, needs_rehash, verify_password
+from madoguchi.notify import outbox
+from madoguchi.registry.models import Person
+from madoguchi.tenancy.models import Tenant
+
+log = logging.getLogger(__name__)
+#: Security events without a tenant (platform admins) go here; tenant events go to the audit chain.
+security_log = logging.getLogger("madoguchi.security")
+
+EMAIL_VERIFICATION_TTL = timedelta(hours=24)
+IDENTITY_CODE_TTL = timedelta(days=14)
+IDENTITY_CODE_LENGTH = 8
+IDENTITY_CODE_MAX_ATTEMPTS = 5
+#: Letters a resident may have sent within IDENTITY_LETTER_PERIOD (a letter costs money and reveals nothing).
+IDENTITY_LETTERS_PER_PERIOD = 3
+IDENTITY_LETTER_PERIOD = timedelta(days=30)
+# Crockford's base32 alphabet: no I, L, O, U, so a code read off paper is not misread.
+_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+MAX_FAILED_LOGINS = 5
+FIRST_LOCK = timedelta(minutes=15)
+LONGEST_LOCK = timedelta(hours=24)
+
+NOTIFY_ACCOUNT = "notify.account"
+NOTIFY_LETTER = "notify.letter"
+
+STAFF_ROLE_ORDER = [StaffRole.CLERK.value, StaffRole.SUPERVISOR.value, StaffRole.TENANT_ADMIN.value]
+COUNTER_ROLES = frozenset({StaffRole.CLERK.value, StaffRole.SUPERVISOR.value})
+
+
+# --- Errors ------------------------------------------------------------------------------------------
+
+
+class LoginFailed(DomainError):
+    """Wrong address, wrong password, wrong code, disabled or locked: one answer for all, on purpose."""
+
+    status, slug, title = 401, "login-failed", "Sign-in failed"
+    DETAIL = (
+        "The email address, password or code is not correct. After several failed attempts sign-in is "
+        "paused for a while: if so, try again later."
+    )
+
+    def __init__(self, *, reason: str, email: str, account_id: uuid.UUID | None = None, counts: bool = True) -> None:
+        super().__init__(self.DETAIL)
+        # Kept off the response (``extra`` would be rendered): for the failure bookkeeping and the audit.
+        self.reason = reason
+        self.email = email
+        self.account_id = account_id
+        self.counts = counts and account_id is not None
+
+
+class SecondFactorRequired(DomainError):
+    status, slug, title = 401, "second-factor-required", "A second factor is required"
+
+    def __init__(self) -> None:
+        super().__init__("This account signs in with an authenticator app: send totp_code with the password.")
+
+
+class WrongIdentityCode(DomainError):
+    status, slug, title = 422, "validation-failed", "The data is not valid"
+
+    def __init__(self, verification_id: uuid.UUID | None) -> None:
+        super().__init__(errors={"code": ["The code is not correct, has expired or was used up: request a new one."]})
+        self.verification_id = verification_id
+
+
+# --- Normalization -----------------------------------------------------------------------------------
+
+# Deliberately loose (RFC 5321 allows a lot); the verification mail is the real test of an address.
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+def normalize_email(raw: str) -> str:
+    """NFKC, stripped, the domain part lowercased (the local part is the mailbox owner's business).
+
+    Raises ``ValueError`` for anything that is not shaped like an address.
+    """
+    text = unicodedata.normalize("NFKC", raw).strip()
+    if len(text) > 254 or not _EMAIL.match(text) or any(unicodedata.category(c).startswith("C") for c in text):
+        raise ValueError("not an email address")
+    local, _, domain = text.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def normalize_password(password: str) -> str:
+    """NFKC, as NIST SP 800-63B advises: "ｐａｓｓ" typed on a Japanese keyboard is "pass"."""
+    return unicodedata.normalize("NFKC", password)
+
+
+def check_password(password: str, *, email: str | None, field: str = "password") -> str:
+    """The normalized password, or ``ValidationFailed`` naming what the policy refuses."""
+    password = normalize_password(password)
+    codes = password_policy.problems(password, email=email)
+    if codes:
+        raise ValidationFailed(errors={field: password_policy.messages(codes)})
+    return password
+
+
+def generate_password() -> str:
+    """A one-time password printed or shown once: 4 groups of 5 unambiguous characters (~100 bits)."""
+    groups = ["".join(secrets.choice(_CODE_ALPHABET.lower()) for _ in range(5)) for _ in range(4)]
+    return "-".join(groups)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def _spend_a_hash(password: str) -> None:
+    """Cost the same as checking a real password, so timing never tells whether an account exists."""
+    verify_password(_dummy_hash(), password)
+
+
+def second_factor_required(account: Account) -> bool:
+    """Staff who set up TOTP, and every tenant admin, pass a second factor (the session checker)."""
+    return account.kind == AccountKind.STAFF and (account.totp_enabled or account.is_tenant_admin)
+
+
+# --- Lookups -----------------------------------------------------------------------------------------
+
+
+def find_account_by_email(session: Session, tenant_id: uuid.UUID, email: str) -> Account | None:
+    return session.execute(
+        select(Account).where(Account.tenant_id == tenant_id, Account.email == email)
+    ).scalar_one_or_none()
+
+
+def get_account(session: Session, tenant_id: uuid.UUID, account_id: uuid.UUID) -> Account:
+    account = session.execute(
+        select(Account).where(Account.tenant_id == tenant_id, Account.id == account_id)
+    ).scalar_one_or_none()
+    if account is None:
+        raise NotFound("There is no such account.")
+    return account
+
+
+def resident_code_of(session: Session, account: Account) -> str | None:
+    if account.person_id is None:
+        return None
+    return session.execute(
+        select(Person.resident_code).where(Person.tenant_id == account.tenant_id, Person.id == account.person_id)
+    ).scalar_one_or_none()
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- Sign-up and address verification ----------------------------------------------------------------
+
+
+def verification_link(public_url: str, tenant: Tenant, token: str) -> str:
+    return f"{public_url.rstrip('/')}/{tenant.slug}/verify-email/{token}"
+
+
+def sign_up(
+    session: Session,
+    tenant: Tenant,
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    public_url: str,
+    locale: str | None = None,
+) -> None:
+    """Open a resident account and mail a verification link; for a known address, mail a reminder instead.
+
+    Returns nothing on purpose: the caller's answer must be the same whether the address was known or not.
+    """
+    password = check_password(password, email=email)
+    locale = locale or tenant.default_locale
+    existing = find_account_by_email(session, tenant.id, email)
+    if existing is None:
+        account = Account(
+            tenant_id=tenant.id,
+            email=email,
+            display_name=display_name,
+            kind=AccountKind.RESIDENT.value,
+            roles=[],
+            identity_assurance=IdentityAssurance.EMAIL.value,
+            password_hash=hash_password(password),
+        )
+        try:
+            with session.begin_nested():
+                session.add(account)
+                session.flush()
+        except IntegrityError:
+            # Signed up twice at the same moment: the other request created it.
+            existing = find_account_by_email(session, tenant.id, email)
+            if existing is None:
+                raise
+        else:
+            send_verification_email(session, tenant, account, public_url=public_url, locale=locale)
+            audit.record(
+                session,
+                tenant.id,
+                actor=f"account:{account.id}",
+                action="account.signed_up",
+                object_type="account",
+                object_id=account.id,
+                data={"email": email},
+            )
+            return
+    _spend_hashing_time(password)
+    outbox.enqueue(
+        session,
+        NOTIFY_ACCOUNT,
+        {
+            "template": "account.already_registered",
+            "reference": f"account:{existing.id}",
+            "to": existing.email,
+            "display_name": existing.display_name,
+            "locale": locale,
+            "sign_in_url": f"{public_url.rstrip('/')}/{tenant.slug}/login",
+        },
+    )
+    audit.record(
+        session,
+        tenant.id,
+        actor="anonymous",
+        action="account.sign_up_repeated",
+        object_type="account",
+        object_id=existing.id,
+        data={"email": email},
+    )
+
+
+def _spend_hashing_time(password: str) -> None:
+    hash_password(password)
+
+
+def send_verification_email(
+    session: Session, tenant: Tenant, account: Account, *, public_url: str, locale: str | None = None
+) -> EmailVerification:
+    """A new single-use link (24 h) to the account's address; earlier unused links stop working."""
+    now = utcnow()
+    session.execute(
+        update(EmailVerification)
+        .where(EmailVerification.account_id == account.id, EmailVerification.used_at.is_(None))
+        .values(used_at=now)
+    )
+    token = secrets.token_urlsafe(32)
+    verification = EmailVerification(
+        tenant_id=tenant.id,
+        account_id=account.id,
+        token_hash=_token_hash(token),
+        created_at=now,
+        expires_at=now + EMAIL_VERIFICATION_TTL,
+    )
+    session.add(verification)
+    session.flush()
+    outbox.enqueue(
+        session,
+        NOTIFY_ACCOUNT,
+        {
+            "template": "account.verify_email",
+            "reference": f"account:{account.id}",
+            "to": account.email,
+            "display_name": account.display_name,
+            "locale": locale or tenant.default_locale,
+            "verify_url": verification_link(public_url, tenant, token),
+            "expires_at": verification.expires_at.isoformat(),
+        },
+    )
+    return verification
+
+
+def resend_verification_email(session: Session, tenant: Tenant, account: Account, *, public_url: str) -> None:
+    if account.email_verified_at is not None:
+        raise Conflict("This email address is already confirmed.")
+    send_verification_email(session, tenant, account, public_url=public_url)
+
+
+def verify_email(session: Session, tenant_id: uuid.UUID, token: str) -> Account:
+    """Confirm the address the token was sent to. Single use, 24 hours."""
+    now = utcnow()
+    verification = session.execute(
+        select(EmailVerification).where(
+            EmailVerification.tenant_id == tenant_id, EmailVerification.token_hash == _token_hash(token)
+        )
+    ).scalar_one_or_none()
+    if verification is None or verification.used_at is not None or verification.expires_at <= now:
+        raise ValidationFailed(
+            "This link is not valid (any more).", errors={"token": ["The link is invalid, expired or already used."]}
+        )
+    verification.used_at = now
+    account = get_account(session, tenant_id, verification.account_id)
+    account.email_verified_at = account.email_verified_at or now
+    audit.record(
+        session,
+        tenant_id,
+        actor=f"account:{account.id}",
+        action="account.email_verified",
+        object_type="account",
+        object_id=account.id,
+        data={"email": account.email},
+    )
+    return account
+
+
+def was_verified_by(session: Session, tenant_id: uuid.UUID, token: str) -> Account | None:
+    """The account a used token had confirmed, so a second click can say "already confirmed"."""
+    verification = session.execute(
+        select(EmailVerification).where(
+            EmailVerification.tenant_id == tenant_id, EmailVerification.token_hash == _token_hash(token)
+        )
+    ).scalar_one_or_none()
+    if verification is None or verification.used_at is None:
+        return None
+    account = session.get(Account, verification.account_id)
+    return account if account is not None and account.email_verified_at is not None else None
+
+
+# --- Sign-in -----------------------------------------------------------------------------------------
+
+
+def _is_locked(locked_until: datetime | None, now: datetime) -> bool:
+    return locked_until is not None and locked_until > now
+
+
+def authenticate_password(session: Session, tenant_id: uuid.UUID, *, email: str, password: str) -> Account:
+    """The account whose address and password these are, or ``LoginFailed`` (the same for every reason)."""
+    password = normalize_password(password)
+    account = find_account_by_email(session, tenant_id, email)
+    if account is None:
+        _spend_a_hash(password)
+        raise LoginFailed(reason="unknown_account", email=email)
+    if account.disabled:
+        _spend_a_hash(password)
+        raise LoginFailed(reason="disabled", email=email, account_id=account.id, counts=False)
+    if _is_locked(account.locked_until, utcnow()):
+        _spend_a_hash(password)
+        raise LoginFailed(reason="locked", email=email, account_id=account.id, counts=False)
+    if not account.password_hash or not verify_password(account.password_hash, password):
+        raise LoginFailed(reason="bad_password", email=email, account_id=account.id)
+    if needs_rehash(account.password_hash):
+        account.password_hash = hash_password(password)
+    return account
+
+
+def _open_totp_secret(sealer: Sealer, owner_id: uuid.UUID, sealed: bytes | None) -> str | None:
+    """The TOTP secret, sealed for this very account (a secret copied from another row does not open)."""
+    if not sealed:
+        return None
+    try:
+        return sealer.open(owner_id, sealed)
+    except ValueError:
+        log.error("the TOTP secret of %s does not decrypt (wrong data key, or copied from another row)", owner_id)
+        return None
+
+
+def check_totp_code(session: Session, account: Account, code: str, *, sealer: Sealer) -> None:
+    """Accept a TOTP code once (atomically: of two requests racing with one code, one wins)."""
+    if _is_locked(account.locked_until, utcnow()):
+        raise LoginFailed(reason="locked", email=account.email, account_id=account.id, counts=False)
+    secret = _open_totp_secret(sealer, account.id, account.totp_secret_encrypted)
+    counter = totp.matching_counter(secret, code, last_counter=account.totp_last_counter) if secret else None
+    if counter is not None:
+        result = session.execute(
+            update(Account)
+            .where(
+                Account.id == account.id,
+                (Account.totp_last_counter.is_(None)) | (Account.totp_last_counter < counter),
+            )
+            .values(totp_last_counter=counter)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            account.totp_last_counter = counter
+            return
+    raise LoginFailed(reason="bad_totp", email=account.email, account_id=account.id)
+
+
+def record_login(session: Session, account: Account, *, second_factor: str, channel: str, ip: str | None) -> None:
+    """A successful sign-in: the failure counters start again, and the audit trail says so."""
+    account.failed_login_count = 0
+    account.lock_count = 0
+    account.locked_until = None
+    account.last_login_at = utcnow()
+    audit.record(
+        session,
+        account.tenant_id,
+        actor=f"account:{account.id}",
+        action="login.succeeded",
+        object_type="account",
+        object_id=account.id,
+        data={"channel": channel, "second_factor": second_factor, "ip": ip},
+    )
+
+
+def lock_duration(lock_count: int) -> timedelta:
+    """15 minutes for the first lock, doubling for each further one in a row, at most a day."""
+    return min(FIRST_LOCK * (2 ** max(lock_count - 1, 0)), LONGEST_LOCK)
+
+
+def register_failed_login(session: Session, tenant_id: uuid.UUID, failure: LoginFailed, *, ip: str | None) -> None:
+    """Count a failed sign-in and lock the account after MAX_FAILED_LOGINS in a row. Its own transaction."""
+    locked_until = None
+    if failure.counts and failure.account_id is not None:
+        # The increment is one statement, so concurrent failures are all counted.
+        session.execute(
+            update(Account)
+            .where(Account.id == failure.account_id)
+            .values(failed_login_count=Account.failed_login_count + 1)
+            .execution_options(synchronize_session=False)
+        )
+        account = session.execute(
+            select(Account).where(Account.id == failure.account_id).execution_options(populate_existing=True)
+        ).scalar_one()
+        if account.failed_login_count >= MAX_FAILED_LOGINS:
+            account.lock_count += 1
+            account.failed_login_count = 0
+            account.locked_until = locked_until = utcnow() + lock_duration(account.lock_count)
+    audit.record(
+        session,
+        tenant_id,
+        actor="anonymous",
+        action="login.failed",
+        object_type="account",
+        object_id=failure.account_id or "-",
+        data={"email": failure.email, "reason": failure.reason, "ip": ip},
+    )
+    if locked_until is not None:
+        audit.record(
+            session,
+            tenant_id,
+            actor="system",
+            action="account.locked",
+            object_type="account",
+            object_id=failure.account_id or "-",
+            data={"until": locked_until.isoformat(), "ip": ip},
+        )
+
+
+def record_logout(session: Session, account: Account, *, web_session_id: uuid.UUID) -> None:
+    sessions.end_session(session, web_session_id)
+    audit.record(
+        session,
+        account.tenant_id,
+        actor=f"account:{account.id}",
+        action="logout",
+        object_type="account",
+        object_id=account.id,
+        data={"session": str(web_session_id)},
+    )
+
+
+def change_password(
+    session: Session, account: Account, *, current_password: str, new_password: str, keep_session: uuid.UUID | None
+) -> None:
+    """Change one's own password; every other session of the account ends."""
+    if not account.password_hash or not verify_password(account.password_hash, normalize_password(current_password)):
+        raise ValidationFailed(errors={"current_password": ["The current password is not correct."]})
+    new_password = check_password(new_password, email=account.email, field="new_password")
+    account.password_hash = hash_password(new_password)
+    sessions.end_sessions_of(session, account.id, except_id=keep_session)
+    audit.record(
+        session,
+        account.tenant_id,
+        actor=f"account:{account.id}",
+        action="account.password_changed",
+        object_type="account",
+        object_id=account.id,
+    )
+
+
+# --- TOTP enrollment ---------------------------------------------------------------------------------
+
+
+def start_totp_enrollment(session: Session, account: Account, *, sealer: Sealer, issuer: str) -> tuple[str, str]:
+    """A new secret for the account's authenticator app: (secret, otpauth URI), shown once."""
+    if account.kind != AccountKind.STAFF:
+        raise Forbidden("A second factor is for staff accounts.")
+    if account.totp_enabled:
+        raise Conflict("An authenticator app is already set up for this account.")
+    secret = totp.new_secret()
+    account.totp_secret_encrypted = sealer.seal(account.id, secret)
+    account.totp_last_counter = None
+    session.flush()
+    return secret, totp.provisioning_uri(secret, account_name=account.email, issuer=issuer)
+
+
+def pending_totp_secret(account: Account, *, sealer: Sealer) -> str | None:
+    """The secret of an enrollment not yet confirmed (for showing it again on the setup page)."""
+    if account.totp_enabled:
+        return None
+    return _open_totp_secret(sealer, account.id, account.totp_secret_encrypted)
+
+
+def confirm_totp_enrollment(session: Session, account: Account, code: str, *, sealer: Sealer) -> None:
+    if account.kind != AccountKind.STAFF:
+        raise Forbidden("A second factor is for staff accounts.")
+    if account.totp_enabled:
+        raise Conflict("An authenticator app is already set up for this account.")
+    secret = _open_totp_secret(sealer, account.id, account.totp_secret_encrypted)
+    if secret is None:
+        raise Conflict("Start the set-up first: POST .../me/totp.")
+    counter = totp.matching_counter(secret, code, last_counter=None)
+    if counter is None:
+        raise ValidationFailed(errors={"code": ["The code is not correct: check the app's clock and try again."]})
+    account.totp_enabled_at = utcnow()
+    account.totp_last_counter = counter
+    audit.record(
+        session,
+        account.tenant_id,
+        actor=f"account:{account.id}",
+        action="totp.enabled",
+        object_type="account",
+        object_id=account.id,
+    )
+
+
+def reset_totp(session: Session, account: Account, *, actor: str) -> None:
+    """Remove an account's authenticator (lost phone); its sessions end. The next login re-enrols."""
+    account.totp_secret_encrypted = None
+    account.totp_enabled_at = None
+    account.totp_last_counter = None
+    sessions.end_sessions_of(session, account.id)
+    audit.record(
+        session, account.tenant_id, actor=actor, action="totp.reset", object_type="account", object_id=account.id
+    )
+
+
+# --- Staff -------------------------------------------------------------------------------------------
+
+
+def normalize_roles(roles: list[str]) -> list[str]:
+    unknown = sorted(set(roles) - set(STAFF_ROLE_ORDER))
+    if unknown:
+        raise ValidationFailed(errors={"roles": [f"unknown role: {', '.join(unknown)}"]})
+    if not roles:
+        raise ValidationFailed(errors={"roles": ["at least one role is needed"]})
+    return [role for role in STAFF_ROLE_ORDER if role in roles]
+
+
+_EMAIL_IN_USE = {"email": ["already in use"]}
+
+
+def list_staff(session: Session, tenant_id: uuid.UUID) -> list[Account]:
+    stmt = (
+        select(Account)
+        .where(Account.tenant_id == tenant_id, Account.kind == AccountKind.STAFF.value)
+        .order_by(Account.email)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def get_staff(session: Session, tenant_id: uuid.UUID, account_id: uuid.UUID) -> Account:
+    account = get_account(session, tenant_id, account_id)
+    if account.kind != AccountKind.STAFF:
+        raise NotFound("There is no such staff account.")
+    return account
+
+
+def create_staff(
+    session: Session,
+    tenant_id: uuid.UUID,
+    *,
+    email: str,
+    display_name: str,
+    roles: list[str],
+    password: str | None,
+    actor: str,
+) -> tuple[Account, str | None]:
+    """A staff account; returns it and the generated one-time password when none was given."""
+    roles = normalize_roles(roles)
+    generated = None
+    if password is None:
+        password = generated = generate_password()
+    else:
+        password = check_password(password, email=email)
+    if find_account_by_email(session, tenant_id, email) is not None:
+        raise Conflict("An account with this email address already exists.", errors=_EMAIL_IN_USE)
+    account = Account(
+        tenant_id=tenant_id,
+        email=email,
+        display_name=display_name,
+        kind=AccountKind.STAFF.value,
+        roles=roles,
+        identity_assurance=IdentityAssurance.EMAIL.value,
+        password_hash=hash_password(password),
+    )
+    try:
+        with session.begin_nested():
+            session.add(account)
+            session.flush()
+    except IntegrityError as error:
+        raise Conflict("An account with this email address already exists.", errors=_EMAIL_IN_USE) from error
+    audit.record(
+        session,
+        tenant_id,
+        actor=actor,
+        action="staff.created",
+        object_type="account",
+        object_id=account.id,
+        data={"email": email, "roles": roles},
+    )
+    return account, generated
+
+
+def update_staff(
+    session: Session,
+    tenant_id: uuid.UUID,
+    account_id: uuid.UUID,
+    *,
+    by: Account,
+    roles: list[str] | None = None,
+    disabled: bool | None = None,
+    actor: str,
+) -> Account:
+    """Change a staff member's roles or disable/enable them. Disabling ends their sessions at once.
+
+    The municipality always keeps an enabled tenant admin, and nobody disables themselves.
+    """
+    target = get_staff(session, tenant_id, account_id)
+    before = {"roles": list(target.roles or []), "disabled": target.disabled}
+    if roles is not None:
+        roles = normalize_roles(roles)
+    if disabled and target.id == by.id:
+        raise Conflict("You cannot disable your own account.")
+    new_roles = roles if roles is not None else list(target.roles or [])
+    new_disabled = disabled if disabled is not None else target.disabled
+    losing_admin = (StaffRole.TENANT_ADMIN in before["roles"] and not before["disabled"]) and (
+        StaffRole.TENANT_ADMIN not in new_roles or new_disabled
+    )
+    if losing_admin and _other_active_admins(session, tenant_id, target.id) == 0:
+        raise Conflict("The municipality needs at least one active tenant admin: this would remove the last one.")
+    target.roles = new_roles
+    target.disabled = new_disabled
+    after = {"roles": new_roles, "disabled": new_disabled}
+    if new_disabled and not before["disabled"]:
+        sessions.end_sessions_of(session, target.id)
+    if before["disabled"] != new_disabled:
+        audit.record(
+            session,
+            tenant_id,
+            actor=actor,
+            action="staff.disabled" if new_disabled else "staff.enabled",
+            object_type="account",
+            object_id=target.id,
+            data={"before": before, "after": after},
+        )
+    if before["roles"] != new_roles:
+        audit.record(
+            session,
+            tenant_id,
+            actor=actor,
+            action="staff.roles_changed",
+            object_type="account",
+            object_id=target.id,
+            data={"before": before["roles"], "after": new_roles},
+        )
+    session.flush()
+    return target
+
+
+def _other_active_admins(session: Session, tenant_id: uuid.UUID, excluding: uuid.UUID) -> int:
+    # Locked, so two admins demoting each other at the same moment cannot both succeed (PostgreSQL).
+    candidates = session.execute(
+        select(Account)
+        .where(
+            Account.tenant_id == tenant_id,
+            Account.kind == AccountKind.STAFF.value,
+            Account.disabled.is_(False),
+            Account.id != excluding,
+        )
+        .with_for_update()
+    ).scalars()
+    return sum(1 for account in candidates if StaffRole.TENANT_ADMIN in (account.roles or []))
+
+
+# --- Identity assurance ------------------------------------------------------------------------------
+
+
+def find_person(session: Session, tenant_id: uuid.UUID, resident_code: str) -> Person | None:
+    return session.execute(
+        select(Person).where(Person.tenant_id == tenant_id, Person.resident_code == resident_code)
+    ).scalar_one_or_none()
+
+
+def _link(session: Session, account: Account, person: Person, *, actor: str, method: str) -> None:
+    holder = session.execute(
+        select(Account.id).where(Account.tenant_id == account.tenant_id, Account.person_id == person.id)
+    ).scalar_one_or_none()
+    if holder is not None and holder != account.id:
+        raise Conflict("This person is already linked to another account.")
+    if account.person_id is not None and account.person_id != person.id:
+        raise Conflict("This account is already linked to another person.")
+    account.person_id = person.id
+    account.identity_assurance = IdentityAssurance.VERIFIED.value
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as error:  # linked by someone else at the same moment
+        raise Conflict("This person is already linked to another account.") from error
+    audit.record(
+        session,
+        account.tenant_id,
+        actor=actor,
+        action="identity.verified",
+        object_type="account",
+        object_id=account.id,
+        data={"method": method, "person_id": str(person.id)},
+    )
+
+
+def link_identity_at_counter(
+    session: Session, tenant_id: uuid.UUID, account_id: uuid.UUID, *, resident_code: str, by: Account, actor: str
+) -> Account:
+    """A clerk saw the resident's identity document at the counter and links the account to the register."""
+    if not COUNTER_ROLES & set(by.roles or []):
+        raise Forbidden("Only a clerk or supervisor can verify an identity at the counter.")
+    account = get_account(session, tenant_id, account_id)
+    if account.kind != AccountKind.RESIDENT:
+        raise NotFound("There is no such resident account.")
+    person = find_person(session, tenant_id, resident_code)
+    if person is None:
+        raise ValidationFailed(errors={"resident_code": ["No one in the resident register has this code."]})
+    if account.person_id == person.id and account.is_verified:
+        return account
+    _link(session, account, person, actor=actor, method="counter")
+    return account
+
+
+def _identity_code_hash(key: str, verification_id: uuid.UUID, code: str) -> str:
+    # Keyed: 40 bits of code would fall to a brute force of a leaked plain hash in seconds.
+    return hmac.new(key.encode(), f"{verification_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def new_identity_code() -> str:
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(IDENTITY_CODE_LENGTH))
+
+
+def normalize_identity_code(code: str) -> str:
+    text = "".join(unicodedata.normalize("NFKC", code).upper().split()).replace("-", "")
+    # Crockford: O reads as 0, I and L as 1.
+    return text.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+
+
+def request_identity_letter(
+    session: Session,
+    tenant: Tenant,
+    account: Account,
+    *,
+    resident_code: str,
+    birth_date: date,
+    data_key: str,
+    actor: str,
+) -> IdentityVerification:
+    """Send a one-time code by letter to the registered address of the person these details name."""
+    if account.kind != AccountKind.RESIDENT:
+        raise Forbidden("Identity verification is for resident accounts.")
+    if account.is_verified:
+        raise Conflict("This account is already verified.")
+    person = find_person(session, tenant.id, resident_code)
+    if person is None or person.birth_date != birth_date:
+        message = "No one in the resident register matches this resident code and birth date."
+        raise ValidationFailed(message, errors={"resident_code": [message], "birth_date": [message]})
+    holder = session.execute(
+        select(Account.id).where(Account.tenant_id == tenant.id, Account.person_id == person.id)
+    ).scalar_one_or_none()
+    if holder is not None:
+        raise Conflict("This person is already linked to an account: please ask at the counter.")
+    now = utcnow()
+    recent = session.execute(
+        select(func.count())
+        .select_from(IdentityVerification)
+        .where(
+            IdentityVerification.tenant_id == tenant.id,
+            IdentityVerification.account_id == account.id,
+            IdentityVerification.created_at > now - IDENTITY_LETTER_PERIOD,
+        )
+    ).scalar_one()
+    if recent >= IDENTITY_LETTERS_PER_PERIOD:
+        raise Conflict(
+            f"At most {IDENTITY_LETTERS_PER_PERIOD} letters are sent in {IDENTITY_LETTER_PERIOD.days} days: "
+            "please wait for the letter, or ask at the counter."
+        )
+    session.execute(
+        update(IdentityVerification)
+        .where(
+            IdentityVerification.account_id == account.id,
+            IdentityVerification.used_at.is_(None),
+            IdentityVerification.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    sealer = Sealer(data_key)
+    code = new_identity_code()
+    verification = IdentityVerification(
+        id=uuid.uuid4(),
+        tenant_id=tenant.id,
+        account_id=account.id,
+        person_id=person.id,
+        created_at=now,
+        expires_at=now + IDENTITY_CODE_TTL,
+        attempts=0,
+    )
+    verification.code_hash = _identity_code_hash(data_key, verification.id, code)
+    session.add(verification)
+    session.flush()
+    outbox.enqueue(
+        session,
+        NOTIFY_LETTER,
+        {
+            "template": "identity.code",
+            "reference": f"identity-verification:{verification.id}",
+            "locale": "ja",
+            "recipient": {"name": person.full_name, "postal_code": person.postal_code, "address": person.address},
+            # The code travels sealed: outbox rows are kept, and only the letter printer needs to read it.
+            "code_sealed": base64.b64encode(sealer.seal(tenant.id, code)).decode(),
+            "expires_on": verification.expires_at.date().isoformat(),
+        },
+    )
+    audit.record(
+        session,
+        tenant.id,
+        actor=actor,
+        action="identity.letter_requested",
+        object_type="account",
+        object_id=account.id,
+        data={"person_id": str(person.id), "verification_id": str(verification.id)},
+    )
+    return verification
+
+
+def open_letter_code(payload: dict[str, Any], tenant_id: uuid.UUID, data_key: str) -> str:
+    """The code of a ``notify.letter`` payload (for the letter printer; never log it)."""
+    return Sealer(data_key).open(tenant_id, base64.b64decode(payload["code_sealed"]))
+
+
+def confirm_identity_code(session: Session, account: Account, code: str, *, data_key: str, actor: str) -> Account:
+    """The resident typed the code from the letter: link them to the person it was sent to."""
+    if account.kind != AccountKind.RESIDENT:
+        raise Forbidden("Identity verification is for resident accounts.")
+    if account.is_verified:
+        raise Conflict("This account is already verified.")
+    now = utcnow()
+    verification = session.execute(
+        select(IdentityVerification)
+        .where(
+            IdentityVerification.tenant_id == account.tenant_id,
+            IdentityVerification.account_id == account.id,
+            IdentityVerification.used_at.is_(None),
+            IdentityVerification.revoked_at.is_(None),
+        )
+        .order_by(IdentityVerification.created_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if verification is None or verification.expires_at <= now or verification.attempts >= IDENTITY_CODE_MAX_ATTEMPTS:
+        raise WrongIdentityCode(None)
+    expected = verification.code_hash
+    given = _identity_code_hash(data_key, verification.id, normalize_identity_code(code))
+    if not hmac.compare_digest(expected, given):
+        raise WrongIdentityCode(verification.id)
+    verification.used_at = now
+    person = session.execute(
+        select(Person).where(Person.tenant_id == account.tenant_id, Person.id == verification.person_id)
+    ).scalar_one()
+    _link(session, account, person, actor=actor, method="letter")
+    return account
+
+
+def register_wrong_identity_code(session: Session, verification_id: uuid.UUID) -> None:
+    """Count a wrong code (its own transaction); the code is dead after IDENTITY_CODE_MAX_ATTEMPTS."""
+    session.execute(
+        update(IdentityVerification)
+        .where(IdentityVerification.id == verification_id)
+        .values(attempts=IdentityVerification.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    verification = session.execute(
+        select(IdentityVerification)
+        .where(IdentityVerification.id == verification_id)
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    if verification.attempts >= IDENTITY_CODE_MAX_ATTEMPTS:
+        verification.revoked_at = utcnow()
+    audit.record(
+        session,
+        verification.tenant_id,
+        actor=f"account:{verification.account_id}",
+        action="identity.code_rejected",
+        object_type="account",
+        object_id=verification.account_id,
+        data={"verification_id": str(verification.id), "attempts": verification.attempts},
+    )
+
+
+# --- Platform admins ---------------------------------------------------------------------------------
+
+
+def find_platform_admin(session: Session, email: str) -> PlatformAdmin | None:
+    return session.execute(select(PlatformAdmin).where(PlatformAdmin.email == email)).scalar_one_or_none()
+
+
+def create_platform_admin(
+    session: Session, *, email: str, display_name: str, password: str | None
+) -> tuple[PlatformAdmin, str | None]:
+    generated = None
+    if password is None:
+        password = generated = generate_password()
+    else:
+        password = check_password(password, email=email)
+    if find_platform_admin(session, email) is not None:
+        raise Conflict("A platform admin with this email address already exists.")
+    admin = PlatformAdmin(email=email, display_name=display_name, password_hash=hash_password(password))
+    session.add(admin)
+    session.flush()
+    security_log.info("platform admin %s created", admin.id)
+    return admin, generated
+
+
+def authenticate_platform_admin(session: Session, *, email: str, password: str) -> PlatformAdmin:
+    password = normalize_password(password)
+    admin = find_platform_admin(session, email)
+    if admin is None or admin.disabled or _is_locked(admin.locked_until, utcnow()):
+        _spend_a_hash(password)
+        reason = "unknown_account" if admin is None else ("disabled" if admin.disabled else "locked")
+        raise LoginFailed(reason=reason, email=email, account_id=admin.id if admin else None, counts=False)
+    if not admin.password_hash or not verify_password(admin.password_hash, password):
+        raise LoginFailed(reason="bad_password", email=email, account_id=admin.id)
+    if needs_rehash(admin.password_hash):
+        admin.password_hash = hash_password(password)
+    return admin
+
+
+def check_platform_totp_code(session: Session, admin: PlatformAdmin, code: str, *, sealer: Sealer) -> None:
+    if _is_locked(admin.locked_until, utcnow()):
+        raise LoginFailed(reason="locked", email=admin.email, account_id=admin.id, counts=False)
+    secret = _open_totp_secret(sealer, admin.id, admin.totp_secret_encrypted)
+    counter = totp.matching_counter(secret, code, last_counter=admin.totp_last_counter) if secret else None
+    if counter is not None:
+        result = session.execute(
+            update(PlatformAdmin)
+            .where(
+                PlatformAdmin.id == admin.id,
+                (PlatformAdmin.totp_last_counter.is_(None)) | (PlatformAdmin.totp_last_counter < counter),
+            )
+            .values(totp_last_counter=counter)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            admin.totp_last_counter = counter
+            return
+    raise LoginFailed(reason="bad_totp", email=admin.email, account_id=admin.id)
+
+
+def record_platform_login(admin: PlatformAdmin, *, ip: str | None) -> None:
+    admin.failed_login_count = 0
+    admin.lock_count = 0
+    admin.locked_until = None
+    admin.last_login_at = utcnow()
+    security_log.info("platform admin %s signed in from %s", admin.id, ip)
+
+
+def register_failed_platform_login(session: Session, failure: LoginFailed, *, ip: str | None) -> None:
+    """Like ``register_failed_login``, for platform admins (no tenant: the security log, not the audit chain)."""
+    if failure.counts and failure.account_id is not None:
+        session.execute(
+            update(PlatformAdmin)
+            .where(PlatformAdmin.id == failure.account_id)
+            .values(failed_login_count=PlatformAdmin.failed_login_count + 1)
+            .execution_options(synchronize_session=False)
+        )
+        admin = session.execute(
+            select(PlatformAdmin)
+            .where(PlatformAdmin.id == failure.account_id)
+            .execution_options(populate_existing=True)
+        ).scalar_one()
+        if admin.failed_login_count >= MAX_FAILED_LOGINS:
+            admin.lock_count += 1
+            admin.failed_login_count = 0
+            admin.locked_until = utcnow() + lock_duration(admin.lock_count)
+            security_log.warning("platform admin %s locked until %s", admin.id, admin.locked_until.isoformat())
+    security_log.warning("platform admin sign-in failed (%s) from %s", failure.reason, ip)
+
+
+def enable_platform_totp(session: Session, admin: PlatformAdmin, *, sealer: Sealer, issuer: str) -> tuple[str, str]:
+    """Set (or replace) a platform admin's authenticator from the CLI, in force at once."""
+    secret = totp.new_secret()
+    admin.totp_secret_encrypted = sealer.seal(admin.id, secret)
+    admin.totp_enabled_at = utcnow()
+    admin.totp_last_counter = None
+    session.flush()
+    security_log.info("platform admin %s: authenticator set", admin.id)
+    return secret, totp.provisioning_uri(secret, account_name=admin.email, issuer=issuer)

@@ -1,0 +1,482 @@
+"""The identity API under ``/api/v1/t/<tenant>/``: sign-up, sessions, your account, staff, identity assurance.
+
+Two blueprints: ``identity_public`` (sign-up, address verification, sign-in/out: reachable without
+credentials, rate-limited per IP) and ``identity`` (everything else, through ``require_authentication``).
+Account management works with a browser session only: an OAuth token (a vendor app) may read ``/me``
+but never manages passwords, second factors, staff or identities.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from madoguchi.api.auth import limit_per_caller_and_address, require_authentication
+from madoguchi.context import current_tenant, db_session
+from madoguchi.errors import PROBLEM_CONTENT_TYPE, Forbidden
+from madoguchi.extensions import ProblemSchema, limiter
+from madoguchi.identity import boundary, operations, sessions
+from madoguchi.identity.models import Account, AccountKind, StaffRole
+from madoguchi.identity.principal import Principal, current_principal
+from madoguchi.identity.schemas import (
+    AccountSchema,
+    CounterIdentitySchema,
+    EmailTokenSchema,
+    IdentityLetterRequestSchema,
+    IdentityLetterSchema,
+    LoginSchema,
+    OneTimeCodeSchema,
+    PasswordChangeSchema,
+    SessionSchema,
+    SignUpAcceptedSchema,
+    SignUpSchema,
+    StaffCreatedSchema,
+    StaffCreateSchema,
+    StaffSchema,
+    StaffUpdateSchema,
+    TotpEnrollmentSchema,
+)
+from madoguchi.security import public
+
+public_blp = Blueprint(
+    "identity_public",
+    __name__,
+    description="Resident sign-up, email address verification, and signing in and out (session cookie)",
+)
+blp = Blueprint(
+    "identity",
+    __name__,
+    description="Your account and second factor, the municipality's staff, and residents' identity verification",
+)
+require_authentication(blp)
+limit_per_caller_and_address(blp)
+
+for _blueprint in (public_blp, blp):
+    _blueprint.record_once(lambda state: boundary.install(state.app))
+
+_PROBLEMS = {
+    401: "Not signed in (or the session ended)",
+    403: "Not allowed (role, account kind, or an OAuth token), or the municipality's service is suspended",
+    404: "Unknown municipality, or no such account in it",
+    409: "The request conflicts with the current state",
+    422: "The data is not valid",
+    429: "Too many requests: see Retry-After",
+}
+
+
+def problems(bp: Blueprint, *statuses: int):  # type: ignore[no-untyped-def]
+    """Document the problem+json answers a view may give."""
+
+    def decorate(view):  # type: ignore[no-untyped-def]
+        for status in statuses:
+            view = bp.alt_response(
+                status, schema=ProblemSchema, content_type=PROBLEM_CONTENT_TYPE, description=_PROBLEMS[status]
+            )(view)
+        return view
+
+    return decorate
+
+
+def account_view(account: Account, *, pending: bool = False) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "email": account.email,
+        "display_name": account.display_name,
+        "kind": account.kind,
+        "roles": list(account.roles or []),
+        "identity_assurance": account.identity_assurance,
+        "resident_code": operations.resident_code_of(db_session(), account),
+        "email_verified": account.email_verified_at is not None,
+        "totp_enabled": account.totp_enabled,
+        "second_factor_pending": pending,
+    }
+
+
+def staff_view(account: Account, *, initial_password: str | None = None) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "email": account.email,
+        "display_name": account.display_name,
+        "roles": list(account.roles or []),
+        "disabled": account.disabled,
+        "totp_enabled": account.totp_enabled,
+        "created_at": account.created_at,
+        "last_login_at": account.last_login_at,
+        "initial_password": initial_password,
+    }
+
+
+def _signed_in(kind: str | None = None) -> Principal:
+    """The caller, signed in with a browser session (not an OAuth token), optionally of one account kind."""
+    principal = current_principal()
+    if principal.method != "session" or principal.account is None:
+        raise Forbidden("This needs a signed-in browser session, not an OAuth token.")
+    if kind is not None and principal.account.kind != kind:
+        raise Forbidden(f"This is for {kind} accounts.")
+    return principal
+
+
+def _staff_with(*roles: str) -> Principal:
+    principal = _signed_in(AccountKind.STAFF)
+    assert principal.account is not None
+    if not set(roles) & set(principal.account.roles or []):
+        raise Forbidden(f"This needs the role {' or '.join(roles)}.")
+    return principal
+
+
+# --- Public: sign-up, address verification, sign-in ---------------------------------------------------
+
+
+@public_blp.route("/t/<tenant>/accounts")
+@public
+class Accounts(MethodView):
+    @limiter.limit(boundary.SIGN_UP_RATE_LIMIT)
+    @public_blp.arguments(SignUpSchema)
+    @public_blp.response(201, SignUpAcceptedSchema)
+    @problems(public_blp, 403, 404, 422, 429)
+    def post(self, args: dict[str, Any]) -> Any:
+        """Sign up as a resident
+
+        The answer is the same whether or not the address already has an account: a new address gets a
+        verification link (valid 24 hours), a known one a reminder that it has an account. Rate-limited per IP.
+        """
+        operations.sign_up(
+            db_session(),
+            current_tenant,
+            email=args["email"],
+            password=args["password"],
+            display_name=args["display_name"],
+            public_url=boundary.settings().public_url,
+        )
+        return {
+            "email": args["email"],
+            "detail": "Check your mailbox: we sent a message to this address with the next step.",
+        }
+
+
+@public_blp.route("/t/<tenant>/accounts/verify-email")
+@public
+class EmailVerification(MethodView):
+    @limiter.limit(boundary.LOGIN_RATE_LIMIT)
+    @public_blp.arguments(EmailTokenSchema)
+    @public_blp.response(204)
+    @problems(public_blp, 403, 404, 422, 429)
+    def post(self, args: dict[str, Any]) -> None:
+        """Confirm an email address
+
+        With the token from the verification link (single use, valid 24 hours).
+        """
+        operations.verify_email(db_session(), current_tenant.id, args["token"])
+
+
+@public_blp.route("/t/<tenant>/session")
+@public
+class SessionResource(MethodView):
+    @limiter.limit(boundary.LOGIN_RATE_LIMIT)
+    @public_blp.arguments(LoginSchema)
+    @public_blp.response(201, SessionSchema)
+    @problems(public_blp, 403, 404, 422, 429)
+    @public_blp.alt_response(
+        401,
+        schema=ProblemSchema,
+        content_type=PROBLEM_CONTENT_TYPE,
+        description="login-failed (one answer for every reason, including a temporary lock) or "
+        "second-factor-required (send totp_code)",
+    )
+    def post(self, args: dict[str, Any]) -> Any:
+        """Sign in
+
+        With email and password, plus ``totp_code`` for staff who set up an authenticator app and for every
+        tenant admin. Sets the ``__Host-madoguchi-session`` cookie; every sign-in gets a new session and ends
+        the one the client had. A tenant admin without an authenticator yet gets a session that can only set
+        one up (``second_factor: enrollment_required``). After 5 failures in a row the account is paused for
+        15 minutes (doubling), answered exactly like a wrong password. Rate-limited per IP.
+        """
+        tenant, session = current_tenant, db_session()
+        with boundary.failures_recorded(tenant.id):
+            account = operations.authenticate_password(
+                session, tenant.id, email=args["email"], password=args["password"]
+            )
+            state = boundary.second_factor_state(account, code_checked=False)
+            if state == "code_required":
+                if not args["totp_code"]:
+                    raise operations.SecondFactorRequired()
+                operations.check_totp_code(session, account, args["totp_code"], sealer=boundary.sealer())
+                state = "done"
+        row = boundary.begin_session(session, account, state=state, channel="api")
+        return {
+            "account": account_view(account, pending=state == "enrollment_required"),
+            "second_factor": state,
+            "expires_at": row.expires_at,
+        }
+
+    @public_blp.response(204)
+    @problems(public_blp, 403, 404)
+    def delete(self) -> None:
+        """Sign out
+
+        The session ends at once and the cookie is cleared. Without a session there is nothing to do.
+        """
+        found = boundary.tenant_session(current_tenant)
+        if found is not None:
+            row, account = found
+            operations.record_logout(db_session(), account, web_session_id=row.id)
+            boundary.clear_cookie_on_response()
+
+
+# --- Your account ------------------------------------------------------------------------------------
+
+
+@blp.route("/t/<tenant>/me")
+@sessions.accepts_pending_second_factor
+class Me(MethodView):
+    @blp.response(200, AccountSchema)
+    @problems(blp, 401, 403, 404, 429)
+    def get(self) -> Any:
+        """Your account
+
+        Kind, roles, identity assurance, the linked resident code, and the second factor.
+        """
+        principal = current_principal()
+        if principal.account is None:
+            raise Forbidden("This token acts for the municipality, not for an account.")
+        return account_view(principal.account, pending=bool(g.get("second_factor_pending")))
+
+
+@blp.route("/t/<tenant>/me/totp")
+@sessions.accepts_pending_second_factor
+class TotpEnrollment(MethodView):
+    @blp.response(201, TotpEnrollmentSchema)
+    @problems(blp, 401, 403, 404, 409, 429)
+    def post(self) -> Any:
+        """Start setting up an authenticator app (staff)
+
+        Returns the secret and its otpauth:// URI, shown once. Starting again replaces a set-up that was not
+        confirmed.
+        """
+        principal = _signed_in(AccountKind.STAFF)
+        assert principal.account is not None
+        secret, uri = operations.start_totp_enrollment(
+            db_session(),
+            principal.account,
+            sealer=boundary.sealer(),
+            issuer=f"Madoguchi {current_tenant.name_en}",
+        )
+        return {"secret": secret, "otpauth_uri": uri}
+
+
+@blp.route("/t/<tenant>/me/totp/confirm")
+@sessions.accepts_pending_second_factor
+class TotpConfirmation(MethodView):
+    @blp.arguments(OneTimeCodeSchema)
+    @blp.response(200, AccountSchema)
+    @problems(blp, 401, 403, 404, 409, 422, 429)
+    def post(self, args: dict[str, Any]) -> Any:
+        """Confirm the authenticator app
+
+        With a code from the app; from now on sign-in asks for a code. This session counts as having passed
+        its second factor (its id changes: a new cookie is set).
+        """
+        principal = _signed_in(AccountKind.STAFF)
+        account = principal.account
+        assert account is not None
+        session = db_session()
+        operations.confirm_totp_enrollment(session, account, args["code"], sealer=boundary.sealer())
+        boundary.finish_second_factor(session, g.web_session, account, channel="api")
+        return account_view(account)
+
+
+@blp.route("/t/<tenant>/me/password")
+class PasswordChange(MethodView):
+    @blp.arguments(PasswordChangeSchema)
+    @blp.response(204)
+    @problems(blp, 401, 403, 404, 422, 429)
+    def post(self, args: dict[str, Any]) -> None:
+        """Change your password
+
+        Your other sessions end; this one stays.
+        """
+        principal = _signed_in()
+        assert principal.account is not None
+        operations.change_password(
+            db_session(),
+            principal.account,
+            current_password=args["current_password"],
+            new_password=args["new_password"],
+            keep_session=principal.credential_id,
+        )
+
+
+@blp.route("/t/<tenant>/me/email-verification")
+class EmailVerificationResend(MethodView):
+    @limiter.limit("3/hour", key_func=lambda: _account_key())
+    @blp.response(202)
+    @problems(blp, 401, 403, 404, 409, 429)
+    def post(self) -> None:
+        """Send a new email verification link
+
+        The earlier links stop working.
+        """
+        principal = _signed_in()
+        assert principal.account is not None
+        operations.resend_verification_email(
+            db_session(), current_tenant, principal.account, public_url=boundary.settings().public_url
+        )
+
+
+def _account_key() -> str:
+    principal = current_principal()
+    return f"account:{principal.account.id if principal.account else principal.client_id}"
+
+
+@blp.route("/t/<tenant>/me/identity-verification")
+class IdentityLetter(MethodView):
+    @limiter.limit("10/hour", key_func=_account_key)
+    @blp.arguments(IdentityLetterRequestSchema)
+    @blp.response(202, IdentityLetterSchema)
+    @problems(blp, 401, 403, 404, 409, 422, 429)
+    def post(self, args: dict[str, Any]) -> Any:
+        """Ask for an identity verification letter (resident)
+
+        Give your resident code and birth date; if they match the resident register, a one-time code (8
+        characters, valid 14 days) is sent by post to the registered address. A new request replaces the
+        previous code; at most 3 letters in 30 days.
+        """
+        principal = _signed_in(AccountKind.RESIDENT)
+        assert principal.account is not None
+        verification = operations.request_identity_letter(
+            db_session(),
+            current_tenant,
+            principal.account,
+            resident_code=args["resident_code"],
+            birth_date=args["birth_date"],
+            data_key=boundary.settings().data_key,
+            actor=principal.actor.label,
+        )
+        return {
+            "detail": "A letter with a one-time code is on its way to your registered address.",
+            "expires_at": verification.expires_at,
+        }
+
+
+@blp.route("/t/<tenant>/me/identity-verification/confirm")
+class IdentityLetterConfirmation(MethodView):
+    @limiter.limit("10/hour", key_func=_account_key)
+    @blp.arguments(OneTimeCodeSchema)
+    @blp.response(200, AccountSchema)
+    @problems(blp, 401, 403, 404, 409, 422, 429)
+    def post(self, args: dict[str, Any]) -> Any:
+        """Confirm the code from the letter (resident)
+
+        Your account is linked to you in the resident register and its identity assurance becomes
+        ``verified``. Five wrong codes use the letter up.
+        """
+        principal = _signed_in(AccountKind.RESIDENT)
+        assert principal.account is not None
+        with boundary.wrong_codes_counted(current_tenant.id):
+            account = operations.confirm_identity_code(
+                db_session(),
+                principal.account,
+                args["code"],
+                data_key=boundary.settings().data_key,
+                actor=principal.actor.label,
+            )
+        return account_view(account)
+
+
+# --- Staff (tenant admin) ----------------------------------------------------------------------------
+
+
+@blp.route("/t/<tenant>/staff")
+class StaffCollection(MethodView):
+    @blp.response(200, StaffSchema(many=True))
+    @problems(blp, 401, 403, 404, 429)
+    def get(self) -> Any:
+        """List the staff accounts (tenant admin)"""
+        _staff_with(StaffRole.TENANT_ADMIN)
+        return [staff_view(a) for a in operations.list_staff(db_session(), current_tenant.id)]
+
+    @blp.arguments(StaffCreateSchema)
+    @blp.response(201, StaffCreatedSchema)
+    @problems(blp, 401, 403, 404, 409, 422, 429)
+    def post(self, args: dict[str, Any]) -> Any:
+        """Create a staff account (tenant admin)
+
+        Without a password, a one-time password is generated and shown in this response only.
+        """
+        principal = _staff_with(StaffRole.TENANT_ADMIN)
+        account, generated = operations.create_staff(
+            db_session(),
+            current_tenant.id,
+            email=args["email"],
+            display_name=args["display_name"],
+            roles=args["roles"],
+            password=args["password"],
+            actor=principal.actor.label,
+        )
+        return staff_view(account, initial_password=generated)
+
+
+@blp.route("/t/<tenant>/staff/<uuid:account_id>")
+class StaffItem(MethodView):
+    @blp.response(200, StaffSchema)
+    @problems(blp, 401, 403, 404, 429)
+    def get(self, account_id: Any) -> Any:
+        """Get a staff account (tenant admin)"""
+        _staff_with(StaffRole.TENANT_ADMIN)
+        return staff_view(operations.get_staff(db_session(), current_tenant.id, account_id))
+
+    @blp.arguments(StaffUpdateSchema)
+    @blp.response(200, StaffSchema)
+    @problems(blp, 401, 403, 404, 409, 422, 429)
+    def patch(self, args: dict[str, Any], account_id: Any) -> Any:
+        """Change a staff account's roles, or disable or enable it (tenant admin)
+
+        Disabling ends all the account's sessions at once. The municipality always keeps one enabled tenant
+        admin, and nobody disables themselves.
+        """
+        principal = _staff_with(StaffRole.TENANT_ADMIN)
+        assert principal.account is not None
+        account = operations.update_staff(
+            db_session(),
+            current_tenant.id,
+            account_id,
+            by=principal.account,
+            roles=args.get("roles"),
+            disabled=args.get("disabled"),
+            actor=principal.actor.label,
+        )
+        return staff_view(account)
+
+
+# --- Identity verification at the counter ------------------------------------------------------------
+
+
+@blp.route("/t/<tenant>/accounts/<uuid:account_id>/identity")
+class CounterIdentity(MethodView):
+    @blp.arguments(CounterIdentitySchema)
+    @blp.response(200, AccountSchema)
+    @problems(blp, 401, 403, 404, 409, 422, 429)
+    def post(self, args: dict[str, Any], account_id: Any) -> Any:
+        """Verify a resident's identity at the counter (clerk or supervisor)
+
+        The resident showed an identity document: link their account to the person in the resident register.
+        Identity assurance becomes ``verified``.
+        """
+        principal = _staff_with(StaffRole.CLERK, StaffRole.SUPERVISOR)
+        assert principal.account is not None
+        account = operations.link_identity_at_counter(
+            db_session(),
+            current_tenant.id,
+            account_id,
+            resident_code=args["resident_code"],
+            by=principal.account,
+            actor=principal.actor.label,
+        )
+        return account_view(account)
+
+
+API_BLUEPRINTS = [public_blp, blp]

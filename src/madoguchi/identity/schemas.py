@@ -1,0 +1,182 @@
+"""Marshmallow schemas of the identity API, split by direction. Input is normalized here, once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from madoguchi import jp
+from madoguchi.identity import operations
+from madoguchi.identity.models import StaffRole
+
+ROLE_VALUES = [role.value for role in StaffRole]
+
+
+class Email(fields.String):
+    """An email address, normalized (NFKC, trimmed, domain lowercased)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return operations.normalize_email(text)
+        except ValueError as error:
+            raise ValidationError("Not a valid email address.") from error
+
+
+class Normalized(fields.String):
+    """Typed text that is not a name: NFKC and trimmed (full-width digits become ASCII)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return jp.normalize_input(super()._deserialize(value, attr, data, **kwargs))
+
+
+class DisplayName(fields.String):
+    """A name as the person writes it: trimmed, nothing else changed; no control characters."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = jp.clean_name(super()._deserialize(value, attr, data, **kwargs))
+        if any(ch < " " or ch == "\x7f" for ch in text):
+            raise ValidationError("Must not contain control characters.")
+        return text
+
+
+def _password(**kwargs: Any) -> fields.String:
+    # The policy (length, common passwords) is checked by the operation; this only bounds the input.
+    return fields.String(load_only=True, validate=validate.Length(min=1, max=1024), **kwargs)
+
+
+def _resident_code() -> Normalized:
+    return Normalized(
+        required=True,
+        validate=validate.Regexp(r"^[0-9]{11}$", error="must be 11 digits"),
+        metadata={"description": "住民票コード (11 digits) of the person in the resident register"},
+    )
+
+
+# --- Input -------------------------------------------------------------------------------------------
+
+
+class SignUpSchema(Schema):
+    email = Email(required=True, validate=validate.Length(max=254), metadata={"example": "hanako@example.jp"})
+    password = _password(
+        required=True, metadata={"description": "at least 12 characters, not the email, not a common password"}
+    )
+    display_name = DisplayName(required=True, validate=validate.Length(min=1, max=100))
+
+
+class EmailTokenSchema(Schema):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class LoginSchema(Schema):
+    email = Email(required=True, validate=validate.Length(max=254))
+    password = _password(required=True)
+    totp_code = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=20),
+        metadata={"description": "6-digit code of the authenticator app (staff who set one up; tenant admins)"},
+    )
+
+
+class StaffCreateSchema(Schema):
+    email = Email(required=True, validate=validate.Length(max=254))
+    display_name = DisplayName(required=True, validate=validate.Length(min=1, max=100))
+    roles = fields.List(
+        fields.String(validate=validate.OneOf(ROLE_VALUES)), required=True, validate=validate.Length(min=1, max=3)
+    )
+    password = _password(
+        load_default=None, metadata={"description": "omit to have a one-time password generated and shown once"}
+    )
+
+
+class StaffUpdateSchema(Schema):
+    roles = fields.List(fields.String(validate=validate.OneOf(ROLE_VALUES)), validate=validate.Length(min=1, max=3))
+    disabled = fields.Boolean(metadata={"description": "true ends all of the account's sessions at once"})
+
+    @validates_schema
+    def _something(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ValidationError("Give roles, disabled, or both.", field_name="roles")
+
+
+class CounterIdentitySchema(Schema):
+    resident_code = _resident_code()
+
+
+class IdentityLetterRequestSchema(Schema):
+    resident_code = _resident_code()
+    birth_date = fields.Date(required=True, metadata={"example": "1985-04-02"})
+
+
+class OneTimeCodeSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=20))
+
+
+class PasswordChangeSchema(Schema):
+    current_password = _password(required=True)
+    new_password = _password(required=True)
+
+
+# --- Output ------------------------------------------------------------------------------------------
+
+
+class AccountSchema(Schema):
+    id = fields.UUID(required=True)
+    email = fields.String(required=True)
+    display_name = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "resident or staff"})
+    roles = fields.List(fields.String(), required=True, metadata={"description": "staff roles; empty for residents"})
+    identity_assurance = fields.String(
+        required=True, metadata={"description": "email (self-registered) or verified (linked to the register)"}
+    )
+    resident_code = fields.String(
+        allow_none=True, metadata={"description": "the linked person in the resident register, once verified"}
+    )
+    email_verified = fields.Boolean(required=True)
+    totp_enabled = fields.Boolean(required=True)
+    second_factor_pending = fields.Boolean(
+        metadata={"description": "true: this session may only set up the authenticator app"}
+    )
+
+
+class SessionSchema(Schema):
+    account = fields.Nested(AccountSchema, required=True)
+    second_factor = fields.String(
+        required=True,
+        metadata={"description": "not_required, done, or enrollment_required (the session may only set up TOTP)"},
+    )
+    expires_at = fields.DateTime(required=True)
+
+
+class SignUpAcceptedSchema(Schema):
+    email = fields.String(required=True)
+    detail = fields.String(required=True)
+
+
+class StaffSchema(Schema):
+    id = fields.UUID(required=True)
+    email = fields.String(required=True)
+    display_name = fields.String(required=True)
+    roles = fields.List(fields.String(), required=True)
+    disabled = fields.Boolean(required=True)
+    totp_enabled = fields.Boolean(required=True)
+    created_at = fields.DateTime(required=True)
+    last_login_at = fields.DateTime(allow_none=True)
+
+
+class StaffCreatedSchema(StaffSchema):
+    initial_password = fields.String(
+        allow_none=True, metadata={"description": "the generated one-time password, shown only in this response"}
+    )
+
+
+class TotpEnrollmentSchema(Schema):
+    secret = fields.String(required=True, metadata={"description": "base32; shown only in this response"})
+    otpauth_uri = fields.String(required=True, metadata={"description": "otpauth://totp/... for a QR code"})
+
+
+class IdentityLetterSchema(Schema):
+    detail = fields.String(required=True)
+    expires_at = fields.DateTime(required=True)

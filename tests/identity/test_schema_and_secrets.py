@@ -1,0 +1,53 @@
+"""The identity tables as migrated match the models; secrets at rest cannot be moved between accounts."""
+
+from __future__ import annotations
+
+import pyotp
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from madoguchi import models  # noqa: F401 - every model in the metadata
+from madoguchi.db import Base, Database
+from tests.identity.conftest import Clock, Towns, load_account, login, staff_account
+
+IDENTITY_TABLES = {"accounts", "web_sessions", "platform_admins", "email_verifications", "identity_verifications"}
+
+
+def _tables_of(diff) -> set[str]:  # type: ignore[no-untyped-def]
+    """The table names a diff entry (or a list of column-level entries) touches."""
+    if isinstance(diff, list):
+        return set().union(*(_tables_of(d) for d in diff))
+    names = set()
+    for part in diff[1:]:
+        if isinstance(part, str):
+            names.add(part)
+        table = getattr(part, "table", None)
+        if table is not None:
+            names.add(table.name)
+        if isinstance(part, sa.Table):
+            names.add(part.name)
+    return names
+
+
+def test_the_identity_migration_matches_the_models(backend, settings) -> None:  # type: ignore[no-untyped-def]
+    engine = sa.create_engine(backend.owner_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": False})
+            diffs = [d for d in compare_metadata(context, Base.metadata) if _tables_of(d) & IDENTITY_TABLES]
+    finally:
+        engine.dispose()
+    assert diffs == []
+
+
+def test_a_totp_secret_copied_to_another_account_does_not_open(app, db: Database, towns: Towns, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    secret = pyotp.random_base32()
+    mine = staff_account(db, towns.a, "clerk", totp_secret=secret)
+    victim = staff_account(db, towns.a, "clerk", totp_secret=pyotp.random_base32())
+    # Someone with write access to the table copies their own sealed secret into the victim's row...
+    with db.transaction(towns.a.id) as session:
+        session.get(type(victim), victim.id).totp_secret_encrypted = load_account(db, mine).totp_secret_encrypted
+    # ...and a code from their own app still does not sign in as the victim.
+    assert login(app.test_client(), towns.a, victim.email, totp_code=clock.code(secret)).status_code == 401
+    assert login(app.test_client(), towns.a, mine.email, totp_code=clock.code(secret)).status_code == 201
