@@ -13,12 +13,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from madoguchi.config import Settings
 from madoguchi.db import Database, utcnow
+from madoguchi.notify import webhooks
 from madoguchi.notify.models import OutboxMessage
 from madoguchi.tenancy.models import Tenant
 
@@ -43,21 +45,34 @@ def log_notification(session: Session, tenant: Tenant, message: OutboxMessage) -
         message.id,
         tenant.slug,
         payload.get("template"),
-        payload.get("application_reference"),
+        payload.get("application_reference") or payload.get("reference"),
     )
 
 
-def ignore(session: Session, tenant: Tenant, message: OutboxMessage) -> None:
-    """Events nobody subscribes to yet (webhook subscriptions come with the identity/OAuth issue)."""
+def default_handlers(settings: Settings) -> dict[str, Handler]:
+    """Handlers per topic. Events fan out to webhook deliveries; each delivery is a ``webhook.deliver`` job."""
+    return {
+        "notify.applicant": log_notification,
+        "notify.staff": log_notification,
+        # Account emails and identity letters: the log shows template and reference, never links or codes.
+        "notify.account": log_notification,
+        "notify.letter": log_notification,
+        **dict.fromkeys(webhooks.EVENTS, webhooks.fan_out),
+        webhooks.DELIVER_TOPIC: webhooks.delivery_handler(settings),
+    }
 
 
-DEFAULT_HANDLERS: dict[str, Handler] = {
-    "notify.applicant": log_notification,
-    "notify.staff": log_notification,
-    "application.submitted": ignore,
-    "application.state_changed": ignore,
-    "document.issued": ignore,
-}
+def _after_rollback(session: Session, message: OutboxMessage, exc: Exception, retry_at: datetime | None) -> None:
+    """A handler's exception may carry ``after_rollback(session, retry_at=...)``: work that must outlive the
+    rolled-back savepoint (a webhook's delivery log records the failed attempt). ``retry_at`` None: gave up."""
+    record = getattr(exc, "after_rollback", None)
+    if record is None:
+        return
+    try:
+        with session.begin_nested():
+            record(session, retry_at=retry_at)
+    except Exception:
+        log.exception("recording the failure of outbox message %s failed", message.id)
 
 
 def process_tenant(session: Session, tenant: Tenant, handlers: dict[str, Handler]) -> int:
@@ -83,9 +98,11 @@ def process_tenant(session: Session, tenant: Tenant, handlers: dict[str, Handler
             if message.attempts >= MAX_ATTEMPTS:
                 log.error("outbox message %s gave up after %d attempts: %s", message.id, message.attempts, exc)
                 message.processed_at = utcnow()
+                _after_rollback(session, message, exc, None)
             else:
                 message.available_at = utcnow() + backoff(message.attempts)
                 log.warning("outbox message %s failed (attempt %d): %s", message.id, message.attempts, exc)
+                _after_rollback(session, message, exc, message.available_at)
         else:
             message.processed_at = utcnow()
             message.last_error = None
@@ -93,9 +110,13 @@ def process_tenant(session: Session, tenant: Tenant, handlers: dict[str, Handler
     return done
 
 
-def run_once(database: Database, handlers: dict[str, Handler] | None = None) -> int:
-    """Drain what is due for every tenant once; returns how many messages were delivered."""
-    handlers = handlers or DEFAULT_HANDLERS
+def run_once(
+    database: Database, handlers: dict[str, Handler] | None = None, *, settings: Settings | None = None
+) -> int:
+    """Drain what is due for every tenant once; returns how many messages were delivered.
+
+    Handlers default to ``default_handlers(settings)``, settings to the environment's."""
+    handlers = handlers or default_handlers(settings or Settings.from_env())
     with database.transaction() as session:
         tenants = list(session.execute(select(Tenant).order_by(Tenant.slug)).scalars())
     delivered = 0
@@ -105,11 +126,14 @@ def run_once(database: Database, handlers: dict[str, Handler] | None = None) -> 
     return delivered
 
 
-def run_forever(database: Database, *, poll_seconds: float, stop: threading.Event) -> None:
+def run_forever(
+    database: Database, *, poll_seconds: float, stop: threading.Event, settings: Settings | None = None
+) -> None:
+    handlers = default_handlers(settings or Settings.from_env())
     log.info("outbox worker started")
     while not stop.is_set():
         try:
-            delivered = run_once(database)
+            delivered = run_once(database, handlers)
         except Exception:
             log.exception("outbox worker pass failed")
             delivered = 0
