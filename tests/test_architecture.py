@@ -13,8 +13,8 @@ from madoguchi.db import Base, TenantScoped
 from madoguchi.migrate import MIGRATIONS_DIR
 from madoguchi.security import is_public_endpoint
 
-#: Route arguments that are not ids: the tenant slug, procedure keys and static file names.
-NON_ID_ARGUMENTS = {"tenant", "key", "filename"}
+#: Route arguments that are not ids: the tenant slug, procedure keys, static file names and emailed tokens.
+NON_ID_ARGUMENTS = {"tenant", "key", "filename", "token"}
 KEBAB_SEGMENT = re.compile(r"^(<[^>]+>|[a-z0-9]+(-[a-z0-9]+)*|\.well-known|openapi\.json)$")
 
 

@@ -14,6 +14,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.config["MADOGUCHI"] = settings
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_urlsafe(32)
+    # Flask's own cookie only carries the CSRF token of HTML forms; held to the same rules as the session cookie.
+    app.config.update(
+        SESSION_COOKIE_NAME="__Host-madoguchi-form",
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 

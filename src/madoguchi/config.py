@@ -53,8 +53,9 @@ class Settings:
     #: Absolute lifetime of an OAuth refresh token family (rotation keeps the first expiry), in days.
     oauth_refresh_token_days: int = 30
     #: Requests to /oauth/token per client and, separately, per IP address (429 + Retry-After beyond).
-    oauth_token_rate_limit: str = "60/minute"
-    #: Allow webhook targets on loopback/private/link-local addresses and plain http (tests, local demos only).
+    oauth_token_rate_limit: str = "60/minute"  # noqa: S105 - a rate, not a secret
+    #: Allow webhook targets on loopback/private addresses and plain http (tests, local demos only). Link-local
+    #: (cloud metadata) stays blocked regardless.
     webhooks_allow_private: bool = False
 
     @classmethod

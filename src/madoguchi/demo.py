@@ -46,8 +46,11 @@ class DemoSummary:
     accounts: list[DemoAccount] = field(default_factory=list)
 
 
-def demo_settings(data_dir: Path, base: Settings | None = None) -> Settings:
-    """Settings for the demo: the data directory's SQLite file and the demo's generated secrets."""
+def demo_settings(data_dir: Path, base: Settings | None = None, *, public_url: str | None = None) -> Settings:
+    """Settings for the demo: the data directory's SQLite file and the demo's generated secrets.
+
+    The demo also lets webhooks reach loopback addresses, so a vendor can try them on the same machine;
+    production keeps that off."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     secrets_file = data_dir / "demo-secrets.json"
@@ -63,6 +66,8 @@ def demo_settings(data_dir: Path, base: Settings | None = None) -> Settings:
         data_dir=data_dir,
         secret_key=base.secret_key or stored["secret_key"],
         data_key=base.data_key or stored["data_key"],
+        public_url=public_url or base.public_url,
+        webhooks_allow_private=True,
     )
 
 

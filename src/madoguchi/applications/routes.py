@@ -285,10 +285,10 @@ class ApplicationItem(MethodView):
     @requires_scope(APPLICATIONS_WRITE)
     def put(self, body: dict[str, Any], application_id: uuid.UUID):  # type: ignore[no-untyped-def]
         """Replace a draft's data (or answer a request for more information). Needs If-Match."""
+        _load(application_id)  # first: another caller's application is 404 whatever the headers say
         expected = _if_match()
         if expected is None:
             raise PreconditionRequired()
-        _load(application_id)
         application = operations.update_draft(
             db_session(),
             current_tenant,

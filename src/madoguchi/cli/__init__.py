@@ -44,7 +44,7 @@ def main() -> None:
 
 def _register_commands() -> None:
     # Imported here so each area's commands live beside their area and `main` stays the only entry point.
-    from madoguchi.cli import audit, catalog, db, demo, registry, tenants, worker
+    from madoguchi.cli import audit, catalog, db, demo, registry, tenants, users, worker
 
     main.add_command(audit.audit_group)
     main.add_command(catalog.catalog)
@@ -52,7 +52,11 @@ def _register_commands() -> None:
     main.add_command(demo.demo)
     main.add_command(registry.registry)
     main.add_command(tenants.tenants)
+    main.add_command(users.users)
     main.add_command(worker.worker)
+    from madoguchi.cli import oauth as oauth_cli
+
+    main.add_command(oauth_cli.oauth_group)
 
 
 _register_commands()

@@ -49,7 +49,13 @@ class _DemoServer(BaseApplication):  # type: ignore[misc]
         database = Database(self.settings.effective_database_url)
         thread = threading.Thread(
             target=outbox_worker.run_forever,
-            kwargs={"database": database, "poll_seconds": self.settings.worker_poll_seconds, "stop": self._stop},
+            kwargs={
+                "database": database,
+                "poll_seconds": self.settings.worker_poll_seconds,
+                "stop": self._stop,
+                # The demo's own settings (generated data key, loopback webhooks), not the environment's.
+                "settings": self.settings,
+            },
             name="outbox-worker",
             daemon=True,
         )
@@ -75,7 +81,7 @@ def demo(host: str, port: int, data_dir: Path, seed_only: bool) -> None:
     from madoguchi.demo import DEMO_PASSWORD, demo_settings, seed
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = demo_settings(data_dir)
+    settings = demo_settings(data_dir, public_url=f"http://{host}:{port}")
     if settings.is_postgres:
         raise click.UsageError("the demo runs on its embedded SQLite database; unset MADOGUCHI_DATABASE_URL")
     click.echo(f"Preparing the demo in {settings.data_dir} ...")
