@@ -119,12 +119,28 @@ def _from_http_exception(error: HTTPException) -> Response:
     return problem_response(status, title=error.name, detail=detail, headers=headers)
 
 
-def _flatten_webargs_messages(messages: dict[str, Any]) -> dict[str, Any]:
-    """{"json": {"a": ["m"]}, "query": {...}} -> {"a": ["m"], ...}: clients care about fields, not locations."""
-    flat: dict[str, Any] = {}
+def _flatten_webargs_messages(messages: dict[str, Any]) -> dict[str, list[str]]:
+    """{"json": {"a": ["m"], "b": {"0": ["n"]}}} -> {"a": ["m"], "b/0": ["n"]}.
+
+    Clients care about fields, not request locations; nested fields (list items, nested objects) are
+    named by their path joined with "/", so ``errors`` is always a flat map of field -> messages.
+    """
+    flat: dict[str, list[str]] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(f"{prefix}/{key}" if prefix else str(key), value)
+        elif isinstance(node, list) and all(isinstance(m, str) for m in node):
+            flat.setdefault(prefix or "_schema", []).extend(node)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(f"{prefix}/{index}", value)
+        else:
+            flat.setdefault(prefix or "_schema", []).append(str(node))
+
     for location_errors in messages.values():
-        if isinstance(location_errors, dict):
-            flat.update(location_errors)
+        walk("", location_errors)
     return flat
 
 

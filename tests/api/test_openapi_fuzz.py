@@ -1,7 +1,8 @@
 """Schemathesis over the whole OpenAPI document: no server error and no response that breaks the schema.
 
 At least 50 generated examples per operation, against a seeded SQLite app, signed in as a tenant admin
-(staff) so that authenticated operations are exercised past the authentication hook. The tenant path
+staff member (supervisor) and as a tenant admin, so that authenticated operations are exercised past the
+authentication hook and the role checks. The tenant path
 parameter is pinned to a real municipality; everything else is generated.
 """
 
@@ -38,13 +39,20 @@ def seeded_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
     database = Database(config.effective_database_url)
     with database.transaction() as session:
         tenant = session.execute(select(Tenant).where(Tenant.slug == TENANT)).scalar_one()
-    with app.test_request_context(base_url="https://localhost"), database.transaction(tenant.id) as session:
-        email = f"supervisor@{TENANT}.example.jp"
-        admin = session.execute(select(Account).where(Account.email == email)).scalar_one()
-        _, token = start_session(session, admin, second_factor_done=True)
+    accounts = {}
+    with database.transaction(tenant.id) as session:
+        for role in ("supervisor", "admin"):
+            email = f"{role}@{TENANT}.example.jp"
+            accounts[role] = session.execute(select(Account).where(Account.email == email)).scalar_one()
+
+    def fresh_session(role: str) -> str:
+        # A new session for every call: the fuzzer also logs out and changes passwords, which ends sessions.
+        with app.test_request_context(base_url="https://localhost"), database.transaction(tenant.id) as session:
+            return start_session(session, accounts[role], second_factor_done=True)[1]
+
+    app.config["FUZZ_SESSION"] = fresh_session
+    yield app
     database.dispose()
-    app.config["FUZZ_COOKIE"] = f"{COOKIE_NAME}={token}"
-    return app
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +73,10 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 def test_every_operation_answers_within_its_schema(case, seeded_app) -> None:  # type: ignore[no-untyped-def]
     if "tenant" in (case.path_parameters or {}):
         case.path_parameters["tenant"] = TENANT
-    case.call_and_validate(
-        headers={"Cookie": seeded_app.config["FUZZ_COOKIE"]},
-        checks=[not_a_server_error, response_schema_conformance],
-    )
+    for role in ("supervisor", "admin"):
+        response = case.call_and_validate(
+            cookies={COOKIE_NAME: seeded_app.config["FUZZ_SESSION"](role)},
+            checks=[not_a_server_error, response_schema_conformance],
+        )
+        # Every call carries a live session: a 401 would mean the fuzzing never got past authentication.
+        assert response.status_code != 401, (case.method, case.path)
