@@ -7,11 +7,8 @@ app with client credentials sees the applications it filed. Anything else is 404
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from flask import after_this_request, request
@@ -21,6 +18,7 @@ from sqlalchemy import ColumnElement, and_, false, or_, select
 
 from madoguchi.api.auth import limit_per_caller_and_address, require_authentication, requires_scope
 from madoguchi.api.idempotency import make_idempotent
+from madoguchi.api.pagination import decode_cursor, encode_cursor
 from madoguchi.applications import operations, repository
 from madoguchi.applications.models import Application
 from madoguchi.applications.schemas import (
@@ -144,20 +142,6 @@ def present(application: Application, principal: Principal) -> dict[str, Any]:
     }
 
 
-def _encode_cursor(application: Application) -> str:
-    raw = json.dumps([application.created_at.isoformat(), str(application.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, application_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(created_at), uuid.UUID(application_id)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
-        raise ValidationFailed(errors={"after": ["is not a cursor returned by this API"]}) from None
-
-
 def _terminal_states(tenant_id: uuid.UUID) -> set[str]:
     stmt = (
         select(ServiceVersion.definition)
@@ -219,14 +203,14 @@ class Applications(MethodView):
             visible=_visible(principal),
             filters=_filters(args, principal),
             newest_first=args["order"] == "newest",
-            after=_decode_cursor(args["after"]) if args.get("after") else None,
+            after=decode_cursor(args["after"]) if args.get("after") else None,
             limit=args["limit"],
         )
         more = len(rows) > args["limit"]
         rows = rows[: args["limit"]]
         return {
             "items": [present(a, principal) for a in rows],
-            "next_cursor": _encode_cursor(rows[-1]) if more else None,
+            "next_cursor": encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
         }
 
     @blp.arguments(ApplicationCreateSchema)

@@ -391,26 +391,34 @@ def _open_totp_secret(sealer: Sealer, owner_id: uuid.UUID, sealed: bytes | None)
         return None
 
 
-def check_totp_code(session: Session, account: Account, code: str, *, sealer: Sealer) -> None:
-    """Accept a TOTP code once (atomically: of two requests racing with one code, one wins)."""
-    if _is_locked(account.locked_until, utcnow()):
-        raise LoginFailed(reason="locked", email=account.email, account_id=account.id, counts=False)
-    secret = _open_totp_secret(sealer, account.id, account.totp_secret_encrypted)
-    counter = totp.matching_counter(secret, code, last_counter=account.totp_last_counter) if secret else None
+def _spend_totp_code(session: Session, owner: Account | PlatformAdmin, code: str, *, sealer: Sealer) -> None:
+    """Accept a TOTP code once (atomically: of two requests racing with one code, one wins).
+
+    Works for staff accounts and platform admins alike: both keep a sealed secret and the last counter used.
+    """
+    if _is_locked(owner.locked_until, utcnow()):
+        raise LoginFailed(reason="locked", email=owner.email, account_id=owner.id, counts=False)
+    model = type(owner)
+    secret = _open_totp_secret(sealer, owner.id, owner.totp_secret_encrypted)
+    counter = totp.matching_counter(secret, code, last_counter=owner.totp_last_counter) if secret else None
     if counter is not None:
         result = session.execute(
-            update(Account)
+            update(model)
             .where(
-                Account.id == account.id,
-                (Account.totp_last_counter.is_(None)) | (Account.totp_last_counter < counter),
+                model.id == owner.id,
+                (model.totp_last_counter.is_(None)) | (model.totp_last_counter < counter),
             )
             .values(totp_last_counter=counter)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount == 1:  # type: ignore[attr-defined]
-            account.totp_last_counter = counter
+            owner.totp_last_counter = counter
             return
-    raise LoginFailed(reason="bad_totp", email=account.email, account_id=account.id)
+    raise LoginFailed(reason="bad_totp", email=owner.email, account_id=owner.id)
+
+
+def check_totp_code(session: Session, account: Account, code: str, *, sealer: Sealer) -> None:
+    _spend_totp_code(session, account, code, sealer=sealer)
 
 
 def record_login(session: Session, account: Account, *, second_factor: str, channel: str, ip: str | None) -> None:
@@ -968,24 +976,7 @@ def authenticate_platform_admin(session: Session, *, email: str, password: str) 
 
 
 def check_platform_totp_code(session: Session, admin: PlatformAdmin, code: str, *, sealer: Sealer) -> None:
-    if _is_locked(admin.locked_until, utcnow()):
-        raise LoginFailed(reason="locked", email=admin.email, account_id=admin.id, counts=False)
-    secret = _open_totp_secret(sealer, admin.id, admin.totp_secret_encrypted)
-    counter = totp.matching_counter(secret, code, last_counter=admin.totp_last_counter) if secret else None
-    if counter is not None:
-        result = session.execute(
-            update(PlatformAdmin)
-            .where(
-                PlatformAdmin.id == admin.id,
-                (PlatformAdmin.totp_last_counter.is_(None)) | (PlatformAdmin.totp_last_counter < counter),
-            )
-            .values(totp_last_counter=counter)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            admin.totp_last_counter = counter
-            return
-    raise LoginFailed(reason="bad_totp", email=admin.email, account_id=admin.id)
+    _spend_totp_code(session, admin, code, sealer=sealer)
 
 
 def record_platform_login(admin: PlatformAdmin, *, ip: str | None) -> None:

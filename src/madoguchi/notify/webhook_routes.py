@@ -7,11 +7,7 @@ Another tenant's subscription, or another app's, is 404.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
-from datetime import datetime
 from typing import Any
 
 from flask import current_app
@@ -20,9 +16,10 @@ from flask_smorest import Blueprint
 
 from madoguchi.api.auth import require_authentication, requires_scope
 from madoguchi.api.idempotency import make_idempotent
+from madoguchi.api.pagination import decode_cursor, encode_cursor
 from madoguchi.config import Settings
 from madoguchi.context import current_tenant, db_session
-from madoguchi.errors import Forbidden, ValidationFailed
+from madoguchi.errors import Forbidden
 from madoguchi.identity.principal import WEBHOOKS_MANAGE, Principal, current_principal
 from madoguchi.notify import webhooks
 from madoguchi.notify.models import WebhookDelivery, WebhookSubscription
@@ -92,23 +89,6 @@ def present_delivery(delivery: WebhookDelivery) -> dict[str, Any]:
     }
 
 
-def _encode_cursor(delivery: WebhookDelivery) -> str:
-    raw = json.dumps([delivery.created_at.isoformat(), str(delivery.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, delivery_id = json.loads(base64.urlsafe_b64decode(padded))
-        moment = datetime.fromisoformat(created_at)
-        if moment.tzinfo is None:
-            raise ValueError("naive cursor time")
-        return moment, uuid.UUID(delivery_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise ValidationFailed(errors={"after": ["is not a cursor returned by this API"]}) from None
-
-
 @blp.route("")
 class Subscriptions(MethodView):
     @blp.response(200, WebhookSubscriptionSchema(many=True))
@@ -173,14 +153,14 @@ class Deliveries(MethodView):
             current_tenant.id,
             subscription.id,
             newest_first=args["order"] == "newest",
-            after=_decode_cursor(args["after"]) if args.get("after") else None,
+            after=decode_cursor(args["after"]) if args.get("after") else None,
             limit=args["limit"],
         )
         more = len(rows) > args["limit"]
         rows = rows[: args["limit"]]
         return {
             "items": [present_delivery(d) for d in rows],
-            "next_cursor": _encode_cursor(rows[-1]) if more else None,
+            "next_cursor": encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
         }
 
 
