@@ -27,6 +27,15 @@ from madoguchi.errors import Conflict, ValidationFailed
 from madoguchi.identity.principal import current_principal
 
 HEADER = "Idempotency-Key"
+#: OpenAPI description of the header, for ``@blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])`` on each POST.
+IDEMPOTENCY_KEY_PARAMETER = {
+    "in": "header",
+    "name": HEADER,
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "Any unique string. A retry with the same key and body returns the first response "
+    "(header Idempotent-Replayed: true); another body is 422; a request still running is 409.",
+}
 MAX_KEY_LENGTH = 255
 STALE_CLAIM = timedelta(minutes=2)
 #: Response headers worth replaying.
@@ -132,4 +141,4 @@ def make_idempotent(blueprint: Blueprint) -> Blueprint:
     return blueprint
 
 
-__all__ = ["HEADER", "make_idempotent"]
+__all__ = ["HEADER", "IDEMPOTENCY_KEY_PARAMETER", "make_idempotent"]

@@ -17,7 +17,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import ColumnElement, and_, false, or_, select
 
 from madoguchi.api.auth import limit_per_caller_and_address, require_authentication, requires_scope
-from madoguchi.api.idempotency import make_idempotent
+from madoguchi.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, make_idempotent
 from madoguchi.api.pagination import decode_cursor, encode_cursor
 from madoguchi.applications import operations, repository
 from madoguchi.applications.models import Application
@@ -213,6 +213,7 @@ class Applications(MethodView):
             "next_cursor": encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
         }
 
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.arguments(ApplicationCreateSchema)
     @blp.response(201, ApplicationSchema)
     @blp.alt_response(404, description="The procedure is not offered, or the person is not in the register")
@@ -287,6 +288,7 @@ class ApplicationItem(MethodView):
 
 @blp.route("/<uuid:application_id>/submit")
 class Submission(MethodView):
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.response(200, ApplicationSchema)
     @blp.alt_response(422, description="Incomplete or invalid: per-field errors")
     @requires_scope(APPLICATIONS_WRITE)
@@ -302,6 +304,7 @@ class Submission(MethodView):
 
 @blp.route("/<uuid:application_id>/transitions")
 class Transitions(MethodView):
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.arguments(TransitionCreateSchema)
     @blp.response(200, ApplicationSchema)
     @blp.alt_response(409, description="Not possible in the current state, or changed concurrently")

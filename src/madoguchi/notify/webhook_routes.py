@@ -15,7 +15,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from madoguchi.api.auth import require_authentication, requires_scope
-from madoguchi.api.idempotency import make_idempotent
+from madoguchi.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, make_idempotent
 from madoguchi.api.pagination import decode_cursor, encode_cursor
 from madoguchi.config import Settings
 from madoguchi.context import current_tenant, db_session
@@ -99,6 +99,7 @@ class Subscriptions(MethodView):
         rows = webhooks.list_subscriptions(db_session(), current_tenant.id, client_id=_manager().client_id)
         return [present_subscription(s) for s in rows]
 
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.arguments(WebhookSubscriptionCreateSchema)
     @blp.response(201, WebhookSubscriptionCreatedSchema)
     @blp.alt_response(403, description="The credential lacks the scope webhooks:manage")
@@ -166,6 +167,7 @@ class Deliveries(MethodView):
 
 @blp.route("/<uuid:subscription_id>/deliveries/<uuid:delivery_id>/replay")
 class Replay(MethodView):
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.response(202, WebhookDeliverySchema)
     @blp.alt_response(404, description="No such subscription or delivery for this caller")
     @blp.alt_response(409, description="The delivery is still pending (it is retried automatically)")
