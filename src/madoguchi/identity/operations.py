@@ -443,24 +443,33 @@ def lock_duration(lock_count: int) -> timedelta:
     return min(FIRST_LOCK * (2 ** max(lock_count - 1, 0)), LONGEST_LOCK)
 
 
+def _count_failure(
+    session: Session, model: type[Account] | type[PlatformAdmin], owner_id: uuid.UUID
+) -> datetime | None:
+    """Add one failed sign-in; lock after MAX_FAILED_LOGINS in a row. Returns the lock's end, if it locked."""
+    # The increment is one statement, so concurrent failures are all counted.
+    session.execute(
+        update(model)
+        .where(model.id == owner_id)
+        .values(failed_login_count=model.failed_login_count + 1)
+        .execution_options(synchronize_session=False)
+    )
+    owner = session.execute(
+        select(model).where(model.id == owner_id).execution_options(populate_existing=True)
+    ).scalar_one()
+    if owner.failed_login_count < MAX_FAILED_LOGINS:
+        return None
+    owner.lock_count += 1
+    owner.failed_login_count = 0
+    owner.locked_until = utcnow() + lock_duration(owner.lock_count)
+    return owner.locked_until
+
+
 def register_failed_login(session: Session, tenant_id: uuid.UUID, failure: LoginFailed, *, ip: str | None) -> None:
     """Count a failed sign-in and lock the account after MAX_FAILED_LOGINS in a row. Its own transaction."""
     locked_until = None
     if failure.counts and failure.account_id is not None:
-        # The increment is one statement, so concurrent failures are all counted.
-        session.execute(
-            update(Account)
-            .where(Account.id == failure.account_id)
-            .values(failed_login_count=Account.failed_login_count + 1)
-            .execution_options(synchronize_session=False)
-        )
-        account = session.execute(
-            select(Account).where(Account.id == failure.account_id).execution_options(populate_existing=True)
-        ).scalar_one()
-        if account.failed_login_count >= MAX_FAILED_LOGINS:
-            account.lock_count += 1
-            account.failed_login_count = 0
-            account.locked_until = locked_until = utcnow() + lock_duration(account.lock_count)
+        locked_until = _count_failure(session, Account, failure.account_id)
     audit.record(
         session,
         tenant_id,
@@ -990,22 +999,9 @@ def record_platform_login(admin: PlatformAdmin, *, ip: str | None) -> None:
 def register_failed_platform_login(session: Session, failure: LoginFailed, *, ip: str | None) -> None:
     """Like ``register_failed_login``, for platform admins (no tenant: the security log, not the audit chain)."""
     if failure.counts and failure.account_id is not None:
-        session.execute(
-            update(PlatformAdmin)
-            .where(PlatformAdmin.id == failure.account_id)
-            .values(failed_login_count=PlatformAdmin.failed_login_count + 1)
-            .execution_options(synchronize_session=False)
-        )
-        admin = session.execute(
-            select(PlatformAdmin)
-            .where(PlatformAdmin.id == failure.account_id)
-            .execution_options(populate_existing=True)
-        ).scalar_one()
-        if admin.failed_login_count >= MAX_FAILED_LOGINS:
-            admin.lock_count += 1
-            admin.failed_login_count = 0
-            admin.locked_until = utcnow() + lock_duration(admin.lock_count)
-            security_log.warning("platform admin %s locked until %s", admin.id, admin.locked_until.isoformat())
+        locked_until = _count_failure(session, PlatformAdmin, failure.account_id)
+        if locked_until is not None:
+            security_log.warning("platform admin %s locked until %s", failure.account_id, locked_until.isoformat())
     security_log.warning("platform admin sign-in failed (%s) from %s", failure.reason, ip)
 
 
