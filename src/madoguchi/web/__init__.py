@@ -11,6 +11,7 @@ import importlib.util
 from flask import Flask
 
 from madoguchi.security import mark_public_endpoint
+from madoguchi.web import security_headers
 from madoguchi.web.views import blp
 
 #: Modules whose ``WEB_BLUEPRINTS`` list holds HTML (and OAuth protocol) blueprints of other areas.
@@ -18,6 +19,7 @@ WEB_BLUEPRINT_MODULES = ("madoguchi.identity.views", "madoguchi.oauth.views")
 
 
 def init_app(app: Flask) -> None:
+    security_headers.init_app(app)
     for module_name in WEB_BLUEPRINT_MODULES:
         if importlib.util.find_spec(module_name) is not None:
             for blueprint in importlib.import_module(module_name).WEB_BLUEPRINTS:
