@@ -421,12 +421,17 @@ def check_totp_code(session: Session, account: Account, code: str, *, sealer: Se
     _spend_totp_code(session, account, code, sealer=sealer)
 
 
+def _signed_in(owner: Account | PlatformAdmin) -> None:
+    """A successful sign-in: the failure counters and any lock start again."""
+    owner.failed_login_count = 0
+    owner.lock_count = 0
+    owner.locked_until = None
+    owner.last_login_at = utcnow()
+
+
 def record_login(session: Session, account: Account, *, second_factor: str, channel: str, ip: str | None) -> None:
     """A successful sign-in: the failure counters start again, and the audit trail says so."""
-    account.failed_login_count = 0
-    account.lock_count = 0
-    account.locked_until = None
-    account.last_login_at = utcnow()
+    _signed_in(account)
     audit.record(
         session,
         account.tenant_id,
@@ -989,10 +994,7 @@ def check_platform_totp_code(session: Session, admin: PlatformAdmin, code: str, 
 
 
 def record_platform_login(admin: PlatformAdmin, *, ip: str | None) -> None:
-    admin.failed_login_count = 0
-    admin.lock_count = 0
-    admin.locked_until = None
-    admin.last_login_at = utcnow()
+    _signed_in(admin)
     security_log.info("platform admin %s signed in from %s", admin.id, ip)
 
 
