@@ -151,3 +151,12 @@ def test_an_unknown_tenant_is_a_usage_error(runner, db, seeded) -> None:  # type
     assert result.exit_code == 2
     assert "unknown tenant 'atlantis'" in result.output
     assert _clients(db) == []
+
+
+def test_client_ids_and_secrets_are_safe_on_a_command_line(db, tenant_a) -> None:  # type: ignore[no-untyped-def]
+    # url-safe base64 could start with "-", which argparse and click then read as an option.
+    from tests.oauth.conftest import register
+
+    for _ in range(20):
+        client = register(db, tenant_a)
+        assert all(c in "0123456789abcdef" for c in client.client_id + client.secret)

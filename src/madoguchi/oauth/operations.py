@@ -185,10 +185,12 @@ def create_client(
 ) -> tuple[OAuthClient, str | None]:
     """Register a client; returns it and its secret (None for a public client), which is never shown again."""
     reg = validate_registration(registration)
-    secret = None if reg.public else secrets.token_urlsafe(32)
+    # Hex, not url-safe base64: both end up on command lines and in config files, where a value starting
+    # with "-" reads as an option (it broke the vendor quickstart's argument parsing once in twenty runs).
+    secret = None if reg.public else secrets.token_hex(32)
     client = OAuthClient(
         tenant_id=tenant_id,
-        client_id=secrets.token_urlsafe(18),
+        client_id=secrets.token_hex(12),
         client_secret_hash=secret_hash(secret) if secret else None,
         name=reg.name,
         homepage_url=reg.homepage_url,
