@@ -90,7 +90,16 @@ def problem_response(
     return response
 
 
+def _html_page(status: int) -> Response | None:
+    """Browsers asking for a page get an HTML error page (``madoguchi.web.error_pages``), not a problem."""
+    from madoguchi.web.error_pages import render_error_page, wants_html
+
+    return render_error_page(status) if wants_html() else None
+
+
 def _from_domain_error(error: DomainError) -> Response:
+    if (page := _html_page(error.status)) is not None:
+        return page
     return problem_response(
         error.status, slug=error.slug, title=error.title, detail=error.detail, errors=error.errors, **error.extra
     )
@@ -98,6 +107,10 @@ def _from_domain_error(error: DomainError) -> Response:
 
 def _from_http_exception(error: HTTPException) -> Response:
     status = error.code or 500
+    if (page := _html_page(status)) is not None:
+        if "Retry-After" in error.get_response().headers:
+            page.headers["Retry-After"] = error.get_response().headers["Retry-After"]
+        return page
     errors = None
     # flask-smorest / webargs put field errors in `data["messages"]`: {"json": {"field": ["msg"]}}.
     data = getattr(error, "data", None) or {}
@@ -146,6 +159,8 @@ def _flatten_webargs_messages(messages: dict[str, Any]) -> dict[str, list[str]]:
 
 def _from_unexpected(error: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.path)
+    if (page := _html_page(500)) is not None:
+        return page
     return problem_response(500, title="Internal Server Error", detail="Something went wrong on our side.")
 
 

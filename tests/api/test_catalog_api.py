@@ -117,11 +117,17 @@ def test_docs_page_loads_its_assets_from_this_server(client) -> None:  # type: i
 
 
 def test_landing_page_lists_procedures_in_japanese_and_english(client, db: Database) -> None:  # type: ignore[no-untyped-def]
-    tenant = tenants(db)[0]
+    tenant = next(t for t in tenants(db) if "en" in t.profile.get("locales", []))
     ja = client.get(f"/{tenant.slug}/").get_data(as_text=True)
     en = client.get(f"/{tenant.slug}/?lang=en").get_data(as_text=True)
     assert '<html lang="ja">' in ja and "住民票" in ja and tenant.name_ja in ja
     assert '<html lang="en">' in en and "residency certificate" in en and tenant.name_en in en
+
+
+def test_a_municipality_offering_only_japanese_stays_in_japanese(client, db: Database) -> None:  # type: ignore[no-untyped-def]
+    tenant = next(t for t in tenants(db) if t.profile.get("locales") == ["ja"])
+    page = client.get(f"/{tenant.slug}/?lang=en").get_data(as_text=True)
+    assert '<html lang="ja">' in page and "English" not in page
 
 
 def test_each_tenant_reads_only_its_own_procedure_settings(client, db: Database, settings) -> None:  # type: ignore[no-untyped-def]

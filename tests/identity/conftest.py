@@ -66,6 +66,7 @@ class Towns:
 
 @pytest.fixture
 def towns(db: Database, seeded: None) -> Towns:
+    """a: midorikawa-village (pages in Japanese only), b: sakuragaoka-city (Japanese and English)."""
     found = tenants(db)
     return Towns(found[0], found[1])
 

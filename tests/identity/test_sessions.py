@@ -228,9 +228,9 @@ def test_changing_the_password_ends_the_other_sessions(app, db: Database, towns:
 
 
 def test_the_login_page_speaks_the_municipalitys_language_and_english(client, towns: Towns) -> None:  # type: ignore[no-untyped-def]
-    ja = client.get(page(towns.a, "/login")).get_data(as_text=True)
-    assert '<html lang="ja">' in ja and "ログイン" in ja and towns.a.name_ja in ja
-    en = client.get(page(towns.a, "/login?lang=en&next=/x/")).get_data(as_text=True)
+    ja = client.get(page(towns.b, "/login")).get_data(as_text=True)
+    assert '<html lang="ja">' in ja and "ログイン" in ja and towns.b.name_ja in ja
+    en = client.get(page(towns.b, "/login?lang=en&next=/x/")).get_data(as_text=True)
     assert '<html lang="en">' in en and "Sign in" in en
     assert '<label for="email">' in en and '<label for="password">' in en
     assert 'autocomplete="current-password"' in en and 'name="csrf_token"' in en
@@ -271,12 +271,12 @@ def test_next_never_leads_off_site(client, db: Database, towns: Towns, next_valu
 
 
 def test_a_wrong_password_on_the_form_shows_one_generic_message(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
-    account = add_account(db, towns.a)
+    account = add_account(db, towns.b)
     wrong = post_form(
-        client, page(towns.a, "/login?lang=en"), {"email": account.email, "password": "wrong wrong wrong"}, **fresh_ip()
+        client, page(towns.b, "/login?lang=en"), {"email": account.email, "password": "wrong wrong wrong"}, **fresh_ip()
     )
     unknown = post_form(
-        client, page(towns.a, "/login?lang=en"), {"email": "nobody@example.jp", "password": "x" * 12}, **fresh_ip()
+        client, page(towns.b, "/login?lang=en"), {"email": "nobody@example.jp", "password": "x" * 12}, **fresh_ip()
     )
     assert wrong.status_code == unknown.status_code == 401
     for response in (wrong, unknown):

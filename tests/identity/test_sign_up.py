@@ -192,15 +192,15 @@ def test_bad_verification_tokens_are_422(client, db: Database, towns: Towns, bod
 
 
 def test_the_verification_page_confirms_and_then_says_already_confirmed(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
-    _sign_up(client, towns.a)
-    path = _link(db, towns.a).split("/", 3)[3]
+    _sign_up(client, towns.b)
+    path = _link(db, towns.b).split("/", 3)[3]
     first = client.get(f"{HTTPS}/{path}?lang=en")
     assert first.status_code == 200
     assert "Your email address is confirmed" in first.get_data(as_text=True)
-    assert _accounts(db, towns.a)[0].email_verified_at is not None
+    assert _accounts(db, towns.b)[0].email_verified_at is not None
     second = client.get(f"{HTTPS}/{path}?lang=en")
     assert second.status_code == 200 and "already confirmed" in second.get_data(as_text=True)
-    bad = client.get(page(towns.a, "/verify-email/not-a-token"))
+    bad = client.get(page(towns.b, "/verify-email/not-a-token"))
     assert bad.status_code == 400
     assert 'lang="ja"' in bad.get_data(as_text=True)  # the municipality's default language
 
@@ -234,9 +234,9 @@ def test_resending_needs_a_session(client, towns: Towns) -> None:  # type: ignor
 
 
 def test_the_sign_up_page_is_accessible_in_both_languages(client, towns: Towns) -> None:  # type: ignore[no-untyped-def]
-    ja = client.get(page(towns.a, "/sign-up")).get_data(as_text=True)
+    ja = client.get(page(towns.b, "/sign-up")).get_data(as_text=True)
     assert '<html lang="ja">' in ja and "アカウントを作成" in ja
-    en = client.get(page(towns.a, "/sign-up?lang=en")).get_data(as_text=True)
+    en = client.get(page(towns.b, "/sign-up?lang=en")).get_data(as_text=True)
     assert '<html lang="en">' in en and "Create an account" in en
     for name in ("display_name", "email", "password"):
         assert f'<label for="{name}">' in en and f'id="{name}"' in en
@@ -244,14 +244,14 @@ def test_the_sign_up_page_is_accessible_in_both_languages(client, towns: Towns) 
 
 
 def test_the_sign_up_form_shows_errors_beside_the_fields(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
-    url = page(towns.a, "/sign-up?lang=en")
+    url = page(towns.b, "/sign-up?lang=en")
     response = post_form(client, url, {"display_name": "", "email": "nope", "password": "short"}, **fresh_ip())
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'id="email-error"' in html and 'aria-describedby="email-error"' in html
     assert 'id="password-error"' in html and "at least 12 characters" in html
     assert 'id="display_name-error"' in html
-    assert _accounts(db, towns.a) == []
+    assert _accounts(db, towns.b) == []
 
 
 def test_the_sign_up_form_needs_its_csrf_token(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
@@ -267,12 +267,12 @@ def test_the_sign_up_form_needs_its_csrf_token(client, db: Database, towns: Town
 def test_signing_up_with_the_form(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
     response = post_form(
         client,
-        page(towns.a, "/sign-up?lang=en"),
+        page(towns.b, "/sign-up?lang=en"),
         {"display_name": "Taro", "email": "taro@example.jp", "password": PASSWORD},
         **fresh_ip(),
     )
     assert response.status_code == 200 and "Check your mailbox" in response.get_data(as_text=True)
-    with db.transaction(towns.a.id) as session:
+    with db.transaction(towns.b.id) as session:
         assert session.execute(select(func.count()).select_from(Account)).scalar_one() == 1
 
 

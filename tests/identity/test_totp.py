@@ -155,29 +155,29 @@ def test_totp_endpoints_need_a_session(client, towns: Towns) -> None:  # type: i
 
 def test_the_login_form_asks_for_the_code_on_a_second_page(app, db: Database, towns: Towns, clock: Clock) -> None:  # type: ignore[no-untyped-def]
     secret = pyotp.random_base32()
-    clerk = staff_account(db, towns.a, "clerk", totp_secret=secret)
+    clerk = staff_account(db, towns.b, "clerk", totp_secret=secret)
     client = app.test_client()
     first = post_form(
         client,
-        page(towns.a, "/login?lang=en&next=/" + towns.a.slug + "/console/"),
+        page(towns.b, "/login?lang=en&next=/" + towns.b.slug + "/console/"),
         {"email": clerk.email, "password": PASSWORD},
         **fresh_ip(),
     )
     assert first.status_code == 303
-    assert first.headers["Location"].startswith(f"/{towns.a.slug}/login/second-factor?")
+    assert first.headers["Location"].startswith(f"/{towns.b.slug}/login/second-factor?")
     step_one = session_token(client)
     # Between the steps the session authenticates nothing.
-    assert client.get(api(towns.a, "/me")).status_code == 401
-    second_url = page(towns.a, first.headers["Location"].split(f"/{towns.a.slug}", 1)[1])
+    assert client.get(api(towns.b, "/me")).status_code == 401
+    second_url = page(towns.b, first.headers["Location"].split(f"/{towns.b.slug}", 1)[1])
     page_html = client.get(second_url).get_data(as_text=True)
     assert '<label for="code">' in page_html and 'autocomplete="one-time-code"' in page_html
     wrong = post_form(client, second_url, {"code": "000000"}, **fresh_ip())
     assert wrong.status_code == 401 and "try again later" in wrong.get_data(as_text=True)
     right = post_form(client, second_url, {"code": clock.code(secret)}, **fresh_ip())
-    assert right.status_code == 303 and right.headers["Location"] == f"/{towns.a.slug}/console/"
+    assert right.status_code == 303 and right.headers["Location"] == f"/{towns.b.slug}/console/"
     assert COOKIE_NAME in right.headers["Set-Cookie"]
     assert session_token(client) != step_one
-    assert client.get(api(towns.a, "/me")).status_code == 200
+    assert client.get(api(towns.b, "/me")).status_code == 200
 
 
 def test_the_second_step_without_a_pending_session_goes_back_to_login(client, towns: Towns) -> None:  # type: ignore[no-untyped-def]
@@ -188,14 +188,14 @@ def test_the_second_step_without_a_pending_session_goes_back_to_login(client, to
 def test_a_tenant_admin_sets_up_the_authenticator_in_the_browser(app, db: Database, towns: Towns, clock: Clock) -> None:  # type: ignore[no-untyped-def]
     import re
 
-    admin = staff_account(db, towns.a, "tenant_admin")
+    admin = staff_account(db, towns.b, "tenant_admin")
     client = app.test_client()
     first = post_form(
-        client, page(towns.a, "/login?lang=en"), {"email": admin.email, "password": PASSWORD}, **fresh_ip()
+        client, page(towns.b, "/login?lang=en"), {"email": admin.email, "password": PASSWORD}, **fresh_ip()
     )
     assert first.status_code == 303
-    assert first.headers["Location"].startswith(f"/{towns.a.slug}/account/two-factor")
-    setup_url = page(towns.a, "/account/two-factor?lang=en")
+    assert first.headers["Location"].startswith(f"/{towns.b.slug}/account/two-factor")
+    setup_url = page(towns.b, "/account/two-factor?lang=en")
     started = post_form(client, setup_url, {"step": "start"})
     assert started.status_code == 200
     secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', started.get_data(as_text=True)).group(1)
@@ -203,7 +203,7 @@ def test_a_tenant_admin_sets_up_the_authenticator_in_the_browser(app, db: Databa
     assert wrong.status_code == 422 and secret in wrong.get_data(as_text=True)
     done = post_form(client, setup_url, {"step": "confirm", "code": clock.code(secret)})
     assert done.status_code == 303
-    assert client.get(api(towns.a, "/staff")).status_code == 200
+    assert client.get(api(towns.b, "/staff")).status_code == 200
     assert "already set up" in client.get(setup_url).get_data(as_text=True)
 
 

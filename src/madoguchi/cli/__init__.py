@@ -54,6 +54,9 @@ def _register_commands() -> None:
     main.add_command(tenants.tenants)
     main.add_command(users.users)
     main.add_command(worker.worker)
+    from madoguchi.cli import i18n as i18n_cli
+
+    main.add_command(i18n_cli.i18n_group)
     from madoguchi.cli import oauth as oauth_cli
 
     main.add_command(oauth_cli.oauth_group)

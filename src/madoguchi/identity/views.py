@@ -1,7 +1,7 @@
 """Sign-in pages: a municipality's login (with the second-factor step and authenticator set-up), resident
 sign-up, the email verification link, logout; and the platform admins' login at ``/admin/login``.
 
-Plain, accessible HTML in Japanese and English (``?lang=en``; default: the municipality's locale), CSRF
+Plain, accessible HTML in Japanese and English (``madoguchi.web.i18n`` picks the locale), CSRF
 tokens on every form (Flask-WTF). These routes are public by declaration: each checks the session cookie
 itself and sends a visitor without the right session back to the login page. The portal issue styles them.
 """
@@ -9,10 +9,10 @@ itself and sends a visitor without the right session back to the login page. The
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from madoguchi.context import current_tenant, db_session
 from madoguchi.errors import Conflict, ValidationFailed
@@ -20,109 +20,28 @@ from madoguchi.extensions import limiter
 from madoguchi.identity import boundary, operations, password_policy, sessions, totp
 from madoguchi.identity.models import AccountKind, PlatformAdmin
 from madoguchi.security import public
+from madoguchi.web.i18n import current_locale
 
 web = Blueprint("identity_web", __name__, template_folder="templates")
 platform_web = Blueprint("platform_login", __name__, template_folder="templates", url_prefix="/admin")
 for _blueprint in (web, platform_web):
     _blueprint.record_once(lambda state: boundary.install(state.app))
 
-SUPPORTED_LOCALES = ("ja", "en")
 
-TEXT: dict[str, dict[str, str]] = {
-    "sign_in": {"ja": "ログイン", "en": "Sign in"},
-    "admin_sign_in": {"ja": "プラットフォーム管理者ログイン", "en": "Platform admin sign-in"},
-    "email": {"ja": "メールアドレス", "en": "Email address"},
-    "password": {"ja": "パスワード", "en": "Password"},
-    "password_hint": {
-        "ja": f"{password_policy.MIN_LENGTH}文字以上。よく使われるパスワードやメールアドレスは使えません。",
-        "en": f"At least {password_policy.MIN_LENGTH} characters; not a common password, not your email address.",
-    },
-    "display_name": {"ja": "お名前（表示名）", "en": "Your name (as shown)"},
-    "sign_up": {"ja": "アカウントを作成", "en": "Create an account"},
-    "no_account": {"ja": "アカウントをお持ちでない方", "en": "No account yet?"},
-    "login_failed": {
-        "ja": "メールアドレス、パスワードまたは確認コードが正しくありません。"
-        "何度も失敗すると、しばらくログインできなくなります。その場合は時間をおいてお試しください。",
-        "en": "The email address, password or code is not correct. After several failed attempts sign-in is "
-        "paused for a while: if so, try again later.",
-    },
-    "required": {"ja": "入力してください。", "en": "Enter this."},
-    "bad_email": {
-        "ja": "メールアドレスの形式が正しくありません。",
-        "en": "Enter an email address like name@example.jp.",
-    },
-    "second_factor": {"ja": "確認コードの入力", "en": "Enter your code"},
-    "second_factor_intro": {
-        "ja": "認証アプリに表示されている6桁のコードを入力してください。",
-        "en": "Enter the 6-digit code shown in your authenticator app.",
-    },
-    "code": {"ja": "確認コード", "en": "Code"},
-    "continue": {"ja": "次へ", "en": "Continue"},
-    "setup": {"ja": "認証アプリの設定", "en": "Set up your authenticator app"},
-    "setup_intro": {
-        "ja": "管理者・職員のアカウントは、パスワードに加えて認証アプリの確認コードでログインします。",
-        "en": "Staff accounts sign in with a code from an authenticator app as well as the password.",
-    },
-    "setup_start": {"ja": "設定を始める", "en": "Start set-up"},
-    "setup_secret": {
-        "ja": "認証アプリにこのキーを登録してください（このページを閉じると再表示されません）。",
-        "en": "Add this key to your authenticator app (it is not shown again once you leave).",
-    },
-    "setup_key": {"ja": "キー", "en": "Key"},
-    "setup_uri": {"ja": "登録用URI", "en": "Set-up URI"},
-    "setup_confirm": {"ja": "設定を完了する", "en": "Finish set-up"},
-    "setup_done": {"ja": "認証アプリはすでに設定されています。", "en": "Your authenticator app is already set up."},
-    "bad_code": {
-        "ja": "コードが正しくありません。アプリの時刻を確認して、もう一度お試しください。",
-        "en": "The code is not correct: check the app's clock and try again.",
-    },
-    "sign_out": {"ja": "ログアウト", "en": "Sign out"},
-    "signed_in_as": {"ja": "ログイン中：", "en": "Signed in as "},
-    "sign_up_done": {"ja": "メールを確認してください", "en": "Check your mailbox"},
-    "sign_up_done_text": {
-        "ja": "入力されたアドレスに次の手順をお送りしました。メールに記載のリンクから手続きを進めてください。",
-        "en": "We sent the next step to the address you gave. Follow the link in the message.",
-    },
-    "verified": {"ja": "メールアドレスを確認しました", "en": "Your email address is confirmed"},
-    "verified_text": {
-        "ja": "ありがとうございます。ログインしてご利用ください。",
-        "en": "Thank you. You can sign in now.",
-    },
-    "already_verified": {
-        "ja": "このメールアドレスは確認済みです。",
-        "en": "This email address is already confirmed.",
-    },
-    "link_invalid": {"ja": "このリンクは使えません", "en": "This link cannot be used"},
-    "link_invalid_text": {
-        "ja": "リンクの有効期限（24時間）が切れているか、すでに使われています。ログイン後、確認メールを再送できます。",
-        "en": "The link has expired (after 24 hours) or was already used. Sign in to have a new one sent.",
-    },
-    "back_home": {"ja": "トップページへ", "en": "To the home page"},
-    "error_summary": {"ja": "入力内容を確認してください", "en": "There is a problem"},
-}
+def _login_failed() -> str:
+    return _(
+        "The email address, password or code is not correct. After several failed attempts sign-in is "
+        "paused for a while: if so, try again later."
+    )
 
 
-def _locale(default: str) -> str:
-    asked = request.args.get("lang")
-    return asked if asked in SUPPORTED_LOCALES else default
-
-
-def _render(template: str, status: int = 200, *, default_locale: str = "ja", **context: Any) -> ResponseReturnValue:
-    locale = _locale(default_locale)
-
-    def t(key: str) -> str:
-        return TEXT[key][locale]
-
-    def lang_link(target: str) -> str:
-        args = {k: v for k, v in request.args.items() if k != "lang"}
-        return "?" + urlencode({**args, "lang": target})
-
-    return render_template(template, locale=locale, t=t, lang_link=lang_link, **context), status
+def _render(template: str, status: int = 200, **context: Any) -> ResponseReturnValue:
+    return render_template(template, min_password_length=password_policy.MIN_LENGTH, **context), status
 
 
 def _tenant_render(template: str, status: int = 200, **context: Any) -> ResponseReturnValue:
     tenant = current_tenant
-    return _render(template, status, default_locale=tenant.default_locale, tenant=tenant, **context)
+    return _render(template, status, tenant=tenant, **context)
 
 
 def _query(**extra: str | None) -> dict[str, str]:
@@ -150,20 +69,20 @@ def _see_other(location: str) -> ResponseReturnValue:
 # --- Tenant login ------------------------------------------------------------------------------------
 
 
-def _read_credentials(form: Any, locale: str) -> tuple[str | None, str, dict[str, list[str]]]:
+def _read_credentials(form: Any) -> tuple[str | None, str, dict[str, list[str]]]:
     errors: dict[str, list[str]] = {}
     raw_email = form.get("email", "")
     password = form.get("password", "")
     email = None
     if not raw_email.strip():
-        errors["email"] = [TEXT["required"][locale]]
+        errors["email"] = [_("Enter this.")]
     else:
         try:
             email = operations.normalize_email(raw_email)
         except ValueError:
-            errors["email"] = [TEXT["bad_email"][locale]]
+            errors["email"] = [_("Enter an email address like name@example.jp.")]
     if not password:
-        errors["password"] = [TEXT["required"][locale]]
+        errors["password"] = [_("Enter this.")]
     return email, password, errors
 
 
@@ -175,8 +94,7 @@ def login() -> ResponseReturnValue:
     context = {"action": _tenant_url("identity_web.login", **_query()), "sign_up_url": _sign_up_url()}
     if request.method == "GET":
         return _tenant_render("identity/login.html", **context, values={}, errors={})
-    locale = _locale(tenant.default_locale)
-    email, password, errors = _read_credentials(request.form, locale)
+    email, password, errors = _read_credentials(request.form)
     values = {"email": request.form.get("email", "")}
     if errors or email is None:
         return _tenant_render("identity/login.html", 422, **context, values=values, errors=errors)
@@ -185,7 +103,7 @@ def login() -> ResponseReturnValue:
         with boundary.failures_recorded(tenant.id):
             account = operations.authenticate_password(session, tenant.id, email=email, password=password)
     except operations.LoginFailed:
-        errors = {"form": [TEXT["login_failed"][locale]]}
+        errors = {"form": [_login_failed()]}
         return _tenant_render("identity/login.html", 401, **context, values=values, errors=errors)
     state = boundary.second_factor_state(account, code_checked=False)
     boundary.begin_session(session, account, state=state, channel="web")
@@ -212,18 +130,15 @@ def second_factor() -> ResponseReturnValue:
     action = _tenant_url("identity_web.second_factor", **_query())
     if request.method == "GET":
         return _tenant_render("identity/second_factor.html", action=action, errors={})
-    locale = _locale(tenant.default_locale)
     code = request.form.get("code", "")
     if not code.strip():
-        return _tenant_render(
-            "identity/second_factor.html", 422, action=action, errors={"code": [TEXT["required"][locale]]}
-        )
+        return _tenant_render("identity/second_factor.html", 422, action=action, errors={"code": [_("Enter this.")]})
     session = db_session()
     try:
         with boundary.failures_recorded(tenant.id):
             operations.check_totp_code(session, account, code, sealer=boundary.sealer())
     except operations.LoginFailed:
-        errors = {"code": [TEXT["login_failed"][locale]]}
+        errors = {"code": [_login_failed()]}
         return _tenant_render("identity/second_factor.html", 401, action=action, errors=errors)
     boundary.finish_second_factor(session, row, account, channel="web")
     return _see_other(_next_in_tenant())
@@ -259,7 +174,7 @@ def two_factor_setup() -> ResponseReturnValue:
         db_session().rollback()
         secret = operations.pending_totp_secret(account, sealer=sealer)
         uri = totp.provisioning_uri(secret, account_name=account.email, issuer=issuer) if secret else None
-        errors = {"code": [TEXT["bad_code"][_locale(tenant.default_locale)]]}
+        errors = {"code": [_("The code is not correct: check the app's clock and try again.")]}
         return _tenant_render(
             "identity/two_factor_setup.html", 422, enabled=False, secret=secret, uri=uri, action=here, errors=errors
         )
@@ -289,20 +204,17 @@ def sign_up() -> ResponseReturnValue:
     action = _tenant_url("identity_web.sign_up", **_query())
     if request.method == "GET":
         return _tenant_render("identity/sign_up.html", action=action, values={}, errors={})
-    locale = _locale(tenant.default_locale)
-    email, password, errors = _read_credentials(request.form, locale)
+    email, password, errors = _read_credentials(request.form)
     display_name = request.form.get("display_name", "").strip()
     values = {"email": request.form.get("email", ""), "display_name": display_name}
     if not display_name:
-        errors["display_name"] = [TEXT["required"][locale]]
+        errors["display_name"] = [_("Enter this.")]
     elif len(display_name) > 100 or any(ch < " " for ch in display_name):
-        errors["display_name"] = [
-            "100文字以内で入力してください。" if locale == "ja" else "Use at most 100 characters."
-        ]
+        errors["display_name"] = [_("Use at most 100 characters.")]
     if password and "password" not in errors:
         codes = password_policy.problems(operations.normalize_password(password), email=email)
         if codes:
-            errors["password"] = password_policy.messages(codes, locale)
+            errors["password"] = password_policy.messages(codes, current_locale())
     if errors or email is None:
         return _tenant_render("identity/sign_up.html", 422, action=action, values=values, errors=errors)
     operations.sign_up(
@@ -312,10 +224,12 @@ def sign_up() -> ResponseReturnValue:
         password=password,
         display_name=display_name,
         public_url=boundary.settings().public_url,
-        locale=locale,
+        locale=current_locale(),
     )
     return _tenant_render(
-        "identity/message.html", heading=TEXT["sign_up_done"][locale], text=TEXT["sign_up_done_text"][locale]
+        "identity/message.html",
+        heading=_("Check your mailbox"),
+        text=_("We sent the next step to the address you gave. Follow the link in the message."),
     )
 
 
@@ -324,8 +238,7 @@ def sign_up() -> ResponseReturnValue:
 @limiter.limit(boundary.LOGIN_RATE_LIMIT)
 def verify_email(token: str) -> ResponseReturnValue:
     tenant = current_tenant
-    locale = _locale(tenant.default_locale)
-    login_link = {"href": _tenant_url("identity_web.login", **_query()), "text": TEXT["sign_in"][locale]}
+    login_link = {"href": _tenant_url("identity_web.login", **_query()), "text": _("Sign in")}
     session = db_session()
     try:
         operations.verify_email(session, tenant.id, token)
@@ -333,17 +246,20 @@ def verify_email(token: str) -> ResponseReturnValue:
         session.rollback()
         if operations.was_verified_by(session, tenant.id, token) is not None:
             return _tenant_render(
-                "identity/message.html", heading=TEXT["already_verified"][locale], text="", link=login_link
+                "identity/message.html", heading=_("This email address is already confirmed."), text="", link=login_link
             )
         return _tenant_render(
             "identity/message.html",
             400,
-            heading=TEXT["link_invalid"][locale],
-            text=TEXT["link_invalid_text"][locale],
+            heading=_("This link cannot be used"),
+            text=_("The link has expired (after 24 hours) or was already used. Sign in to have a new one sent."),
             link=login_link,
         )
     return _tenant_render(
-        "identity/message.html", heading=TEXT["verified"][locale], text=TEXT["verified_text"][locale], link=login_link
+        "identity/message.html",
+        heading=_("Your email address is confirmed"),
+        text=_("Thank you. You can sign in now."),
+        link=login_link,
     )
 
 
@@ -363,8 +279,7 @@ def admin_login() -> ResponseReturnValue:
         principal = sessions.principal_from_platform_session()
         signed_in = db_session().get(PlatformAdmin, principal.platform_admin_id) if principal else None
         return _render("identity/login.html", **context, values={}, errors={}, signed_in=signed_in)
-    locale = _locale("ja")
-    email, password, errors = _read_credentials(request.form, locale)
+    email, password, errors = _read_credentials(request.form)
     values = {"email": request.form.get("email", "")}
     if errors or email is None:
         return _render("identity/login.html", 422, **context, values=values, errors=errors)
@@ -373,9 +288,7 @@ def admin_login() -> ResponseReturnValue:
         with boundary.platform_failures_recorded():
             admin = operations.authenticate_platform_admin(session, email=email, password=password)
     except operations.LoginFailed:
-        return _render(
-            "identity/login.html", 401, **context, values=values, errors={"form": [TEXT["login_failed"][locale]]}
-        )
+        return _render("identity/login.html", 401, **context, values=values, errors={"form": [_login_failed()]})
     boundary.begin_platform_session(session, admin, code_checked=False)
     if admin.totp_enabled:
         return _see_other(url_for("platform_login.admin_second_factor", **_query()))
@@ -393,15 +306,12 @@ def admin_second_factor() -> ResponseReturnValue:
     action = url_for("platform_login.admin_second_factor", **_query())
     if request.method == "GET":
         return _render("identity/second_factor.html", action=action, errors={})
-    locale = _locale("ja")
     session = db_session()
     try:
         with boundary.platform_failures_recorded():
             operations.check_platform_totp_code(session, admin, request.form.get("code", ""), sealer=boundary.sealer())
     except operations.LoginFailed:
-        return _render(
-            "identity/second_factor.html", 401, action=action, errors={"code": [TEXT["login_failed"][locale]]}
-        )
+        return _render("identity/second_factor.html", 401, action=action, errors={"code": [_login_failed()]})
     operations.record_platform_login(admin, ip=boundary.client_ip())
     _, token = sessions.complete_second_factor(session, row)
     boundary.set_cookie_on_response(token)

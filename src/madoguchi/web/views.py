@@ -1,8 +1,10 @@
-"""The platform front page and each municipality's landing page, in Japanese and English."""
+"""The platform front page and each municipality's landing page; who is signed in, for the page header."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from dataclasses import dataclass
+
+from flask import Blueprint, g, render_template, url_for
 from sqlalchemy import select
 
 from madoguchi.catalog import operations, repository
@@ -13,30 +15,54 @@ from madoguchi.tenancy.models import Tenant, TenantStatus
 
 blp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
 
-SUPPORTED_LOCALES = ("ja", "en")
+
+@dataclass(frozen=True)
+class SignedIn:
+    name: str
+    logout_url: str
+    is_staff: bool
 
 
-def _locale(default: str) -> str:
-    asked = request.args.get("lang")
-    return asked if asked in SUPPORTED_LOCALES else default
+def signed_in_account() -> SignedIn | None:
+    """Who the page header shows as signed in: the session's account in this municipality, or the admin."""
+    if "_signed_in" in g:
+        return g._signed_in  # type: ignore[no-any-return]
+    from madoguchi.identity.models import AccountKind
+    from madoguchi.identity.sessions import principal_from_platform_session, principal_from_session_cookie
+
+    found: SignedIn | None = None
+    tenant = g.get("tenant")
+    principal = g.get("principal")
+    if tenant is not None:
+        if principal is None or principal.account is None:
+            principal = principal_from_session_cookie()
+        if principal is not None and principal.account is not None and principal.tenant_id == tenant.id:
+            account = principal.account
+            found = SignedIn(
+                account.display_name, url_for("identity_web.logout", tenant=tenant.slug), account.kind == AccountKind.STAFF
+            )
+    else:
+        admin = principal if getattr(principal, "platform_admin_email", None) else principal_from_platform_session()
+        if admin is not None:
+            found = SignedIn(admin.platform_admin_email or "", url_for("platform_login.admin_logout"), True)
+    g._signed_in = found
+    return found
 
 
 @blp.get("/")
 @public
 def platform_home():  # type: ignore[no-untyped-def]
-    locale = _locale("ja")
     stmt = select(Tenant).where(Tenant.status != TenantStatus.SUSPENDED.value).order_by(Tenant.local_government_code)
     tenants = list(db_session().execute(stmt).scalars())
-    return render_template("platform_home.html", locale=locale, tenants=tenants)
+    return render_template("platform_home.html", tenants=tenants)
 
 
 @blp.get("/<tenant>/")
 @public
 def tenant_home():  # type: ignore[no-untyped-def]
     tenant = current_tenant
-    locale = _locale(tenant.default_locale)
     procedures = [
         procedure_view(operations.effective_settings(ts, sv), sv)
         for ts, sv in repository.enabled_services(db_session(), tenant.id)
     ]
-    return render_template("tenant_home.html", locale=locale, tenant=tenant, procedures=procedures)
+    return render_template("tenant_home.html", tenant=tenant, procedures=procedures)
