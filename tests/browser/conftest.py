@@ -141,9 +141,11 @@ def _new_page(browser: Any, viewport: dict[str, int], locale: str = "ja-JP") -> 
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on(
         "console",
-        lambda message: errors.append(message.text)
-        if message.type == "error" and "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
     )
     yield page
     context.close()
@@ -165,7 +167,7 @@ def desktop_page(browser: Any) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def axe_source() -> str:
     if not AXE_SOURCE.exists() and shutil.which("npm"):
-        subprocess.run(  # noqa: S603 - fixed command, installs the pinned package-lock.json
+        subprocess.run(
             ["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(HERE)], check=False, capture_output=True
         )
     if not AXE_SOURCE.exists():
@@ -184,9 +186,7 @@ def axe_check(axe_source: str) -> Any:
             WCAG_TAGS,
         )
         bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
-        details = [
-            f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:5]}" for v in bad
-        ]
+        details = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:5]}" for v in bad]
         assert not bad, f"axe on {name or page.url}:\n" + "\n".join(details)
         return list(result["violations"])
 

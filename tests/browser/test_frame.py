@@ -43,7 +43,9 @@ def test_the_skip_link_is_the_first_stop_and_moves_to_the_main_content(page: Any
 
 
 @pytest.mark.parametrize("width", [375, 1280])
-def test_a_missing_page_is_a_page_not_a_json_document(page: Any, demo_server: DemoServer, axe_check: Any, width: int) -> None:
+def test_a_missing_page_is_a_page_not_a_json_document(
+    page: Any, demo_server: DemoServer, axe_check: Any, width: int
+) -> None:
     page.set_viewport_size({"width": width, "height": 800})
     response = page.goto(demo_server.url(f"/{CITY}/no-such-page"))
     assert response.status == 404

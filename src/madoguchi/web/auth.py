@@ -17,7 +17,11 @@ from werkzeug.wrappers import Response
 from madoguchi.api.auth import AUTHENTICATED_ATTRIBUTE
 from madoguchi.identity.models import AccountKind
 from madoguchi.identity.principal import Principal, set_principal
-from madoguchi.identity.sessions import PlatformPrincipal, principal_from_platform_session, principal_from_session_cookie
+from madoguchi.identity.sessions import (
+    PlatformPrincipal,
+    principal_from_platform_session,
+    principal_from_session_cookie,
+)
 
 
 def _next_here() -> str:
@@ -77,7 +81,9 @@ def require_platform_admin(blueprint: Blueprint) -> Blueprint:
     def check() -> Response | None:
         principal = principal_from_platform_session()
         if principal is None:
-            query = urlencode({"next": _next_here(), **({"lang": request.args["lang"]} if "lang" in request.args else {})})
+            query = urlencode(
+                {"next": _next_here(), **({"lang": request.args["lang"]} if "lang" in request.args else {})}
+            )
             return redirect(f"{url_for('platform_login.admin_login')}?{query}", code=303)
         set_principal(principal)
         return None

@@ -23,15 +23,26 @@ def wants_html() -> bool:
 def _texts(status: int) -> tuple[str, str]:
     texts = {
         400: (_("The request could not be handled"), _("Go back, check what you entered and try again.")),
-        403: (_("You cannot use this page"), _("Your account does not have access to this page, or this service is paused.")),
+        403: (
+            _("You cannot use this page"),
+            _("Your account does not have access to this page, or this service is paused."),
+        ),
         404: (_("Page not found"), _("Check the address, or start again from the home page.")),
         405: (_("The request could not be handled"), _("Go back and try again from the page you came from.")),
-        409: (_("Someone changed this in the meantime"), _("Reload the page to see the latest version, then try again.")),
-        412: (_("Someone changed this in the meantime"), _("Reload the page to see the latest version, then try again.")),
+        409: (
+            _("Someone changed this in the meantime"),
+            _("Reload the page to see the latest version, then try again."),
+        ),
+        412: (
+            _("Someone changed this in the meantime"),
+            _("Reload the page to see the latest version, then try again."),
+        ),
         413: (_("The file is too large"), _("Choose a smaller file and try again.")),
         429: (_("Too many attempts"), _("Wait a few minutes, then try again.")),
     }
-    return texts.get(status, (_("Something went wrong on our side"), _("Please try again later. What you saved is kept.")))
+    return texts.get(
+        status, (_("Something went wrong on our side"), _("Please try again later. What you saved is kept."))
+    )
 
 
 def render_error_page(status: int, *, heading: str | None = None, text: str | None = None) -> Response:
@@ -39,8 +50,10 @@ def render_error_page(status: int, *, heading: str | None = None, text: str | No
     tenant = g.get("tenant")
     home_url = url_for("web.tenant_home", tenant=tenant.slug) if tenant is not None else url_for("web.platform_home")
     try:
-        body = render_template("errors/page.html", heading=heading or default_heading, text=text or default_text, home_url=home_url)
-    except Exception:  # noqa: BLE001 - the error page itself must never fail
+        body = render_template(
+            "errors/page.html", heading=heading or default_heading, text=text or default_text, home_url=home_url
+        )
+    except Exception:
         body = f"<!doctype html><html lang='en'><title>{status}</title><h1>Error {status}</h1></html>"
     return Response(body, status=status, mimetype="text/html")
 

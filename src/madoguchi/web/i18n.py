@@ -161,7 +161,11 @@ def language_links() -> list[dict[str, str]]:
     here = current_locale()
     kept = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
     return [
-        {"locale": locale, "name": LOCALE_NAMES[locale], "href": f"{request.path}?{urlencode([*kept, ('lang', locale)])}"}
+        {
+            "locale": locale,
+            "name": LOCALE_NAMES[locale],
+            "href": f"{request.path}?{urlencode([*kept, ('lang', locale)])}",
+        }
         for locale in tenant_locales()
         if locale != here
     ]
@@ -183,7 +187,10 @@ def init_app(app: Flask) -> None:
 
 
 def extract_messages(area_dir: Path) -> dict[str | tuple[str, str], list[str]]:
-    """msgid (a tuple of singular and plural for ngettext) -> places, from an area's Python files and templates (Babel's extractors, as pybabel does)."""
+    """msgid (a tuple of singular and plural for ngettext) -> places, from an area's Python and templates.
+
+    Babel's own extractors, as ``pybabel extract`` runs them.
+    """
     from babel.messages.extract import extract_from_dir
 
     method_map = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
@@ -208,9 +215,7 @@ def untranslated(area_dir: Path, locale: str = "ja") -> dict[str | tuple[str, st
     go into the area's own catalog.
     """
     translated = {_singular(m.id) for catalog in load_catalogs(locale) for m in catalog if _is_translated(m)}
-    return {
-        msgid: places for msgid, places in extract_messages(area_dir).items() if _singular(msgid) not in translated
-    }
+    return {msgid: places for msgid, places in extract_messages(area_dir).items() if _singular(msgid) not in translated}
 
 
 def _singular(msgid: str | tuple[str, ...]) -> str:
