@@ -6,20 +6,32 @@ the boundary when the response is a success and rolled back otherwise (operation
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, g, request
 from sqlalchemy.orm import Session
 from werkzeug.local import LocalProxy
 
-from madoguchi.db import Database, bind_tenant
+from madoguchi.db import Database, bind_tenant, set_sqlite_begin_immediate
 from madoguchi.tenancy.models import Tenant
 
 _DB_EXTENSION = "madoguchi.database"
 
 
+#: Paths whose reads stay in deferred SQLite transactions (see ``db.set_sqlite_begin_immediate``).
+_MACHINE_PATHS = ("/api/", "/.well-known/", "/healthz")
+
+
+def _choose_sqlite_transaction_mode(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
+    """Writes, and every page request (a page view may write after reading), take SQLite's lock up front."""
+    read_only = request.method in ("GET", "HEAD", "OPTIONS") and request.path.startswith(_MACHINE_PATHS)
+    set_sqlite_begin_immediate(not read_only)
+
+
 def init_app(app: Flask, database: Database) -> None:
     app.extensions[_DB_EXTENSION] = database
+    # A URL value preprocessor runs before tenant resolution, the first thing that reads the database.
+    app.url_value_preprocessor(_choose_sqlite_transaction_mode)
     app.after_request(_commit_on_success)
     app.teardown_request(_close_session)
 

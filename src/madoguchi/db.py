@@ -18,6 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -160,6 +161,30 @@ def _check_tenant_on_flush(session: Session, flush_context: Any, instances: Any)
                 raise CrossTenantWrite(f"tenant_id of a {type(obj).__name__} may not change")
 
 
+#: SQLite only: whether transactions begin with ``BEGIN IMMEDIATE`` (the write lock taken up front).
+#: In WAL mode a plain (deferred) transaction that has read and then writes fails at once with "database
+#: is locked" if another connection committed in between - busy_timeout does not help, because its
+#: snapshot is stale. So every request that may write, and the outbox worker, take the lock first and
+#: wait their turn (``context._choose_sqlite_transaction_mode``); only API reads stay deferred. Code that
+#: opens a second transaction during a request must end the request's own first (they all do: the
+#: sign-in failure counters and the Idempotency-Key claim and store).
+_begin_immediate: ContextVar[bool] = ContextVar("madoguchi_sqlite_begin_immediate", default=False)
+
+
+def set_sqlite_begin_immediate(on: bool) -> None:
+    """Choose the SQLite transaction mode for this thread/context from now on (no effect on PostgreSQL)."""
+    _begin_immediate.set(on)
+
+
+@contextmanager
+def sqlite_begin_immediate() -> Iterator[None]:
+    token = _begin_immediate.set(True)
+    try:
+        yield
+    finally:
+        _begin_immediate.reset(token)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -175,7 +200,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _begin_immediate.get() else "BEGIN")
 
 
 def make_engine(url: str, *, pool_size: int = 5, **kwargs: Any) -> Engine:

@@ -68,6 +68,9 @@ def _claim() -> Response | None:
         raise ValidationFailed(errors={HEADER: [f"must be 1 to {MAX_KEY_LENGTH} characters"]})
     tenant_id, caller, fingerprint = current_tenant.id, _caller(), _request_hash()
     replay = None
+    # End the request's transaction (it has only read, to authenticate) so that the claim below, in its own
+    # transaction, does not wait for a lock this very request holds (SQLite takes it up front for writes).
+    db_session().commit()
     with database().transaction(tenant_id) as session:
         row = session.execute(
             select(IdempotencyKey).where(IdempotencyKey.caller == caller, IdempotencyKey.key == key)
@@ -83,10 +86,6 @@ def _claim() -> Response | None:
             g.idempotency_key_id = row.id
         else:
             replay = _answer_for_known_key(row, fingerprint)
-    if g.get("idempotency_key_id"):
-        # End the request's read-only transaction so its next one sees the committed claim (SQLite in WAL mode
-        # refuses to turn a read snapshot older than another writer's commit into a write transaction).
-        db_session().commit()
     return replay
 
 
@@ -125,8 +124,10 @@ def _store(response: Response) -> Response:
         db_session().execute(update(IdempotencyKey).where(IdempotencyKey.id == key_id).values(**values))
         return response
     # The work is rolled back (the app would do it after us; do it first so SQLite's single writer is free).
+    # Read the tenant id first: after the rollback, touching the expired tenant would begin a new transaction.
+    tenant_id = current_tenant.id
     db_session().rollback()
-    with database().transaction(current_tenant.id) as session:
+    with database().transaction(tenant_id) as session:
         if response.status_code >= 500:
             session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == key_id))
         else:

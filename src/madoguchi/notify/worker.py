@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from madoguchi.config import Settings
-from madoguchi.db import Database, utcnow
+from madoguchi.db import Database, sqlite_begin_immediate, utcnow
 from madoguchi.notify import webhooks
 from madoguchi.notify.models import OutboxMessage
 from madoguchi.tenancy.models import Tenant
@@ -117,6 +117,11 @@ def run_once(
 
     Handlers default to ``default_handlers(settings)``, settings to the environment's."""
     handlers = handlers or default_handlers(settings or Settings.from_env())
+    with sqlite_begin_immediate():
+        return _run_once(database, handlers)
+
+
+def _run_once(database: Database, handlers: dict[str, Handler]) -> int:
     with database.transaction() as session:
         tenants = list(session.execute(select(Tenant).order_by(Tenant.slug)).scalars())
     delivered = 0
