@@ -30,6 +30,7 @@ from madoguchi.errors import Conflict, Forbidden, NotFound, PreconditionFailed, 
 from madoguchi.identity.actors import APPLICANT_ROLE, SYSTEM_ROLE, Actor
 from madoguchi.identity.models import Account, AccountKind
 from madoguchi.notify import outbox
+from madoguchi.notify.models import Notice
 from madoguchi.registry.models import Person
 from madoguchi.tenancy.models import Tenant
 
@@ -338,6 +339,16 @@ def _act(session: Session, tenant: Tenant, application: Application, actor: Acto
                     "service_key": application.service_key,
                 },
             )
+            if action == "notify_applicant" and application.applicant_account_id is not None:
+                session.add(
+                    Notice(
+                        tenant_id=application.tenant_id,
+                        account_id=application.applicant_account_id,
+                        application_id=application.id,
+                        kind=f"application.{transition.to}",
+                        reference=application.reference,
+                    )
+                )
         else:
             raise Conflict(f"Unknown action '{action}' in the procedure definition.")
 
@@ -529,3 +540,33 @@ def assign(
     )
     _flush(session)
     return application
+
+
+# --------------------------------------------------------------------------------------------- comments
+
+
+def add_comment(
+    session: Session, tenant: Tenant, actor: Actor, application_id: uuid.UUID, comment: str
+) -> ApplicationEvent:
+    """A staff note on an application's history: no state change, audited like every other event."""
+    application = repository.get(session, tenant.id, application_id)
+    _ensure_visible(actor, application)
+    if not actor.is_staff:
+        raise Forbidden("Only staff comment on applications.")
+    text = (comment or "").strip()
+    if not text:
+        raise ValidationFailed("Write a comment.", errors={"comment": ["is required"]})
+    if len(text) > 2000:
+        raise ValidationFailed("The comment is too long.", errors={"comment": ["must be at most 2000 characters"]})
+    _record(
+        session,
+        application,
+        actor,
+        action="comment",
+        role=_role_label(actor),
+        from_state=application.state,
+        to_state=application.state,
+        comment=text,
+    )
+    _flush(session)
+    return repository.history(session, tenant.id, application.id)[-1]

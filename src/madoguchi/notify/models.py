@@ -95,3 +95,34 @@ class WebhookDelivery(TenantScoped, Base):
     last_attempt_at: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
+
+
+class Notice(TenantScoped, Base):
+    """A message in a resident's notices inbox (お知らせ), e.g. "your application was approved".
+
+    Only what happened is stored (``kind`` such as ``application.approved``, and the application); the text is
+    written at display time in the reader's language. Emails about the same events come from the outbox.
+    """
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "account_id"], ["accounts.tenant_id", "accounts.id"], name="fk_notices_account"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "application_id"],
+            ["applications.tenant_id", "applications.id"],
+            name="fk_notices_application",
+        ),
+        Index("ix_notices_inbox", "tenant_id", "account_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    account_id: Mapped[uuid.UUID]
+    application_id: Mapped[uuid.UUID | None]
+    #: What happened: ``application.<state reached>`` for workflow notices.
+    kind: Mapped[str] = mapped_column(String(100))
+    #: The application's reference number, quoted in the text.
+    reference: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None]

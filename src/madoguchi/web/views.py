@@ -39,7 +39,9 @@ def signed_in_account() -> SignedIn | None:
         if principal is not None and principal.account is not None and principal.tenant_id == tenant.id:
             account = principal.account
             found = SignedIn(
-                account.display_name, url_for("identity_web.logout", tenant=tenant.slug), account.kind == AccountKind.STAFF
+                account.display_name,
+                url_for("identity_web.logout", tenant=tenant.slug),
+                account.kind == AccountKind.STAFF,
             )
     else:
         admin = principal if getattr(principal, "platform_admin_email", None) else principal_from_platform_session()
@@ -65,4 +67,8 @@ def tenant_home():  # type: ignore[no-untyped-def]
         procedure_view(operations.effective_settings(ts, sv), sv)
         for ts, sv in repository.enabled_services(db_session(), tenant.id)
     ]
-    return render_template("tenant_home.html", tenant=tenant, procedures=procedures)
+    from madoguchi.portal.views import nav_context, signed_in_resident
+
+    return render_template(
+        "tenant_home.html", tenant=tenant, procedures=procedures, **nav_context(signed_in_resident(), "home")
+    )

@@ -1,0 +1,476 @@
+"""An application form as pages of fields, built from the procedure's JSON Schema, and the way back.
+
+The schema's ``x-page`` groups the top-level properties into pages (in schema order); every property
+becomes a ``Field`` with a widget chosen from its type and ``x-widget``. Posted form values are read back
+into JSON (integers, booleans, lists, rows of objects), and schema errors become short messages in the
+reader's language, keyed by JSON pointer like everything else (``/applicant/phone``).
+
+Prefilled fields (``application.prefill_sources``) are shown, never asked: they are not inputs, and the
+values from the register are put back before validation.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+
+from madoguchi import jp
+from madoguchi.applications import forms
+from madoguchi.web.i18n import localized
+
+Options = list[tuple[str, str]]
+
+#: Titles of pages that hold several questions (a page with one group is titled by that group).
+PAGE_TITLES = {
+    "certificate": lazy_gettext("About the certificate"),
+    "delivery": lazy_gettext("How to receive it"),
+    "preferences": lazy_gettext("Certification and preferred facilities"),
+    "circumstances": lazy_gettext("Household circumstances"),
+}
+
+_LEAF_WIDGETS = {"textarea", "date", "month", "tel"}
+
+#: The usual order of the catalog's pages, for schemas whose property order was lost (see ``_properties``).
+PAGE_ORDER = ("applicant", "child", "requester", "guardians", "certificate", "preferences", "circumstances", "delivery")
+
+
+def _jsonb_order(names: list[str]) -> list[str]:
+    return sorted(names, key=lambda n: (len(n.encode()), n.encode()))
+
+
+def _properties(schema: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """An object's properties in the order the form author wrote them.
+
+    PostgreSQL's JSONB keeps keys sorted by length, not as written. When the keys come back in exactly that
+    order, rebuild a sensible one: the ``required`` list (arrays keep their order), each optional field right
+    after the required one it elaborates (``purpose`` -> ``purpose_detail``), the other optional ones last.
+    """
+    properties = schema.get("properties") or {}
+    names = list(properties)
+    if len(names) >= 2 and names == _jsonb_order(names):
+        ordered = [n for n in schema.get("required") or [] if n in properties]
+        for name in [n for n in names if n not in ordered]:
+            owner = next((r for r in reversed(ordered) if name.startswith(r + "_")), None)
+            ordered.insert(ordered.index(owner) + 1 if owner else len(ordered), name)
+        names = ordered
+    return [(name, properties[name]) for name in names]
+
+
+@dataclass
+class Field:
+    pointer: str
+    schema: dict[str, Any]
+    widget: str
+    required: bool = False
+    prefilled: bool = False
+    options: Options = field(default_factory=list)
+    children: list[Field] = field(default_factory=list)
+    #: For a row of a list of objects: its 1-based number ("Guardian 2").
+    row: int | None = None
+
+    @property
+    def id(self) -> str:
+        return "f" + re.sub(r"[^A-Za-z0-9_-]", "-", self.pointer)
+
+    @property
+    def name(self) -> str:
+        return self.pointer
+
+    @property
+    def label(self) -> str:
+        text = localized(self.schema.get("x-title") or self.schema.get("title"))
+        return f"{text} {self.row}" if self.row else text
+
+    @property
+    def hint(self) -> str | None:
+        hint = localized(self.schema.get("x-description")) if self.schema.get("x-description") else ""
+        example = self.schema.get("x-placeholder")
+        if example:
+            hint = f"{hint} {_('For example: %(example)s', example=example)}".strip()
+        return hint or None
+
+    @property
+    def is_group(self) -> bool:
+        return self.widget in ("group", "rows")
+
+    @property
+    def unit(self) -> str | None:
+        return self.schema.get("x-unit")
+
+    @property
+    def anchor(self) -> str:
+        """The id the error summary links to: the field, or the first input inside a group."""
+        if self.is_group:
+            for child in self.children:
+                if not child.prefilled:
+                    return child.anchor
+        return self.id
+
+    def leaves(self) -> list[Field]:
+        if not self.is_group:
+            return [self]
+        return [leaf for child in self.children for leaf in child.leaves()]
+
+    def all_prefilled(self) -> bool:
+        return all(leaf.prefilled for leaf in self.leaves())
+
+
+@dataclass
+class Page:
+    key: str
+    number: int
+    title: str
+    fields: list[Field]
+
+    def leaves(self) -> list[Field]:
+        return [leaf for f in self.fields for leaf in f.leaves()]
+
+    def owns(self, pointer: str) -> bool:
+        return any(pointer == f.pointer or pointer.startswith(f.pointer + "/") for f in self.fields)
+
+    def anchor_for(self, pointer: str) -> str:
+        """The deepest field on this page at or above ``pointer``."""
+        best: Field | None = None
+        stack = list(self.fields)
+        while stack:
+            node = stack.pop()
+            if pointer == node.pointer or pointer.startswith(node.pointer + "/"):
+                if best is None or len(node.pointer) > len(best.pointer):
+                    best = node
+                stack.extend(node.children)
+        return best.anchor if best else "form"
+
+
+@dataclass
+class Choices:
+    """Options that come from the municipality's data rather than the schema."""
+
+    household_members: Options = field(default_factory=list)
+    facilities: Options = field(default_factory=list)
+
+
+def _enum_options(schema: Mapping[str, Any]) -> Options:
+    titles = schema.get("x-enum-titles") or {}
+    return [(str(v), localized(titles.get(str(v))) or str(v)) for v in schema.get("enum", [])]
+
+
+def fiscal_year_options(minimum: int, today: date | None = None) -> Options:
+    """The fiscal years a certificate can be asked for, newest first: 令和8年度（2026年度） / FY2026."""
+    today = today or date.today()
+    newest = today.year if today.month >= 4 else today.year - 1
+    options = []
+    for year in range(newest, minimum - 1, -1):
+        era, era_year = jp.wareki_year(date(year, 4, 1))
+        japanese = f"{era}{'元' if era_year == 1 else era_year}年度（{year}年度）"
+        options.append((str(year), localized({"ja": japanese, "en": f"FY{year} (April {year} – March {year + 1})"})))
+    return options
+
+
+def _node(pointer: str, schema: dict[str, Any], required: bool, prefilled: set[str], choices: Choices) -> Field:
+    kind = schema.get("type")
+    widget = schema.get("x-widget")
+    if kind == "object":
+        needed = set(schema.get("required") or [])
+        children = [
+            _node(f"{pointer}/{name}", sub, name in needed, prefilled, choices) for name, sub in _properties(schema)
+        ]
+        node = Field(pointer, schema, "group", required, children=children)
+        node.prefilled = bool(children) and all(c.prefilled for c in children)
+        return node
+    if kind == "array":
+        items = schema.get("items") or {}
+        if items.get("type") == "object":
+            rows = [
+                _node(f"{pointer}/{i}", {**items, "x-title": schema.get("x-title")}, False, prefilled, choices)
+                for i in range(int(schema.get("maxItems") or 2))
+            ]
+            for number, row in enumerate(rows, start=1):
+                row.row = number
+            return Field(pointer, schema, "rows", required, children=rows)
+        if widget == "facility-ranking":
+            return Field(pointer, schema, "facilities", required, options=choices.facilities)
+        if widget == "household-member-picker":
+            return Field(pointer, schema, "members", required, options=choices.household_members)
+        return Field(pointer, schema, "checkboxes", required, options=_enum_options(items))
+    if pointer in prefilled:
+        return Field(pointer, schema, "text", required, prefilled=True)
+    if kind == "boolean":
+        return Field(pointer, schema, "checkbox", required)
+    if kind == "integer":
+        if widget == "fiscal-year":
+            return Field(
+                pointer, schema, "select", required, options=fiscal_year_options(int(schema.get("minimum", 2019)))
+            )
+        return Field(pointer, schema, "number", required)
+    if "enum" in schema:
+        return Field(
+            pointer, schema, "radio" if widget == "radio" else "select", required, options=_enum_options(schema)
+        )
+    if widget == "household-member-picker":
+        return Field(pointer, schema, "select", required, options=choices.household_members)
+    if schema.get("format") == "date":
+        return Field(pointer, schema, "date", required)
+    return Field(pointer, schema, widget if widget in _LEAF_WIDGETS else "text", required)
+
+
+def pages(form: dict[str, Any], prefill_sources: Mapping[str, Any], choices: Choices | None = None) -> list[Page]:
+    """The form's pages in schema order; properties without ``x-page`` join the page before them."""
+    choices = choices or Choices()
+    prefilled = set(prefill_sources)
+    needed = set(form.get("required") or [])
+    grouped: dict[str, list[Field]] = {}
+    current = "main"
+    properties = _properties(form)
+    for name, schema in properties:
+        current = schema.get("x-page") or current
+        grouped.setdefault(current, []).append(_node(f"/{name}", schema, name in needed, prefilled, choices))
+    keys = list(grouped)
+    if [n for n, _s in properties] != list(form.get("properties") or {}):  # the written order was lost
+        keys.sort(key=lambda k: PAGE_ORDER.index(k) if k in PAGE_ORDER else len(PAGE_ORDER))
+    result = []
+    for number, key in enumerate(keys, start=1):
+        fields = grouped[key]
+        title = str(PAGE_TITLES[key]) if key in PAGE_TITLES else fields[0].label
+        result.append(Page(key, number, title, fields))
+    return result
+
+
+# --- Values shown in inputs -------------------------------------------------------------------------
+
+
+def _raw(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else ""
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return "" if value is None else str(value)
+
+
+def values_from_data(page: Page, data: Any) -> dict[str, Any]:
+    """Pointer -> what each input of ``page`` shows for the saved ``data``."""
+    return {leaf.pointer: _raw(forms.resolve(data, leaf.pointer, None)) for leaf in page.leaves()}
+
+
+def values_from_form(page: Page, posted: Any) -> dict[str, Any]:
+    """Pointer -> what the resident posted, to show it again beside the errors."""
+    values: dict[str, Any] = {}
+    for leaf in page.leaves():
+        if leaf.widget in ("facilities", "members", "checkboxes"):
+            values[leaf.pointer] = posted.getlist(leaf.name)
+        else:
+            values[leaf.pointer] = posted.get(leaf.name, "")
+    return values
+
+
+# --- Reading a posted page back into JSON --------------------------------------------------------------
+
+
+def _text(posted: Any, name: str) -> str:
+    return str(posted.get(name, "")).strip()
+
+
+def _read_leaf(leaf: Field, posted: Any, errors: dict[str, list[str]]) -> tuple[bool, Any]:
+    """(given, value) for one input."""
+    if leaf.widget == "checkbox":
+        return True, bool(posted.get(leaf.name))
+    if leaf.widget in ("facilities", "members", "checkboxes"):
+        chosen = [str(v).strip() for v in posted.getlist(leaf.name) if str(v).strip()]
+        return bool(chosen), chosen
+    text = _text(posted, leaf.name)
+    if not text:
+        return False, None
+    if leaf.schema.get("type") == "integer":
+        try:
+            return True, int(unicodedata.normalize("NFKC", text).replace(",", ""))
+        except ValueError:
+            errors.setdefault(leaf.pointer, []).append(_("Enter a whole number, like 3."))
+            return False, None
+    return True, text
+
+
+def _read_group(group: Field, posted: Any, errors: dict[str, list[str]]) -> dict[str, Any]:
+    base = len(group.pointer)
+    out: dict[str, Any] = {}
+    for child in group.children:
+        if child.prefilled:
+            continue
+        if child.widget == "group":
+            nested = _read_group(child, posted, errors)
+            if nested:
+                out[child.pointer[base + 1 :]] = nested
+            continue
+        given, value = _read_leaf(child, posted, errors)
+        if given:
+            out[child.pointer[base + 1 :]] = value
+    return out
+
+
+def _has_answers(row: Mapping[str, Any]) -> bool:
+    return any(v not in (None, "", False, [], {}) for v in row.values())
+
+
+@dataclass
+class ReadPage:
+    data: dict[str, Any]
+    errors: dict[str, list[str]]
+    #: For lists of rows: (pointer of the list, indices of the rows kept), to map errors back to the inputs.
+    row_maps: dict[str, list[int]]
+
+    def input_pointer(self, pointer: str) -> str:
+        """An error pointer in the saved data -> the pointer of the input the resident typed it in."""
+        for list_pointer, kept in self.row_maps.items():
+            prefix = list_pointer + "/"
+            if pointer.startswith(prefix):
+                index, _sep, rest = pointer[len(prefix) :].partition("/")
+                if index.isdigit() and int(index) < len(kept):
+                    return f"{prefix}{kept[int(index)]}" + (f"/{rest}" if rest else "")
+        return pointer
+
+
+def read_page(page: Page, posted: Any, saved: dict[str, Any], prefill_sources: Mapping[str, Any]) -> ReadPage:
+    """The draft's data with this page's answers replaced by the posted ones (prefilled values kept)."""
+    data = copy.deepcopy(saved)
+    errors: dict[str, list[str]] = {}
+    row_maps: dict[str, list[int]] = {}
+    for top in page.fields:
+        name = top.pointer[1:]
+        data.pop(name, None)
+        if top.widget == "group":
+            value = _read_group(top, posted, errors)
+            if value:
+                data[name] = value
+        elif top.widget == "rows":
+            rows, kept = [], []
+            for index, row in enumerate(top.children):
+                answers = _read_group(row, posted, errors)
+                if _has_answers(answers):
+                    rows.append(answers)
+                    kept.append(index)
+            row_maps[top.pointer] = kept
+            if rows:
+                data[name] = rows
+        elif not top.prefilled:
+            given, value = _read_leaf(top, posted, errors)
+            if given:
+                data[name] = value
+    for pointer in prefill_sources:
+        registered = forms.resolve(saved, pointer, None)
+        if registered is not None:
+            forms.assign(data, pointer, registered)
+    return ReadPage(data, errors, row_maps)
+
+
+# --- Messages -------------------------------------------------------------------------------------------
+
+
+def schema_at(form: Mapping[str, Any], pointer: str) -> dict[str, Any]:
+    node: Any = form
+    for token in [t for t in pointer.split("/")[1:] if t]:
+        if token.isdigit() and node.get("type") == "array":
+            node = node.get("items") or {}
+        else:
+            node = (node.get("properties") or {}).get(token) or {}
+    return dict(node)
+
+
+def friendly(form: Mapping[str, Any], pointer: str, message: str) -> str:
+    """A message from ``applications.forms`` (English, technical) as a resident should read it."""
+    schema = schema_at(form, pointer)
+    kind = schema.get("type")
+    if message == "is required":
+        if "enum" in schema or kind in ("boolean", "array") or schema.get("x-widget") == "fiscal-year":
+            return _("Choose an answer.")
+        return _("Enter this.")
+    if "resident register" in message:
+        return _("This comes from your resident record and cannot be changed here.")
+    if message.startswith("must be one of") or (message.startswith("must be ") and "type" not in message):
+        return _("This answer is not possible with your other answers: choose another.")
+    if "non-unique" in message:
+        return _("Choose each one only once.")
+    if message == "is not a valid date":
+        return _("Enter a real date, like 2026-04-01.")
+    if message == "is not in the expected format":
+        if schema.get("x-placeholder"):
+            return _("Check the format, like %(example)s.", example=schema["x-placeholder"])
+        if schema.get("x-widget") == "month":
+            return _("Enter a year and month, like 2027-04.")
+        if "\\u30A0" in schema.get("pattern", ""):
+            return _("Enter in katakana or hiragana.")
+        return _("Check the format.")
+    if "is greater than" in message or "is less than" in message:
+        if "maximum" in schema and "minimum" in schema:
+            return _("Enter a number from %(min)d to %(max)d.", min=schema["minimum"], max=schema["maximum"])
+        if "minimum" in schema:
+            return _("Enter %(min)d or more.", min=schema["minimum"])
+        return _("Enter %(max)d or less.", max=schema["maximum"])
+    if "too long" in message:
+        if kind == "array":
+            return _("Choose at most %(max)d.", max=schema.get("maxItems", 0))
+        return _("Use at most %(max)d characters.", max=schema.get("maxLength", 0))
+    if "too short" in message or "non-empty" in message:
+        return _("Choose an answer.") if kind == "array" else _("Enter this.")
+    if message.startswith("must be of type"):
+        return _("Enter a whole number, like 3.") if kind == "integer" else _("Check this answer.")
+    if message == "is not a field of this form":
+        return _("This is not a question of this form.")
+    return _("Check this answer.")
+
+
+def page_errors(form: dict[str, Any], page: Page, read: ReadPage, *, complete: bool) -> dict[str, list[str]]:
+    """Errors of ``page`` (keyed by the id of the input), conversion errors first; ``complete`` also asks for
+    the page's required answers (Continue), without it only wrong answers count (Save for later)."""
+    found: dict[str, list[str]] = {}
+    for pointer, messages in read.errors.items():
+        found.setdefault(page.anchor_for(pointer), []).extend(messages)
+    checked = forms.field_errors(form, forms.normalize(form, read.data), partial=not complete)
+    for pointer, messages in checked.items():
+        if not page.owns(pointer):
+            continue
+        anchor = page.anchor_for(read.input_pointer(pointer))
+        if anchor in found and any(p for p in read.errors if page.anchor_for(p) == anchor):
+            continue  # the conversion error already says it
+        for message in messages:
+            text = friendly(form, pointer, message)
+            if text not in found.setdefault(anchor, []):
+                found[anchor].append(text)
+    return found
+
+
+# --- The review page ------------------------------------------------------------------------------------
+
+
+def display(leaf: Field, value: Any) -> str | list[str]:
+    """A saved answer as text: choice titles, 和暦/ISO dates, Yes/No, lists."""
+    from madoguchi.web.i18n import format_date_local
+
+    if value is None or value == "" or value == []:
+        return ""
+    if leaf.widget == "checkbox":
+        return _("Yes") if value else _("No")
+    labels = dict(leaf.options)
+    if isinstance(value, list):
+        return [labels.get(str(v), str(v)) for v in value]
+    if leaf.widget == "date" or leaf.schema.get("format") == "date":
+        try:
+            return format_date_local(str(value))
+        except ValueError:
+            return str(value)
+    if labels:
+        return labels.get(str(value), str(value))
+    unit = leaf.unit
+    return f"{value} {unit}" if unit else str(value)
+
+
+def answered(node: Field, data: Any) -> bool:
+    if node.is_group:
+        return any(answered(child, data) for child in node.children)
+    value = forms.resolve(data, node.pointer, None)
+    return value not in (None, "", [], False)
