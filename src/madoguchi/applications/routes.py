@@ -14,7 +14,7 @@ from typing import Any
 from flask import after_this_request, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, false, select
 
 from madoguchi.api.auth import limit_per_caller_and_address, require_authentication, requires_scope
 from madoguchi.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, make_idempotent
@@ -32,7 +32,6 @@ from madoguchi.applications.schemas import (
     TransitionCreateSchema,
 )
 from madoguchi.applications.workflow import Workflow
-from madoguchi.catalog.models import ServiceVersion
 from madoguchi.context import current_tenant, db_session
 from madoguchi.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from madoguchi.identity.principal import (
@@ -43,7 +42,6 @@ from madoguchi.identity.principal import (
     current_principal,
 )
 from madoguchi.registry.models import Person
-from madoguchi.tenancy.models import TenantService
 
 blp = Blueprint(
     "applications",
@@ -69,7 +67,7 @@ def _staff(principal: Principal) -> bool:
 
 def _visible(principal: Principal) -> ColumnElement[bool]:
     if _staff(principal):
-        return or_(Application.state != "draft", Application.channel == "counter")
+        return repository.staff_visible()
     if principal.account is not None:
         return Application.applicant_account_id == principal.account.id
     if principal.client_id is not None:
@@ -142,48 +140,28 @@ def present(application: Application, principal: Principal) -> dict[str, Any]:
     }
 
 
-def _terminal_states(tenant_id: uuid.UUID) -> set[str]:
-    stmt = (
-        select(ServiceVersion.definition)
-        .join(TenantService, TenantService.service_version_id == ServiceVersion.id)
-        .where(TenantService.tenant_id == tenant_id)
-    )
-    states: set[str] = set()
-    for definition in db_session().execute(stmt).scalars():
-        workflow = definition.get("workflow", {})
-        states |= {s["name"] for s in workflow.get("states", []) if s.get("terminal")}
-        for step in (workflow.get("optional_steps") or {}).values():
-            states |= {s["name"] for s in step.get("states", []) if s.get("terminal")}
-    return states
-
-
 def _filters(args: dict[str, Any], principal: Principal) -> list[ColumnElement[bool]]:
-    filters: list[ColumnElement[bool]] = []
-    if args.get("state"):
-        filters.append(Application.state == args["state"])
-    if args.get("procedure"):
-        filters.append(Application.service_key == args["procedure"])
     staff_only = {"assignee", "overdue"} & {k for k, v in args.items() if v is not None}
     if staff_only and not _staff(principal):
         raise Forbidden(f"Only staff may filter by {', '.join(sorted(staff_only))}.")
     assignee = args.get("assignee")
+    assignee_id = None
     if assignee == "me":
-        filters.append(Application.assignee_account_id == principal.account.id)  # type: ignore[union-attr]
-    elif assignee == "none":
-        filters.append(Application.assignee_account_id.is_(None))
-    elif assignee:
+        assignee_id = principal.account.id  # type: ignore[union-attr]
+    elif assignee and assignee != "none":
         try:
-            filters.append(Application.assignee_account_id == uuid.UUID(assignee))
+            assignee_id = uuid.UUID(assignee)
         except ValueError:
             raise ValidationFailed(errors={"assignee": ["must be 'me', 'none' or an account id"]}) from None
-    if args.get("overdue") is not None:
-        late = and_(
-            Application.due_on.is_not(None),
-            Application.due_on < date.today(),
-            Application.state.not_in(_terminal_states(current_tenant.id)),
-        )
-        filters.append(late if args["overdue"] else ~late)
-    return filters
+    return repository.queue_filters(
+        db_session(),
+        current_tenant.id,
+        state=args.get("state"),
+        procedure=args.get("procedure"),
+        assignee_id=assignee_id,
+        unassigned=assignee == "none",
+        overdue=args.get("overdue"),
+    )
 
 
 # ------------------------------------------------------------------------------------------------ views

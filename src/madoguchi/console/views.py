@@ -1,0 +1,650 @@
+"""The clerk console: the queue, the application page, and counter filing (書かない窓口).
+
+Staff of the municipality in the URL only (any staff role); what a staff member may do to an application
+is decided by the procedure's workflow and the operations, never here. Forms post back to the page they
+came from; input errors re-render it with status 422, a changed application with status 409.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+from sqlalchemy import select
+
+from madoguchi.applications import forms, operations, repository
+from madoguchi.applications.models import Application, ApplicationEvent
+from madoguchi.applications.workflow import Workflow
+from madoguchi.catalog import operations as catalog
+from madoguchi.catalog import repository as catalog_repository
+from madoguchi.console import schema_form, search
+from madoguchi.context import current_tenant, db_session
+from madoguchi.errors import Conflict, Forbidden, InvalidTransition, PreconditionFailed, ValidationFailed
+from madoguchi.identity.models import Account, AccountKind, StaffRole
+from madoguchi.identity.principal import current_principal
+from madoguchi.registry.models import Person
+from madoguchi.web.auth import require_staff
+from madoguchi.web.i18n import TIMEZONE, localized
+
+bp = Blueprint("console", __name__, url_prefix="/<tenant>/console", template_folder="templates")
+require_staff(bp)
+
+PAGE_SIZE = 25
+SORTS = {"submitted": ("submitted", False), "newest": ("submitted", True), "due": ("due", False)}
+COMMENT_MAX = 2000
+#: Transitions into these end an application without what was asked: their buttons ask for confirmation.
+STOPPING_STATES = ("rejected", "withdrawn")
+
+#: Messages of the form checks (English in the operations) as a person at the counter reads them.
+FIELD_MESSAGES = {
+    "is required": lazy_gettext("Enter or choose this."),
+    "is required for this action": lazy_gettext("Write the reason: the applicant is told it."),
+    "is not in the expected format": lazy_gettext("This is not in the expected format."),
+    "must be of type integer": lazy_gettext("Enter a whole number."),
+    "is not a valid date": lazy_gettext("Enter a real date."),
+    "is not a field of this form": lazy_gettext("This is not a field of this form."),
+}
+
+
+def _message(text: str) -> str:
+    known = FIELD_MESSAGES.get(text)
+    if known is not None:
+        return str(known)
+    if text.startswith("must be one of"):
+        return _("Choose one of the options.")
+    return _("Check this answer.")
+
+
+def _today() -> date:
+    return datetime.now(ZoneInfo(TIMEZONE)).date()
+
+
+@bp.context_processor
+def _console_nav() -> dict[str, Any]:
+    account = current_principal().account
+    is_admin = account is not None and StaffRole.TENANT_ADMIN in (account.roles or [])
+    return {"is_tenant_admin": is_admin, "tenant": current_tenant}
+
+
+# ------------------------------------------------------------------------------------------ lookups
+
+
+def _load(application_id: uuid.UUID) -> Application:
+    """An application of this municipality as staff see it (not a resident's unsent draft), else 404."""
+    stmt = select(Application).where(
+        Application.tenant_id == current_tenant.id, Application.id == application_id, repository.staff_visible()
+    )
+    application = db_session().execute(stmt).scalar_one_or_none()
+    if application is None:
+        abort(404)
+    return application
+
+
+def _staff_members() -> list[Account]:
+    stmt = (
+        select(Account)
+        .where(Account.tenant_id == current_tenant.id, Account.kind == AccountKind.STAFF, Account.disabled.is_(False))
+        .order_by(Account.display_name, Account.email)
+    )
+    return list(db_session().execute(stmt).scalars())
+
+
+def _names(account_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not account_ids:
+        return {}
+    stmt = select(Account.id, Account.display_name).where(Account.id.in_(account_ids))
+    return {row.id: row.display_name for row in db_session().execute(stmt)}
+
+
+def _procedures() -> list[tuple[str, dict[str, Any]]]:
+    """(key, effective settings) of every procedure the municipality offers."""
+    return [
+        (ts.service_key, catalog.effective_settings(ts, sv))
+        for ts, sv in catalog_repository.enabled_services(db_session(), current_tenant.id)
+    ]
+
+
+@dataclass
+class Due:
+    label: str
+    css: str
+
+
+def _due_badge(application: Application, workflow: Workflow, today: date) -> Due | None:
+    if application.due_on is None or workflow.is_terminal(application.state):
+        return None
+    if application.due_on < today:
+        return Due(_("Overdue"), "badge-overdue")
+    if (application.due_on - today).days <= 1:
+        return Due(_("Due soon"), "badge-warn")
+    return Due(_("On time"), "badge-ok")
+
+
+def _state_title(workflow: Workflow, state: str) -> str:
+    return localized(workflow.states.get(state, {}).get("title")) or state
+
+
+def _applicant_name(application: Application, people: dict[uuid.UUID, str]) -> str:
+    if application.applicant_person_id in people:
+        return people[application.applicant_person_id]
+    name = forms.resolve(application.data or {}, "/applicant/name", None)
+    return str(name) if name else "—"
+
+
+def _people(ids: set[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    stmt = select(Person).where(Person.tenant_id == current_tenant.id, Person.id.in_(wanted))
+    return {p.id: p.full_name for p in db_session().execute(stmt).scalars()}
+
+
+# -------------------------------------------------------------------------------------------- queue
+
+
+def _uuid_arg(name: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+@bp.get("/")
+def queue() -> ResponseReturnValue:
+    """The queue: filters and sort in the query string, keyset pages of PAGE_SIZE."""
+    session = db_session()
+    principal = current_principal()
+    today = _today()
+    args = request.args
+    chosen = {
+        "state": args.get("state", ""),
+        "procedure": args.get("procedure", ""),
+        "assignee": args.get("assignee", ""),
+        "overdue": args.get("overdue") == "1",
+        "sort": args.get("sort") if args.get("sort") in SORTS else "submitted",
+    }
+    assignee = chosen["assignee"]
+    assignee_id = principal.account.id if assignee == "me" and principal.account else None
+    if assignee not in ("", "me", "none"):
+        try:
+            assignee_id = uuid.UUID(assignee)
+        except ValueError:
+            chosen["assignee"] = assignee = ""
+    filters = repository.queue_filters(
+        session,
+        current_tenant.id,
+        state=chosen["state"] or None,
+        procedure=chosen["procedure"] or None,
+        assignee_id=assignee_id,
+        unassigned=assignee == "none",
+        overdue=True if chosen["overdue"] else None,
+        today=today,
+    )
+    sort, newest_first = SORTS[chosen["sort"]]
+    after, before = _uuid_arg("after"), _uuid_arg("before")
+    anchor = before or after
+    key = repository.sort_key_of(session, current_tenant.id, anchor, sort) if anchor else None
+    rows = repository.page(
+        session,
+        current_tenant.id,
+        visible=repository.staff_visible(),
+        filters=filters,
+        newest_first=newest_first != bool(before),
+        after=key,
+        limit=PAGE_SIZE,
+        sort=sort,
+    )
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    if before:
+        rows.reverse()
+    kept = {k: v for k, v in chosen.items() if v and k != "overdue"} | ({"overdue": "1"} if chosen["overdue"] else {})
+    next_url = prev_url = None
+    if rows and (more if not before else True):
+        next_url = url_for(".queue", tenant=current_tenant.slug, **kept, after=rows[-1].id)
+    if rows and (more if before else bool(after)):
+        prev_url = url_for(".queue", tenant=current_tenant.slug, **kept, before=rows[0].id)
+
+    procedures = _procedures()
+    people = _people({a.applicant_person_id for a in rows})
+    staff = _staff_members()
+    staff_names = {a.id: a.display_name for a in staff} | _names({a.assignee_account_id for a in rows} - {None})  # type: ignore[arg-type]
+    titles = {key: settings["title"] for key, settings in procedures}
+    items = []
+    for application in rows:
+        workflow = Workflow(application.settings_snapshot["workflow"])
+        items.append(
+            {
+                "application": application,
+                "procedure": localized(
+                    titles.get(application.service_key) or application.settings_snapshot.get("title")
+                )
+                or application.service_key,
+                "applicant": _applicant_name(application, people),
+                "state": _state_title(workflow, application.state),
+                "due": _due_badge(application, workflow, today),
+                "assignee": staff_names.get(application.assignee_account_id)
+                if application.assignee_account_id
+                else None,
+            }
+        )
+    states: dict[str, str] = {}
+    for _key, settings in procedures:
+        workflow = Workflow(settings["workflow"])
+        for name in workflow.states:
+            states.setdefault(name, _state_title(workflow, name))
+    return render_template(
+        "console/queue.html",
+        items=items,
+        chosen=chosen,
+        states=list(states.items()),
+        procedures=[(key, localized(settings["title"])) for key, settings in procedures],
+        staff=[(str(a.id), a.display_name) for a in staff],
+        next_url=next_url,
+        prev_url=prev_url,
+    )
+
+
+# ---------------------------------------------------------------------------------- application page
+
+
+def _event_title(workflow: Workflow, event: ApplicationEvent) -> str:
+    labels = {
+        "create": _("Started"),
+        "update": _("Answers changed"),
+        "assign": _("Assignee changed"),
+        "comment": _("Comment"),
+        "auto_issue_declined": _("Automatic issue not possible"),
+    }
+    if event.action in labels:
+        return labels[event.action]
+    step = next((t for t in workflow.transitions if t.name == event.action), None)
+    return localized(step.title) if step else event.action
+
+
+def _application_page(
+    application: Application, *, errors: dict[str, list[str]] | None = None, status: int = 200, **values: Any
+) -> ResponseReturnValue:
+    session = db_session()
+    principal = current_principal()
+    workflow = Workflow(application.settings_snapshot["workflow"])
+    settings = application.settings_snapshot
+    history = repository.history(session, current_tenant.id, application.id)
+    names = _names(
+        {e.actor_account_id for e in history if e.actor_account_id} | {application.assignee_account_id} - {None}
+    )  # type: ignore[operator]
+    person = None
+    if application.applicant_person_id:
+        person = session.execute(
+            select(Person).where(Person.tenant_id == current_tenant.id, Person.id == application.applicant_person_id)
+        ).scalar_one_or_none()
+    is_draft = application.state == workflow.initial
+    transitions = []
+    for t in (
+        []
+        if is_draft
+        else workflow.available_to(
+            principal.actor, application.state, applicant_account_id=application.applicant_account_id
+        )
+    ):
+        needs_comment = "comment_present" in t.guards
+        kind = "warning" if t.to in STOPPING_STATES else "secondary"
+        if kind == "secondary" and not needs_comment and not any(x["kind"] == "primary" for x in transitions):
+            kind = "primary"
+        transitions.append({"name": t.name, "title": localized(t.title), "kind": kind})
+    timeline = [
+        {
+            "event": event,
+            "title": _event_title(workflow, event),
+            "to": _state_title(workflow, event.to_state)
+            if event.to_state and event.to_state != event.from_state
+            else "",
+            "actor": names.get(event.actor_account_id) if event.actor_account_id else None,
+        }
+        for event in history
+    ]
+    return (
+        render_template(
+            "console/application.html",
+            application=application,
+            procedure=localized(settings.get("title")) or application.service_key,
+            state=_state_title(workflow, application.state),
+            due=_due_badge(application, workflow, _today()),
+            sections=schema_form.answer_sections(
+                settings["form"], application.data or {}, application.prefill_sources or {}
+            ),
+            prefill=[
+                (
+                    schema_form.title_of(_schema_at(settings["form"], ptr), ptr),
+                    schema_form.source_label(src),
+                    src.get("field"),
+                )
+                for ptr, src in (application.prefill_sources or {}).items()
+            ],
+            person=person,
+            timeline=timeline,
+            comments=[row for row in timeline if row["event"].action == "comment"],
+            transitions=transitions,
+            is_draft=is_draft,
+            assignee=names.get(application.assignee_account_id) if application.assignee_account_id else None,
+            staff=[(str(a.id), a.display_name) for a in _staff_members()],
+            errors=errors or {},
+            values=values,
+        ),
+        status,
+    )
+
+
+def _schema_at(schema: dict[str, Any], ptr: str) -> dict[str, Any]:
+    node = schema
+    for part in ptr.strip("/").split("/"):
+        node = (node.get("properties") or {}).get(part) or {}
+    return node
+
+
+def _posted_version() -> int | None:
+    raw = request.form.get("version", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def _changed_meanwhile(application_id: uuid.UUID) -> ResponseReturnValue:
+    db_session().rollback()
+    fresh = _load(application_id)
+    message = _("Someone changed this application in the meantime. Here is the latest version: check it and try again.")
+    return _application_page(fresh, errors={"form": [message]}, status=409)
+
+
+@bp.get("/applications/<uuid:application_id>")
+def application_page(application_id: uuid.UUID) -> ResponseReturnValue:
+    return _application_page(_load(application_id))
+
+
+@bp.post("/applications/<uuid:application_id>/transitions")
+def take_transition(application_id: uuid.UUID) -> ResponseReturnValue:
+    application = _load(application_id)
+    name = request.form.get("transition", "")
+    comment = request.form.get("comment", "").strip()
+    if len(comment) > COMMENT_MAX:
+        return _application_page(
+            application, errors={"comment": [_("Keep it under 2000 characters.")]}, status=422, comment=comment
+        )
+    try:
+        operations.transition(
+            db_session(),
+            current_tenant,
+            current_principal().actor,
+            application.id,
+            name,
+            comment=comment or None,
+            expected_version=_posted_version(),
+        )
+    except PreconditionFailed:
+        return _changed_meanwhile(application_id)
+    except Conflict as error:
+        db_session().rollback()
+        fresh = _load(application_id)
+        if not isinstance(error, InvalidTransition) and fresh.lock_version != _posted_version():
+            return _changed_meanwhile(application_id)
+        return _application_page(fresh, errors={"form": [_("This action is not possible now.")]}, status=409)
+    except ValidationFailed as error:
+        db_session().rollback()
+        fresh = _load(application_id)
+        errors = {
+            ("comment" if ptr == "comment" else "form"): [
+                _message(m) if ptr == "comment" else _("The application is not complete: %(field)s", field=ptr)
+                for m in messages
+            ]
+            for ptr, messages in (error.errors or {"form": [error.detail or ""]}).items()
+        }
+        return _application_page(fresh, errors=errors, status=422, comment=comment)
+    except Forbidden:
+        db_session().rollback()
+        abort(403)
+    flash(
+        _(
+            "Done: the application is now “%(state)s”.",
+            state=_state_title(Workflow(application.settings_snapshot["workflow"]), application.state),
+        )
+    )
+    return redirect(url_for(".application_page", tenant=current_tenant.slug, application_id=application_id), code=303)
+
+
+@bp.post("/applications/<uuid:application_id>/comments")
+def add_comment(application_id: uuid.UUID) -> ResponseReturnValue:
+    application = _load(application_id)
+    text = request.form.get("note", "").strip()
+    error = None
+    if not text:
+        error = _("Write the comment.")
+    elif len(text) > COMMENT_MAX:
+        error = _("Keep it under 2000 characters.")
+    if error:
+        return _application_page(application, errors={"note": [error]}, status=422, note=text)
+    operations.add_comment(db_session(), current_tenant, current_principal().actor, application.id, text)
+    flash(_("Your comment was added."))
+    return redirect(url_for(".application_page", tenant=current_tenant.slug, application_id=application_id), code=303)
+
+
+@bp.post("/applications/<uuid:application_id>/assignee")
+def assign(application_id: uuid.UUID) -> ResponseReturnValue:
+    application = _load(application_id)
+    chosen = request.form.get("assignee", "")
+    principal = current_principal()
+    assignee_id: uuid.UUID | None = None
+    if chosen == "me":
+        assignee_id = principal.account.id if principal.account else None
+    elif chosen:
+        try:
+            assignee_id = uuid.UUID(chosen)
+        except ValueError:
+            return _application_page(application, errors={"assignee": [_("Choose a staff member.")]}, status=422)
+    if _posted_version() is not None and _posted_version() != application.lock_version:
+        return _changed_meanwhile(application_id)
+    try:
+        operations.assign(db_session(), current_tenant, principal.actor, application.id, assignee_id)
+    except ValidationFailed:
+        db_session().rollback()
+        return _application_page(_load(application_id), errors={"assignee": [_("Choose a staff member.")]}, status=422)
+    except Conflict:
+        return _changed_meanwhile(application_id)
+    flash(_("The assignee was changed."))
+    return redirect(url_for(".application_page", tenant=current_tenant.slug, application_id=application_id), code=303)
+
+
+# ------------------------------------------------------------------------------------- counter filing
+
+
+@bp.get("/counter/")
+def counter_search() -> ResponseReturnValue:
+    query = search.PersonQuery.from_args(request.args)
+    errors: dict[str, list[str]] = {}
+    people: list[Person] | None = None
+    if request.args.get("search"):
+        errors = {key: [str(m) for m in messages] for key, messages in query.problems().items()}
+        if not errors:
+            people = search.people(db_session(), current_tenant.id, query)
+    return render_template("console/counter_search.html", query=query, people=people, errors=errors), (
+        422 if errors else 200
+    )
+
+
+def _person(person_id: uuid.UUID) -> Person:
+    stmt = select(Person).where(Person.tenant_id == current_tenant.id, Person.id == person_id)
+    person = db_session().execute(stmt).scalar_one_or_none()
+    if person is None:
+        abort(404)
+    return person
+
+
+def _counter_procedures() -> list[tuple[str, str]]:
+    return [(key, localized(s["title"])) for key, s in _procedures() if schema_form.supports(s["form"])]
+
+
+@bp.get("/counter/people/<uuid:person_id>")
+def counter_person(person_id: uuid.UUID) -> ResponseReturnValue:
+    return _person_page(_person(person_id))
+
+
+def _person_page(person: Person, errors: dict[str, list[str]] | None = None, status: int = 200) -> ResponseReturnValue:
+    return render_template(
+        "console/counter_person.html", person=person, procedures=_counter_procedures(), errors=errors or {}
+    ), status
+
+
+@bp.post("/counter/people/<uuid:person_id>/applications")
+def counter_start(person_id: uuid.UUID) -> ResponseReturnValue:
+    person = _person(person_id)
+    key = request.form.get("procedure", "")
+    if key not in dict(_counter_procedures()):
+        return _person_page(person, {"procedure": [_("Choose a procedure.")]}, 422)
+    application = operations.create_draft(
+        db_session(), current_tenant, current_principal().actor, key, channel="counter", person_id=person.id
+    )
+    return redirect(url_for(".counter_form", tenant=current_tenant.slug, application_id=application.id), code=303)
+
+
+def _counter_draft(application_id: uuid.UUID) -> Application:
+    """A counter filing still being prepared; once submitted, its pages lead to the done page."""
+    application = _load(application_id)
+    if application.channel != "counter":
+        abort(404)
+    if application.state != Workflow(application.settings_snapshot["workflow"]).initial:
+        abort(redirect(url_for(".counter_done", tenant=current_tenant.slug, application_id=application.id), code=303))
+    return application
+
+
+def _household(application: Application) -> list[tuple[str, str]]:
+    if not application.applicant_person_id:
+        return []
+    person = _person(application.applicant_person_id)
+    return [(m.resident_code, m.full_name) for m in person.household.members]
+
+
+def _form_page(
+    application: Application, data: dict[str, Any], errors: dict[str, list[str]], status: int = 200
+) -> ResponseReturnValue:
+    settings = application.settings_snapshot
+    fields = schema_form.inputs(settings["form"], data, application.prefill_sources or {}, _household(application))
+    prefilled = [
+        answer
+        for section in schema_form.answer_sections(
+            settings["form"], application.data or {}, application.prefill_sources or {}
+        )
+        for answer in section.answers
+        if answer.source
+    ]
+    return render_template(
+        "console/counter_form.html",
+        application=application,
+        procedure=localized(settings.get("title")),
+        fields=fields,
+        prefilled=prefilled,
+        errors=errors,
+    ), status
+
+
+def _errors_for(fields: list[schema_form.Input], errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    ids = {f.pointer: f.id for f in fields}
+    result: dict[str, list[str]] = {}
+    for ptr, messages in errors.items():
+        target = ids.get(ptr) or next((f.id for f in fields if f.pointer.startswith(ptr + "/")), "form")
+        result.setdefault(target, []).extend(_message(m) for m in messages)
+    return result
+
+
+@bp.route("/counter/<uuid:application_id>/form", methods=["GET", "POST"])
+def counter_form(application_id: uuid.UUID) -> ResponseReturnValue:
+    application = _counter_draft(application_id)
+    if request.method == "GET":
+        return _form_page(application, application.data or {}, {})
+    settings = application.settings_snapshot
+    sources = application.prefill_sources or {}
+    answers = schema_form.parse(settings["form"], sources, request.form)
+    merged = dict(application.data or {})
+    for ptr in sources:
+        forms.assign(answers, ptr, forms.resolve(merged, ptr))
+    problems = forms.field_errors(settings["form"], forms.normalize(settings["form"], answers))
+    fields = schema_form.inputs(settings["form"], answers, sources, _household(application))
+    if problems:
+        return _form_page(application, answers, _errors_for(fields, problems), 422)
+    try:
+        operations.update_draft(
+            db_session(),
+            current_tenant,
+            current_principal().actor,
+            application.id,
+            answers,
+            expected_version=_posted_version(),
+        )
+    except PreconditionFailed:
+        errors = {
+            "form": [_("Someone changed this application in the meantime. Check the answers and send them again.")]
+        }
+        return _form_page(_load(application_id), answers, errors, 409)
+    except ValidationFailed as error:
+        db_session().rollback()
+        return _form_page(_load(application_id), answers, _errors_for(fields, error.errors or {}), 422)
+    return redirect(url_for(".counter_confirm", tenant=current_tenant.slug, application_id=application_id), code=303)
+
+
+def _confirm_page(application: Application, errors: dict[str, list[str]], status: int = 200) -> ResponseReturnValue:
+    settings = application.settings_snapshot
+    return render_template(
+        "console/counter_confirm.html",
+        application=application,
+        procedure=localized(settings.get("title")),
+        sections=schema_form.answer_sections(
+            settings["form"], application.data or {}, application.prefill_sources or {}
+        ),
+        errors=errors,
+    ), status
+
+
+@bp.route("/counter/<uuid:application_id>/confirm", methods=["GET", "POST"])
+def counter_confirm(application_id: uuid.UUID) -> ResponseReturnValue:
+    application = _counter_draft(application_id)
+    if request.method == "GET":
+        return _confirm_page(application, {})
+    if request.form.get("checked") != "true":
+        return _confirm_page(
+            application, {"checked": [_("Tick the box once the resident has checked the content.")]}, 422
+        )
+    try:
+        operations.submit(
+            db_session(), current_tenant, current_principal().actor, application.id, expected_version=_posted_version()
+        )
+    except PreconditionFailed:
+        errors = {"form": [_("Someone changed this application in the meantime. Check the content again.")]}
+        return _confirm_page(_load(application_id), errors, 409)
+    except ValidationFailed:
+        db_session().rollback()
+        messages = [_("Some answers are missing or not valid: go back to the form and complete them.")]
+        return _confirm_page(_load(application_id), {"form": messages}, 422)
+    return redirect(url_for(".counter_done", tenant=current_tenant.slug, application_id=application_id), code=303)
+
+
+@bp.get("/counter/<uuid:application_id>/done")
+def counter_done(application_id: uuid.UUID) -> ResponseReturnValue:
+    application = _load(application_id)
+    if application.channel != "counter":
+        abort(404)
+    if application.state == Workflow(application.settings_snapshot["workflow"]).initial:
+        return redirect(
+            url_for(".counter_confirm", tenant=current_tenant.slug, application_id=application_id), code=303
+        )
+    return render_template(
+        "console/counter_done.html",
+        application=application,
+        procedure=localized(application.settings_snapshot.get("title")),
+        state=_state_title(Workflow(application.settings_snapshot["workflow"]), application.state),
+    )
+
+
+WEB_BLUEPRINTS = [bp]
