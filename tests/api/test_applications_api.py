@@ -11,8 +11,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
 from madoguchi.api.models import IdempotencyKey
+from madoguchi.applications import operations
 from madoguchi.applications.models import Application
 from madoguchi.db import Database
+from madoguchi.identity.actors import Actor
 from madoguchi.identity.models import Account, AccountKind
 from tests.api.conftest import HTTPS
 from tests.factories import make_account, make_household, make_person, tenants
@@ -323,3 +325,15 @@ def test_rate_limit_answers_429_with_retry_after(app, callers: Callers) -> None:
     limited = callers.resident.get(callers.url("/"))
     assert limited.mimetype == "application/problem+json"
     assert int(limited.headers["Retry-After"]) > 0
+
+
+def test_staff_comments_are_internal_notes_the_applicant_does_not_see(callers: Callers, db) -> None:  # type: ignore[no-untyped-def]
+    application_id = uuid.UUID(_submitted(callers))
+    with db.transaction(callers.tenant.id) as session:
+        tenant = session.merge(callers.tenant)
+        actor = Actor.of(session.merge(callers.clerk_account))
+        operations.add_comment(session, tenant, actor, application_id, "本人確認書類は窓口で確認済み")
+    staff_view = callers.clerk.get(callers.url(f"/{application_id}/history")).json
+    resident_view = callers.resident.get(callers.url(f"/{application_id}/history")).json
+    assert [e["comment"] for e in staff_view if e["action"] == "comment"] == ["本人確認書類は窓口で確認済み"]
+    assert [e["action"] for e in resident_view] == ["create", "submit"]

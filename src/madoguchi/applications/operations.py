@@ -545,6 +545,10 @@ def assign(
 # --------------------------------------------------------------------------------------------- comments
 
 
+#: History action of a staff comment: an internal note, shown to staff only (not to the applicant).
+INTERNAL_COMMENT_ACTION = "comment"
+
+
 def add_comment(
     session: Session, tenant: Tenant, actor: Actor, application_id: uuid.UUID, comment: str
 ) -> ApplicationEvent:
@@ -562,7 +566,7 @@ def add_comment(
         session,
         application,
         actor,
-        action="comment",
+        action=INTERNAL_COMMENT_ACTION,
         role=_role_label(actor),
         from_state=application.state,
         to_state=application.state,

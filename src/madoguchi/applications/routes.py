@@ -21,6 +21,7 @@ from madoguchi.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, make_idempotent
 from madoguchi.api.pagination import decode_cursor, encode_cursor
 from madoguchi.applications import operations, repository
 from madoguchi.applications.models import Application
+from madoguchi.applications.operations import INTERNAL_COMMENT_ACTION
 from madoguchi.applications.schemas import (
     ApplicationCreateSchema,
     ApplicationPageSchema,
@@ -330,9 +331,12 @@ class History(MethodView):
     @blp.response(200, HistoryEventSchema(many=True))
     @requires_scope(APPLICATIONS_READ)
     def get(self, application_id: uuid.UUID):  # type: ignore[no-untyped-def]
-        """Who did what, when, with which comment."""
+        """Who did what, when, with which comment. Staff's internal comments are shown to staff only."""
         _load(application_id)
-        return repository.history(db_session(), current_tenant.id, application_id)
+        events = repository.history(db_session(), current_tenant.id, application_id)
+        if _staff(current_principal()):
+            return events
+        return [event for event in events if event.action != INTERNAL_COMMENT_ACTION]
 
 
 API_BLUEPRINTS = [blp]
