@@ -21,7 +21,8 @@ from madoguchi.catalog import operations as catalog
 from madoguchi.config import Settings
 from madoguchi.crypto import Sealer
 from madoguchi.db import Database
-from madoguchi.identity.models import Account, AccountKind, IdentityAssurance, StaffRole
+from madoguchi.identity import operations as identity
+from madoguchi.identity.models import Account, AccountKind, IdentityAssurance, PlatformAdmin, StaffRole
 from madoguchi.identity.passwords import hash_password
 from madoguchi.registry import demo_data
 from madoguchi.registry import operations as registry
@@ -31,6 +32,8 @@ from madoguchi.tenancy import operations as tenancy
 from madoguchi.tenancy.models import Tenant
 
 DEMO_PASSWORD = "madoguchi-demo"  # noqa: S105 - printed on purpose: these are demo accounts
+#: The demo's platform admin (no second factor, so the admin pages can be tried at once): signs in at /admin/login.
+DEMO_PLATFORM_ADMIN = "platform-admin@example.jp"
 
 
 @dataclass
@@ -141,6 +144,17 @@ def _ensure_accounts(db: Database, tenant: Tenant, resident_code: str | None) ->
     return accounts
 
 
+def _ensure_platform_admin(db: Database) -> DemoAccount:
+    with db.transaction() as session:
+        if identity.find_platform_admin(session, DEMO_PLATFORM_ADMIN) is None:
+            # Hashed directly, like the tenants' demo accounts: the demo password is shorter than the policy asks.
+            admin = PlatformAdmin(
+                email=DEMO_PLATFORM_ADMIN, display_name="Platform admin", password_hash=hash_password(DEMO_PASSWORD)
+            )
+            session.add(admin)
+    return DemoAccount("(platform)", DEMO_PLATFORM_ADMIN, "platform admin: /admin/login")
+
+
 def seed(settings: Settings) -> DemoSummary:
     """Bring the demo database to a fully seeded state (idempotent)."""
     migrate.upgrade(settings)
@@ -163,6 +177,7 @@ def seed(settings: Settings) -> DemoSummary:
                 resident_code = demo_data.demo_resident_code(tenant_slug=tenant.slug)
             summary.accounts += _ensure_accounts(db, tenant, resident_code)
             summary.tenants.append(tenant)
+        summary.accounts.append(_ensure_platform_admin(db))
     finally:
         db.dispose()
     return summary

@@ -1,9 +1,10 @@
-"""Publishing the standard catalog and computing what a tenant actually runs."""
+"""Publishing the standard catalog, computing what a tenant actually runs, and changing a tenant's overrides."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from copy import deepcopy
 from typing import Any
@@ -11,9 +12,10 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 from sqlalchemy.orm import Session
 
+from madoguchi.audit import operations as audit
 from madoguchi.catalog import definitions, repository
 from madoguchi.catalog.models import ServiceVersion
-from madoguchi.errors import Conflict, NotFound
+from madoguchi.errors import Conflict, NotFound, ValidationFailed
 from madoguchi.tenancy.models import TenantService
 
 
@@ -76,3 +78,51 @@ def tenant_service_for(session: Session, tenant_id: uuid.UUID, key: str) -> tupl
     if found is None:
         raise NotFound(f"This municipality does not offer the procedure '{key}'.")
     return found
+
+
+def _setting_of(problem: definitions.Problem) -> str:
+    """``overrides.extra_steps[0]`` -> ``extra_steps``: the setting a conformance problem is about."""
+    parts = problem.field.split(".", 1)
+    return re.split(r"[\[.]", parts[1] if len(parts) == 2 else parts[0], maxsplit=1)[0]
+
+
+def change_overrides(
+    session: Session, tenant_id: uuid.UUID, key: str, changes: dict[str, Any], *, actor: str
+) -> TenantService:
+    """Change some of a tenant's overrides of procedure ``key`` (a value of ``None`` goes back to the standard).
+
+    Settings not named in ``changes`` keep their values. The result is checked by the same rules as
+    ``madoguchi catalog check`` applies to tenant files; on any problem nothing changes and
+    ``ValidationFailed`` names each setting. Applications already filed keep their ``settings_snapshot``:
+    the change applies to new applications only.
+    """
+    tenant_service, version = tenant_service_for(session, tenant_id, key)
+    before = dict(tenant_service.overrides or {})
+    after = {**before, **changes}
+    after = {name: value for name, value in after.items() if value is not None}
+    service = {**version.definition, "form": version.form_schema}
+    problems = definitions.check_overrides(service, after)
+    if problems:
+        errors: dict[str, list[str]] = {}
+        for problem in problems:
+            errors.setdefault(_setting_of(problem), []).append(problem.message)
+        raise ValidationFailed("These settings are outside what the standard allows.", errors=errors)
+    if after == before:
+        return tenant_service
+    tenant_service.overrides = after
+    session.flush()
+    changed = sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
+    audit.record(
+        session,
+        tenant_id,
+        actor=actor,
+        action="tenant_service.overrides_changed",
+        object_type="tenant_service",
+        object_id=tenant_service.id,
+        data={
+            "service_key": key,
+            "before": {name: before.get(name) for name in changed},
+            "after": {name: after.get(name) for name in changed},
+        },
+    )
+    return tenant_service

@@ -1,7 +1,10 @@
-"""Loading municipalities from ``tenants/`` into the database: create or update, idempotently."""
+"""Municipalities in the database: loading them from ``tenants/`` (create or update, idempotently), and creating,
+suspending and resuming one from the platform admin pages."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,9 +14,11 @@ from sqlalchemy.orm import Session
 from madoguchi.audit import operations as audit
 from madoguchi.catalog import operations as catalog
 from madoguchi.catalog import repository as catalog_repository
-from madoguchi.db import bind_tenant
-from madoguchi.errors import NotFound
-from madoguchi.tenancy.models import Tenant, TenantService
+from madoguchi.catalog.models import ServiceVersion
+from madoguchi.db import bind_tenant, bound_tenant
+from madoguchi.errors import Conflict, NotFound, ValidationFailed
+from madoguchi.jp import is_valid_local_government_code
+from madoguchi.tenancy.models import Tenant, TenantService, TenantStatus
 
 
 @dataclass
@@ -118,3 +123,148 @@ def sync_tenants(session: Session, specs: dict[str, dict[str, Any]]) -> SyncRepo
     for slug in sorted(specs):
         getattr(report, sync_tenant(session, specs[slug])).append(slug)
     return report
+
+
+# --- Provisioning from the platform admin pages (issue #6 builds the full lifecycle on these) -------------------------
+
+SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+SLUG_MAX_LENGTH = 63
+NAME_MAX_LENGTH = 200
+#: Paths of the platform itself that a municipality's slug would shadow.
+RESERVED_SLUGS = frozenset({"admin", "api", "oauth", "static", "healthz", "readyz", "login", "logout", "console"})
+
+# Reasons a new tenant is refused, one per field; the admin pages show each in the visitor's language.
+SLUG_INVALID = "slug_invalid"
+SLUG_TAKEN = "slug_taken"
+NAME_MISSING = "name_missing"
+NAME_TOO_LONG = "name_too_long"
+CODE_INVALID = "code_invalid"
+CODE_TAKEN = "code_taken"
+PREFECTURE_MISMATCH = "prefecture_mismatch"
+LOCALES_INVALID = "locales_invalid"
+DEFAULT_LOCALE_INVALID = "default_locale_invalid"
+SERVICE_UNKNOWN = "service_unknown"
+
+
+@dataclass(frozen=True)
+class NewTenant:
+    slug: str
+    name_ja: str
+    name_en: str
+    local_government_code: str
+    prefecture: dict[str, str]
+    locales: list[str]
+    default_locale: str
+    services: list[str]
+
+
+def published_procedures(session: Session) -> dict[str, dict[str, str]]:
+    """Every procedure of the standard catalog a new tenant may switch on: key -> title of its latest version."""
+    keys = session.execute(select(ServiceVersion.key).distinct().order_by(ServiceVersion.key)).scalars()
+    return {key: catalog.latest_version(session, key).definition.get("title", {}) for key in keys}
+
+
+def check_new_tenant(session: Session, new: NewTenant, *, published_services: set[str]) -> dict[str, list[str]]:
+    """Reason codes per field for a tenant that cannot be created as given (empty when it can)."""
+    errors: dict[str, list[str]] = {}
+    if len(new.slug) > SLUG_MAX_LENGTH or not SLUG_PATTERN.match(new.slug) or new.slug in RESERVED_SLUGS:
+        errors["slug"] = [SLUG_INVALID]
+    elif session.execute(select(Tenant.id).where(Tenant.slug == new.slug)).first() is not None:
+        errors["slug"] = [SLUG_TAKEN]
+    for field_name in ("name_ja", "name_en"):
+        value = getattr(new, field_name)
+        if not value:
+            errors[field_name] = [NAME_MISSING]
+        elif len(value) > NAME_MAX_LENGTH:
+            errors[field_name] = [NAME_TOO_LONG]
+    code = new.local_government_code
+    if not is_valid_local_government_code(code):
+        errors["local_government_code"] = [CODE_INVALID]
+    elif session.execute(select(Tenant.id).where(Tenant.local_government_code == code)).first() is not None:
+        errors["local_government_code"] = [CODE_TAKEN]
+    if new.prefecture.get("code") != code[:2]:
+        errors["prefecture_code"] = [PREFECTURE_MISMATCH]
+    if not new.locales or any(locale not in ("ja", "en") for locale in new.locales):
+        errors["locales"] = [LOCALES_INVALID]
+    elif new.default_locale not in new.locales:
+        errors["default_locale"] = [DEFAULT_LOCALE_INVALID]
+    if any(key not in published_services for key in new.services):
+        errors["services"] = [SERVICE_UNKNOWN]
+    return errors
+
+
+def create_tenant(session: Session, new: NewTenant, *, actor: str) -> Tenant:
+    """A new municipality on trial, with the chosen standard procedures at their defaults. Audited.
+
+    Raises ``ValidationFailed`` with reason codes per field (see ``check_new_tenant``); nothing is stored then.
+    """
+    errors = check_new_tenant(session, new, published_services=set(published_procedures(session)))
+    if errors:
+        raise ValidationFailed("The tenant cannot be created as given.", errors=errors)
+    spec = {
+        "slug": new.slug,
+        "name": {"ja": new.name_ja, "en": new.name_en},
+        "local_government_code": new.local_government_code,
+        "prefecture": dict(new.prefecture),
+        "locales": list(new.locales),
+        "default_locale": new.default_locale,
+        "status": TenantStatus.TRIAL.value,
+        "services": {key: {} for key in new.services},
+    }
+    sync_tenant(session, spec, actor=actor)
+    return session.execute(select(Tenant).where(Tenant.slug == new.slug)).scalar_one()
+
+
+def get_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound("There is no such municipality.")
+    return tenant
+
+
+def list_tenants(session: Session) -> list[Tenant]:
+    return list(session.execute(select(Tenant).order_by(Tenant.local_government_code)).scalars())
+
+
+def _change_status(session: Session, tenant: Tenant, status: TenantStatus, *, action: str, actor: str) -> Tenant:
+    before = tenant.status
+    tenant.status = status.value
+    session.flush()
+    bound = bound_tenant(session)
+    bind_tenant(session, tenant.id)
+    try:
+        audit.record(
+            session,
+            tenant.id,
+            actor=actor,
+            action=action,
+            object_type="tenant",
+            object_id=tenant.id,
+            data={"slug": tenant.slug, "before": before, "after": status.value},
+        )
+    finally:
+        bind_tenant(session, bound)
+    return tenant
+
+
+def suspend_tenant(session: Session, tenant_id: uuid.UUID, *, actor: str) -> Tenant:
+    """Suspend a municipality: its portal, console and API answer 403 until it is resumed. Audited."""
+    tenant = get_tenant(session, tenant_id)
+    if tenant.status_enum is TenantStatus.SUSPENDED:
+        raise Conflict("This municipality is already suspended.")
+    previous = tenant.status
+    tenant = _change_status(session, tenant, TenantStatus.SUSPENDED, action="tenant.suspend", actor=actor)
+    tenant.profile = {**(tenant.profile or {}), "status_before_suspension": previous}
+    session.flush()
+    return tenant
+
+
+def resume_tenant(session: Session, tenant_id: uuid.UUID, *, actor: str) -> Tenant:
+    """Resume a suspended municipality in the status it had before (trial or live). Audited."""
+    tenant = get_tenant(session, tenant_id)
+    if tenant.status_enum is not TenantStatus.SUSPENDED:
+        raise Conflict("This municipality is not suspended.")
+    profile = dict(tenant.profile or {})
+    previous = TenantStatus(profile.pop("status_before_suspension", TenantStatus.LIVE.value))
+    tenant.profile = profile
+    return _change_status(session, tenant, previous, action="tenant.resume", actor=actor)

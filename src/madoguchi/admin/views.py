@@ -1,0 +1,177 @@
+"""The platform admin pages under ``/admin/``: the municipalities (tenants) with their status, creating a tenant,
+suspending and resuming one.
+
+Only a signed-in platform admin reaches them (the login is ``/admin/login``). The rules live in
+``tenancy.operations``; every action there is audited in the tenant's chain. A suspended tenant answers 403 on
+all its pages and APIs (``tenancy.resolution``); the admin pages address tenants by id, never by the slug, so
+they still reach a suspended one.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+
+from madoguchi.admin.prefectures import PREFECTURES
+from madoguchi.context import db_session
+from madoguchi.errors import Conflict, ValidationFailed
+from madoguchi.identity.principal import current_principal
+from madoguchi.tenancy import operations as tenancy
+from madoguchi.tenancy.models import TenantStatus
+from madoguchi.web.auth import require_platform_admin
+from madoguchi.web.i18n import LOCALE_NAMES, current_locale, localized
+
+bp = Blueprint("admin", __name__, template_folder="templates", url_prefix="/admin")
+require_platform_admin(bp)
+
+Errors = dict[str, list[str]]
+
+STATUS_LABELS = {
+    TenantStatus.TRIAL.value: lazy_gettext("Trial"),
+    TenantStatus.LIVE.value: lazy_gettext("Live"),
+    TenantStatus.SUSPENDED.value: lazy_gettext("Suspended"),
+}
+#: What each refusal of ``tenancy.create_tenant`` means, in the admin's language.
+REFUSALS = {
+    tenancy.SLUG_INVALID: lazy_gettext(
+        "Enter a slug of lowercase letters, digits and hyphens that starts with a letter, for example "
+        "sakura-town (not a reserved word such as admin or api)."
+    ),
+    tenancy.SLUG_TAKEN: lazy_gettext("Another municipality already uses this slug."),
+    tenancy.NAME_MISSING: lazy_gettext("Enter the name."),
+    tenancy.NAME_TOO_LONG: lazy_gettext("Use at most 200 characters."),
+    tenancy.CODE_INVALID: lazy_gettext(
+        "Enter the six-digit local government code with its check digit, for example 131016. "
+        "Check the last digit: it does not match the first five."
+    ),
+    tenancy.CODE_TAKEN: lazy_gettext("Another municipality already has this local government code."),
+    tenancy.PREFECTURE_MISMATCH: lazy_gettext(
+        "Choose the prefecture whose code is the first two digits of the local government code."
+    ),
+    tenancy.LOCALES_INVALID: lazy_gettext("Choose at least one language."),
+    tenancy.DEFAULT_LOCALE_INVALID: lazy_gettext("Choose a default language among the languages offered."),
+    tenancy.SERVICE_UNKNOWN: lazy_gettext("Choose procedures of the standard catalog."),
+}
+
+
+def _actor() -> str:
+    return current_principal().actor.label
+
+
+def _render(template: str, status: int = 200, **context: Any) -> ResponseReturnValue:
+    context.setdefault("errors", {})
+    return render_template(f"admin/{template}", status_labels=STATUS_LABELS, **context), status
+
+
+def _text(name: str, *, normalize: bool = False) -> str:
+    value = request.form.get(name, "")
+    return (unicodedata.normalize("NFKC", value) if normalize else value).strip()
+
+
+@bp.get("/")
+def tenants() -> ResponseReturnValue:
+    return _render("tenants.html", tenants=tenancy.list_tenants(db_session()))
+
+
+def _form_context() -> dict[str, Any]:
+    procedures = tenancy.published_procedures(db_session())
+    return {
+        "prefecture_options": [(code, f"{code} {localized(p)}") for code, p in PREFECTURES.items()],
+        "locale_options": list(LOCALE_NAMES.items()),
+        "procedure_options": [(key, f"{localized(title)} ({key})") for key, title in procedures.items()],
+    }
+
+
+@bp.route("/tenants/new", methods=["GET", "POST"])
+def tenant_new() -> ResponseReturnValue:
+    if request.method == "GET":
+        values = {"locales": ["ja", "en"], "default_locale": "ja", "services": []}
+        return _render("tenant_new.html", values=values, **_form_context())
+    values: dict[str, Any] = {
+        "slug": _text("slug", normalize=True).lower(),
+        "name_ja": _text("name_ja"),
+        "name_en": _text("name_en"),
+        "local_government_code": _text("local_government_code", normalize=True),
+        "prefecture_code": _text("prefecture_code"),
+        "locales": request.form.getlist("locales"),
+        "default_locale": _text("default_locale"),
+        "services": request.form.getlist("services"),
+    }
+    errors: Errors = {}
+    prefecture = PREFECTURES.get(values["prefecture_code"])
+    if prefecture is None:
+        errors["prefecture_code"] = [_("Choose the prefecture.")]
+    else:
+        new = tenancy.NewTenant(
+            slug=values["slug"],
+            name_ja=values["name_ja"],
+            name_en=values["name_en"],
+            local_government_code=values["local_government_code"],
+            prefecture=prefecture,
+            locales=values["locales"],
+            default_locale=values["default_locale"],
+            services=values["services"],
+        )
+        try:
+            tenant = tenancy.create_tenant(db_session(), new, actor=_actor())
+        except ValidationFailed as refused:
+            db_session().rollback()
+            errors = {name: [str(REFUSALS[code]) for code in codes] for name, codes in (refused.errors or {}).items()}
+        else:
+            flash(_("%(name)s was created on trial.", name=tenant.name(current_locale())))
+            return redirect(url_for("admin.tenants"), code=303)
+    return _render("tenant_new.html", 422, values=values, errors=_in_form_order(errors), **_form_context())
+
+
+FORM_ORDER = (
+    "slug",
+    "name_ja",
+    "name_en",
+    "local_government_code",
+    "prefecture_code",
+    "locales",
+    "default_locale",
+    "services",
+)
+
+
+def _in_form_order(errors: Errors) -> Errors:
+    return {name: errors[name] for name in sorted(errors, key=lambda n: FORM_ORDER.index(n) if n in FORM_ORDER else 99)}
+
+
+@bp.route("/tenants/<uuid:tenant_id>/suspend", methods=["GET", "POST"])
+def tenant_suspend(tenant_id: uuid.UUID) -> ResponseReturnValue:
+    return _status_change(tenant_id, "suspend")
+
+
+@bp.route("/tenants/<uuid:tenant_id>/resume", methods=["GET", "POST"])
+def tenant_resume(tenant_id: uuid.UUID) -> ResponseReturnValue:
+    return _status_change(tenant_id, "resume")
+
+
+def _status_change(tenant_id: uuid.UUID, action: str) -> ResponseReturnValue:
+    """A confirmation page (GET), then the change (POST): it works without JavaScript and is never one click."""
+    session = db_session()
+    tenant = tenancy.get_tenant(session, tenant_id)
+    if request.method == "GET":
+        return _render("tenant_status.html", tenant=tenant, action=action)
+    try:
+        if action == "suspend":
+            tenancy.suspend_tenant(session, tenant.id, actor=_actor())
+            flash(_("%(name)s is suspended: its pages and API answer 403.", name=tenant.name(current_locale())))
+        else:
+            tenancy.resume_tenant(session, tenant.id, actor=_actor())
+            flash(_("%(name)s is running again.", name=tenant.name(current_locale())))
+    except Conflict:
+        session.rollback()
+        flash(_("Nothing changed: the municipality was already in that state."), "error")
+    return redirect(url_for("admin.tenants"), code=303)
+
+
+WEB_BLUEPRINTS = [bp]

@@ -1,0 +1,1 @@
+"""Key figures (KPIs) of a municipality's procedures: volumes, processing times, the share filed online."""

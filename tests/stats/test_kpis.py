@@ -1,0 +1,104 @@
+"""KPI figures against known applications: counts per procedure and state, median time to decision, share online."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from madoguchi.applications.models import Application
+from madoguchi.catalog import operations as catalog
+from madoguchi.db import Database
+from madoguchi.identity.models import StaffRole
+from madoguchi.stats import kpis
+from madoguchi.tenancy.models import Tenant
+from tests.tenant_admin.conftest import Towns, admin_url, signed_in
+
+T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+_refs = itertools.count(1)
+
+
+def _application(
+    session: Session,
+    tenant: Tenant,
+    key: str,
+    state: str,
+    *,
+    channel: str = "online",
+    processing: timedelta | None = None,
+    submitted: bool = True,
+) -> Application:
+    version = catalog.latest_version(session, key)
+    application = Application(
+        tenant_id=tenant.id,
+        reference=f"T-{next(_refs):08d}",
+        service_key=key,
+        service_version_id=version.id,
+        state=state,
+        channel=channel,
+        submitted_at=T0 if submitted else None,
+        decided_at=T0 + processing if processing is not None else None,
+    )
+    session.add(application)
+    session.flush()
+    return application
+
+
+@pytest.fixture
+def known(db: Database, towns: Towns) -> None:
+    """Town A: 5 residency certificates (4 filed: 3 online/api, 1 counter), 2 tax certificates; town B: noise."""
+    with db.transaction(towns.a.id) as session:
+        _application(session, towns.a, "residency-certificate", "draft", submitted=False)
+        _application(session, towns.a, "residency-certificate", "issued", processing=timedelta(hours=2))
+        _application(session, towns.a, "residency-certificate", "issued", channel="api", processing=timedelta(days=1))
+        _application(
+            session, towns.a, "residency-certificate", "rejected", channel="counter", processing=timedelta(days=3)
+        )
+        _application(session, towns.a, "residency-certificate", "in_review")
+        _application(session, towns.a, "tax-certificate", "submitted", channel="counter")
+        _application(session, towns.a, "tax-certificate", "approved", channel="counter", processing=timedelta(days=5))
+    with db.transaction(towns.b.id) as session:
+        for _ in range(3):
+            _application(session, towns.b, "residency-certificate", "issued", processing=timedelta(days=30))
+
+
+def test_figures_per_procedure_count_only_this_tenants_applications(db: Database, towns: Towns, known: None) -> None:
+    with db.transaction(towns.a.id) as session:
+        found = {kpi.service_key: kpi for kpi in kpis.procedure_kpis(session, towns.a.id)}
+    residency, tax = found["residency-certificate"], found["tax-certificate"]
+    assert dict(residency.by_state) == {"draft": 1, "issued": 2, "rejected": 1, "in_review": 1}
+    assert residency.total == 5 and residency.filed == 4 and residency.filed_online == 3
+    assert residency.online_share == pytest.approx(0.75)
+    assert residency.decided == 3 and residency.median_processing == timedelta(days=1)
+    assert dict(tax.by_state) == {"submitted": 1, "approved": 1}
+    assert tax.online_share == 0 and tax.median_processing == timedelta(days=5)
+    total = kpis.overall(list(found.values()))
+    assert total.total == 7 and total.filed == 6 and total.filed_online == 3 and total.online_share == 0.5
+
+
+def test_the_median_of_an_even_count_is_the_mean_of_the_middle_two(db: Database, towns: Towns) -> None:
+    with db.transaction(towns.a.id) as session:
+        for days in (1, 2, 4, 10):
+            _application(session, towns.a, "tax-certificate", "issued", processing=timedelta(days=days))
+        [kpi] = kpis.procedure_kpis(session, towns.a.id)
+    assert kpi.median_processing == timedelta(days=3)
+
+
+def test_a_tenant_without_applications_has_no_figures(db: Database, towns: Towns) -> None:
+    with db.transaction(towns.a.id) as session:
+        assert kpis.procedure_kpis(session, towns.a.id) == []
+        assert kpis.overall([]).online_share is None
+
+
+def test_the_key_figures_page_shows_the_numbers(app: Any, db: Database, towns: Towns, known: None) -> None:
+    admin = signed_in(app, db, towns.a, StaffRole.TENANT_ADMIN)
+    response = admin.http.get(admin_url(towns.a, "/kpis"))  # town A offers Japanese only
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "75%" in html and "1.0日" in html and "5.0日" in html and "50%" in html
+    assert "30.0日" not in html  # town B's applications are not counted
+    other = signed_in(app, db, towns.a, StaffRole.CLERK)
+    assert other.http.get(admin_url(towns.a, "/kpis")).status_code == 403
