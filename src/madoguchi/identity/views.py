@@ -267,7 +267,7 @@ def verify_email(token: str) -> ResponseReturnValue:
 
 
 def _admin_next() -> str:
-    return boundary.safe_next(request.args.get("next"), url_for("platform_login.admin_login", **_lang_only()))
+    return boundary.safe_next(request.args.get("next"), url_for("admin.tenants", **_lang_only()))
 
 
 @platform_web.route("/login", methods=["GET", "POST"])
