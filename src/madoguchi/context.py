@@ -20,12 +20,15 @@ _DB_EXTENSION = "madoguchi.database"
 
 #: Paths whose reads stay in deferred SQLite transactions (see ``db.set_sqlite_begin_immediate``).
 _MACHINE_PATHS = ("/api/", "/.well-known/", "/healthz")
+#: The OAuth protocol endpoints keep deferred transactions: a code or refresh token is spent by a
+#: conditional UPDATE that decides between concurrent redemptions (tests/oauth/test_token_endpoint.py).
+_DEFERRED_PROTOCOL_PATHS = ("/oauth/token", "/oauth/revoke", "/oauth/introspect")
 
 
 def _choose_sqlite_transaction_mode(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
     """Writes, and every page request (a page view may write after reading), take SQLite's lock up front."""
     read_only = request.method in ("GET", "HEAD", "OPTIONS") and request.path.startswith(_MACHINE_PATHS)
-    set_sqlite_begin_immediate(not read_only)
+    set_sqlite_begin_immediate(not (read_only or request.path.startswith(_DEFERRED_PROTOCOL_PATHS)))
 
 
 def init_app(app: Flask, database: Database) -> None:
