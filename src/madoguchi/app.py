@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from madoguchi import api, context, errors, health, web
     from madoguchi.db import Database
+    from madoguchi.documents import storage
     from madoguchi.extensions import csrf, limiter
     from madoguchi.tenancy import resolution
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.init_app(app)
     context.init_app(app, Database(settings.effective_database_url, pool_size=settings.db_pool_size))
     resolution.init_app(app)
+    storage.init_app(app, settings)
     app.register_blueprint(health.blp)
     api.init_app(app)
     web.init_app(app)

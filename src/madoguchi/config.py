@@ -58,6 +58,24 @@ class Settings:
     #: (cloud metadata) stays blocked regardless.
     webhooks_allow_private: bool = False
 
+    # -- documents: storage of attachments and issued certificates ------------------------------------
+    #: Where files go: empty for the local folder ``<data_dir>/documents`` (the embedded default),
+    #: ``file:///absolute/folder``, or ``s3://bucket/prefix``.
+    storage_url: str = ""
+    # (documents/storage: more storage settings go here)
+
+    # -- documents: certificates and signatures --------------------------------------------------------
+    # (documents/certificates: settings go here)
+
+    # -- notifications: email ---------------------------------------------------------------------------
+    # (notify/email: settings go here)
+
+    # -- tenant lifecycle -------------------------------------------------------------------------------
+    # (tenancy/lifecycle: settings go here)
+
+    # -- tenant archives (export/import) ----------------------------------------------------------------
+    # (tenancy/portability: settings go here)
+
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
         """Build settings from the environment, then apply explicit overrides (tests, the demo)."""

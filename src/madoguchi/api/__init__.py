@@ -43,6 +43,11 @@ API_BLUEPRINT_MODULES = (
     "madoguchi.oauth.routes",
     "madoguchi.applications.routes",
     "madoguchi.notify.webhook_routes",
+    "madoguchi.documents.attachment_routes",
+    "madoguchi.documents.certificate_routes",
+    "madoguchi.notify.email_routes",
+    "madoguchi.admin.routes",
+    "madoguchi.catalog.upgrade_routes",
 )
 
 swagger_assets = Blueprint("swagger_assets", __name__, url_prefix=f"{API_PREFIX}/docs/assets")

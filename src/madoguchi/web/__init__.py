@@ -26,6 +26,9 @@ WEB_BLUEPRINT_MODULES = (
     "madoguchi.console.views",
     "madoguchi.tenant_admin.views",
     "madoguchi.admin.views",
+    "madoguchi.documents.attachment_views",
+    "madoguchi.documents.certificate_views",
+    "madoguchi.notify.views",
 )
 
 

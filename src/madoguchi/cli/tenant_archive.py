@@ -1,0 +1,3 @@
+"""`madoguchi tenants export|import`: one tenant's data as a signed archive (commands on the `tenants` group)."""
+
+from __future__ import annotations
