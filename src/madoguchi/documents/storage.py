@@ -15,10 +15,11 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+import unicodedata
 import uuid
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from flask import current_app
 
@@ -69,9 +70,44 @@ class Storage(Protocol):
         ...
 
 
-def _check_key(key: str, tenant_id: uuid.UUID) -> None:
+def check_key(key: str, tenant_id: uuid.UUID) -> None:
+    """Refuse a key outside ``tenants/<tenant_id>/`` (a programming error, never a user's mistake)."""
     if tenant_of_key(key) != tenant_id:
         raise PermissionError("storage key belongs to another tenant")
+
+
+_check_key = check_key
+
+#: File name extension for the fallback name of a download whose name has no ASCII letters.
+_EXTENSIONS = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
+#: Characters that may stand unquoted in RFC 8187 ``ext-value`` (attr-char), besides letters and digits.
+_ATTR_CHARS = "!#$&+-.^_`|~"
+
+
+def _ascii(text: str) -> str:
+    """Latin letters without accents; anything else that is not a safe file-name character becomes ``_``."""
+    flat = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(c if c.isalnum() or c in "-_()[] " else "_" for c in flat).strip(" _")
+
+
+def content_disposition(filename: str, content_type: str = "", disposition: str = "attachment") -> str:
+    """An RFC 6266 ``Content-Disposition`` value: an ASCII ``filename`` for old clients, ``filename*`` in UTF-8.
+
+    A name with no ASCII letters at all (住民票.pdf) gets ``document.pdf`` as its fallback, not ``.pdf``.
+    """
+    stem, dot, extension = filename.rpartition(".")
+    if not dot:
+        stem, extension = filename, ""
+    ascii_stem, ascii_extension = (_ascii(stem), _ascii(extension))
+    if not any(c.isalpha() for c in ascii_stem):
+        ascii_stem = "document"
+    if not ascii_extension:
+        ascii_extension = _EXTENSIONS.get(content_type, ".")[1:]
+    ascii_name = f"{ascii_stem}.{ascii_extension}" if ascii_extension else ascii_stem
+    value = f'{disposition}; filename="{ascii_name}"'
+    if ascii_name != filename:
+        value += f"; filename*=UTF-8''{quote(filename, safe=_ATTR_CHARS)}"
+    return value
 
 
 class LocalStorage:
@@ -133,6 +169,8 @@ def storage_for(settings: Settings) -> Storage:
 
 def init_app(app, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     app.extensions[EXTENSION_KEY] = storage_for(settings)
+    # The global ceiling on request bodies: no request makes the app read more than this (413 beyond).
+    app.config.setdefault("MAX_CONTENT_LENGTH", settings.max_request_bytes)
 
 
 def current_storage() -> Storage:
