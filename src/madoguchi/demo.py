@@ -21,6 +21,7 @@ from madoguchi.catalog import operations as catalog
 from madoguchi.config import Settings
 from madoguchi.crypto import Sealer
 from madoguchi.db import Database
+from madoguchi.documents import signing
 from madoguchi.identity import operations as identity
 from madoguchi.identity.models import Account, AccountKind, IdentityAssurance, PlatformAdmin, StaffRole
 from madoguchi.identity.passwords import hash_password
@@ -178,6 +179,16 @@ def seed(settings: Settings) -> DemoSummary:
             summary.accounts += _ensure_accounts(db, tenant, resident_code)
             summary.tenants.append(tenant)
         summary.accounts.append(_ensure_platform_admin(db))
+        _ensure_signing_keys(settings, tenants)
     finally:
         db.dispose()
     return summary
+
+
+def _ensure_signing_keys(settings: Settings, tenants: list[Tenant]) -> None:
+    """The demo's platform CA and each municipality's signing key, in ``<data_dir>/signing`` (made once)."""
+    if settings.signing_key_source != "generated":
+        return  # keys provided by the operator (files or KMS): nothing to make
+    keys = signing.KeyStore(settings)
+    for tenant in tenants:
+        keys.signer_for(tenant.slug, tenant.name_ja)

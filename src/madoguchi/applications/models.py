@@ -103,18 +103,44 @@ class IssuedDocument(TenantScoped, Base):
     issued_by: Mapped[str] = mapped_column(String(200))
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str | None] = mapped_column(Text)
+    #: Who revoked it (an actor label, as in the audit trail).
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+    #: The code printed on the certificate (and in its QR code) that anyone may check at /verify/<code>.
+    verification_code: Mapped[str | None] = mapped_column(String(12))
+    #: The signed PDF in document storage, and the SHA-256 and size of exactly those bytes.
+    pdf_storage_key: Mapped[str | None] = mapped_column(String(300))
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    pdf_size: Mapped[int | None]
+
+
+class CertificateVerification(Base):
+    """Global lookup for the public /verify page, which has no tenant: code (or file hash) -> the document.
+
+    Deliberately not tenant-scoped and holding no personal data; the document itself is then read inside its
+    tenant, as every tenant row is. See docs/certificates.md.
+    """
+
+    __tablename__ = "certificate_verifications"
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
+    document_id: Mapped[uuid.UUID]
+    #: SHA-256 of the signed PDF as issued: an uploaded file with this hash is exactly the issued one.
+    pdf_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Attachment(TenantScoped, Base):
     """A document a resident attached for a required-document slot (metadata; the bytes live in storage).
 
-    Uploading and storage backends arrive with the documents issue; the workflow's
-    ``required_documents_present`` guard already reads these rows.
+    Uploaded through ``madoguchi.documents.attachments``; the workflow's ``required_documents_present``
+    guard reads these rows.
     """
 
     __tablename__ = "attachments"
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "application_id"], ["applications.tenant_id", "applications.id"]),
+        Index("ix_attachments_application", "tenant_id", "application_id", "document_key"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -127,3 +153,7 @@ class Attachment(TenantScoped, Base):
     sha256: Mapped[str] = mapped_column(String(64))
     storage_key: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The resident or clerk who uploaded it (None: a vendor app acting with no account of its own).
+    uploaded_by_account_id: Mapped[uuid.UUID | None]
+    #: "clean" (scanned), "not_scanned" (scanning is off). An infected file is never stored.
+    scan_status: Mapped[str] = mapped_column(String(20), default="not_scanned")

@@ -25,6 +25,7 @@ from madoguchi.applications.workflow import Transition, Workflow
 from madoguchi.audit import operations as audit
 from madoguchi.catalog import operations as catalog
 from madoguchi.db import utcnow
+from madoguchi.documents import certificates
 from madoguchi.documents import content as document_content
 from madoguchi.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from madoguchi.identity.actors import APPLICANT_ROLE, SYSTEM_ROLE, Actor
@@ -370,6 +371,8 @@ def issue_document(session: Session, tenant: Tenant, application: Application, a
     )
     session.add(document)
     _flush(session)
+    # The signed PDF (reportlab + pyHanko), stored and registered for /verify, in this same transaction.
+    certificates.attach_signed_pdf(session, tenant, document)
     audit.record(
         session,
         tenant.id,
@@ -377,7 +380,12 @@ def issue_document(session: Session, tenant: Tenant, application: Application, a
         action="document.issue",
         object_type="issued_document",
         object_id=document.id,
-        data={"serial": document.serial, "kind": kind, "application": application.reference},
+        data={
+            "serial": document.serial,
+            "kind": kind,
+            "application": application.reference,
+            "pdf_sha256": document.pdf_sha256,
+        },
     )
     outbox.enqueue(
         session,

@@ -1,0 +1,260 @@
+"""The certificates API: issued documents of an application, their signed PDF, revocation (staff), and the
+public verification of a code or an uploaded PDF.
+
+Who sees a document: whoever sees its application (the applicant, a vendor app acting for them, staff).
+Anyone else gets 404. Verification is public and tells nothing personal (see ``certificates.Summary``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from io import BytesIO
+from typing import Any
+
+from flask import redirect, request, send_file
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import ColumnElement, select
+from werkzeug.wrappers import Response
+
+from madoguchi.api.auth import limit_per_caller_and_address, require_authentication, requires_scope
+from madoguchi.applications.models import Application, IssuedDocument
+
+# Whoever sees an application sees its documents: the applications API's own rule, not a copy of it.
+from madoguchi.applications.routes import _visible
+from madoguchi.context import current_tenant, db_session
+from madoguchi.documents import certificates
+from madoguchi.documents.storage import current_storage
+from madoguchi.errors import Forbidden, NotFound, ValidationFailed
+from madoguchi.identity.principal import APPLICATIONS_PROCESS, APPLICATIONS_READ, Principal, current_principal
+from madoguchi.security import public
+
+blp = Blueprint(
+    "certificates",
+    __name__,
+    url_prefix="/t/<tenant>",
+    description="Certificates issued for applications: metadata, the signed PDF, revocation by staff",
+)
+require_authentication(blp)
+limit_per_caller_and_address(blp)
+
+verification_blp = Blueprint(
+    "certificate_verifications",
+    __name__,
+    url_prefix="/verifications",
+    description="Anyone may check a certificate: by its verification code, or by uploading the PDF",
+)
+#: Public and unauthenticated: the API's rate limit per address (codes are 60 random bits anyway).
+limit_per_caller_and_address(verification_blp)
+
+#: How long a presigned S3 download URL lives.
+DOWNLOAD_URL_SECONDS = 60
+
+
+# ----------------------------------------------------------------------------------------------- schemas
+
+
+class IssuedDocumentSchema(Schema):
+    id = fields.UUID()
+    application_id = fields.UUID()
+    kind = fields.String(metadata={"description": "residency_certificate, tax_certificate or childcare_decision"})
+    title = fields.String(metadata={"description": "The document's Japanese title, e.g. 住民票の写し"})
+    serial = fields.String()
+    issued_at = fields.DateTime()
+    issued_by = fields.String()
+    verification_code = fields.String(
+        allow_none=True, metadata={"description": "Printed on the certificate; check it at /verify/<code>"}
+    )
+    pdf_sha256 = fields.String(allow_none=True)
+    pdf_size = fields.Integer(allow_none=True)
+    revoked = fields.Boolean()
+    revoked_at = fields.DateTime(allow_none=True)
+    revoked_reason = fields.String(allow_none=True, metadata={"description": "Shown to staff only"})
+
+
+class RevocationSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=certificates.REVOCATION_REASON_MAX))
+
+
+class VerificationSchema(Schema):
+    status = fields.String(metadata={"description": "valid, revoked or unknown"})
+    title = fields.String()
+    kind = fields.String()
+    municipality = fields.String()
+    municipality_en = fields.String()
+    serial = fields.String()
+    issued_at = fields.DateTime(allow_none=True)
+    issued_on_wareki = fields.String()
+    revoked_at = fields.DateTime(allow_none=True)
+    pdf_sha256 = fields.String(metadata={"description": "SHA-256 of the PDF as issued"})
+
+
+class UploadCheckSchema(Schema):
+    status = fields.String(metadata={"description": "valid, revoked, altered or unknown"})
+    certificate = fields.Nested(VerificationSchema, allow_none=True, attribute="summary")
+    signature_found = fields.Boolean()
+    intact = fields.Boolean(metadata={"description": "The signed bytes are unchanged and the signature is valid"})
+    trusted = fields.Boolean(metadata={"description": "The signer's certificate chains to the platform CA"})
+    covers_whole_file = fields.Boolean()
+    signer = fields.String()
+    sha256 = fields.String(metadata={"description": "SHA-256 of the uploaded file"})
+    problems = fields.List(fields.String())
+
+
+class UploadSchema(Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def _documents(*criteria: ColumnElement[bool]) -> list[IssuedDocument]:
+    stmt = (
+        select(IssuedDocument)
+        .join(
+            Application,
+            (Application.tenant_id == IssuedDocument.tenant_id) & (Application.id == IssuedDocument.application_id),
+        )
+        .where(IssuedDocument.tenant_id == current_tenant.id, _visible(current_principal()), *criteria)
+        .order_by(IssuedDocument.issued_at)
+    )
+    return list(db_session().execute(stmt).scalars())
+
+
+def _document(document_id: uuid.UUID) -> IssuedDocument:
+    found = _documents(IssuedDocument.id == document_id)
+    if not found:
+        raise NotFound("No such document.")
+    return found[0]
+
+
+def present(document: IssuedDocument, principal: Principal) -> dict[str, Any]:
+    return {
+        "id": document.id,
+        "application_id": document.application_id,
+        "kind": document.kind,
+        "title": certificates.pdf.title_of(document.kind, document.content),
+        "serial": document.serial,
+        "issued_at": document.issued_at,
+        "issued_by": document.issued_by,
+        "verification_code": document.verification_code,
+        "pdf_sha256": document.pdf_sha256,
+        "pdf_size": document.pdf_size,
+        "revoked": document.revoked_at is not None,
+        "revoked_at": document.revoked_at,
+        "revoked_reason": document.revoked_reason if principal.is_staff else None,
+    }
+
+
+def pdf_response(document: IssuedDocument) -> Response:
+    """The signed PDF as an attachment (RFC 6266 ``filename*`` for the Japanese name), or a redirect to a
+    short-lived presigned URL where the storage backend offers one."""
+    storage = current_storage()
+    name = certificates.download_name(document)
+    if document.pdf_storage_key:
+        url = storage.download_url(
+            document.pdf_storage_key,
+            tenant_id=document.tenant_id,
+            filename=name,
+            content_type=certificates.PDF_CONTENT_TYPE,
+            seconds=DOWNLOAD_URL_SECONDS,
+        )
+        if url:
+            return redirect(url)
+    data = certificates.pdf_bytes(document, storage)
+    response = send_file(
+        BytesIO(data), mimetype=certificates.PDF_CONTENT_TYPE, as_attachment=True, download_name=name, max_age=0
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# ------------------------------------------------------------------------------------------------- views
+
+
+@blp.route("/applications/<uuid:application_id>/documents")
+class ApplicationDocuments(MethodView):
+    @blp.response(200, IssuedDocumentSchema(many=True))
+    @blp.alt_response(404, description="No such application for this caller")
+    @requires_scope(APPLICATIONS_READ)
+    def get(self, application_id: uuid.UUID):  # type: ignore[no-untyped-def]
+        """The documents issued for an application (normally one certificate)."""
+        principal = current_principal()
+        visible = db_session().execute(
+            select(Application.id).where(
+                Application.tenant_id == current_tenant.id, Application.id == application_id, _visible(principal)
+            )
+        )
+        if visible.first() is None:
+            raise NotFound("No such application.")
+        return [present(d, principal) for d in _documents(IssuedDocument.application_id == application_id)]
+
+
+@blp.route("/documents/<uuid:document_id>")
+class DocumentItem(MethodView):
+    @blp.response(200, IssuedDocumentSchema)
+    @blp.alt_response(404, description="No such document for this caller")
+    @requires_scope(APPLICATIONS_READ)
+    def get(self, document_id: uuid.UUID):  # type: ignore[no-untyped-def]
+        """One issued document: serial, verification code, the PDF's SHA-256, revocation."""
+        return present(_document(document_id), current_principal())
+
+
+@blp.route("/documents/<uuid:document_id>/pdf")
+class DocumentPdf(MethodView):
+    @blp.response(200, description="The signed PDF (PAdES)", content_type="application/pdf")
+    @blp.alt_response(302, description="Redirect to a short-lived download URL (S3 storage)")
+    @blp.alt_response(404, description="No such document for this caller")
+    @requires_scope(APPLICATIONS_READ)
+    def get(self, document_id: uuid.UUID):  # type: ignore[no-untyped-def]
+        """Download the signed PDF. A revoked certificate can still be downloaded; /verify reports it revoked."""
+        return pdf_response(_document(document_id))
+
+
+@blp.route("/documents/<uuid:document_id>/revocation")
+class Revocation(MethodView):
+    @blp.arguments(RevocationSchema)
+    @blp.response(200, IssuedDocumentSchema)
+    @blp.alt_response(404, description="No such document")
+    @blp.alt_response(409, description="Already revoked")
+    @requires_scope(APPLICATIONS_PROCESS)
+    def post(self, body: dict[str, Any], document_id: uuid.UUID):  # type: ignore[no-untyped-def]
+        """Revoke a certificate (staff), with the reason. /verify reports it revoked from now on."""
+        principal = current_principal()
+        if not principal.is_staff:
+            raise Forbidden("Only staff revoke certificates.")
+        _document(document_id)
+        document = certificates.revoke(db_session(), current_tenant, principal.actor, document_id, body["reason"])
+        return present(document, principal)
+
+
+@verification_blp.route("/<token>")
+@public
+class CodeVerification(MethodView):
+    @verification_blp.response(200, VerificationSchema)
+    def get(self, token: str):  # type: ignore[no-untyped-def]
+        """Check a verification code as printed (hyphens, case and full-width characters do not matter).
+        An unknown code answers 200 with status `unknown`."""
+        return certificates.verify_code(db_session(), token)
+
+
+@verification_blp.route("")
+@public
+class UploadVerification(MethodView):
+    @verification_blp.arguments(UploadSchema, location="files")
+    @verification_blp.response(200, UploadCheckSchema)
+    @verification_blp.alt_response(422, description="No file, or not a PDF")
+    def post(self, files: dict[str, Any]):  # type: ignore[no-untyped-def]
+        """Upload a certificate PDF: its signature is validated against the platform CA, it must cover the whole
+        file, and the file must be exactly one issued here. Answers valid, revoked, altered or unknown."""
+        upload = request.files.get("file")
+        if upload is None:
+            raise ValidationFailed(errors={"file": ["is required"]})
+        data = upload.read(certificates.MAX_UPLOAD_BYTES + 1)
+        engine = certificates.current()
+        assert engine is not None  # always set inside the app
+        return certificates.verify_pdf(db_session(), engine, data)
+
+
+API_BLUEPRINTS = [blp, verification_blp]

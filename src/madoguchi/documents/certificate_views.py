@@ -1,0 +1,202 @@
+"""Certificate pages: the public /verify page (a code, or an uploaded PDF), the resident's download, and the
+console's document page where staff download or revoke with a reason.
+
+The verify page belongs to no municipality: it looks the code up in the global table and reads the
+document inside its tenant (``certificates.verify_code``). It shows what the holder of the paper already
+sees, without names, addresses or amounts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
+from sqlalchemy import ColumnElement, select
+
+from madoguchi.applications.models import Application, IssuedDocument
+from madoguchi.applications.repository import staff_visible
+from madoguchi.context import current_tenant, db_session
+from madoguchi.documents import certificates, pdf
+from madoguchi.documents.certificate_routes import pdf_response
+from madoguchi.errors import Conflict, NotFound, ValidationFailed
+from madoguchi.extensions import limiter
+from madoguchi.identity.models import StaffRole
+from madoguchi.identity.principal import current_principal
+from madoguchi.security import public
+from madoguchi.web.auth import require_resident, require_staff
+
+verify_pages = Blueprint("certificate_verify", __name__, url_prefix="/verify", template_folder="templates")
+portal_documents = require_resident(
+    Blueprint("certificate_portal", __name__, url_prefix="/<tenant>/documents", template_folder="templates")
+)
+console_documents = require_staff(
+    Blueprint("certificate_console", __name__, url_prefix="/<tenant>/console/documents", template_folder="templates")
+)
+WEB_BLUEPRINTS = [verify_pages, portal_documents, console_documents]
+
+# Public: the API's rate limit (MADOGUCHI_API_RATE_LIMIT) per address for the verify page and its uploads.
+limiter.limit(
+    lambda: current_app.config["MADOGUCHI"].api_rate_limit, key_func=get_remote_address, scope="certificate-verify"
+)(verify_pages)
+
+
+def _status_labels() -> dict[str, str]:
+    return {
+        certificates.VALID: _("Valid"),
+        certificates.REVOKED: _("Revoked"),
+        certificates.ALTERED: _("Altered"),
+        certificates.UNKNOWN: _("Unknown"),
+    }
+
+
+@verify_pages.app_template_global("issued_documents_for")
+def issued_documents_for(application: Application) -> list[IssuedDocument]:
+    """The documents issued for an application the page already shows (it has checked who may see it)."""
+    stmt = (
+        select(IssuedDocument)
+        .where(IssuedDocument.tenant_id == application.tenant_id, IssuedDocument.application_id == application.id)
+        .order_by(IssuedDocument.issued_at)
+    )
+    return list(db_session().execute(stmt).scalars())
+
+
+@verify_pages.app_template_global("document_title")
+def document_title(document: IssuedDocument) -> str:
+    return pdf.title_of(document.kind, document.content)
+
+
+# ------------------------------------------------------------------------------------------ /verify
+
+
+def _verify_form(errors: dict[str, list[str]] | None = None, code: str = "", status: int = 200) -> ResponseReturnValue:
+    return render_template("certificates/verify.html", errors=errors or {}, code=code), status
+
+
+@verify_pages.get("/")
+@public
+def verify_start() -> ResponseReturnValue:
+    """Type the code from the paper, or upload the PDF. ``?code=`` comes from the form on this page."""
+    typed = request.args.get("code")
+    if typed is None:
+        return _verify_form()
+    code = certificates.normalize_code(typed)
+    if code is None:
+        message = _("Enter the 12-character code printed under the QR code, for example 7K3M-Q2XD-HP4N.")
+        return _verify_form({"code": [message]}, typed, 422)
+    return redirect(url_for("certificate_verify.verify_code", token=code), code=303)
+
+
+@verify_pages.get("/<token>")
+@public
+def verify_code(token: str) -> ResponseReturnValue:
+    # The token is the verification code (what the QR code on the paper links to).
+    summary = certificates.verify_code(db_session(), token)
+    return render_template(
+        "certificates/verify_result.html",
+        summary=summary,
+        code=certificates.grouped(summary.code) if summary.code else token,
+        labels=_status_labels(),
+    )
+
+
+@verify_pages.post("/")
+@public
+def verify_upload() -> ResponseReturnValue:
+    upload = request.files.get("file")
+    data = upload.read(certificates.MAX_UPLOAD_BYTES + 1) if upload is not None else b""
+    if not data:
+        return _verify_form({"file": [_("Choose the certificate's PDF file.")]}, status=422)
+    engine = certificates.current()
+    assert engine is not None  # always set inside the app
+    try:
+        check = certificates.verify_pdf(db_session(), engine, data)
+    except ValidationFailed as refusal:
+        too_large = "is too large" in refusal.errors.get("file", [])
+        message = _("The file is too large to be a certificate.") if too_large else _("This file is not a PDF.")
+        return _verify_form({"file": [message]}, status=422)
+    return render_template("certificates/verify_upload.html", check=check, labels=_status_labels())
+
+
+# ------------------------------------------------------------------------------------------ downloads
+
+
+def _visible_document(document_id: uuid.UUID, visible: ColumnElement[bool]) -> IssuedDocument:
+    stmt = (
+        select(IssuedDocument)
+        .join(
+            Application,
+            (Application.tenant_id == IssuedDocument.tenant_id) & (Application.id == IssuedDocument.application_id),
+        )
+        .where(IssuedDocument.tenant_id == current_tenant.id, IssuedDocument.id == document_id, visible)
+    )
+    document = db_session().execute(stmt).scalar_one_or_none()
+    if document is None:
+        raise NotFound("No such document.")
+    return document
+
+
+@portal_documents.get("/<uuid:document_id>/pdf")
+def resident_download(document_id: uuid.UUID) -> ResponseReturnValue:
+    account = current_principal().account
+    assert account is not None
+    return pdf_response(_visible_document(document_id, Application.applicant_account_id == account.id))
+
+
+def _console_page(
+    document: IssuedDocument, errors: dict[str, list[str]] | None = None, status: int = 200, reason: str = ""
+) -> ResponseReturnValue:
+    account = current_principal().account
+    application = (
+        db_session()
+        .execute(
+            select(Application).where(
+                Application.tenant_id == current_tenant.id, Application.id == document.application_id
+            )
+        )
+        .scalar_one()
+    )
+    context: dict[str, Any] = {
+        "tenant": current_tenant,
+        "is_tenant_admin": account is not None and StaffRole.TENANT_ADMIN in (account.roles or []),
+        "document": document,
+        "application": application,
+        "title": pdf.title_of(document.kind, document.content),
+        "code": certificates.grouped(document.verification_code) if document.verification_code else "",
+        "errors": errors or {},
+        "reason": reason,
+        "reason_max": certificates.REVOCATION_REASON_MAX,
+    }
+    return render_template("certificates/console_document.html", **context), status
+
+
+@console_documents.get("/<uuid:document_id>")
+def console_document(document_id: uuid.UUID) -> ResponseReturnValue:
+    return _console_page(_visible_document(document_id, staff_visible()))
+
+
+@console_documents.get("/<uuid:document_id>/pdf")
+def console_download(document_id: uuid.UUID) -> ResponseReturnValue:
+    return pdf_response(_visible_document(document_id, staff_visible()))
+
+
+@console_documents.post("/<uuid:document_id>/revocation")
+def console_revoke(document_id: uuid.UUID) -> ResponseReturnValue:
+    document = _visible_document(document_id, staff_visible())
+    reason = request.form.get("reason", "").strip()
+    if not reason:
+        return _console_page(document, {"reason": [_("Write why the certificate is revoked.")]}, 422, reason)
+    if len(reason) > certificates.REVOCATION_REASON_MAX:
+        message = _("Write at most %(count)d characters.", count=certificates.REVOCATION_REASON_MAX)
+        return _console_page(document, {"reason": [message]}, 422, reason)
+    try:
+        certificates.revoke(db_session(), current_tenant, current_principal().actor, document_id, reason)
+    except Conflict:
+        return _console_page(document, {"form": [_("This certificate is already revoked.")]}, 409)
+    flash(_("The certificate is revoked. The verification page now reports it as revoked."), "success")
+    return redirect(
+        url_for("certificate_console.console_document", tenant=current_tenant.slug, document_id=document_id), code=303
+    )

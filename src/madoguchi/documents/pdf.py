@@ -1,0 +1,300 @@
+"""Certificates rendered to PDF with reportlab, from what ``IssuedDocument.content`` states.
+
+The page carries the serial number, the issue date in 和暦, the municipality and its issuing official, the
+content from the register, a QR code of ``<public_url>/verify/<code>`` and the verification code itself.
+Text is set in a TrueType font that is **embedded** as a subset (IPAex Gothic by default), so the file
+renders the same everywhere and can be archived; reportlab's built-in CID fonts would not be embedded.
+
+Rendering is the first half of the per-certificate cost (``bench/certificates.py``), so what never
+changes is prepared once per process: the font is registered once, and the QR code and the text are
+drawn with plain canvas calls (no platypus layout).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import zlib
+from dataclasses import dataclass
+from datetime import date
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import segno
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfdoc, pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+from madoguchi import jp
+
+FONT_NAME = "MadoguchiCertificateFont"
+#: File names of the IPAex fonts as Debian (fonts-ipaexfont-gothic / -mincho) and upstream ship them. Gothic
+#: first: it reads better on screens, where these certificates are mostly read, and its simpler outlines make
+#: the embedded subset ~20% smaller (and quicker to embed) than Mincho's.
+FONT_FILES = ("ipaexg.ttf", "ipaexm.ttf")
+#: Standard font folders (fontconfig's defaults on Linux), searched in order.
+FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts")
+
+TITLES = {
+    "residency_certificate": "住民票の写し",
+    "childcare_decision": "保育所等利用決定通知書",
+}
+TAX_TITLES = {"taxation": "課税証明書", "income": "所得証明書", "non_taxable": "非課税証明書"}
+_SEX = {"male": "男", "female": "女"}
+
+
+class _FastFlate(pdfdoc.PDFStreamFilterZCompress):
+    """Flate at zlib level 1 instead of reportlab's default 6: the embedded font subset is the bulk of a
+    certificate, and level 1 compresses it ~4% less tightly in a third of the time (~1.5 ms a certificate)."""
+
+    def encode(self, text: str | bytes) -> bytes:
+        return zlib.compress(text.encode("utf8") if isinstance(text, str) else text, 1)
+
+
+# reportlab reads this module-level filter whenever it writes a stream (fonts, pages); certificates are the
+# only PDFs this process makes with reportlab.
+pdfdoc.PDFZCompress = _FastFlate()
+
+
+class FontMissing(RuntimeError):
+    """No Japanese TrueType font to embed: install fonts-ipaexfont-gothic or set MADOGUCHI_CERTIFICATE_FONT."""
+
+
+def find_font(configured: str = "") -> Path:
+    """The font file to embed: the configured one, else IPAex found in the standard font folders."""
+    if configured:
+        path = Path(configured).expanduser()
+        if not path.is_file():
+            raise FontMissing(f"MADOGUCHI_CERTIFICATE_FONT: no font file at {path}")
+        return path
+    for folder in FONT_DIRS:
+        root = Path(folder).expanduser()
+        if not root.is_dir():
+            continue
+        for name in FONT_FILES:
+            found = sorted(root.rglob(name))
+            if found:
+                return found[0]
+    raise FontMissing(
+        "No Japanese font to embed in certificates: install the Debian package fonts-ipaexfont-gothic "
+        "(or fonts-ipaexfont-mincho), or set MADOGUCHI_CERTIFICATE_FONT to a TrueType (.ttf) file."
+    )
+
+
+_font_lock = threading.Lock()
+_registered_font: Path | None = None
+
+
+def register_font(path: Path) -> str:
+    """Register the font with reportlab once per process (parsing a 4 MB TTF takes ~100 ms)."""
+    global _registered_font
+    with _font_lock:
+        if _registered_font != path:
+            # subfontPrefix keeps the embedded subset's name stable and readable in pdffonts output.
+            font = TTFont(FONT_NAME, str(path))
+            # Every subset copies whole tables out of the font file (``glyf`` alone is megabytes). Tables are
+            # immutable bytes, so one copy per table serves every certificate: ~1 ms less per page.
+            font.face.get_table = functools.lru_cache(maxsize=None)(font.face.get_table)
+            pdfmetrics.registerFont(font)
+            _registered_font = path
+    return FONT_NAME
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """Who issues: printed at the foot of the certificate."""
+
+    municipality: str  # 桜ヶ丘市
+    official: str  # 桜ヶ丘市長
+    department: str = ""  # 市民課
+
+
+@dataclass(frozen=True)
+class CertificatePage:
+    """Everything one certificate shows."""
+
+    kind: str
+    serial: str
+    issued_on: date
+    content: dict[str, Any]
+    issuer: Issuer
+    verification_code: str  # grouped for reading, e.g. 7K3M-Q2XD-HP4N
+    verification_url: str
+    #: PDF keywords (document metadata): carries the code, so even an altered copy can be recognised.
+    keywords: str = ""
+
+
+def title_of(kind: str, content: dict[str, Any]) -> str:
+    if kind == "tax_certificate":
+        return TAX_TITLES.get(content.get("kind", "taxation"), "課税証明書")
+    return TITLES.get(kind, "証明書")
+
+
+def _yen(value: Any) -> str:
+    return f"{int(value or 0):,}円"
+
+
+def _wareki(iso: str | None) -> str:
+    return jp.to_wareki(date.fromisoformat(iso)) if iso else ""
+
+
+def _residency_lines(content: dict[str, Any]) -> list[tuple[str, str]]:
+    lines = [("住所", content.get("address") or ""), ("世帯主", content.get("head_of_household") or "")]
+    for person in content.get("persons") or []:
+        lines.append(("", ""))
+        lines.append(("氏名", person.get("name") or ""))
+        lines.append(("フリガナ", person.get("name_kana") or ""))
+        lines.append(("生年月日", person.get("birth_date_wareki") or _wareki(person.get("birth_date"))))
+        lines.append(("性別", _SEX.get(person.get("sex") or "", "")))
+        if "relationship" in person:
+            lines.append(("続柄", person.get("relationship") or ""))
+        lines.append(("住民となった年月日", _wareki(person.get("became_resident_on"))))
+        lines.append(("住所を定めた年月日", _wareki(person.get("address_set_on"))))
+        if "domicile" in person:
+            lines.append(("本籍", person.get("domicile") or ""))
+            lines.append(("筆頭者", person.get("domicile_head") or ""))
+        if "resident_record_code" in person:
+            lines.append(("住民票コード", person.get("resident_record_code") or ""))
+    return lines
+
+
+def _tax_lines(content: dict[str, Any]) -> list[tuple[str, str]]:
+    income = content.get("income") or {}
+    lines = [
+        ("年度", f"{content.get('fiscal_year_label', '')}（{content.get('income_year', '')}年分所得）"),
+        ("氏名", content.get("name") or ""),
+        ("フリガナ", content.get("name_kana") or ""),
+        ("生年月日", _wareki(content.get("birth_date"))),
+        ("1月1日現在の住所", content.get("address_on_jan1") or ""),
+        ("給与所得", _yen(income.get("salary"))),
+        ("事業所得", _yen(income.get("business"))),
+        ("年金所得", _yen(income.get("pension"))),
+        ("その他の所得", _yen(income.get("other"))),
+        ("合計所得金額", _yen(income.get("total"))),
+        ("所得控除額", _yen(content.get("deductions"))),
+        ("課税標準額", _yen(content.get("taxable_income"))),
+        ("扶養人数", f"{content.get('dependents', 0)}人"),
+    ]
+    tax = content.get("tax")
+    if tax is not None:
+        lines.append(("市町村民税額", _yen(tax.get("municipal"))))
+        lines.append(("道府県民税額", _yen(tax.get("prefectural"))))
+    if content.get("non_taxable"):
+        lines.append(("課税状況", "非課税"))
+    return lines
+
+
+def _childcare_lines(content: dict[str, Any]) -> list[tuple[str, str]]:
+    child = content.get("child") or {}
+    return [
+        ("児童氏名", child.get("name") or ""),
+        ("生年月日", child.get("birth_date_wareki") or _wareki(child.get("birth_date"))),
+        ("認定区分", str(content.get("certification_category") or "")),
+        ("保育必要量", str(content.get("care_time") or "")),
+        ("利用開始月", str(content.get("desired_start_month") or "")),
+        ("利用施設", str(content.get("facility_code") or "")),
+        ("決定", "利用決定" if content.get("decision") in ("approved", "issued") else str(content.get("decision"))),
+    ]
+
+
+_BODIES = {
+    "residency_certificate": (_residency_lines, "この写しは、住民票の原本と相違ないことを証明する。"),
+    "tax_certificate": (_tax_lines, "上記のとおり証明する。"),
+    "childcare_decision": (_childcare_lines, "上記のとおり決定したので通知する。"),
+}
+
+
+#: QR mask pattern. The encoder may use any of the eight (a reader takes it from the code's format bits);
+#: scoring all eight to pick the "best" costs more than the rest of the page. Pattern 0 with error
+#: correction level M reads reliably at the printed 30 mm.
+QR_MASK_PATTERN = 0
+
+
+def qr_modules(text: str) -> list[list[bool]]:
+    """The QR code of ``text`` (error correction M, exactly M: not raised to fill the version) as rows of
+    dark/light modules, without the quiet zone. segno encodes it in about half the time of reportlab's
+    encoder, whose Reed-Solomon step is the slowest part of a certificate page."""
+    code = segno.make_qr(text, error="m", mask=QR_MASK_PATTERN, boost_error=False)
+    return [[bool(dark) for dark in row] for row in code.matrix]
+
+
+def _draw_qr(canvas: Canvas, text: str, x: float, y: float, size: float) -> None:
+    """Draw the code as filled horizontal runs (reportlab's QR widget draws a shape per module: ~10 ms)."""
+    modules = qr_modules(text)
+    quiet = 4  # the quiet zone the standard asks for, in modules
+    count = len(modules)
+    cell = size / (count + 2 * quiet)
+    # One literal path in module units from the top-left (integer coordinates): formatting ~250 rectangles
+    # through reportlab's path object costs more than encoding the code itself.
+    runs: list[str] = []
+    for row_index, row in enumerate(modules):
+        col = 0
+        while col < count:
+            if row[col]:
+                start = col
+                while col < count and row[col]:
+                    col += 1
+                runs.append(f"{start} {row_index} {col - start} 1 re")
+            else:
+                col += 1
+    canvas.saveState()
+    canvas.transform(cell, 0, 0, -cell, x + quiet * cell, y + size - quiet * cell)
+    canvas.addLiteral("\n".join(runs) + "\nf")
+    canvas.restoreState()
+
+
+def render(page: CertificatePage, font_path: Path) -> bytes:
+    """One A4 page, the font subset embedded. Deterministic apart from reportlab's creation date/ID."""
+    font = register_font(font_path)
+    out = BytesIO()
+    canvas = Canvas(out, pagesize=A4, pageCompression=1, initialFontName=font, initialFontSize=11)
+    title = title_of(page.kind, page.content)
+    canvas.setTitle(f"{title} {page.serial}")
+    canvas.setAuthor(page.issuer.official)
+    canvas.setSubject(f"{page.issuer.municipality} {title}")
+    if page.keywords:
+        canvas.setKeywords(page.keywords)
+    width, height = A4
+    left, right = 22 * mm, width - 22 * mm
+
+    canvas.setFont(font, 20)
+    canvas.drawCentredString(width / 2, height - 30 * mm, title)
+    canvas.setFont(font, 9)
+    canvas.drawRightString(right, height - 18 * mm, f"証明書番号 {page.serial}")
+
+    lines_of, statement = _BODIES.get(page.kind, (lambda c: [], "上記のとおり証明する。"))
+    y = height - 48 * mm
+    canvas.setLineWidth(0.4)
+    for label, value in lines_of(page.content):
+        if not label:
+            y -= 3 * mm
+            canvas.line(left, y + 5.5 * mm, right, y + 5.5 * mm)
+            continue
+        canvas.setFont(font, 9)
+        canvas.drawString(left, y, label)
+        canvas.setFont(font, 11)
+        canvas.drawString(left + 42 * mm, y, value)
+        y -= 7.5 * mm
+
+    y = min(y - 8 * mm, 95 * mm)
+    canvas.setFont(font, 11)
+    canvas.drawString(left, y, statement)
+    canvas.drawString(left, y - 10 * mm, jp.to_wareki(page.issued_on))
+    canvas.setFont(font, 13)
+    canvas.drawString(left + 20 * mm, y - 20 * mm, page.issuer.official)
+    if page.issuer.department:
+        canvas.setFont(font, 9)
+        canvas.drawString(left + 20 * mm, y - 26 * mm, f"（担当　{page.issuer.department}）")
+
+    _draw_qr(canvas, page.verification_url, right - 30 * mm, 18 * mm, 30 * mm)
+    canvas.setFont(font, 8)
+    canvas.drawString(left, 34 * mm, "この証明書は電子署名されています。真正性は次のページで確認できます。")
+    canvas.drawString(left, 29 * mm, page.verification_url)
+    canvas.setFont(font, 11)
+    canvas.drawString(left, 21 * mm, f"検証コード　{page.verification_code}")
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
