@@ -126,3 +126,38 @@ class Notice(TenantScoped, Base):
     reference: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
+
+
+class EmailDelivery(TenantScoped, Base):
+    """One email for one outbox message: at most one per message (``message_id`` is the dedupe key).
+
+    The SMTP ``Message-ID`` is derived from ``message_id`` as well, so an email sent again after a crash between
+    sending and committing is recognisable downstream. Staff see failed deliveries and may queue them again.
+    """
+
+    __tablename__ = "email_deliveries"
+    __table_args__ = (
+        UniqueConstraint("message_id"),
+        Index("ix_email_deliveries_status", "tenant_id", "status", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    #: The outbox message this email is for.
+    message_id: Mapped[uuid.UUID]
+    #: Which email: ``application.approved``, ``account.verify_email``...
+    template: Mapped[str] = mapped_column(String(100))
+    #: The application reference or ``account:<id>`` the email is about (no personal data).
+    reference: Mapped[str | None] = mapped_column(String(100))
+    recipient: Mapped[str] = mapped_column(String(254))
+    locale: Mapped[str] = mapped_column(String(5))
+    subject: Mapped[str] = mapped_column(String(300))
+    #: pending (waiting for a retry), sent, failed (gave up; staff may retry)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: The backend that sent (or tried to send) it: log, smtp, ses.
+    backend: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_attempt_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]

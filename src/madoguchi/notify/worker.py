@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from madoguchi.config import Settings
 from madoguchi.db import Database, sqlite_begin_immediate, utcnow
-from madoguchi.notify import webhooks
+from madoguchi.notify import email, webhooks
 from madoguchi.notify.models import OutboxMessage
-from madoguchi.tenancy.models import Tenant
+from madoguchi.tenancy.models import Tenant, TenantStatus
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def backoff(attempts: int) -> timedelta:
 
 
 def log_notification(session: Session, tenant: Tenant, message: OutboxMessage) -> None:
-    """The embedded email backend: write the notification to the log (real backends come with documents)."""
+    """Notifications that are not emails (staff notices, identity letters): template and reference to the log."""
     payload = message.payload
     log.info(
         "notification %s for tenant %s: %s -> %s",
@@ -52,11 +52,11 @@ def log_notification(session: Session, tenant: Tenant, message: OutboxMessage) -
 def default_handlers(settings: Settings) -> dict[str, Handler]:
     """Handlers per topic. Events fan out to webhook deliveries; each delivery is a ``webhook.deliver`` job."""
     return {
-        "notify.applicant": log_notification,
         "notify.staff": log_notification,
-        # Account emails and identity letters: the log shows template and reference, never links or codes.
-        "notify.account": log_notification,
+        # Identity letters (paper): the log shows template and reference, never the code.
         "notify.letter": log_notification,
+        # Emails to applicants and account holders (notify.applicant, notify.account), one per message at most.
+        **email.handlers(settings),
         **dict.fromkeys(webhooks.EVENTS, webhooks.fan_out),
         webhooks.DELIVER_TOPIC: webhooks.delivery_handler(settings),
     }
@@ -123,7 +123,9 @@ def run_once(
 
 def _run_once(database: Database, handlers: dict[str, Handler]) -> int:
     with database.transaction() as session:
-        tenants = list(session.execute(select(Tenant).order_by(Tenant.slug)).scalars())
+        # A deleted municipality sends nothing more (its data waits for the purge); a suspended one still does.
+        stmt = select(Tenant).where(Tenant.status != TenantStatus.DELETED.value).order_by(Tenant.slug)
+        tenants = list(session.execute(stmt).scalars())
     delivered = 0
     for tenant in tenants:
         with database.transaction(tenant.id) as session:

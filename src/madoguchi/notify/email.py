@@ -1,0 +1,301 @@
+"""Email through the outbox: the backends (log, SMTP, Amazon SES), the worker's handler, and staff retries.
+
+How an email travels: an operation writes an outbox message (``notify.applicant``, ``notify.account``) in the
+transaction of the change; the worker runs ``EmailHandler`` for it, which builds the email
+(``madoguchi.notify.messages``), sends it and records the outcome in ``email_deliveries``.
+
+* **Once per event.** ``email_deliveries.message_id`` is unique: the outbox message id is the dedupe key. A
+  message whose email was sent is not sent again, however often the worker sees it. The SMTP ``Message-ID``
+  is ``<outbox-message-id@sender-domain>`` on every attempt, so if the process dies between sending and
+  committing, the second copy carries the same ``Message-ID`` and mail systems recognise it.
+* **Failures.** The handler runs inside a savepoint of the worker's transaction; a failed send raises
+  ``EmailFailed``, the worker rolls the savepoint back, schedules the retry with its backoff and calls
+  ``after_rollback``, which records the attempt (and, after the last one, status ``failed``) so staff see it.
+* **Retry now.** Staff (tenant admins, supervisors) re-queue a failed delivery: its outbox message becomes due
+  again with a fresh series of attempts; the action is audited.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import parseaddr
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import case, select
+from sqlalchemy.orm import Session
+
+from madoguchi.audit import operations as audit
+from madoguchi.db import utcnow
+from madoguchi.errors import Conflict, NotFound
+from madoguchi.notify import messages
+from madoguchi.notify.models import EmailDelivery, OutboxMessage
+from madoguchi.tenancy.models import Tenant
+
+if TYPE_CHECKING:
+    from madoguchi.config import Settings
+
+log = logging.getLogger(__name__)
+
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+#: The topics that become emails (``notify.letter`` is paper, ``notify.staff`` stays in the log).
+EMAIL_TOPICS = ("notify.applicant", "notify.account")
+
+
+# ---------------------------------------------------------------------------------------------- backends
+
+
+class Mailer(Protocol):
+    """Something that sends a complete email or raises."""
+
+    name: str
+
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class LogMailer:
+    """The embedded default: nothing leaves the machine; the log says that an email would have been sent.
+
+    Only the ``Message-ID`` goes to the log: bodies carry links (address verification) that must not."""
+
+    name = "log"
+
+    def send(self, message: EmailMessage) -> None:
+        log.info("email %s not sent (log backend)", message["Message-ID"])
+
+
+class SmtpMailer:
+    """SMTP with ``smtplib``: one connection per email, optional STARTTLS and login."""
+
+    name = "smtp"
+
+    def __init__(self, settings: Settings) -> None:
+        self.host = settings.smtp_host
+        self.port = settings.smtp_port
+        self.timeout = settings.smtp_timeout
+        self.starttls = settings.smtp_starttls
+        self.username = settings.smtp_username
+        self.password = settings.smtp_password
+
+    def send(self, message: EmailMessage) -> None:
+        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if self.username:
+                smtp.login(self.username, self.password)
+            # Raises on any refusal (4xx or 5xx) of the sender, the recipient or the data.
+            smtp.send_message(message)
+
+
+class SesMailer:
+    """Amazon SES (API v2) through boto3, the email sent as raw MIME so our ``Message-ID`` and headers stay."""
+
+    name = "ses"
+
+    def __init__(self, settings: Settings) -> None:
+        import boto3
+
+        self.client = boto3.client(
+            "sesv2", region_name=settings.ses_region, endpoint_url=settings.ses_endpoint_url or None
+        )
+        self.sender = parseaddr(settings.email_from)[1]
+        self.configuration_set = settings.ses_configuration_set
+
+    def send(self, message: EmailMessage) -> None:
+        request: dict[str, Any] = {"FromEmailAddress": self.sender, "Content": {"Raw": {"Data": message.as_bytes()}}}
+        if self.configuration_set:
+            request["ConfigurationSetName"] = self.configuration_set
+        self.client.send_email(**request)
+
+
+BACKENDS: dict[str, type[LogMailer] | type[SmtpMailer] | type[SesMailer]] = {
+    "log": LogMailer,
+    "smtp": SmtpMailer,
+    "ses": SesMailer,
+}
+
+
+def mailer_for(settings: Settings) -> Mailer:
+    """The backend ``settings.email_backend`` names."""
+    try:
+        backend = BACKENDS[settings.email_backend]
+    except KeyError:
+        raise ValueError(
+            f"MADOGUCHI_EMAIL_BACKEND must be one of {', '.join(BACKENDS)}, not {settings.email_backend!r}"
+        ) from None
+    return backend() if backend is LogMailer else backend(settings)  # type: ignore[call-arg]
+
+
+# ----------------------------------------------------------------------------------------- the handler
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """What an attempt was about, kept to record it after the savepoint that held it was rolled back."""
+
+    message_id: uuid.UUID
+    tenant_id: uuid.UUID
+    email: messages.Email
+    backend: str
+    attempted_at: datetime
+
+
+class EmailFailed(Exception):
+    """A send failed. The worker rolls back the handler's savepoint, schedules the retry (or gives up), then
+    calls ``after_rollback``, which writes the attempt to the delivery row."""
+
+    def __init__(self, attempt: _Attempt, error: str) -> None:
+        super().__init__(error)
+        self.attempt = attempt
+        self.error = error
+
+    def after_rollback(self, session: Session, *, retry_at: datetime | None) -> None:
+        delivery = _delivery_for(session, self.attempt.message_id) or _new_delivery(session, self.attempt)
+        delivery.attempts += 1
+        delivery.last_attempt_at = self.attempt.attempted_at
+        delivery.last_error = self.error[:2000]
+        delivery.next_attempt_at = retry_at
+        delivery.status = PENDING if retry_at is not None else FAILED
+        session.flush()
+
+
+def _delivery_for(session: Session, message_id: uuid.UUID, *, lock: bool = False) -> EmailDelivery | None:
+    stmt = select(EmailDelivery).where(EmailDelivery.message_id == message_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
+
+
+def _new_delivery(session: Session, attempt: _Attempt) -> EmailDelivery:
+    delivery = EmailDelivery(
+        tenant_id=attempt.tenant_id,
+        message_id=attempt.message_id,
+        template=attempt.email.template,
+        reference=attempt.email.reference,
+        recipient=attempt.email.recipient,
+        locale=attempt.email.locale,
+        subject=attempt.email.subject[:300],
+        status=PENDING,
+        attempts=0,
+        backend=attempt.backend,
+        created_at=attempt.attempted_at,
+    )
+    session.add(delivery)
+    session.flush()
+    return delivery
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        return f"SMTP {exc.smtp_code}: {text}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, text = next(iter(exc.recipients.values()))
+        return f"SMTP {code}: {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class EmailHandler:
+    """The outbox handler of ``notify.applicant`` and ``notify.account``: one email per message, at most."""
+
+    def __init__(self, settings: Settings, mailer: Mailer | None = None) -> None:
+        self.settings = settings
+        self.mailer = mailer or mailer_for(settings)
+
+    def __call__(self, session: Session, tenant: Tenant, message: OutboxMessage) -> None:
+        delivery = _delivery_for(session, message.id, lock=True)
+        if delivery is not None and delivery.status == SENT:
+            log.info("email for outbox message %s was sent already: not again", message.id)
+            return
+        email = messages.build(session, tenant, message, self.settings)
+        payload = message.payload
+        if email is None:
+            log.info("no email for outbox message %s (%s): nobody to send it to", message.id, payload.get("template"))
+            return
+        attempt = _Attempt(message.id, tenant.id, email, self.mailer.name, utcnow())
+        # Template and reference only: bodies carry links and codes that never go to a log.
+        log.info(
+            "email %s for tenant %s: %s -> %s via %s",
+            message.id,
+            tenant.slug,
+            email.template,
+            email.reference,
+            self.mailer.name,
+        )
+        try:
+            self.mailer.send(email.mime)
+        except Exception as exc:
+            raise EmailFailed(attempt, _describe(exc)) from exc
+        delivery = delivery or _new_delivery(session, attempt)
+        delivery.attempts += 1
+        delivery.status = SENT
+        delivery.backend = self.mailer.name
+        delivery.last_attempt_at = attempt.attempted_at
+        delivery.sent_at = utcnow()
+        delivery.last_error = None
+        delivery.next_attempt_at = None
+        session.flush()
+
+
+def handlers(settings: Settings) -> dict[str, EmailHandler]:
+    """The worker's handlers for the email topics (one mailer shared by them)."""
+    handler = EmailHandler(settings)
+    return dict.fromkeys(EMAIL_TOPICS, handler)
+
+
+# ------------------------------------------------------------------------------------- staff operations
+
+_STATUS_ORDER = case({FAILED: 0, PENDING: 1}, value=EmailDelivery.status, else_=2)
+
+
+def list_deliveries(
+    session: Session, tenant_id: uuid.UUID, *, status: str | None = None, limit: int = 200
+) -> list[EmailDelivery]:
+    """The tenant's email deliveries: failed first, then pending, then sent; newest first within each."""
+    stmt = select(EmailDelivery).where(EmailDelivery.tenant_id == tenant_id)
+    if status:
+        stmt = stmt.where(EmailDelivery.status == status)
+    stmt = stmt.order_by(_STATUS_ORDER, EmailDelivery.created_at.desc(), EmailDelivery.id.desc()).limit(limit)
+    return list(session.execute(stmt).scalars())
+
+
+def get_delivery(session: Session, tenant_id: uuid.UUID, delivery_id: uuid.UUID) -> EmailDelivery:
+    stmt = select(EmailDelivery).where(EmailDelivery.tenant_id == tenant_id, EmailDelivery.id == delivery_id)
+    delivery = session.execute(stmt).scalar_one_or_none()
+    if delivery is None:
+        raise NotFound("No such email delivery.")
+    return delivery
+
+
+def retry_delivery(session: Session, tenant: Tenant, delivery: EmailDelivery, *, actor: str) -> EmailDelivery:
+    """Queue a failed email again: its outbox message is due now, with a fresh series of attempts."""
+    if delivery.status != FAILED:
+        raise Conflict("Only a failed email can be sent again; this one is sent or still being retried.")
+    message = session.execute(
+        select(OutboxMessage).where(OutboxMessage.tenant_id == tenant.id, OutboxMessage.id == delivery.message_id)
+    ).scalar_one_or_none()
+    if message is None:
+        raise Conflict("The event of this email is no longer kept: it cannot be sent again.")
+    now = utcnow()
+    message.processed_at = None
+    message.available_at = now
+    message.attempts = 0
+    message.last_error = None
+    delivery.status = PENDING
+    delivery.next_attempt_at = now
+    session.flush()
+    audit.record(
+        session,
+        tenant.id,
+        actor=actor,
+        action="email.retry",
+        object_type="email_delivery",
+        object_id=delivery.id,
+        data={"template": delivery.template, "reference": delivery.reference, "attempts": delivery.attempts},
+    )
+    return delivery
