@@ -1,5 +1,6 @@
 """The platform admin pages under ``/admin/``: the municipalities (tenants) with their status, creating a tenant,
-suspending and resuming one.
+inviting its first tenant admin (the one-time link is shown once), going live, suspending, resuming and deleting
+one (soft delete, confirmed by typing the slug).
 
 Only a signed-in platform admin reaches them (the login is ``/admin/login``). The rules live in
 ``tenancy.operations``; every action there is audited in the tenant's chain. A suspended tenant answers 403 on
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
+from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
@@ -21,7 +23,9 @@ from flask_babel import lazy_gettext
 from madoguchi.admin.prefectures import PREFECTURES
 from madoguchi.context import db_session
 from madoguchi.errors import Conflict, ValidationFailed
+from madoguchi.identity import operations as identity
 from madoguchi.identity.principal import current_principal
+from madoguchi.tenancy import lifecycle
 from madoguchi.tenancy import operations as tenancy
 from madoguchi.tenancy.models import TenantStatus
 from madoguchi.web.auth import require_platform_admin
@@ -36,6 +40,7 @@ STATUS_LABELS = {
     TenantStatus.TRIAL.value: lazy_gettext("Trial"),
     TenantStatus.LIVE.value: lazy_gettext("Live"),
     TenantStatus.SUSPENDED.value: lazy_gettext("Suspended"),
+    TenantStatus.DELETED.value: lazy_gettext("Deleted"),
 }
 #: What each refusal of ``tenancy.create_tenant`` means, in the admin's language.
 REFUSALS = {
@@ -46,6 +51,7 @@ REFUSALS = {
     tenancy.SLUG_TAKEN: lazy_gettext("Another municipality already uses this slug."),
     tenancy.NAME_MISSING: lazy_gettext("Enter the name."),
     tenancy.NAME_TOO_LONG: lazy_gettext("Use at most 200 characters."),
+    tenancy.NAME_INVALID: lazy_gettext("Use letters, digits and punctuation only."),
     tenancy.CODE_INVALID: lazy_gettext(
         "Enter the six-digit local government code with its check digit, for example 131016. "
         "Check the last digit: it does not match the first five."
@@ -122,7 +128,8 @@ def tenant_new() -> ResponseReturnValue:
             tenant = tenancy.create_tenant(db_session(), new, actor=_actor())
         except ValidationFailed as refused:
             db_session().rollback()
-            errors = {name: [str(REFUSALS[code]) for code in codes] for name, codes in (refused.errors or {}).items()}
+            reasons = refused.extra.get("reasons") or {}
+            errors = {name: [str(REFUSALS[code]) for code in codes] for name, codes in reasons.items()}
         else:
             flash(_("%(name)s was created on trial.", name=tenant.name(current_locale())))
             return redirect(url_for("admin.tenants"), code=303)
@@ -145,6 +152,45 @@ def _in_form_order(errors: Errors) -> Errors:
     return {name: errors[name] for name in sorted(errors, key=lambda n: FORM_ORDER.index(n) if n in FORM_ORDER else 99)}
 
 
+#: What each status change page says: its heading, what happens, the button, and the message afterwards.
+STATUS_CHANGES: dict[str, dict[str, Any]] = {
+    "suspend": {
+        "title": lazy_gettext("Suspend a municipality"),
+        "question": lambda name: _("Suspend %(name)s?", name=name),
+        "explanation": lazy_gettext(
+            "Residents, staff and apps can no longer use this municipality's portal, console or API: every page "
+            "answers 403 until it is resumed. No data is deleted."
+        ),
+        "button": lazy_gettext("Suspend the municipality"),
+        "kind": "warning",
+        "operation": tenancy.suspend_tenant,
+        "done": lambda name: _("%(name)s is suspended: its pages and API answer 403.", name=name),
+    },
+    "resume": {
+        "title": lazy_gettext("Resume a municipality"),
+        "question": lambda name: _("Resume %(name)s?", name=name),
+        "explanation": lazy_gettext(
+            "The portal, console and API of this municipality work again, in the status it had before the suspension."
+        ),
+        "button": lazy_gettext("Resume the municipality"),
+        "kind": "primary",
+        "operation": tenancy.resume_tenant,
+        "done": lambda name: _("%(name)s is running again.", name=name),
+    },
+    "go-live": {
+        "title": lazy_gettext("Put a municipality live"),
+        "question": lambda name: _("End the trial of %(name)s?", name=name),
+        "explanation": lazy_gettext(
+            "The municipality leaves its trial and is shown as live. Its pages, settings and data stay as they are."
+        ),
+        "button": lazy_gettext("Go live"),
+        "kind": "primary",
+        "operation": lifecycle.go_live,
+        "done": lambda name: _("%(name)s is live.", name=name),
+    },
+}
+
+
 @bp.route("/tenants/<uuid:tenant_id>/suspend", methods=["GET", "POST"])
 def tenant_suspend(tenant_id: uuid.UUID) -> ResponseReturnValue:
     return _status_change(tenant_id, "suspend")
@@ -155,23 +201,91 @@ def tenant_resume(tenant_id: uuid.UUID) -> ResponseReturnValue:
     return _status_change(tenant_id, "resume")
 
 
+@bp.route("/tenants/<uuid:tenant_id>/go-live", methods=["GET", "POST"])
+def tenant_go_live(tenant_id: uuid.UUID) -> ResponseReturnValue:
+    return _status_change(tenant_id, "go-live")
+
+
 def _status_change(tenant_id: uuid.UUID, action: str) -> ResponseReturnValue:
     """A confirmation page (GET), then the change (POST): it works without JavaScript and is never one click."""
     session = db_session()
     tenant = tenancy.get_tenant(session, tenant_id)
+    change = STATUS_CHANGES[action]
+    name = tenant.name(current_locale())
     if request.method == "GET":
-        return _render("tenant_status.html", tenant=tenant, action=action)
+        return _render("tenant_status.html", tenant=tenant, action=action, change=change, name=name)
     try:
-        if action == "suspend":
-            tenancy.suspend_tenant(session, tenant.id, actor=_actor())
-            flash(_("%(name)s is suspended: its pages and API answer 403.", name=tenant.name(current_locale())))
-        else:
-            tenancy.resume_tenant(session, tenant.id, actor=_actor())
-            flash(_("%(name)s is running again.", name=tenant.name(current_locale())))
+        change["operation"](session, tenant.id, actor=_actor())
     except Conflict:
         session.rollback()
         flash(_("Nothing changed: the municipality was already in that state."), "error")
+    else:
+        flash(change["done"](name))
     return redirect(url_for("admin.tenants"), code=303)
+
+
+@bp.route("/tenants/<uuid:tenant_id>/delete", methods=["GET", "POST"])
+def tenant_delete(tenant_id: uuid.UUID) -> ResponseReturnValue:
+    """Soft delete, confirmed by typing the slug (a deleted municipality cannot be brought back from here)."""
+    session = db_session()
+    tenant = tenancy.get_tenant(session, tenant_id)
+    retention_days = current_app.config["MADOGUCHI"].tenant_retention_days
+    context = {"tenant": tenant, "retention_days": retention_days}
+    if request.method == "GET":
+        return _render("tenant_delete.html", **context)
+    if _text("confirm_slug", normalize=True).lower() != tenant.slug:
+        errors = {"confirm_slug": [_("Type the slug %(slug)s to confirm.", slug=tenant.slug)]}
+        return _render("tenant_delete.html", 422, **context, errors=errors)
+    try:
+        lifecycle.delete_tenant(session, tenant.id, actor=_actor())
+    except Conflict:
+        session.rollback()
+        flash(_("Nothing changed: the municipality was already in that state."), "error")
+    else:
+        flash(_("%(name)s is deleted: its pages and API answer 404.", name=tenant.name(current_locale())))
+    return redirect(url_for("admin.tenants"), code=303)
+
+
+@bp.route("/tenants/<uuid:tenant_id>/invite", methods=["GET", "POST"])
+def tenant_invite(tenant_id: uuid.UUID) -> ResponseReturnValue:
+    """Invite a tenant admin: the one-time link is shown on the answer page once (and emailed), never again."""
+    session = db_session()
+    tenant = tenancy.get_tenant(session, tenant_id)
+    if request.method == "GET":
+        return _render("tenant_invite.html", tenant=tenant, values={})
+    values = {"email": _text("email"), "display_name": _text("display_name")}
+    errors: Errors = {}
+    email = None
+    try:
+        email = identity.normalize_email(values["email"])
+    except ValueError:
+        errors["email"] = [_("Enter an email address like name@example.jp.")]
+    if len(values["display_name"]) > 100:
+        errors["display_name"] = [_("Use at most 100 characters.")]
+    elif any(unicodedata.category(character).startswith("C") for character in values["display_name"]):
+        errors["display_name"] = [_("Use letters, digits and punctuation only.")]
+    if email is not None and not errors:
+        settings = current_app.config["MADOGUCHI"]
+        try:
+            issued = lifecycle.invite_tenant_admin(
+                session,
+                tenant.id,
+                email=email,
+                display_name=values["display_name"] or email.split("@", 1)[0],
+                public_url=settings.public_url,
+                lifetime=timedelta(hours=settings.invitation_lifetime_hours),
+                actor=_actor(),
+                locale=current_locale(),
+            )
+        except Conflict as refused:
+            session.rollback()
+            if refused.errors:
+                errors["email"] = [_("This address already has an account in this municipality.")]
+            else:
+                errors["email"] = [_("The municipality is deleted: nothing can be changed.")]
+        else:
+            return _render("tenant_invited.html", tenant=tenant, invitation=issued.invitation, url=issued.url)
+    return _render("tenant_invite.html", 422, tenant=tenant, values=values, errors=errors)
 
 
 WEB_BLUEPRINTS = [bp]

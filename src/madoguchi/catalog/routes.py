@@ -11,7 +11,7 @@ from madoguchi.catalog.presenters import procedure_view, tenant_view
 from madoguchi.catalog.schemas import ProcedureDetailSchema, ProcedureSummarySchema, TenantSchema
 from madoguchi.context import current_tenant, db_session
 from madoguchi.security import public
-from madoguchi.tenancy.models import Tenant, TenantStatus
+from madoguchi.tenancy.models import SERVING_STATUSES, Tenant
 
 blp = Blueprint("catalog", __name__, description="Municipalities on the platform and the procedures they offer")
 
@@ -22,7 +22,7 @@ class Tenants(MethodView):
     @blp.response(200, TenantSchema(many=True))
     def get(self):  # type: ignore[no-untyped-def]
         """List the municipalities served (suspended ones are left out)."""
-        stmt = select(Tenant).where(Tenant.status != TenantStatus.SUSPENDED.value).order_by(Tenant.slug)
+        stmt = select(Tenant).where(Tenant.status.in_(SERVING_STATUSES)).order_by(Tenant.slug)
         return [tenant_view(t) for t in db_session().execute(stmt).scalars()]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import click
 from sqlalchemy import select
@@ -129,3 +130,23 @@ def create_platform_admin(email: str, display_name: str | None, password_stdin: 
     if totp:
         click.echo(f"authenticator key (shown once): {totp[0]}")
         click.echo(f"authenticator URI: {totp[1]}")
+
+
+@users.command("create-platform-token")
+@click.option("--email", required=True, help="the platform admin the token acts as")
+@click.option("--name", default="api", show_default=True, help="what the token is for")
+@click.option("--days", type=click.IntRange(1, 366), default=None, help="default: settings")
+def create_platform_token(email: str, name: str, days: int | None) -> None:
+    """Create a bearer token for the platform admin API (/api/v1/admin). Printed once; stored hashed."""
+    email = _email(email)
+    config = settings()
+    with database(config) as db, db.transaction() as session:
+        admin = operations.find_platform_admin(session, email)
+        if admin is None or admin.disabled:
+            raise click.ClickException(f"no enabled platform admin {email}")
+        row, token = operations.create_platform_token(
+            session, admin, name=name, lifetime=timedelta(days=days or config.platform_token_days)
+        )
+        expires = row.expires_at
+    click.echo(f"platform API token for {email} (shown once, valid until {expires:%Y-%m-%d} UTC):")
+    click.echo(token)

@@ -71,6 +71,9 @@ class Account(TenantScoped, Base):
     totp_enabled_at: Mapped[datetime | None]
     #: The last TOTP time step accepted: a code is good once, even within its window.
     totp_last_counter: Mapped[int | None] = mapped_column(BigInteger)
+    #: The language the resident chose (at sign-up or with the portal's language switch); emails use it.
+    #: None: the municipality's default locale.
+    locale: Mapped[str | None] = mapped_column(String(5))
 
     @property
     def is_verified(self) -> bool:
@@ -172,3 +175,19 @@ class WebSession(Base):
     revoked_at: Mapped[datetime | None]
     user_agent: Mapped[str | None] = mapped_column(String(300))
     ip_address: Mapped[str | None] = mapped_column(String(45))
+
+
+class PlatformApiToken(Base):
+    """A bearer token for the platform admin API (``/api/v1/admin``), created with
+    ``madoguchi users create-platform-token``. Global (no tenant). Only its SHA-256 is stored; it is shown once.
+    """
+
+    __tablename__ = "platform_api_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    platform_admin_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("platform_admins.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

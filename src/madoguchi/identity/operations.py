@@ -37,6 +37,7 @@ from madoguchi.identity.models import (
     IdentityAssurance,
     IdentityVerification,
     PlatformAdmin,
+    PlatformApiToken,
     StaffRole,
 )
 from madoguchi.identity.passwords import hash_password, needs_rehash, verify_password
@@ -221,6 +222,8 @@ def sign_up(
             roles=[],
             identity_assurance=IdentityAssurance.EMAIL.value,
             password_hash=hash_password(password),
+            # The language of the sign-up page: emails to the resident use it (notify.messages).
+            locale=locale,
         )
         try:
             with session.begin_nested():
@@ -299,12 +302,19 @@ def send_verification_email(
             "reference": f"account:{account.id}",
             "to": account.email,
             "display_name": account.display_name,
-            "locale": locale or tenant.default_locale,
+            "locale": locale or account.locale or tenant.default_locale,
             "verify_url": verification_link(public_url, tenant, token),
             "expires_at": verification.expires_at.isoformat(),
         },
     )
     return verification
+
+
+def remember_locale(session: Session, account: Account, locale: str) -> None:
+    """The resident chose ``locale`` with the language switch: emails to them use it from now on."""
+    if account.kind == AccountKind.RESIDENT and account.locale != locale:
+        account.locale = locale
+        session.flush()
 
 
 def resend_verification_email(session: Session, tenant: Tenant, account: Account, *, public_url: str) -> None:
@@ -1016,3 +1026,41 @@ def enable_platform_totp(session: Session, admin: PlatformAdmin, *, sealer: Seal
     session.flush()
     security_log.info("platform admin %s: authenticator set", admin.id)
     return secret, totp.provisioning_uri(secret, account_name=admin.email, issuer=issuer)
+
+
+# --- Platform API tokens (``/api/v1/admin``) ------------------------------------------------------------
+
+#: Every platform token starts with this, so the admin API tells it from an OAuth access token at a glance.
+PLATFORM_TOKEN_PREFIX = "mdgp_"  # noqa: S105 - a prefix, not a secret
+
+
+def create_platform_token(
+    session: Session, admin: PlatformAdmin, *, name: str, lifetime: timedelta
+) -> tuple[PlatformApiToken, str]:
+    """A bearer token for the platform admin API; returns the row and the token (shown once, stored hashed)."""
+    token = PLATFORM_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = utcnow()
+    row = PlatformApiToken(
+        platform_admin_id=admin.id, name=name, token_hash=_token_hash(token), created_at=now, expires_at=now + lifetime
+    )
+    session.add(row)
+    session.flush()
+    security_log.info("platform admin %s: API token %s created", admin.id, row.id)
+    return row, token
+
+
+def platform_admin_of_token(session: Session, token: str) -> tuple[PlatformApiToken, PlatformAdmin] | None:
+    """The live token and its enabled admin, or None (unknown, expired, revoked, admin disabled)."""
+    if not token.startswith(PLATFORM_TOKEN_PREFIX) or len(token) > 200:
+        return None
+    row = session.execute(
+        select(PlatformApiToken).where(PlatformApiToken.token_hash == _token_hash(token))
+    ).scalar_one_or_none()
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    admin = session.get(PlatformAdmin, row.platform_admin_id)
+    if admin is None or admin.disabled:
+        return None
+    # Nothing is written here (no "last used"): API reads stay read-only transactions (see context.py).
+    return row, admin

@@ -1,5 +1,6 @@
 """Sign-in pages: a municipality's login (with the second-factor step and authenticator set-up), resident
-sign-up, the email verification link, logout; and the platform admins' login at ``/admin/login``.
+sign-up, the email verification link, a tenant admin's invitation link, logout; and the platform admins' login at
+``/admin/login``.
 
 Plain, accessible HTML in Japanese and English (``madoguchi.web.i18n`` picks the locale), CSRF
 tokens on every form (Flask-WTF). These routes are public by declaration: each checks the session cookie
@@ -20,6 +21,7 @@ from madoguchi.extensions import limiter
 from madoguchi.identity import boundary, operations, password_policy, sessions, totp
 from madoguchi.identity.models import AccountKind, PlatformAdmin
 from madoguchi.security import public
+from madoguchi.tenancy import lifecycle
 from madoguchi.web.i18n import current_locale
 
 web = Blueprint("identity_web", __name__, template_folder="templates")
@@ -261,6 +263,50 @@ def verify_email(token: str) -> ResponseReturnValue:
         text=_("Thank you. You can sign in now."),
         link=login_link,
     )
+
+
+# --- A tenant admin's invitation (sent by a platform admin: tenancy.lifecycle) -------------------------
+
+
+@web.route("/<tenant>/invitation/<token>", methods=["GET", "POST"])
+@public
+@limiter.limit(boundary.LOGIN_RATE_LIMIT, methods=["POST"])
+def accept_invitation(token: str) -> ResponseReturnValue:
+    """Set a password from the one-time link, then set up the authenticator app (tenant admins must)."""
+    tenant = current_tenant
+    session = db_session()
+    try:
+        invitation = lifecycle.open_invitation(session, tenant.id, token)
+    except ValidationFailed:
+        return _tenant_render(
+            "identity/message.html",
+            400,
+            heading=_("This link cannot be used"),
+            text=_("The invitation has expired or was already used. Ask the platform administrator for a new one."),
+        )
+    action = _tenant_url("identity_web.accept_invitation", token=token, **_lang_only())
+    context = {"action": action, "email": invitation.email}
+    if request.method == "GET":
+        return _tenant_render("identity/invitation.html", **context, errors={})
+    password = operations.normalize_password(request.form.get("password", ""))
+    codes = password_policy.problems(password, email=invitation.email) if password else []
+    if not password or codes:
+        messages = password_policy.messages(codes, current_locale()) if codes else [_("Enter this.")]
+        return _tenant_render("identity/invitation.html", 422, **context, errors={"password": messages})
+    try:
+        account = lifecycle.accept_invitation(session, tenant.id, token, password=password)
+    except (ValidationFailed, Conflict):
+        session.rollback()
+        return _tenant_render(
+            "identity/message.html",
+            400,
+            heading=_("This link cannot be used"),
+            text=_("The invitation has expired or was already used. Ask the platform administrator for a new one."),
+        )
+    boundary.begin_session(
+        session, account, state=boundary.second_factor_state(account, code_checked=False), channel="web"
+    )
+    return _see_other(_tenant_url("identity_web.two_factor_setup", **_lang_only()))
 
 
 # --- Platform admins ---------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """Municipalities in the database: loading them from ``tenants/`` (create or update, idempotently), and creating,
-suspending and resuming one from the platform admin pages."""
+suspending and resuming one (platform admin pages, admin API, CLI). The rest of the lifecycle (go live, invite,
+delete, purge) is in ``tenancy.lifecycle``."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from madoguchi.audit import operations as audit
 from madoguchi.catalog import operations as catalog
-from madoguchi.catalog import repository as catalog_repository
 from madoguchi.catalog.models import ServiceVersion
 from madoguchi.db import bind_tenant, bound_tenant
 from madoguchi.errors import Conflict, NotFound, ValidationFailed
@@ -26,6 +27,8 @@ class SyncReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    #: deleted tenants, which a sync leaves alone
+    skipped: list[str] = field(default_factory=list)
 
 
 def _tenant_values(spec: dict[str, Any]) -> dict[str, Any]:
@@ -56,8 +59,11 @@ def _apply(row: Any, values: dict[str, Any]) -> bool:
 
 
 def sync_tenant(session: Session, spec: dict[str, Any], *, actor: str = "cli:tenants-sync") -> str:
-    """Create or update one tenant and its enabled procedures. Returns created, updated or unchanged.
+    """Create or update one tenant and its enabled procedures. Returns created, updated, unchanged or skipped.
 
+    The file's ``status`` counts only when the tenant is created: after that the lifecycle (admin API, CLI, admin
+    pages) owns it, so a sync never resumes a suspended tenant nor puts a live one back on trial. A deleted tenant
+    is skipped altogether.
     Binds ``session`` to the tenant for its tenant-owned rows (row-level security applies to the CLI too).
     """
     tenant = session.execute(select(Tenant).where(Tenant.slug == spec["slug"])).scalar_one_or_none()
@@ -68,7 +74,9 @@ def sync_tenant(session: Session, spec: dict[str, Any], *, actor: str = "cli:ten
         session.add(tenant)
         session.flush()
         outcome = "created"
-    elif _apply(tenant, values):
+    elif tenant.status_enum is TenantStatus.DELETED:
+        return "skipped"
+    elif _apply(tenant, {name: value for name, value in values.items() if name != "status"}):
         outcome = "updated"
     bind_tenant(session, tenant.id)
     audit.start_chain(session, tenant.id)
@@ -81,11 +89,10 @@ def sync_tenant(session: Session, spec: dict[str, Any], *, actor: str = "cli:ten
     for key, service_spec in wanted.items():
         service_spec = service_spec or {}
         pinned = service_spec.get("version")
-        version = (
-            catalog_repository.find_version(session, key, str(pinned))
-            if pinned
-            else catalog.latest_version(session, key)
-        )
+        row = existing.get(key)
+        current = session.get(ServiceVersion, row.service_version_id) if row is not None else None
+        # A newer standard waits for the tenant admin to adopt it (catalog.upgrades); sync never moves a tenant.
+        version = catalog.version_for_sync(session, key, pinned, current)
         if version is None:
             raise NotFound(f"{spec['slug']}: {key} version {pinned} is not published")
         ts_values = {
@@ -93,7 +100,6 @@ def sync_tenant(session: Session, spec: dict[str, Any], *, actor: str = "cli:ten
             "enabled": True,
             "overrides": service_spec.get("overrides") or {},
         }
-        row = existing.get(key)
         if row is None:
             session.add(TenantService(tenant_id=tenant.id, service_key=key, **ts_values))
             outcome = "updated" if outcome == "unchanged" else outcome
@@ -130,20 +136,44 @@ def sync_tenants(session: Session, specs: dict[str, dict[str, Any]]) -> SyncRepo
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 SLUG_MAX_LENGTH = 63
 NAME_MAX_LENGTH = 200
-#: Paths of the platform itself that a municipality's slug would shadow.
-RESERVED_SLUGS = frozenset({"admin", "api", "oauth", "static", "healthz", "readyz", "login", "logout", "console"})
+#: First path segments the platform itself uses (a tenant slug would be shadowed by, or shadow, them).
+RESERVED_SLUGS = frozenset(
+    {"admin", "api", "oauth", "static", "healthz", "readyz", "login", "logout", "console", "verify"}
+)
 
 # Reasons a new tenant is refused, one per field; the admin pages show each in the visitor's language.
 SLUG_INVALID = "slug_invalid"
 SLUG_TAKEN = "slug_taken"
 NAME_MISSING = "name_missing"
 NAME_TOO_LONG = "name_too_long"
+NAME_INVALID = "name_invalid"
 CODE_INVALID = "code_invalid"
 CODE_TAKEN = "code_taken"
 PREFECTURE_MISMATCH = "prefecture_mismatch"
 LOCALES_INVALID = "locales_invalid"
 DEFAULT_LOCALE_INVALID = "default_locale_invalid"
 SERVICE_UNKNOWN = "service_unknown"
+
+#: The reasons in plain English, for the API's problem+json and the CLI (the admin pages translate their own).
+REASON_MESSAGES = {
+    SLUG_INVALID: "Use lowercase letters, digits and hyphens, starting with a letter (not a reserved word).",
+    SLUG_TAKEN: "Another municipality already uses this slug.",
+    NAME_MISSING: "Enter the name.",
+    NAME_TOO_LONG: f"Use at most {NAME_MAX_LENGTH} characters.",
+    NAME_INVALID: "Use letters, digits and punctuation only (no control characters).",
+    CODE_INVALID: "Six digits whose last one is the check digit of the first five (e.g. 131016); "
+    "the check digit does not match.",
+    CODE_TAKEN: "Another municipality already has this local government code.",
+    PREFECTURE_MISMATCH: "The prefecture code must be the first two digits of the local government code.",
+    LOCALES_INVALID: "Choose one or more of ja, en.",
+    DEFAULT_LOCALE_INVALID: "The default locale must be one of the locales offered.",
+    SERVICE_UNKNOWN: "Choose procedures published in the standard catalog.",
+}
+
+
+def explain(reasons: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Reason codes per field -> English messages per field."""
+    return {name: [REASON_MESSAGES.get(code, code) for code in codes] for name, codes in reasons.items()}
 
 
 @dataclass(frozen=True)
@@ -177,6 +207,8 @@ def check_new_tenant(session: Session, new: NewTenant, *, published_services: se
             errors[field_name] = [NAME_MISSING]
         elif len(value) > NAME_MAX_LENGTH:
             errors[field_name] = [NAME_TOO_LONG]
+        elif any(unicodedata.category(character).startswith("C") for character in value):
+            errors[field_name] = [NAME_INVALID]
     code = new.local_government_code
     if not is_valid_local_government_code(code):
         errors["local_government_code"] = [CODE_INVALID]
@@ -196,11 +228,12 @@ def check_new_tenant(session: Session, new: NewTenant, *, published_services: se
 def create_tenant(session: Session, new: NewTenant, *, actor: str) -> Tenant:
     """A new municipality on trial, with the chosen standard procedures at their defaults. Audited.
 
-    Raises ``ValidationFailed`` with reason codes per field (see ``check_new_tenant``); nothing is stored then.
+    Raises ``ValidationFailed`` with English messages per field in ``errors`` and the reason codes per field in
+    ``extra["reasons"]`` (see ``check_new_tenant``); nothing is stored then.
     """
-    errors = check_new_tenant(session, new, published_services=set(published_procedures(session)))
-    if errors:
-        raise ValidationFailed("The tenant cannot be created as given.", errors=errors)
+    reasons = check_new_tenant(session, new, published_services=set(published_procedures(session)))
+    if reasons:
+        raise ValidationFailed("The municipality cannot be created as given.", errors=explain(reasons), reasons=reasons)
     spec = {
         "slug": new.slug,
         "name": {"ja": new.name_ja, "en": new.name_en},
@@ -226,10 +259,8 @@ def list_tenants(session: Session) -> list[Tenant]:
     return list(session.execute(select(Tenant).order_by(Tenant.local_government_code)).scalars())
 
 
-def _change_status(session: Session, tenant: Tenant, status: TenantStatus, *, action: str, actor: str) -> Tenant:
-    before = tenant.status
-    tenant.status = status.value
-    session.flush()
+def record_tenant_event(session: Session, tenant: Tenant, *, actor: str, action: str, data: dict[str, Any]) -> None:
+    """Append a change of the tenant itself to its audit chain, whatever tenant (if any) the session is bound to."""
     bound = bound_tenant(session)
     bind_tenant(session, tenant.id)
     try:
@@ -240,16 +271,25 @@ def _change_status(session: Session, tenant: Tenant, status: TenantStatus, *, ac
             action=action,
             object_type="tenant",
             object_id=tenant.id,
-            data={"slug": tenant.slug, "before": before, "after": status.value},
+            data={"slug": tenant.slug, **data},
         )
     finally:
         bind_tenant(session, bound)
+
+
+def _change_status(session: Session, tenant: Tenant, status: TenantStatus, *, action: str, actor: str) -> Tenant:
+    before = tenant.status
+    tenant.status = status.value
+    session.flush()
+    record_tenant_event(session, tenant, actor=actor, action=action, data={"before": before, "after": status.value})
     return tenant
 
 
 def suspend_tenant(session: Session, tenant_id: uuid.UUID, *, actor: str) -> Tenant:
     """Suspend a municipality: its portal, console and API answer 403 until it is resumed. Audited."""
     tenant = get_tenant(session, tenant_id)
+    if tenant.status_enum is TenantStatus.DELETED:
+        raise Conflict("This municipality is deleted: it can only be purged.")
     if tenant.status_enum is TenantStatus.SUSPENDED:
         raise Conflict("This municipality is already suspended.")
     previous = tenant.status

@@ -1,8 +1,13 @@
 """Tenant resolution from the URL path: ``/<tenant>/...`` and ``/api/v1/t/<tenant>/...``.
 
 Every route with a ``<tenant>`` segment goes through here before its view runs: unknown slug -> 404,
-suspended -> 403, otherwise the request's session is bound to the tenant. The slug is popped from the
+deleted (soft-deleted, awaiting its purge) -> 404 as if it were gone, suspended -> 403, otherwise the request's
+session is bound to the tenant. The slug is popped from the
 view arguments, so views read ``current_tenant`` and can never mix up a slug from elsewhere.
+
+No cache on purpose: the tenant row is read on every request, so a tenant created, suspended, resumed or deleted
+through any worker (the admin API, the CLI) is served that way by every gunicorn worker at once, without a restart
+(tests/tenancy/test_two_workers.py). It is one primary-key-sized lookup on a unique index.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ TENANT_URL_PARAMETER = "tenant"
 
 def find_serving_tenant(slug: str) -> Tenant:
     tenant = db_session().execute(select(Tenant).where(Tenant.slug == slug)).scalar_one_or_none()
-    if tenant is None:
+    if tenant is None or tenant.status_enum.is_deleted:
         raise NotFound(f"There is no municipality '{slug}' on this service.")
     if not tenant.status_enum.serves_requests:
         raise TenantSuspended(f"The service of {tenant.name_en} is suspended.")

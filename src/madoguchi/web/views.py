@@ -11,7 +11,7 @@ from madoguchi.catalog import operations, repository
 from madoguchi.catalog.presenters import procedure_view
 from madoguchi.context import current_tenant, db_session
 from madoguchi.security import public
-from madoguchi.tenancy.models import Tenant, TenantStatus
+from madoguchi.tenancy.models import SERVING_STATUSES, Tenant
 
 blp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
 
@@ -54,7 +54,7 @@ def signed_in_account() -> SignedIn | None:
 @blp.get("/")
 @public
 def platform_home():  # type: ignore[no-untyped-def]
-    stmt = select(Tenant).where(Tenant.status != TenantStatus.SUSPENDED.value).order_by(Tenant.local_government_code)
+    stmt = select(Tenant).where(Tenant.status.in_(SERVING_STATUSES)).order_by(Tenant.local_government_code)
     tenants = list(db_session().execute(stmt).scalars())
     return render_template("platform_home.html", tenants=tenants)
 
