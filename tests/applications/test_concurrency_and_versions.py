@@ -9,7 +9,7 @@ import pytest
 
 from madoguchi.applications import operations as ops
 from madoguchi.applications import repository
-from madoguchi.catalog import definitions
+from madoguchi.catalog import definitions, upgrades
 from madoguchi.catalog import operations as catalog
 from madoguchi.db import Database
 from madoguchi.errors import Conflict, DomainError, Forbidden, ValidationFailed
@@ -74,7 +74,10 @@ def test_in_flight_application_keeps_its_version_when_a_new_one_is_published(db,
     tenant_specs = definitions.load_tenants(settings.tenants_dir)
     with db.transaction() as session:
         catalog.publish_service(session, newer)
+        # Syncing the tenant file keeps the tenant on its version; its admin adopts the new one.
         tenancy.sync_tenant(session, tenant_specs[STANDARD])
+    with db.transaction(town.tenant.id) as session:
+        upgrades.adopt_version(session, town.tenant.id, "residency-certificate", actor="test", version="1.1.0")
 
     after = _draft(db, town)
     old, new = _get(db, town, before), _get(db, town, after)

@@ -204,6 +204,10 @@ def _field(parts: Iterable[str | int]) -> str:
     return text or WHOLE_FILE
 
 
+#: The same rendering for other catalog modules (the upgrade diff names paths the way ``catalog check`` does).
+field_path = _field
+
+
 def _display(path: Path) -> str:
     """The file name as the user should see it: relative to the working directory when it is inside it."""
     try:

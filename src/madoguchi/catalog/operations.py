@@ -67,6 +67,21 @@ def _sort_key(version: str) -> tuple[int, Version | str]:
         return (0, version)
 
 
+#: Orders version numbers (semantic versions by their meaning; anything else before them, alphabetically).
+version_sort_key = _sort_key
+
+
+def version_for_sync(
+    session: Session, key: str, pinned: str | None, current: ServiceVersion | None
+) -> ServiceVersion | None:
+    """The version ``tenants sync`` gives a tenant's procedure: the pinned one (``None`` if it is not published);
+    else the one the tenant runs already, because a newer version waits for its tenant admin to adopt it
+    (``madoguchi.catalog.upgrades``); else, for a procedure switched on now, the latest."""
+    if pinned:
+        return repository.find_version(session, key, str(pinned))
+    return current if current is not None else latest_version(session, key)
+
+
 def effective_settings(tenant_service: TenantService, version: ServiceVersion) -> dict[str, Any]:
     """What the tenant runs: the published standard with the tenant's overrides applied."""
     service = {**deepcopy(version.definition), "form": deepcopy(version.form_schema)}
@@ -84,6 +99,10 @@ def _setting_of(problem: definitions.Problem) -> str:
     """``overrides.extra_steps[0]`` -> ``extra_steps``: the setting a conformance problem is about."""
     parts = problem.field.split(".", 1)
     return re.split(r"[\[.]", parts[1] if len(parts) == 2 else parts[0], maxsplit=1)[0]
+
+
+#: The setting a conformance problem is about (used by the upgrade report as well).
+setting_of = _setting_of
 
 
 def change_overrides(

@@ -1,12 +1,16 @@
-"""``madoguchi catalog``: the standard procedures (``services/``) and the municipality files (``tenants/``)."""
+"""``madoguchi catalog``: the standard procedures (``services/``) and the municipality files (``tenants/``), and the
+difference between two published versions of a procedure."""
 
 from __future__ import annotations
 
+import json
+from itertools import groupby
 from pathlib import Path
 
 import click
 
 from madoguchi.catalog.definitions import check_catalog, default_catalog_dirs, service_folders, tenant_files
+from madoguchi.errors import NotFound
 
 _FOLDER = click.Path(file_okay=False, path_type=Path)
 
@@ -62,3 +66,35 @@ def check(ctx: click.Context, services_dir: Path | None, tenants_dir: Path | Non
     services = _plural(len(service_folders(services_dir)), "service")
     tenants = _plural(len(tenant_files(tenants_dir)), "tenant")
     click.echo(f"ok: {services}, {tenants}")
+
+
+@catalog.command("diff")
+@click.argument("key")
+@click.argument("old_version", metavar="V1")
+@click.argument("new_version", metavar="V2")
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON (as the upgrade API returns them).")
+def diff(key: str, old_version: str, new_version: str, as_json: bool) -> None:
+    """Print what changed in procedure KEY from published version V1 to V2.
+
+    Both versions are read from the database (`madoguchi tenants sync` publishes them). One line per change,
+    grouped by area, as the tenant admin sees it before adopting a version. Exit 1 for an unknown key or version.
+    """
+    from madoguchi.catalog import upgrades
+    from madoguchi.cli.common import database
+
+    with database() as db, db.transaction() as session:
+        try:
+            old = upgrades.find_version(session, key, old_version)
+            new = upgrades.find_version(session, key, new_version)
+        except NotFound as error:
+            raise click.ClickException(str(error)) from error
+        changes = upgrades.diff_versions(old, new)
+    if as_json:
+        click.echo(json.dumps([change.as_dict() for change in changes], ensure_ascii=False, indent=2))
+        return
+    summary = _plural(len(changes), "change") if changes else "no changes"
+    click.echo(f"{key} {old.version} → {new.version}: {summary}")
+    for area, in_area in groupby(changes, key=lambda change: change.area):
+        click.echo(area)
+        for change in in_area:
+            click.echo(f"  {upgrades.describe(change)}")

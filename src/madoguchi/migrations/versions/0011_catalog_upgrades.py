@@ -1,4 +1,9 @@
-"""Catalog upgrades.
+"""Catalog upgrades: no schema change.
+
+Adopting a new version of a procedure switches ``tenant_services.service_version_id`` (and may replace
+``overrides``); applications already point at the version they were filed under (``applications.service_version_id``
+and ``settings_snapshot``), and the audit chain records each adoption. The revision is kept, empty, so the chain of
+pre-created revisions stays unbroken.
 
 Revision ID: 0011
 Revises: 0010
@@ -16,7 +21,7 @@ TENANT_TABLES: tuple[str, ...] = ()
 
 
 def upgrade() -> None:
-    pass  # placeholder: filled in by the work that owns this revision
+    pass  # nothing to change: see the module docstring
 
 
 def downgrade() -> None:
