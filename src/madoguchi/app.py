@@ -12,6 +12,11 @@ from madoguchi.config import Settings
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__, static_folder=None)
+    if settings.trusted_proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.config["MADOGUCHI"] = settings
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_urlsafe(32)
     # Flask's own cookie only carries the CSRF token of HTML forms; held to the same rules as the session cookie.

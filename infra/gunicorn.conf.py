@@ -1,0 +1,147 @@
+"""gunicorn settings for production: ``gunicorn -c infra/gunicorn.conf.py "madoguchi:create_app()"``.
+
+Everything a deployment may want to change comes from the environment, so the container image stays the
+same in every environment (docs/operations.md lists the variables):
+
+- ``MADOGUCHI_WEB_CONCURRENCY`` (or gunicorn's own ``WEB_CONCURRENCY``): worker processes; default
+  ``2 × CPUs + 1`` of the CPUs this process may run on (a Fargate task sees its own vCPUs).
+- ``MADOGUCHI_WEB_THREADS``: threads per worker (gthread), default 4.
+- ``MADOGUCHI_BIND`` (or ``PORT``): where to listen, default ``0.0.0.0:8000``.
+- ``MADOGUCHI_FORWARDED_ALLOW_IPS`` (or gunicorn's ``FORWARDED_ALLOW_IPS``): comma-separated addresses or
+  networks of the load balancer, whose ``X-Forwarded-Proto`` is trusted; default ``127.0.0.1``.
+- ``MADOGUCHI_WEB_TIMEOUT``, ``MADOGUCHI_WEB_GRACEFUL_TIMEOUT``, ``MADOGUCHI_WEB_KEEPALIVE``,
+  ``MADOGUCHI_WEB_MAX_REQUESTS``, ``MADOGUCHI_WEB_MAX_REQUESTS_JITTER``: see below.
+
+Access log lines are JSON objects, one per line on stdout, for CloudWatch Logs Insights and friends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import UTC, datetime
+
+from gunicorn import glogging
+
+
+def _env_int(name: str, default: int, *fallbacks: str) -> int:
+    for key in (name, *fallbacks):
+        raw = os.environ.get(key, "").strip()
+        if raw:
+            value = int(raw)
+            if value < 0:
+                raise ValueError(f"{key} must not be negative, got {raw!r}")
+            return value
+    return default
+
+
+def _available_cpus() -> int:
+    # os.cpu_count() counts the host's CPUs; the affinity mask is what this process may actually use.
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _default_bind() -> str:
+    if os.environ.get("MADOGUCHI_BIND", "").strip():
+        return os.environ["MADOGUCHI_BIND"].strip()
+    if os.environ.get("PORT", "").strip():
+        return f"0.0.0.0:{int(os.environ['PORT'])}"
+    return "0.0.0.0:8000"
+
+
+# -- where and how many -------------------------------------------------------------------------------
+bind = _default_bind()
+workers = _env_int("MADOGUCHI_WEB_CONCURRENCY", 2 * _available_cpus() + 1, "WEB_CONCURRENCY") or 1
+# Threads let a worker overlap requests that wait on PostgreSQL or S3; each worker has its own
+# SQLAlchemy pool (MADOGUCHI_DB_POOL_SIZE, default 5), so keep threads <= pool size.
+worker_class = "gthread"
+threads = _env_int("MADOGUCHI_WEB_THREADS", 4) or 1
+
+# Not preloading: every worker builds its own app, so no database connection, pool or lock is ever
+# created before fork and shared by accident, and each worker reads fresh settings when gunicorn is
+# told to reload (HUP). The cost is a little more memory and start-up time per worker; tenant data is
+# never cached in the process, so there is nothing preloading would share anyway.
+preload_app = False
+
+# -- behind the load balancer -------------------------------------------------------------------------
+forwarded_allow_ips = (
+    os.environ.get("MADOGUCHI_FORWARDED_ALLOW_IPS", "").strip()
+    or os.environ.get("FORWARDED_ALLOW_IPS", "").strip()
+    or "127.0.0.1"
+)
+
+# gunicorn >= 25's control socket (for `gunicornc`) is not used in containers, whose home may be read-only;
+# older versions ignore the setting.
+control_socket_disable = True
+
+# -- timeouts: a worker silent this long is killed and replaced --------------------------------------------
+timeout = _env_int("MADOGUCHI_WEB_TIMEOUT", 30)
+# On SIGTERM (ECS stopping a task) workers finish in-flight requests for this long. Keep it below the
+# task definition's stopTimeout so ECS never SIGKILLs a worker mid-request.
+graceful_timeout = _env_int("MADOGUCHI_WEB_GRACEFUL_TIMEOUT", 25)
+# Longer than the load balancer's idle timeout (60 s on the ALB): if gunicorn closed an idle keep-alive
+# connection first, the ALB could send the next request into it and answer 502.
+keepalive = _env_int("MADOGUCHI_WEB_KEEPALIVE", 75)
+
+# -- recycling: bounds the damage of a slow leak; the jitter keeps workers from restarting together ----------
+max_requests = _env_int("MADOGUCHI_WEB_MAX_REQUESTS", 1000)
+max_requests_jitter = _env_int("MADOGUCHI_WEB_MAX_REQUESTS_JITTER", 100)
+
+# -- logs: both to stdout/stderr, which the container runtime ships (awslogs) --------------------------------
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("MADOGUCHI_WEB_LOG_LEVEL", "info")
+# Containers: heartbeat files in memory, not on a possibly slow overlay filesystem.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - gunicorn's documented advice
+
+
+# A path segment that looks like a one-time token (secrets.token_urlsafe(32) is 43 characters), not a UUID:
+# email verification and invitation links carry their token in the path (/<tenant>/verify-email/<token>).
+_TOKEN_LIKE_SEGMENT = re.compile(
+    r"(?![0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$)[A-Za-z0-9_-]{32,}"
+)
+
+
+def loggable_path(path: str) -> str:
+    """The request path with token-like segments replaced by ``[redacted]``."""
+    return "/".join("[redacted]" if _TOKEN_LIKE_SEGMENT.fullmatch(segment) else segment for segment in path.split("/"))
+
+
+class JsonAccessLogger(glogging.Logger):
+    """gunicorn's logger with one JSON object per access log line.
+
+    Built with ``json.dumps`` rather than a JSON-looking ``access_log_format``: a quote or backslash in a
+    user agent would break a template, never this.
+    """
+
+    def access(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
+        if not self.access_log_enabled:
+            return
+        atoms = self.atoms(resp, req, environ, request_time)
+        entry = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "remote_addr": atoms["h"],
+            "forwarded_for": environ.get("HTTP_X_FORWARDED_FOR"),
+            "method": atoms["m"],
+            # Without the query string and with token-like segments redacted: one-time links carry
+            # credentials there, and an access log is no place for them.
+            "path": loggable_path(atoms["U"] or ""),
+            "protocol": atoms["H"],
+            "status": int(atoms["s"]) if str(atoms["s"]).isdigit() else atoms["s"],
+            "bytes": atoms["B"],
+            "duration_ms": round(request_time.total_seconds() * 1000, 3),
+            "referer": None if atoms["f"] == "-" else atoms["f"],
+            "user_agent": None if atoms["a"] == "-" else atoms["a"],
+            "request_id": environ.get("HTTP_X_AMZN_TRACE_ID") or environ.get("HTTP_X_REQUEST_ID"),
+            "pid": os.getpid(),
+        }
+        try:
+            self.access_log.info("%s", json.dumps(entry, ensure_ascii=False, default=str))
+        except Exception:
+            self.exception("could not write the access log line")
+
+
+logger_class = JsonAccessLogger

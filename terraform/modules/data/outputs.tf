@@ -1,0 +1,49 @@
+output "db_instance_identifier" {
+  description = "The RDS instance (CloudWatch dimension)."
+  value       = aws_db_instance.this.identifier
+}
+
+output "db_address" {
+  description = "Host name of the database."
+  value       = aws_db_instance.this.address
+}
+
+output "db_port" {
+  description = "Port of the database."
+  value       = aws_db_instance.this.port
+}
+
+output "db_name" {
+  description = "Name of the app's database."
+  value       = aws_db_instance.this.db_name
+}
+
+output "db_allocated_storage_gb" {
+  description = "Allocated storage, for the free-storage alarm."
+  value       = aws_db_instance.this.allocated_storage
+}
+
+output "db_master_user_secret_arn" {
+  description = "Secrets Manager secret (managed and rotated by RDS) with the master user's password, for bootstrapping roles."
+  value       = aws_db_instance.this.master_user_secret[0].secret_arn
+}
+
+output "documents_bucket_name" {
+  description = "Bucket for attachments and certificates (MADOGUCHI_STORAGE_URL=s3://<this>/documents)."
+  value       = aws_s3_bucket.documents.id
+}
+
+output "documents_bucket_arn" {
+  description = "ARN of the documents bucket, for the task role's policy."
+  value       = aws_s3_bucket.documents.arn
+}
+
+output "documents_kms_key_arn" {
+  description = "KMS key of the documents bucket, for the task role's policy."
+  value       = aws_kms_key.this["documents"].arn
+}
+
+output "access_logs_bucket_name" {
+  description = "Bucket the load balancer writes its access logs to (prefix alb/)."
+  value       = aws_s3_bucket.logs.id
+}
