@@ -46,6 +46,9 @@ class Settings:
     api_rate_limit: str = "300/minute"
     #: Flask-Limiter storage shared by all workers (e.g. redis://host:6379); memory:// is per process.
     ratelimit_storage_url: str = "memory://"
+    #: Reverse proxies (load balancers) in front of the app whose ``X-Forwarded-For``/``-Proto`` entries are
+    #: trusted for the client address and scheme (rate limits per IP, sessions). 0 trusts none; behind one ALB: 1.
+    trusted_proxy_hops: int = 0
     #: Public base URL (scheme and host) used in links sent by email and as the OAuth issuer.
     public_url: str = "http://127.0.0.1:8000"
     #: Lifetime of an OAuth access token, in seconds.
@@ -63,18 +66,93 @@ class Settings:
     #: ``file:///absolute/folder``, or ``s3://bucket/prefix``.
     storage_url: str = ""
     # (documents/storage: more storage settings go here)
+    #: S3 only: endpoint URL of an S3-compatible server (empty: AWS's regional endpoint). Credentials come
+    #: from boto3's usual chain (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, a profile, an instance role).
+    storage_endpoint_url: str = ""
+    #: S3 only: the bucket's region (empty: boto3's default, ``us-east-1`` when an endpoint URL is set).
+    storage_region: str = ""
+    #: S3 only: KMS key id or ARN for SSE-KMS (the tenant id goes into the encryption context). Empty: the
+    #: bucket's default encryption.
+    storage_kms_key_id: str = ""
+    #: Lifetime in seconds of a presigned download URL (S3); downloads redirect to it.
+    storage_presigned_seconds: int = 300
+    #: Virus scanning of uploads: ``off`` (the default) or clamd's TCP address, ``clamav://host:3310``.
+    virus_scanner_url: str = "off"
+    #: Seconds to wait for the virus scanner (connect and answer) before the upload is refused with 503.
+    virus_scanner_timeout_seconds: float = 30.0
+    #: Largest request body the app reads at all (Flask ``MAX_CONTENT_LENGTH``); larger ones get 413.
+    #: Each upload is further held to its procedure's per-document ``max_bytes``.
+    max_request_bytes: int = 32 * 1024 * 1024
 
     # -- documents: certificates and signatures --------------------------------------------------------
     # (documents/certificates: settings go here)
+    #: Where signing keys live: the platform CA certificate and ``tenants/<slug>/signing.{cert,key}.pem``.
+    #: Empty: ``<data_dir>/signing``. See docs/certificates.md.
+    signing_keys_dir: str = ""
+    #: ``generated`` (embedded default: a platform CA and tenant keys are created there when missing),
+    #: ``files`` (operator-provisioned; a missing file is an error) or ``kms`` (keys in AWS KMS, certificates
+    #: as files).
+    signing_key_source: str = "generated"
+    #: KMS key of a tenant for ``kms``: id, ARN or alias; ``{tenant}`` is replaced by the tenant's slug.
+    signing_kms_key_id: str = "alias/madoguchi-signing-{tenant}"
+    #: AWS region of the KMS keys (empty: boto3's default chain).
+    signing_kms_region: str = ""
+    #: KMS endpoint URL override (a VPC endpoint; tests). Empty: AWS's.
+    signing_kms_endpoint_url: str = ""
+    #: TrueType font embedded (as a subset) in certificates. Empty: IPAex Gothic (else Mincho), searched for in
+    #: the standard font folders (Debian package ``fonts-ipaexfont-gothic``).
+    certificate_font: str = ""
+    #: The issuing official printed on certificates; ``{municipality}`` is replaced by the municipality's
+    #: Japanese name (default: 桜ヶ丘市長, 緑川村長).
+    certificate_official: str = "{municipality}長"
 
     # -- notifications: email ---------------------------------------------------------------------------
     # (notify/email: settings go here)
+    #: How emails leave: ``log`` (the embedded default: template and reference go to the log, never the body),
+    #: ``smtp`` or ``ses`` (Amazon SES through boto3).
+    email_backend: str = "log"
+    #: The sender address; its domain also names the ``Message-ID`` of every email. The municipality's name is
+    #: shown as the sender's display name.
+    email_from: str = "no-reply@madoguchi.example"
+    #: SMTP server host (``email_backend=smtp``).
+    smtp_host: str = "localhost"
+    #: SMTP server port (25, or 587 for submission with STARTTLS).
+    smtp_port: int = 25
+    #: SMTP login name; empty: no authentication.
+    smtp_username: str = ""
+    #: SMTP password (with ``smtp_username``). A secret: keep it in a secret store.
+    smtp_password: str = ""
+    #: Upgrade the SMTP connection with STARTTLS (required when it is on: a server without it is an error).
+    smtp_starttls: bool = False
+    #: Seconds for connecting to and talking with the SMTP server.
+    smtp_timeout: float = 10.0
+    #: AWS region of Amazon SES (``email_backend=ses``); credentials come from boto3's usual chain.
+    ses_region: str = "ap-northeast-1"
+    #: Optional SES endpoint URL (a VPC endpoint, or a test double); empty: the region's public endpoint.
+    ses_endpoint_url: str = ""
+    #: Optional SES configuration set (bounce and complaint tracking); empty: none.
+    ses_configuration_set: str = ""
 
     # -- tenant lifecycle -------------------------------------------------------------------------------
     # (tenancy/lifecycle: settings go here)
+    #: Days a deleted (soft-deleted) tenant is kept before ``madoguchi tenants purge`` may remove its data.
+    tenant_retention_days: int = 30
+    #: Hours a tenant admin invitation link stays valid (single use).
+    invitation_lifetime_hours: int = 72
+    #: Days a platform API token (``madoguchi users create-platform-token``) is valid by default.
+    platform_token_days: int = 90
 
     # -- tenant archives (export/import) ----------------------------------------------------------------
     # (tenancy/portability: settings go here)
+    #: Ed25519 private key (urlsafe base64 of its 32 raw bytes) that signs tenant archives this installation
+    #: exports (``madoguchi tenants export``). Empty: export is refused. ``madoguchi tenants archive-keys`` makes one.
+    archive_signing_key: str = ""
+    #: Ed25519 public keys (urlsafe base64, comma-separated) of the installations whose archives
+    #: ``madoguchi tenants import`` accepts. This installation's own signing key is always trusted.
+    archive_trusted_keys: str = ""
+    #: Key shared by the exporting and the importing installation (urlsafe base64 of 64 bytes, AES-SIV) that
+    #: carries Individual Numbers inside an archive. Empty: exports leave Individual Numbers out (and say so).
+    archive_transfer_key: str = ""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

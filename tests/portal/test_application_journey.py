@@ -325,7 +325,7 @@ def test_childcare_can_be_filled_in_end_to_end_and_the_missing_document_is_expla
         review = _next(submit(a.client, review, {"action": "continue"}))
     refused = submit(a.client, review, {})
     assert refused.status_code == 422
-    assert "現在オンラインで添付できない書類" in refused.get_data(as_text=True)
+    assert "申請する前に、次の書類を添付してください" in refused.get_data(as_text=True)
     application = load(db, a.tenant, application_id_of(review))
     assert application.state == "draft"
     assert application.data["guardians"] == [

@@ -257,8 +257,7 @@ def _review_errors(
             document = documents.get(pointer.removeprefix("documents/"), {})
             errors.setdefault("form", []).append(
                 _(
-                    "This application needs a document that cannot be uploaded online yet: %(title)s. "
-                    "Please bring it to the counter, or contact us.",
+                    "Attach this document before you submit: %(title)s. Use the Documents page of this application.",
                     title=localized(document.get("title")) or pointer,
                 )
             )
