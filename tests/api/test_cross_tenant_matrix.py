@@ -243,9 +243,7 @@ def test_credentials_of_tenant_a_on_tenant_b_urls_are_404_and_b_is_unchanged(app
 
 
 def test_ids_of_tenant_b_under_tenant_a_urls_are_404_and_b_is_unchanged(app, db: Database, world: World) -> None:  # type: ignore[no-untyped-def]
-    operations = [
-        (m, p) for m, p in _operations(app) if set(re.findall(r"\{([^}]+)\}", p)) - NAME_ARGUMENTS
-    ]
+    operations = [(m, p) for m, p in _operations(app) if set(re.findall(r"\{([^}]+)\}", p)) - NAME_ARGUMENTS]
     before = _snapshot(db, world.tenant_b)
     wrong = []
     looked_up: set[tuple[str, str]] = set()

@@ -114,7 +114,6 @@ def test_the_qr_code_is_a_well_formed_symbol() -> None:
     assert pdf.qr_modules(url) == modules and pdf.qr_modules(url + "X") != modules
 
 
-
 def test_the_printed_qr_code_reads_back_as_the_verification_url(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Rasterise the page as a printer would (poppler's pdftoppm, 150 dpi) and read the code with an
     independent decoder (ZXing): what a phone scans is the certificate's /verify URL."""

@@ -53,6 +53,7 @@ def _register_commands() -> None:
     main.add_command(registry.registry)
     main.add_command(tenants.tenants)
     from madoguchi.cli import tenant_archive  # noqa: F401 - adds export/import to the tenants group
+
     main.add_command(users.users)
     main.add_command(worker.worker)
     from madoguchi.cli import i18n as i18n_cli

@@ -316,7 +316,8 @@ def run_sync(make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
     pyHanko's synchronous ``sign_pdf`` starts a new event loop per call; one loop per thread is reused instead.
     When this thread already runs an event loop (the caller is itself driven by one, e.g. an async server or
-    Playwright's sync API in tests), a loop cannot be nested: the coroutine runs on a helper thread, in a loop of its own that is closed after.
+    Playwright's sync API in tests), a loop cannot be nested: the coroutine runs on a helper thread, in a
+    loop of its own that is closed after.
     """
     try:
         asyncio.get_running_loop()
