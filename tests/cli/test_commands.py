@@ -194,6 +194,14 @@ def test_worker_once_delivers_due_messages(runner: CliRunner, db: Database, seed
     assert message.processed_at is not None and message.attempts == 1
 
 
+def test_worker_with_an_unknown_email_backend_stops_with_one_line(runner: CliRunner, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MADOGUCHI_EMAIL_BACKEND", "pigeon")
+    result = runner.invoke(main, ["worker", "--once"])
+    assert result.exit_code == 1
+    assert "MADOGUCHI_EMAIL_BACKEND must be one of log, smtp, ses" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_db_upgrade_to_an_unknown_revision_is_a_clear_error(runner: CliRunner) -> None:
     result = runner.invoke(main, ["db", "upgrade", "--revision", "nonsense"])
     assert result.exit_code == 1

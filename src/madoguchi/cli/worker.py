@@ -9,6 +9,7 @@ import threading
 import click
 
 from madoguchi.cli.common import database, settings
+from madoguchi.notify import email
 from madoguchi.notify import worker as outbox_worker
 
 
@@ -18,13 +19,18 @@ def worker(once: bool) -> None:
     """Run the outbox worker until SIGTERM or Ctrl-C."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = settings()
+    try:
+        # A misconfigured email backend stops here, in one line, rather than in the first delivery.
+        email.mailer_for(config)
+    except ValueError as misconfigured:
+        raise click.ClickException(str(misconfigured)) from misconfigured
     with database(config) as db:
         if once:
-            click.echo(f"delivered {outbox_worker.run_once(db)} message(s)")
+            click.echo(f"delivered {outbox_worker.run_once(db, settings=config)} message(s)")
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
-            outbox_worker.run_forever(db, poll_seconds=config.worker_poll_seconds, stop=stop)
+            outbox_worker.run_forever(db, poll_seconds=config.worker_poll_seconds, stop=stop, settings=config)
         except KeyboardInterrupt:
             stop.set()
