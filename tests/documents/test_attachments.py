@@ -234,6 +234,32 @@ def test_an_idempotent_retry_returns_the_first_upload_and_stores_one(
     assert len(_rows(db, desk)) == 1 and len(storage_backend.list_keys()) == 1
 
 
+def test_a_retry_with_a_new_multipart_boundary_is_still_the_same_request(
+    db: Database, desk: Desk, storage_backend: StorageBackend
+) -> None:
+    """Client libraries make a new boundary per send: the key still recognises the retry by what it carries,
+    and the same key with another file is refused."""
+    application_id = _draft(desk)
+
+    def send(content: bytes, boundary: str):  # type: ignore[no-untyped-def]
+        file = FileStorage(io.BytesIO(content), "poa.pdf", "file", content_type="application/pdf")
+        body, body_type = multipart({"document_key": "power_of_attorney", "file": file}, boundary=boundary)
+        return desk.resident.post(
+            desk.url(f"/{application_id}/attachments"),
+            data=body,
+            content_type=body_type,
+            headers={"Idempotency-Key": "upload-2"},
+        )
+
+    content = pdf_bytes()
+    first, again = send(content, "first-try-7d1c"), send(content, "second-try-93ab")
+    assert first.status_code == again.status_code == 201, again.json
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json["id"] == first.json["id"]
+    other = send(content + b"%another", "third-try-5e20")
+    assert other.status_code == 422
+    assert len(_rows(db, desk)) == 1 and len(storage_backend.list_keys()) == 1
+
+
 # --------------------------------------------------------------------------- refusals store nothing
 
 

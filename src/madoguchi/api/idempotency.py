@@ -51,10 +51,26 @@ def _caller() -> str:
 
 def _request_hash() -> str:
     digest = hashlib.sha256()
-    for part in (request.method, request.path, request.get_data(cache=True)):
+    for part in (request.method, request.path, *_body_parts()):
         digest.update(part if isinstance(part, bytes) else part.encode())
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def _body_parts() -> list[bytes]:
+    """What the body says. A multipart upload is sent with a fresh random boundary on every try (HTTP client
+    libraries generate one per request), so its raw bytes differ between a request and its retry: hash the
+    fields, and each file's name, type and content, instead."""
+    if request.mimetype != "multipart/form-data":
+        return [request.get_data(cache=True)]
+    parts = [f"field:{name}={value}".encode() for name, value in sorted(request.form.items(multi=True))]
+    for name, upload in sorted(request.files.items(multi=True), key=lambda item: (item[0], item[1].filename or "")):
+        content = hashlib.sha256()
+        for chunk in iter(lambda: upload.stream.read(65536), b""):  # noqa: B023 - consumed within the iteration
+            content.update(chunk)
+        upload.stream.seek(0)
+        parts.append(f"file:{name}={upload.filename}|{upload.mimetype}|{content.hexdigest()}".encode())
+    return parts
 
 
 def _claim() -> Response | None:
