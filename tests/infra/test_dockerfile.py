@@ -96,6 +96,16 @@ def test_builder_makes_a_wheel_of_this_repository_from_its_pyproject(stages: lis
     assert any("pip wheel" in i.arguments and i.arguments.rstrip().endswith(" .") for i in builder.all("RUN"))
 
 
+def test_builder_takes_the_dependencies_from_the_hash_checked_lock_and_the_package_without_resolving(
+    stages: list[Stage],
+) -> None:
+    builder = stages[0]
+    runs = [i.arguments for i in builder.all("RUN") if "pip wheel" in i.arguments]
+    assert any("--require-hashes" in run and "-r requirements/app.txt" in run for run in runs), runs
+    (package,) = [run for run in runs if run.rstrip().endswith(" .")]
+    assert "--no-deps" in package
+
+
 def test_runtime_installs_the_package_offline_from_the_builders_wheels(stages: list[Stage]) -> None:
     runtime = stages[1]
     (install,) = [i for i in runtime.all("RUN") if "pip install" in i.arguments]
@@ -236,6 +246,7 @@ def test_builder_stage_builds_the_readme_package_with_templates_and_migrations(
                     REPO / source, context / source, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
                 )
             else:
+                (context / source).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(REPO / source, context / source)
     wheels = tmp_path / "wheels"
     # The builder's command, with --no-deps: the dependencies' wheels would only be downloaded, not inspected.
