@@ -9,6 +9,7 @@ from pathlib import Path
 import swagger_ui_bundle
 from flask import Blueprint, Flask, send_from_directory
 
+from madoguchi.api import json_bodies
 from madoguchi.extensions import api, csrf
 from madoguchi.security import mark_public_endpoint, public
 
@@ -60,6 +61,7 @@ def swagger_asset(filename: str):  # type: ignore[no-untyped-def]
 
 
 def init_app(app: Flask) -> None:
+    json_bodies.init_app(app)
     app.config.update({k: v for k, v in OPENAPI_CONFIG.items() if k not in app.config})
     api.init_app(app)
     # flask-smorest's own blueprint serves openapi.json and the docs page: both public by nature.
