@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 from pathlib import Path
 
-import swagger_ui_bundle
+import flask_swagger_ui
 from flask import Blueprint, Flask, send_from_directory
 
 from madoguchi.api import json_bodies
@@ -15,8 +15,9 @@ from madoguchi.security import mark_public_endpoint, public
 
 API_PREFIX = "/api/v1"
 
-#: Swagger UI assets come from the swagger-ui-bundle package: the docs page loads nothing from a CDN.
-_SWAGGER_UI_DIR = Path(swagger_ui_bundle.swagger_ui_path)
+#: Swagger UI 5 (the first to render OpenAPI 3.1) as shipped in the flask-swagger-ui package's ``dist`` folder:
+#: only its static files are used, flask-smorest renders the page, and the page loads nothing from a CDN.
+_SWAGGER_UI_DIR = Path(flask_swagger_ui.__file__).parent / "dist"
 
 OPENAPI_CONFIG = {
     "API_TITLE": "Madoguchi API",
