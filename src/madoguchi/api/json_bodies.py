@@ -40,10 +40,14 @@ def depth_of(value: Any) -> int:
 
 
 def check_json_body() -> None:
-    if not request.is_json or not request.content_length:
+    if not request.is_json:
+        return
+    # Read whether or not a length was declared (a chunked body has none); MAX_CONTENT_LENGTH still caps it.
+    data = request.get_data(cache=True)
+    if not data:
         return
     try:
-        body = json.loads(request.get_data(cache=True))
+        body = json.loads(data)
     except RecursionError:
         raise _too_deep() from None
     except UnicodeDecodeError:
