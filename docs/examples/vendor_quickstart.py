@@ -4,10 +4,15 @@ Run it against `madoguchi demo` (see docs/vendor-guide.md):
 
     pip install authlib requests
     python docs/examples/vendor_quickstart.py --tenant shiomi-town \
-        --client-id CLIENT_ID --client-secret CLIENT_SECRET
+        --client-id CLIENT_ID --client-secret CLIENT_SECRET \
+        --base-url http://127.0.0.1:8000 --callback-port 8765
+
+`--base-url` is where Madoguchi serves (default: $VENDOR_BASE_URL, else http://127.0.0.1:8000, the demo's
+default); `--callback-port` is the local port for the OAuth redirect and the webhooks (default:
+$VENDOR_CALLBACK_PORT, else 8765). The app's redirect URI must be http://127.0.0.1:<callback port>/callback.
 
 What it does, step by step:
-1. listens on http://127.0.0.1:8765 for the OAuth redirect and for webhooks;
+1. listens on http://127.0.0.1:<callback port> for the OAuth redirect and for webhooks;
 2. gets a client-credentials token (scope webhooks:manage) and subscribes to application.submitted;
 3. sends the resident to the consent page (authorization code + PKCE S256) and exchanges the code;
 4. files a residency-certificate application for the resident (Idempotency-Key) and submits it;
@@ -24,6 +29,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import queue
 import re
 import secrets
@@ -38,9 +44,9 @@ from urllib.parse import urljoin
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-LISTEN = ("127.0.0.1", 8765)
-REDIRECT_URI = f"http://{LISTEN[0]}:{LISTEN[1]}/callback"
-WEBHOOK_URL = f"http://{LISTEN[0]}:{LISTEN[1]}/webhook"
+LISTEN_HOST = "127.0.0.1"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+DEFAULT_CALLBACK_PORT = 8765
 
 
 # --------------------------------------------------------------------------- 1. a tiny local listener
@@ -52,7 +58,8 @@ class Listener(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # the OAuth redirect
         if self.path.startswith("/callback"):
-            self.callbacks.put(f"http://{LISTEN[0]}:{LISTEN[1]}{self.path}")
+            host, port = self.server.server_address[:2]
+            self.callbacks.put(f"http://{host}:{port}{self.path}")
             self._answer(200, "Madoguchi: authorization received. You can close this tab.")
         else:
             self._answer(404, "not found")
@@ -136,7 +143,17 @@ def consent_as(authorize_url: str, email: str, password: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+    parser.add_argument(
+        "--base-url",
+        default=os.environ.get("VENDOR_BASE_URL", DEFAULT_BASE_URL),
+        help=f"where Madoguchi serves (default: $VENDOR_BASE_URL, else {DEFAULT_BASE_URL})",
+    )
+    parser.add_argument(
+        "--callback-port",
+        type=int,
+        default=int(os.environ.get("VENDOR_CALLBACK_PORT", DEFAULT_CALLBACK_PORT)),
+        help=f"local port for the redirect and webhooks (default: $VENDOR_CALLBACK_PORT, else {DEFAULT_CALLBACK_PORT})",
+    )
     parser.add_argument("--tenant", required=True, help="municipality slug, e.g. shiomi-town")
     parser.add_argument("--client-id", required=True)
     parser.add_argument("--client-secret", required=True)
@@ -145,26 +162,28 @@ def main() -> None:
     base, api = args.base_url.rstrip("/"), f"{args.base_url.rstrip('/')}/api/v1/t/{args.tenant}"
     metadata = requests.get(f"{base}/.well-known/oauth-authorization-server", timeout=10).json()
 
-    server = ThreadingHTTPServer(LISTEN, Listener)
+    server = ThreadingHTTPServer((LISTEN_HOST, args.callback_port), Listener)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    redirect_uri = f"http://{LISTEN_HOST}:{args.callback_port}/callback"
+    webhook_url = f"http://{LISTEN_HOST}:{args.callback_port}/webhook"
 
     # 2. Client credentials: act for the app itself, to subscribe to webhooks.
     app_session = OAuth2Session(args.client_id, args.client_secret, scope="webhooks:manage")
     app_session.fetch_token(metadata["token_endpoint"], grant_type="client_credentials")
     subscription = app_session.post(
         f"{api}/webhooks",
-        json={"url": WEBHOOK_URL, "events": ["application.submitted"], "description": "vendor quickstart"},
+        json={"url": webhook_url, "events": ["application.submitted"], "description": "vendor quickstart"},
     )
     subscription.raise_for_status()
     webhook_secret = subscription.json()["secret"]
-    print(f"subscribed to application.submitted -> {WEBHOOK_URL}")
+    print(f"subscribed to application.submitted -> {webhook_url}")
 
     # 3. Authorization code with PKCE (S256): act for a resident who consents.
     resident = OAuth2Session(
         args.client_id,
         args.client_secret,
         scope="applications:read applications:write",
-        redirect_uri=REDIRECT_URI,
+        redirect_uri=redirect_uri,
         code_challenge_method="S256",
     )
     verifier = secrets.token_urlsafe(64)

@@ -56,14 +56,18 @@ def demo_settings(data_dir: Path, base: Settings | None = None, *, public_url: s
     The demo also lets webhooks reach loopback addresses, so a vendor can try them on the same machine;
     production keeps that off."""
     data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Secrets, keys, the database and registry files live here: the owner's alone, an older demo's folder too.
+    os.chmod(data_dir, 0o700)
     secrets_file = data_dir / "demo-secrets.json"
     if secrets_file.exists():
+        os.chmod(secrets_file, 0o600)
         stored = json.loads(secrets_file.read_text())
     else:
         stored = {"secret_key": secrets.token_urlsafe(32), "data_key": Sealer.generate_key()}
-        secrets_file.write_text(json.dumps(stored))
-        os.chmod(secrets_file, 0o600)
+        # Created private, never world-readable for a moment between writing and a chmod.
+        with os.fdopen(os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as stream:
+            stream.write(json.dumps(stored))
     base = base or Settings.from_env()
     return replace(
         base,
@@ -82,7 +86,9 @@ def _postal_prefix(code: str) -> str:
 def _load_demo_registries(db: Database, settings: Settings, tenant: Tenant) -> str:
     """Generate and import the tenant's demo CSVs; returns the demo resident's code."""
     out_dir = settings.data_dir / "demo-data" / tenant.slug
-    out_dir.mkdir(parents=True, exist_ok=True)
+    for folder in (out_dir.parent, out_dir):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)
     written = demo_data.write_demo_csvs(
         out_dir,
         tenant_slug=tenant.slug,

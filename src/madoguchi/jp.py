@@ -1,7 +1,7 @@
 """Japanese identifiers, dates and text, as municipal systems handle them.
 
 Pure functions with no I/O, shared by the registry importer, the forms, the certificates and the
-CLI. The rules and test vectors come from ``DOMAIN.md``:
+CLI. Each rule names its source (a standard, a law or cabinet order) where it is defined below:
 
 * identifiers: the local government code (全国地方公共団体コード, JIS X 0402) and the Individual
   Number (個人番号), both with a check digit;
@@ -53,7 +53,7 @@ def _require_digits(value: str, count: int, what: str) -> None:
 def local_government_code_check_digit(first_five: str) -> int:
     """Return the check digit of a local government code (全国地方公共団体コード) from its first five digits.
 
-    S = 6·d1 + 5·d2 + 4·d3 + 3·d4 + 2·d5, r = S mod 11, check = (11 − r) mod 10.
+    S = 6·d1 + 5·d2 + 4·d3 + 3·d4 + 2·d5, r = S mod 11, check = (11 − r) mod 10 (JIS X 0402's check digit).
     Raises ``ValueError`` unless ``first_five`` is exactly five ASCII digits.
     """
     _require_digits(first_five, 5, "the first part of a local government code")
@@ -72,7 +72,8 @@ def individual_number_check_digit(first_eleven: str) -> int:
     """Return the check digit of an Individual Number (個人番号) from its first eleven digits.
 
     Digits are numbered from the right (P1 is the one just left of the check digit) with weights
-    Qn = n + 1 for n ≤ 6 and n − 5 for n ≥ 7; r = Σ Pn·Qn mod 11; check = 0 if r ≤ 1 else 11 − r.
+    Qn = n + 1 for n ≤ 6 and n − 5 for n ≥ 7; r = Σ Pn·Qn mod 11; check = 0 if r ≤ 1 else 11 − r
+    (the formula of 平成26年総務省令第85号, 第5条).
     Raises ``ValueError`` (without echoing the input) unless it is exactly eleven ASCII digits.
     """
     _require_digits(first_eleven, 11, "the first part of an Individual Number")
@@ -108,7 +109,8 @@ def mask_individual_number(s: str) -> str:
 
 # --- Dates -----------------------------------------------------------------------------------
 
-# (first day, era name), newest first. Meiji is taken from 1868-01-25, as DOMAIN.md fixes it.
+# (first day, era name), newest first. Meiji counts from 慶応4年1月1日 (1868-01-25 in the Gregorian calendar), to
+# which the change of era of 明治元年9月8日 was applied retroactively; the solar calendar came only in 1873.
 _ERAS: tuple[tuple[date, str], ...] = (
     (date(2019, 5, 1), "令和"),
     (date(1989, 1, 8), "平成"),

@@ -493,7 +493,7 @@ def test_pinned_version_that_does_not_exist_is_reported(catalog: Path) -> None:
 
     assert problems_in(catalog) == [
         "tenants/sakuragaoka-city.yaml: services.residency-certificate.version: "
-        "version 1.1.0 of residency-certificate does not exist (available: 1.0.0)"
+        "version 1.1.0 of residency-certificate is not published (available: 1.0.0)"
     ]
 
 

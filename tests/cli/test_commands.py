@@ -224,3 +224,46 @@ def test_tenants_sync_from_a_missing_folder_names_it(runner: CliRunner, tmp_path
 def test_demo_rejects_a_bad_port(runner: CliRunner) -> None:
     result = runner.invoke(main, ["demo", "--port", "0"])
     assert result.exit_code == 2 and "--port" in result.output
+
+
+def test_registry_import_reads_a_shift_jis_file_as_municipal_systems_write_it(
+    runner: CliRunner,
+    db: Database,
+    seeded,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    tenant = tenants(db)[0]
+    residents = _paths(_demo_csvs(tmp_path, tenant))["residents"]
+    lines = residents.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    # 髙 and 﨑 exist in CP932 only through the NEC/IBM extensions, not in JIS X 0208 Shift_JIS.
+    row[header.index("family_name")] = "髙﨑"
+    lines[1] = ",".join(row)
+    # Characters CP932 cannot hold (𠮷, variation selectors) have no place in a Shift_JIS export.
+    text = "\r\n".join(lines) + "\r\n"
+    residents.write_bytes(text.encode("cp932", errors="replace"))
+    result = runner.invoke(main, ["registry", "import", "--tenant", tenant.slug, "--kind", "residents", str(residents)])
+    assert result.exit_code == 0, result.output
+    assert "read as Shift_JIS (CP932)" in result.output
+    with db.transaction(tenant.id) as session:
+        names = set(session.execute(sa.select(Person.family_name)).scalars())
+    assert "髙﨑" in names
+
+
+def test_registry_import_refuses_a_file_in_no_known_encoding_in_one_line(
+    runner: CliRunner,
+    db: Database,
+    seeded,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    tenant = tenants(db)[0]
+    binary = tmp_path / "residents.csv"
+    binary.write_bytes(b"resident_code,family_name\n\x82\xa0\xff\x00\x01\n")  # CP932 decodes 0xFF, not NUL
+    result = runner.invoke(main, ["registry", "import", "--tenant", tenant.slug, "--kind", "residents", str(binary)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: residents.csv: line 2: byte 0x00 is neither UTF-8 nor Shift_JIS (CP932) text; "
+        "save the CSV as UTF-8 or Shift_JIS; nothing was imported."
+    ]
+    assert "Traceback" not in result.output and _count(db, tenant.id, Person) == 0

@@ -112,3 +112,26 @@ def test_seeding_twice_changes_nothing(tmp_path: Path) -> None:
         again = [conn.execute(f"select count(*) from {t}").fetchone()[0] for t in ("persons", "accounts", "tenants")]
     assert counts == again
     assert [a.email for a in first.accounts] == [a.email for a in second.accounts]
+
+
+def test_the_demos_secrets_registry_files_and_database_are_private_to_its_user(tmp_path: Path) -> None:
+    """Issue 12, point 10: demo registry files (names, addresses, Individual Numbers) and secrets are 0600 in
+    0700 folders, also when an older demo left a world-readable data directory behind."""
+    data_dir = tmp_path / "instance"
+    (data_dir / "demo-data" / "shiomi-town").mkdir(parents=True, mode=0o755)
+    os.chmod(data_dir, 0o755)  # noqa: S103 - as an older demo left it, on purpose
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
+    seeded = subprocess.run(
+        [sys.executable, "-m", "madoguchi.cli", "demo", "--seed-only", "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+    registry_files = list((data_dir / "demo-data").rglob("*.csv"))
+    assert len(registry_files) >= 6 and (data_dir / "demo-secrets.json").is_file()
+    for path in [data_dir, *data_dir.rglob("*")]:
+        mode = path.stat().st_mode & 0o777
+        assert mode == (0o700 if path.is_dir() else 0o600), f"{path.relative_to(tmp_path)} is {mode:o}"

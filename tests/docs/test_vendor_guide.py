@@ -1,7 +1,9 @@
 """docs/vendor-guide.md, followed as a vendor would: against `madoguchi demo`, with the guide's own commands.
 
 Registers the app with the guide's CLI command, runs the guide's runnable example (letting it play the
-resident), and checks as the demo's clerk that the application is in the queue.
+resident), and checks as the demo's clerk that the application is in the queue. The demo and the example's
+callback listener run on free ports, given the way the guide says (VENDOR_BASE_URL, VENDOR_CALLBACK_PORT),
+so nothing depends on 8000 or 8765 being free.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 TENANT = "shiomi-town"
 
 
-def _run(args: list[str], cwd: Path) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
+def _run(args: list[str], cwd: Path, extra_env: dict[str, str] | None = None) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MADOGUCHI_", "VENDOR_"))} | (extra_env or {})
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
@@ -37,6 +39,9 @@ def test_the_vendor_guide_works_against_the_demo(tmp_path: Path) -> None:
         _wait_until_up(demo, port)
         guide = (REPO / "docs" / "vendor-guide.md").read_text(encoding="utf-8")
         assert "madoguchi oauth create-client --tenant shiomi-town" in guide
+        assert '--redirect-uri "http://127.0.0.1:$VENDOR_CALLBACK_PORT/callback"' in guide
+        assert '--base-url "$VENDOR_BASE_URL" --callback-port "$VENDOR_CALLBACK_PORT"' in guide
+        callback_port = _free_port()
         registered = _run(
             [
                 sys.executable,
@@ -49,7 +54,7 @@ def test_the_vendor_guide_works_against_the_demo(tmp_path: Path) -> None:
                 "--name",
                 "Kurashi Navi",
                 "--redirect-uri",
-                "http://127.0.0.1:8765/callback",
+                f"http://127.0.0.1:{callback_port}/callback",
                 "--grant",
                 "authorization_code",
                 "--grant",
@@ -65,8 +70,6 @@ def test_the_vendor_guide_works_against_the_demo(tmp_path: Path) -> None:
             [
                 sys.executable,
                 str(REPO / "docs" / "examples" / "vendor_quickstart.py"),
-                "--base-url",
-                f"http://127.0.0.1:{port}",
                 "--tenant",
                 TENANT,
                 "--client-id",
@@ -77,7 +80,9 @@ def test_the_vendor_guide_works_against_the_demo(tmp_path: Path) -> None:
                 f"resident@{TENANT}.example.jp:madoguchi-demo",
             ],
             cwd=tmp_path,
+            extra_env={"VENDOR_BASE_URL": f"http://127.0.0.1:{port}", "VENDOR_CALLBACK_PORT": str(callback_port)},
         )
+        assert f"-> http://127.0.0.1:{callback_port}/webhook" in out
         assert "the resident consented" in out
         reference = re.search(r"webhook verified: application.submitted for (\S+)", out).group(1)  # type: ignore[union-attr]
 

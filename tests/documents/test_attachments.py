@@ -7,9 +7,12 @@ from __future__ import annotations
 import hashlib
 import io
 import socket
+import struct
+import time
 import urllib.error
 import urllib.request
 import uuid
+import zlib
 from email.message import EmailMessage
 from typing import Any
 
@@ -38,6 +41,7 @@ from tests.documents.conftest import (
     pdf_bytes,
     with_storage,
 )
+from tests.documents.hostile_pdfs import MiB, peak_memory_growth, xref_stream_bomb
 from tests.oauth.conftest import register, token_request, tokens_for
 from tests.oauth.conftest import sign_in as oauth_sign_in
 
@@ -168,6 +172,36 @@ def _disposition_name(header: str) -> str:
     assert message.get_content_disposition() == "attachment"
     assert message.get_filename() == "document.pdf"
     return str(options["filename"])
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims a width x height image (gigabytes decoded) over a few bytes of data."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 1024)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunks
+
+
+def test_attachments_are_judged_by_their_first_bytes_and_never_parsed(desk: Desk) -> None:
+    """Issue 12 point 1 for attachments: a decompression bomb is only stored (a clerk opens it in a viewer of
+    their own), so neither time nor the serving process's memory depends on what the file inflates to."""
+    application_id = _draft(desk)
+    for content, name, kind in [
+        (xref_stream_bomb(), "poa.pdf", "application/pdf"),
+        (_png_claiming(60_000, 60_000), "poa.png", "image/png"),
+    ]:
+        started = time.monotonic()
+        response, growth = peak_memory_growth(
+            lambda content=content, name=name, kind=kind: _upload(
+                desk, application_id, content, name, content_type=kind
+            ),
+        )
+        assert response.status_code == 201, response.json
+        assert time.monotonic() - started < 1.0 and growth < 40 * MiB
+        assert desk.resident.delete(desk.url(f"/{application_id}/attachments/{response.json['id']}")).status_code == 204
 
 
 def test_download_carries_an_rfc6266_name_with_japanese_and_an_ascii_fallback(

@@ -1,7 +1,7 @@
 """A throwaway PostgreSQL server for tests and local development.
 
 ``ThrowawayPostgres`` runs ``initdb`` into a temp folder, starts ``postgres`` on a free loopback port
-and sets up the roles the application expects on PostgreSQL (DESIGN.md §7, §10):
+and sets up the roles the application expects on PostgreSQL (docs/decisions/0001-tenant-isolation.md):
 
 * ``madoguchi_owner`` owns the database and its ``public`` schema; migrations connect as this role.
 * ``madoguchi_app`` is what the application connects as: no superuser, no BYPASSRLS, owns nothing, may

@@ -6,16 +6,18 @@ import importlib
 import importlib.util
 from pathlib import Path
 
-import swagger_ui_bundle
+import flask_swagger_ui
 from flask import Blueprint, Flask, send_from_directory
 
+from madoguchi.api import json_bodies
 from madoguchi.extensions import api, csrf
 from madoguchi.security import mark_public_endpoint, public
 
 API_PREFIX = "/api/v1"
 
-#: Swagger UI assets come from the swagger-ui-bundle package: the docs page loads nothing from a CDN.
-_SWAGGER_UI_DIR = Path(swagger_ui_bundle.swagger_ui_path)
+#: Swagger UI 5 (the first to render OpenAPI 3.1) as shipped in the flask-swagger-ui package's ``dist`` folder:
+#: only its static files are used, flask-smorest renders the page, and the page loads nothing from a CDN.
+_SWAGGER_UI_DIR = Path(flask_swagger_ui.__file__).parent / "dist"
 
 OPENAPI_CONFIG = {
     "API_TITLE": "Madoguchi API",
@@ -60,6 +62,7 @@ def swagger_asset(filename: str):  # type: ignore[no-untyped-def]
 
 
 def init_app(app: Flask) -> None:
+    json_bodies.init_app(app)
     app.config.update({k: v for k, v in OPENAPI_CONFIG.items() if k not in app.config})
     api.init_app(app)
     # flask-smorest's own blueprint serves openapi.json and the docs page: both public by nature.

@@ -113,7 +113,8 @@ def _is_code_like(schema: dict[str, Any]) -> bool:
 def normalize(schema: dict[str, Any], data: Any) -> Any:
     """NFKC + trim for code-like strings typed full-width (１００－０００１ -> 100-0001), once, at the edge.
 
-    Names and free text are left exactly as typed (外字 and ideographic spaces included): DOMAIN.md.
+    Names and free text are left exactly as typed (外字 and ideographic spaces included): registry names hold
+    characters outside JIS levels 1-2 and ideographic variation sequences that NFKC would change or drop.
     """
     if isinstance(data, dict):
         properties = schema.get("properties") or {}

@@ -1111,10 +1111,22 @@ def load_services(services_dir: Path) -> dict[str, dict[str, Any]]:
     return services
 
 
-def _available_versions(service: Mapping[str, Any]) -> list[str]:
-    """Versions of a procedure a tenant may pin: the files hold one, the folder's current ``service.yaml``."""
-    version = service.get("version")
-    return [version] if isinstance(version, str) else []
+#: Published versions of each procedure as the database holds them: key -> version -> the service as loaded
+#: (``service.yaml`` plus ``form``). The files hold only the current version of each procedure; a tenant may
+#: stay pinned to any version published before it (until its admin adopts a newer one).
+Published = Mapping[str, Mapping[str, Mapping[str, Any]]]
+
+
+def _versions(service: Mapping[str, Any], published: Published | None) -> dict[str, Mapping[str, Any]]:
+    """Every version of a procedure a tenant may pin: those published, and the one in the folder now."""
+    versions: dict[str, Mapping[str, Any]] = dict((published or {}).get(service["key"], {}))
+    if isinstance(service.get("version"), str):
+        versions[service["version"]] = service
+    return versions
+
+
+def _version_order(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version))
 
 
 # --- Tenants ----------------------------------------------------------------------------------------------------------
@@ -1158,9 +1170,10 @@ def tenant_files(tenants_dir: Path) -> list[Path]:
 
 
 def _inspect_tenant(
-    path: Path, services: Mapping[str, Mapping[str, Any] | None] | None
+    path: Path, services: Mapping[str, Mapping[str, Any] | None] | None, published: Published | None = None
 ) -> tuple[dict[str, Any] | None, list[Problem]]:
-    """Read and check one tenant file; ``services=None`` skips the checks that need the catalog."""
+    """Read and check one tenant file; ``services=None`` skips the checks that need the catalog. A version pin
+    is checked against ``published`` (what the database holds) as well as the folder's version."""
     path = Path(path)
     file = _display(path)
     tenant, problems = _read_yaml(path, file)
@@ -1210,12 +1223,15 @@ def _inspect_tenant(
             for key, entry in tenant["services"].items()
         }
         if services is not None:
-            problems += _check_tenant_services(tenant["services"], services, file)
+            problems += _check_tenant_services(tenant["services"], services, file, published)
     return tenant, _unique(problems)
 
 
 def _check_tenant_services(
-    enabled: Mapping[str, Mapping[str, Any]], services: Mapping[str, Mapping[str, Any] | None], file: str
+    enabled: Mapping[str, Mapping[str, Any]],
+    services: Mapping[str, Mapping[str, Any] | None],
+    file: str,
+    published: Published | None = None,
 ) -> list[Problem]:
     problems: list[Problem] = []
     for key, entry in enabled.items():
@@ -1226,11 +1242,16 @@ def _check_tenant_services(
         service = services[key]
         if service is None:
             continue  # the service folder exists but cannot be read; that is reported against the service
-        available = _available_versions(service)
-        if entry["version"] is not None and available and entry["version"] not in available:
-            message = f"version {entry['version']} of {key} does not exist (available: {', '.join(available)})"
+        versions = _versions(service, published)
+        pinned = entry["version"]
+        if pinned is not None and pinned not in versions:
+            available = ", ".join(sorted(versions, key=_version_order))
+            message = f"version {pinned} of {key} is not published (available: {available})"
             problems.append(Problem(file, _field(("services", key, "version")), message))
-        problems += _check_overrides(service, entry["overrides"], file, ("services", key, "overrides"))
+            continue  # no definition to check the overrides against: the pin is the one problem
+        # Overrides must fit the version the tenant runs: the pinned one, as published, else the folder's.
+        runs = versions[pinned] if pinned is not None else service
+        problems += _check_overrides(runs, entry["overrides"], file, ("services", key, "overrides"))
     return problems
 
 
@@ -1557,8 +1578,11 @@ def default_catalog_dirs() -> tuple[Path, Path]:
     return Path(services), Path(tenants)
 
 
-def check_catalog(services_dir: Path, tenants_dir: Path) -> list[Problem]:
+def check_catalog(services_dir: Path, tenants_dir: Path, published: Published | None = None) -> list[Problem]:
     """Every conformance problem of every procedure in ``services_dir`` and every tenant file in ``tenants_dir``.
+
+    ``published`` holds the versions already published (from the database): a tenant pinned to one of them is
+    checked against that version's definition, not against the folder's newer one.
 
     Never raises for bad content: unreadable files, wrong structure and broken references all become
     problems, in a stable order (services by folder name, then tenants by file name).
@@ -1579,5 +1603,5 @@ def check_catalog(services_dir: Path, tenants_dir: Path) -> list[Problem]:
         return _unique(problems)
     problems += _check_tenant_set(tenants_dir)
     for path in tenant_files(tenants_dir):
-        problems += _inspect_tenant(path, services)[1]
+        problems += _inspect_tenant(path, services, published)[1]
     return _unique(problems)

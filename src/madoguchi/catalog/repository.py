@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,6 +15,14 @@ from madoguchi.tenancy.models import TenantService
 def find_version(session: Session, key: str, version: str) -> ServiceVersion | None:
     stmt = select(ServiceVersion).where(ServiceVersion.key == key, ServiceVersion.version == version)
     return session.execute(stmt).scalar_one_or_none()
+
+
+def published_services(session: Session) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every published version as the catalog files loaded it: key -> version -> service.yaml plus ``form``."""
+    published: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in session.execute(select(ServiceVersion)).scalars():
+        published.setdefault(row.key, {})[row.version] = {**row.definition, "form": row.form_schema}
+    return published
 
 
 def versions_of(session: Session, key: str) -> list[ServiceVersion]:

@@ -8,8 +8,19 @@ from itertools import groupby
 from pathlib import Path
 
 import click
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
-from madoguchi.catalog.definitions import check_catalog, default_catalog_dirs, service_folders, tenant_files
+from madoguchi.catalog import repository
+from madoguchi.catalog.definitions import (
+    Published,
+    check_catalog,
+    default_catalog_dirs,
+    service_folders,
+    tenant_files,
+)
+from madoguchi.cli.common import database, settings
+from madoguchi.config import Settings
 from madoguchi.errors import NotFound
 
 _FOLDER = click.Path(file_okay=False, path_type=Path)
@@ -23,6 +34,19 @@ def catalog_dirs(services_dir: Path | None, tenants_dir: Path | None) -> tuple[P
     """The folders a command works on: the options when given, else :func:`default_catalog_dirs`."""
     default_services, default_tenants = default_catalog_dirs()
     return services_dir or default_services, tenants_dir or default_tenants
+
+
+def published_versions(config: Settings) -> Published | None:
+    """The versions the database has published, for the pins in tenant files; ``None`` when there is no
+    database to ask (an SQLite file not created yet, a server that cannot be reached, no schema yet)."""
+    url = make_url(config.effective_database_url)
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+        return None
+    try:
+        with database(config) as db, db.transaction() as session:
+            return repository.published_services(session)
+    except SQLAlchemyError:
+        return None
 
 
 services_option = click.option(
@@ -57,7 +81,7 @@ def check(ctx: click.Context, services_dir: Path | None, tenants_dir: Path | Non
     summary and exits 0.
     """
     services_dir, tenants_dir = catalog_dirs(services_dir, tenants_dir)
-    problems = check_catalog(services_dir, tenants_dir)
+    problems = check_catalog(services_dir, tenants_dir, published_versions(settings()))
     if problems:
         for problem in problems:
             click.echo(str(problem))

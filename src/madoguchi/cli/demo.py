@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,8 @@ def demo(host: str, port: int, data_dir: Path, seed_only: bool) -> None:
     """Migrate, load the catalog, demo tenants, registries and accounts, then serve at http://HOST:PORT."""
     from madoguchi.demo import DEMO_PASSWORD, demo_settings, seed
 
+    # Everything the demo creates (database, documents, keys, registry files) is private to its user.
+    os.umask(0o077)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = demo_settings(data_dir, public_url=f"http://{host}:{port}")
     if settings.is_postgres:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from madoguchi.admin.prefectures import PREFECTURES
 from madoguchi.catalog import definitions
 from madoguchi.catalog import operations as catalog
+from madoguchi.catalog import repository as catalog_repository
 from madoguchi.cli.common import database, settings
 from madoguchi.db import Database
 from madoguchi.documents.storage import storage_for
@@ -41,8 +42,8 @@ def publish_catalog(session, services_dir: Path) -> list[str]:  # type: ignore[n
     return published
 
 
-def check_or_exit(services_dir: Path, tenants_dir: Path) -> None:
-    problems = definitions.check_catalog(services_dir, tenants_dir)
+def check_or_exit(services_dir: Path, tenants_dir: Path, published: definitions.Published | None = None) -> None:
+    problems = definitions.check_catalog(services_dir, tenants_dir, published)
     if problems:
         for problem in problems:
             click.echo(str(problem), err=True)
@@ -57,8 +58,9 @@ def sync(tenants_dir: Path | None, services_dir: Path | None) -> None:
     config = settings()
     services_dir = services_dir or config.services_dir
     tenants_dir = tenants_dir or config.tenants_dir
-    check_or_exit(services_dir, tenants_dir)
     with database(config) as db, db.transaction() as session:
+        # A tenant may stay pinned to any version published before (until its admin adopts a newer one).
+        check_or_exit(services_dir, tenants_dir, catalog_repository.published_services(session))
         for line in publish_catalog(session, services_dir):
             click.echo(f"published {line}")
         report = tenancy.sync_tenants(session, definitions.load_tenants(tenants_dir))

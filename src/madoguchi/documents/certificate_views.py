@@ -103,6 +103,14 @@ def verify_code(token: str) -> ResponseReturnValue:
     )
 
 
+def _refusal_message(refusal: ValidationFailed) -> str:
+    if refusal.extra.get("reason") == "unreadable":
+        return _("This PDF cannot be read as a certificate: it is damaged, or built unlike any certificate.")
+    if "is too large" in (refusal.errors or {}).get("file", []):
+        return _("The file is too large to be a certificate.")
+    return _("This file is not a PDF.")
+
+
 @verify_pages.post("/")
 @public
 def verify_upload() -> ResponseReturnValue:
@@ -115,9 +123,7 @@ def verify_upload() -> ResponseReturnValue:
     try:
         check = certificates.verify_pdf(db_session(), engine, data)
     except ValidationFailed as refusal:
-        too_large = "is too large" in refusal.errors.get("file", [])
-        message = _("The file is too large to be a certificate.") if too_large else _("This file is not a PDF.")
-        return _verify_form({"file": [message]}, status=422)
+        return _verify_form({"file": [_refusal_message(refusal)]}, status=422)
     return render_template("certificates/verify_upload.html", check=check, labels=_status_labels())
 
 

@@ -1,7 +1,8 @@
 """Parse and validate the registry CSV files a municipality imports (no database here).
 
-Three kinds of file, each UTF-8 (a BOM is accepted) with a header row naming its columns in any
-order:
+Three kinds of file, each UTF-8 (a BOM is accepted) or Shift_JIS (CP932, what municipal back-office
+systems and Excel on Japanese Windows write; :func:`decode_registry_csv`) with a header row naming its
+columns in any order:
 
 * ``residents`` — the resident register (住民基本台帳): one row per person, grouped into
   households by ``household_code``;
@@ -533,6 +534,38 @@ def _parse_fields(line: int, header: list[str], fields: list[str], fmt: _Format)
         except _Invalid as invalid:
             errors.append(RowError(line, column.name, str(invalid)))
     return _Record(line, raw, values), errors
+
+
+#: A file that is valid UTF-8 is UTF-8 (Shift_JIS text with kana or kanji almost never is); otherwise CP932,
+#: Microsoft's Shift_JIS with the NEC/IBM extensions (①, ㈱, 髙, 﨑) that municipal systems and Excel write.
+class UnreadableEncoding(ValueError):
+    """The bytes are neither UTF-8 nor Shift_JIS text; the message says where and what to do."""
+
+
+#: Control characters never found in a text export. Python's CP932 decodes every byte but 0x81-0x9F and
+#: 0xE0-0xFC on its own, so binary data "decodes"; its NULs and other controls give it away.
+_BINARY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def decode_registry_csv(data: bytes) -> tuple[str, str]:
+    """The text of a registry CSV and the name of the encoding it was read in (UTF-8 first, then CP932)."""
+    try:
+        return data.decode("utf-8-sig"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp932")
+    except UnicodeDecodeError as error:
+        line, byte = data.count(b"\n", 0, error.start) + 1, data[error.start]
+    else:
+        control = _BINARY.search(text)
+        if control is None:
+            return text, "Shift_JIS (CP932)"
+        line, byte = text.count("\n", 0, control.start()) + 1, ord(control.group())
+    raise UnreadableEncoding(
+        f"line {line}: byte 0x{byte:02X} is neither UTF-8 nor Shift_JIS (CP932) text; "
+        "save the CSV as UTF-8 or Shift_JIS"
+    )
 
 
 def parse_registry_csv(

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -830,7 +831,10 @@ def _resident_row(household: _Household, person: _Person, prefecture: str, munic
 
 def _write(path: Path, columns: Sequence[str], rows: list[list[str]]) -> Path:
     assert all(len(row) == len(columns) for row in rows)
-    with path.open("w", encoding="utf-8", newline="") as stream:
+    # Fictional, but shaped like a resident register (Individual Numbers included): readable by its owner only.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # a file left by an older demo keeps its mode through O_TRUNC
+    with open(descriptor, "w", encoding="utf-8", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(columns)
         writer.writerows(rows)
@@ -875,7 +879,7 @@ def write_demo_csvs(
         family_name = variant_slots.get(index) or generator.family_name()
         placed.append(generator.place(index + 1, generator.random_household(family_name)))
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     resident_rows = []
     tax_rows = []
     for household in placed:

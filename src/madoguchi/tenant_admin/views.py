@@ -32,7 +32,14 @@ from madoguchi.oauth import operations as oauth
 from madoguchi.oauth import repository as oauth_repository
 from madoguchi.oauth.models import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN
 from madoguchi.registry import operations as registry
-from madoguchi.registry.csv_formats import COLUMNS, KINDS, RowError, parse_registry_csv
+from madoguchi.registry.csv_formats import (
+    COLUMNS,
+    KINDS,
+    RowError,
+    UnreadableEncoding,
+    decode_registry_csv,
+    parse_registry_csv,
+)
 from madoguchi.stats import kpis
 from madoguchi.web.auth import require_staff
 from madoguchi.web.i18n import localized
@@ -584,9 +591,9 @@ def _read_upload(errors: Errors) -> str | None:
         _add(errors, "file", _("The file is larger than %(size)s MB.", size=MAX_CSV_BYTES // (1024 * 1024)))
         return None
     try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        _add(errors, "file", _("The file must be a CSV file saved as UTF-8 text."))
+        return decode_registry_csv(content)[0]
+    except UnreadableEncoding:
+        _add(errors, "file", _("The file must be a CSV file saved as UTF-8 or Shift_JIS text."))
         return None
 
 
