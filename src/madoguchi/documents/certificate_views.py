@@ -115,7 +115,7 @@ def verify_upload() -> ResponseReturnValue:
     try:
         check = certificates.verify_pdf(db_session(), engine, data)
     except ValidationFailed as refusal:
-        too_large = "is too large" in refusal.errors.get("file", [])
+        too_large = "is too large" in (refusal.errors or {}).get("file", [])
         message = _("The file is too large to be a certificate.") if too_large else _("This file is not a PDF.")
         return _verify_form({"file": [message]}, status=422)
     return render_template("certificates/verify_upload.html", check=check, labels=_status_labels())
