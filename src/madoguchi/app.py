@@ -16,6 +16,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         hops = settings.trusted_proxy_hops
+        # Wrapping wsgi_app is how Flask documents adding WSGI middleware (mypy sees a method replaced).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.config["MADOGUCHI"] = settings
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_urlsafe(32)
@@ -27,7 +28,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
     )
     app.config["JSON_AS_ASCII"] = False
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # on DefaultJSONProvider only
 
     from madoguchi import api, context, errors, health, web
     from madoguchi.db import Database

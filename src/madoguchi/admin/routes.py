@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -270,10 +271,12 @@ class TenantRefusedSchema(ProblemSchema):
     )
 
 
-def problems(*statuses: int, refusal: type[ProblemSchema] = ProblemSchema):  # type: ignore[no-untyped-def]
+def problems(
+    *statuses: int, refusal: type[ProblemSchema] = ProblemSchema
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Document the problem+json answers a view may give (``refusal``: the schema of its 422)."""
 
-    def decorate(view):  # type: ignore[no-untyped-def]
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         for status in statuses:
             schema = refusal if status == 422 else ProblemSchema
             view = blp.alt_response(
@@ -291,14 +294,14 @@ def problems(*statuses: int, refusal: type[ProblemSchema] = ProblemSchema):  # t
 class Tenants(MethodView):
     @blp.response(200, AdminTenantSchema(many=True))
     @problems(401, 403)
-    def get(self):  # type: ignore[no-untyped-def]
+    def get(self) -> list[dict[str, Any]]:
         """Every municipality with its status, including suspended and deleted ones."""
         return [_tenant_view(t) for t in tenancy.list_tenants(db_session())]
 
     @blp.arguments(TenantCreateSchema)
     @blp.response(201, AdminTenantSchema)
     @problems(401, 403, 422, refusal=TenantRefusedSchema)
-    def post(self, body: dict[str, Any]):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         """Create a municipality on trial, with procedures of the published catalog at the standard's settings.
 
         Every invalid field is reported at once (`errors`, with machine-readable `reasons`); nothing is created
@@ -335,7 +338,7 @@ class Tenants(MethodView):
 class TenantItem(MethodView):
     @blp.response(200, AdminTenantSchema)
     @problems(401, 403, 404)
-    def get(self, tenant_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def get(self, tenant_id: uuid.UUID) -> dict[str, Any]:
         """One municipality. The ETag changes with every status change (send it back in If-Match)."""
         tenant = tenancy.get_tenant(db_session(), tenant_id)
         _with_etag(tenant)
@@ -343,7 +346,7 @@ class TenantItem(MethodView):
 
     @blp.response(200, AdminTenantSchema)
     @problems(401, 403, 404, 409, 412)
-    def delete(self, tenant_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def delete(self, tenant_id: uuid.UUID) -> dict[str, Any]:
         """Delete a municipality (soft delete): from now on its portal, console and API answer 404, its sessions
         and tokens end and nobody can sign in. The data stays for the retention period
         (`MADOGUCHI_TENANT_RETENTION_DAYS`), then `madoguchi tenants purge` removes it, keeping the audit chain."""
@@ -363,7 +366,7 @@ def _change(tenant_id: uuid.UUID, operation: Any) -> dict[str, Any]:
 class TenantGoLive(MethodView):
     @blp.response(200, AdminTenantSchema)
     @problems(401, 403, 404, 409, 412)
-    def post(self, tenant_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def post(self, tenant_id: uuid.UUID) -> dict[str, Any]:
         """End the trial: the municipality goes live (only from trial)."""
         return _change(tenant_id, lifecycle.go_live)
 
@@ -372,7 +375,7 @@ class TenantGoLive(MethodView):
 class TenantSuspend(MethodView):
     @blp.response(200, AdminTenantSchema)
     @problems(401, 403, 404, 409, 412)
-    def post(self, tenant_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def post(self, tenant_id: uuid.UUID) -> dict[str, Any]:
         """Suspend: every page and API call of the municipality answers 403 and nobody can sign in there
         (web or OAuth); its data is kept."""
         return _change(tenant_id, tenancy.suspend_tenant)
@@ -382,7 +385,7 @@ class TenantSuspend(MethodView):
 class TenantResume(MethodView):
     @blp.response(200, AdminTenantSchema)
     @problems(401, 403, 404, 409, 412)
-    def post(self, tenant_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def post(self, tenant_id: uuid.UUID) -> dict[str, Any]:
         """Resume a suspended municipality in the status it had before (trial or live)."""
         return _change(tenant_id, tenancy.resume_tenant)
 
@@ -392,7 +395,7 @@ class TenantInvitations(MethodView):
     @blp.arguments(InvitationCreateSchema)
     @blp.response(201, InvitationSchema)
     @problems(401, 403, 404, 409, 422)
-    def post(self, body: dict[str, Any], tenant_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any], tenant_id: uuid.UUID) -> dict[str, Any]:
         """Invite a tenant admin (the first one, typically) by a one-time link.
 
         The link is in this answer only (and in the email sent to the address, outbox topic `notify.account`);

@@ -97,9 +97,9 @@ def _form_context() -> dict[str, Any]:
 @bp.route("/tenants/new", methods=["GET", "POST"])
 def tenant_new() -> ResponseReturnValue:
     if request.method == "GET":
-        values = {"locales": ["ja", "en"], "default_locale": "ja", "services": []}
+        values: dict[str, Any] = {"locales": ["ja", "en"], "default_locale": "ja", "services": []}
         return _render("tenant_new.html", values=values, **_form_context())
-    values: dict[str, Any] = {
+    values = {
         "slug": _text("slug", normalize=True).lower(),
         "name_ja": _text("name_ja"),
         "name_en": _text("name_en"),

@@ -7,7 +7,7 @@ import importlib.util
 from pathlib import Path
 
 import flask_swagger_ui
-from flask import Blueprint, Flask, send_from_directory
+from flask import Blueprint, Flask, Response, send_from_directory
 
 from madoguchi.api import json_bodies
 from madoguchi.extensions import api, csrf
@@ -57,7 +57,7 @@ swagger_assets = Blueprint("swagger_assets", __name__, url_prefix=f"{API_PREFIX}
 
 @swagger_assets.get("/<path:filename>")
 @public
-def swagger_asset(filename: str):  # type: ignore[no-untyped-def]
+def swagger_asset(filename: str) -> Response:
     return send_from_directory(_SWAGGER_UI_DIR, filename, max_age=86400)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import Blueprint, g, request
 
@@ -44,7 +44,7 @@ def authenticate() -> Principal | None:
     cached = g.get("_authenticated", _UNRESOLVED)
     if cached is _UNRESOLVED:
         cached = g._authenticated = _authenticate()
-    return cached  # type: ignore[return-value]
+    return cached
 
 
 def _authenticate() -> Principal | None:
@@ -91,7 +91,7 @@ def requires_scope(*scopes: str) -> Callable[[F], F]:
                 raise Forbidden(f"This needs the scope {', '.join(missing)}.", required_scopes=missing)
             return view(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return cast(F, wrapper)
 
     return decorate
 

@@ -51,8 +51,8 @@ def _caller() -> str:
 
 def _request_hash() -> str:
     digest = hashlib.sha256()
-    for part in (request.method, request.path, *_body_parts()):
-        digest.update(part if isinstance(part, bytes) else part.encode())
+    for part in (request.method.encode(), request.path.encode(), *_body_parts()):
+        digest.update(part)
         digest.update(b"\0")
     return digest.hexdigest()
 

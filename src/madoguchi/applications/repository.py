@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from madoguchi.applications.models import Application, ApplicationEvent, Attachment
@@ -51,7 +51,7 @@ def attached_document_keys(session: Session, tenant_id: uuid.UUID, application_i
 #: "created" is the API's order; the console sorts by submission (a counter draft by its creation) or due date.
 _SUBMITTED = func.coalesce(Application.submitted_at, Application.created_at)
 _NO_DUE_DATE = date(9999, 12, 31)
-SORT_KEYS: dict[str, tuple[ColumnElement[Any], ...]] = {
+SORT_KEYS: dict[str, tuple[SQLColumnExpression[Any], ...]] = {
     "created": (Application.created_at, Application.id),
     "submitted": (_SUBMITTED, Application.id),
     "due": (func.coalesce(Application.due_on, _NO_DUE_DATE), _SUBMITTED, Application.id),

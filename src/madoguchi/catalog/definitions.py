@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import yaml
 from jsonschema import Draft202012Validator
@@ -229,7 +229,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _value_node in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             try:
                 duplicate = key in seen
             except TypeError:  # unhashable key: let the base class report it
@@ -577,7 +577,7 @@ def _describe_error(error: ValidationError, file: str, prefix: Sequence[str | in
         patterns = error.schema.get("patternProperties", {})
         for name in error.instance:
             if name not in known and not any(re.search(pattern, name) for pattern in patterns):
-                hint = f" (expected one of: {', '.join(known)})" if known else ""
+                hint: str | None = f" (expected one of: {', '.join(known)})" if known else ""
                 yield Problem(file, _field([*path, name]), f"unknown key{hint}")
         return
     message = error.message
@@ -632,7 +632,7 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _is_text(value: Any) -> bool:
+def _is_text(value: Any) -> TypeGuard[dict[str, Any]]:
     return isinstance(value, dict) and all(isinstance(value.get(loc), str) and value[loc] for loc in LOCALES)
 
 
@@ -738,7 +738,7 @@ def _check_branch(
     """Names used by ``required`` or by a condition must be declared fields (typos otherwise pass silently)."""
     if not isinstance(branch, dict) or not isinstance(declared, dict):
         return
-    known = declared.get("properties") if isinstance(declared.get("properties"), dict) else {}
+    known = declared["properties"] if isinstance(declared.get("properties"), dict) else {}
     required = branch.get("required")
     for index, name in enumerate(required if isinstance(required, list) else []):
         if name not in known:
@@ -1333,7 +1333,7 @@ def _check_overrides(
 
     # Settings that are each fine alone must still combine into a workflow that works. (A standard workflow that
     # cannot auto-issue at all is reported once, against the service.)
-    workflow = service.get("workflow")
+    workflow: Any = service.get("workflow")
     steps = overrides.get("extra_steps") or []
     auto_issue = overrides.get("auto_issue", _as_dict(service.get("auto_issue")).get("default", False))
     if auto_issue and steps and not _structure_problems(workflow, _WORKFLOW_SCHEMA, "")[0]:
@@ -1346,8 +1346,8 @@ def _check_overrides(
             message = (
                 f"auto-issue is impossible with the extra steps {', '.join(steps)}: a person must act before issuing"
             )
-            where = "auto_issue" if "auto_issue" in overrides else "extra_steps"
-            problems.append(Problem(file, _field((*prefix, where)), message))
+            setting = "auto_issue" if "auto_issue" in overrides else "extra_steps"
+            problems.append(Problem(file, _field((*prefix, setting)), message))
     return problems
 
 
@@ -1489,10 +1489,10 @@ def _transition_view(entry: _Entry) -> dict[str, Any]:
 
 
 def _form_with_extra_questions(form: Mapping[str, Any], questions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    form = copy.deepcopy(dict(form))
+    extended = copy.deepcopy(dict(form))
     if not questions:
-        return form
-    form.setdefault("properties", {})[EXTRA_QUESTIONS_PROPERTY] = {
+        return extended
+    extended.setdefault("properties", {})[EXTRA_QUESTIONS_PROPERTY] = {
         "type": "object",
         "title": "追加の質問",
         "x-title": {"ja": "追加の質問", "en": "Additional questions"},
@@ -1507,7 +1507,7 @@ def _form_with_extra_questions(form: Mapping[str, Any], questions: Sequence[Mapp
             for question in questions
         },
     }
-    return form
+    return extended
 
 
 def effective_service(service: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

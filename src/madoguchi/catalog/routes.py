@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
@@ -20,7 +22,7 @@ blp = Blueprint("catalog", __name__, description="Municipalities on the platform
 @public
 class Tenants(MethodView):
     @blp.response(200, TenantSchema(many=True))
-    def get(self):  # type: ignore[no-untyped-def]
+    def get(self) -> list[dict[str, Any]]:
         """List the municipalities served (suspended ones are left out)."""
         stmt = select(Tenant).where(Tenant.status.in_(SERVING_STATUSES)).order_by(Tenant.slug)
         return [tenant_view(t) for t in db_session().execute(stmt).scalars()]
@@ -32,7 +34,7 @@ class Procedures(MethodView):
     @blp.response(200, ProcedureSummarySchema(many=True))
     @blp.alt_response(404, description="Unknown municipality")
     @blp.alt_response(403, description="The municipality's service is suspended")
-    def get(self):  # type: ignore[no-untyped-def]
+    def get(self) -> list[dict[str, Any]]:
         """List the procedures this municipality offers, with its fees and processing times."""
         session = db_session()
         return [
@@ -47,7 +49,7 @@ class Procedure(MethodView):
     @blp.response(200, ProcedureDetailSchema)
     @blp.alt_response(404, description="Unknown municipality, or a procedure it does not offer")
     @blp.alt_response(403, description="The municipality's service is suspended")
-    def get(self, key: str):  # type: ignore[no-untyped-def]
+    def get(self, key: str) -> dict[str, Any]:
         """One procedure as this municipality runs it: the form's JSON Schema, the workflow, the fee."""
         tenant_service, version = operations.tenant_service_for(db_session(), current_tenant.id, key)
         return procedure_view(operations.effective_settings(tenant_service, version), version)

@@ -16,9 +16,9 @@ import json
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
 from madoguchi.audit import operations as audit
@@ -346,7 +346,7 @@ def adopt_version(
         .values(service_version_id=target.id, overrides=after)
         .execution_options(synchronize_session=False)
     )
-    if switched.rowcount != 1:
+    if cast(CursorResult[Any], switched).rowcount != 1:
         raise Conflict(f"{key} was changed by someone else at the same time; reload and try again.")
     session.refresh(tenant_service)
     changed = sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))

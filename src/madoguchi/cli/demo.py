@@ -14,7 +14,7 @@ from gunicorn.app.base import BaseApplication
 from madoguchi.config import Settings
 
 
-class _DemoServer(BaseApplication):  # type: ignore[misc]
+class _DemoServer(BaseApplication):
     """gunicorn with one worker process (SQLite and the single outbox worker want one) and four threads."""
 
     def __init__(self, settings: Settings, bind: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -62,7 +63,7 @@ def create_client(
         except ValidationFailed as error:
             lines = [f"{field}: {message}" for field, messages in (error.errors or {}).items() for message in messages]
             raise click.ClickException("the app can't be registered:\n  " + "\n  ".join(lines)) from error
-        result = {
+        result: dict[str, Any] = {
             "id": str(client.id),
             "tenant": tenant.slug,
             "client_id": client.client_id,

@@ -32,7 +32,7 @@ def tenants() -> None:
     """Municipalities (tenants)."""
 
 
-def publish_catalog(session, services_dir: Path) -> list[str]:  # type: ignore[no-untyped-def]
+def publish_catalog(session: Session, services_dir: Path) -> list[str]:
     """Publish every procedure in ``services_dir`` that is not yet published; returns what was new."""
     published = []
     for key, service in sorted(definitions.load_services(services_dir).items()):

@@ -163,7 +163,7 @@ def queue() -> ResponseReturnValue:
     principal = current_principal()
     today = _today()
     args = request.args
-    chosen = {
+    chosen: dict[str, Any] = {
         "state": args.get("state", ""),
         "procedure": args.get("procedure", ""),
         "assignee": args.get("assignee", ""),
@@ -215,7 +215,9 @@ def queue() -> ResponseReturnValue:
     procedures = _procedures()
     people = _people({a.applicant_person_id for a in rows})
     staff = _staff_members()
-    staff_names = {a.id: a.display_name for a in staff} | _names({a.assignee_account_id for a in rows} - {None})  # type: ignore[arg-type]
+    staff_names = {a.id: a.display_name for a in staff} | _names(
+        {a.assignee_account_id for a in rows if a.assignee_account_id}
+    )
     titles = {key: settings["title"] for key, settings in procedures}
     items = []
     for application in rows:
@@ -278,15 +280,16 @@ def _application_page(
     settings = application.settings_snapshot
     history = repository.history(session, current_tenant.id, application.id)
     names = _names(
-        {e.actor_account_id for e in history if e.actor_account_id} | {application.assignee_account_id} - {None}
-    )  # type: ignore[operator]
+        {e.actor_account_id for e in history if e.actor_account_id}
+        | ({application.assignee_account_id} if application.assignee_account_id else set())
+    )
     person = None
     if application.applicant_person_id:
         person = session.execute(
             select(Person).where(Person.tenant_id == current_tenant.id, Person.id == application.applicant_person_id)
         ).scalar_one_or_none()
     is_draft = application.state == workflow.initial
-    transitions = []
+    transitions: list[dict[str, Any]] = []
     for t in (
         []
         if is_draft
@@ -299,7 +302,7 @@ def _application_page(
         if kind == "secondary" and not needs_comment and not any(x["kind"] == "primary" for x in transitions):
             kind = "primary"
         transitions.append({"name": t.name, "title": localized(t.title), "kind": kind})
-    timeline = [
+    timeline: list[dict[str, Any]] = [
         {
             "event": event,
             "title": _event_title(workflow, event),

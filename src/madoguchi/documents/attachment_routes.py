@@ -26,6 +26,7 @@ from marshmallow import Schema, fields, validate
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from madoguchi.api.auth import limit_per_caller_and_address, require_authentication, requires_scope
 from madoguchi.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, make_idempotent
@@ -151,7 +152,7 @@ class Attachments(MethodView):
     @blp.response(200, AttachmentSchema(many=True))
     @blp.alt_response(404, description="No such application for this caller")
     @requires_scope(APPLICATIONS_READ)
-    def get(self, application_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def get(self, application_id: uuid.UUID) -> list[dict[str, Any]]:
         """The application's attachments, oldest first."""
         application = _application(application_id)
         return [present(a) for a in attachments.list_attachments(db_session(), current_tenant.id, application.id)]
@@ -172,7 +173,7 @@ class Attachments(MethodView):
     )
     @blp.alt_response(503, description="The virus scanner or the document store is unavailable; nothing was stored")
     @requires_scope(APPLICATIONS_WRITE)
-    def post(self, body: dict[str, Any], application_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any], application_id: uuid.UUID) -> dict[str, Any]:
         """Upload one file (multipart: `document_key` and `file`) for a document the procedure asks for.
 
         The type is judged by the content (PDF, JPEG, PNG); the file name is kept as metadata only."""
@@ -199,7 +200,7 @@ class AttachmentItem(MethodView):
     @blp.response(200, AttachmentSchema)
     @blp.alt_response(404, description="No such application or attachment for this caller")
     @requires_scope(APPLICATIONS_READ)
-    def get(self, application_id: uuid.UUID, attachment_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def get(self, application_id: uuid.UUID, attachment_id: uuid.UUID) -> dict[str, Any]:
         """One attachment's metadata."""
         application = _application(application_id)
         return present(attachments.get_attachment(db_session(), current_tenant.id, application.id, attachment_id))
@@ -208,7 +209,7 @@ class AttachmentItem(MethodView):
     @blp.alt_response(404, description="No such application or attachment for this caller")
     @blp.alt_response(409, description="The application can no longer be changed")
     @requires_scope(APPLICATIONS_WRITE)
-    def delete(self, application_id: uuid.UUID, attachment_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def delete(self, application_id: uuid.UUID, attachment_id: uuid.UUID) -> None:
         """Delete an attachment (while the application is a draft or awaits more information)."""
         application = _application(application_id)
         attachments.delete(
@@ -232,14 +233,14 @@ class AttachmentContent(MethodView):
     @blp.alt_response(303, description="S3 storage: redirect to a short-lived presigned URL of the file")
     @blp.alt_response(404, description="No such application or attachment for this caller")
     @requires_scope(APPLICATIONS_READ)
-    def get(self, application_id: uuid.UUID, attachment_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def get(self, application_id: uuid.UUID, attachment_id: uuid.UUID) -> WerkzeugResponse:
         """Download the file."""
         application = _application(application_id)
         attachment = attachments.get_attachment(db_session(), current_tenant.id, application.id, attachment_id)
         return download_response(attachment)
 
 
-def download_response(attachment: Attachment) -> Response:
+def download_response(attachment: Attachment) -> WerkzeugResponse:
     """The file as a download (local storage), or a 303 to a presigned URL (S3). Shared with the pages."""
     storage = current_storage()
     seconds = current_app.config["MADOGUCHI"].storage_presigned_seconds

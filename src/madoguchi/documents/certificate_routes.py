@@ -178,7 +178,7 @@ class ApplicationDocuments(MethodView):
     @blp.response(200, IssuedDocumentSchema(many=True))
     @blp.alt_response(404, description="No such application for this caller")
     @requires_scope(APPLICATIONS_READ)
-    def get(self, application_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def get(self, application_id: uuid.UUID) -> list[dict[str, Any]]:
         """The documents issued for an application (normally one certificate)."""
         principal = current_principal()
         visible = db_session().execute(
@@ -196,7 +196,7 @@ class DocumentItem(MethodView):
     @blp.response(200, IssuedDocumentSchema)
     @blp.alt_response(404, description="No such document for this caller")
     @requires_scope(APPLICATIONS_READ)
-    def get(self, document_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def get(self, document_id: uuid.UUID) -> dict[str, Any]:
         """One issued document: serial, verification code, the PDF's SHA-256, revocation."""
         return present(_document(document_id), current_principal())
 
@@ -207,7 +207,7 @@ class DocumentPdf(MethodView):
     @blp.alt_response(302, description="Redirect to a short-lived download URL (S3 storage)")
     @blp.alt_response(404, description="No such document for this caller")
     @requires_scope(APPLICATIONS_READ)
-    def get(self, document_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def get(self, document_id: uuid.UUID) -> Response:
         """Download the signed PDF. A revoked certificate can still be downloaded; /verify reports it revoked."""
         return pdf_response(_document(document_id))
 
@@ -219,7 +219,7 @@ class Revocation(MethodView):
     @blp.alt_response(404, description="No such document")
     @blp.alt_response(409, description="Already revoked")
     @requires_scope(APPLICATIONS_PROCESS)
-    def post(self, body: dict[str, Any], document_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any], document_id: uuid.UUID) -> dict[str, Any]:
         """Revoke a certificate (staff), with the reason. /verify reports it revoked from now on."""
         principal = current_principal()
         if not principal.is_staff:
@@ -233,7 +233,7 @@ class Revocation(MethodView):
 @public
 class CodeVerification(MethodView):
     @verification_blp.response(200, VerificationSchema)
-    def get(self, token: str):  # type: ignore[no-untyped-def]
+    def get(self, token: str) -> certificates.Summary:
         """Check a verification code as printed (hyphens, case and full-width characters do not matter).
         An unknown code answers 200 with status `unknown`."""
         return certificates.verify_code(db_session(), token)
@@ -245,7 +245,7 @@ class UploadVerification(MethodView):
     @verification_blp.arguments(UploadSchema, location="files")
     @verification_blp.response(200, UploadCheckSchema)
     @verification_blp.alt_response(422, description="No file, or not a PDF")
-    def post(self, files: dict[str, Any]):  # type: ignore[no-untyped-def]
+    def post(self, files: dict[str, Any]) -> certificates.UploadCheck:
         """Upload a certificate PDF: its signature is validated against the platform CA, it must cover the whole
         file, and the file must be exactly one issued here. Answers valid, revoked, altered or unknown."""
         upload = request.files.get("file")

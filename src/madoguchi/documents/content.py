@@ -99,8 +99,8 @@ def tax_certificate(session: Session, application: Application) -> dict[str, Any
     content: dict[str, Any] = {
         "kind": kind,
         "fiscal_year": fiscal_year,
-        "fiscal_year_label": jp.fiscal_year_label_ja(fiscal_year),
-        "income_year": jp.income_year_for_fiscal_year(fiscal_year),
+        "fiscal_year_label": jp.fiscal_year_label_ja(assessment.fiscal_year),
+        "income_year": jp.income_year_for_fiscal_year(assessment.fiscal_year),
         "name": person.full_name,
         "name_kana": person.full_name_kana,
         "birth_date": person.birth_date.isoformat(),

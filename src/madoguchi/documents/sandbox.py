@@ -104,4 +104,4 @@ def run(function: Callable[..., T], *args: Any, limits: Limits = Limits()) -> T:
         child.close()
     if status != "ok":
         raise LimitExceeded(value)
-    return value  # type: ignore[no-any-return]
+    return value

@@ -46,7 +46,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
-from pyhanko.sign.signers.pdf_cms import Signer
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, Signer
+from pyhanko.sign.timestamps import TimeStamper
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -146,6 +147,8 @@ def issue_signing_certificate(folder: Path, public_key: Any, common_name: str, *
     """A document-signing certificate for ``public_key``, issued by the CA in ``folder`` (needs its key)."""
     ca_cert = x509.load_pem_x509_certificate((folder / CA_CERT_FILE).read_bytes())
     ca_key = serialization.load_pem_private_key((folder / CA_KEY_FILE).read_bytes(), password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):  # create_ca writes a P-256 key
+        raise ValueError(f"{folder / CA_KEY_FILE}: the platform CA's key is not an EC key")
     now = datetime.now(UTC)
     return (
         x509.CertificateBuilder()
@@ -173,10 +176,10 @@ def issue_signing_certificate(folder: Path, public_key: Any, common_name: str, *
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
             critical=False,
         )
-        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+        .sign(ca_key, hashes.SHA256())
     )
 
 
@@ -210,18 +213,18 @@ class TemplatedSignedAttributes:
 
     _attribute_template: tuple[tuple[Any, ...], bytes, bytes] | None = None
 
-    async def signed_attrs(  # type: ignore[no-untyped-def]
+    async def signed_attrs(
         self,
         data_digest: bytes,
         digest_algorithm: str,
-        attr_settings=None,
-        content_type="data",
-        use_pades=False,
-        timestamper=None,
-        dry_run=False,
-        is_pdf_sig=True,
+        attr_settings: PdfCMSSignedAttributes | None = None,
+        content_type: str = "data",
+        use_pades: bool = False,
+        timestamper: TimeStamper | None = None,
+        dry_run: bool = False,
+        is_pdf_sig: bool = True,
     ) -> cms.CMSAttributes:
-        build = super().signed_attrs  # type: ignore[misc]
+        build = super().signed_attrs  # type: ignore[misc]  # a mixin: the Signer it is mixed into has it
         constant = use_pades and is_pdf_sig and (attr_settings is None or attr_settings.cades_signed_attrs is None)
         if not constant or timestamper is not None:
             return await build(

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, urlparse
 
-from flask import current_app
+from flask import Flask, current_app
 
 from madoguchi.config import Settings
 
@@ -167,7 +167,7 @@ def storage_for(settings: Settings) -> Storage:
     raise ValueError(f"MADOGUCHI_STORAGE_URL: unsupported scheme {parsed.scheme!r} (use file:// or s3://)")
 
 
-def init_app(app, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+def init_app(app: Flask, settings: Settings) -> None:
     app.extensions[EXTENSION_KEY] = storage_for(settings)
     # The global ceiling on request bodies: no request makes the app read more than this (413 beyond).
     app.config.setdefault("MAX_CONTENT_LENGTH", settings.max_request_bytes)

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
-from flask import Flask, after_this_request, current_app, request
+from flask import after_this_request, current_app, request
+from flask.sansio.app import App
 from flask.wrappers import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,7 +31,7 @@ LOGIN_RATE_LIMIT = "10/minute;100/hour"
 SIGN_UP_RATE_LIMIT = "5/minute;30/hour"
 
 
-def install(app: Flask) -> None:
+def install(app: App) -> None:
     """Called when the identity blueprints are registered: the rule for who needs a second factor."""
     sessions.register_second_factor_checker(app, operations.second_factor_required)
 

@@ -19,9 +19,9 @@ import secrets
 import unicodedata
 import uuid
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -421,7 +421,7 @@ def _spend_totp_code(session: Session, owner: Account | PlatformAdmin, code: str
             .values(totp_last_counter=counter)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
+        if cast(CursorResult[Any], result).rowcount == 1:
             owner.totp_last_counter = counter
             return
     raise LoginFailed(reason="bad_totp", email=owner.email, account_id=owner.id)
@@ -469,9 +469,9 @@ def _count_failure(
         .values(failed_login_count=model.failed_login_count + 1)
         .execution_options(synchronize_session=False)
     )
-    owner = session.execute(
-        select(model).where(model.id == owner_id).execution_options(populate_existing=True)
-    ).scalar_one()
+    stmt = select(model).where(model.id == owner_id).execution_options(populate_existing=True)
+    # cast: a select() of either of two mapped classes is typed as their common base.
+    owner = cast(Account | PlatformAdmin, session.execute(stmt).scalar_one())
     if owner.failed_login_count < MAX_FAILED_LOGINS:
         return None
     owner.lock_count += 1
@@ -687,7 +687,7 @@ def update_staff(
     The municipality always keeps an enabled tenant admin, and nobody disables themselves.
     """
     target = get_staff(session, tenant_id, account_id)
-    before = {"roles": list(target.roles or []), "disabled": target.disabled}
+    before: dict[str, Any] = {"roles": list(target.roles or []), "disabled": target.disabled}
     if roles is not None:
         roles = normalize_roles(roles)
     if disabled and target.id == by.id:
@@ -808,7 +808,7 @@ def new_identity_code() -> str:
 def normalize_identity_code(code: str) -> str:
     text = "".join(unicodedata.normalize("NFKC", code).upper().split()).replace("-", "")
     # Crockford: O reads as 0, I and L as 1.
-    return text.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    return text.translate(str.maketrans("OIL", "011"))
 
 
 def request_identity_letter(

@@ -8,6 +8,7 @@ but never manages passwords, second factors, staff or identities.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import g
@@ -67,10 +68,10 @@ _PROBLEMS = {
 }
 
 
-def problems(bp: Blueprint, *statuses: int):  # type: ignore[no-untyped-def]
+def problems(bp: Blueprint, *statuses: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Document the problem+json answers a view may give."""
 
-    def decorate(view):  # type: ignore[no-untyped-def]
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         for status in statuses:
             view = bp.alt_response(
                 status, schema=ProblemSchema, content_type=PROBLEM_CONTENT_TYPE, description=_PROBLEMS[status]

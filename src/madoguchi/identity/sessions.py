@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
-from flask import Flask, current_app, g, has_request_context, request
+from flask import current_app, g, has_request_context, request
+from flask.sansio.app import App
 from flask.wrappers import Response
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -264,7 +265,7 @@ def _needs_second_factor(account: Account) -> bool:
 SECOND_FACTOR_CHECKER = "madoguchi.second_factor_required"
 
 
-def register_second_factor_checker(app: Flask, checker: Callable[[Account], bool]) -> None:
+def register_second_factor_checker(app: App, checker: Callable[[Account], bool]) -> None:
     """Install the rule that says which accounts need a second factor (``identity.operations``)."""
     app.extensions[SECOND_FACTOR_CHECKER] = checker
 

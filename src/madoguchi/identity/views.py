@@ -46,17 +46,17 @@ def _tenant_render(template: str, status: int = 200, **context: Any) -> Response
     return _render(template, status, tenant=tenant, **context)
 
 
-def _query(**extra: str | None) -> dict[str, str]:
+def _query(**extra: str | None) -> dict[str, Any]:
     """The query to carry across steps: lang and next, plus ``extra``."""
     kept = {k: v for k in ("lang", "next") if (v := request.args.get(k))}
     return {**kept, **{k: v for k, v in extra.items() if v}}
 
 
-def _lang_only() -> dict[str, str]:
+def _lang_only() -> dict[str, Any]:
     return {k: v for k, v in _query().items() if k == "lang"}
 
 
-def _tenant_url(endpoint: str, **query: str) -> str:
+def _tenant_url(endpoint: str, **query: Any) -> str:
     return url_for(endpoint, tenant=current_tenant.slug, **query)
 
 
@@ -93,7 +93,7 @@ def _read_credentials(form: Any) -> tuple[str | None, str, dict[str, list[str]]]
 @limiter.limit(boundary.LOGIN_RATE_LIMIT, methods=["POST"])
 def login() -> ResponseReturnValue:
     tenant = current_tenant
-    context = {"action": _tenant_url("identity_web.login", **_query()), "sign_up_url": _sign_up_url()}
+    context: dict[str, Any] = {"action": _tenant_url("identity_web.login", **_query()), "sign_up_url": _sign_up_url()}
     if request.method == "GET":
         return _tenant_render("identity/login.html", **context, values={}, errors={})
     email, password, errors = _read_credentials(request.form)
@@ -174,11 +174,11 @@ def two_factor_setup() -> ResponseReturnValue:
         operations.confirm_totp_enrollment(session, account, request.form.get("code", ""), sealer=sealer)
     except (ValidationFailed, Conflict):
         db_session().rollback()
-        secret = operations.pending_totp_secret(account, sealer=sealer)
-        uri = totp.provisioning_uri(secret, account_name=account.email, issuer=issuer) if secret else None
+        pending = operations.pending_totp_secret(account, sealer=sealer)
+        link = totp.provisioning_uri(pending, account_name=account.email, issuer=issuer) if pending else None
         errors = {"code": [_("The code is not correct: check the app's clock and try again.")]}
         return _tenant_render(
-            "identity/two_factor_setup.html", 422, enabled=False, secret=secret, uri=uri, action=here, errors=errors
+            "identity/two_factor_setup.html", 422, enabled=False, secret=pending, uri=link, action=here, errors=errors
         )
     boundary.finish_second_factor(session, row, account, channel="web")
     return _see_other(_next_in_tenant())
@@ -285,7 +285,7 @@ def accept_invitation(token: str) -> ResponseReturnValue:
             text=_("The invitation has expired or was already used. Ask the platform administrator for a new one."),
         )
     action = _tenant_url("identity_web.accept_invitation", token=token, **_lang_only())
-    context = {"action": action, "email": invitation.email}
+    context: dict[str, Any] = {"action": action, "email": invitation.email}
     if request.method == "GET":
         return _tenant_render("identity/invitation.html", **context, errors={})
     password = operations.normalize_password(request.form.get("password", ""))
@@ -320,7 +320,7 @@ def _admin_next() -> str:
 @public
 @limiter.limit(boundary.LOGIN_RATE_LIMIT, methods=["POST"])
 def admin_login() -> ResponseReturnValue:
-    context = {"action": url_for("platform_login.admin_login", **_query()), "admin": True}
+    context: dict[str, Any] = {"action": url_for("platform_login.admin_login", **_query()), "admin": True}
     if request.method == "GET":
         principal = sessions.principal_from_platform_session()
         signed_in = db_session().get(PlatformAdmin, principal.platform_admin_id) if principal else None

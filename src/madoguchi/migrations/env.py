@@ -13,6 +13,8 @@ target_metadata = Base.metadata
 
 def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("sqlalchemy.url is not set: run migrations with `madoguchi db upgrade`")
     engine = make_engine(url)
     try:
         with engine.connect() as connection:

@@ -128,7 +128,7 @@ def mailer_for(settings: Settings) -> Mailer:
         raise ValueError(
             f"MADOGUCHI_EMAIL_BACKEND must be one of {', '.join(BACKENDS)}, not {settings.email_backend!r}"
         ) from None
-    return backend() if backend is LogMailer else backend(settings)  # type: ignore[call-arg]
+    return backend() if issubclass(backend, LogMailer) else backend(settings)
 
 
 # ----------------------------------------------------------------------------------------- the handler
@@ -195,8 +195,8 @@ def _describe(exc: Exception) -> str:
         text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
         return f"SMTP {exc.smtp_code}: {text}"
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        code, text = next(iter(exc.recipients.values()))
-        return f"SMTP {code}: {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+        code, reply = next(iter(exc.recipients.values()))
+        return f"SMTP {code}: {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
     return f"{type(exc).__name__}: {exc}"
 
 

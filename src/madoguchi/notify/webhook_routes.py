@@ -94,7 +94,7 @@ class Subscriptions(MethodView):
     @blp.response(200, WebhookSubscriptionSchema(many=True))
     @blp.alt_response(403, description="The credential lacks the scope webhooks:manage")
     @requires_scope(WEBHOOKS_MANAGE)
-    def get(self):  # type: ignore[no-untyped-def]
+    def get(self) -> list[dict[str, Any]]:
         """List the subscriptions the caller manages (a vendor app: its own; a tenant admin: all)."""
         rows = webhooks.list_subscriptions(db_session(), current_tenant.id, client_id=_manager().client_id)
         return [present_subscription(s) for s in rows]
@@ -106,7 +106,7 @@ class Subscriptions(MethodView):
     @blp.alt_response(409, description="Too many subscriptions")
     @blp.alt_response(422, description="Bad URL (not https, private address, does not resolve) or unknown event")
     @requires_scope(WEBHOOKS_MANAGE)
-    def post(self, body: dict[str, Any]):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Subscribe a URL to events. The response shows the signing secret: the only time it can be read."""
         principal = _manager()
         subscription, secret = webhooks.subscribe(
@@ -127,14 +127,14 @@ class Subscription(MethodView):
     @blp.response(200, WebhookSubscriptionSchema)
     @blp.alt_response(404, description="No such subscription for this caller")
     @requires_scope(WEBHOOKS_MANAGE)
-    def get(self, subscription_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def get(self, subscription_id: uuid.UUID) -> dict[str, Any]:
         """One subscription (never its secret)."""
         return present_subscription(_subscription(subscription_id))
 
     @blp.response(204)
     @blp.alt_response(404, description="No such subscription for this caller")
     @requires_scope(WEBHOOKS_MANAGE)
-    def delete(self, subscription_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def delete(self, subscription_id: uuid.UUID) -> None:
         """Stop sending to this subscription; deliveries still pending are cancelled."""
         subscription = _subscription(subscription_id)
         webhooks.unsubscribe(db_session(), current_tenant, subscription, actor=current_principal().actor.label)
@@ -146,7 +146,7 @@ class Deliveries(MethodView):
     @blp.response(200, WebhookDeliveryPageSchema)
     @blp.alt_response(404, description="No such subscription for this caller")
     @requires_scope(WEBHOOKS_MANAGE)
-    def get(self, args: dict[str, Any], subscription_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def get(self, args: dict[str, Any], subscription_id: uuid.UUID) -> dict[str, Any]:
         """The delivery log: each event sent to this subscription, its attempts and outcome (keyset pages)."""
         subscription = _subscription(subscription_id)
         rows = webhooks.deliveries_page(
@@ -172,7 +172,7 @@ class Replay(MethodView):
     @blp.alt_response(404, description="No such subscription or delivery for this caller")
     @blp.alt_response(409, description="The delivery is still pending (it is retried automatically)")
     @requires_scope(WEBHOOKS_MANAGE)
-    def post(self, subscription_id: uuid.UUID, delivery_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def post(self, subscription_id: uuid.UUID, delivery_id: uuid.UUID) -> dict[str, Any]:
         """Send the event again with the same webhook-id and body (receivers deduplicate on webhook-id)."""
         session = db_session()
         subscription = _subscription(subscription_id)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from madoguchi.oauth.models import OAuthAuthorizationCode, OAuthClient, OAuthConsent, OAuthToken, secret_hash
@@ -62,7 +63,7 @@ def claim_code(session: Session, code_id: uuid.UUID, now: datetime) -> bool:
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return cast(CursorResult[Any], result).rowcount == 1
 
 
 def find_token_by_access(session: Session, access_token: str) -> OAuthToken | None:
@@ -83,24 +84,24 @@ def claim_refresh_token(session: Session, token_id: uuid.UUID, now: datetime) ->
         .values(refresh_used_at=now)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return cast(CursorResult[Any], result).rowcount == 1
 
 
-def revoke_tokens(session: Session, *criteria: object, now: datetime, reason: str) -> int:
+def revoke_tokens(session: Session, *criteria: ColumnElement[bool], now: datetime, reason: str) -> int:
     result = session.execute(
         update(OAuthToken)
-        .where(OAuthToken.revoked_at.is_(None), *criteria)  # type: ignore[arg-type]
+        .where(OAuthToken.revoked_at.is_(None), *criteria)
         .values(revoked_at=now, revoked_reason=reason)
         .execution_options(synchronize_session="fetch")
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return cast(CursorResult[Any], result).rowcount
 
 
-def expire_unused_codes(session: Session, *criteria: object, now: datetime) -> None:
+def expire_unused_codes(session: Session, *criteria: ColumnElement[bool], now: datetime) -> None:
     """Burn codes not yet redeemed (a later redemption is refused and revokes nothing new)."""
     session.execute(
         update(OAuthAuthorizationCode)
-        .where(OAuthAuthorizationCode.used_at.is_(None), *criteria)  # type: ignore[arg-type]
+        .where(OAuthAuthorizationCode.used_at.is_(None), *criteria)
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )

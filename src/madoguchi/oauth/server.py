@@ -157,4 +157,4 @@ def init_app(app: Flask) -> None:
 
 
 def authorization_server() -> AuthorizationServer:
-    return current_app.extensions[_EXTENSION]  # type: ignore[no-any-return]
+    return current_app.extensions[_EXTENSION]

@@ -393,12 +393,18 @@ class _Generator:
         return self.domicile(), f"{family_name[0]}\u3000{head[0]}"
 
     def children(
-        self, family_name: _Name, mother_age: int, koseki: tuple[str, str], taken: set[str], *, youngest_max: int
+        self,
+        family_name: _Name,
+        mother_age: int,
+        koseki: tuple[str | None, str | None],
+        taken: set[str],
+        *,
+        youngest_max: int,
     ) -> list[_Person]:
         count = self.rng.choices((1, 2, 3), (40, 45, 15))[0]
         # Mothers are at least 20 at each birth, which also guarantees at least one child.
         age = self.rng.randint(0, min(youngest_max, mother_age - 20))
-        kids = []
+        kids: list[_Person] = []
         while len(kids) < count and mother_age - age >= 20:
             sex = self.rng.choice(("male", "female"))
             role = "young" if age >= ADULT_AGE else "child"
@@ -447,7 +453,9 @@ class _Generator:
             # A young single person is still in the parents' register; an old one heads (or
             # outlived the head of) their own.
             if age < 40:
-                koseki = self.koseki(family_name, "male", _years_before(birth, 30), set())
+                koseki: tuple[str | None, str | None] = self.koseki(
+                    family_name, "male", _years_before(birth, 30), set()
+                )
             else:
                 koseki = (
                     self.koseki(family_name, "male", _years_before(birth, 3), set())
@@ -880,7 +888,7 @@ def write_demo_csvs(
         placed.append(generator.place(index + 1, generator.random_household(family_name)))
 
     out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    resident_rows = []
+    resident_rows: list[list[str]] = []
     tax_rows = []
     for household in placed:
         resident_rows.extend(

@@ -204,7 +204,11 @@ def import_facilities(
     return _run(ImportReport("facilities"), rows, lines, import_row, progress)
 
 
-IMPORTERS = {"residents": import_residents, "tax": import_tax, "facilities": import_facilities}
+IMPORTERS: dict[str, Callable[..., ImportReport]] = {
+    "residents": import_residents,
+    "tax": import_tax,
+    "facilities": import_facilities,
+}
 
 
 def import_rows(

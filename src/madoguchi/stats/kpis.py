@@ -84,6 +84,7 @@ def procedure_kpis(session: Session, tenant_id: uuid.UUID) -> list[ProcedureKpi]
         )
     )
     for key, submitted_at, decided_at in decided:
+        assert submitted_at is not None and decided_at is not None  # the query keeps decided applications only
         durations.setdefault(key, []).append(max(decided_at - submitted_at, timedelta(0)))
     for key, found in durations.items():
         kpi = of(key)

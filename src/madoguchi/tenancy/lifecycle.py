@@ -14,10 +14,10 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from madoguchi.audit import operations as audit
@@ -146,9 +146,9 @@ def purge_tenant(
             for column in _storage_key_columns(table):
                 keys = session.execute(select(column).where(table.c.tenant_id == tenant.id, column.is_not(None)))
                 storage_keys.extend(keys.scalars())
-            result = session.execute(sa.delete(table).where(table.c.tenant_id == tenant.id))
-            if result.rowcount:  # type: ignore[attr-defined]
-                removed[table.name] = result.rowcount  # type: ignore[attr-defined]
+            result = cast(CursorResult[Any], session.execute(sa.delete(table).where(table.c.tenant_id == tenant.id)))
+            if result.rowcount:
+                removed[table.name] = result.rowcount
     finally:
         bind_tenant(session, bound)
     tenant.purged_at = now
@@ -311,7 +311,7 @@ def accept_invitation(session: Session, tenant_id: uuid.UUID, token: str, *, pas
         .values(accepted_at=now)
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if cast(CursorResult[Any], claimed).rowcount != 1:
         raise ValidationFailed(INVITATION_UNUSABLE, errors={"token": [INVITATION_UNUSABLE]})
     taken = session.execute(
         select(Account.id).where(Account.tenant_id == tenant_id, Account.email == invitation.email)

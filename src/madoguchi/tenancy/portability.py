@@ -312,8 +312,10 @@ def _from_json(column: sa.Column[Any], value: Any) -> Any:
         return base64.b64decode(value, validate=True)
     if python_type is Decimal:
         return Decimal(value)
+    if python_type is None:  # a column type with no Python type: the value stays as JSON gave it
+        return value
     # JSON gives str, int, float, bool: a value of another kind is refused here, not left to SQLite's loose typing.
-    expected = {str: (str,), int: (int,), float: (int, float), bool: (bool,)}.get(python_type)  # type: ignore[arg-type]
+    expected = {str: (str,), int: (int,), float: (int, float), bool: (bool,)}.get(python_type)
     if expected and (not isinstance(value, expected) or (python_type is not bool and isinstance(value, bool))):
         raise ValueError(f"{column.name}: {type(value).__name__} where {python_type.__name__} belongs")
     return value

@@ -140,11 +140,11 @@ def staff_list() -> ResponseReturnValue:
 
 @bp.route("/staff/new", methods=["GET", "POST"])
 def staff_new() -> ResponseReturnValue:
-    context = {"section": "staff", "role_options": _role_options()}
+    context: dict[str, Any] = {"section": "staff", "role_options": _role_options()}
     if request.method == "GET":
         return _render("staff_new.html", values={"roles": [StaffRole.CLERK.value]}, **context)
     errors: Errors = {}
-    values = {"email": _form_text("email"), "display_name": _form_text("display_name")}
+    values: dict[str, Any] = {"email": _form_text("email"), "display_name": _form_text("display_name")}
     email = None
     if not values["email"]:
         _add(errors, "email", _("Enter the email address."))
@@ -186,7 +186,12 @@ def staff_edit(account_id: uuid.UUID) -> ResponseReturnValue:
     account = identity.get_staff(session, current_tenant.id, account_id)
     me = current_principal().account
     assert me is not None
-    context = {"section": "staff", "account": account, "role_options": _role_options(), "is_me": account.id == me.id}
+    context: dict[str, Any] = {
+        "section": "staff",
+        "account": account,
+        "role_options": _role_options(),
+        "is_me": account.id == me.id,
+    }
     if request.method == "GET":
         return _render("staff_edit.html", values={"roles": list(account.roles or [])}, **context)
     action = request.form.get("action")
@@ -339,7 +344,7 @@ def procedure_settings(key: str) -> ResponseReturnValue:
         "range_labels": RANGE_LABELS,
     }
     if request.method == "GET":
-        values = {name: effective.get(name) for name in editable["ranges"]}
+        values: dict[str, Any] = {name: effective.get(name) for name in editable["ranges"]}
         values["auto_issue"] = "yes" if effective.get("auto_issue") else "no"
         values["extra_steps"] = list(effective.get("extra_steps") or [])
         return _render("procedure_settings.html", values=values, **context)
@@ -461,7 +466,7 @@ def procedure_upgrade(key: str) -> ResponseReturnValue:
         abort(404)
     context = _upgrade_context(key, report)
     if request.method == "GET" or not report.available:
-        values = {name: report.overrides.get(name) for name in context["to_enter"]}
+        values: dict[str, Any] = {name: report.overrides.get(name) for name in context["to_enter"]}
         return _render("procedure_upgrade.html", values=values, **context)
     errors: Errors = {}
     entered, values = _parse_upgrade(context["to_enter"], errors)
@@ -519,7 +524,10 @@ def _app_context() -> dict[str, Any]:
 @bp.route("/apps/new", methods=["GET", "POST"])
 def app_new() -> ResponseReturnValue:
     if request.method == "GET":
-        values = {"kinds": ["residents"], "scopes": ["catalog:read", "applications:read", "applications:write"]}
+        values: dict[str, Any] = {
+            "kinds": ["residents"],
+            "scopes": ["catalog:read", "applications:read", "applications:write"],
+        }
         return _render("app_new.html", values=values, **_app_context())
     values = {
         "name": _form_text("name"),

@@ -71,7 +71,7 @@ def compile_translations(locale: str) -> NullTranslations:
     return Translations(fp=buffer)
 
 
-class PoDomain(Domain):  # type: ignore[misc]
+class PoDomain(Domain):
     """Flask-Babel's domain, reading the areas' ``.po`` files instead of compiled ``.mo`` files."""
 
     _compiled: dict[str, NullTranslations] = {}  # noqa: RUF012 - a per-process cache, same for every app
@@ -218,7 +218,7 @@ def untranslated(area_dir: Path, locale: str = "ja") -> dict[str | tuple[str, st
     return {msgid: places for msgid, places in extract_messages(area_dir).items() if _singular(msgid) not in translated}
 
 
-def _singular(msgid: str | tuple[str, ...]) -> str:
+def _singular(msgid: str | tuple[str, ...] | list[str]) -> str:
     return msgid if isinstance(msgid, str) else msgid[0]
 
 

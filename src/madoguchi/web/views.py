@@ -26,7 +26,7 @@ class SignedIn:
 def signed_in_account() -> SignedIn | None:
     """Who the page header shows as signed in: the session's account in this municipality, or the admin."""
     if "_signed_in" in g:
-        return g._signed_in  # type: ignore[no-any-return]
+        return g._signed_in
     from madoguchi.identity.models import AccountKind
     from madoguchi.identity.sessions import principal_from_platform_session, principal_from_session_cookie
 
@@ -53,7 +53,7 @@ def signed_in_account() -> SignedIn | None:
 
 @blp.get("/")
 @public
-def platform_home():  # type: ignore[no-untyped-def]
+def platform_home() -> str:
     stmt = select(Tenant).where(Tenant.status.in_(SERVING_STATUSES)).order_by(Tenant.local_government_code)
     tenants = list(db_session().execute(stmt).scalars())
     return render_template("platform_home.html", tenants=tenants)
@@ -61,7 +61,7 @@ def platform_home():  # type: ignore[no-untyped-def]
 
 @blp.get("/<tenant>/")
 @public
-def tenant_home():  # type: ignore[no-untyped-def]
+def tenant_home() -> str:
     tenant = current_tenant
     procedures = [
         procedure_view(operations.effective_settings(ts, sv), sv)

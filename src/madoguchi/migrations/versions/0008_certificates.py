@@ -21,7 +21,7 @@ depends_on = None
 TENANT_TABLES: tuple[str, ...] = ()
 
 
-def _new_columns() -> list[sa.Column]:  # type: ignore[type-arg]
+def _new_columns() -> list[sa.Column]:
     return [
         sa.Column("revoked_by", sa.String(length=200), nullable=True),
         sa.Column("verification_code", sa.String(length=12), nullable=True),
