@@ -110,7 +110,8 @@ class Settings:
     # -- notifications: email ---------------------------------------------------------------------------
     # (notify/email: settings go here)
     #: How emails leave: ``log`` (the embedded default: template and reference go to the log, never the body),
-    #: ``smtp`` or ``ses`` (Amazon SES through boto3).
+    #: ``smtp``, ``ses`` (Amazon SES through boto3), or ``mailbox`` (``madoguchi demo``'s: nothing leaves; each
+    #: email and identity letter is written to ``<data_dir>/mailbox``; not for production).
     email_backend: str = "log"
     #: The sender address; its domain also names the ``Message-ID`` of every email. The municipality's name is
     #: shown as the sender's display name.

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from flask import Flask
 from sqlalchemy import func, select
 
 from madoguchi import migrate
@@ -54,7 +55,8 @@ def demo_settings(data_dir: Path, base: Settings | None = None, *, public_url: s
     """Settings for the demo: the data directory's SQLite file and the demo's generated secrets.
 
     The demo also lets webhooks reach loopback addresses, so a vendor can try them on the same machine;
-    production keeps that off."""
+    production keeps that off. Its mail goes to the mailbox (``<data_dir>/mailbox``, shown at ``/demo/mailbox``)
+    unless ``MADOGUCHI_EMAIL_BACKEND`` names a real backend."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     # Secrets, keys, the database and registry files live here: the owner's alone, an older demo's folder too.
@@ -76,7 +78,19 @@ def demo_settings(data_dir: Path, base: Settings | None = None, *, public_url: s
         data_key=base.data_key or stored["data_key"],
         public_url=public_url or base.public_url,
         webhooks_allow_private=True,
+        email_backend="mailbox" if base.email_backend == "log" else base.email_backend,
     )
+
+
+def create_demo_app(settings: Settings) -> Flask:
+    """The app as the demo serves it: with the mailbox page when mail goes to the mailbox (never elsewhere)."""
+    from madoguchi import create_app
+    from madoguchi.notify import mailbox_views
+
+    app = create_app(settings)
+    if settings.email_backend == "mailbox":
+        app.register_blueprint(mailbox_views.bp)
+    return app
 
 
 def _postal_prefix(code: str) -> str:

@@ -203,3 +203,21 @@ def test_api_lists_deliveries_to_admins_and_supervisors_only(db, towns, refused,
     assert sign_in(town_b.admin).get(api).status_code == 404
     own = sign_in(town_b.admin).get(f"{HTTPS}/api/v1/t/{town_b.slug}/email-deliveries")
     assert own.status_code == 200 and own.json == []
+
+
+def test_an_email_the_log_backend_kept_reads_recorded_not_sent_and_a_real_send_reads_sent(  # type: ignore[no-untyped-def]
+    db, towns, settings, sign_in
+) -> None:
+    town, _ = towns
+    submit_application(db, town)
+    worker.run_once(db, settings=settings)  # the log backend: nothing leaves the machine
+    [delivery] = _deliveries(db, town)
+    assert (delivery.status, delivery.backend) == ("sent", "log")
+    admin = sign_in(town.admin)
+    html = admin.get(_page_url(town)).get_data(as_text=True)
+    assert '"badge badge-ok">記録のみ・未送信<' in html and '"badge badge-ok">送信済み<' not in html
+
+    with db.transaction(town.tenant.id) as session:  # as if an SMTP server had taken it
+        session.execute(update(EmailDelivery).where(EmailDelivery.id == delivery.id).values(backend="smtp"))
+    html = admin.get(_page_url(town) + "?lang=ja").get_data(as_text=True)
+    assert '"badge badge-ok">送信済み<' in html and "記録のみ・未送信" not in html

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -39,15 +40,21 @@ class _DemoServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from madoguchi import create_app
+        from madoguchi.demo import create_demo_app
 
-        return create_app(self.settings)
+        return create_demo_app(self.settings)
 
     def _start_outbox_worker(self, _worker: Any) -> None:
         from madoguchi.db import Database
+        from madoguchi.notify import email
         from madoguchi.notify import worker as outbox_worker
+        from madoguchi.notify.mailbox import MailboxMailer
 
         database = Database(self.settings.effective_database_url)
+        mailer = email.mailer_for(self.settings)
+        if isinstance(mailer, MailboxMailer):
+            # The demo only: one line per mail on the console, so the sign-up link can be followed from there.
+            mailer = MailboxMailer(self.settings, announce=functools.partial(_announce_mail, self.settings.public_url))
         thread = threading.Thread(
             target=outbox_worker.run_forever,
             kwargs={
@@ -56,6 +63,7 @@ class _DemoServer(BaseApplication):
                 "stop": self._stop,
                 # The demo's own settings (generated data key, loopback webhooks), not the environment's.
                 "settings": self.settings,
+                "handlers": outbox_worker.default_handlers(self.settings, mailer=mailer),
             },
             name="outbox-worker",
             daemon=True,
@@ -64,6 +72,12 @@ class _DemoServer(BaseApplication):
 
     def _stop_outbox_worker(self, _server: Any, _worker: Any) -> None:
         self._stop.set()
+
+
+def _announce_mail(public_url: str, kind: str, subject: str, link: str | None) -> None:
+    """One console line per mail the demo sends: the link to follow, or (a letter's code) where to read it."""
+    where = link or f"{public_url.rstrip('/')}/demo/mailbox"
+    click.echo(f"{'Letter' if kind == 'letter' else 'Mail'}: {subject}  {where}")
 
 
 @click.command()
@@ -96,6 +110,8 @@ def demo(host: str, port: int, data_dir: Path, seed_only: bool) -> None:
     for tenant in summary.tenants:
         click.echo(f"  {tenant.name_en} ({tenant.name_ja}): {base}/{tenant.slug}/")
         click.echo(f"      procedures API: {base}/api/v1/t/{tenant.slug}/procedures")
+    if settings.email_backend == "mailbox":
+        click.echo(f"  Mailbox:      {base}/demo/mailbox   (every email and letter the demo sends)")
     click.echo(f"Demo accounts (password for all: {DEMO_PASSWORD}):")
     for account in summary.accounts:
         click.echo(f"  {account.tenant:<16} {account.email:<40} {account.role}")

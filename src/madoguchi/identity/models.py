@@ -2,7 +2,7 @@
 
 An account says who acts, in which roles, and which registry person a resident is linked to (identity
 assurance). Next to it: login throttling counters, the TOTP second factor (secret sealed with the platform
-data key), and the single-use secrets sent by email (address verification) or by letter (identity
+data key), and the single-use secrets sent by email (address verification, password reset) or by letter (identity
 verification). Only hashes of those secrets are stored.
 """
 
@@ -126,6 +126,25 @@ class EmailVerification(TenantScoped, Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class PasswordReset(TenantScoped, Base):
+    """A link sent to an account's address to set a new password. Single use, one hour; only its hash is kept."""
+
+    __tablename__ = "password_resets"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "account_id"], ["accounts.tenant_id", "accounts.id"], ondelete="CASCADE"),
+        Index("ix_password_resets_account", "tenant_id", "account_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    account_id: Mapped[uuid.UUID]
+    #: SHA-256 of the token in the link.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    #: Set when the link set a password, or when a newer link replaced it.
     used_at: Mapped[datetime | None]
 
 

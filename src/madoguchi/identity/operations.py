@@ -1,5 +1,5 @@
-"""The verbs of identity: sign up, verify an address, sign in (with throttling and TOTP), manage staff,
-enrol TOTP, and raise a resident's identity assurance by linking them to the resident register.
+"""The verbs of identity: sign up, verify an address, reset a forgotten password, sign in (with throttling and
+TOTP), manage staff, enrol TOTP, and raise a resident's identity assurance by linking them to the resident register.
 
 Operations flush and never commit (the request does). One exception to "a failed request changes
 nothing": a failed sign-in or a wrong identity code must still count, so ``LoginFailed`` /
@@ -36,6 +36,7 @@ from madoguchi.identity.models import (
     EmailVerification,
     IdentityAssurance,
     IdentityVerification,
+    PasswordReset,
     PlatformAdmin,
     PlatformApiToken,
     StaffRole,
@@ -50,6 +51,10 @@ log = logging.getLogger(__name__)
 security_log = logging.getLogger("madoguchi.security")
 
 EMAIL_VERIFICATION_TTL = timedelta(hours=24)
+PASSWORD_RESET_TTL = timedelta(hours=1)
+#: Reset emails one account is sent within PASSWORD_RESET_PERIOD; further requests get the same answer and no mail.
+PASSWORD_RESETS_PER_PERIOD = 3
+PASSWORD_RESET_PERIOD = timedelta(hours=1)
 IDENTITY_CODE_TTL = timedelta(days=14)
 IDENTITY_CODE_LENGTH = 8
 IDENTITY_CODE_MAX_ATTEMPTS = 5
@@ -257,6 +262,7 @@ def sign_up(
             "display_name": existing.display_name,
             "locale": locale,
             "sign_in_url": f"{public_url.rstrip('/')}/{tenant.slug}/login",
+            "password_reset_url": f"{public_url.rstrip('/')}/{tenant.slug}/password-reset",
         },
     )
     audit.record(
@@ -332,9 +338,7 @@ def verify_email(session: Session, tenant_id: uuid.UUID, token: str) -> Account:
         )
     ).scalar_one_or_none()
     if verification is None or verification.used_at is not None or verification.expires_at <= now:
-        raise ValidationFailed(
-            "This link is not valid (any more).", errors={"token": ["The link is invalid, expired or already used."]}
-        )
+        raise _unusable_link()
     verification.used_at = now
     account = get_account(session, tenant_id, verification.account_id)
     account.email_verified_at = account.email_verified_at or now
@@ -361,6 +365,138 @@ def was_verified_by(session: Session, tenant_id: uuid.UUID, token: str) -> Accou
         return None
     account = session.get(Account, verification.account_id)
     return account if account is not None and account.email_verified_at is not None else None
+
+
+# --- A forgotten password ----------------------------------------------------------------------------
+
+
+def password_reset_link(public_url: str, tenant: Tenant, token: str) -> str:
+    return f"{public_url.rstrip('/')}/{tenant.slug}/password-reset/{token}"
+
+
+def _resets_since(session: Session, tenant_id: uuid.UUID, account_id: uuid.UUID, since: datetime) -> int:
+    return session.execute(
+        select(func.count())
+        .select_from(PasswordReset)
+        .where(
+            PasswordReset.tenant_id == tenant_id,
+            PasswordReset.account_id == account_id,
+            PasswordReset.created_at > since,
+        )
+    ).scalar_one()
+
+
+def request_password_reset(
+    session: Session, tenant: Tenant, *, email: str, public_url: str, locale: str | None = None
+) -> None:
+    """Mail a single-use link (valid PASSWORD_RESET_TTL) that sets a new password, if the address has an account.
+
+    Returns nothing, and does the same queries either way (an unknown address counts the resets of a random id):
+    the caller's answer, and its timing as far as one query tells, must not say whether the address is known.
+    At most PASSWORD_RESETS_PER_PERIOD mails per account and period, so nobody floods a mailbox with them.
+    """
+    now = utcnow()
+    token = secrets.token_urlsafe(32)
+    account = find_account_by_email(session, tenant.id, email)
+    usable = account is not None and not account.disabled
+    recent = _resets_since(session, tenant.id, account.id if account else uuid.uuid4(), now - PASSWORD_RESET_PERIOD)
+    sent = usable and recent < PASSWORD_RESETS_PER_PERIOD
+    if sent and account is not None:
+        session.execute(
+            update(PasswordReset)
+            .where(PasswordReset.account_id == account.id, PasswordReset.used_at.is_(None))
+            .values(used_at=now)
+        )
+        reset = PasswordReset(
+            tenant_id=tenant.id,
+            account_id=account.id,
+            token_hash=_token_hash(token),
+            created_at=now,
+            expires_at=now + PASSWORD_RESET_TTL,
+        )
+        session.add(reset)
+        session.flush()
+        # Enqueued like the verification link (a ``*_url`` in a notify.account payload).
+        outbox.enqueue(
+            session,
+            NOTIFY_ACCOUNT,
+            {
+                "template": "account.password_reset",
+                "reference": f"account:{account.id}",
+                "to": account.email,
+                "display_name": account.display_name,
+                "locale": locale or account.locale or tenant.default_locale,
+                "reset_url": password_reset_link(public_url, tenant, token),
+                "expires_at": reset.expires_at.isoformat(),
+            },
+        )
+    audit.record(
+        session,
+        tenant.id,
+        actor="anonymous",
+        action="account.password_reset_requested",
+        object_type="account",
+        object_id=account.id if account else "-",
+        data={"email": email, "sent": sent},
+    )
+
+
+def _unusable_link() -> ValidationFailed:
+    return ValidationFailed(
+        "This link is not valid (any more).", errors={"token": ["The link is invalid, expired or already used."]}
+    )
+
+
+def _live_password_reset(session: Session, tenant_id: uuid.UUID, token: str) -> PasswordReset:
+    stmt = select(PasswordReset).where(
+        PasswordReset.tenant_id == tenant_id, PasswordReset.token_hash == _token_hash(token)
+    )
+    reset = session.execute(stmt).scalar_one_or_none()
+    if reset is None or reset.used_at is not None or reset.expires_at <= utcnow():
+        raise _unusable_link()
+    account = get_account(session, tenant_id, reset.account_id)
+    if account.disabled:
+        raise _unusable_link()
+    return reset
+
+
+def check_password_reset(session: Session, tenant_id: uuid.UUID, token: str) -> Account:
+    """The account a live reset link is for (``ValidationFailed`` otherwise); changes nothing."""
+    return get_account(session, tenant_id, _live_password_reset(session, tenant_id, token).account_id)
+
+
+def reset_password(session: Session, tenant_id: uuid.UUID, token: str, *, new_password: str) -> Account:
+    """Set a new password with a reset link: the link is spent, and every session of the account ends.
+
+    The link proved the address, so it counts as confirmed; the sign-in lock is lifted (the new password is
+    known to nobody else)."""
+    reset = _live_password_reset(session, tenant_id, token)
+    account = get_account(session, tenant_id, reset.account_id)
+    new_password = check_password(new_password, email=account.email)
+    now = utcnow()
+    # Conditional, so of two requests racing with one link only one sets a password.
+    spent = session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], spent).rowcount != 1:
+        raise _unusable_link()
+    account.password_hash = hash_password(new_password)
+    account.email_verified_at = account.email_verified_at or now
+    account.failed_login_count = 0
+    account.locked_until = None
+    sessions.end_sessions_of(session, account.id)
+    audit.record(
+        session,
+        tenant_id,
+        actor=f"account:{account.id}",
+        action="account.password_reset",
+        object_type="account",
+        object_id=account.id,
+    )
+    return account
 
 
 # --- Sign-in -----------------------------------------------------------------------------------------

@@ -31,6 +31,9 @@ from madoguchi.identity.schemas import (
     LoginSchema,
     OneTimeCodeSchema,
     PasswordChangeSchema,
+    PasswordResetAcceptedSchema,
+    PasswordResetRequestSchema,
+    PasswordResetSchema,
     SessionSchema,
     SignUpAcceptedSchema,
     SignUpSchema,
@@ -171,6 +174,40 @@ class EmailVerification(MethodView):
         With the token from the verification link (single use, valid 24 hours).
         """
         operations.verify_email(db_session(), current_tenant.id, args["token"])
+
+
+@public_blp.route("/t/<tenant>/accounts/password-reset")
+@public
+class PasswordResetRequest(MethodView):
+    @limiter.limit(boundary.SIGN_UP_RATE_LIMIT)
+    @public_blp.arguments(PasswordResetRequestSchema)
+    @public_blp.response(202, PasswordResetAcceptedSchema)
+    @problems(public_blp, 403, 404, 422, 429)
+    def post(self, args: dict[str, Any]) -> Any:
+        """Ask for a password reset link
+
+        If the address has an account, a single-use link (valid one hour) is emailed to it. The answer is the same
+        either way. Rate-limited per IP; at most 3 emails per account and hour.
+        """
+        operations.request_password_reset(
+            db_session(), current_tenant, email=args["email"], public_url=boundary.settings().public_url
+        )
+        return {"detail": "If an account uses this address, we sent it a link to set a new password."}
+
+
+@public_blp.route("/t/<tenant>/accounts/password-reset/confirm")
+@public
+class PasswordReset(MethodView):
+    @limiter.limit(boundary.LOGIN_RATE_LIMIT)
+    @public_blp.arguments(PasswordResetSchema)
+    @public_blp.response(204)
+    @problems(public_blp, 403, 404, 422, 429)
+    def post(self, args: dict[str, Any]) -> None:
+        """Set a new password with the token from the reset link
+
+        Single use, valid one hour. Every session of the account ends; sign in again with the new password.
+        """
+        operations.reset_password(db_session(), current_tenant.id, args["token"], new_password=args["password"])
 
 
 @public_blp.route("/t/<tenant>/session")

@@ -69,6 +69,17 @@ class EmailTokenSchema(Schema):
     token = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 
+class PasswordResetRequestSchema(Schema):
+    email = Email(required=True, validate=validate.Length(max=254), metadata={"example": "hanako@example.jp"})
+
+
+class PasswordResetSchema(Schema):
+    token = fields.String(
+        required=True, validate=validate.Length(min=1, max=200), metadata={"description": "from the emailed link"}
+    )
+    password = _password(required=True, metadata={"description": "the new password: the same policy as at sign-up"})
+
+
 class LoginSchema(Schema):
     email = Email(required=True, validate=validate.Length(max=254))
     password = _password(required=True)
@@ -152,6 +163,10 @@ class SessionSchema(Schema):
 
 class SignUpAcceptedSchema(Schema):
     email = fields.String(required=True)
+    detail = fields.String(required=True)
+
+
+class PasswordResetAcceptedSchema(Schema):
     detail = fields.String(required=True)
 
 

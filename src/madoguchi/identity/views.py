@@ -1,6 +1,6 @@
 """Sign-in pages: a municipality's login (with the second-factor step and authenticator set-up), resident
-sign-up, the email verification link, a tenant admin's invitation link, logout; and the platform admins' login at
-``/admin/login``.
+sign-up, the email verification link, a forgotten password (asking for a link, setting a new one), a tenant
+admin's invitation link, logout; and the platform admins' login at ``/admin/login``.
 
 Plain, accessible HTML in Japanese and English (``madoguchi.web.i18n`` picks the locale), CSRF
 tokens on every form (Flask-WTF). These routes are public by declaration: each checks the session cookie
@@ -93,7 +93,11 @@ def _read_credentials(form: Any) -> tuple[str | None, str, dict[str, list[str]]]
 @limiter.limit(boundary.LOGIN_RATE_LIMIT, methods=["POST"])
 def login() -> ResponseReturnValue:
     tenant = current_tenant
-    context: dict[str, Any] = {"action": _tenant_url("identity_web.login", **_query()), "sign_up_url": _sign_up_url()}
+    context: dict[str, Any] = {
+        "action": _tenant_url("identity_web.login", **_query()),
+        "sign_up_url": _sign_up_url(),
+        "password_reset_url": _tenant_url("identity_web.request_password_reset", **_lang_only()),
+    }
     if request.method == "GET":
         return _tenant_render("identity/login.html", **context, values={}, errors={})
     email, password, errors = _read_credentials(request.form)
@@ -262,6 +266,90 @@ def verify_email(token: str) -> ResponseReturnValue:
         heading=_("Your email address is confirmed"),
         text=_("Thank you. You can sign in now."),
         link=login_link,
+    )
+
+
+# --- A forgotten password ----------------------------------------------------------------------------
+
+
+def _unusable_reset_link() -> ResponseReturnValue:
+    return _tenant_render(
+        "identity/message.html",
+        400,
+        heading=_("This link cannot be used"),
+        text=_("The link has expired (after one hour) or was already used. Ask for a new one."),
+        link={
+            "href": _tenant_url("identity_web.request_password_reset", **_lang_only()),
+            "text": _("Forgot your password?"),
+        },
+    )
+
+
+@web.route("/<tenant>/password-reset", methods=["GET", "POST"])
+@public
+@limiter.limit(boundary.SIGN_UP_RATE_LIMIT, methods=["POST"])
+def request_password_reset() -> ResponseReturnValue:
+    """Ask for a link by email. The answer is the same whether or not the address has an account."""
+    tenant = current_tenant
+    context: dict[str, Any] = {
+        "action": _tenant_url("identity_web.request_password_reset", **_lang_only()),
+        "login_url": _tenant_url("identity_web.login", **_lang_only()),
+    }
+    if request.method == "GET":
+        return _tenant_render("identity/password_reset_request.html", **context, values={}, errors={})
+    raw_email = request.form.get("email", "")
+    values = {"email": raw_email}
+    try:
+        email = operations.normalize_email(raw_email)
+    except ValueError:
+        message = _("Enter this.") if not raw_email.strip() else _("Enter an email address like name@example.jp.")
+        return _tenant_render(
+            "identity/password_reset_request.html", 422, **context, values=values, errors={"email": [message]}
+        )
+    operations.request_password_reset(
+        db_session(), tenant, email=email, public_url=boundary.settings().public_url, locale=current_locale()
+    )
+    return _tenant_render(
+        "identity/message.html",
+        heading=_("Check your mailbox"),
+        text=_(
+            "If an account uses this address, we sent it a link to set a new password. The link works once, for "
+            "one hour. No message? Check the address and your spam folder, then ask again."
+        ),
+        link={"href": context["login_url"], "text": _("Back to sign-in")},
+    )
+
+
+@web.route("/<tenant>/password-reset/<token>", methods=["GET", "POST"])
+@public
+@limiter.limit(boundary.LOGIN_RATE_LIMIT, methods=["POST"])
+def reset_password(token: str) -> ResponseReturnValue:
+    """Set a new password from the emailed link (single use, one hour); every session of the account ends."""
+    tenant = current_tenant
+    session = db_session()
+    try:
+        account = operations.check_password_reset(session, tenant.id, token)
+    except ValidationFailed:
+        return _unusable_reset_link()
+    action = _tenant_url("identity_web.reset_password", token=token, **_lang_only())
+    context: dict[str, Any] = {"action": action, "email": account.email}
+    if request.method == "GET":
+        return _tenant_render("identity/password_reset.html", **context, errors={})
+    password = operations.normalize_password(request.form.get("password", ""))
+    codes = password_policy.problems(password, email=account.email) if password else []
+    if not password or codes:
+        messages = password_policy.messages(codes, current_locale()) if codes else [_("Enter this.")]
+        return _tenant_render("identity/password_reset.html", 422, **context, errors={"password": messages})
+    try:
+        operations.reset_password(session, tenant.id, token, new_password=password)
+    except ValidationFailed:
+        session.rollback()
+        return _unusable_reset_link()
+    return _tenant_render(
+        "identity/message.html",
+        heading=_("Your new password is set"),
+        text=_("You were signed out everywhere. Sign in with the new password."),
+        link={"href": _tenant_url("identity_web.login", **_lang_only()), "text": _("Sign in")},
     )
 
 

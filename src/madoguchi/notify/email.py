@@ -34,6 +34,7 @@ from madoguchi.audit import operations as audit
 from madoguchi.db import utcnow
 from madoguchi.errors import Conflict, NotFound
 from madoguchi.notify import messages
+from madoguchi.notify.mailbox import MailboxMailer
 from madoguchi.notify.models import EmailDelivery, OutboxMessage
 from madoguchi.tenancy.models import Tenant
 
@@ -113,11 +114,15 @@ class SesMailer:
         self.client.send_email(**request)
 
 
-BACKENDS: dict[str, type[LogMailer] | type[SmtpMailer] | type[SesMailer]] = {
+BACKENDS: dict[str, type[LogMailer] | type[SmtpMailer] | type[SesMailer] | type[MailboxMailer]] = {
     "log": LogMailer,
     "smtp": SmtpMailer,
     "ses": SesMailer,
+    # The demo's: each email written as a file under <data_dir>/mailbox (madoguchi.notify.mailbox).
+    "mailbox": MailboxMailer,
 }
+#: Backends that keep the email on this machine: the email log says "recorded, not sent" for them.
+NOT_SENDING_BACKENDS = frozenset({LogMailer.name, MailboxMailer.name})
 
 
 def mailer_for(settings: Settings) -> Mailer:
@@ -242,9 +247,9 @@ class EmailHandler:
         session.flush()
 
 
-def handlers(settings: Settings) -> dict[str, EmailHandler]:
+def handlers(settings: Settings, mailer: Mailer | None = None) -> dict[str, EmailHandler]:
     """The worker's handlers for the email topics (one mailer shared by them)."""
-    handler = EmailHandler(settings)
+    handler = EmailHandler(settings, mailer)
     return dict.fromkeys(EMAIL_TOPICS, handler)
 
 

@@ -121,7 +121,7 @@ def has_template(template: str, locale: str) -> bool:
     return True
 
 
-def _common_context(tenant: Tenant, locale: str, settings: Settings) -> dict[str, Any]:
+def common_context(tenant: Tenant, locale: str, settings: Settings) -> dict[str, Any]:
     contact = (tenant.profile or {}).get("contact") or {}
     return {
         "tenant_name": tenant.name(locale),
@@ -188,7 +188,7 @@ def build(session: Session, tenant: Tenant, message: OutboxMessage, settings: Se
     if found is None:
         return None
     template, recipient, reference, locale, context = found
-    subject, body = render(template, locale, {**_common_context(tenant, locale, settings), **context})
+    subject, body = render(template, locale, {**common_context(tenant, locale, settings), **context})
     mime = _mime(tenant, settings, message.id, recipient=recipient, locale=locale, subject=subject, body=body)
     return Email(str(payload.get("template") or template), reference, recipient, locale, subject, body, mime)
 

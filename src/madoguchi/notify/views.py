@@ -38,6 +38,16 @@ STATUS_LABELS = {
     email.SENT: lazy_gettext("Sent"),
 }
 STATUS_BADGES = {email.FAILED: "badge-overdue", email.PENDING: "badge-warn", email.SENT: "badge-ok"}
+#: A "sent" email of a backend that keeps mail on the machine (log, mailbox) never left it: the log says so.
+RECORDED_LABEL = lazy_gettext("Recorded, not sent")
+
+
+@bp.app_template_global()
+def email_status_label(delivery: email.EmailDelivery) -> str:
+    """The status as staff should read it: "recorded, not sent" when nothing left the machine."""
+    if delivery.status == email.SENT and delivery.backend in email.NOT_SENDING_BACKENDS:
+        return str(RECORDED_LABEL)
+    return str(STATUS_LABELS.get(delivery.status, delivery.status))
 
 
 @bp.app_template_global()

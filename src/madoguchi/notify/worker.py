@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from madoguchi.config import Settings
 from madoguchi.db import Database, sqlite_begin_immediate, utcnow
 from madoguchi.notify import email, webhooks
+from madoguchi.notify.mailbox import LetterToMailbox, MailboxMailer
 from madoguchi.notify.models import OutboxMessage
 from madoguchi.tenancy.models import Tenant, TenantStatus
 
@@ -49,14 +50,21 @@ def log_notification(session: Session, tenant: Tenant, message: OutboxMessage) -
     )
 
 
-def default_handlers(settings: Settings) -> dict[str, Handler]:
-    """Handlers per topic. Events fan out to webhook deliveries; each delivery is a ``webhook.deliver`` job."""
+def default_handlers(settings: Settings, *, mailer: email.Mailer | None = None) -> dict[str, Handler]:
+    """Handlers per topic. Events fan out to webhook deliveries; each delivery is a ``webhook.deliver`` job.
+
+    ``mailer`` defaults to the backend the settings name. With the mailbox backend (the demo), identity letters
+    are written to the mailbox too."""
+    mailer = mailer or email.mailer_for(settings)
+    letters: Handler = log_notification
+    if isinstance(mailer, MailboxMailer):
+        letters = LetterToMailbox(settings, mailer.mailbox)
     return {
         "notify.staff": log_notification,
         # Identity letters (paper): the log shows template and reference, never the code.
-        "notify.letter": log_notification,
+        "notify.letter": letters,
         # Emails to applicants and account holders (notify.applicant, notify.account), one per message at most.
-        **email.handlers(settings),
+        **email.handlers(settings, mailer),
         **dict.fromkeys(webhooks.EVENTS, webhooks.fan_out),
         webhooks.DELIVER_TOPIC: webhooks.delivery_handler(settings),
     }
@@ -134,9 +142,14 @@ def _run_once(database: Database, handlers: dict[str, Handler]) -> int:
 
 
 def run_forever(
-    database: Database, *, poll_seconds: float, stop: threading.Event, settings: Settings | None = None
+    database: Database,
+    *,
+    poll_seconds: float,
+    stop: threading.Event,
+    settings: Settings | None = None,
+    handlers: dict[str, Handler] | None = None,
 ) -> None:
-    handlers = default_handlers(settings or Settings.from_env())
+    handlers = handlers or default_handlers(settings or Settings.from_env())
     log.info("outbox worker started")
     while not stop.is_set():
         try:

@@ -133,6 +133,7 @@ EXCLUDED_TABLES: dict[str, str] = {
     "oauth_authorization_codes": "short-lived one-time codes (only their hashes exist)",
     "oauth_tokens": "vendor tokens are issued again by the new installation",
     "email_verifications": "pending address-confirmation links are single-use secrets",
+    "password_resets": "pending password-reset links are single-use secrets",
     "identity_verifications": "pending letter codes are single-use secrets",
     "tenant_invitations": "pending invitation links are single-use secrets",
     "idempotency_keys": "a retry window of hours, tied to the requests the source installation answered",
