@@ -13,6 +13,10 @@ same in every environment (docs/operations.md lists the variables):
   ``MADOGUCHI_WEB_MAX_REQUESTS``, ``MADOGUCHI_WEB_MAX_REQUESTS_JITTER``: see below.
 
 Access log lines are JSON objects, one per line on stdout, for CloudWatch Logs Insights and friends.
+
+With ``MADOGUCHI_ENV=production`` (the container image's default) gunicorn refuses to start, with one line on
+stderr and exit status 1, while a production setting is missing (``madoguchi.config.Settings.check_production``):
+checked here, when the master reads this file, so no worker boots and dies with a traceback instead.
 """
 
 from __future__ import annotations
@@ -20,9 +24,18 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from datetime import UTC, datetime
 
 from gunicorn import glogging
+
+from madoguchi.config import ConfigurationError, Settings
+
+try:
+    Settings.from_env().check_production()
+except ConfigurationError as missing:
+    print(missing, file=sys.stderr, flush=True)  # before gunicorn has set up its logging
+    raise SystemExit(1) from None
 
 
 def _env_int(name: str, default: int, *fallbacks: str) -> int:

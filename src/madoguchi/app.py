@@ -11,6 +11,7 @@ from madoguchi.config import Settings
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
+    settings.check_production()  # before anything falls back to a per-process default
     app = Flask(__name__, static_folder=None)
     if settings.trusted_proxy_hops:
         from werkzeug.middleware.proxy_fix import ProxyFix

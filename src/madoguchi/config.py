@@ -13,6 +13,13 @@ from typing import Any
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
+#: The values of ``MADOGUCHI_ENV``.
+DEVELOPMENT, PRODUCTION = "development", "production"
+
+
+class ConfigurationError(RuntimeError):
+    """The settings cannot run this process; the message is one line naming what is missing."""
+
 
 def _default_data_dir() -> Path:
     return Path(os.environ.get("MADOGUCHI_DATA_DIR", "instance")).resolve()
@@ -22,6 +29,12 @@ def _default_data_dir() -> Path:
 class Settings:
     """Runtime configuration. Field names map to ``MADOGUCHI_<NAME>`` environment variables."""
 
+    #: ``development`` (the demo, tests, a laptop) or ``production`` (the container image sets it). In
+    #: production the app (gunicorn) and ``madoguchi worker`` refuse to start, with one line, while a setting
+    #: that would otherwise fall back to a per-process or on-disk default is missing: ``secret_key``,
+    #: ``data_key``, a shared ``ratelimit_storage_url`` (not ``memory://``) and a ``signing_key_source``
+    #: other than ``generated``. See docs/decisions/0015.
+    env: str = DEVELOPMENT
     #: Where the embedded default keeps its SQLite file, local documents and generated demo data.
     data_dir: Path = field(default_factory=_default_data_dir)
     #: SQLAlchemy URL the app connects with. Default: SQLite at ``<data_dir>/madoguchi.db``.
@@ -176,6 +189,33 @@ class Settings:
                 values[f.name] = raw
         settings = cls(**values)
         return replace(settings, **overrides) if overrides else settings
+
+    def production_problems(self) -> list[str]:
+        """What keeps these settings from running in production (empty: nothing, or not production)."""
+        if self.env not in (DEVELOPMENT, PRODUCTION):
+            return [f"MADOGUCHI_ENV is {self.env!r}, not {DEVELOPMENT} or {PRODUCTION}"]
+        if self.env != PRODUCTION:
+            return []
+        problems = []
+        if not self.secret_key:
+            problems.append("MADOGUCHI_SECRET_KEY is not set (each process would make its own: sessions and CSRF fail)")
+        if not self.data_key:
+            problems.append("MADOGUCHI_DATA_KEY is not set (Individual Numbers could not be sealed)")
+        if self.ratelimit_storage_url.strip().lower().startswith("memory://"):
+            problems.append(
+                "MADOGUCHI_RATELIMIT_STORAGE_URL is memory:// (counts per process): set a shared store, e.g. rediss://"
+            )
+        if self.signing_key_source == "generated":
+            problems.append(
+                "MADOGUCHI_SIGNING_KEY_SOURCE is 'generated' (would mint a CA on this machine): set files or kms"
+            )
+        return problems
+
+    def check_production(self) -> None:
+        """Raise :class:`ConfigurationError`, one line naming every missing setting, if production lacks any."""
+        problems = self.production_problems()
+        if problems:
+            raise ConfigurationError(f"madoguchi refuses to start in {self.env}: {'; '.join(problems)}")
 
     @property
     def effective_database_url(self) -> str:

@@ -42,6 +42,12 @@ class Forbidden(DomainError):
     status, slug, title = 403, "forbidden", "Forbidden"
 
 
+class SeparationOfDuties(Forbidden):
+    """Four eyes: the actor's role allows the transition, but they took the step it must be separate from."""
+
+    slug, title = "separation-of-duties", "The staff member who recommended cannot approve"
+
+
 class TenantSuspended(Forbidden):
     slug, title = "tenant-suspended", "This municipality's service is suspended"
 

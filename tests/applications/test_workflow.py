@@ -10,9 +10,18 @@ from madoguchi.applications import repository
 from madoguchi.applications.models import Application, Attachment, IssuedDocument
 from madoguchi.audit import operations as audit
 from madoguchi.db import Database
-from madoguchi.errors import Conflict, Forbidden, InvalidTransition, NotFound, PreconditionFailed, ValidationFailed
+from madoguchi.errors import (
+    Conflict,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    PreconditionFailed,
+    SeparationOfDuties,
+    ValidationFailed,
+)
 from madoguchi.notify.models import OutboxMessage
 from madoguchi.registry.models import Person
+from tests.factories import staff
 
 STANDARD = "midorikawa-village"
 AUTO_ISSUE = "sakuragaoka-city"
@@ -298,6 +307,47 @@ def test_supervisor_approval_step_replaces_the_clerks_approve(db, towns) -> None
     _act(db, town, "transition", town.clerk, application_id, "recommend_approval")
     with pytest.raises(Forbidden):
         _act(db, town, "transition", town.clerk, application_id, "approve")
+    _act(db, town, "transition", town.supervisor, application_id, "approve")
+    assert _get(db, town, application_id).state == "approved"
+
+
+def _awaiting_approval(db: Database, town, recommender) -> object:  # type: ignore[no-untyped-def]
+    application_id = _draft(db, town)
+    _act(db, town, "submit", town.resident, application_id)
+    _act(db, town, "transition", recommender, application_id, "start_review")
+    _act(db, town, "transition", recommender, application_id, "recommend_approval")
+    return application_id
+
+
+def test_supervisor_who_recommended_cannot_approve_the_same_application(db, towns) -> None:  # type: ignore[no-untyped-def]
+    town = towns[SUPERVISED]
+    application_id = _awaiting_approval(db, town, town.supervisor)
+    with pytest.raises(SeparationOfDuties) as refused:
+        _act(db, town, "transition", town.supervisor, application_id, "approve")
+    assert refused.value.status == 403
+    assert refused.value.extra == {
+        "rule": "actor_differs_from",
+        "transition": "approve",
+        "differs_from": "recommend_approval",
+    }
+    application = _get(db, town, application_id)
+    assert application.state == "awaiting_approval" and application.decided_at is None
+    with db.transaction(town.tenant.id) as session:
+        assert [e.action for e in repository.history(session, town.tenant.id, application_id)][-1] == (
+            "recommend_approval"
+        )
+        second_supervisor = staff(session, town.tenant, "supervisor")
+    _act(db, town, "transition", second_supervisor, application_id, "approve")
+    assert _get(db, town, application_id).state == "approved"
+
+
+def test_the_latest_recommendation_counts_after_a_return_to_review(db, towns) -> None:  # type: ignore[no-untyped-def]
+    """A supervisor who recommended once, returned it, and a clerk recommended anew: the decision is on the
+    clerk's recommendation, so the supervisor may approve (a one-supervisor municipality is not deadlocked)."""
+    town = towns[SUPERVISED]
+    application_id = _awaiting_approval(db, town, town.supervisor)
+    _act(db, town, "transition", town.supervisor, application_id, "return_to_review", comment="住所の確認を")
+    _act(db, town, "transition", town.clerk, application_id, "recommend_approval")
     _act(db, town, "transition", town.supervisor, application_id, "approve")
     assert _get(db, town, application_id).state == "approved"
 

@@ -275,6 +275,9 @@ def test_optional_step_that_strands_a_state_is_reported(catalog: Path) -> None:
     edit_yaml(service_yaml(catalog, "residency-certificate"), drop_return)
 
     assert problems_in(catalog) == [
+        "services/residency-certificate/service.yaml: "
+        "workflow.optional_steps.supervisor_approval.transitions[0].actor_differs_from[0]: "
+        "unknown transition 'recommend_approval' (with optional step supervisor_approval)",
         "services/residency-certificate/service.yaml: workflow.optional_steps.supervisor_approval.states[0].name: "
         "state 'awaiting_approval' cannot be reached from 'draft' (with optional step supervisor_approval)",
         "services/residency-certificate/service.yaml: workflow.states[4].name: "
@@ -282,6 +285,54 @@ def test_optional_step_that_strands_a_state_is_reported(catalog: Path) -> None:
         "services/residency-certificate/service.yaml: workflow.states[5].name: "
         "state 'issued' cannot be reached from 'draft' (with optional step supervisor_approval)",
     ]
+
+
+RECOMMENDERS = {
+    "childcare-admission": "propose_allocation",
+    "residency-certificate": "recommend_approval",
+    "tax-certificate": "recommend_approval",
+}
+
+
+def _step_approve(service: dict[str, Any]) -> dict[str, Any]:
+    transitions = service["workflow"]["optional_steps"]["supervisor_approval"]["transitions"]
+    return next(t for t in transitions if t["name"] == "approve")
+
+
+@pytest.mark.parametrize("key", SERVICE_KEYS)
+def test_supervisor_approval_of_each_standard_procedure_separates_recommender_and_approver(
+    services: dict[str, dict[str, Any]], key: str
+) -> None:
+    workflow = effective_service(services[key], {"extra_steps": ["supervisor_approval"]})["workflow"]
+    approve = next(t for t in workflow["transitions"] if t["name"] == "approve")
+    assert approve["actor_differs_from"] == [RECOMMENDERS[key]]
+
+
+@pytest.mark.parametrize(("key", "rule"), [(key, rule) for key in SERVICE_KEYS for rule in ([], ["start_review"])])
+def test_a_standard_procedure_cannot_drop_four_eyes_from_supervisor_approval(
+    catalog: Path, key: str, rule: list[str]
+) -> None:
+    edit_yaml(service_yaml(catalog, key), lambda service: _step_approve(service).update(actor_differs_from=rule))
+
+    [problem] = problems_in(catalog)
+    assert problem == (
+        f"services/{key}/service.yaml: workflow.optional_steps.supervisor_approval.transitions[1]"
+        f".actor_differs_from: four eyes: 'approve' decides what '{RECOMMENDERS[key]}' recommended, so it must "
+        "list it here (whoever recommended cannot also approve)"
+    )
+
+
+@pytest.mark.parametrize("override", [{"actor_differs_from": []}, {"four_eyes": False}, {"workflow": {}}])
+def test_a_tenant_cannot_switch_four_eyes_off(catalog: Path, override: dict[str, Any]) -> None:
+    edit_yaml(
+        tenant_yaml(catalog, "shiomi-town"), lambda t: t["services"]["tax-certificate"]["overrides"].update(override)
+    )
+
+    [problem] = problems_in(catalog)
+    [name] = override
+    assert problem.startswith(
+        f"tenants/shiomi-town.yaml: services.tax-certificate.overrides.{name}: '{name}' is not a setting"
+    )
 
 
 def test_prefill_into_a_field_the_form_lacks_is_reported(catalog: Path) -> None:
@@ -754,6 +805,7 @@ def test_effective_service_applies_settings_and_the_supervisor_step(services: di
         "guards": [],
         "actions": ["record_decision", "notify_applicant"],
         "required_by_law": False,
+        "actor_differs_from": ["recommend_approval"],
         "step": "supervisor_approval",
     }
 

@@ -46,3 +46,24 @@ def test_tenants_sync_publishes_the_new_version_and_leaves_every_tenant_on_its_o
     assert {tenant.slug: running_version(db, tenant)[0] for tenant in tenants(db)} == {
         tenant.slug: OLD_VERSION for tenant in tenants(db)
     }
+
+
+def test_a_new_version_that_drops_four_eyes_is_not_published(
+    runner: CliRunner, db: Database, seeded: None, tmp_path: Path
+) -> None:
+    """A catalog upgrade cannot switch the four-eyes rule of 上長決裁 off: the check refuses it, nothing changes."""
+    services, tenants_dir = _catalog_with_a_patch_release(tmp_path)
+    service_file = services / KEY / "service.yaml"
+    service = yaml.safe_load(service_file.read_text(encoding="utf-8"))
+    approve = next(
+        t for t in service["workflow"]["optional_steps"]["supervisor_approval"]["transitions"] if t["name"] == "approve"
+    )
+    del approve["actor_differs_from"]
+    service_file.write_text(yaml.safe_dump(service, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+    result = runner.invoke(main, ["tenants", "sync", "--services", str(services), "--tenants", str(tenants_dir)])
+
+    assert result.exit_code == 1
+    assert "supervisor_approval.transitions[1].actor_differs_from: four eyes" in result.output
+    assert f"published {KEY} {PATCH_VERSION}" not in result.output
+    assert {running_version(db, tenant)[0] for tenant in tenants(db)} == {OLD_VERSION}

@@ -113,17 +113,17 @@ class IssuedDocument(TenantScoped, Base):
     pdf_size: Mapped[int | None]
 
 
-class CertificateVerification(Base):
-    """Global lookup for the public /verify page, which has no tenant: code (or file hash) -> the document.
+class CertificateVerification(TenantScoped, Base):
+    """The public /verify page's index: code (or file hash) -> the document, holding no personal data.
 
-    Deliberately not tenant-scoped and holding no personal data; the document itself is then read inside its
-    tenant, as every tenant row is. See docs/certificates.md.
+    Tenant-owned like every row (policy on PostgreSQL, the ORM criterion everywhere); the public page, which has no
+    tenant, finds a row only through ``documents.certificates.find_verification`` (a narrow SECURITY DEFINER
+    function on PostgreSQL), then reads the document inside its tenant. See docs/decisions/0015.
     """
 
     __tablename__ = "certificate_verifications"
 
     code: Mapped[str] = mapped_column(String(12), primary_key=True)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
     document_id: Mapped[uuid.UUID]
     #: SHA-256 of the signed PDF as issued: an uploaded file with this hash is exactly the issued one.
     pdf_sha256: Mapped[str] = mapped_column(String(64), unique=True)

@@ -27,7 +27,14 @@ from madoguchi.catalog import operations as catalog
 from madoguchi.db import utcnow
 from madoguchi.documents import certificates
 from madoguchi.documents import content as document_content
-from madoguchi.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
+from madoguchi.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    SeparationOfDuties,
+    ValidationFailed,
+)
 from madoguchi.identity.actors import APPLICANT_ROLE, SYSTEM_ROLE, Actor
 from madoguchi.identity.models import Account, AccountKind
 from madoguchi.notify import outbox
@@ -412,6 +419,36 @@ def transition(
     return _apply(session, tenant, application, actor, name, comment=comment, decision=decision)
 
 
+def _check_separation(
+    session: Session, application: Application, actor: Actor, workflow: Workflow, step: Transition
+) -> None:
+    """Four eyes (上長決裁): refuse ``step`` to whoever took the transition it must be separate from."""
+    if not step.actor_differs_from:
+        return
+    last_actors = repository.last_actors(session, application.tenant_id, application.id)
+    cause = workflow.barred_by(actor, step, last_actors)
+    if cause is not None:
+        raise SeparationOfDuties(
+            f"You took '{cause}' on this application, so someone else must '{step.name}' it (four eyes).",
+            rule="actor_differs_from",
+            transition=step.name,
+            differs_from=cause,
+        )
+
+
+def available_transitions(session: Session, application: Application, actor: Actor) -> list[Transition]:
+    """What ``actor`` may do with ``application`` now: their roles' transitions, less what four eyes bars."""
+    workflow = _workflow(application)
+    last_actors = (
+        repository.last_actors(session, application.tenant_id, application.id)
+        if workflow.separation_applies(application.state)
+        else None
+    )
+    return workflow.available_to(
+        actor, application.state, applicant_account_id=application.applicant_account_id, last_actors=last_actors
+    )
+
+
 def _apply(
     session: Session,
     tenant: Tenant,
@@ -428,6 +465,7 @@ def _apply(
     role = workflow.role_for(actor, step, applicant_account_id=application.applicant_account_id)
     if role is None:
         raise Forbidden(f"Your role may not '{name}' this application.")
+    _check_separation(session, application, actor, workflow, step)
     for guard in step.guards:
         _guard(session, application, actor, role, guard, comment)
     from_state = application.state

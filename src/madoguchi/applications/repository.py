@@ -40,6 +40,16 @@ def history(session: Session, tenant_id: uuid.UUID, application_id: uuid.UUID) -
     return list(session.execute(stmt).scalars())
 
 
+def last_actors(session: Session, tenant_id: uuid.UUID, application_id: uuid.UUID) -> dict[str, uuid.UUID | None]:
+    """For each action taken on the application, the account that took it most recently (None: the system)."""
+    return last_actors_in(history(session, tenant_id, application_id))
+
+
+def last_actors_in(events: Sequence[ApplicationEvent]) -> dict[str, uuid.UUID | None]:
+    """:func:`last_actors` from an already loaded history (ordered by ``seq``)."""
+    return {event.action: event.actor_account_id for event in events}
+
+
 def attached_document_keys(session: Session, tenant_id: uuid.UUID, application_id: uuid.UUID) -> set[str]:
     stmt = select(Attachment.document_key).where(
         Attachment.tenant_id == tenant_id, Attachment.application_id == application_id

@@ -115,7 +115,7 @@ def present(application: Application, principal: Principal) -> dict[str, Any]:
     actor = principal.actor
     available = [
         {"name": t.name, "title": t.title, "to": t.to, "needs_comment": "comment_present" in t.guards}
-        for t in workflow.available_to(actor, application.state, applicant_account_id=application.applicant_account_id)
+        for t in operations.available_transitions(db_session(), application, actor)
     ]
     overdue = bool(
         application.due_on and application.due_on < date.today() and not workflow.is_terminal(application.state)
@@ -288,6 +288,11 @@ class Transitions(MethodView):
     @blp.arguments(TransitionCreateSchema)
     @blp.response(200, ApplicationSchema)
     @blp.alt_response(409, description="Not possible in the current state, or changed concurrently")
+    @blp.alt_response(
+        403,
+        description="Your role may not take it; or four eyes (type …:separation-of-duties, rule "
+        "actor_differs_from): you recommended this application, so another supervisor must approve it",
+    )
     @requires_scope(APPLICATIONS_WRITE)
     def post(self, body: dict[str, Any], application_id: uuid.UUID) -> dict[str, Any]:
         """Take a workflow action: withdraw or respond (applicant); review, request more information,

@@ -1,14 +1,16 @@
 """The workflow engine: a procedure's state machine, as the tenant runs it.
 
 A workflow comes from the effective settings of a procedure (the standard's states and transitions, with
-the optional steps the tenant switched on). It answers three questions: which transitions exist from a
-state, which role an actor plays for one of them, and the shortest path of system-permitted steps to a
-goal (used by auto-issue). Guards and actions are applied by ``operations``; this module holds no I/O.
+the optional steps the tenant switched on). It answers four questions: which transitions exist from a
+state, which role an actor plays for one of them, whether separation of duties bars the actor from one
+(four eyes: 上長決裁 by someone other than the recommender), and the shortest path of system-permitted steps
+to a goal (used by auto-issue). Guards and actions are applied by ``operations``; this module holds no I/O.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +27,8 @@ class Transition:
     guards: tuple[str, ...]
     actions: tuple[str, ...]
     title: dict[str, str]
+    #: Four eyes: the actor must not be whoever last took one of these transitions on the same application.
+    actor_differs_from: tuple[str, ...] = ()
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> Transition:
@@ -36,6 +40,7 @@ class Transition:
             guards=tuple(spec.get("guards", ())),
             actions=tuple(spec.get("actions", ())),
             title=spec.get("title") or {"ja": spec["name"], "en": spec["name"]},
+            actor_differs_from=tuple(spec.get("actor_differs_from", ())),
         )
 
 
@@ -74,12 +79,53 @@ class Workflow:
             return role
         return None
 
-    def available_to(self, actor: Actor, state: str, *, applicant_account_id: Any) -> list[Transition]:
+    @staticmethod
+    def barred_by(actor: Actor, transition: Transition, last_actors: Mapping[str, Any]) -> str | None:
+        """The transition whose actor ``actor`` was, if that bars them from ``transition`` (else None).
+
+        ``last_actors`` maps a transition name to the account that took it most recently on this application
+        (see ``repository.last_actors``). The most recent one counts: after a return to review, the
+        recommendation being decided on is the new one. The system account has no person to separate.
+        """
+        if actor.account_id is None:
+            return None
+        for name in transition.actor_differs_from:
+            if last_actors.get(name) == actor.account_id:
+                return name
+        return None
+
+    def available_to(
+        self,
+        actor: Actor,
+        state: str,
+        *,
+        applicant_account_id: Any,
+        last_actors: Mapping[str, Any] | None = None,
+    ) -> list[Transition]:
+        """What ``actor`` may do from ``state``; with ``last_actors``, less what separation of duties bars."""
         return [
             t
             for t in self.from_state(state)
             if self.role_for(actor, t, applicant_account_id=applicant_account_id) is not None
+            and (last_actors is None or self.barred_by(actor, t, last_actors) is None)
         ]
+
+    def barred_from(
+        self, actor: Actor, state: str, *, applicant_account_id: Any, last_actors: Mapping[str, Any]
+    ) -> list[tuple[Transition, str]]:
+        """Transitions ``actor``'s role allows from ``state`` but separation of duties bars, each with the
+        transition that bars it (the console says why the button is absent)."""
+        barred = []
+        for t in self.from_state(state):
+            if self.role_for(actor, t, applicant_account_id=applicant_account_id) is None:
+                continue
+            if (cause := self.barred_by(actor, t, last_actors)) is not None:
+                barred.append((t, cause))
+        return barred
+
+    def separation_applies(self, state: str) -> bool:
+        """Whether any transition from ``state`` depends on who took earlier ones (so history must be read)."""
+        return any(t.actor_differs_from for t in self.from_state(state))
 
     def unattended_path(self, start: str, goal_action: str) -> list[Transition] | None:
         """Shortest chain of transitions from ``start`` through one carrying ``goal_action``.

@@ -345,6 +345,8 @@ _TRANSITION_SCHEMA = {
         "title": _TEXT,
         "description": _TEXT,
         "required_by_law": {"type": "boolean"},
+        # Four eyes: whoever last took one of the named transitions on an application may not take this one.
+        "actor_differs_from": {**_NAME_LIST, "items": _SNAKE},
     },
 }
 _OPTIONAL_STEP_SCHEMA = {
@@ -871,6 +873,15 @@ def _check_workflow_graph(
                     message = f"unknown {noun} {value!r} (known: {', '.join(known)})"
                     problems.append(Problem(file, _field((*path, key, index)), message))
 
+    for entry in transitions:
+        for index, name in enumerate(entry.item.get("actor_differs_from") or []):
+            if name not in seen_transitions:
+                where = _field((*entry.path, "actor_differs_from", index))
+                problems.append(Problem(file, where, f"unknown transition {name!r}{context}"))
+            elif name == entry.item["name"]:
+                where = _field((*entry.path, "actor_differs_from", index))
+                problems.append(Problem(file, where, "a transition cannot be separate from itself"))
+
     if initial in by_name:
         reached = _reachable(initial, [entry.item for entry in transitions])
         for name, entry in by_name.items():
@@ -917,6 +928,34 @@ def _system_can_issue(initial: str, transitions: Sequence[Mapping[str, Any]]) ->
     return False
 
 
+def _check_four_eyes(
+    step_name: str, step: Mapping[str, Any], base_transitions: Mapping[str, Mapping[str, Any]], file: str
+) -> list[Problem]:
+    """An approval step (上長決裁) means four eyes: a decision taken from a state the step adds must name, in
+    ``actor_differs_from``, every transition into that state, so the recommender cannot also approve.
+
+    The rule is structural, so a new catalog version cannot drop it for any procedure that has such a step,
+    and tenants cannot reach it (they only switch steps on; ``actor_differs_from`` is not an override).
+    """
+    problems: list[Problem] = []
+    added_states = {state.get("name") for state in step.get("states") or []}
+    candidates = [*(step.get("transitions") or []), *base_transitions.values()]
+    for index, decision in enumerate(step.get("transitions") or []):
+        if "record_decision" not in (decision.get("actions") or []):
+            continue
+        sources = [state for state in decision.get("from") or [] if state in added_states]
+        into = sorted({t["name"] for t in candidates if t.get("to") in sources and t is not decision})
+        missing = [name for name in into if name not in (decision.get("actor_differs_from") or [])]
+        if missing:
+            where = _field(("workflow", "optional_steps", step_name, "transitions", index, "actor_differs_from"))
+            message = (
+                f"four eyes: {decision['name']!r} decides what {', '.join(map(repr, missing))} recommended, so it "
+                f"must list {'them' if len(missing) > 1 else 'it'} here (whoever recommended cannot also approve)"
+            )
+            problems.append(Problem(file, where, message))
+    return problems
+
+
 def _check_workflow(service: dict[str, Any], file: str) -> list[Problem]:
     """The base workflow, each optional step's own rules, and the workflow with each step (and all) applied."""
     workflow = service["workflow"]
@@ -931,6 +970,8 @@ def _check_workflow(service: dict[str, Any], file: str) -> list[Problem]:
                 problems.append(Problem(file, where, f"unknown transition {name!r}"))
             elif base_names[name].get("required_by_law"):
                 problems.append(Problem(file, where, f"transition {name!r} is required by law and cannot be replaced"))
+    for step_name, step in steps.items():
+        problems += _check_four_eyes(step_name, step, base_names, file)
     if problems:
         return problems  # combinations of a broken base would only repeat its problems
     combinations = [[name] for name in steps]
@@ -1481,6 +1522,7 @@ def _transition_view(entry: _Entry) -> dict[str, Any]:
         "guards": list(item.get("guards") or []),
         "actions": list(item.get("actions") or []),
         "required_by_law": bool(item.get("required_by_law", False)),
+        "actor_differs_from": list(item.get("actor_differs_from") or []),
         "step": entry.step,
     }
     if "description" in item:

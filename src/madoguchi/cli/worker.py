@@ -9,6 +9,7 @@ import threading
 import click
 
 from madoguchi.cli.common import database, settings
+from madoguchi.config import ConfigurationError
 from madoguchi.notify import email
 from madoguchi.notify import worker as outbox_worker
 
@@ -19,6 +20,10 @@ def worker(once: bool) -> None:
     """Run the outbox worker until SIGTERM or Ctrl-C."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = settings()
+    try:
+        config.check_production()
+    except ConfigurationError as missing:
+        raise click.ClickException(str(missing)) from missing
     try:
         # A misconfigured email backend stops here, in one line, rather than in the first delivery.
         email.mailer_for(config)

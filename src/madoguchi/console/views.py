@@ -27,7 +27,15 @@ from madoguchi.catalog import operations as catalog
 from madoguchi.catalog import repository as catalog_repository
 from madoguchi.console import schema_form, search
 from madoguchi.context import current_tenant, db_session
-from madoguchi.errors import Conflict, Forbidden, InvalidTransition, NotFound, PreconditionFailed, ValidationFailed
+from madoguchi.errors import (
+    Conflict,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    PreconditionFailed,
+    SeparationOfDuties,
+    ValidationFailed,
+)
 from madoguchi.identity import operations as identity
 from madoguchi.identity.models import Account, AccountKind, StaffRole
 from madoguchi.identity.principal import current_principal
@@ -291,14 +299,10 @@ def _application_page(
             select(Person).where(Person.tenant_id == current_tenant.id, Person.id == application.applicant_person_id)
         ).scalar_one_or_none()
     is_draft = application.state == workflow.initial
+    last_actors = repository.last_actors_in(history)
+    mine: dict[str, Any] = {"applicant_account_id": application.applicant_account_id, "last_actors": last_actors}
     transitions: list[dict[str, Any]] = []
-    for t in (
-        []
-        if is_draft
-        else workflow.available_to(
-            principal.actor, application.state, applicant_account_id=application.applicant_account_id
-        )
-    ):
+    for t in [] if is_draft else workflow.available_to(principal.actor, application.state, **mine):
         needs_comment = "comment_present" in t.guards
         kind = "warning" if t.to in STOPPING_STATES else "secondary"
         if kind == "secondary" and not needs_comment and not any(x["kind"] == "primary" for x in transitions):
@@ -337,6 +341,8 @@ def _application_page(
             timeline=timeline,
             comments=[row for row in timeline if row["event"].action == "comment"],
             transitions=transitions,
+            # Four eyes: say why a button the role would allow is absent (the recommender cannot approve).
+            separated=bool(workflow.barred_from(principal.actor, application.state, **mine)),
             is_draft=is_draft,
             assignee=names.get(application.assignee_account_id) if application.assignee_account_id else None,
             staff=[(str(a.id), a.display_name) for a in _staff_members()],
@@ -409,6 +415,10 @@ def take_transition(application_id: uuid.UUID) -> ResponseReturnValue:
             for ptr, messages in (error.errors or {"form": [error.detail or ""]}).items()
         }
         return _application_page(fresh, errors=errors, status=422, comment=comment)
+    except SeparationOfDuties:
+        db_session().rollback()
+        message = _("The staff member who recommended cannot approve.")
+        return _application_page(_load(application_id), errors={"form": [message]}, status=403)
     except Forbidden:
         db_session().rollback()
         abort(403)

@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from flask import current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from madoguchi import jp
@@ -184,7 +185,7 @@ def attach_signed_pdf(session: Session, tenant: Tenant, document: IssuedDocument
     if certificates is None:
         return False
     code = new_verification_code()
-    while session.get(CertificateVerification, code) is not None:  # 2^60 codes: practically never loops
+    while find_verification(session, code=code) is not None:  # 2^60 codes: practically never loops
         code = new_verification_code()
     try:
         signed = certificates.render_and_sign(
@@ -312,7 +313,49 @@ class UploadCheck:
     problems: list[str] = field(default_factory=list)
 
 
-def _summary(session: Session, row: CertificateVerification) -> Summary:
+@dataclass(frozen=True)
+class VerificationEntry:
+    """What the public lookup learns of a verification row: no more than the code or the file names."""
+
+    code: str
+    tenant_id: uuid.UUID
+    document_id: uuid.UUID
+    pdf_sha256: str
+
+
+def find_verification(
+    session: Session, *, code: str | None = None, sha256: str | None = None
+) -> VerificationEntry | None:
+    """The verification row with this ``code`` or this file ``sha256``, in whichever municipality it is.
+
+    The one read that crosses tenants (the public /verify page has none). On PostgreSQL the table is under
+    row-level security and the app role reads it only through ``certificate_verification_lookup``, a SECURITY
+    DEFINER function returning just the rows with that code or hash (migration 0018, decision 0015). SQLite has
+    no RLS: there a Core query (outside the ORM's tenant criterion) asks the same narrow question.
+    """
+    if not (code or sha256):
+        return None
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            text(
+                "select code, tenant_id, document_id, pdf_sha256 from certificate_verification_lookup(:code, :sha256)"
+            ),
+            {"code": code, "sha256": sha256},
+        ).all()
+    else:
+        table = CertificateVerification.__table__
+        match = sa.or_(table.c.code == code, table.c.pdf_sha256 == sha256)
+        rows = session.execute(
+            select(table.c.code, table.c.tenant_id, table.c.document_id, table.c.pdf_sha256).where(match).limit(2)
+        ).all()
+    # Looked up by code or by hash, never both at once: the row that matches what was asked.
+    for row in rows:
+        if (code and row.code == code) or (sha256 and row.pdf_sha256 == sha256):
+            return VerificationEntry(row.code, row.tenant_id, row.document_id, row.pdf_sha256)
+    return None
+
+
+def _summary(session: Session, row: VerificationEntry) -> Summary:
     # The document lives in a tenant table: bind the session to that tenant first (RLS on PostgreSQL).
     bind_tenant(session, row.tenant_id)
     tenant = session.get(Tenant, row.tenant_id)
@@ -338,7 +381,7 @@ def _summary(session: Session, row: CertificateVerification) -> Summary:
 def verify_code(session: Session, typed: str) -> Summary:
     """What the public page shows for a code. ``session`` is re-bound to the document's tenant."""
     code = normalize_code(typed)
-    row = session.get(CertificateVerification, code) if code else None
+    row = find_verification(session, code=code) if code else None
     return _summary(session, row) if row else Summary(status=UNKNOWN)
 
 
@@ -358,9 +401,7 @@ def verify_pdf(session: Session, certificates: Certificates, data: bytes) -> Upl
     if len(data) > MAX_UPLOAD_BYTES:
         raise ValidationFailed("The file is too large to be a certificate.", errors={"file": ["is too large"]})
     check = UploadCheck(status=UNKNOWN, sha256=hashlib.sha256(data).hexdigest())
-    exact = session.execute(
-        select(CertificateVerification).where(CertificateVerification.pdf_sha256 == check.sha256)
-    ).scalar_one_or_none()
+    exact = find_verification(session, sha256=check.sha256)
     if exact is not None:
         # The very bytes this platform signed and recorded at issue: their signature was sound then.
         check.summary = _summary(session, exact)
@@ -370,7 +411,7 @@ def verify_pdf(session: Session, certificates: Certificates, data: bytes) -> Upl
         return check
     _validate_signature(certificates, data, check)
     claimed = _KEYWORD_PATTERN.search(data)
-    row = session.get(CertificateVerification, claimed.group(1).decode()) if claimed else None
+    row = find_verification(session, code=claimed.group(1).decode()) if claimed else None
     if row is not None:
         check.summary = _summary(session, row)
         check.status = ALTERED

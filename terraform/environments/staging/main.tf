@@ -20,6 +20,7 @@ locals {
     db_instance_class   = "db.t4g.medium"
     db_storage_gb       = 20
     db_max_storage_gb   = 100
+    cache_node_type     = "cache.t4g.small"
     db_backup_days      = 7
     web                 = { cpu = 512, memory = 1024, min_tasks = 2, max_tasks = 4 }
     worker              = { cpu = 256, memory = 512, min_tasks = 1, max_tasks = 2 }
@@ -61,6 +62,7 @@ module "data" {
   db_allocated_storage_gb     = local.size.db_storage_gb
   db_max_allocated_storage_gb = local.size.db_max_storage_gb
   db_backup_retention_days    = local.size.db_backup_days
+  cache_node_type             = local.size.cache_node_type
   logs_kms_key_arn            = module.observability.logs_kms_key_arn
   log_retention_days          = module.observability.log_retention_days
   tags                        = local.tags
@@ -72,7 +74,11 @@ module "secrets" {
   db_address = module.data.db_address
   db_port    = module.data.db_port
   db_name    = module.data.db_name
-  tags       = local.tags
+  # The shared rate-limit store: its URL, AUTH token included, becomes a secret.
+  cache_address    = module.data.cache_address
+  cache_port       = module.data.cache_port
+  cache_auth_token = module.data.cache_auth_token
+  tags             = local.tags
 }
 
 module "mail" {
@@ -101,10 +107,15 @@ module "app" {
   database_url_arn           = module.secrets.secret_arns["database-url"]
   migration_database_url_arn = module.secrets.secret_arns["migration-database-url"]
   archive_signing_key_arn    = module.secrets.secret_arns["archive-signing-key"]
+  ratelimit_storage_url_arn  = module.secrets.secret_arns["ratelimit-storage-url"]
   secrets_kms_key_arn        = module.secrets.kms_key_arn
   signing_kms_alias_prefix   = var.signing_kms_alias_prefix
   environment = concat([
-    { name = "MADOGUCHI_RATELIMIT_STORAGE_URL", value = var.ratelimit_storage_url },
+    # Private keys stay in KMS (one per municipality, matched by signing_kms_alias_prefix); never generated on
+    # the container's read-only root filesystem.
+    { name = "MADOGUCHI_SIGNING_KEY_SOURCE", value = "kms" },
+    { name = "MADOGUCHI_SIGNING_KMS_KEY_ID", value = "${var.signing_kms_alias_prefix}{tenant}" },
+    { name = "MADOGUCHI_SIGNING_KMS_REGION", value = var.region },
     { name = "MADOGUCHI_STORAGE_REGION", value = var.region },
     { name = "MADOGUCHI_STORAGE_KMS_KEY_ID", value = module.data.documents_kms_key_arn },
     { name = "MADOGUCHI_EMAIL_BACKEND", value = "ses" },

@@ -43,20 +43,14 @@ variable "alarm_email" {
   default     = ""
 }
 
-variable "ratelimit_storage_url" {
-  description = "Shared storage for the app's rate limits (MADOGUCHI_RATELIMIT_STORAGE_URL), e.g. a Redis/Valkey URL; memory:// counts per worker process."
-  type        = string
-  default     = "memory://"
-}
-
 variable "signing_kms_alias_prefix" {
-  description = "With MADOGUCHI_SIGNING_KEY_SOURCE=kms in app_environment: the alias prefix of the tenants' signing keys (e.g. alias/madoguchi-signing-). Empty: no KMS signing."
+  description = "Alias prefix of the municipalities' signing keys in KMS (MADOGUCHI_SIGNING_KEY_SOURCE=kms): a municipality's key is <prefix><slug>."
   type        = string
-  default     = ""
+  default     = "alias/madoguchi-signing-"
 }
 
 variable "app_environment" {
-  description = "Further MADOGUCHI_* settings (not secrets) for every container, e.g. [{ name = \"MADOGUCHI_SIGNING_KEY_SOURCE\", value = \"kms\" }]."
+  description = "Further MADOGUCHI_* settings (not secrets) for every container, e.g. [{ name = \"MADOGUCHI_VIRUS_SCANNER_URL\", value = \"clamav://clamd.internal:3310\" }]."
   type        = list(object({ name = string, value = string }))
   default     = []
 }

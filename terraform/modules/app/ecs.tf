@@ -8,6 +8,9 @@ locals {
   image          = startswith(var.image_tag, "sha256:") ? "${aws_ecr_repository.app.repository_url}@${var.image_tag}" : "${aws_ecr_repository.app.repository_url}:${var.image_tag}"
   # Written out as lists (not built with `for`) so that checkov can read the container definitions.
   environment_list = concat([
+    # Refuse to start without the production settings (secret and data keys, shared rate-limit store, signing
+    # keys that are not generated on the spot): docs/decisions/0015.
+    { name = "MADOGUCHI_ENV", value = "production" },
     { name = "MADOGUCHI_PUBLIC_URL", value = var.public_url },
     { name = "MADOGUCHI_STORAGE_URL", value = "s3://${var.documents_bucket_name}/${var.documents_prefix}" },
     # The ALB's addresses lie in the VPC; only it can reach the tasks (security group).
@@ -21,6 +24,7 @@ locals {
     { name = "MADOGUCHI_DATA_KEY", valueFrom = var.data_key_arn },
     { name = "MADOGUCHI_DATABASE_URL", valueFrom = var.database_url_arn },
     { name = "MADOGUCHI_ARCHIVE_SIGNING_KEY", valueFrom = var.archive_signing_key_arn },
+    { name = "MADOGUCHI_RATELIMIT_STORAGE_URL", valueFrom = var.ratelimit_storage_url_arn },
   ]
   migration_secrets = [
     { name = "MADOGUCHI_MIGRATION_DATABASE_URL", valueFrom = var.migration_database_url_arn },
@@ -94,6 +98,15 @@ resource "aws_vpc_security_group_egress_rule" "tasks_https" {
   from_port         = 443
   to_port           = 443
   cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_egress_rule" "tasks_redis" {
+  security_group_id = aws_security_group.tasks.id
+  description       = "Redis (the shared rate-limit store) inside the VPC"
+  ip_protocol       = "tcp"
+  from_port         = 6379
+  to_port           = 6379
+  cidr_ipv4         = var.vpc_cidr_block
 }
 
 resource "aws_vpc_security_group_egress_rule" "tasks_postgres" {

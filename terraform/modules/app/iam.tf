@@ -17,7 +17,10 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
 locals {
   execution_roles = {
     # web and worker: the app's secrets
-    app = [var.secret_key_arn, var.data_key_arn, var.database_url_arn, var.archive_signing_key_arn]
+    app = [
+      var.secret_key_arn, var.data_key_arn, var.database_url_arn, var.archive_signing_key_arn,
+      var.ratelimit_storage_url_arn,
+    ]
     # the one-off `madoguchi db upgrade` task: only the owner's database URL
     migrate = [var.migration_database_url_arn]
   }

@@ -92,6 +92,11 @@ variable "archive_signing_key_arn" {
   type        = string
 }
 
+variable "ratelimit_storage_url_arn" {
+  description = "Secrets Manager ARN of MADOGUCHI_RATELIMIT_STORAGE_URL (the shared Redis of the rate limits)."
+  type        = string
+}
+
 variable "secrets_kms_key_arn" {
   description = "KMS key of those secrets."
   type        = string

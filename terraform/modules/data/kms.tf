@@ -1,5 +1,5 @@
 # Customer managed keys, rotated yearly: one for the database (storage, Performance Insights, the master
-# password secret), one for the documents bucket. Usage is granted through IAM (the root statement).
+# password secret), one for the documents bucket, one for the rate-limit store. Usage is granted through IAM (the root statement).
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -13,6 +13,7 @@ locals {
   kms_keys = {
     database  = "RDS storage, Performance Insights and the master password secret"
     documents = "attachments and issued certificates in S3"
+    cache     = "rate-limit counters in ElastiCache (Redis)"
   }
 }
 

@@ -47,3 +47,19 @@ output "access_logs_bucket_name" {
   description = "Bucket the load balancer writes its access logs to (prefix alb/)."
   value       = aws_s3_bucket.logs.id
 }
+
+output "cache_address" {
+  description = "Primary endpoint of the rate-limit store (Redis, TLS)."
+  value       = aws_elasticache_replication_group.cache.primary_endpoint_address
+}
+
+output "cache_port" {
+  description = "Port of the rate-limit store."
+  value       = aws_elasticache_replication_group.cache.port
+}
+
+output "cache_auth_token" {
+  description = "AUTH token of the rate-limit store (the secrets module puts it into MADOGUCHI_RATELIMIT_STORAGE_URL)."
+  value       = random_password.cache_auth_token.result
+  sensitive   = true
+}

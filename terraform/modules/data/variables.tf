@@ -86,6 +86,18 @@ variable "noncurrent_version_retention_days" {
   default     = 90
 }
 
+variable "cache_node_type" {
+  description = "ElastiCache node type of the rate-limit store, e.g. cache.t4g.small (staging) or cache.m7g.large (prod)."
+  type        = string
+  default     = "cache.t4g.small"
+}
+
+variable "cache_engine_version" {
+  description = "Redis engine version of the rate-limit store."
+  type        = string
+  default     = "7.1"
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

@@ -1,5 +1,6 @@
 # Secrets Manager: the app's secret key, the data key that encrypts Individual Numbers, the key that signs
-# tenant archives, and the database URLs of the app role and the owner role. Every value is generated here
+# tenant archives, the database URLs of the app role and the owner role, and the URL (with its AUTH token) of
+# the shared rate-limit store. Every value is generated here
 # (random provider), never written in code; it lives only in Secrets Manager and in the encrypted remote
 # state. Tasks receive them as environment variables through the task definition's `secrets` (the values
 # never appear in it).
@@ -66,6 +67,8 @@ locals {
     "archive-signing-key"    = local.archive_key_urlsafe
     "database-url"           = "postgresql+psycopg://${var.app_db_role}:${random_password.app_db.result}@${local.db_location}"
     "migration-database-url" = "postgresql+psycopg://${var.owner_db_role}:${random_password.owner_db.result}@${local.db_location}"
+    # rediss: TLS, which the replication group requires (transit encryption).
+    "ratelimit-storage-url" = "rediss://:${var.cache_auth_token}@${var.cache_address}:${var.cache_port}/0"
   }
   descriptions = {
     "secret-key"             = "MADOGUCHI_SECRET_KEY: Flask secret key (sessions, CSRF)"
@@ -73,11 +76,12 @@ locals {
     "archive-signing-key"    = "MADOGUCHI_ARCHIVE_SIGNING_KEY: signs tenant archives (madoguchi tenants export)"
     "database-url"           = "MADOGUCHI_DATABASE_URL: the app role, subject to row-level security"
     "migration-database-url" = "MADOGUCHI_MIGRATION_DATABASE_URL: the table owner, for madoguchi db upgrade"
+    "ratelimit-storage-url"  = "MADOGUCHI_RATELIMIT_STORAGE_URL: the shared rate-limit store (Redis on ElastiCache)"
   }
 }
 
 resource "aws_secretsmanager_secret" "this" {
-  #checkov:skip=CKV2_AWS_57:These values cannot be rotated by a generic Lambda: a new data key must re-encrypt stored Individual Numbers, a new secret key invalidates open forms, a new archive key must first be trusted by the importing installations, and a new database password must be set in PostgreSQL first. docs/operations.md describes each rotation.
+  #checkov:skip=CKV2_AWS_57:These values cannot be rotated by a generic Lambda: a new data key must re-encrypt stored Individual Numbers, a new secret key invalidates open forms, a new archive key must first be trusted by the importing installations, and a new database password or cache AUTH token must be set on the server first. docs/operations.md describes each rotation.
   for_each                = local.descriptions
   name                    = "${var.name}/${each.key}"
   description             = each.value

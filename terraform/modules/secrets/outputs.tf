@@ -4,6 +4,6 @@ output "kms_key_arn" {
 }
 
 output "secret_arns" {
-  description = "Secret ARNs by name: secret-key, data-key, archive-signing-key, database-url, migration-database-url."
+  description = "Secret ARNs by name: secret-key, data-key, archive-signing-key, database-url, migration-database-url, ratelimit-storage-url."
   value       = { for key, secret in aws_secretsmanager_secret.this : key => secret.arn }
 }

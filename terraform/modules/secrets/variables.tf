@@ -19,6 +19,23 @@ variable "db_name" {
   type        = string
 }
 
+variable "cache_address" {
+  description = "Host name of the rate-limit store (Redis), from the data module."
+  type        = string
+}
+
+variable "cache_port" {
+  description = "Port of the rate-limit store."
+  type        = number
+  default     = 6379
+}
+
+variable "cache_auth_token" {
+  description = "AUTH token of the rate-limit store, from the data module."
+  type        = string
+  sensitive   = true
+}
+
 variable "app_db_role" {
   description = "PostgreSQL role the app connects as (owns no table, no BYPASSRLS; MADOGUCHI_APP_DB_ROLE)."
   type        = string
