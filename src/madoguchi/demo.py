@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from madoguchi import migrate
+from madoguchi.audit.keys import generate_key
 from madoguchi.catalog import definitions
 from madoguchi.catalog import operations as catalog
 from madoguchi.config import Settings
@@ -58,10 +59,15 @@ def demo_settings(data_dir: Path, base: Settings | None = None, *, public_url: s
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     secrets_file = data_dir / "demo-secrets.json"
-    if secrets_file.exists():
-        stored = json.loads(secrets_file.read_text())
-    else:
-        stored = {"secret_key": secrets.token_urlsafe(32), "data_key": Sealer.generate_key()}
+    stored = json.loads(secrets_file.read_text()) if secrets_file.exists() else {}
+    generated = {
+        "secret_key": secrets.token_urlsafe(32),
+        "data_key": Sealer.generate_key(),
+        "audit_key": generate_key(),
+    }
+    if set(generated) - set(stored):
+        # An instance made before a secret existed gets just the missing one; the others stay as they were.
+        stored = {**generated, **stored}
         secrets_file.write_text(json.dumps(stored))
         os.chmod(secrets_file, 0o600)
     base = base or Settings.from_env()
@@ -70,6 +76,7 @@ def demo_settings(data_dir: Path, base: Settings | None = None, *, public_url: s
         data_dir=data_dir,
         secret_key=base.secret_key or stored["secret_key"],
         data_key=base.data_key or stored["data_key"],
+        audit_key=base.audit_key or stored["audit_key"],
         public_url=public_url or base.public_url,
         webhooks_allow_private=True,
     )
@@ -159,7 +166,7 @@ def _ensure_platform_admin(db: Database) -> DemoAccount:
 def seed(settings: Settings) -> DemoSummary:
     """Bring the demo database to a fully seeded state (idempotent)."""
     migrate.upgrade(settings)
-    db = Database(settings.effective_database_url, pool_size=2)
+    db = Database(settings.effective_database_url, pool_size=2, audit_key=settings.audit_key)
     summary = DemoSummary()
     try:
         with db.transaction() as session:

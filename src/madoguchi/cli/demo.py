@@ -46,7 +46,7 @@ class _DemoServer(BaseApplication):  # type: ignore[misc]
         from madoguchi.db import Database
         from madoguchi.notify import worker as outbox_worker
 
-        database = Database(self.settings.effective_database_url)
+        database = Database(self.settings.effective_database_url, audit_key=self.settings.audit_key)
         thread = threading.Thread(
             target=outbox_worker.run_forever,
             kwargs={
