@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 import click
 from sqlalchemy import select
 
-from madoguchi.audit import checkpoints
+from madoguchi.audit import access, checkpoints
 from madoguchi.audit import operations as audit
 from madoguchi.audit.checkpoints import Checkpoint, CheckpointError
 from madoguchi.audit.keys import AuditKeyError, AuditKeyring, generate_key, parse_keyring
@@ -136,17 +136,23 @@ def verify(tenant_slug: str) -> None:
         checkpoint = read_latest(store, where, tenant.id, keyring)
         bind_tenant(session, tenant.id)
         report = audit.verify(session, tenant.id, checkpoint=checkpoint, keyring=keyring)
+        reads = access.verify_reads(session, tenant.id, keyring) if report.intact else None
     if not report.intact:
         click.echo(f"{tenant_slug}: audit chain broken at record {report.first_bad_seq}: {report.problem}", err=True)
         raise SystemExit(1)
+    assert reads is not None
+    if not reads.intact:
+        click.echo(f"{tenant_slug}: {reads.problem}", err=True)
+        raise SystemExit(1)
+    summary = f"{report.records_checked} records, {reads.events_checked} staff reads"
     if checkpoint is None:
         click.echo(
-            f"{tenant_slug}: audit chain intact ({report.records_checked} records); no checkpoint yet, so deleted "
-            "newest records would go unnoticed: run `madoguchi audit checkpoint`"
+            f"{tenant_slug}: audit chain intact ({summary}); no checkpoint yet, so deleted newest records would go "
+            "unnoticed: run `madoguchi audit checkpoint`"
         )
     else:
         click.echo(
-            f"{tenant_slug}: audit chain intact ({report.records_checked} records; "
+            f"{tenant_slug}: audit chain intact ({summary}; "
             f"agrees with the checkpoint of {checkpoint.at_text} at record {checkpoint.seq})"
         )
 
