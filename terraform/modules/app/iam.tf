@@ -17,7 +17,7 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
 locals {
   execution_roles = {
     # web and worker: the app's secrets
-    app = [var.secret_key_arn, var.data_key_arn, var.database_url_arn, var.archive_signing_key_arn]
+    app = [var.secret_key_arn, var.data_key_arn, var.database_url_arn, var.archive_signing_key_arn, var.audit_key_arn]
     # the one-off `madoguchi db upgrade` task: only the owner's database URL
     migrate = [var.migration_database_url_arn]
   }
@@ -79,6 +79,12 @@ data "aws_iam_policy_document" "task" {
       variable = "s3:prefix"
       values   = ["${var.documents_prefix}/*"]
     }
+  }
+  statement {
+    # Write and read checkpoints; no delete (object lock would refuse it anyway), no listing.
+    sid       = "AuditCheckpointsWriteRead"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${var.audit_checkpoints_bucket_arn}/checkpoints/*"]
   }
   statement {
     sid       = "DocumentsKey"
