@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
+import uuid
 from contextlib import contextmanager
+from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
@@ -17,8 +21,10 @@ from madoguchi.audit import operations as audit
 from madoguchi.audit.keys import AuditKeyError, canonical_json, generate_key, parse_keyring
 from madoguchi.audit.models import AuditChainHead, AuditRecord
 from madoguchi.cli import main
+from madoguchi.cli.audit import checkpoint_every
 from madoguchi.db import Database
 from tests.conftest import Backend
+from tests.documents.conftest import _isolated_aws_environment
 from tests.factories import tenants
 
 
@@ -362,3 +368,47 @@ def test_new_key_prints_an_entry_the_keyring_accepts(runner: CliRunner) -> None:
     assert result.exit_code == 0
     assert parse_keyring(result.output.strip()).current.key_id == "k2027"
     assert runner.invoke(main, ["audit", "new-key", "--id", "bad id!"]).exit_code == 1
+
+
+def test_checkpoints_in_an_s3_bucket_find_a_truncation_and_an_unreachable_bucket_is_one_line(  # type: ignore[no-untyped-def]
+    db: Database, seeded, runner, backend, rclone_s3, monkeypatch
+) -> None:
+    bucket = rclone_s3.bucket(f"checkpoints-{uuid.uuid4().hex[:8]}")
+    _isolated_aws_environment(monkeypatch, rclone_s3.access_key, rclone_s3.secret_key)
+    monkeypatch.setenv("MADOGUCHI_AUDIT_CHECKPOINT_URL", f"s3://{bucket}/checkpoints")
+    monkeypatch.setenv("MADOGUCHI_STORAGE_ENDPOINT_URL", rclone_s3.endpoint_url)
+    tenant = tenants(db)[0]
+    _append(db, tenant, 4)
+    _checkpoint(runner, tenant.slug)
+    keys = [item["Key"] for item in rclone_s3.client().list_objects_v2(Bucket=bucket).get("Contents", [])]
+    prefix = f"checkpoints/tenants/{tenant.id}/audit-checkpoints/"
+    assert f"{prefix}latest.json" in keys and len([k for k in keys if k.startswith(prefix)]) == 2
+    assert _verify(runner, tenant.slug).exit_code == 0
+    with db.transaction(tenant.id) as session:
+        total = len(_rows(session, tenant.id))
+    _truncate_to(backend, tenant.id, total - 1)
+    result = _verify(runner, tenant.slug)
+    assert result.exit_code == 1 and "newest records were deleted" in result.output
+    result = _verify(runner, tenant.slug, MADOGUCHI_AUDIT_CHECKPOINT_URL="s3://no-such-bucket-here/checkpoints")
+    assert result.exit_code == 1
+    assert "cannot read the audit checkpoint store s3://no-such-bucket-here/checkpoints" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_the_worker_writes_checkpoints_periodically(db: Database, seeded, settings) -> None:  # type: ignore[no-untyped-def]
+    tenant = tenants(db)[0]
+    _append(db, tenant, 2)
+    latest = settings.data_dir / "audit-checkpoints" / checkpoints.latest_key(tenant.id)
+    stop = threading.Event()
+    thread = checkpoint_every(db, replace(settings, audit_checkpoint_seconds=1), stop)
+    try:
+        deadline = time.monotonic() + 20
+        while not latest.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+    assert latest.exists(), "no checkpoint within 20 s"
+    written = checkpoints.parse(latest.read_bytes(), tenant.id, parse_keyring(settings.audit_key))
+    with db.transaction(tenant.id) as session:
+        assert written.seq == session.get(AuditChainHead, tenant.id).last_seq
