@@ -2,4 +2,3 @@
 
 from tests.console.conftest import office, sign_in  # noqa: F401 - fixtures
 from tests.documents.certificate_fixtures import world  # noqa: F401 - fixture
-from tests.documents.conftest import rclone_s3  # noqa: F401 - fixture

