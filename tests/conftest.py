@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from madoguchi import create_app, migrate
+from madoguchi.audit.keys import generate_key
 from madoguchi.config import Settings
 from madoguchi.crypto import Sealer
 from madoguchi.db import Base, Database
@@ -29,6 +30,7 @@ from tests.support.postgres import ThrowawayPostgres
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_KEY = Sealer.generate_key()
+AUDIT_KEY = generate_key("test-1")
 
 
 @dataclass
@@ -110,13 +112,14 @@ def settings(backend: Backend, tmp_path: Path) -> Settings:
         tenants_dir=REPO / "tenants",
         secret_key="test-secret",
         data_key=DATA_KEY,
+        audit_key=AUDIT_KEY,
         db_pool_size=2,
     )
 
 
 @pytest.fixture
 def db(settings: Settings) -> Iterator[Database]:
-    database = Database(settings.effective_database_url, pool_size=2)
+    database = Database(settings.effective_database_url, pool_size=2, audit_key=settings.audit_key)
     yield database
     database.dispose()
 
@@ -144,6 +147,7 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("MADOGUCHI_MIGRATION_DATABASE_URL", settings.migration_database_url)
     monkeypatch.setenv("MADOGUCHI_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("MADOGUCHI_DATA_KEY", settings.data_key)
+    monkeypatch.setenv("MADOGUCHI_AUDIT_KEY", settings.audit_key)
     monkeypatch.setenv("MADOGUCHI_SERVICES_DIR", str(settings.services_dir))
     monkeypatch.setenv("MADOGUCHI_TENANTS_DIR", str(settings.tenants_dir))
     return settings

@@ -54,6 +54,16 @@ class Settings:
     secret_key: str = ""
     #: Key (urlsafe base64, 32 bytes) that encrypts Individual Numbers at rest. The demo generates one.
     data_key: str = ""
+    #: The audit key(s), held outside the database (a secret store): ``<key-id>:<urlsafe base64 of 32 bytes>``,
+    #: comma-separated. The first MACs new audit records and signs checkpoints; the others only verify older
+    #: records after a rotation. ``madoguchi audit new-key`` makes one; the demo generates one. Required.
+    audit_key: str = ""
+    #: Where signed audit checkpoints go: empty for ``<data_dir>/audit-checkpoints``, ``file:///absolute/folder``,
+    #: or ``s3://bucket/prefix`` (a bucket with object lock; same endpoint and credentials as the document store).
+    audit_checkpoint_url: str = ""
+    #: Seconds between the checkpoints ``madoguchi worker`` writes for every tenant; 0 turns them off (then run
+    #: ``madoguchi audit checkpoint --all`` from a scheduler).
+    audit_checkpoint_seconds: int = 3600
     #: Seconds between outbox polls when the queue was empty.
     worker_poll_seconds: float = 2.0
     #: Requests per caller (vendor app or account) and, separately, per IP address on the applications API.
@@ -201,6 +211,8 @@ class Settings:
             problems.append("MADOGUCHI_SECRET_KEY is not set (each process would make its own: sessions and CSRF fail)")
         if not self.data_key:
             problems.append("MADOGUCHI_DATA_KEY is not set (Individual Numbers could not be sealed)")
+        if not self.audit_key:
+            problems.append("MADOGUCHI_AUDIT_KEY is not set (no audit record could be written)")
         if self.ratelimit_storage_url.strip().lower().startswith("memory://"):
             problems.append(
                 "MADOGUCHI_RATELIMIT_STORAGE_URL is memory:// (counts per process): set a shared store, e.g. rediss://"

@@ -6,7 +6,8 @@ the boundary when the response is a success and rolled back otherwise (operation
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.orm import Session
@@ -25,9 +26,39 @@ _MACHINE_PATHS = ("/api/", "/.well-known/", "/healthz")
 _DEFERRED_PROTOCOL_PATHS = ("/oauth/token", "/oauth/revoke", "/oauth/introspect")
 
 
-def _choose_sqlite_transaction_mode(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
-    """Writes, and every page request (a page view may write after reading), take SQLite's lock up front."""
-    read_only = request.method in ("GET", "HEAD", "OPTIONS") and request.path.startswith(_MACHINE_PATHS)
+_View = TypeVar("_View", bound=Callable[..., Any])
+_RECORDS_READS = "_madoguchi_records_reads"
+
+
+def records_reads(view: _View) -> _View:
+    """Mark an API read (a GET) that writes a staff-read record: on SQLite it must take the write lock first.
+
+    Put it above the other decorators of the view (or of a MethodView's ``get``).
+    """
+    setattr(view, _RECORDS_READS, True)
+    return view
+
+
+def _writes_on_read(endpoint: str | None) -> bool:
+    view = current_app.view_functions.get(endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:
+        # A MethodView: the handler of this method (HEAD is answered by ``get``).
+        view = getattr(view_class, "get" if request.method == "HEAD" else request.method.lower(), None)
+    return bool(getattr(view, _RECORDS_READS, False))
+
+
+def _choose_sqlite_transaction_mode(endpoint: str | None, _values: dict[str, Any] | None) -> None:
+    """Writes, and every page request (a page view may write after reading), take SQLite's lock up front.
+
+    So do API reads that record who read personal data: a deferred transaction that has read and then
+    inserts fails at once when another connection committed in between (see ``db.set_sqlite_begin_immediate``).
+    """
+    read_only = (
+        request.method in ("GET", "HEAD", "OPTIONS")
+        and request.path.startswith(_MACHINE_PATHS)
+        and not _writes_on_read(endpoint)
+    )
     set_sqlite_begin_immediate(not (read_only or request.path.startswith(_DEFERRED_PROTOCOL_PATHS)))
 
 

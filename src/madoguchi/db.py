@@ -101,6 +101,8 @@ class CrossTenantWrite(RuntimeError):
 
 _TENANT_KEY = "tenant_id"
 _ALL_TENANTS_KEY = "all_tenants"
+#: ``session.info`` key of the raw ``MADOGUCHI_AUDIT_KEY`` value (parsed by ``madoguchi.audit.keys``).
+AUDIT_KEY_INFO = "audit_key"
 
 
 def bind_tenant(session: Session, tenant_id: uuid.UUID | None) -> None:
@@ -216,14 +218,17 @@ def make_engine(url: str, *, pool_size: int = 5, **kwargs: Any) -> Engine:
 class Database:
     """One engine and one session factory per app (or per CLI command, or per worker thread)."""
 
-    def __init__(self, url: str, *, pool_size: int = 5, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, pool_size: int = 5, audit_key: str = "", **engine_kwargs: Any) -> None:
         self.engine = make_engine(url, pool_size=pool_size, **engine_kwargs)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        #: The audit key (``MADOGUCHI_AUDIT_KEY``) every session of this database chains audit records with.
+        self.audit_key = audit_key
 
     def new_session(self, tenant_id: uuid.UUID | None = None, *, all_tenants: bool = False) -> Session:
         session = self.session_factory()
         session.info[_TENANT_KEY] = tenant_id
         session.info[_ALL_TENANTS_KEY] = all_tenants
+        session.info[AUDIT_KEY_INFO] = self.audit_key
         return session
 
     @contextmanager

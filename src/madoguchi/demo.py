@@ -17,6 +17,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from madoguchi import migrate
+from madoguchi.audit.keys import generate_key
 from madoguchi.catalog import definitions
 from madoguchi.catalog import operations as catalog
 from madoguchi.config import Settings
@@ -62,20 +63,29 @@ def demo_settings(data_dir: Path, base: Settings | None = None, *, public_url: s
     # Secrets, keys, the database and registry files live here: the owner's alone, an older demo's folder too.
     os.chmod(data_dir, 0o700)
     secrets_file = data_dir / "demo-secrets.json"
-    if secrets_file.exists():
-        os.chmod(secrets_file, 0o600)
-        stored = json.loads(secrets_file.read_text())
-    else:
-        stored = {"secret_key": secrets.token_urlsafe(32), "data_key": Sealer.generate_key()}
-        # Created private, never world-readable for a moment between writing and a chmod.
-        with os.fdopen(os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as stream:
+    stored = json.loads(secrets_file.read_text()) if secrets_file.exists() else {}
+    generated = {
+        "secret_key": secrets.token_urlsafe(32),
+        "data_key": Sealer.generate_key(),
+        "audit_key": generate_key(),
+    }
+    if set(generated) - set(stored):
+        # An instance made before a secret existed gets just the missing one; the others stay as they were.
+        stored = {**generated, **stored}
+        # Written private, never world-readable for a moment between writing and a chmod.
+        temporary = secrets_file.with_suffix(".tmp")
+        temporary.unlink(missing_ok=True)
+        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as stream:
             stream.write(json.dumps(stored))
+        temporary.replace(secrets_file)
+    os.chmod(secrets_file, 0o600)
     base = base or Settings.from_env()
     return replace(
         base,
         data_dir=data_dir,
         secret_key=base.secret_key or stored["secret_key"],
         data_key=base.data_key or stored["data_key"],
+        audit_key=base.audit_key or stored["audit_key"],
         public_url=public_url or base.public_url,
         webhooks_allow_private=True,
         email_backend="mailbox" if base.email_backend == "log" else base.email_backend,
@@ -179,7 +189,7 @@ def _ensure_platform_admin(db: Database) -> DemoAccount:
 def seed(settings: Settings) -> DemoSummary:
     """Bring the demo database to a fully seeded state (idempotent)."""
     migrate.upgrade(settings)
-    db = Database(settings.effective_database_url, pool_size=2)
+    db = Database(settings.effective_database_url, pool_size=2, audit_key=settings.audit_key)
     summary = DemoSummary()
     try:
         with db.transaction() as session:

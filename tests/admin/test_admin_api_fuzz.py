@@ -36,7 +36,7 @@ def admin_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
     config = replace(demo_settings(data_dir), api_rate_limit="100000/minute")
     seed(config)
     app = create_app(config)
-    database = Database(config.effective_database_url)
+    database = Database(config.effective_database_url, audit_key=config.audit_key)
     with database.transaction() as session:
         admin = PlatformAdmin(email="fuzz-ops@example.jp", display_name="Fuzz", password_hash=None)
         session.add(admin)

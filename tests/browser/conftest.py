@@ -106,7 +106,8 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
             process.kill()
             pytest.fail(f"madoguchi demo did not answer within 180 s:\n{log_path.read_text()}")
         time.sleep(0.3)
-    database = Database(demo_settings(data_dir).effective_database_url, pool_size=1)
+    demo = demo_settings(data_dir)
+    database = Database(demo.effective_database_url, pool_size=1, audit_key=demo.audit_key)
     try:
         yield DemoServer(base_url=base_url, data_dir=data_dir, db=database)
     finally:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from madoguchi.audit.keys import parse_keyring
+from madoguchi.crypto import Sealer
 from madoguchi.demo import DEMO_PASSWORD, demo_settings, seed
 
 pytestmark = pytest.mark.slow
@@ -135,3 +137,15 @@ def test_the_demos_secrets_registry_files_and_database_are_private_to_its_user(t
     for path in [data_dir, *data_dir.rglob("*")]:
         mode = path.stat().st_mode & 0o777
         assert mode == (0o700 if path.is_dir() else 0o600), f"{path.relative_to(tmp_path)} is {mode:o}"
+
+
+def test_the_demo_makes_an_audit_key_once_and_adds_it_to_an_older_instance(tmp_path: Path) -> None:
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    older = {"secret_key": "kept", "data_key": Sealer.generate_key()}
+    (folder / "demo-secrets.json").write_text(json.dumps(older))
+    settings = demo_settings(folder)
+    assert parse_keyring(settings.audit_key).current.key_id.startswith("audit-")
+    assert (settings.secret_key, settings.data_key) == (older["secret_key"], older["data_key"])
+    assert demo_settings(folder).audit_key == settings.audit_key
+    assert (folder / "demo-secrets.json").stat().st_mode & 0o777 == 0o600

@@ -37,6 +37,7 @@ def _env(installation: Installation, **overrides: str) -> dict[str, str]:
         "MADOGUCHI_MIGRATION_DATABASE_URL": settings.migration_database_url,
         "MADOGUCHI_DATA_DIR": str(settings.data_dir),
         "MADOGUCHI_DATA_KEY": settings.data_key,
+        "MADOGUCHI_AUDIT_KEY": settings.audit_key,
         "MADOGUCHI_STORAGE_URL": settings.storage_url,
         "MADOGUCHI_PUBLIC_URL": settings.public_url,
         "MADOGUCHI_SERVICES_DIR": str(settings.services_dir),
@@ -70,6 +71,13 @@ def test_export_then_import_moves_the_tenant_to_the_other_installation(
     verified = runner.invoke(main, ["audit", "verify", "--tenant", AUTO_ISSUE], env=_env(target))
     assert verified.exit_code == 0, verified.output
     assert "audit chain intact" in verified.output
+    # The imported records keep the source installation's MACs: without its audit key they cannot be checked.
+    own_key_only = target.settings.audit_key.split(",")[0]
+    unverifiable = runner.invoke(
+        main, ["audit", "verify", "--tenant", AUTO_ISSUE], env=_env(target, MADOGUCHI_AUDIT_KEY=own_key_only)
+    )
+    assert unverifiable.exit_code == 1
+    assert "does not hold the key 'test-1'" in unverifiable.output
 
 
 def test_tampered_archive_is_refused_in_one_line_and_nothing_is_imported(target: Installation, archive: Path) -> None:

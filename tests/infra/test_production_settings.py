@@ -27,6 +27,7 @@ PRODUCTION = {
     "MADOGUCHI_ENV": "production",
     "MADOGUCHI_SECRET_KEY": "s" * 64,
     "MADOGUCHI_DATA_KEY": "7hYl5m3yQ2bUSvWvH4pRrY8nX0gk9cJm6dPqT1aZ-eE=",
+    "MADOGUCHI_AUDIT_KEY": "audit-1:" + "a" * 43,
     "MADOGUCHI_RATELIMIT_STORAGE_URL": "rediss://:token@127.0.0.1:6379/0",
     "MADOGUCHI_SIGNING_KEY_SOURCE": "kms",
 }
@@ -34,6 +35,7 @@ PRODUCTION = {
 MISSING = {
     "MADOGUCHI_SECRET_KEY": None,
     "MADOGUCHI_DATA_KEY": None,
+    "MADOGUCHI_AUDIT_KEY": None,
     "MADOGUCHI_RATELIMIT_STORAGE_URL": "memory://",
     "MADOGUCHI_SIGNING_KEY_SOURCE": "generated",
 }

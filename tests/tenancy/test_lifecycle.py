@@ -20,7 +20,7 @@ from madoguchi.identity.models import Account, StaffRole
 from madoguchi.tenancy import lifecycle
 from madoguchi.tenancy.models import Tenant, TenantInvitation
 from tests.api.test_applications_api import RESIDENCY
-from tests.conftest import Backend
+from tests.conftest import AUDIT_KEY, Backend
 from tests.factories import make_account, make_household, make_person
 from tests.identity import conftest as identity_fixtures
 from tests.identity.conftest import HTTPS, Clock, Towns, api, audit_actions, page, post_form
@@ -147,7 +147,7 @@ def test_a_deleted_tenant_is_purged_after_its_retention_but_its_audit_chain_stay
     others_before = _rows_per_table(db, other)
     assert {"persons", "accounts", "applications", "tenant_invitations"} <= set(_rows_per_table(db, tenant))
     # The purge deletes rows, which the app role may not: it runs as the owner, like migrations.
-    owner = Database(backend.owner_url, pool_size=1)
+    owner = Database(backend.owner_url, pool_size=1, audit_key=AUDIT_KEY)
     try:
         with owner.transaction() as session, pytest.raises(Conflict, match="delete it first"):
             lifecycle.purge_tenant(session, tenant.id, retention_days=30, actor="test")
@@ -205,7 +205,7 @@ def test_the_purge_names_the_tenants_files_and_they_are_deleted_after_it_commits
         )
     with db.transaction() as session:
         lifecycle.delete_tenant(session, tenant.id, actor="test")
-    owner_db = Database(backend.owner_url, pool_size=1)
+    owner_db = Database(backend.owner_url, pool_size=1, audit_key=AUDIT_KEY)
     try:
         with owner_db.transaction() as session:
             report = lifecycle.purge_tenant(

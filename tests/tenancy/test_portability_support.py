@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from madoguchi import migrate
 from madoguchi.applications import operations as ops
 from madoguchi.applications.models import Attachment, IssuedDocument
+from madoguchi.audit.keys import generate_key
 from madoguchi.config import Settings
 from madoguchi.crypto import Sealer
 from madoguchi.db import Database, utcnow
@@ -34,7 +35,7 @@ from madoguchi.notify.models import Notice, WebhookSubscription
 from madoguchi.oauth.models import OAuthClient, secret_hash
 from madoguchi.tenancy import portability
 from madoguchi.tenancy.models import Tenant
-from tests.conftest import REPO, Backend, _truncate_all
+from tests.conftest import AUDIT_KEY, REPO, Backend, _truncate_all
 from tests.factories import make_household, make_person, make_tax, resident, staff, tenants
 
 AUTO_ISSUE = "sakuragaoka-city"
@@ -132,13 +133,17 @@ def fresh_installation(
         tenants_dir=REPO / "tenants",
         secret_key="other-secret",
         data_key=Sealer.generate_key(),
+        # Its own audit key first (new records), then the source installation's, to verify imported chains.
+        audit_key=f"{generate_key(folder.name)},{AUDIT_KEY}",
         storage_url=f"file://{folder / 'documents'}",
         archive_signing_key=own["archive_signing_key"],
         archive_trusted_keys=trusted_keys,
         archive_transfer_key=transfer_key,
         public_url=f"https://madoguchi.{folder.name}.example",
     )
-    return Installation(configured, Database(configured.effective_database_url, pool_size=2))
+    return Installation(
+        configured, Database(configured.effective_database_url, pool_size=2, audit_key=configured.audit_key)
+    )
 
 
 @pytest.fixture

@@ -33,7 +33,8 @@ from madoguchi.applications.schemas import (
     TransitionCreateSchema,
 )
 from madoguchi.applications.workflow import Workflow
-from madoguchi.context import current_tenant, db_session
+from madoguchi.audit import access
+from madoguchi.context import current_tenant, db_session, records_reads
 from madoguchi.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from madoguchi.identity.principal import (
     APPLICATIONS_PROCESS,
@@ -43,6 +44,7 @@ from madoguchi.identity.principal import (
     current_principal,
 )
 from madoguchi.registry.models import Person
+from madoguchi.web.reads import record_read
 
 blp = Blueprint(
     "applications",
@@ -234,12 +236,22 @@ class Applications(MethodView):
 
 @blp.route("/<uuid:application_id>")
 class ApplicationItem(MethodView):
+    @records_reads
     @blp.response(200, ApplicationSchema)
     @blp.alt_response(404, description="No such application for this caller")
     @requires_scope(APPLICATIONS_READ)
     def get(self, application_id: uuid.UUID) -> dict[str, Any]:
-        """One application with its data, prefill sources and the actions the caller may take. ETag = version."""
+        """One application with its data, prefill sources and the actions the caller may take. ETag = version.
+
+        A read by staff or a vendor app is recorded (who, when, which application) for the resident's ledger."""
         application = _load(application_id)
+        record_read(
+            action=access.VIEW_APPLICATION,
+            object_type="application",
+            object_id=application.id,
+            categories=[access.APPLICATION_FORM],
+            application=application,
+        )
         _with_etag(application)
         return present(application, current_principal())
 

@@ -20,7 +20,8 @@ def settings() -> Settings:
 
 @contextmanager
 def database(config: Settings | None = None) -> Iterator[Database]:
-    db = Database((config or settings()).effective_database_url, pool_size=2)
+    config = config or settings()
+    db = Database(config.effective_database_url, pool_size=2, audit_key=config.audit_key)
     try:
         yield db
     finally:

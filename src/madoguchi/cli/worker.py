@@ -8,6 +8,7 @@ import threading
 
 import click
 
+from madoguchi.cli.audit import checkpoint_every
 from madoguchi.cli.common import database, settings
 from madoguchi.config import ConfigurationError
 from madoguchi.notify import email
@@ -35,6 +36,8 @@ def worker(once: bool) -> None:
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        if config.audit_checkpoint_seconds > 0:
+            checkpoint_every(db, config, stop)
         try:
             outbox_worker.run_forever(db, poll_seconds=config.worker_poll_seconds, stop=stop, settings=config)
         except KeyboardInterrupt:

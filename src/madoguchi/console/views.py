@@ -23,6 +23,7 @@ from sqlalchemy import select
 from madoguchi.applications import forms, operations, repository
 from madoguchi.applications.models import Application, ApplicationEvent
 from madoguchi.applications.workflow import Workflow
+from madoguchi.audit import access
 from madoguchi.catalog import operations as catalog
 from madoguchi.catalog import repository as catalog_repository
 from madoguchi.console import schema_form, search
@@ -42,6 +43,7 @@ from madoguchi.identity.principal import current_principal
 from madoguchi.registry.models import Person
 from madoguchi.web.auth import require_staff
 from madoguchi.web.i18n import TIMEZONE, localized
+from madoguchi.web.reads import record_read
 
 bp = Blueprint("console", __name__, url_prefix="/<tenant>/console", template_folder="templates")
 require_staff(bp)
@@ -374,7 +376,16 @@ def _changed_meanwhile(application_id: uuid.UUID) -> ResponseReturnValue:
 
 @bp.get("/applications/<uuid:application_id>")
 def application_page(application_id: uuid.UUID) -> ResponseReturnValue:
-    return _application_page(_load(application_id))
+    application = _load(application_id)
+    shows_register = application.applicant_person_id is not None  # the page shows the applicant's 基本4情報
+    record_read(
+        action=access.VIEW_APPLICATION,
+        object_type="application",
+        object_id=application.id,
+        categories=[access.APPLICATION_FORM, access.APPLICATION_HISTORY] + ([access.BASIC4] if shows_register else []),
+        application=application,
+    )
+    return _application_page(application)
 
 
 @bp.post("/applications/<uuid:application_id>/transitions")
@@ -514,7 +525,16 @@ def _counter_procedures() -> list[tuple[str, str]]:
 
 @bp.get("/counter/people/<uuid:person_id>")
 def counter_person(person_id: uuid.UUID) -> ResponseReturnValue:
-    return _person_page(_person(person_id))
+    person = _person(person_id)
+    record_read(
+        action=access.VIEW_REGISTRY,
+        object_type="person",
+        object_id=person.id,
+        categories=[access.BASIC4, access.HOUSEHOLD],
+        person_id=person.id,
+        purpose="counter filing",
+    )
+    return _person_page(person)
 
 
 def _person_page(person: Person, errors: dict[str, list[str]] | None = None, status: int = 200) -> ResponseReturnValue:

@@ -32,7 +32,8 @@ from madoguchi.api.auth import limit_per_caller_and_address, require_authenticat
 from madoguchi.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, make_idempotent
 from madoguchi.applications.models import Application, Attachment
 from madoguchi.applications.routes import _load as load_visible_application
-from madoguchi.context import current_tenant, db_session
+from madoguchi.audit import access
+from madoguchi.context import current_tenant, db_session, records_reads
 from madoguchi.documents import attachments
 from madoguchi.documents.scanning import current_scanner
 from madoguchi.documents.storage import StorageError, content_disposition, current_storage
@@ -42,6 +43,7 @@ from madoguchi.identity.principal import (
     APPLICATIONS_WRITE,
     current_principal,
 )
+from madoguchi.web.reads import record_read
 
 #: Room for the multipart envelope around the file (boundaries, part headers, the document key).
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
@@ -224,6 +226,7 @@ class AttachmentItem(MethodView):
 
 @blp.route("/<uuid:application_id>/attachments/<uuid:attachment_id>/content")
 class AttachmentContent(MethodView):
+    @records_reads
     @blp.response(
         200,
         {"type": "string", "format": "binary"},
@@ -234,14 +237,23 @@ class AttachmentContent(MethodView):
     @blp.alt_response(404, description="No such application or attachment for this caller")
     @requires_scope(APPLICATIONS_READ)
     def get(self, application_id: uuid.UUID, attachment_id: uuid.UUID) -> WerkzeugResponse:
-        """Download the file."""
+        """Download the file. A download by staff or a vendor app is recorded for the resident's ledger."""
         application = _application(application_id)
         attachment = attachments.get_attachment(db_session(), current_tenant.id, application.id, attachment_id)
-        return download_response(attachment)
+        return download_response(attachment, application)
 
 
-def download_response(attachment: Attachment) -> WerkzeugResponse:
-    """The file as a download (local storage), or a 303 to a presigned URL (S3). Shared with the pages."""
+def download_response(attachment: Attachment, application: Application) -> WerkzeugResponse:
+    """The file as a download (local storage), or a 303 to a presigned URL (S3). Shared with the pages.
+
+    Recorded as a read of the applicant's documents when the caller is not the applicant."""
+    record_read(
+        action=access.DOWNLOAD_ATTACHMENT,
+        object_type="attachment",
+        object_id=attachment.id,
+        categories=[access.ATTACHMENTS],
+        application=application,
+    )
     storage = current_storage()
     seconds = current_app.config["MADOGUCHI"].storage_presigned_seconds
     try:

@@ -215,7 +215,7 @@ def download_document(application_id: uuid.UUID, attachment_id: uuid.UUID) -> Re
         attachment = attachments.get_attachment(db_session(), current_tenant.id, application.id, attachment_id)
     except NotFound:
         abort(404)
-    return download_response(attachment)
+    return download_response(attachment, application)
 
 
 # --- Console -----------------------------------------------------------------------------------------------
@@ -236,4 +236,4 @@ def staff_download(application_id: uuid.UUID, attachment_id: uuid.UUID) -> Respo
         attachment = attachments.get_attachment(session, current_tenant.id, application.id, attachment_id)
     except NotFound:
         abort(404)
-    return download_response(attachment)
+    return download_response(attachment, application)

@@ -23,12 +23,14 @@ from madoguchi.applications.models import Application, IssuedDocument
 
 # Whoever sees an application sees its documents: the applications API's own rule, not a copy of it.
 from madoguchi.applications.routes import _visible
-from madoguchi.context import current_tenant, db_session
+from madoguchi.audit import access
+from madoguchi.context import current_tenant, db_session, records_reads
 from madoguchi.documents import certificates
 from madoguchi.documents.storage import current_storage
 from madoguchi.errors import Forbidden, NotFound, ValidationFailed
 from madoguchi.identity.principal import APPLICATIONS_PROCESS, APPLICATIONS_READ, Principal, current_principal
 from madoguchi.security import public
+from madoguchi.web.reads import record_read
 
 blp = Blueprint(
     "certificates",
@@ -149,7 +151,24 @@ def present(document: IssuedDocument, principal: Principal) -> dict[str, Any]:
 
 def pdf_response(document: IssuedDocument) -> Response:
     """The signed PDF as an attachment (RFC 6266 ``filename*`` for the Japanese name), or a redirect to a
-    short-lived presigned URL where the storage backend offers one."""
+    short-lived presigned URL where the storage backend offers one. A download by staff or a vendor app is
+    recorded for the resident's ledger."""
+    application = (
+        db_session()
+        .execute(
+            select(Application).where(
+                Application.tenant_id == document.tenant_id, Application.id == document.application_id
+            )
+        )
+        .scalar_one()
+    )
+    record_read(
+        action=access.DOWNLOAD_CERTIFICATE,
+        object_type="issued_document",
+        object_id=document.id,
+        categories=[access.CERTIFICATE],
+        application=application,
+    )
     storage = current_storage()
     name = certificates.download_name(document)
     if document.pdf_storage_key:
@@ -203,6 +222,7 @@ class DocumentItem(MethodView):
 
 @blp.route("/documents/<uuid:document_id>/pdf")
 class DocumentPdf(MethodView):
+    @records_reads
     @blp.response(200, description="The signed PDF (PAdES)", content_type="application/pdf")
     @blp.alt_response(302, description="Redirect to a short-lived download URL (S3 storage)")
     @blp.alt_response(404, description="No such document for this caller")

@@ -21,7 +21,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from madoguchi.audit import operations as audit
-from madoguchi.audit.models import AuditChainHead, AuditRecord
+from madoguchi.audit.models import AccessEvent, AuditChainHead, AuditRecord
 from madoguchi.db import Base, bind_tenant, bound_tenant, utcnow
 from madoguchi.documents.storage import Storage
 from madoguchi.errors import Conflict, ValidationFailed
@@ -35,8 +35,11 @@ from madoguchi.tenancy.operations import get_tenant, record_tenant_event
 #: Outbox topic of account emails (the notifications area sends them).
 NOTIFY_ACCOUNT = "notify.account"
 INVITATION_TEMPLATE = "account.invitation"
-#: Tables a purge keeps: the municipality's row (its slug and code stay taken) and its audit chain.
-KEPT_BY_PURGE = frozenset({Tenant.__tablename__, AuditRecord.__tablename__, AuditChainHead.__tablename__})
+#: Tables a purge keeps: the municipality's row (its slug and code stay taken), its audit chain and the record of
+#: who read residents' data (append-only; ids only, no personal data of its own).
+KEPT_BY_PURGE = frozenset(
+    {Tenant.__tablename__, AuditRecord.__tablename__, AuditChainHead.__tablename__, AccessEvent.__tablename__}
+)
 
 
 def _token_hash(token: str) -> str:

@@ -108,6 +108,7 @@ module "app" {
   migration_database_url_arn = module.secrets.secret_arns["migration-database-url"]
   archive_signing_key_arn    = module.secrets.secret_arns["archive-signing-key"]
   ratelimit_storage_url_arn  = module.secrets.secret_arns["ratelimit-storage-url"]
+  audit_key_arn              = module.secrets.secret_arns["audit-key"]
   secrets_kms_key_arn        = module.secrets.kms_key_arn
   signing_kms_alias_prefix   = var.signing_kms_alias_prefix
   environment = concat([
@@ -124,14 +125,16 @@ module "app" {
     { name = "MADOGUCHI_SES_CONFIGURATION_SET", value = module.mail.configuration_set_name },
   ], var.app_environment)
 
-  documents_bucket_name     = module.data.documents_bucket_name
-  documents_bucket_arn      = module.data.documents_bucket_arn
-  documents_kms_key_arn     = module.data.documents_kms_key_arn
-  access_logs_bucket_name   = module.data.access_logs_bucket_name
-  ses_identity_arn          = module.mail.identity_arn
-  ses_configuration_set_arn = module.mail.configuration_set_arn
-  web_log_group_name        = module.observability.web_log_group_name
-  worker_log_group_name     = module.observability.worker_log_group_name
-  waf_log_group_arn         = module.observability.waf_log_group_arn
-  tags                      = local.tags
+  documents_bucket_name         = module.data.documents_bucket_name
+  documents_bucket_arn          = module.data.documents_bucket_arn
+  audit_checkpoints_bucket_name = module.data.audit_checkpoints_bucket_name
+  audit_checkpoints_bucket_arn  = module.data.audit_checkpoints_bucket_arn
+  documents_kms_key_arn         = module.data.documents_kms_key_arn
+  access_logs_bucket_name       = module.data.access_logs_bucket_name
+  ses_identity_arn              = module.mail.identity_arn
+  ses_configuration_set_arn     = module.mail.configuration_set_arn
+  web_log_group_name            = module.observability.web_log_group_name
+  worker_log_group_name         = module.observability.worker_log_group_name
+  waf_log_group_arn             = module.observability.waf_log_group_arn
+  tags                          = local.tags
 }

@@ -58,14 +58,16 @@ module "data" {
   vpc_id                      = module.network.vpc_id
   private_subnet_ids          = module.network.private_subnet_ids
   client_security_group_ids   = [module.app.tasks_security_group_id]
-  db_instance_class           = local.size.db_instance_class
-  db_allocated_storage_gb     = local.size.db_storage_gb
-  db_max_allocated_storage_gb = local.size.db_max_storage_gb
-  db_backup_retention_days    = local.size.db_backup_days
-  cache_node_type             = local.size.cache_node_type
-  logs_kms_key_arn            = module.observability.logs_kms_key_arn
-  log_retention_days          = module.observability.log_retention_days
-  tags                        = local.tags
+  # Compliance-mode locks cannot be lifted: staging's checkpoints stay locked for a week, not seven years.
+  audit_checkpoint_retention_days = 7
+  db_instance_class               = local.size.db_instance_class
+  db_allocated_storage_gb         = local.size.db_storage_gb
+  db_max_allocated_storage_gb     = local.size.db_max_storage_gb
+  db_backup_retention_days        = local.size.db_backup_days
+  cache_node_type                 = local.size.cache_node_type
+  logs_kms_key_arn                = module.observability.logs_kms_key_arn
+  log_retention_days              = module.observability.log_retention_days
+  tags                            = local.tags
 }
 
 module "secrets" {
@@ -108,6 +110,7 @@ module "app" {
   migration_database_url_arn = module.secrets.secret_arns["migration-database-url"]
   archive_signing_key_arn    = module.secrets.secret_arns["archive-signing-key"]
   ratelimit_storage_url_arn  = module.secrets.secret_arns["ratelimit-storage-url"]
+  audit_key_arn              = module.secrets.secret_arns["audit-key"]
   secrets_kms_key_arn        = module.secrets.kms_key_arn
   signing_kms_alias_prefix   = var.signing_kms_alias_prefix
   environment = concat([
@@ -124,14 +127,16 @@ module "app" {
     { name = "MADOGUCHI_SES_CONFIGURATION_SET", value = module.mail.configuration_set_name },
   ], var.app_environment)
 
-  documents_bucket_name     = module.data.documents_bucket_name
-  documents_bucket_arn      = module.data.documents_bucket_arn
-  documents_kms_key_arn     = module.data.documents_kms_key_arn
-  access_logs_bucket_name   = module.data.access_logs_bucket_name
-  ses_identity_arn          = module.mail.identity_arn
-  ses_configuration_set_arn = module.mail.configuration_set_arn
-  web_log_group_name        = module.observability.web_log_group_name
-  worker_log_group_name     = module.observability.worker_log_group_name
-  waf_log_group_arn         = module.observability.waf_log_group_arn
-  tags                      = local.tags
+  documents_bucket_name         = module.data.documents_bucket_name
+  documents_bucket_arn          = module.data.documents_bucket_arn
+  audit_checkpoints_bucket_name = module.data.audit_checkpoints_bucket_name
+  audit_checkpoints_bucket_arn  = module.data.audit_checkpoints_bucket_arn
+  documents_kms_key_arn         = module.data.documents_kms_key_arn
+  access_logs_bucket_name       = module.data.access_logs_bucket_name
+  ses_identity_arn              = module.mail.identity_arn
+  ses_configuration_set_arn     = module.mail.configuration_set_arn
+  web_log_group_name            = module.observability.web_log_group_name
+  worker_log_group_name         = module.observability.worker_log_group_name
+  waf_log_group_arn             = module.observability.waf_log_group_arn
+  tags                          = local.tags
 }

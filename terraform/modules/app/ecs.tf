@@ -13,6 +13,7 @@ locals {
     { name = "MADOGUCHI_ENV", value = "production" },
     { name = "MADOGUCHI_PUBLIC_URL", value = var.public_url },
     { name = "MADOGUCHI_STORAGE_URL", value = "s3://${var.documents_bucket_name}/${var.documents_prefix}" },
+    { name = "MADOGUCHI_AUDIT_CHECKPOINT_URL", value = "s3://${var.audit_checkpoints_bucket_name}/checkpoints" },
     # The ALB's addresses lie in the VPC; only it can reach the tasks (security group).
     { name = "MADOGUCHI_FORWARDED_ALLOW_IPS", value = var.vpc_cidr_block },
     # One proxy (the ALB) in front: the app takes the client address from its X-Forwarded-For entry.
@@ -25,6 +26,7 @@ locals {
     { name = "MADOGUCHI_DATABASE_URL", valueFrom = var.database_url_arn },
     { name = "MADOGUCHI_ARCHIVE_SIGNING_KEY", valueFrom = var.archive_signing_key_arn },
     { name = "MADOGUCHI_RATELIMIT_STORAGE_URL", valueFrom = var.ratelimit_storage_url_arn },
+    { name = "MADOGUCHI_AUDIT_KEY", valueFrom = var.audit_key_arn },
   ]
   migration_secrets = [
     { name = "MADOGUCHI_MIGRATION_DATABASE_URL", valueFrom = var.migration_database_url_arn },

@@ -19,7 +19,7 @@ locals {
     # web and worker: the app's secrets
     app = [
       var.secret_key_arn, var.data_key_arn, var.database_url_arn, var.archive_signing_key_arn,
-      var.ratelimit_storage_url_arn,
+      var.ratelimit_storage_url_arn, var.audit_key_arn,
     ]
     # the one-off `madoguchi db upgrade` task: only the owner's database URL
     migrate = [var.migration_database_url_arn]
@@ -82,6 +82,12 @@ data "aws_iam_policy_document" "task" {
       variable = "s3:prefix"
       values   = ["${var.documents_prefix}/*"]
     }
+  }
+  statement {
+    # Write and read checkpoints; no delete (object lock would refuse it anyway), no listing.
+    sid       = "AuditCheckpointsWriteRead"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${var.audit_checkpoints_bucket_arn}/checkpoints/*"]
   }
   statement {
     sid       = "DocumentsKey"

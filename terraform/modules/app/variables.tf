@@ -72,6 +72,21 @@ variable "secret_key_arn" {
   type        = string
 }
 
+variable "audit_key_arn" {
+  description = "Secrets Manager ARN of MADOGUCHI_AUDIT_KEY."
+  type        = string
+}
+
+variable "audit_checkpoints_bucket_name" {
+  description = "Object-locked bucket for signed audit checkpoints (prefix checkpoints/)."
+  type        = string
+}
+
+variable "audit_checkpoints_bucket_arn" {
+  description = "ARN of the audit checkpoint bucket, for the task role's policy."
+  type        = string
+}
+
 variable "data_key_arn" {
   description = "Secrets Manager ARN of MADOGUCHI_DATA_KEY."
   type        = string

@@ -63,3 +63,13 @@ output "cache_auth_token" {
   value       = random_password.cache_auth_token.result
   sensitive   = true
 }
+
+output "audit_checkpoints_bucket_name" {
+  description = "Object-locked bucket for signed audit checkpoints (MADOGUCHI_AUDIT_CHECKPOINT_URL=s3://<this>/checkpoints)."
+  value       = aws_s3_bucket.audit_checkpoints.id
+}
+
+output "audit_checkpoints_bucket_arn" {
+  description = "ARN of the audit checkpoint bucket, for the task role's policy."
+  value       = aws_s3_bucket.audit_checkpoints.arn
+}

@@ -234,3 +234,113 @@ resource "aws_s3_bucket_policy" "logs" {
   policy     = data.aws_iam_policy_document.logs.json
   depends_on = [aws_s3_bucket_public_access_block.logs]
 }
+
+# -- audit checkpoints -----------------------------------------------------------------------------------------
+# Signed checkpoints of every tenant's audit chain (madoguchi audit checkpoint; the worker, hourly). Object lock in
+# compliance mode: no one, the root account included, can delete or overwrite a checkpoint's versions before the
+# retention ends, so deleting the newest audit records in the database stays visible (docs/operations.md).
+locals {
+  checkpoints_bucket = "${var.name}-audit-checkpoints-${data.aws_caller_identity.current.account_id}"
+}
+
+resource "aws_s3_bucket" "audit_checkpoints" {
+  #checkov:skip=CKV_AWS_144:Checkpoints are a few hundred bytes per tenant and hour; object lock protects them within the region, and replicating them abroad is a per-deployment disaster-recovery choice.
+  #checkov:skip=CKV2_AWS_62:Nothing reacts to a new checkpoint; madoguchi audit verify reads the newest on demand.
+  bucket              = local.checkpoints_bucket
+  object_lock_enabled = true
+  tags                = var.tags
+}
+
+resource "aws_s3_bucket_object_lock_configuration" "audit_checkpoints" {
+  bucket = aws_s3_bucket.audit_checkpoints.id
+  rule {
+    default_retention {
+      mode = "COMPLIANCE"
+      days = var.audit_checkpoint_retention_days
+    }
+  }
+  depends_on = [aws_s3_bucket_versioning.audit_checkpoints]
+}
+
+resource "aws_s3_bucket_ownership_controls" "audit_checkpoints" {
+  bucket = aws_s3_bucket.audit_checkpoints.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "audit_checkpoints" {
+  bucket                  = aws_s3_bucket.audit_checkpoints.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "audit_checkpoints" {
+  bucket = aws_s3_bucket.audit_checkpoints.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "audit_checkpoints" {
+  bucket = aws_s3_bucket.audit_checkpoints.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = aws_kms_key.this["documents"].arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_logging" "audit_checkpoints" {
+  bucket        = aws_s3_bucket.audit_checkpoints.id
+  target_bucket = aws_s3_bucket.logs.id
+  target_prefix = "s3/${local.checkpoints_bucket}/"
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "audit_checkpoints" {
+  bucket = aws_s3_bucket.audit_checkpoints.id
+  rule {
+    id     = "expire-versions-after-their-lock"
+    status = "Enabled"
+    filter {}
+    # `latest.json` is overwritten hourly; its old versions go once their lock has run out.
+    noncurrent_version_expiration {
+      noncurrent_days = var.audit_checkpoint_retention_days
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+  depends_on = [aws_s3_bucket_versioning.audit_checkpoints]
+}
+
+data "aws_iam_policy_document" "audit_checkpoints" {
+  statement {
+    sid     = "DenyInsecureTransport"
+    effect  = "Deny"
+    actions = ["s3:*"]
+    resources = [
+      aws_s3_bucket.audit_checkpoints.arn,
+      "${aws_s3_bucket.audit_checkpoints.arn}/*",
+    ]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "audit_checkpoints" {
+  bucket     = aws_s3_bucket.audit_checkpoints.id
+  policy     = data.aws_iam_policy_document.audit_checkpoints.json
+  depends_on = [aws_s3_bucket_public_access_block.audit_checkpoints]
+}

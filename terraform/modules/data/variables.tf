@@ -98,6 +98,12 @@ variable "cache_engine_version" {
   default     = "7.1"
 }
 
+variable "audit_checkpoint_retention_days" {
+  description = "Object-lock (compliance) retention of each audit checkpoint version; 2555 days = 7 years."
+  type        = number
+  default     = 2555
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

@@ -1,6 +1,6 @@
 # Secrets Manager: the app's secret key, the data key that encrypts Individual Numbers, the key that signs
-# tenant archives, the database URLs of the app role and the owner role, and the URL (with its AUTH token) of
-# the shared rate-limit store. Every value is generated here
+# tenant archives, the audit key, the database URLs of the app role and the owner role, and the URL (with its
+# AUTH token) of the shared rate-limit store. Every value is generated here
 # (random provider), never written in code; it lives only in Secrets Manager and in the encrypted remote
 # state. Tasks receive them as environment variables through the task definition's `secrets` (the values
 # never appear in it).
@@ -46,6 +46,12 @@ resource "random_bytes" "archive_signing_key" {
   length = 32
 }
 
+# MADOGUCHI_AUDIT_KEY: the key id, then 32 random bytes in urlsafe base64 (madoguchi.audit.keys). Rotation puts a
+# new entry in front of this one (docs/operations.md), so the value is not managed by Terraform after creation.
+resource "random_bytes" "audit_key" {
+  length = 32
+}
+
 # Letters and digits only: the passwords go into URLs unescaped.
 resource "random_password" "app_db" {
   length  = 40
@@ -60,6 +66,7 @@ resource "random_password" "owner_db" {
 locals {
   data_key_urlsafe    = replace(replace(random_bytes.data_key.base64, "+", "-"), "/", "_")
   archive_key_urlsafe = replace(replace(random_bytes.archive_signing_key.base64, "+", "-"), "/", "_")
+  audit_key_entry     = "audit-1:${replace(replace(random_bytes.audit_key.base64, "+", "-"), "/", "_")}"
   db_location         = "${var.db_address}:${var.db_port}/${var.db_name}?sslmode=require"
   values = {
     "secret-key"             = random_password.secret_key.result
@@ -94,4 +101,23 @@ resource "aws_secretsmanager_secret_version" "this" {
   for_each      = local.descriptions
   secret_id     = aws_secretsmanager_secret.this[each.key].id
   secret_string = local.values[each.key]
+}
+
+# The audit key apart: it is rotated by putting a new key in front of the old ones (docs/operations.md), and
+# Terraform must never put the first value back, or the newer records would no longer verify.
+resource "aws_secretsmanager_secret" "audit_key" {
+  #checkov:skip=CKV2_AWS_57:Rotation adds a key in front of the old ones (madoguchi audit new-key) and needs a new deployment and checkpoints; a generic rotation Lambda would replace the keys the existing records need.
+  name                    = "${var.name}/audit-key"
+  description             = "MADOGUCHI_AUDIT_KEY: MACs the audit chain and signs its checkpoints; keep it from database administrators"
+  kms_key_id              = aws_kms_key.secrets.arn
+  recovery_window_in_days = var.recovery_window_days
+  tags                    = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "audit_key" {
+  secret_id     = aws_secretsmanager_secret.audit_key.id
+  secret_string = local.audit_key_entry
+  lifecycle {
+    ignore_changes = [secret_string]
+  }
 }

@@ -4,6 +4,9 @@ output "kms_key_arn" {
 }
 
 output "secret_arns" {
-  description = "Secret ARNs by name: secret-key, data-key, archive-signing-key, database-url, migration-database-url, ratelimit-storage-url."
-  value       = { for key, secret in aws_secretsmanager_secret.this : key => secret.arn }
+  description = "Secret ARNs by name: secret-key, data-key, archive-signing-key, audit-key, database-url, migration-database-url, ratelimit-storage-url."
+  value = merge(
+    { for key, secret in aws_secretsmanager_secret.this : key => secret.arn },
+    { "audit-key" = aws_secretsmanager_secret.audit_key.arn },
+  )
 }

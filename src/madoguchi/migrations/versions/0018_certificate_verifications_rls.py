@@ -18,7 +18,7 @@ from alembic import op
 from madoguchi.migrations import rls
 
 revision = "0018"
-down_revision = "0012"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,64 @@
+"""Recording, from a page or an API operation, that someone other than the resident read their data.
+
+Views call ``record_read(...)`` after they have found what they will show (a 404 records nothing). The reader
+is the request's principal; the screen or operation is the route (``GET /<tenant>/console/applications/
+<uuid:application_id>``). A resident reading their own data records nothing: their ledger is about others.
+API views that record are marked ``@context.records_reads`` so that on SQLite their transaction takes the write
+lock up front (``context._choose_sqlite_transaction_mode``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from flask import request
+
+from madoguchi.applications.models import Application
+from madoguchi.audit import access
+from madoguchi.context import current_tenant, db_session
+from madoguchi.identity.principal import Principal, current_principal
+
+
+def _reader(principal: Principal) -> access.Reader | None:
+    if principal.client_id is not None:
+        return access.Reader("vendor_app", principal.actor.label, client_id=principal.client_id)
+    if principal.is_staff:
+        assert principal.account is not None
+        return access.Reader("staff", principal.actor.label, tuple(principal.account.roles or ()))
+    return None  # a resident (their own data) or nobody
+
+
+def record_read(
+    *,
+    action: str,
+    object_type: str,
+    object_id: str | uuid.UUID,
+    categories: Iterable[str],
+    application: Application | None = None,
+    person_id: uuid.UUID | None = None,
+    purpose: str | None = None,
+) -> None:
+    """Record this request's read of a resident's data, in the request's transaction (committed with it)."""
+    reader = _reader(current_principal())
+    if reader is None:
+        return
+    if application is not None:
+        subject = access.Subject(application.id, application.applicant_person_id, application.applicant_account_id)
+        purpose = purpose or f"application {application.id}"
+    else:
+        subject = access.Subject(person_id=person_id)
+    rule = request.url_rule.rule if request.url_rule is not None else request.path
+    access.record_read(
+        db_session(),
+        current_tenant.id,
+        reader,
+        subject,
+        action=action,
+        channel="api" if request.path.startswith("/api/") else "console",
+        operation=f"{request.method} {rule}",
+        object_type=object_type,
+        object_id=object_id,
+        categories=categories,
+        purpose=purpose,
+    )
