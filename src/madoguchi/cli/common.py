@@ -20,7 +20,7 @@ def settings() -> Settings:
 
 @contextmanager
 def database(config: Settings | None = None) -> Iterator[Database]:
-    db = Database((config or settings()).effective_database_url, pool_size=2)
+    db = Database.for_jobs(config or settings())
     try:
         yield db
     finally:
