@@ -28,6 +28,9 @@ class Settings:
     database_url: str = ""
     #: URL migrations run with (the table owner). Default: ``database_url``.
     migration_database_url: str = ""
+    #: URL of the backup role (``BYPASSRLS``, read-only) that ``madoguchi db backup`` dumps with; used by nothing
+    #: else. See docs/operations.md, "Backup and restore".
+    backup_database_url: str = ""
     #: Name of the PostgreSQL role the app connects as; migrations grant it table privileges.
     app_db_role: str = "madoguchi_app"
     #: Connection pool size per process (PostgreSQL only).
