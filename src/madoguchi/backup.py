@@ -21,6 +21,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -57,14 +58,14 @@ class _Connection:
         parsed = make_url(url)
         if not parsed.drivername.startswith("postgresql"):
             raise BackupRefused(f"backups are for PostgreSQL; this database is {parsed.drivername}")
-        params = {
+        params: dict[str, Any] = {
             "host": parsed.host,
             "port": parsed.port,
             "user": parsed.username,
             "dbname": parsed.database,
             **{k: v for k, v in parsed.query.items() if isinstance(v, str)},
         }
-        conninfo = make_conninfo(**{k: v for k, v in params.items() if v is not None})
+        conninfo = make_conninfo("", **{k: v for k, v in params.items() if v is not None})
         return cls(conninfo=conninfo, password=parsed.password, user=parsed.username or "")
 
     def connect(self) -> psycopg.Connection:
