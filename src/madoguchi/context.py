@@ -15,7 +15,12 @@ from sqlalchemy.orm import Session
 from werkzeug.local import LocalProxy
 
 from madoguchi.db import Database, bind_tenant, set_sqlite_begin_immediate
-from madoguchi.errors import DATABASE_UNAVAILABLE_DETAIL, is_database_unavailable, service_unavailable_response
+from madoguchi.errors import (
+    DATABASE_UNAVAILABLE_DETAIL,
+    first_line,
+    is_database_unavailable,
+    service_unavailable_response,
+)
 from madoguchi.tenancy.models import Tenant
 
 _DB_EXTENSION = "madoguchi.database"
@@ -87,7 +92,7 @@ def _commit_on_success(response: Response) -> Response:
         # answer is the same 503 as anywhere else, never a 500 from an after_request hook.
         if not is_database_unavailable(error):
             raise
-        log.warning("commit failed, database unavailable on %s %s: %s", request.method, request.path, error)
+        log.warning("commit failed, database unavailable on %s %s: %s", request.method, request.path, first_line(error))
         with contextlib.suppress(Exception):
             session.rollback()
         return service_unavailable_response(DATABASE_UNAVAILABLE_DETAIL)
@@ -107,4 +112,4 @@ def _close_session(_exc: BaseException | None) -> None:
         except Exception as error:
             if not is_database_unavailable(error):
                 raise
-            log.warning("closing a session on a lost connection: %s", error)
+            log.warning("closing a session on a lost connection: %s", first_line(error))

@@ -88,7 +88,7 @@ def test_a_clerk_issue_on_an_unwritable_store_is_503_and_changes_nothing(
     assert _count(db, world.b.tenant.id, IssuedDocument) == 0
 
 
-def test_an_upload_to_an_unwritable_store_is_503_and_stores_no_row(
+def test_an_upload_to_an_unwritable_store_is_503_stores_no_row_and_frees_its_idempotency_key(
     world: World, db: Database, settings: Settings
 ) -> None:
     draft = world.b.resident.post(
@@ -99,8 +99,13 @@ def test_an_upload_to_an_unwritable_store_is_503_and_stores_no_row(
     file = FileStorage(io.BytesIO(pdf_bytes()), "委任状.pdf", "file", content_type="application/pdf")
     body, body_type = multipart({"document_key": "power_of_attorney", "file": file})
     url = world.b.api(f"/applications/{draft.json['id']}/attachments")
-    _assert_503(world.b.resident.post(url, data=body, content_type=body_type))
+    headers = {"Idempotency-Key": "upload-while-the-store-is-down"}
+    _assert_503(world.b.resident.post(url, data=body, content_type=body_type, headers=headers))
     assert _count(db, world.b.tenant.id, Attachment) == 0
+    (_store(settings) / "tenants").unlink()  # the store is back: the same key is free to try again at once
+    retried = world.b.resident.post(url, data=body, content_type=body_type, headers=headers)
+    assert retried.status_code == 201, retried.json
+    assert _count(db, world.b.tenant.id, Attachment) == 1
 
 
 def test_a_download_from_an_unreadable_store_is_503(world: World, settings: Settings) -> None:

@@ -40,7 +40,14 @@ from sqlalchemy.exc import IntegrityError
 from madoguchi.api.models import IdempotencyKey
 from madoguchi.context import current_tenant, database, db_session, request_committed
 from madoguchi.db import Database, utcnow
-from madoguchi.errors import Conflict, ValidationFailed, is_database_unavailable
+from madoguchi.errors import (
+    DATABASE_UNAVAILABLE_DETAIL,
+    Conflict,
+    ValidationFailed,
+    first_line,
+    is_database_unavailable,
+    service_unavailable_response,
+)
 from madoguchi.identity.principal import current_principal
 
 HEADER = "Idempotency-Key"
@@ -210,9 +217,7 @@ def _store(response: Response) -> Response:
         if not is_database_unavailable(error):
             raise
         # The claim stays in g: teardown releases it, and the caller gets 503 instead of the lost answer.
-        log.warning("could not store the response of an Idempotency-Key: %s", error)
-        from madoguchi.errors import DATABASE_UNAVAILABLE_DETAIL, service_unavailable_response
-
+        log.warning("could not store the response of an Idempotency-Key: %s", first_line(error))
         return service_unavailable_response(DATABASE_UNAVAILABLE_DETAIL)
     return response
 
@@ -227,7 +232,7 @@ def _release_unless_committed(_exc: BaseException | None) -> None:
 
 
 def _release(db: Database, claim: _Claim) -> bool:
-    """Delete the claim if it is still ours and in flight; False when the database cannot be reached."""
+    """Delete the claim if it is still ours and in flight; False when the database cannot be reached (try later)."""
     try:
         with db.transaction(claim.tenant_id) as session:
             session.execute(
@@ -238,9 +243,10 @@ def _release(db: Database, claim: _Claim) -> bool:
                 )
             )
     except Exception as error:
-        if not is_database_unavailable(error):
-            log.exception("could not release an Idempotency-Key claim")
-        return False
+        if is_database_unavailable(error):
+            return False
+        # Not a blip: retrying would not help. The claim waits out the stale window.
+        log.exception("could not release an Idempotency-Key claim")
     return True
 
 
