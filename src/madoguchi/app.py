@@ -42,9 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register_error_handlers(app)
     limiter.init_app(app)
     csrf.init_app(app)
-    context.init_app(
-        app, Database(settings.effective_database_url, pool_size=settings.db_pool_size, audit_key=settings.audit_key)
-    )
+    context.init_app(app, Database.for_web(settings))
     resolution.init_app(app)
     storage.init_app(app, settings)
     app.register_blueprint(health.blp)

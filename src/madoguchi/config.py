@@ -42,10 +42,35 @@ class Settings:
     database_url: str = ""
     #: URL migrations run with (the table owner). Default: ``database_url``.
     migration_database_url: str = ""
+    #: URL of the backup role (``BYPASSRLS``, read-only) that ``madoguchi db backup`` dumps with; used by nothing
+    #: else. See docs/operations.md, "Backup and restore".
+    backup_database_url: str = ""
     #: Name of the PostgreSQL role the app connects as; migrations grant it table privileges.
     app_db_role: str = "madoguchi_app"
     #: Connection pool size per process (PostgreSQL only).
     db_pool_size: int = 5
+    #: Connections a process may open beyond ``db_pool_size`` under a burst (PostgreSQL only).
+    db_max_overflow: int = 2
+    #: Seconds a request waits for a free pooled connection before it is answered 503 with Retry-After.
+    db_pool_timeout_seconds: float = 3.0
+    #: Seconds to wait for the database server to accept a new connection (PostgreSQL only).
+    db_connect_timeout_seconds: int = 5
+    #: Web requests: the longest one SQL statement may run (PostgreSQL ``statement_timeout``, set per
+    #: transaction) before the request is answered 503. 0: no limit.
+    db_statement_timeout_seconds: float = 10.0
+    #: Web requests: the longest a statement waits for a row or table lock held by another transaction
+    #: (``lock_timeout``) before the request is answered 503, so one tenant's contended rows never hold every
+    #: request thread. 0: no limit.
+    db_lock_timeout_seconds: float = 3.0
+    #: Commands and the outbox worker: ``statement_timeout`` for their longer work (imports, exports, purges).
+    #: 0: no limit.
+    db_job_statement_timeout_seconds: float = 600.0
+    #: Commands and the outbox worker: ``lock_timeout``. 0: no limit.
+    db_job_lock_timeout_seconds: float = 30.0
+    #: Seconds after which an Idempotency-Key claim whose request never finished (its process died, or the
+    #: database was lost before the claim could be released) is taken over by a retry. A claim released
+    #: normally frees the key at once.
+    idempotency_stale_seconds: float = 30.0
     #: The standard catalog: one folder per procedure.
     services_dir: Path = _REPO_ROOT / "services"
     #: Municipality configuration files.

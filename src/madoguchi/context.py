@@ -6,6 +6,8 @@ the boundary when the response is a success and rolled back otherwise (operation
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -14,9 +16,16 @@ from sqlalchemy.orm import Session
 from werkzeug.local import LocalProxy
 
 from madoguchi.db import Database, bind_tenant, set_sqlite_begin_immediate
+from madoguchi.errors import (
+    DATABASE_UNAVAILABLE_DETAIL,
+    first_line,
+    is_database_unavailable,
+    service_unavailable_response,
+)
 from madoguchi.tenancy.models import Tenant
 
 _DB_EXTENSION = "madoguchi.database"
+log = logging.getLogger(__name__)
 
 
 #: Paths whose reads stay in deferred SQLite transactions (see ``db.set_sqlite_begin_immediate``).
@@ -101,15 +110,37 @@ current_tenant: Tenant = cast(Tenant, LocalProxy(_current_tenant))
 
 def _commit_on_success(response: Response) -> Response:
     session = g.get("_db_session")
-    if session is not None:
+    if session is None:
+        return response
+    try:
         if response.status_code < 400:
             session.commit()
+            g.request_committed = True
         else:
             session.rollback()
+    except Exception as error:
+        # Lost the database at the very end (a restart, a timeout on commit): nothing is committed, and the
+        # answer is the same 503 as anywhere else, never a 500 from an after_request hook.
+        if not is_database_unavailable(error):
+            raise
+        log.warning("commit failed, database unavailable on %s %s: %s", request.method, request.path, first_line(error))
+        with contextlib.suppress(Exception):
+            session.rollback()
+        return service_unavailable_response(DATABASE_UNAVAILABLE_DETAIL)
     return response
+
+
+def request_committed() -> bool:
+    """Whether this request's work was committed (by ``_commit_on_success``)."""
+    return bool(g.get("request_committed"))
 
 
 def _close_session(_exc: BaseException | None) -> None:
     session = g.pop("_db_session", None)
     if session is not None:
-        session.close()  # rolls back anything not committed
+        try:
+            session.close()  # rolls back anything not committed
+        except Exception as error:
+            if not is_database_unavailable(error):
+                raise
+            log.warning("closing a session on a lost connection: %s", first_line(error))

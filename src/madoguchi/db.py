@@ -19,8 +19,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid, event, text
@@ -36,6 +37,9 @@ from sqlalchemy.orm import (
     sessionmaker,
     with_loader_criteria,
 )
+
+if TYPE_CHECKING:
+    from madoguchi.config import Settings
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -103,6 +107,27 @@ _TENANT_KEY = "tenant_id"
 _ALL_TENANTS_KEY = "all_tenants"
 #: ``session.info`` key of the raw ``MADOGUCHI_AUDIT_KEY`` value (parsed by ``madoguchi.audit.keys``).
 AUDIT_KEY_INFO = "audit_key"
+_TIMEOUTS_KEY = "timeouts"
+
+
+@dataclass(frozen=True)
+class DatabaseTimeouts:
+    """PostgreSQL ``statement_timeout`` and ``lock_timeout`` for every transaction of a ``Database`` (0: none).
+
+    Web requests get short ones, so a slow query or a lock held in one tenant answers 503 instead of holding
+    request threads; commands and the worker get longer ones (``Settings.db_job_*``).
+    """
+
+    statement_seconds: float = 0.0
+    lock_seconds: float = 0.0
+
+    @property
+    def statement_setting(self) -> str:
+        return f"{round(self.statement_seconds * 1000)}ms"
+
+    @property
+    def lock_setting(self) -> str:
+        return f"{round(self.lock_seconds * 1000)}ms"
 
 
 def bind_tenant(session: Session, tenant_id: uuid.UUID | None) -> None:
@@ -125,8 +150,28 @@ def _set_transaction_tenant(connection: sa.Connection, tenant_id: uuid.UUID | No
         )
 
 
+_BEGIN_WITH_TIMEOUTS = text(
+    "select set_config('app.tenant_id', :tenant_id, true),"
+    " set_config('statement_timeout', :statement_timeout, true),"
+    " set_config('lock_timeout', :lock_timeout, true)"
+)
+
+
 def _after_begin(session: Session, transaction: Any, connection: sa.Connection) -> None:
-    _set_transaction_tenant(connection, session.info.get(_TENANT_KEY))
+    timeouts: DatabaseTimeouts | None = session.info.get(_TIMEOUTS_KEY)
+    if timeouts is None or connection.dialect.name != "postgresql":
+        _set_transaction_tenant(connection, session.info.get(_TENANT_KEY))
+        return
+    # One round trip for the tenant and both limits, all transaction-local like the tenant (DESIGN §7).
+    tenant_id = session.info.get(_TENANT_KEY)
+    connection.execute(
+        _BEGIN_WITH_TIMEOUTS,
+        {
+            "tenant_id": str(tenant_id) if tenant_id else "",
+            "statement_timeout": timeouts.statement_setting,
+            "lock_timeout": timeouts.lock_setting,
+        },
+    )
 
 
 def _add_tenant_criteria(state: ORMExecuteState) -> None:
@@ -205,30 +250,87 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if _begin_immediate.get() else "BEGIN")
 
 
-def make_engine(url: str, *, pool_size: int = 5, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    pool_timeout: float = 30.0,
+    connect_timeout: int = 10,
+    **kwargs: Any,
+) -> Engine:
     """An engine for ``url`` with the backend settings the rest of the code relies on."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
+    # pre-ping: after a database restart the first checkout of each stale pooled connection is tested and
+    # replaced instead of failing the request; a connection lost mid-request is invalidated by SQLAlchemy
+    # (a disconnect error invalidates the whole pool) and the request answers 503 (``errors``).
     kwargs.setdefault("pool_pre_ping", True)
-    return sa.create_engine(url, pool_size=pool_size, max_overflow=kwargs.pop("max_overflow", 10), **kwargs)
+    connect_args = {"connect_timeout": connect_timeout, **kwargs.pop("connect_args", {})}
+    return sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
+        connect_args=connect_args,
+        **kwargs,
+    )
 
 
 class Database:
-    """One engine and one session factory per app (or per CLI command, or per worker thread)."""
+    """One engine and one session factory per app (or per CLI command, or per worker thread).
 
-    def __init__(self, url: str, *, pool_size: int = 5, audit_key: str = "", **engine_kwargs: Any) -> None:
+    ``timeouts`` (PostgreSQL) are set at the start of every transaction of its sessions; ``audit_key``
+    (``MADOGUCHI_AUDIT_KEY``) is what every session of this database chains audit records with.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 5,
+        timeouts: DatabaseTimeouts | None = None,
+        audit_key: str = "",
+        **engine_kwargs: Any,
+    ) -> None:
         self.engine = make_engine(url, pool_size=pool_size, **engine_kwargs)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
-        #: The audit key (``MADOGUCHI_AUDIT_KEY``) every session of this database chains audit records with.
+        self.timeouts = timeouts
         self.audit_key = audit_key
+
+    @classmethod
+    def for_web(cls, settings: Settings) -> Database:
+        """The pool of a web process: short waits everywhere, so a sick database answers 503 quickly."""
+        return cls(
+            settings.effective_database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_seconds,
+            connect_timeout=settings.db_connect_timeout_seconds,
+            timeouts=DatabaseTimeouts(settings.db_statement_timeout_seconds, settings.db_lock_timeout_seconds),
+            audit_key=settings.audit_key,
+        )
+
+    @classmethod
+    def for_jobs(cls, settings: Settings, *, url: str | None = None, pool_size: int = 2) -> Database:
+        """The database of a command or the outbox worker: longer limits for imports, exports and batches."""
+        return cls(
+            url or settings.effective_database_url,
+            pool_size=pool_size,
+            connect_timeout=settings.db_connect_timeout_seconds,
+            timeouts=DatabaseTimeouts(settings.db_job_statement_timeout_seconds, settings.db_job_lock_timeout_seconds),
+            audit_key=settings.audit_key,
+        )
 
     def new_session(self, tenant_id: uuid.UUID | None = None, *, all_tenants: bool = False) -> Session:
         session = self.session_factory()
         session.info[_TENANT_KEY] = tenant_id
         session.info[_ALL_TENANTS_KEY] = all_tenants
         session.info[AUDIT_KEY_INFO] = self.audit_key
+        if self.timeouts is not None:
+            session.info[_TIMEOUTS_KEY] = self.timeouts
         return session
 
     @contextmanager

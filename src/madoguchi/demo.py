@@ -189,7 +189,7 @@ def _ensure_platform_admin(db: Database) -> DemoAccount:
 def seed(settings: Settings) -> DemoSummary:
     """Bring the demo database to a fully seeded state (idempotent)."""
     migrate.upgrade(settings)
-    db = Database(settings.effective_database_url, pool_size=2, audit_key=settings.audit_key)
+    db = Database.for_jobs(settings)
     summary = DemoSummary()
     try:
         with db.transaction() as session:

@@ -68,6 +68,29 @@ class PreconditionFailed(DomainError):
     status, slug, title = 412, "precondition-failed", "The resource has changed since it was read"
 
 
+class ServiceUnavailable(DomainError):
+    """Something the request needs (the database, the document store, a scanner) is unavailable for now:
+    nothing was changed, and the same request may be sent again after ``Retry-After`` seconds."""
+
+    status, slug, title = 503, "service-unavailable", "A service needed for this request is unavailable"
+    retry_after = 2
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database cannot serve right now (down, restarting, connection lost, pool
+    exhausted, a statement or lock wait over its limit) rather than a bug: answered 503, not 500."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(error, sa_exc.TimeoutError):  # no pooled connection free within db_pool_timeout_seconds
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        # OperationalError covers a refused or lost connection, an administrator shutdown, PostgreSQL's
+        # query_canceled (statement_timeout) and lock_not_available (lock_timeout), SQLite's "database is
+        # locked"; InterfaceError a connection the driver already knows is closed.
+        return error.connection_invalidated or isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError))
+    return False
+
+
 def problem_response(
     status: int,
     *,
@@ -104,11 +127,28 @@ def _html_page(status: int) -> Response | None:
 
 
 def _from_domain_error(error: DomainError) -> Response:
+    retry_after = getattr(error, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
     if (page := _html_page(error.status)) is not None:
+        page.headers.update(headers)
         return page
     return problem_response(
-        error.status, slug=error.slug, title=error.title, detail=error.detail, errors=error.errors, **error.extra
+        error.status,
+        slug=error.slug,
+        title=error.title,
+        detail=error.detail,
+        errors=error.errors,
+        headers=headers,
+        **error.extra,
     )
+
+
+DATABASE_UNAVAILABLE_DETAIL = "The database is busy or unavailable for a moment; nothing was changed. Try again."
+
+
+def service_unavailable_response(detail: str) -> Response:
+    """The 503 answer (problem+json, or the error page for a browser) with ``Retry-After``."""
+    return _from_domain_error(ServiceUnavailable(detail))
 
 
 def _from_http_exception(error: HTTPException) -> Response:
@@ -164,10 +204,17 @@ def _flatten_webargs_messages(messages: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def _from_unexpected(error: Exception) -> Response:
+    if is_database_unavailable(error):
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, first_line(error))
+        return service_unavailable_response(DATABASE_UNAVAILABLE_DETAIL)
     log.exception("unhandled error on %s %s", request.method, request.path)
     if (page := _html_page(500)) is not None:
         return page
     return problem_response(500, title="Internal Server Error", detail="Something went wrong on our side.")
+
+
+def first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -291,8 +291,27 @@ def test_idempotency_key_makes_a_retried_subscription_one_row(db, towns, sign_in
     first = admin.post(town.hooks, json=body, headers={"Idempotency-Key": "k-1"}, base_url=HTTPS)
     again = admin.post(town.hooks, json=body, headers={"Idempotency-Key": "k-1"}, base_url=HTTPS)
     assert first.status_code == again.status_code == 201
-    assert first.get_json() == again.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == {k: v for k, v in first.get_json().items() if k != "secret"}
     assert _count(db, town.tenant.id) == 1
+
+
+def test_a_replayed_subscription_never_returns_the_signing_secret_and_it_is_not_stored(db, towns, sign_in) -> None:  # type: ignore[no-untyped-def]
+    from madoguchi.api.models import IdempotencyKey
+
+    town, _ = towns
+    admin = sign_in(town.admin)
+    body = {"url": PUBLIC_URL, "events": ["application.submitted"]}
+    first = admin.post(town.hooks, json=body, headers={"Idempotency-Key": "k-secret"}, base_url=HTTPS)
+    secret = first.get_json()["secret"]
+    assert secret.startswith("whsec_")
+    replay = admin.post(town.hooks, json=body, headers={"Idempotency-Key": "k-secret"}, base_url=HTTPS)
+    assert replay.status_code == 201
+    assert "secret" not in replay.get_json()
+    assert secret not in replay.get_data(as_text=True)
+    with db.transaction(town.tenant.id) as session:
+        stored = session.execute(select(IdempotencyKey.response_body)).scalars().all()
+    assert stored and all("whsec_" not in (text or "") for text in stored)
 
 
 # ------------------------------------------------------------------ vendor apps (client-credentials tokens)

@@ -342,6 +342,31 @@ class ThrowawayPostgres:
         self._set_up_database(name)
         return self.url(OWNER_ROLE, name), self.url(APP_ROLE, name)
 
+    def restart(self, mode: str = "fast") -> None:
+        """Restart the server as an operator would (``pg_ctl restart -m fast|immediate``) and wait until it
+        accepts connections again, on the same port. Every open connection is cut (fault tests)."""
+        if mode not in ("smart", "fast", "immediate"):
+            raise ValueError(f"unknown shutdown mode {mode!r}")
+        base, _port = self._require_started()
+        self._run(
+            [
+                self._bin("pg_ctl"),
+                "restart",
+                "-D",
+                str(base / "data"),
+                "-m",
+                mode,
+                "-l",
+                str(base / "postgres.log"),
+                "-w",
+                "-t",
+                str(int(START_TIMEOUT_SECONDS)),
+            ],
+            cwd=base,
+            timeout=START_TIMEOUT_SECONDS + 15,
+        )
+        self._wait_until_accepting(time.monotonic() + START_TIMEOUT_SECONDS, base / "postgres.log")
+
     # -- internals ------------------------------------------------------------------------------------------
 
     def _require_started(self) -> tuple[Path, int]:

@@ -143,6 +143,7 @@ def server(settings: Settings, db: Database, seeded: None, tmp_path: Path) -> It
             "MADOGUCHI_DATA_DIR": str(settings.data_dir),
             "MADOGUCHI_SECRET_KEY": settings.secret_key,
             "MADOGUCHI_DATA_KEY": settings.data_key,
+            "MADOGUCHI_AUDIT_KEY": settings.audit_key,
             "MADOGUCHI_DB_POOL_SIZE": "2",
         }
     )

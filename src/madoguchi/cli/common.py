@@ -20,8 +20,7 @@ def settings() -> Settings:
 
 @contextmanager
 def database(config: Settings | None = None) -> Iterator[Database]:
-    config = config or settings()
-    db = Database(config.effective_database_url, pool_size=2, audit_key=config.audit_key)
+    db = Database.for_jobs(config or settings())
     try:
         yield db
     finally:

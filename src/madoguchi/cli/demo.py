@@ -50,7 +50,7 @@ class _DemoServer(BaseApplication):
         from madoguchi.notify import worker as outbox_worker
         from madoguchi.notify.mailbox import MailboxMailer
 
-        database = Database(self.settings.effective_database_url, audit_key=self.settings.audit_key)
+        database = Database.for_jobs(self.settings)
         mailer = email.mailer_for(self.settings)
         if isinstance(mailer, MailboxMailer):
             # The demo only: one line per mail on the console, so the sign-up link can be followed from there.

@@ -189,7 +189,7 @@ def purge(slug: str | None, all_due: bool) -> None:
     if bool(slug) == all_due:
         raise click.ClickException("name one municipality (SLUG) or pass --all-due, not both")
     config = settings()
-    db = Database(config.effective_migration_url, pool_size=1, audit_key=config.audit_key)
+    db = Database.for_jobs(config, url=config.effective_migration_url, pool_size=1)
     try:
         with db.transaction() as session:
             if slug:

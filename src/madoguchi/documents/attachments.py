@@ -31,7 +31,7 @@ from madoguchi.applications.models import Application, Attachment
 from madoguchi.audit import operations as audit
 from madoguchi.documents.scanning import Scanner, ScannerUnavailable
 from madoguchi.documents.storage import Storage, StorageError, new_key
-from madoguchi.errors import Conflict, DomainError, NotFound, ValidationFailed
+from madoguchi.errors import Conflict, DomainError, NotFound, ServiceUnavailable, ValidationFailed
 from madoguchi.identity.actors import APPLICANT_ROLE, Actor
 from madoguchi.tenancy.models import Tenant
 
@@ -56,10 +56,6 @@ _DOOMED_OBJECTS = "madoguchi.doomed_objects"
 
 class PayloadTooLarge(DomainError):
     status, slug, title = 413, "payload-too-large", "The file is too large"
-
-
-class ServiceUnavailable(DomainError):
-    status, slug, title = 503, "service-unavailable", "A service needed for this request is unavailable"
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,7 @@ class CertificateUnavailable(Conflict):
     """
 
     status, slug, title = 503, "certificate-unavailable", "The certificate cannot be issued at the moment"
+    retry_after = 60
 
 
 class Certificates:

@@ -12,6 +12,7 @@ instance in ``app.extensions["madoguchi.storage"]`` (``current_storage()``).
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import tempfile
@@ -26,6 +27,7 @@ from flask import Flask, current_app
 from madoguchi.config import Settings
 
 EXTENSION_KEY = "madoguchi.storage"
+log = logging.getLogger(__name__)
 
 
 class StorageError(Exception):
@@ -122,26 +124,38 @@ class LocalStorage:
 
     def put(self, key: str, data: bytes, *, tenant_id: uuid.UUID, content_type: str) -> None:
         path = self._path(key, tenant_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        except OSError as exc:  # a read-only or full folder: the same fault as an unreachable bucket
+            raise StorageError(f"local storage put failed: {exc}") from exc
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise StorageError(f"local storage put failed: {exc}") from exc
             raise
 
     def get(self, key: str, *, tenant_id: uuid.UUID) -> bytes:
+        path = self._path(key, tenant_id)
         try:
-            return self._path(key, tenant_id).read_bytes()
+            return path.read_bytes()
         except FileNotFoundError as exc:
             raise StoredObjectMissing(key) from exc
+        except OSError as exc:
+            raise StorageError(f"local storage get failed: {exc}") from exc
 
     def delete(self, key: str, *, tenant_id: uuid.UUID) -> None:
-        self._path(key, tenant_id).unlink(missing_ok=True)
+        path = self._path(key, tenant_id)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageError(f"local storage delete failed: {exc}") from exc
 
     def exists(self, key: str, *, tenant_id: uuid.UUID) -> bool:
         return self._path(key, tenant_id).is_file()
@@ -169,9 +183,20 @@ def storage_for(settings: Settings) -> Storage:
 
 def init_app(app: Flask, settings: Settings) -> None:
     app.extensions[EXTENSION_KEY] = storage_for(settings)
+    # Any path that meets a storage fault it does not handle itself answers 503 with Retry-After, never 500.
+    app.register_error_handler(StorageError, _storage_unavailable)
     # The global ceiling on request bodies: no request makes the app read more than this (413 beyond).
     app.config.setdefault("MAX_CONTENT_LENGTH", settings.max_request_bytes)
 
 
 def current_storage() -> Storage:
     return current_app.extensions[EXTENSION_KEY]
+
+
+def _storage_unavailable(error: StorageError):  # type: ignore[no-untyped-def]
+    from flask import request
+
+    from madoguchi.errors import first_line, service_unavailable_response
+
+    log.warning("document store unavailable on %s %s: %s", request.method, request.path, first_line(error))
+    return service_unavailable_response("The document store is unavailable for a moment; nothing was changed.")

@@ -15,7 +15,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from madoguchi.api.auth import require_authentication, requires_scope
-from madoguchi.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, make_idempotent
+from madoguchi.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, make_idempotent, withheld_on_replay
 from madoguchi.api.pagination import decode_cursor, encode_cursor
 from madoguchi.config import Settings
 from madoguchi.context import current_tenant, db_session
@@ -106,8 +106,14 @@ class Subscriptions(MethodView):
     @blp.alt_response(409, description="Too many subscriptions")
     @blp.alt_response(422, description="Bad URL (not https, private address, does not resolve) or unknown event")
     @requires_scope(WEBHOOKS_MANAGE)
+    @withheld_on_replay("secret")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Subscribe a URL to events. The response shows the signing secret: the only time it can be read."""
+        """Subscribe a URL to events. The response shows the signing secret: the only time it can be read.
+
+        A retry with the same Idempotency-Key answers with the same subscription but without ``secret``
+        (the secret is never stored in readable form); a client that lost it deletes the subscription and
+        subscribes again.
+        """
         principal = _manager()
         subscription, secret = webhooks.subscribe(
             db_session(),

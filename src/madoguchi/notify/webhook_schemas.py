@@ -67,9 +67,9 @@ class WebhookSubscriptionSchema(Schema):
 
 class WebhookSubscriptionCreatedSchema(WebhookSubscriptionSchema):
     secret = fields.String(
-        required=True,
         metadata={
-            "description": "signing secret (whsec_ + base64 of 32 bytes): shown only in this response, keep it safe",
+            "description": "signing secret (whsec_ + base64 of 32 bytes): shown only in the first response, keep it "
+            "safe; absent when the answer is a replay of the same Idempotency-Key (it is never stored)",
         },
     )
 

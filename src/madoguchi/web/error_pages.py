@@ -39,6 +39,10 @@ def _texts(status: int) -> tuple[str, str]:
         ),
         413: (_("The file is too large"), _("Choose a smaller file and try again.")),
         429: (_("Too many attempts"), _("Wait a few minutes, then try again.")),
+        503: (
+            _("The service is busy for a moment"),
+            _("Nothing was changed. Wait a few seconds, then try again."),
+        ),
     }
     return texts.get(
         status, (_("Something went wrong on our side"), _("Please try again later. What you saved is kept."))

@@ -32,3 +32,15 @@ output "alarm_topic_arn" {
   description = "SNS topic of the alarms."
   value       = module.observability.alarm_topic_arn
 }
+
+output "db_point_in_time_recovery" {
+  description = "What `aws rds restore-db-instance-to-point-in-time` needs (docs/operations.md, Backup and restore)."
+  value = {
+    source_db_instance_identifier = module.data.db_instance_identifier
+    backup_retention_days         = module.data.db_backup_retention_days
+    latest_restorable_time        = module.data.db_latest_restorable_time
+    db_subnet_group_name          = module.data.db_subnet_group_name
+    db_parameter_group_name       = module.data.db_parameter_group_name
+    db_security_group_id          = module.data.db_security_group_id
+  }
+}

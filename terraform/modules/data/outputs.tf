@@ -73,3 +73,33 @@ output "audit_checkpoints_bucket_arn" {
   description = "ARN of the audit checkpoint bucket, for the task role's policy."
   value       = aws_s3_bucket.audit_checkpoints.arn
 }
+
+# Point-in-time recovery (docs/operations.md, "Backup and restore"): automated backups are kept
+# db_backup_retention_days days; `aws rds restore-db-instance-to-point-in-time` creates a new instance from any
+# moment between the earliest backup and db_latest_restorable_time, into the subnet group, parameter group and
+# security group below (the KMS key and encryption are inherited from the source).
+
+output "db_backup_retention_days" {
+  description = "Days of automated backups, i.e. how far back point-in-time recovery reaches."
+  value       = aws_db_instance.this.backup_retention_period
+}
+
+output "db_latest_restorable_time" {
+  description = "The latest moment point-in-time recovery can restore to (a few minutes behind now)."
+  value       = aws_db_instance.this.latest_restorable_time
+}
+
+output "db_subnet_group_name" {
+  description = "Subnet group for an instance restored from a point in time."
+  value       = aws_db_subnet_group.this.name
+}
+
+output "db_parameter_group_name" {
+  description = "Parameter group (TLS only, logging) for an instance restored from a point in time."
+  value       = aws_db_parameter_group.this.name
+}
+
+output "db_security_group_id" {
+  description = "Security group for an instance restored from a point in time."
+  value       = aws_security_group.database.id
+}
