@@ -268,23 +268,28 @@ def test_running_the_worker_again_never_sends_twice(db, seeded, inbox, smtp_sett
 
 
 def test_a_crash_between_send_and_commit_resends_with_the_same_message_id(db, seeded, inbox, smtp_settings) -> None:  # type: ignore[no-untyped-def]
+    from madoguchi.notify import email
+
     server, _ = inbox
     tenant = _tenant(db, BILINGUAL)
     who = _resident(db, tenant, "en")
     _file(db, who)
 
-    def crash_after_handlers(session, current, handlers):  # type: ignore[no-untyped-def]
-        done = worker_process_tenant(session, current, handlers)
-        if current.id == tenant.id:
-            raise SystemExit("the worker died before committing")
-        return done
+    def die_before_recording(*_: object) -> None:
+        raise SystemExit("the worker died before recording the send")
 
-    worker_process_tenant = worker.process_tenant
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(worker, "process_tenant", crash_after_handlers)
-        with pytest.raises(SystemExit):
-            worker.run_once(db, settings=smtp_settings)
+        patch.setattr(email, "_record_sent", die_before_recording)
+        worker.run_once(db, settings=smtp_settings)
     assert len(server.received) == 1 and _deliveries(db, tenant) == []
+    with db.transaction(tenant.id) as session:
+        [message] = session.execute(select(OutboxMessage).where(OutboxMessage.topic == "notify.applicant")).scalars()
+        # Left in flight under the dead worker's lease: nobody sends it again before the lease expires.
+        assert message.in_flight_at is not None and message.processed_at is None
+    _drain(db, smtp_settings)
+    assert len(server.received) == 1
+    with db.transaction(tenant.id) as session:
+        session.execute(update(OutboxMessage).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
     _drain(db, smtp_settings)
     first, second = server.emails()
     assert first["Message-ID"] == second["Message-ID"]
