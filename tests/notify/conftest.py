@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -110,6 +111,8 @@ class Receiver:
     status: int = 200
     received: list[Received] = field(default_factory=list)
     extra_headers: dict[str, str] = field(default_factory=dict)
+    #: Seconds it takes before answering each request.
+    delay: float = 0.0
 
     @property
     def url(self) -> str:
@@ -125,6 +128,7 @@ def receiver() -> Iterator[Receiver]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode()
             state.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            time.sleep(state.delay)
             self.send_response(state.status)
             for name, value in state.extra_headers.items():
                 self.send_header(name, value)
