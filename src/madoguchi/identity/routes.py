@@ -150,6 +150,7 @@ class Accounts(MethodView):
             password=args["password"],
             display_name=args["display_name"],
             public_url=boundary.settings().public_url,
+            data_key=boundary.settings().data_key,
         )
         return {
             "email": args["email"],
@@ -323,7 +324,11 @@ class EmailVerificationResend(MethodView):
         principal = _signed_in()
         assert principal.account is not None
         operations.resend_verification_email(
-            db_session(), current_tenant, principal.account, public_url=boundary.settings().public_url
+            db_session(),
+            current_tenant,
+            principal.account,
+            public_url=boundary.settings().public_url,
+            data_key=boundary.settings().data_key,
         )
 
 

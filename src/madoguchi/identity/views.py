@@ -226,6 +226,7 @@ def sign_up() -> ResponseReturnValue:
         password=password,
         display_name=display_name,
         public_url=boundary.settings().public_url,
+        data_key=boundary.settings().data_key,
         locale=current_locale(),
     )
     return _tenant_render(
