@@ -10,6 +10,7 @@ from typing import Any
 import click
 from gunicorn.app.base import BaseApplication
 
+from madoguchi.accesslog import RedactingLogger
 from madoguchi.config import Settings
 
 
@@ -24,6 +25,8 @@ class _DemoServer(BaseApplication):  # type: ignore[misc]
             "worker_class": "gthread",
             "threads": 4,
             "accesslog": "-",
+            # The usual line format, with one-time tokens (email links, OAuth codes) redacted.
+            "logger_class": RedactingLogger,
             "errorlog": "-",
             "loglevel": "info",
             "graceful_timeout": 5,
