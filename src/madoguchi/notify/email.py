@@ -301,6 +301,16 @@ def get_delivery(session: Session, tenant_id: uuid.UUID, delivery_id: uuid.UUID)
     return delivery
 
 
+class OneTimeLinkNotKept(Conflict):
+    """A failed email that carried a one-time link cannot be sent again: the link is not kept."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This email carried a one-time link, which is not kept after the last attempt: it cannot be sent "
+            "again. Ask the person to request a new link (or send a new invitation)."
+        )
+
+
 def retry_delivery(session: Session, tenant: Tenant, delivery: EmailDelivery, *, actor: str) -> EmailDelivery:
     """Queue a failed email again: its outbox message is due now, with a fresh series of attempts."""
     if delivery.status != FAILED:
@@ -311,10 +321,7 @@ def retry_delivery(session: Session, tenant: Tenant, delivery: EmailDelivery, *,
     if message is None:
         raise Conflict("The event of this email is no longer kept: it cannot be sent again.")
     if outbox.secrets_scrubbed(message):
-        raise Conflict(
-            "This email carried a one-time link, which is not kept after the last attempt: it cannot be sent "
-            "again. Ask the person to request a new link (or send a new invitation)."
-        )
+        raise OneTimeLinkNotKept()
     now = utcnow()
     message.processed_at = None
     message.available_at = now
