@@ -9,7 +9,14 @@ import pytest
 from flask import request
 from gunicorn.config import Config
 
-from madoguchi.accesslog import ENVIRON_KEY, JsonAccessLogger, RedactingLogger, loggable_query, loggable_url
+from madoguchi.accesslog import (
+    ENVIRON_KEY,
+    REFERER_KEY,
+    JsonAccessLogger,
+    RedactingLogger,
+    loggable_query,
+    loggable_url,
+)
 
 #: Short enough that no "looks like a token" rule would catch it: only knowing the route does.
 SHORT_TOKEN = "abc123"
@@ -31,6 +38,15 @@ def test_a_route_variable_named_token_is_redacted_whatever_its_length(app, path:
         logged = request.environ[ENVIRON_KEY]
     assert SHORT_TOKEN not in logged and logged.endswith("/[redacted]")
     assert logged.rsplit("/", 2)[0] == path.rsplit("/", 2)[0]
+
+
+def test_a_referer_naming_one_of_our_token_links_is_redacted_whatever_its_length(app) -> None:  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    referer = f"https://madoguchi.example/shiomi-town/invitation/{SHORT_TOKEN}?state=s7&lang=en"
+    with client:
+        client.get("/shiomi-town/login", base_url="https://localhost", headers={"Referer": referer})
+        logged = request.environ[REFERER_KEY]
+    assert logged == "https://madoguchi.example/shiomi-town/invitation/[redacted]?state=[redacted]&lang=en"
 
 
 def test_other_route_values_stay_readable(app) -> None:  # type: ignore[no-untyped-def]

@@ -37,6 +37,7 @@ SECRET_QUERY_PARAMETERS = frozenset(
 )
 #: Where ``install`` leaves the redacted path of a routed request in the WSGI environ, for the access log.
 ENVIRON_KEY = "madoguchi.loggable_path"
+REFERER_KEY = "madoguchi.loggable_referer"
 
 # A path segment that looks like a one-time token (secrets.token_urlsafe(32) is 43 characters), not a UUID.
 _TOKEN_LIKE_SEGMENT = re.compile(
@@ -70,23 +71,33 @@ def loggable_url(url: str) -> str:
     return urlunsplit(parts._replace(path=loggable_path(parts.path), query=loggable_query(parts.query), fragment=""))
 
 
-def _routed_path() -> str | None:
-    """The request path with the values of secret route variables redacted (None when no rule matched)."""
-    if request.url_rule is None or not request.view_args:
-        return None
-    secrets = {str(value) for name, value in request.view_args.items() if name in SECRET_ROUTE_VARIABLES}
-    segments = request.path.split("/")
-    return "/".join(REDACTED if segment in secrets else segment for segment in segments)
+def _without_secret_values(path: str, view_args: dict[str, Any]) -> str:
+    secrets = {str(value) for name, value in view_args.items() if name in SECRET_ROUTE_VARIABLES}
+    return loggable_path("/".join(REDACTED if segment in secrets else segment for segment in path.split("/")))
+
+
+def _loggable_referer(app: Flask, referer: str) -> str:
+    """The referer with secret route values redacted when its path is one of ours (a page reached from an
+    emailed link names that link), and as ``loggable_url`` otherwise."""
+    try:
+        parts = urlsplit(referer)
+        _endpoint, view_args = app.url_map.bind("localhost").match(parts.path, method="GET")
+    except Exception:  # not one of our paths (or a redirect): the generic rules apply
+        return loggable_url(referer)
+    return loggable_url(urlunsplit(parts._replace(path=_without_secret_values(parts.path, view_args))))
 
 
 def install(app: Flask) -> None:
-    """Have every routed request leave its loggable path in the WSGI environ (``ENVIRON_KEY``)."""
+    """Have every routed request leave its loggable path and referer in the WSGI environ (``ENVIRON_KEY``,
+    ``REFERER_KEY``), for the access log."""
 
     @app.url_value_preprocessor
     def _remember_loggable_path(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
-        routed = _routed_path()
-        if routed is not None:
-            request.environ[ENVIRON_KEY] = loggable_path(routed)
+        if request.url_rule is not None:
+            request.environ[ENVIRON_KEY] = _without_secret_values(request.path, request.view_args or {})
+        referer = request.environ.get("HTTP_REFERER")
+        if referer:
+            request.environ[REFERER_KEY] = _loggable_referer(app, referer)
 
 
 def loggable_request_path() -> str:
@@ -107,10 +118,11 @@ class RedactingLogger(glogging.Logger):
         uri = path + (f"?{query}" if query else "")
         atoms["r"] = f"{environ.get('REQUEST_METHOD')} {uri} {environ.get('SERVER_PROTOCOL')}"
         atoms["U"], atoms["q"] = path, query
-        atoms["f"] = loggable_url(atoms.get("f") or "-")
+        referer = environ.get(REFERER_KEY) or loggable_url(atoms.get("f") or "-")
+        atoms["f"] = referer
         for key in ("{referer}i", "{http_referer}e"):
             if key in atoms:
-                atoms[key] = loggable_url(atoms[key])
+                atoms[key] = referer
         for key in ("{raw_uri}e", "{request_uri}e"):
             if key in atoms:
                 atoms[key] = uri
