@@ -12,7 +12,8 @@ same in every environment (docs/operations.md lists the variables):
 - ``MADOGUCHI_WEB_TIMEOUT``, ``MADOGUCHI_WEB_GRACEFUL_TIMEOUT``, ``MADOGUCHI_WEB_KEEPALIVE``,
   ``MADOGUCHI_WEB_MAX_REQUESTS``, ``MADOGUCHI_WEB_MAX_REQUESTS_JITTER``: see below.
 
-Access log lines are JSON objects, one per line on stdout, for CloudWatch Logs Insights and friends.
+Access log lines are JSON objects, one per line on stdout, for CloudWatch Logs Insights and friends, with
+one-time tokens redacted from paths, query strings and referers (``madoguchi.accesslog``).
 
 With ``MADOGUCHI_ENV=production`` (the container image's default) gunicorn refuses to start, with one line on
 stderr and exit status 1, while a production setting is missing (``madoguchi.config.Settings.check_production``):
@@ -21,13 +22,10 @@ checked here, when the master reads this file, so no worker boots and dies with 
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import sys
-from datetime import UTC, datetime
 
-from gunicorn import glogging
+from madoguchi.accesslog import JsonAccessLogger, loggable_path  # noqa: F401 - loggable_path: for tests and tools
 
 from madoguchi.config import ConfigurationError, Settings
 
@@ -111,50 +109,6 @@ loglevel = os.environ.get("MADOGUCHI_WEB_LOG_LEVEL", "info")
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - gunicorn's documented advice
 
 
-# A path segment that looks like a one-time token (secrets.token_urlsafe(32) is 43 characters), not a UUID:
-# email verification and invitation links carry their token in the path (/<tenant>/verify-email/<token>).
-_TOKEN_LIKE_SEGMENT = re.compile(
-    r"(?![0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$)[A-Za-z0-9_-]{32,}"
-)
-
-
-def loggable_path(path: str) -> str:
-    """The request path with token-like segments replaced by ``[redacted]``."""
-    return "/".join("[redacted]" if _TOKEN_LIKE_SEGMENT.fullmatch(segment) else segment for segment in path.split("/"))
-
-
-class JsonAccessLogger(glogging.Logger):
-    """gunicorn's logger with one JSON object per access log line.
-
-    Built with ``json.dumps`` rather than a JSON-looking ``access_log_format``: a quote or backslash in a
-    user agent would break a template, never this.
-    """
-
-    def access(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
-        if not self.access_log_enabled:
-            return
-        atoms = self.atoms(resp, req, environ, request_time)
-        entry = {
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "remote_addr": atoms["h"],
-            "forwarded_for": environ.get("HTTP_X_FORWARDED_FOR"),
-            "method": atoms["m"],
-            # Without the query string and with token-like segments redacted: one-time links carry
-            # credentials there, and an access log is no place for them.
-            "path": loggable_path(atoms["U"] or ""),
-            "protocol": atoms["H"],
-            "status": int(atoms["s"]) if str(atoms["s"]).isdigit() else atoms["s"],
-            "bytes": atoms["B"],
-            "duration_ms": round(request_time.total_seconds() * 1000, 3),
-            "referer": None if atoms["f"] == "-" else atoms["f"],
-            "user_agent": None if atoms["a"] == "-" else atoms["a"],
-            "request_id": environ.get("HTTP_X_AMZN_TRACE_ID") or environ.get("HTTP_X_REQUEST_ID"),
-            "pid": os.getpid(),
-        }
-        try:
-            self.access_log.info("%s", json.dumps(entry, ensure_ascii=False, default=str))
-        except Exception:
-            self.exception("could not write the access log line")
-
-
+# JSON access log lines with one-time tokens redacted from paths, query strings and referers
+# (madoguchi.accesslog: route variables named token/code, and token-like segments anywhere).
 logger_class = JsonAccessLogger

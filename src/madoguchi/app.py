@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # on DefaultJSONProvider only
 
-    from madoguchi import api, context, errors, health, web
+    from madoguchi import accesslog, api, context, errors, health, web
     from madoguchi.db import Database
     from madoguchi.documents import storage
     from madoguchi.extensions import csrf, limiter
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["RATELIMIT_STORAGE_URI"] = settings.ratelimit_storage_url
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
     errors.register_error_handlers(app)
+    accesslog.install(app)
     limiter.init_app(app)
     csrf.init_app(app)
     context.init_app(app, Database.for_web(settings))

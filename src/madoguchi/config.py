@@ -91,6 +91,20 @@ class Settings:
     audit_checkpoint_seconds: int = 3600
     #: Seconds between outbox polls when the queue was empty.
     worker_poll_seconds: float = 2.0
+    #: Emails and webhooks one worker process sends at once (threads).
+    worker_concurrency: int = 8
+    #: Of those, at most this many for one tenant: a tenant's slow receivers never take every slot.
+    worker_tenant_concurrency: int = 4
+    #: Of those, at most this many to one endpoint (a webhook's scheme, host and port; the SMTP relay).
+    worker_endpoint_concurrency: int = 2
+    #: Seconds a worker holds a claimed message before another worker may take it. Must be longer than the
+    #: longest send (webhook connect + read timeout, SMTP timeout): a worker killed while sending leaves its
+    #: in-flight messages to be sent again (same id) after this long.
+    worker_lease_seconds: float = 60.0
+    #: Seconds to connect to a webhook receiver (each of its addresses).
+    webhook_connect_timeout_seconds: float = 3.0
+    #: Seconds to wait for a webhook receiver's answer once the request is sent.
+    webhook_read_timeout_seconds: float = 5.0
     #: Requests per caller (vendor app or account) and, separately, per IP address on the applications API.
     api_rate_limit: str = "300/minute"
     #: Flask-Limiter storage shared by all workers (e.g. redis://host:6379); memory:// is per process.
@@ -174,7 +188,7 @@ class Settings:
     smtp_password: str = ""
     #: Upgrade the SMTP connection with STARTTLS (required when it is on: a server without it is an error).
     smtp_starttls: bool = False
-    #: Seconds for connecting to and talking with the SMTP server.
+    #: Seconds for connecting to and talking with the SMTP server (each step), and with Amazon SES.
     smtp_timeout: float = 10.0
     #: AWS region of Amazon SES (``email_backend=ses``); credentials come from boto3's usual chain.
     ses_region: str = "ap-northeast-1"

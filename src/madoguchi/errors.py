@@ -14,6 +14,8 @@ from typing import Any
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
+from madoguchi.accesslog import loggable_request_path
+
 log = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -205,9 +207,10 @@ def _flatten_webargs_messages(messages: dict[str, Any]) -> dict[str, list[str]]:
 
 def _from_unexpected(error: Exception) -> Response:
     if is_database_unavailable(error):
-        log.warning("database unavailable on %s %s: %s", request.method, request.path, first_line(error))
+        log.warning("database unavailable on %s %s: %s", request.method, loggable_request_path(), first_line(error))
         return service_unavailable_response(DATABASE_UNAVAILABLE_DETAIL)
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    # The path without the one-time tokens some links carry (madoguchi.accesslog).
+    log.exception("unhandled error on %s %s", request.method, loggable_request_path())
     if (page := _html_page(500)) is not None:
         return page
     return problem_response(500, title="Internal Server Error", detail="Something went wrong on our side.")

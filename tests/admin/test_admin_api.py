@@ -4,6 +4,7 @@ the first tenant admin, and deleting (404 everywhere). Every change is audited i
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -14,13 +15,16 @@ from sqlalchemy import func, select
 
 from madoguchi.audit import operations as audit
 from madoguchi.audit.models import AuditRecord
+from madoguchi.crypto import Sealer
 from madoguchi.db import Database, utcnow
 from madoguchi.identity import operations as identity
 from madoguchi.identity.models import AccountKind, PlatformAdmin, PlatformApiToken, StaffRole, WebSession
 from madoguchi.identity.passwords import hash_password
 from madoguchi.identity.sessions import COOKIE_NAME, start_platform_session
 from madoguchi.notify.models import OutboxMessage
+from madoguchi.notify.outbox import open_secrets
 from madoguchi.tenancy.models import Tenant, TenantInvitation
+from tests.conftest import DATA_KEY
 from tests.identity.conftest import PASSWORD, Towns, add_account, fresh_ip, login, staff_account
 from tests.oauth.conftest import HTTPS, REDIRECT_URI, Pkce, register, sign_in, token_request
 
@@ -363,7 +367,8 @@ def test_an_invitation_link_is_shown_once_emailed_and_stored_hashed(
     assert invitation.token_hash != token and token not in invitation.token_hash
     assert invitation.expires_at - invitation.created_at == timedelta(hours=72)
     [mail] = [m for m in messages if m.topic == "notify.account"]
-    assert mail.payload["template"] == "account.invitation" and mail.payload["invitation_url"] == url
+    assert mail.payload["template"] == "account.invitation" and token not in json.dumps(mail.payload)
+    assert open_secrets(mail, Sealer(DATA_KEY))["invitation_url"] == url
     assert mail.payload["to"] == "Chief@midorikawa.example.jp"
     assert [r.action for r in _audit(db, towns.a)][-1] == "tenant.admin_invited"
     assert app.test_client().get(f"{HTTPS}/{towns.a.slug}/invitation/{token}").status_code == 200

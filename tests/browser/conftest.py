@@ -26,7 +26,8 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +69,33 @@ def _free_port() -> int:
 
 
 @dataclass
+class Mailbox:
+    """An SMTP server (aiosmtpd) the demo sends its emails to: one-time links are read from the email, as a
+    resident would, since the outbox keeps them only until the email is sent."""
+
+    received: list[Any] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK: queued"
+
+    def link_to(self, address: str, marker: str, timeout: float = 15) -> str:
+        """The first line containing ``marker`` of the newest email to ``address`` (waits for it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for email in reversed(self.received):
+                if email["To"] == address:
+                    return next(line.strip() for line in email.get_content().splitlines() if marker in line)
+            time.sleep(0.1)
+        raise AssertionError(f"no email to {address} within {timeout} s")
+
+
+@dataclass
 class DemoServer:
     base_url: str
     data_dir: Path
     db: Database
+    mailbox: Mailbox
     password: str = DEMO_PASSWORD
 
     def url(self, path: str) -> str:
@@ -82,7 +106,14 @@ class DemoServer:
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     data_dir = tmp_path_factory.mktemp("browser-demo") / "instance"
     port = _free_port()
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox()
+    smtp_port = _free_port()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
+    env.update(MADOGUCHI_EMAIL_BACKEND="smtp", MADOGUCHI_SMTP_HOST="127.0.0.1", MADOGUCHI_SMTP_PORT=str(smtp_port))
     log_path = data_dir.parent / "demo.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -109,9 +140,10 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
     demo = demo_settings(data_dir)
     database = Database(demo.effective_database_url, pool_size=1, audit_key=demo.audit_key)
     try:
-        yield DemoServer(base_url=base_url, data_dir=data_dir, db=database)
+        yield DemoServer(base_url=base_url, data_dir=data_dir, db=database, mailbox=mailbox)
     finally:
         database.dispose()
+        smtp.stop()
         process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=30)

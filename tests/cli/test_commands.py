@@ -202,6 +202,17 @@ def test_worker_with_an_unknown_email_backend_stops_with_one_line(runner: CliRun
     assert "Traceback" not in result.output
 
 
+def test_worker_with_a_lease_shorter_than_a_send_stops_with_one_line(runner: CliRunner, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Another worker would take a message still being sent, and send it twice.
+    monkeypatch.setenv("MADOGUCHI_WORKER_LEASE_SECONDS", "5")
+    result = runner.invoke(main, ["worker", "--once"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: MADOGUCHI_WORKER_LEASE_SECONDS (5) must be longer than the longest send "
+        "(10 s: webhook connect + read timeout, or the SMTP timeout)"
+    ]
+
+
 def test_db_upgrade_to_an_unknown_revision_is_a_clear_error(runner: CliRunner) -> None:
     result = runner.invoke(main, ["db", "upgrade", "--revision", "nonsense"])
     assert result.exit_code == 1

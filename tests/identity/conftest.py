@@ -166,6 +166,14 @@ def outbox(db: Database, tenant: Tenant, topic: str | None = None) -> list[Outbo
         return list(session.execute(stmt).scalars())
 
 
+def secret_of(message: OutboxMessage, name: str) -> str:
+    """A one-time link an outbox message carries sealed (``madoguchi.notify.outbox``), read as the worker reads it."""
+    from madoguchi.crypto import Sealer
+    from madoguchi.notify.outbox import open_secrets
+
+    return open_secrets(message, Sealer(DATA_KEY))[name]
+
+
 def audit_actions(db: Database, tenant: Tenant) -> list[AuditRecord]:
     with db.transaction(tenant.id) as session:
         return list(session.execute(select(AuditRecord).order_by(AuditRecord.seq)).scalars())

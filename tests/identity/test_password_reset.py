@@ -15,6 +15,7 @@ from madoguchi.identity import operations
 from madoguchi.identity.models import Account, PasswordReset
 from madoguchi.identity.passwords import verify_password
 from madoguchi.notify import messages
+from tests.conftest import DATA_KEY
 from tests.identity.conftest import (
     HTTPS,
     PASSWORD,
@@ -29,6 +30,7 @@ from tests.identity.conftest import (
     page,
     post_form,
     problem,
+    secret_of,
     signed_in,
     staff_account,
 )
@@ -46,9 +48,11 @@ def _reset(client, tenant, token: str, password: str = NEW_PASSWORD):  # type: i
 
 
 def _reset_mails(db: Database, tenant) -> list[dict]:  # type: ignore[no-untyped-def, type-arg]
-    return [
-        m.payload for m in outbox(db, tenant, "notify.account") if m.payload["template"] == "account.password_reset"
-    ]
+    """The reset emails' payloads, with the link opened from its seal as the worker opens it."""
+    mails = [m for m in outbox(db, tenant, "notify.account") if m.payload["template"] == "account.password_reset"]
+    for mail in mails:
+        assert "reset_url" not in mail.payload, "the one-time link must travel sealed, never in clear"
+    return [{**m.payload, "reset_url": secret_of(m, "reset_url")} for m in mails]
 
 
 def _token(db: Database, tenant, n: int = -1) -> str:  # type: ignore[no-untyped-def]
@@ -248,7 +252,13 @@ def test_the_already_registered_mail_offers_the_reset_page_not_the_counter(db: D
         )
         session.flush()
         operations.sign_up(
-            session, towns.b, email="twice@example.jp", password=PASSWORD, display_name="X", public_url=HTTPS
+            session,
+            towns.b,
+            email="twice@example.jp",
+            password=PASSWORD,
+            display_name="X",
+            public_url=HTTPS,
+            data_key=DATA_KEY,
         )
     [mail] = [m.payload for m in outbox(db, towns.b, "notify.account")]
     for locale in ("ja", "en"):

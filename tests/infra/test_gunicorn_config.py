@@ -172,6 +172,9 @@ def test_gunicorn_serves_with_the_config_and_logs_json(migrated_data_dir: Path) 
         awkward_agent = 'probe "quoted" \\ back\\slash'
         assert _get(f"{base}/healthz", **{"User-Agent": awkward_agent, "X-Forwarded-For": "203.0.113.7"}) == 200
         assert _get(f"{base}/no-such-town/verify-email/{token}?next=secret-in-query") == 404
+        # A page reached from an emailed link names the link in its Referer; an OAuth redirect carries a code.
+        assert _get(f"{base}/healthz", Referer=f"{base}/shiomi-town/invitation/{token}?code=oauth-code") == 200
+        assert _get(f"{base}/no-such-town/verify-email/short1?code=oauth-code&state=oauth-state") == 404
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=40)
@@ -183,7 +186,12 @@ def test_gunicorn_serves_with_the_config_and_logs_json(migrated_data_dir: Path) 
     assert health[0]["path"] == "/healthz" and health[0]["status"] == 200 and health[0]["method"] == "GET"
     assert health[0]["forwarded_for"] == "203.0.113.7"
     assert isinstance(health[0]["duration_ms"], float)
-    (missing,) = [entry for entry in access_lines if entry["status"] == 404]
+    missing, routed = [entry for entry in access_lines if entry["status"] == 404]
     assert missing["path"] == "/no-such-town/verify-email/[redacted]"
+    # A short token is not "token-like": the route (<token>) is what says it is one.
+    assert routed["path"] == "/no-such-town/verify-email/[redacted]"
     assert token not in output and "secret-in-query" not in output
+    assert "oauth-code" not in output and "oauth-state" not in output and "short1" not in output
+    referred = [entry for entry in access_lines if entry["referer"]]
+    assert referred[0]["referer"] == f"{base}/shiomi-town/invitation/[redacted]?code=[redacted]"
     assert "Booting worker" in output and "Traceback" not in output

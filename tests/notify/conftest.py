@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -110,10 +112,20 @@ class Receiver:
     status: int = 200
     received: list[Received] = field(default_factory=list)
     extra_headers: dict[str, str] = field(default_factory=dict)
+    #: Seconds it takes before answering each request.
+    delay: float = 0.0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hooks/madoguchi?source=test"
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that went away before the answer (a worker killed mid-send) is no error worth a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @pytest.fixture
@@ -125,6 +137,7 @@ def receiver() -> Iterator[Receiver]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode()
             state.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            time.sleep(state.delay)
             self.send_response(state.status)
             for name, value in state.extra_headers.items():
                 self.send_header(name, value)
@@ -135,7 +148,7 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _QuietServer(("127.0.0.1", 0), Handler)
     state.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, name="webhook-receiver", daemon=True)
     thread.start()

@@ -7,6 +7,7 @@ own language; a 4xx answer is retried with the worker's backoff; nothing is sent
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import uuid
@@ -16,6 +17,7 @@ from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -25,6 +27,7 @@ from sqlalchemy import select, update
 from madoguchi.applications import operations as ops
 from madoguchi.config import Settings
 from madoguchi.db import Database, utcnow
+from madoguchi.errors import Conflict
 from madoguchi.identity import operations as identity
 from madoguchi.identity.actors import Actor
 from madoguchi.identity.models import Account, AccountKind
@@ -32,6 +35,7 @@ from madoguchi.notify import worker
 from madoguchi.notify.models import EmailDelivery, OutboxMessage
 from madoguchi.tenancy.models import Tenant
 from tests.factories import make_account, make_person, make_tax, tenants
+from tests.notify.conftest import HTTPS
 
 #: ja and en, no auto-issue, no extra approval step for tax certificates.
 BILINGUAL = "shiomi-town"
@@ -268,23 +272,28 @@ def test_running_the_worker_again_never_sends_twice(db, seeded, inbox, smtp_sett
 
 
 def test_a_crash_between_send_and_commit_resends_with_the_same_message_id(db, seeded, inbox, smtp_settings) -> None:  # type: ignore[no-untyped-def]
+    from madoguchi.notify import email
+
     server, _ = inbox
     tenant = _tenant(db, BILINGUAL)
     who = _resident(db, tenant, "en")
     _file(db, who)
 
-    def crash_after_handlers(session, current, handlers):  # type: ignore[no-untyped-def]
-        done = worker_process_tenant(session, current, handlers)
-        if current.id == tenant.id:
-            raise SystemExit("the worker died before committing")
-        return done
+    def die_before_recording(*_: object) -> None:
+        raise SystemExit("the worker died before recording the send")
 
-    worker_process_tenant = worker.process_tenant
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(worker, "process_tenant", crash_after_handlers)
-        with pytest.raises(SystemExit):
-            worker.run_once(db, settings=smtp_settings)
+        patch.setattr(email, "_record_sent", die_before_recording)
+        worker.run_once(db, settings=smtp_settings)
     assert len(server.received) == 1 and _deliveries(db, tenant) == []
+    with db.transaction(tenant.id) as session:
+        [message] = session.execute(select(OutboxMessage).where(OutboxMessage.topic == "notify.applicant")).scalars()
+        # Left in flight under the dead worker's lease: nobody sends it again before the lease expires.
+        assert message.in_flight_at is not None and message.processed_at is None
+    _drain(db, smtp_settings)
+    assert len(server.received) == 1
+    with db.transaction(tenant.id) as session:
+        session.execute(update(OutboxMessage).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
     _drain(db, smtp_settings)
     first, second = server.emails()
     assert first["Message-ID"] == second["Message-ID"]
@@ -345,6 +354,7 @@ def test_account_emails_carry_their_link_to_the_server_not_the_log(db, seeded, i
             password="correct horse battery staple 8",
             display_name="新規 住民",
             public_url=smtp_settings.public_url,
+            data_key=smtp_settings.data_key,
             locale="en",
         )
         account = session.execute(select(Account).where(Account.email == "newcomer@example.jp")).scalar_one()
@@ -373,6 +383,7 @@ def test_an_admin_invitation_arrives_with_its_link(db, seeded, inbox, smtp_setti
             email="first-admin@example.jp",
             display_name="最初の 管理者",
             public_url=smtp_settings.public_url,
+            data_key=smtp_settings.data_key,
             lifetime=timedelta(hours=72),
             actor="test",
             locale=locale,
@@ -382,3 +393,101 @@ def test_an_admin_invitation_arrives_with_its_link(db, seeded, inbox, smtp_setti
     assert email["To"] == "first-admin@example.jp"
     assert subject in str(email["Subject"])
     assert issued.url in email.get_content()
+
+
+# ----------------------------------------------------------------------------- one-time links at rest (issue 12)
+
+
+def _outbox_text(db: Database, tenant: Tenant) -> str:
+    """Every outbox and email-delivery row of the tenant, as text (what a database dump would show)."""
+    with db.transaction(tenant.id) as session:
+        rows = [(m.payload, m.last_error) for m in session.execute(select(OutboxMessage)).scalars()] + [
+            (d.subject, d.last_error) for d in session.execute(select(EmailDelivery)).scalars()
+        ]
+    return json.dumps(rows, ensure_ascii=False, default=str)
+
+
+def _sign_up(db: Database, tenant: Tenant, settings: Settings, address: str) -> None:
+    with db.transaction(tenant.id) as session:
+        identity.sign_up(
+            session,
+            tenant,
+            email=address,
+            password="correct horse battery staple 8",
+            display_name="髙橋 一郎",
+            public_url=settings.public_url,
+            data_key=settings.data_key,
+        )
+
+
+def test_a_verification_link_is_sealed_until_sent_then_gone_and_still_works(
+    app, db, seeded, inbox, smtp_settings, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    server, _ = inbox
+    tenant = _tenant(db, BILINGUAL)
+    _sign_up(db, tenant, smtp_settings, "link@example.jp")
+    before = _outbox_text(db, tenant)
+    assert "/verify-email/" not in before and '"sealed"' in before  # queued: sealed, not readable
+
+    with caplog.at_level(logging.DEBUG):
+        _drain(db, smtp_settings)
+    [email] = server.emails()
+    link = next(line for line in email.get_content().splitlines() if "/verify-email/" in line)
+    token = link.rsplit("/", 1)[1]
+    after = _outbox_text(db, tenant)
+    # Sent: neither the link nor its token is kept anywhere, sealed or not; the row says what was removed.
+    assert token not in after and '"sealed"' not in after and '"scrubbed": ["verify_url"]' in after
+    assert token not in caplog.text
+
+    # The resident still uses the link from the email.
+    page = app.test_client().get(urlsplit(link).path, base_url=HTTPS)
+    assert page.status_code == 200
+    with db.transaction(tenant.id) as session:
+        account = session.execute(select(Account).where(Account.email == "link@example.jp")).scalar_one()
+    assert account.email_verified_at is not None
+
+
+def test_an_invitation_link_is_gone_after_sending_and_the_invited_admin_still_opens_it(
+    app, db, seeded, inbox, smtp_settings
+) -> None:  # type: ignore[no-untyped-def]
+    from madoguchi.tenancy import lifecycle
+
+    server, _ = inbox
+    tenant = _tenant(db, BILINGUAL)
+    with db.transaction() as session:
+        issued = lifecycle.invite_tenant_admin(
+            session,
+            tenant.id,
+            email="chief@example.jp",
+            display_name="最初の 管理者",
+            public_url=smtp_settings.public_url,
+            data_key=smtp_settings.data_key,
+            lifetime=timedelta(hours=72),
+            actor="test",
+        )
+    token = issued.url.rsplit("/", 1)[1]
+    assert token not in _outbox_text(db, tenant)
+    _drain(db, smtp_settings)
+    [email] = server.emails()
+    assert issued.url in email.get_content()
+    assert token not in _outbox_text(db, tenant)
+    assert app.test_client().get(urlsplit(issued.url).path, base_url=HTTPS).status_code == 200
+
+
+def test_a_link_email_given_up_is_scrubbed_and_staff_cannot_send_it_again(db, seeded, inbox, smtp_settings) -> None:  # type: ignore[no-untyped-def]
+    from madoguchi.notify import email as email_ops
+
+    server, _ = inbox
+    server.refuse = "550 5.1.1 No such mailbox"
+    tenant = _tenant(db, BILINGUAL)
+    _sign_up(db, tenant, smtp_settings, "nobody@example.jp")
+    with db.transaction(tenant.id) as session:  # as if it had failed MAX_ATTEMPTS - 1 times already
+        session.execute(update(OutboxMessage).values(attempts=worker.MAX_ATTEMPTS - 1))
+    _drain(db, smtp_settings)
+    [delivery] = _deliveries(db, tenant)
+    assert delivery.status == "failed"
+    assert '"sealed"' not in _outbox_text(db, tenant)
+    with db.transaction(tenant.id) as session:
+        fresh = session.get(EmailDelivery, delivery.id)
+        with pytest.raises(Conflict, match="one-time link"):
+            email_ops.retry_delivery(session, tenant, fresh, actor="test")

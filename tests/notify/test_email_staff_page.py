@@ -221,3 +221,28 @@ def test_an_email_the_log_backend_kept_reads_recorded_not_sent_and_a_real_send_r
         session.execute(update(EmailDelivery).where(EmailDelivery.id == delivery.id).values(backend="smtp"))
     html = admin.get(_page_url(town) + "?lang=ja").get_data(as_text=True)
     assert '"badge badge-ok">送信済み<' in html and "記録のみ・未送信" not in html
+
+
+def test_a_failed_email_with_a_one_time_link_is_not_sent_again_and_the_page_says_why(
+    db, towns, refused, sign_in
+) -> None:  # type: ignore[no-untyped-def]
+    from madoguchi.identity import operations as identity
+
+    town, _ = towns
+    with db.transaction(town.tenant.id) as session:
+        identity.resend_verification_email(
+            session,
+            town.tenant,
+            town.resident_account,
+            public_url="https://madoguchi.example",
+            data_key=refused.data_key,
+        )
+    for _ in range(worker.MAX_ATTEMPTS):
+        _run_due(db, town, refused)
+    [delivery] = [d for d in _deliveries(db, town) if d.status == "failed"]
+    assert delivery.template == "account.verify_email"
+
+    answer = _retry(sign_in(town.admin), town, delivery.id)
+    assert answer.status_code == 409
+    assert "一度だけ使えるリンク" in answer.get_data(as_text=True)
+    assert _deliveries(db, town)[0].status == "failed"

@@ -45,6 +45,7 @@ def _sign_up(db: Database, town: Tenant, address: str, settings: Settings) -> No
             password="a long harbour evening 2026",
             display_name="𠮷田 葛󠄀子",
             public_url=settings.public_url,
+            data_key=settings.data_key,
             locale="en",
         )
 
@@ -128,4 +129,4 @@ def test_demo_settings_send_mail_to_the_mailbox_unless_a_real_backend_is_named(t
     assert demo_settings(tmp_path / "a", Settings(data_dir=tmp_path)).email_backend == "mailbox"
     assert demo_settings(tmp_path / "b", Settings(data_dir=tmp_path, email_backend="smtp")).email_backend == "smtp"
     stored = json.loads((tmp_path / "a" / "demo-secrets.json").read_text())
-    assert set(stored) == {"secret_key", "data_key"}
+    assert set(stored) == {"secret_key", "data_key", "audit_key"}

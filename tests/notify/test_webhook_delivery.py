@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import ipaddress
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -270,7 +271,7 @@ def test_dns_that_now_points_at_a_private_address_is_refused_at_delivery(
     dns = {"hooks.vendor.example": "93.184.216.34"}
     monkeypatch.setattr(webhooks, "resolve_host", lambda host, port: [ipaddress.ip_address(dns[host])])
     connections: list[object] = []
-    monkeypatch.setattr(webhooks, "post", lambda target, headers, body: connections.append(target) or 200)
+    monkeypatch.setattr(webhooks, "post", lambda target, headers, body, **_: connections.append(target) or 200)
     subscribe(sign_in(town.admin), town, "https://hooks.vendor.example/madoguchi")
     submit_application(db, town)
     dns["hooks.vendor.example"] = "10.0.0.7"  # DNS rebinding after the subscription was checked
@@ -309,11 +310,11 @@ def test_an_unanswering_receiver_times_out_and_is_retried(db, towns, sign_in, al
     town, _ = towns
     silent = socket.create_server(("127.0.0.1", 0))  # accepts connections, never answers
     try:
-        monkeypatch.setattr(webhooks, "TIMEOUT_SECONDS", 0.5)
+        quick = replace(allow_private, webhook_read_timeout_seconds=0.5)
         subscribe(sign_in(town.admin), town, f"http://127.0.0.1:{silent.getsockname()[1]}/hook")
         submit_application(db, town)
         started = time.monotonic()
-        drain(db, allow_private)
+        drain(db, quick)
         assert time.monotonic() - started < 5
     finally:
         silent.close()

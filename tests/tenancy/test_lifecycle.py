@@ -20,7 +20,7 @@ from madoguchi.identity.models import Account, StaffRole
 from madoguchi.tenancy import lifecycle
 from madoguchi.tenancy.models import Tenant, TenantInvitation
 from tests.api.test_applications_api import RESIDENCY
-from tests.conftest import AUDIT_KEY, Backend
+from tests.conftest import AUDIT_KEY, DATA_KEY, Backend
 from tests.factories import make_account, make_household, make_person
 from tests.identity import conftest as identity_fixtures
 from tests.identity.conftest import HTTPS, Clock, Towns, api, audit_actions, page, post_form
@@ -39,6 +39,7 @@ def _invite(db: Database, tenant: Tenant, email: str = "chief@example.jp", **kwa
             email=email,
             display_name="Chief",
             public_url="https://madoguchi.example.jp",
+            data_key=DATA_KEY,
             lifetime=kwargs.pop("lifetime", timedelta(hours=72)),
             actor="test",
         )

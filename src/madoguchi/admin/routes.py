@@ -414,6 +414,7 @@ class TenantInvitations(MethodView):
             email=email,
             display_name=body["display_name"] or email.split("@", 1)[0],
             public_url=config.public_url,
+            data_key=config.data_key,
             lifetime=timedelta(hours=config.invitation_lifetime_hours),
             actor=_actor(),
             locale=body["locale"],

@@ -273,6 +273,7 @@ def tenant_invite(tenant_id: uuid.UUID) -> ResponseReturnValue:
                 email=email,
                 display_name=values["display_name"] or email.split("@", 1)[0],
                 public_url=settings.public_url,
+                data_key=settings.data_key,
                 lifetime=timedelta(hours=settings.invitation_lifetime_hours),
                 actor=_actor(),
                 locale=current_locale(),

@@ -12,6 +12,7 @@ from typing import Any
 import click
 from gunicorn.app.base import BaseApplication
 
+from madoguchi.accesslog import RedactingLogger
 from madoguchi.config import Settings
 
 
@@ -26,6 +27,8 @@ class _DemoServer(BaseApplication):
             "worker_class": "gthread",
             "threads": 4,
             "accesslog": "-",
+            # The usual line format, with one-time tokens (email links, OAuth codes) redacted.
+            "logger_class": RedactingLogger,
             "errorlog": "-",
             "loglevel": "info",
             "graceful_timeout": 5,

@@ -232,6 +232,7 @@ def invite(slug: str, email: str, display_name: str | None) -> None:
             email=email,
             display_name=display_name or email.split("@", 1)[0],
             public_url=config.public_url,
+            data_key=config.data_key,
             lifetime=timedelta(hours=config.invitation_lifetime_hours),
             actor=CLI_ACTOR,
         )

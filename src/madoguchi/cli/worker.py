@@ -30,6 +30,9 @@ def worker(once: bool) -> None:
         email.mailer_for(config)
     except ValueError as misconfigured:
         raise click.ClickException(str(misconfigured)) from misconfigured
+    too_short = outbox_worker.lease_shorter_than_sends(config)
+    if too_short:
+        raise click.ClickException(too_short)
     with database(config) as db:
         if once:
             click.echo(f"delivered {outbox_worker.run_once(db, settings=config)} message(s)")

@@ -209,6 +209,7 @@ def sign_up(
     password: str,
     display_name: str,
     public_url: str,
+    data_key: str,
     locale: str | None = None,
 ) -> None:
     """Open a resident account and mail a verification link; for a known address, mail a reminder instead.
@@ -240,7 +241,7 @@ def sign_up(
             if existing is None:
                 raise
         else:
-            send_verification_email(session, tenant, account, public_url=public_url, locale=locale)
+            send_verification_email(session, tenant, account, public_url=public_url, data_key=data_key, locale=locale)
             audit.record(
                 session,
                 tenant.id,
@@ -281,9 +282,12 @@ def _spend_hashing_time(password: str) -> None:
 
 
 def send_verification_email(
-    session: Session, tenant: Tenant, account: Account, *, public_url: str, locale: str | None = None
+    session: Session, tenant: Tenant, account: Account, *, public_url: str, data_key: str, locale: str | None = None
 ) -> EmailVerification:
-    """A new single-use link (24 h) to the account's address; earlier unused links stop working."""
+    """A new single-use link (24 h) to the account's address; earlier unused links stop working.
+
+    The link travels sealed in the outbox and is removed once the email is sent (``madoguchi.notify.outbox``):
+    every email with a one-time link is queued this way."""
     now = utcnow()
     session.execute(
         update(EmailVerification)
@@ -309,9 +313,10 @@ def send_verification_email(
             "to": account.email,
             "display_name": account.display_name,
             "locale": locale or account.locale or tenant.default_locale,
-            "verify_url": verification_link(public_url, tenant, token),
             "expires_at": verification.expires_at.isoformat(),
         },
+        secrets={"verify_url": verification_link(public_url, tenant, token)},
+        sealer=Sealer(data_key),
     )
     return verification
 
@@ -323,10 +328,12 @@ def remember_locale(session: Session, account: Account, locale: str) -> None:
         session.flush()
 
 
-def resend_verification_email(session: Session, tenant: Tenant, account: Account, *, public_url: str) -> None:
+def resend_verification_email(
+    session: Session, tenant: Tenant, account: Account, *, public_url: str, data_key: str
+) -> None:
     if account.email_verified_at is not None:
         raise Conflict("This email address is already confirmed.")
-    send_verification_email(session, tenant, account, public_url=public_url)
+    send_verification_email(session, tenant, account, public_url=public_url, data_key=data_key)
 
 
 def verify_email(session: Session, tenant_id: uuid.UUID, token: str) -> Account:
@@ -387,7 +394,7 @@ def _resets_since(session: Session, tenant_id: uuid.UUID, account_id: uuid.UUID,
 
 
 def request_password_reset(
-    session: Session, tenant: Tenant, *, email: str, public_url: str, locale: str | None = None
+    session: Session, tenant: Tenant, *, email: str, public_url: str, data_key: str, locale: str | None = None
 ) -> None:
     """Mail a single-use link (valid PASSWORD_RESET_TTL) that sets a new password, if the address has an account.
 
@@ -416,7 +423,7 @@ def request_password_reset(
         )
         session.add(reset)
         session.flush()
-        # Enqueued like the verification link (a ``*_url`` in a notify.account payload).
+        # Sealed like the verification link: the worker removes it once the email is handed over.
         outbox.enqueue(
             session,
             NOTIFY_ACCOUNT,
@@ -426,9 +433,10 @@ def request_password_reset(
                 "to": account.email,
                 "display_name": account.display_name,
                 "locale": locale or account.locale or tenant.default_locale,
-                "reset_url": password_reset_link(public_url, tenant, token),
                 "expires_at": reset.expires_at.isoformat(),
             },
+            secrets={"reset_url": password_reset_link(public_url, tenant, token)},
+            sealer=Sealer(data_key),
         )
     audit.record(
         session,

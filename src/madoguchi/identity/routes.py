@@ -154,6 +154,7 @@ class Accounts(MethodView):
             password=args["password"],
             display_name=args["display_name"],
             public_url=boundary.settings().public_url,
+            data_key=boundary.settings().data_key,
         )
         return {
             "email": args["email"],
@@ -189,8 +190,13 @@ class PasswordResetRequest(MethodView):
         If the address has an account, a single-use link (valid one hour) is emailed to it. The answer is the same
         either way. Rate-limited per IP; at most 3 emails per account and hour.
         """
+        settings = boundary.settings()
         operations.request_password_reset(
-            db_session(), current_tenant, email=args["email"], public_url=boundary.settings().public_url
+            db_session(),
+            current_tenant,
+            email=args["email"],
+            public_url=settings.public_url,
+            data_key=settings.data_key,
         )
         return {"detail": "If an account uses this address, we sent it a link to set a new password."}
 
@@ -361,7 +367,11 @@ class EmailVerificationResend(MethodView):
         principal = _signed_in()
         assert principal.account is not None
         operations.resend_verification_email(
-            db_session(), current_tenant, principal.account, public_url=boundary.settings().public_url
+            db_session(),
+            current_tenant,
+            principal.account,
+            public_url=boundary.settings().public_url,
+            data_key=boundary.settings().data_key,
         )
 
 

@@ -230,6 +230,7 @@ def sign_up() -> ResponseReturnValue:
         password=password,
         display_name=display_name,
         public_url=boundary.settings().public_url,
+        data_key=boundary.settings().data_key,
         locale=current_locale(),
     )
     return _tenant_render(
@@ -306,8 +307,14 @@ def request_password_reset() -> ResponseReturnValue:
         return _tenant_render(
             "identity/password_reset_request.html", 422, **context, values=values, errors={"email": [message]}
         )
+    settings = boundary.settings()
     operations.request_password_reset(
-        db_session(), tenant, email=email, public_url=boundary.settings().public_url, locale=current_locale()
+        db_session(),
+        tenant,
+        email=email,
+        public_url=settings.public_url,
+        data_key=settings.data_key,
+        locale=current_locale(),
     )
     return _tenant_render(
         "identity/message.html",

@@ -8,9 +8,13 @@ transaction of the change; the worker runs ``EmailHandler`` for it, which builds
   message whose email was sent is not sent again, however often the worker sees it. The SMTP ``Message-ID``
   is ``<outbox-message-id@sender-domain>`` on every attempt, so if the process dies between sending and
   committing, the second copy carries the same ``Message-ID`` and mail systems recognise it.
-* **Failures.** The handler runs inside a savepoint of the worker's transaction; a failed send raises
-  ``EmailFailed``, the worker rolls the savepoint back, schedules the retry with its backoff and calls
+* **Outside transactions.** The handler builds the email in the worker's claim transaction and returns a
+  ``Dispatch``; the worker talks to the SMTP relay (or SES) outside any transaction, at most
+  ``worker_endpoint_concurrency`` emails at once per relay, and records the outcome in a transaction of its own.
+* **Failures.** A failed send raises ``EmailFailed``; the worker schedules the retry with its backoff and calls
   ``after_rollback``, which records the attempt (and, after the last one, status ``failed``) so staff see it.
+* **One-time links** travel sealed in the outbox payload and are removed once the email is sent or given up
+  (``madoguchi.notify.outbox``); such an email cannot be sent again by staff.
 * **Retry now.** Staff (tenant admins, supervisors) re-queue a failed delivery: its outbox message becomes due
   again with a fresh series of attempts; the action is audited.
 """
@@ -33,9 +37,10 @@ from sqlalchemy.orm import Session
 from madoguchi.audit import operations as audit
 from madoguchi.db import utcnow
 from madoguchi.errors import Conflict, NotFound
-from madoguchi.notify import messages
+from madoguchi.notify import messages, outbox
 from madoguchi.notify.mailbox import MailboxMailer
 from madoguchi.notify.models import EmailDelivery, OutboxMessage
+from madoguchi.notify.outbox import Dispatch
 from madoguchi.tenancy.models import Tenant
 
 if TYPE_CHECKING:
@@ -65,6 +70,7 @@ class LogMailer:
     Only the ``Message-ID`` goes to the log: bodies carry links (address verification) that must not."""
 
     name = "log"
+    endpoint = "log"
 
     def send(self, message: EmailMessage) -> None:
         log.info("email %s not sent (log backend)", message["Message-ID"])
@@ -82,6 +88,8 @@ class SmtpMailer:
         self.starttls = settings.smtp_starttls
         self.username = settings.smtp_username
         self.password = settings.smtp_password
+        #: The relay, as the worker's per-endpoint limit counts it.
+        self.endpoint = f"smtp://{self.host}:{self.port}"
 
     def send(self, message: EmailMessage) -> None:
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
@@ -100,12 +108,19 @@ class SesMailer:
 
     def __init__(self, settings: Settings) -> None:
         import boto3
+        from botocore.config import Config
 
+        # Short timeouts and one retry: the outbox worker retries with its own backoff, and a slow SES must not
+        # hold a sending slot for botocore's default minute.
+        timeouts = Config(
+            connect_timeout=settings.smtp_timeout, read_timeout=settings.smtp_timeout, retries={"max_attempts": 2}
+        )
         self.client = boto3.client(
-            "sesv2", region_name=settings.ses_region, endpoint_url=settings.ses_endpoint_url or None
+            "sesv2", region_name=settings.ses_region, endpoint_url=settings.ses_endpoint_url or None, config=timeouts
         )
         self.sender = parseaddr(settings.email_from)[1]
         self.configuration_set = settings.ses_configuration_set
+        self.endpoint = f"ses://{settings.ses_region}"
 
     def send(self, message: EmailMessage) -> None:
         request: dict[str, Any] = {"FromEmailAddress": self.sender, "Content": {"Raw": {"Data": message.as_bytes()}}}
@@ -206,45 +221,59 @@ def _describe(exc: Exception) -> str:
 
 
 class EmailHandler:
-    """The outbox handler of ``notify.applicant`` and ``notify.account``: one email per message, at most."""
+    """The outbox handler of ``notify.applicant`` and ``notify.account``: one email per message, at most.
+
+    It builds the email in the worker's claim transaction and hands it back as a ``Dispatch``: the SMTP or SES
+    conversation happens outside any transaction, limited per relay like any endpoint."""
 
     def __init__(self, settings: Settings, mailer: Mailer | None = None) -> None:
         self.settings = settings
         self.mailer = mailer or mailer_for(settings)
 
-    def __call__(self, session: Session, tenant: Tenant, message: OutboxMessage) -> None:
+    def __call__(self, session: Session, tenant: Tenant, message: OutboxMessage) -> Dispatch | None:
         delivery = _delivery_for(session, message.id, lock=True)
         if delivery is not None and delivery.status == SENT:
             log.info("email for outbox message %s was sent already: not again", message.id)
-            return
+            return None
         email = messages.build(session, tenant, message, self.settings)
-        payload = message.payload
         if email is None:
-            log.info("no email for outbox message %s (%s): nobody to send it to", message.id, payload.get("template"))
-            return
-        attempt = _Attempt(message.id, tenant.id, email, self.mailer.name, utcnow())
-        # Template and reference only: bodies carry links and codes that never go to a log.
-        log.info(
-            "email %s for tenant %s: %s -> %s via %s",
-            message.id,
-            tenant.slug,
-            email.template,
-            email.reference,
-            self.mailer.name,
-        )
-        try:
-            self.mailer.send(email.mime)
-        except Exception as exc:
-            raise EmailFailed(attempt, _describe(exc)) from exc
-        delivery = delivery or _new_delivery(session, attempt)
-        delivery.attempts += 1
-        delivery.status = SENT
-        delivery.backend = self.mailer.name
-        delivery.last_attempt_at = attempt.attempted_at
-        delivery.sent_at = utcnow()
-        delivery.last_error = None
-        delivery.next_attempt_at = None
-        session.flush()
+            log.info(
+                "no email for outbox message %s (%s): nobody to send it to", message.id, message.payload.get("template")
+            )
+            return None
+        message_id, tenant_id, tenant_slug, mailer = message.id, tenant.id, tenant.slug, self.mailer
+
+        def send() -> _Attempt:
+            attempt = _Attempt(message_id, tenant_id, email, mailer.name, utcnow())
+            # Template and reference only: bodies carry links and codes that never go to a log.
+            log.info(
+                "email %s for tenant %s: %s -> %s via %s",
+                message_id,
+                tenant_slug,
+                email.template,
+                email.reference,
+                mailer.name,
+            )
+            try:
+                mailer.send(email.mime)
+            except Exception as exc:
+                raise EmailFailed(attempt, _describe(exc)) from exc
+            return attempt
+
+        endpoint = getattr(mailer, "endpoint", mailer.name)
+        return Dispatch(endpoint, send, _record_sent, sequence=f"email:{email.recipient.lower()}")
+
+
+def _record_sent(session: Session, message: OutboxMessage, attempt: _Attempt) -> None:
+    delivery = _delivery_for(session, message.id, lock=True) or _new_delivery(session, attempt)
+    delivery.attempts += 1
+    delivery.status = SENT
+    delivery.backend = attempt.backend
+    delivery.last_attempt_at = attempt.attempted_at
+    delivery.sent_at = utcnow()
+    delivery.last_error = None
+    delivery.next_attempt_at = None
+    session.flush()
 
 
 def handlers(settings: Settings, mailer: Mailer | None = None) -> dict[str, EmailHandler]:
@@ -277,6 +306,16 @@ def get_delivery(session: Session, tenant_id: uuid.UUID, delivery_id: uuid.UUID)
     return delivery
 
 
+class OneTimeLinkNotKept(Conflict):
+    """A failed email that carried a one-time link cannot be sent again: the link is not kept."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This email carried a one-time link, which is not kept after the last attempt: it cannot be sent "
+            "again. Ask the person to request a new link (or send a new invitation)."
+        )
+
+
 def retry_delivery(session: Session, tenant: Tenant, delivery: EmailDelivery, *, actor: str) -> EmailDelivery:
     """Queue a failed email again: its outbox message is due now, with a fresh series of attempts."""
     if delivery.status != FAILED:
@@ -286,6 +325,8 @@ def retry_delivery(session: Session, tenant: Tenant, delivery: EmailDelivery, *,
     ).scalar_one_or_none()
     if message is None:
         raise Conflict("The event of this email is no longer kept: it cannot be sent again.")
+    if outbox.secrets_scrubbed(message):
+        raise OneTimeLinkNotKept()
     now = utcnow()
     message.processed_at = None
     message.available_at = now

@@ -31,8 +31,10 @@ from sqlalchemy.orm import Session
 
 from madoguchi import jp
 from madoguchi.applications.models import Application
+from madoguchi.crypto import Sealer
 from madoguchi.db import utcnow
 from madoguchi.identity.models import Account
+from madoguchi.notify import outbox
 from madoguchi.notify.models import OutboxMessage
 from madoguchi.tenancy.models import Tenant
 
@@ -165,12 +167,15 @@ def _application_email(
     return template, account.email, application.reference, locale, context
 
 
-def _account_email(tenant: Tenant, payload: dict[str, Any]) -> tuple[str, str, str | None, str, dict[str, Any]] | None:
+def _account_email(
+    tenant: Tenant, payload: dict[str, Any], secrets: dict[str, str]
+) -> tuple[str, str, str | None, str, dict[str, Any]] | None:
     recipient = payload.get("to")
     if not recipient:
         return None
     locale = choose_locale(tenant, payload.get("locale"))
-    context = {key: value for key, value in payload.items() if key.endswith("_url")}
+    # Links come from the payload, one-time ones from its sealed secrets (madoguchi.notify.outbox).
+    context = {key: value for key, value in {**payload, **secrets}.items() if key.endswith("_url")}
     if payload.get("expires_at"):
         context["expires_at"] = format_moment(datetime.fromisoformat(str(payload["expires_at"])), locale)
     return str(payload["template"]), str(recipient), payload.get("reference"), locale, context
@@ -182,7 +187,7 @@ def build(session: Session, tenant: Tenant, message: OutboxMessage, settings: Se
     if message.topic == "notify.applicant":
         found = _application_email(session, tenant, payload, settings)
     elif message.topic == "notify.account":
-        found = _account_email(tenant, payload)
+        found = _account_email(tenant, payload, outbox.open_secrets(message, _sealer(settings)))
     else:
         raise LookupError(f"no email for topic {message.topic!r}")
     if found is None:
@@ -191,6 +196,10 @@ def build(session: Session, tenant: Tenant, message: OutboxMessage, settings: Se
     subject, body = render(template, locale, {**common_context(tenant, locale, settings), **context})
     mime = _mime(tenant, settings, message.id, recipient=recipient, locale=locale, subject=subject, body=body)
     return Email(str(payload.get("template") or template), reference, recipient, locale, subject, body, mime)
+
+
+def _sealer(settings: Settings) -> Sealer | None:
+    return Sealer(settings.data_key) if settings.data_key else None
 
 
 def message_id(outbox_id: uuid.UUID, settings: Settings) -> str:

@@ -25,6 +25,13 @@ class OutboxMessage(TenantScoped, Base):
     attempts: Mapped[int] = mapped_column(default=0)
     processed_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: The worker's claim of the message (``madoguchi.notify.worker``): which claim, and until when no other
+    #: worker may take it. Both None when nobody holds it.
+    lease_id: Mapped[uuid.UUID | None]
+    lease_expires_at: Mapped[datetime | None]
+    #: When the current claim started sending (set just before the email or webhook leaves, in its own
+    #: transaction); None until then. A killed worker re-sends at most the messages with this set.
+    in_flight_at: Mapped[datetime | None]
 
 
 class WebhookSubscription(TenantScoped, Base):

@@ -92,6 +92,14 @@ def retry_email_delivery(delivery_id: uuid.UUID) -> ResponseReturnValue:
         abort(404)
     try:
         email.retry_delivery(session, current_tenant, delivery, actor=current_principal().actor.label)
+    except email.OneTimeLinkNotKept:
+        return _page(
+            message=_(
+                "This email carried a one-time link, which is not kept once the email was sent or given up. "
+                "Ask the person to request a new link (or send a new invitation)."
+            ),
+            code=409,
+        )
     except Conflict:
         # Sent already, or the worker is still retrying it: nothing changes.
         return _page(

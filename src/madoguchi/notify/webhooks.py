@@ -7,9 +7,11 @@ How an event travels (every step is a row written in a transaction, nothing is s
 2. The outbox worker runs ``fan_out``: one ``WebhookDelivery`` per active subscription to that event (unique
    per subscription and message, so an event is never delivered twice to one subscription) and one
    ``webhook.deliver`` outbox message per delivery.
-3. The worker runs the deliver handler: check the target again (DNS may have changed since subscription),
-   POST the signed body to the address that was checked, record the outcome. A failure raises, the worker
-   retries with exponential backoff and, after its last attempt, the delivery is marked ``failed``.
+3. The worker runs the deliver handler, which says what to send where (a ``Dispatch``); outside any
+   transaction, and with at most a few sends at once per endpoint, the worker checks the target again (DNS
+   may have changed since subscription), POSTs the signed body to the address that was checked (short connect
+   and read timeouts) and records the outcome. A failure is retried with exponential backoff and, after the
+   last attempt, the delivery is marked ``failed``.
 
 Signatures follow Standard Webhooks (https://www.standardwebhooks.com): ``webhook-id`` is the event's
 outbox message id (the same on every retry and replay), ``webhook-timestamp`` the attempt's unix time and
@@ -51,6 +53,7 @@ from madoguchi.db import utcnow
 from madoguchi.errors import Conflict, NotFound, ValidationFailed
 from madoguchi.notify import outbox
 from madoguchi.notify.models import OutboxMessage, WebhookDelivery, WebhookSubscription
+from madoguchi.notify.outbox import Dispatch
 from madoguchi.oauth.models import OAuthClient
 from madoguchi.tenancy.models import Tenant
 
@@ -71,8 +74,6 @@ PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cance
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a format prefix, not a secret
 SECRET_BYTES = 32
-#: Connect and read together (a deadline for the whole request, not per socket operation).
-TIMEOUT_SECONDS = 5.0
 MAX_URL_LENGTH = 2048
 #: Active subscriptions per owner (a vendor app, or the tenant admins together).
 MAX_SUBSCRIPTIONS = 25
@@ -264,16 +265,19 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
 
 
-def post(target: Target, headers: dict[str, str], body: str) -> int:
-    """POST ``body`` to the first reachable checked address; returns the status. Redirects are not followed."""
-    deadline = time.monotonic() + TIMEOUT_SECONDS
+def post(target: Target, headers: dict[str, str], body: str, *, connect_timeout: float, read_timeout: float) -> int:
+    """POST ``body`` to the first reachable checked address; returns the status. Redirects are not followed.
+
+    ``connect_timeout`` bounds each connection attempt, ``read_timeout`` the wait for the answer once the
+    request is out; the whole call never takes longer than the two together."""
+    deadline = time.monotonic() + connect_timeout + read_timeout
     connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
     last_error: OSError | None = None
     for address in target.addresses:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        connection = connection_class(target.host, target.port, address, remaining)
+        connection = connection_class(target.host, target.port, address, min(connect_timeout, remaining))
         try:
             try:
                 connection.connect()
@@ -281,7 +285,7 @@ def post(target: Target, headers: dict[str, str], body: str) -> int:
                 last_error = exc
                 continue
             assert connection.sock is not None
-            connection.sock.settimeout(max(deadline - time.monotonic(), 0.01))
+            connection.sock.settimeout(max(min(read_timeout, deadline - time.monotonic()), 0.01))
             connection.request("POST", target.path, body=body.encode(), headers=headers)
             response = connection.getresponse()
             # Read a little so a well-behaved server sees its response consumed; the body is not kept.
@@ -290,6 +294,17 @@ def post(target: Target, headers: dict[str, str], body: str) -> int:
         finally:
             connection.close()
     raise last_error or TimeoutError("no address answered in time")
+
+
+def endpoint_of(url: str) -> str:
+    """What the worker's per-endpoint limit counts: scheme, host and port (no DNS lookup)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port or (443 if scheme == 'https' else 80)}"
 
 
 # -------------------------------------------------------------------------------------- subscriptions
@@ -582,51 +597,87 @@ def _cancel(delivery: WebhookDelivery, reason: str) -> None:
     delivery.last_error = reason
 
 
-def deliver(session: Session, tenant: Tenant, message: OutboxMessage, *, settings: Settings) -> None:
-    """One attempt of one delivery (the ``webhook.deliver`` handler)."""
+def deliver(session: Session, tenant: Tenant, message: OutboxMessage, *, settings: Settings) -> Dispatch | None:
+    """One attempt of one delivery (the ``webhook.deliver`` handler): what to POST where, or None when there is
+    nothing to do. The target is checked again (DNS may have changed) when the worker sends, outside any
+    transaction."""
     delivery_id = uuid.UUID(str(message.payload["delivery_id"]))
-    delivery = session.execute(
-        select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
-    ).scalar_one_or_none()
-    if delivery is None or delivery.job_id != message.id or delivery.status != PENDING:
+    delivery = _current_delivery(session, delivery_id, message.id)
+    if delivery is None:
         log.info("webhook job %s has nothing to do (delivery %s replaced, done or gone)", message.id, delivery_id)
-        return
+        return None
     subscription = session.execute(
         select(WebhookSubscription).where(WebhookSubscription.id == delivery.subscription_id)
     ).scalar_one()
     if subscription.deleted_at is not None:
         _cancel(delivery, "the subscription was deleted")
-        return
+        return None
     if subscription.client_id is not None and _revoked_clients(session, {subscription.client_id}):
         _cancel(delivery, "the vendor app was revoked")
-        return
-    attempted_at = utcnow()
-    status: int | None = None
-    try:
-        secret = _sealer(settings).open(tenant.id, subscription.secret_sealed)
-        target = check_url(subscription.url, allow_private=settings.webhooks_allow_private)
-        headers = signed_headers(secret, str(delivery.message_id), delivery.body)
-        status = post(target, headers, delivery.body)
-    except UnsafeTarget as refusal:
-        raise DeliveryFailed(delivery.id, attempted_at, f"blocked: the URL {refusal}", None) from refusal
-    except Exception as exc:  # whatever went wrong goes into the log the vendor reads
-        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        raise DeliveryFailed(delivery.id, attempted_at, error, None) from exc
-    if not 200 <= status < 300:
-        raise DeliveryFailed(delivery.id, attempted_at, _describe(status), status)
-    delivery.attempts += 1
-    delivery.status = DELIVERED
-    delivery.last_status_code = status
-    delivery.last_error = None
-    delivery.last_attempt_at = delivery.delivered_at = attempted_at
-    delivery.next_attempt_at = None
-    session.flush()
+        return None
+    url, sealed, body, webhook_id = (
+        subscription.url,
+        subscription.secret_sealed,
+        delivery.body,
+        str(delivery.message_id),
+    )
+
+    def send() -> tuple[datetime, int]:
+        attempted_at = utcnow()
+        status: int | None = None
+        try:
+            secret = _sealer(settings).open(tenant.id, sealed)
+            target = check_url(url, allow_private=settings.webhooks_allow_private)
+            headers = signed_headers(secret, webhook_id, body)
+            status = post(
+                target,
+                headers,
+                body,
+                connect_timeout=settings.webhook_connect_timeout_seconds,
+                read_timeout=settings.webhook_read_timeout_seconds,
+            )
+        except UnsafeTarget as refusal:
+            raise DeliveryFailed(delivery_id, attempted_at, f"blocked: the URL {refusal}", None) from refusal
+        except Exception as exc:  # whatever went wrong goes into the log the vendor reads
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise DeliveryFailed(delivery_id, attempted_at, error, None) from exc
+        if not 200 <= status < 300:
+            raise DeliveryFailed(delivery_id, attempted_at, _describe(status), status)
+        return attempted_at, status
+
+    def record(session: Session, message: OutboxMessage, outcome: tuple[datetime, int]) -> None:
+        delivery = _current_delivery(session, delivery_id, message.id)
+        if delivery is None:  # replaced or cancelled while it was being sent
+            return
+        attempted_at, status = outcome
+        delivery.attempts += 1
+        delivery.status = DELIVERED
+        delivery.last_status_code = status
+        delivery.last_error = None
+        delivery.last_attempt_at = delivery.delivered_at = attempted_at
+        delivery.next_attempt_at = None
+        session.flush()
+
+    return Dispatch(endpoint_of(url), send, record, sequence=f"webhook:{subscription.id}")
 
 
-def delivery_handler(settings: Settings) -> Callable[[Session, Tenant, OutboxMessage], None]:
-    """The ``webhook.deliver`` handler bound to the settings it needs (data key, allow-private)."""
+def _current_delivery(session: Session, delivery_id: uuid.UUID, job_id: uuid.UUID) -> WebhookDelivery | None:
+    """The delivery, locked, if ``job_id`` is still the job in charge of it and it is pending."""
+    delivery = session.execute(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if delivery is None or delivery.job_id != job_id or delivery.status != PENDING:
+        return None
+    return delivery
 
-    def handle(session: Session, tenant: Tenant, message: OutboxMessage) -> None:
-        deliver(session, tenant, message, settings=settings)
+
+def delivery_handler(settings: Settings) -> Callable[[Session, Tenant, OutboxMessage], Dispatch | None]:
+    """The ``webhook.deliver`` handler bound to the settings it needs (data key, allow-private, timeouts)."""
+
+    def handle(session: Session, tenant: Tenant, message: OutboxMessage) -> Dispatch | None:
+        return deliver(session, tenant, message, settings=settings)
 
     return handle

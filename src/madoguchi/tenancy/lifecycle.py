@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from madoguchi.audit import operations as audit
 from madoguchi.audit.models import AccessEvent, AuditChainHead, AuditRecord
+from madoguchi.crypto import Sealer
 from madoguchi.db import Base, bind_tenant, bound_tenant, utcnow
 from madoguchi.documents.storage import Storage
 from madoguchi.errors import Conflict, ValidationFailed
@@ -207,13 +208,15 @@ def invite_tenant_admin(
     email: str,
     display_name: str,
     public_url: str,
+    data_key: str,
     lifetime: timedelta,
     actor: str,
     locale: str | None = None,
 ) -> IssuedInvitation:
     """A one-time link for a tenant admin: shown once, emailed (outbox ``notify.account``), single use.
 
-    An earlier open invitation to the same address stops working. ``email`` must be normalized already.
+    An earlier open invitation to the same address stops working. ``email`` must be normalized already. The
+    link travels sealed in the outbox and is removed once the email is sent (``madoguchi.notify.outbox``).
     """
     tenant = _existing(session, tenant_id)
     bound = bound_tenant(session)
@@ -261,9 +264,10 @@ def invite_tenant_admin(
                 "display_name": display_name,
                 "locale": locale or tenant.default_locale,
                 "tenant_name": {"ja": tenant.name_ja, "en": tenant.name_en},
-                "invitation_url": url,
                 "expires_at": invitation.expires_at.isoformat(),
             },
+            secrets={"invitation_url": url},
+            sealer=Sealer(data_key),
         )
         audit.record(
             session,
