@@ -101,7 +101,13 @@ def _from_domain_error(error: DomainError) -> Response:
     if (page := _html_page(error.status)) is not None:
         return page
     return problem_response(
-        error.status, slug=error.slug, title=error.title, detail=error.detail, errors=error.errors, **error.extra
+        error.status,
+        slug=error.slug,
+        title=error.title,
+        detail=error.detail,
+        errors=error.errors,
+        headers=getattr(error, "headers", None),  # e.g. Retry-After of a throttled sign-in
+        **error.extra,
     )
 
 
