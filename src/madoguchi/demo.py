@@ -185,7 +185,7 @@ def _ensure_platform_admin(db: Database, sealer: Sealer) -> DemoAccount:
                 display_name="Platform admin",
                 password_hash=hash_password(DEMO_PASSWORD),
             )
-            key = _enrol(admin, sealer)
+            key: str | None = _enrol(admin, sealer)
             session.add(admin)
         else:
             key = _key_of(admin, sealer)

@@ -12,6 +12,7 @@ from madoguchi import create_app
 from madoguchi.context import database
 from madoguchi.db import Database
 from madoguchi.identity import throttling
+from madoguchi.notify import messages
 from tests.identity.conftest import (
     PASSWORD,
     Towns,
@@ -144,7 +145,7 @@ def test_an_outsider_cannot_lock_the_tenant_admin_out(app, db: Database, towns: 
     assert response.status_code == 201, response.json
 
 
-def test_the_owner_is_told_by_email_once_per_episode(client, db: Database, towns: Towns, later) -> None:  # type: ignore[no-untyped-def]
+def test_the_owner_is_told_by_email_once_per_episode(client, db: Database, towns: Towns, later, settings) -> None:  # type: ignore[no-untyped-def]
     account = add_account(db, towns.a)
     guesser = "198.51.100.8"
 
@@ -163,6 +164,10 @@ def test_the_owner_is_told_by_email_once_per_episode(client, db: Database, towns
         (account.email, True)
     ]
     assert "account.sign_in_throttled" in [r.action for r in audit_actions(db, towns.a)]
+    with db.transaction(towns.a.id) as session:
+        email = messages.build(session, towns.a, told()[0], settings)
+    assert email is not None and email.recipient == account.email and email.locale == "ja"
+    assert "ロックされていません" in email.body and f"/{towns.a.slug}/login" in email.body
     # The owner signs in: the episode ends; a new run of failures is a new episode, told again.
     assert login(client, towns.a, account.email, ip=_from("192.0.2.40")).status_code == 201
     _fail(client, towns.a, account.email, throttling.FREE_FAILURES, guesser)

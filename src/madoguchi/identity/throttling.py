@@ -26,7 +26,7 @@ import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from madoguchi.db import utcnow
@@ -98,7 +98,7 @@ def is_known_address(
     return found is not None
 
 
-def _failures(session: Session, since: datetime, *conditions: object) -> tuple[int, datetime | None]:
+def _failures(session: Session, since: datetime, *conditions: ColumnElement[bool]) -> tuple[int, datetime | None]:
     count, last = session.execute(
         select(func.count(), func.max(SignInFailure.created_at)).where(SignInFailure.created_at > since, *conditions)
     ).one()

@@ -9,6 +9,7 @@ itself and sends a visitor without the right session back to the login page. The
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -45,7 +46,9 @@ def _throttled_message(wait: throttling.SignInThrottled) -> str:
     )
 
 
-def _throttled(template: str, wait: throttling.SignInThrottled, render: Any, field: str, **context: Any) -> Any:
+def _throttled(
+    template: str, wait: throttling.SignInThrottled, render: Callable[..., Any], field: str, **context: Any
+) -> Any:
     """The form again, 429 with Retry-After, and the wait beside the field (the password was not checked)."""
     body, status = render(template, 429, errors={field: [_throttled_message(wait)]}, **context)
     return body, status, wait.headers
@@ -197,12 +200,12 @@ def _enrollment_step(
     owner: Account | PlatformAdmin,
     *,
     issuer: str,
-    render: Any,
+    render: Callable[..., Any],
     action: str,
-    start: Any,
-    confirm: Any,
-    finish: Any,
-    done: Any,
+    start: Callable[..., tuple[str, str]],
+    confirm: Callable[..., None],
+    finish: Callable[[], object],
+    done: Callable[[], str],
 ) -> ResponseReturnValue:
     """The authenticator set-up form (staff and platform admins): ask for a key, show it as a QR code, confirm."""
     template = "identity/two_factor_setup.html"
@@ -217,10 +220,11 @@ def _enrollment_step(
         confirm(session, owner, request.form.get("code", ""), sealer=sealer)
     except (ValidationFailed, Conflict):
         session.rollback()
-        secret = operations.pending_totp_secret(owner, sealer=sealer)
-        uri = totp.provisioning_uri(secret, account_name=owner.email, issuer=issuer) if secret else None
+        pending = operations.pending_totp_secret(owner, sealer=sealer)
+        pending_uri = totp.provisioning_uri(pending, account_name=owner.email, issuer=issuer) if pending else None
         errors = {"code": [_("The code is not correct: check the app's clock and try again.")]}
-        return render(template, 422, enabled=False, action=action, errors=errors, **_key_shown(secret, uri))
+        shown = _key_shown(pending, pending_uri)
+        return render(template, 422, enabled=False, action=action, errors=errors, **shown)
     finish()
     return _see_other(done())
 
