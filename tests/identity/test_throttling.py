@@ -228,3 +228,26 @@ def test_the_login_page_says_how_long_to_wait(client, db: Database, towns: Towns
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) in (29, 30)
     html = refused.get_data(as_text=True)
     assert "ログインを一時的に止めています" in html and "1分後" in html  # towns.a's pages are in Japanese
+
+
+def test_code_guesses_by_someone_with_the_password_are_slowed_across_addresses(  # type: ignore[no-untyped-def]
+    app, db: Database, towns: Towns, clock
+) -> None:
+    """The password leaked: guessing the code from many addresses is slowed account-wide; the owner's desk is not."""
+    clerk = staff_account(db, towns.a, "clerk")
+    desk = "192.0.2.50"
+    assert login(app.test_client(), towns.a, clerk.email, totp_code=next_code(clerk), ip=_from(desk)).status_code == 201
+    attackers = []
+    for n in range(throttling.ACCOUNT_FREE_FAILURES):
+        attacker, there = app.test_client(), _from(f"198.18.{n}.9")
+        form = {"email": clerk.email, "password": PASSWORD}
+        assert post_form(attacker, page(towns.a, "/login"), form, **there).status_code == 303  # a pending session
+        second = page(towns.a, "/login/second-factor")
+        assert post_form(attacker, second, {"code": "000000"}, **there).status_code == 401
+        attackers.append((attacker, there))
+    attacker, there = attackers[0]
+    again = post_form(attacker, page(towns.a, "/login/second-factor"), {"code": "000001"}, **there)
+    assert again.status_code == 429  # the pending session there does not make the address the owner's
+    clock.now += 30
+    response = login(app.test_client(), towns.a, clerk.email, totp_code=next_code(clerk), ip=_from(desk))
+    assert response.status_code == 201

@@ -413,9 +413,9 @@ def _spend_totp_code(
     Wrong codes count towards throttling like wrong passwords (the same ``subject``).
     """
     if isinstance(owner, Account):
-        known = throttling.is_known_address(session, address, account_id=owner.id)
+        known = throttling.is_known_address(session, address, account_id=owner.id, second_factor_passed=True)
     else:
-        known = throttling.is_known_address(session, address, platform_admin_id=owner.id)
+        known = throttling.is_known_address(session, address, platform_admin_id=owner.id, second_factor_passed=True)
     _check_throttle(session, subject, address, known)
     model = type(owner)
     secret = _open_totp_secret(sealer, owner.id, owner.totp_secret_encrypted)

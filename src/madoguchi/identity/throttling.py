@@ -81,21 +81,24 @@ def is_known_address(
     *,
     account_id: uuid.UUID | None = None,
     platform_admin_id: uuid.UUID | None = None,
+    second_factor_passed: bool = False,
 ) -> bool:
-    """Whether the account (or platform admin) gave its password from ``address`` lately (a session began)."""
+    """Whether the account (or platform admin) began a session from ``address`` lately.
+
+    ``second_factor_passed``: only sessions that passed the second factor count. The code step asks this,
+    since whoever reached it from an address knew the password there and began a pending session.
+    """
     if address is None or (account_id is None and platform_admin_id is None):
         return False
     owner = WebSession.account_id == account_id if account_id else WebSession.platform_admin_id == platform_admin_id
-    found = session.execute(
-        select(WebSession.id)
-        .where(
-            owner,
-            WebSession.ip_address == address,
-            WebSession.created_at > utcnow() - timedelta(days=KNOWN_ADDRESS_DAYS),
-        )
-        .limit(1)
-    ).first()
-    return found is not None
+    stmt = select(WebSession.id).where(
+        owner,
+        WebSession.ip_address == address,
+        WebSession.created_at > utcnow() - timedelta(days=KNOWN_ADDRESS_DAYS),
+    )
+    if second_factor_passed:
+        stmt = stmt.where(WebSession.second_factor_at.is_not(None))
+    return session.execute(stmt.limit(1)).first() is not None
 
 
 def _failures(session: Session, since: datetime, *conditions: ColumnElement[bool]) -> tuple[int, datetime | None]:
