@@ -1,7 +1,9 @@
 """Seeding the embedded demo: schema, catalog, tenants, demo registries and demo accounts.
 
 Idempotent: running it again on the same data directory keeps every row already there (the demo's data
-survives restarts) and only fills what is missing. Secrets for the demo (Flask secret key, the data key
+survives restarts) and only fills what is missing. Staff and the platform admin pass a second factor: the demo
+sets up their authenticator (TOTP) keys when it creates them and prints the keys on every start. Secrets for
+the demo (Flask secret key, the data key
 that encrypts Individual Numbers) are generated once into ``<data_dir>/demo-secrets.json``.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,9 +25,10 @@ from madoguchi.catalog import definitions
 from madoguchi.catalog import operations as catalog
 from madoguchi.config import Settings
 from madoguchi.crypto import Sealer
-from madoguchi.db import Database
+from madoguchi.db import Database, utcnow
 from madoguchi.documents import signing
 from madoguchi.identity import operations as identity
+from madoguchi.identity import totp
 from madoguchi.identity.models import Account, AccountKind, IdentityAssurance, PlatformAdmin, StaffRole
 from madoguchi.identity.passwords import hash_password
 from madoguchi.registry import demo_data
@@ -35,7 +39,7 @@ from madoguchi.tenancy import operations as tenancy
 from madoguchi.tenancy.models import Tenant
 
 DEMO_PASSWORD = "madoguchi-demo"  # noqa: S105 - printed on purpose: these are demo accounts
-#: The demo's platform admin (no second factor, so the admin pages can be tried at once): signs in at /admin/login.
+#: The demo's platform admin: signs in at /admin/login (with the TOTP key the demo prints).
 DEMO_PLATFORM_ADMIN = "platform-admin@example.jp"
 
 
@@ -44,6 +48,27 @@ class DemoAccount:
     tenant: str
     email: str
     role: str
+    #: The authenticator (TOTP) key of a staff account or platform admin, printed so a newcomer can sign in;
+    #: None for residents, and for one whose authenticator was reset (it sets one up at the next sign-in).
+    totp_secret: str | None = None
+
+
+def _enrol(owner: Account | PlatformAdmin, sealer: Sealer) -> str:
+    """Give a new demo staff account (or platform admin) an authenticator key, in force at once."""
+    secret = totp.new_secret()
+    owner.totp_secret_encrypted = sealer.seal(owner.id, secret)
+    owner.totp_enabled_at = utcnow()
+    return secret
+
+
+def _key_of(owner: Account | PlatformAdmin, sealer: Sealer) -> str | None:
+    """The demo account's key, to print it again on every start (None once reset: enrol at sign-in)."""
+    if owner.totp_enabled_at is None or not owner.totp_secret_encrypted:
+        return None
+    try:
+        return sealer.open(owner.id, owner.totp_secret_encrypted)
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -136,7 +161,7 @@ def _load_demo_registries(db: Database, settings: Settings, tenant: Tenant) -> s
     return str(written["demo_resident_code"])
 
 
-def _ensure_accounts(db: Database, tenant: Tenant, resident_code: str | None) -> list[DemoAccount]:
+def _ensure_accounts(db: Database, tenant: Tenant, resident_code: str | None, sealer: Sealer) -> list[DemoAccount]:
     domain = f"{tenant.slug}.example.jp"
     wanted = [
         ("resident", AccountKind.RESIDENT, [], True),
@@ -150,46 +175,58 @@ def _ensure_accounts(db: Database, tenant: Tenant, resident_code: str | None) ->
         person = None
         if resident_code:
             person = session.execute(select(Person).where(Person.resident_code == resident_code)).scalar_one()
-        existing = set(session.execute(select(Account.email)).scalars())
+        existing = {account.email: account for account in session.execute(select(Account)).scalars()}
         password_hash = None
         for local, kind, roles, linked in wanted:
             email = f"{local}@{domain}"
-            accounts.append(
-                DemoAccount(tenant.slug, email, ",".join(roles) or ("resident (verified)" if linked else "resident"))
-            )
-            if email in existing:
+            role = ",".join(roles) or ("resident (verified)" if linked else "resident")
+            account = existing.get(email)
+            if account is not None:
+                key = _key_of(account, sealer) if kind == AccountKind.STAFF else None
+                accounts.append(DemoAccount(tenant.slug, email, role, key))
                 continue
             password_hash = password_hash or hash_password(DEMO_PASSWORD)
-            session.add(
-                Account(
-                    tenant_id=tenant.id,
-                    email=email,
-                    display_name=person.full_name if linked and person else local.capitalize(),
-                    kind=kind,
-                    roles=[str(r) for r in roles],
-                    identity_assurance=(IdentityAssurance.VERIFIED if linked and person else IdentityAssurance.EMAIL),
-                    person_id=person.id if linked and person else None,
-                    password_hash=password_hash,
-                )
+            account = Account(
+                id=uuid.uuid4(),
+                tenant_id=tenant.id,
+                email=email,
+                display_name=person.full_name if linked and person else local.capitalize(),
+                kind=kind,
+                roles=[str(r) for r in roles],
+                identity_assurance=(IdentityAssurance.VERIFIED if linked and person else IdentityAssurance.EMAIL),
+                person_id=person.id if linked and person else None,
+                password_hash=password_hash,
             )
+            # Staff pass a second factor: the demo sets up their authenticators and prints the keys.
+            key = _enrol(account, sealer) if kind == AccountKind.STAFF else None
+            session.add(account)
+            accounts.append(DemoAccount(tenant.slug, email, role, key))
     return accounts
 
 
-def _ensure_platform_admin(db: Database) -> DemoAccount:
+def _ensure_platform_admin(db: Database, sealer: Sealer) -> DemoAccount:
     with db.transaction() as session:
-        if identity.find_platform_admin(session, DEMO_PLATFORM_ADMIN) is None:
+        admin = identity.find_platform_admin(session, DEMO_PLATFORM_ADMIN)
+        if admin is None:
             # Hashed directly, like the tenants' demo accounts: the demo password is shorter than the policy asks.
             admin = PlatformAdmin(
-                email=DEMO_PLATFORM_ADMIN, display_name="Platform admin", password_hash=hash_password(DEMO_PASSWORD)
+                id=uuid.uuid4(),
+                email=DEMO_PLATFORM_ADMIN,
+                display_name="Platform admin",
+                password_hash=hash_password(DEMO_PASSWORD),
             )
+            key: str | None = _enrol(admin, sealer)
             session.add(admin)
-    return DemoAccount("(platform)", DEMO_PLATFORM_ADMIN, "platform admin: /admin/login")
+        else:
+            key = _key_of(admin, sealer)
+    return DemoAccount("(platform)", DEMO_PLATFORM_ADMIN, "platform admin: /admin/login", key)
 
 
 def seed(settings: Settings) -> DemoSummary:
     """Bring the demo database to a fully seeded state (idempotent)."""
     migrate.upgrade(settings)
     db = Database.for_jobs(settings)
+    sealer = Sealer(settings.data_key)
     summary = DemoSummary()
     try:
         with db.transaction() as session:
@@ -206,9 +243,9 @@ def seed(settings: Settings) -> DemoSummary:
             resident_code = None if has_register else _load_demo_registries(db, settings, tenant)
             if has_register and demo_person is None:
                 resident_code = demo_data.demo_resident_code(tenant_slug=tenant.slug)
-            summary.accounts += _ensure_accounts(db, tenant, resident_code)
+            summary.accounts += _ensure_accounts(db, tenant, resident_code, sealer)
             summary.tenants.append(tenant)
-        summary.accounts.append(_ensure_platform_admin(db))
+        summary.accounts.append(_ensure_platform_admin(db, sealer))
         _ensure_signing_keys(settings, tenants)
     finally:
         db.dispose()

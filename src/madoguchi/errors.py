@@ -131,6 +131,7 @@ def _html_page(status: int) -> Response | None:
 def _from_domain_error(error: DomainError) -> Response:
     retry_after = getattr(error, "retry_after", None)
     headers = {"Retry-After": str(retry_after)} if retry_after else {}
+    headers.update(getattr(error, "headers", None) or {})  # e.g. Retry-After of a throttled sign-in
     if (page := _html_page(error.status)) is not None:
         page.headers.update(headers)
         return page

@@ -25,7 +25,7 @@ from madoguchi.notify.models import OutboxMessage
 from madoguchi.notify.outbox import open_secrets
 from madoguchi.tenancy.models import Tenant, TenantInvitation
 from tests.conftest import DATA_KEY
-from tests.identity.conftest import PASSWORD, Towns, add_account, fresh_ip, login, staff_account
+from tests.identity.conftest import PASSWORD, Towns, add_account, fresh_ip, login, next_code, staff_account
 from tests.oauth.conftest import HTTPS, REDIRECT_URI, Pkce, register, sign_in, token_request
 
 ADMIN_API = f"{HTTPS}/api/v1/admin"
@@ -303,7 +303,7 @@ def test_a_suspended_tenant_answers_403_everywhere_refuses_logins_and_comes_back
     vendor = register(db, tenant)
     machine = register(db, tenant, grant_types=["client_credentials"], redirect_uris=[], scopes=["catalog:read"])
     signed_in_clerk = app.test_client()
-    assert login(signed_in_clerk, tenant, clerk.email).status_code == 201
+    assert login(signed_in_clerk, tenant, clerk.email, totp_code=next_code(clerk)).status_code == 201
 
     assert operator.post(f"/tenants/{tenant.id}/suspend").json["status"] == "suspended"
     _problem(operator.post(f"/tenants/{tenant.id}/suspend"), 409)
@@ -400,7 +400,7 @@ def test_a_deleted_tenant_is_404_everywhere_its_sessions_end_and_only_the_admin_
     tenant = towns.b
     clerk = staff_account(db, tenant, StaffRole.CLERK)
     browser = app.test_client()
-    assert login(browser, tenant, clerk.email).status_code == 201
+    assert login(browser, tenant, clerk.email, totp_code=next_code(clerk)).status_code == 201
     response = operator.delete(f"/tenants/{tenant.id}")
     assert response.status_code == 200
     assert response.json["status"] == "deleted" and response.json["deleted_at"] and response.json["purge_due_at"]

@@ -2,7 +2,11 @@
 
 * ``demo_server`` starts ``python -m madoguchi.cli demo`` on a free port (one per xdist worker), with
   its own data directory, and waits for ``/healthz``. Tests may read (never write) its database through
-  ``demo_server.db`` — for what a person would read elsewhere, such as the link in a sign-up email.
+  ``demo_server.db`` — for what a person would read elsewhere, such as the link in a sign-up email. The
+  authenticator (TOTP) keys the demo prints for its staff and platform admin are in ``demo_server.totp_keys``.
+* ``sign_in`` (anyone of a municipality) and ``sign_in_platform_admin`` are THE way a browser test signs in:
+  the password, then the authenticator code (or, for an account without one, the set-up page's QR/key step),
+  with a code from a time step not used before (a code is good once).
 * ``page`` is a fresh browser context per test (cookies not shared) at phone width (375 px) unless a
   test asks for ``desktop_page`` (1280 px).
 * ``axe_check(page, name)`` injects axe-core (from npm: ``tests/browser/package.json``), runs it with the
@@ -27,14 +31,15 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 
 from madoguchi.db import Database
-from madoguchi.demo import DEMO_PASSWORD, demo_settings
+from madoguchi.demo import DEMO_PASSWORD, DEMO_PLATFORM_ADMIN, demo_settings
+from madoguchi.notify.mailbox import Mailbox as DemoMailbox
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -70,22 +75,18 @@ def _free_port() -> int:
 
 @dataclass
 class Mailbox:
-    """An SMTP server (aiosmtpd) the demo sends its emails to: one-time links are read from the email, as a
-    resident would, since the outbox keeps them only until the email is sent."""
+    """The demo's own mailbox (``<data_dir>/mailbox``, what ``/demo/mailbox`` shows): one-time links are read from
+    the email, as a resident would, since the outbox keeps them only until the email is sent."""
 
-    received: list[Any] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.received.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK: queued"
+    folder: Path
 
     def link_to(self, address: str, marker: str, timeout: float = 15) -> str:
         """The first line containing ``marker`` of the newest email to ``address`` (waits for it)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for email in reversed(self.received):
-                if email["To"] == address:
-                    return next(line.strip() for line in email.get_content().splitlines() if marker in line)
+            for mail in DemoMailbox(self.folder).mails():
+                if mail.kind == "email" and mail.recipient == address:
+                    return next(line.strip() for line in mail.body.splitlines() if marker in line)
             time.sleep(0.1)
         raise AssertionError(f"no email to {address} within {timeout} s")
 
@@ -97,23 +98,36 @@ class DemoServer:
     db: Database
     mailbox: Mailbox
     password: str = DEMO_PASSWORD
+    #: email -> authenticator key: printed by the demo, or set up by ``sign_in`` at an account's first sign-in.
+    totp_keys: dict[str, str] = field(default_factory=dict)
+    #: email -> the last TOTP time step used, so no code is sent twice.
+    _last_steps: dict[str, int] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    def totp_code(self, email: str) -> str:
+        """A code of the account's authenticator from a time step it has not used (this one or the next)."""
+        now = int(time.time() // 30)
+        step = max(now, self._last_steps.get(email, now - 1) + 1)
+        if step > now + 1:  # both used: wait for the next step
+            time.sleep(30 - time.time() % 30 + 0.5)
+            step = int(time.time() // 30)
+        self._last_steps[email] = step
+        return str(pyotp.TOTP(self.totp_keys[email]).at(step * 30))
+
+
+#: "  shiomi-town      clerk@shiomi-town.example.jp   clerk  TOTP key: ABC..." in the demo's output.
+_PRINTED_KEY = re.compile(r"^\s+\S+\s+(\S+@\S+)\s.*TOTP key: ([A-Z2-7]+)\s*$", re.MULTILINE)
 
 
 @pytest.fixture(scope="session")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     data_dir = tmp_path_factory.mktemp("browser-demo") / "instance"
     port = _free_port()
-    from aiosmtpd.controller import Controller
-
-    mailbox = Mailbox()
-    smtp_port = _free_port()
-    smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
+    mailbox = Mailbox(data_dir / "mailbox")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
-    env.update(MADOGUCHI_EMAIL_BACKEND="smtp", MADOGUCHI_SMTP_HOST="127.0.0.1", MADOGUCHI_SMTP_PORT=str(smtp_port))
+    env["PYTHONUNBUFFERED"] = "1"  # the printed logins reach the log before the server answers
     log_path = data_dir.parent / "demo.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -139,11 +153,11 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
         time.sleep(0.3)
     demo = demo_settings(data_dir)
     database = Database(demo.effective_database_url, pool_size=1, audit_key=demo.audit_key)
+    keys = dict(_PRINTED_KEY.findall(log_path.read_text()))
     try:
-        yield DemoServer(base_url=base_url, data_dir=data_dir, db=database, mailbox=mailbox)
+        yield DemoServer(base_url=base_url, data_dir=data_dir, db=database, mailbox=mailbox, totp_keys=keys)
     finally:
         database.dispose()
-        smtp.stop()
         process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=30)
@@ -240,13 +254,36 @@ def snap() -> Any:
 # --- Steps shared by journeys ---------------------------------------------------------------------
 
 
-def sign_in(page: Any, server: DemoServer, tenant: str, email: str, *, next_path: str | None = None) -> None:
-    """Sign in through the login page (staff with TOTP would need the code step: the demo's don't)."""
+def sign_in(
+    page: Any, server: DemoServer, tenant: str, email: str, *, next_path: str | None = None, password: str | None = None
+) -> None:
+    """Sign in through the municipality's login page: staff also pass the code step (or set up an authenticator)."""
     query = f"?next={next_path}" if next_path else ""
     page.goto(server.url(f"/{tenant}/login{query}"))
+    _password_then_code(page, server, email, password)
+
+
+def sign_in_platform_admin(page: Any, server: DemoServer, *, next_path: str = "/admin/") -> None:
+    """Sign in as the demo's platform admin at /admin/login (password, then the code)."""
+    page.goto(server.url(f"/admin/login?next={next_path}"))
+    _password_then_code(page, server, DEMO_PLATFORM_ADMIN, None)
+
+
+def _password_then_code(page: Any, server: DemoServer, email: str, password: str | None) -> None:
     page.fill("#email", email)
-    page.fill("#password", server.password)
+    page.fill("#password", password or server.password)
     page.locator("main button[type=submit]").first.click()
+    page.wait_for_load_state("networkidle")
+    if "/account/two-factor" in page.url:  # no authenticator yet: set one up from the page's key
+        page.locator("main form button[type=submit]").click()
+        page.wait_for_load_state("networkidle")
+        assert page.locator(".qr-code-figure svg").is_visible()
+        server.totp_keys[email] = page.locator("code.secret").inner_text().strip()
+        page.fill("#code", server.totp_code(email))
+        page.locator("main form button[type=submit]").click()
+    elif "/login/second-factor" in page.url:
+        page.fill("#code", server.totp_code(email))
+        page.locator("main form button[type=submit]").click()
     page.wait_for_load_state("networkidle")
 
 

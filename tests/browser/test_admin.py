@@ -1,10 +1,9 @@
 """The tenant admin and the platform admin in a real browser, on `madoguchi demo`.
 
-The tenant admin of sakuragaoka-city sets up an authenticator at the first sign-in (the code comes from the
-set-up page's key through pyotp) and changes the tax-certificate fee, which the landing page, the procedure page
-and the API then show; a fee outside the standard's range is refused beside the field. The platform admin creates
-a municipality (a wrong check digit first), suspends it (its portal answers 403) and resumes it. Every admin page
-gets an axe scan in Japanese and English at 375 and 1280 px.
+The tenant admin of sakuragaoka-city signs in with the TOTP key the demo printed and changes the tax-certificate
+fee, which the landing page, the procedure page and the API then show; a fee outside the standard's range is
+refused beside the field. The platform admin creates a municipality (a wrong check digit first), suspends it (its
+portal answers 403) and resumes it. Every admin page gets an axe scan in Japanese and English at 375 and 1280 px.
 
 The demo server is shared by all browser tests: only the tax-certificate fee of sakuragaoka-city is changed (and
 put back), and the platform admin only suspends the municipality it created itself.
@@ -13,48 +12,22 @@ put back), and the platform admin only suspends the municipality it created itse
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-import pyotp
-
-from madoguchi.demo import DEMO_PLATFORM_ADMIN
 from madoguchi.jp import local_government_code_check_digit
-from tests.browser.conftest import DESKTOP, PHONE, DemoServer, demo_email, sign_in
+from tests.browser.conftest import DESKTOP, PHONE, DemoServer, demo_email, sign_in, sign_in_platform_admin
 
 CITY = "sakuragaoka-city"
 ADMIN = f"/{CITY}/console/admin"
 KEY = "tax-certificate"
 STANDARD_FEE = "350"  # sakuragaoka-city's fee in its tenant file
 
-#: The tenant admin's authenticator key and the last time step used, per demo server (one per xdist worker).
-_authenticator: dict[str, Any] = {}
-
-
-def _code(secret: str) -> str:
-    """A TOTP code from a time step not used yet (a code is accepted once)."""
-    step = int(time.time() // 30)
-    if _authenticator.get("last_step", -1) >= step:
-        time.sleep(30 - time.time() % 30 + 0.5)
-        step = int(time.time() // 30)
-    _authenticator["last_step"] = step
-    return pyotp.TOTP(secret).at(step * 30)
-
 
 def _admin_sign_in(page: Any, server: DemoServer, next_path: str) -> None:
     sign_in(page, server, CITY, demo_email(CITY, "admin"), next_path=next_path)
-    if "/account/two-factor" in page.url:  # first sign-in of this demo: set up the authenticator
-        page.locator("main form button[type=submit]").click()
-        _authenticator["secret"] = page.locator("code.secret").inner_text().strip()
-        page.fill("#code", _code(_authenticator["secret"]))
-        page.locator("main form button[type=submit]").click()
-    elif "/login/second-factor" in page.url:
-        page.fill("#code", _code(_authenticator["secret"]))
-        page.locator("main form button[type=submit]").click()
-    page.wait_for_load_state("networkidle")
     assert page.url.endswith(next_path), page.url
 
 
@@ -217,11 +190,7 @@ def _valid_code(prefecture: str) -> str:
 def test_the_platform_admin_creates_suspends_and_resumes_a_municipality(
     page: Any, demo_server: DemoServer, axe_check: Any, snap: Any
 ) -> None:
-    page.goto(demo_server.url("/admin/login?next=/admin/"))
-    page.fill("#email", DEMO_PLATFORM_ADMIN)
-    page.fill("#password", demo_server.password)
-    page.locator("main button[type=submit]").first.click()
-    page.wait_for_load_state("networkidle")
+    sign_in_platform_admin(page, demo_server)
     assert page.url.endswith("/admin/"), page.url
     _both_languages(page, demo_server, axe_check, "/admin/", "tenants list")
     _both_languages(page, demo_server, axe_check, "/admin/tenants/new", "new tenant form")

@@ -13,9 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from madoguchi.admin.prefectures import PREFECTURES
-from madoguchi.demo import DEMO_PLATFORM_ADMIN
 from madoguchi.tenancy import operations as tenancy
-from tests.browser.conftest import DemoServer
+from tests.browser.conftest import DemoServer, sign_in_platform_admin
 from tests.browser.test_admin import _both_languages, _every_way, _valid_code
 
 
@@ -41,11 +40,7 @@ def test_the_platform_admin_puts_live_invites_and_deletes_a_municipality(
     page: Any, browser: Any, demo_server: DemoServer, axe_check: Any
 ) -> None:
     slug, tenant_id = _new_municipality(demo_server)
-    page.goto(demo_server.url("/admin/login?next=/admin/"))
-    page.fill("#email", DEMO_PLATFORM_ADMIN)
-    page.fill("#password", demo_server.password)
-    page.locator("main button[type=submit]").first.click()
-    page.wait_for_load_state("networkidle")
+    sign_in_platform_admin(page, demo_server)
     _both_languages(page, demo_server, axe_check, "/admin/", "tenants list with lifecycle actions")
 
     # Go live.

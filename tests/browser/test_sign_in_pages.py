@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -73,32 +74,54 @@ def test_the_platform_admin_sign_in_page_passes_axe(page: Any, demo_server: Demo
     _scan_in_both_languages(page, demo_server.url("/admin/login"), axe_check, "admin login")
 
 
-def test_the_authenticator_set_up_page_passes_axe(page: Any, demo_server: DemoServer, axe_check: Any) -> None:
-    """A tenant admin's first sign-in: the set-up page before and after asking for a key (not confirmed)."""
-    sign_in(page, demo_server, TOWN, demo_email(TOWN, "admin"))
-    assert "/account/two-factor" in page.url
-    _scan_in_both_languages(page, page.url.split("?")[0], axe_check, "two-factor set-up")
-    page.get_by_role("button").filter(has_text="Start set-up").click()
-    assert page.locator("code.secret").is_visible()
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        axe_check(page, f"two-factor key {width}")
-
-
-def _register_client(server: DemoServer) -> dict[str, str]:
+def _madoguchi(server: DemoServer, *args: str) -> str:
+    """The CLI a municipality's operator runs, against the demo's data directory."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
-    args = ["oauth", "create-client", "--tenant", TOWN, "--name", "Kurashi Navi", "--json"]
-    args += ["--redirect-uri", "http://127.0.0.1:8765/callback", "--grant", "authorization_code"]
-    result = subprocess.run(  # the CLI a municipality's admin runs, against the demo's data directory
+    result = subprocess.run(
         [sys.executable, "-m", "madoguchi.cli", *args],
         cwd=server.data_dir.parent,
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
-        check=True,
+        check=False,
     )
-    return dict(json.loads(result.stdout))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_a_new_clerk_sets_up_the_authenticator_by_qr_code_and_lands_in_the_console(
+    page: Any, demo_server: DemoServer, axe_check: Any, snap: Any
+) -> None:
+    """A staff account made after the demo started has no authenticator: the first sign-in sets one up."""
+    email = f"clerk-{secrets.token_hex(3)}@{TOWN}.example.jp"
+    created = _madoguchi(demo_server, "users", "create", "--tenant", TOWN, "--email", email, "--role", "clerk")
+    password = re.search(r"one-time password \(shown once\): (\S+)", created).group(1)  # type: ignore[union-attr]
+    page.goto(demo_server.url(f"/{TOWN}/login"))
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.locator("main button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
+    assert "/account/two-factor" in page.url
+    _scan_in_both_languages(page, page.url.split("?")[0], axe_check, "two-factor set-up")
+    page.get_by_role("button").filter(has_text="Start set-up").click()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("code.secret").is_visible()
+    qr = page.locator(".qr-code-figure svg[role=img]")
+    assert qr.is_visible() and qr.bounding_box()["width"] >= 150  # big enough for a phone camera
+    snap(page, "two-factor-set-up-qr")
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        axe_check(page, f"two-factor key {width}")
+    # Left unconfirmed, the set-up starts again at the next sign-in; the shared helper finishes it.
+    sign_in(page, demo_server, TOWN, email, password=password)
+    assert page.url.endswith(f"/{TOWN}/console/"), page.url
+
+
+def _register_client(server: DemoServer) -> dict[str, str]:
+    args = ["oauth", "create-client", "--tenant", TOWN, "--name", "Kurashi Navi", "--json"]
+    args += ["--redirect-uri", "http://127.0.0.1:8765/callback", "--grant", "authorization_code"]
+    return dict(json.loads(_madoguchi(server, *args)))
 
 
 def test_the_consent_page_passes_axe(page: Any, demo_server: DemoServer, axe_check: Any, snap: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -13,9 +14,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pyotp
 import pytest
+from click.testing import CliRunner
 
+from madoguchi import create_app
 from madoguchi.audit.keys import parse_keyring
+from madoguchi.cli import main
+from madoguchi.context import database
 from madoguchi.crypto import Sealer
 from madoguchi.demo import DEMO_PASSWORD, demo_settings, seed
 
@@ -114,6 +120,33 @@ def test_seeding_twice_changes_nothing(tmp_path: Path) -> None:
         again = [conn.execute(f"select count(*) from {t}").fetchone()[0] for t in ("persons", "accounts", "tenants")]
     assert counts == again
     assert [a.email for a in first.accounts] == [a.email for a in second.accounts]
+    # Staff and the platform admin have an authenticator set up, its key printed the same on every start.
+    keys = {a.email: a.totp_secret for a in first.accounts}
+    assert keys == {a.email: a.totp_secret for a in second.accounts}
+    assert all(keys[a.email] for a in first.accounts if a.role.startswith(("clerk", "tenant_admin", "platform")))
+    assert not any(keys[a.email] for a in first.accounts if a.role.startswith("resident"))
+
+
+def test_a_newcomer_signs_in_as_the_demo_clerk_with_the_printed_key(tmp_path: Path) -> None:
+    settings = demo_settings(tmp_path / "instance")
+    result = CliRunner().invoke(main, ["demo", "--seed-only", "--data-dir", str(settings.data_dir)])
+    assert result.exit_code == 0, result.output
+    clerk = "clerk@shiomi-town.example.jp"
+    key = re.search(rf"{re.escape(clerk)}\s.*TOTP key: ([A-Z2-7]+)", result.output).group(1)  # type: ignore[union-attr]
+    assert re.search(r"platform-admin@example\.jp\s.*TOTP key: [A-Z2-7]+", result.output)
+    app = create_app(settings)
+    try:
+        client = app.test_client()
+        body = {"email": clerk, "password": DEMO_PASSWORD}
+        without = client.post("https://localhost/api/v1/t/shiomi-town/session", json=body)
+        assert without.status_code == 401 and without.json["type"].endswith("second-factor-required")
+        signed_in = client.post(
+            "https://localhost/api/v1/t/shiomi-town/session", json={**body, "totp_code": pyotp.TOTP(key).now()}
+        )
+        assert signed_in.status_code == 201 and signed_in.json["second_factor"] == "done"
+    finally:
+        with app.app_context():
+            database().dispose()
 
 
 def test_the_demos_secrets_registry_files_and_database_are_private_to_its_user(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pyotp
 import pytest
 
 from tests.cli.test_demo import _free_port, _interrupt, _start, _wait_until_up
@@ -34,6 +35,9 @@ def _run(args: list[str], cwd: Path, extra_env: dict[str, str] | None = None) ->
 
 def test_the_vendor_guide_works_against_the_demo(tmp_path: Path) -> None:
     port = _free_port()
+    # The logins the demo prints, with the clerk's authenticator key (staff pass a second factor).
+    logins = _run([sys.executable, "-m", "madoguchi.cli", "demo", "--seed-only", "--data-dir", "instance"], tmp_path)
+    clerk_key = re.search(rf"clerk@{TENANT}\.example\.jp\s.*TOTP key: ([A-Z2-7]+)", logins).group(1)  # type: ignore[union-attr]
     demo = _start(tmp_path / "instance", port)
     try:
         _wait_until_up(demo, port)
@@ -89,7 +93,13 @@ def test_the_vendor_guide_works_against_the_demo(tmp_path: Path) -> None:
         login = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/v1/t/{TENANT}/session",
             method="POST",
-            data=json.dumps({"email": f"clerk@{TENANT}.example.jp", "password": "madoguchi-demo"}).encode(),
+            data=json.dumps(
+                {
+                    "email": f"clerk@{TENANT}.example.jp",
+                    "password": "madoguchi-demo",
+                    "totp_code": pyotp.TOTP(clerk_key).now(),
+                }
+            ).encode(),
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(login, timeout=10) as response:  # noqa: S310 - loopback demo

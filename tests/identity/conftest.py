@@ -103,8 +103,30 @@ def add_account(
     return account
 
 
-def staff_account(db: Database, tenant: Tenant, *roles: str, **kwargs: Any) -> Account:
-    return add_account(db, tenant, kind=AccountKind.STAFF, roles=list(roles or ("clerk",)), **kwargs)
+#: The authenticator key of each staff account made here, and the last time step ``signed_in`` used with it.
+_authenticators: dict[uuid.UUID, list[Any]] = {}
+_NEW_KEY = object()
+
+
+def staff_account(db: Database, tenant: Tenant, *roles: str, totp_secret: Any = _NEW_KEY, **kwargs: Any) -> Account:
+    """A staff account with an authenticator set up (every staff role needs one), unless ``totp_secret=None``."""
+    secret = pyotp.random_base32() if totp_secret is _NEW_KEY else totp_secret
+    roles = roles or ("clerk",)
+    account = add_account(db, tenant, kind=AccountKind.STAFF, roles=list(roles), totp_secret=secret, **kwargs)
+    if secret:
+        _authenticators[account.id] = [secret, None]
+    return account
+
+
+def next_code(account: Account) -> str:
+    """A code of the account's authenticator from a time step not used yet (a code is good once)."""
+    secret, last = _authenticators[account.id]
+    now = int(totp.clock() // 30)
+    step = now if last is None or last < now else last + 1
+    if step > now + totp.VALID_WINDOW:
+        raise AssertionError("signed in too often within one time step: move the clock fixture on")
+    _authenticators[account.id][1] = step
+    return pyotp.TOTP(secret).at(step * 30)
 
 
 def load_account(db: Database, account: Account) -> Account:
@@ -128,6 +150,9 @@ def login(
 
 
 def signed_in(app, tenant: Tenant, account: Account, **kwargs: Any) -> FlaskClient:  # type: ignore[no-untyped-def]
+    """A client signed in through the API, with an authenticator code for staff who have one."""
+    if account.id in _authenticators and "totp_code" not in kwargs:
+        kwargs["totp_code"] = next_code(account)
     client = app.test_client()
     response = login(client, tenant, account.email, **kwargs)
     assert response.status_code == 201, response.json
@@ -210,13 +235,14 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 @pytest.fixture
 def later(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """``later(minutes=31)`` moves the identity clocks (sessions and operations) forward by that much."""
+    """``later(minutes=31)`` moves the identity clocks (sessions, operations, throttling) forward by that much."""
     import madoguchi.identity.operations as operations_module
     import madoguchi.identity.sessions as sessions_module
+    import madoguchi.identity.throttling as throttling_module
 
     def move(**delta: float) -> None:
         shifted = utcnow() + timedelta(**delta)
-        monkeypatch.setattr(sessions_module, "utcnow", lambda: shifted)
-        monkeypatch.setattr(operations_module, "utcnow", lambda: shifted)
+        for module in (sessions_module, operations_module, throttling_module):
+            monkeypatch.setattr(module, "utcnow", lambda: shifted)
 
     yield move

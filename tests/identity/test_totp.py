@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
+import segno
 
 from madoguchi.db import Database
 from madoguchi.identity.sessions import COOKIE_NAME
 from tests.identity.conftest import (
+    HTTPS,
     PASSWORD,
     Clock,
     Towns,
@@ -37,9 +41,17 @@ def _enrol(client, tenant, clock: Clock) -> str:  # type: ignore[no-untyped-def]
     return secret
 
 
-def test_staff_enrol_an_authenticator_and_then_need_a_code(app, db: Database, towns: Towns, clock: Clock) -> None:  # type: ignore[no-untyped-def]
-    clerk = staff_account(db, towns.a, "clerk")
-    client = signed_in(app, towns.a, clerk)
+def test_a_clerk_without_an_authenticator_can_do_nothing_but_enrol(
+    app, db: Database, towns: Towns, clock: Clock
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12: clerks and supervisors (who approve, issue and revoke certificates) signed in with a password alone."""
+    clerk = staff_account(db, towns.a, "clerk", "supervisor", totp_secret=None)
+    client = app.test_client()
+    response = login(client, towns.a, clerk.email)
+    assert response.status_code == 201 and response.json["second_factor"] == "enrollment_required"
+    assert client.get(api(towns.a, "/me")).json["second_factor_pending"] is True
+    assert client.get(f"{HTTPS}/api/v1/t/{towns.a.slug}/applications/").status_code == 401
+    assert client.get(page(towns.a, "/console/")).status_code == 303  # the console sends it to sign in
     started = client.post(api(towns.a, "/me/totp"))
     assert started.status_code == 201
     secret, uri = started.json["secret"], started.json["otpauth_uri"]
@@ -89,17 +101,18 @@ def test_codes_from_a_neighbouring_time_step_are_accepted(app, db: Database, tow
     assert login(app.test_client(), towns.a, clerk.email, totp_code=too_far).status_code == 401
 
 
-def test_wrong_codes_count_towards_the_lock(app, db: Database, towns: Towns, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_codes_slow_sign_in_down_like_wrong_passwords(app, db: Database, towns: Towns, clock: Clock) -> None:  # type: ignore[no-untyped-def]
     secret = pyotp.random_base32()
     clerk = staff_account(db, towns.a, "clerk", totp_secret=secret)
+    there = {"environ_base": {"REMOTE_ADDR": "198.51.100.30"}}
     for _ in range(5):
-        assert login(app.test_client(), towns.a, clerk.email, totp_code="123456").status_code == 401
-    assert load_account(db, clerk).locked_until is not None
-    assert login(app.test_client(), towns.a, clerk.email, totp_code=clock.code(secret)).status_code == 401
+        assert login(app.test_client(), towns.a, clerk.email, totp_code="123456", ip=there).status_code == 401
+    waiting = login(app.test_client(), towns.a, clerk.email, totp_code=clock.code(secret), ip=there)
+    assert waiting.status_code == 429 and problem(waiting)["type"].endswith("sign-in-throttled")
 
 
 def test_every_tenant_admin_must_enrol_before_acting(app, db: Database, towns: Towns, clock: Clock) -> None:  # type: ignore[no-untyped-def]
-    admin = staff_account(db, towns.a, "tenant_admin")
+    admin = staff_account(db, towns.a, "tenant_admin", totp_secret=None)
     client = app.test_client()
     response = login(client, towns.a, admin.email)
     assert response.status_code == 201
@@ -135,7 +148,7 @@ def test_residents_have_no_authenticator(app, db: Database, towns: Towns) -> Non
 
 
 def test_bad_confirmation_input(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
-    client = signed_in(app, towns.a, staff_account(db, towns.a, "clerk"))
+    client = signed_in(app, towns.a, staff_account(db, towns.a, "clerk", totp_secret=None))
     before = client.post(api(towns.a, "/me/totp/confirm"), json={"code": "123456"})
     assert before.status_code == 409  # nothing to confirm yet
     client.post(api(towns.a, "/me/totp"))
@@ -186,9 +199,7 @@ def test_the_second_step_without_a_pending_session_goes_back_to_login(client, to
 
 
 def test_a_tenant_admin_sets_up_the_authenticator_in_the_browser(app, db: Database, towns: Towns, clock: Clock) -> None:  # type: ignore[no-untyped-def]
-    import re
-
-    admin = staff_account(db, towns.b, "tenant_admin")
+    admin = staff_account(db, towns.b, "tenant_admin", totp_secret=None)
     client = app.test_client()
     first = post_form(
         client, page(towns.b, "/login?lang=en"), {"email": admin.email, "password": PASSWORD}, **fresh_ip()
@@ -198,13 +209,26 @@ def test_a_tenant_admin_sets_up_the_authenticator_in_the_browser(app, db: Databa
     setup_url = page(towns.b, "/account/two-factor?lang=en")
     started = post_form(client, setup_url, {"step": "start"})
     assert started.status_code == 200
-    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', started.get_data(as_text=True)).group(1)
+    html = started.get_data(as_text=True)
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', html).group(1)
+    uri = unescape(re.search(r"<dd><code>(otpauth://[^<]+)</code></dd>", html).group(1))
+    assert parse_qs(urlsplit(uri).query)["secret"] == [secret]
+    # The same URI as a QR code, drawn inline (no image fetched from anywhere), named for screen readers.
+    assert _qr_modules(html) == _qr_modules(str(segno.make(uri, error="m").svg_inline()))
+    assert '<svg role="img"' in html and "<title>QR code to scan with your authenticator app</title>" in html
     wrong = post_form(client, setup_url, {"step": "confirm", "code": "000000"})
-    assert wrong.status_code == 422 and secret in wrong.get_data(as_text=True)
+    assert (
+        wrong.status_code == 422 and secret in wrong.get_data(as_text=True) and "<svg" in wrong.get_data(as_text=True)
+    )
     done = post_form(client, setup_url, {"step": "confirm", "code": clock.code(secret)})
-    assert done.status_code == 303
+    assert done.status_code == 303 and done.headers["Location"] == f"/{towns.b.slug}/console/"
     assert client.get(api(towns.b, "/staff")).status_code == 200
     assert "already set up" in client.get(setup_url).get_data(as_text=True)
+
+
+def _qr_modules(html: str) -> str:
+    """The dark modules of the (first) QR code in ``html``: the path segno draws them with."""
+    return re.search(r'<path[^>]* stroke="#000"[^>]* d="([^"]+)"', html).group(1)
 
 
 def test_the_set_up_page_needs_a_staff_session(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]

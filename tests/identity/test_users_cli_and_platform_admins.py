@@ -139,7 +139,8 @@ def test_users_reset_totp_removes_the_authenticator_and_ends_sessions(
     result = runner.invoke(main, ["users", "reset-totp", "--tenant", towns.a.slug, "--email", clerk.email])
     assert result.exit_code == 0, result.output
     assert client.get(api(towns.a, "/me")).status_code == 401
-    assert login(app.test_client(), towns.a, clerk.email).status_code == 201  # no code needed until set up again
+    again = login(app.test_client(), towns.a, clerk.email)  # set up again at the next sign-in
+    assert again.status_code == 201 and again.json["second_factor"] == "enrollment_required"
     assert "totp.reset" in [r.action for r in audit_actions(db, towns.a)]
     missing = runner.invoke(main, ["users", "reset-totp", "--tenant", towns.a.slug, "--email", "nobody@example.jp"])
     assert missing.exit_code == 1 and "no staff account" in missing.output
@@ -149,13 +150,12 @@ def test_users_reset_totp_removes_the_authenticator_and_ends_sessions(
 
 
 def _admin_login(client, email: str, password: str, **kwargs):  # type: ignore[no-untyped-def]
-    return post_form(
-        client, f"{HTTPS}/admin/login?lang=en", {"email": email, "password": password}, **kwargs, **fresh_ip()
-    )
+    kwargs = kwargs or fresh_ip()
+    return post_form(client, f"{HTTPS}/admin/login?lang=en", {"email": email, "password": password}, **kwargs)
 
 
-def test_a_platform_admin_is_created_and_signs_in_at_admin_login(
-    runner: CliRunner, app, db: Database, towns: Towns
+def test_a_platform_admin_is_created_and_signs_in_at_admin_login_with_a_second_factor(
+    runner: CliRunner, app, db: Database, towns: Towns, clock: Clock
 ) -> None:  # type: ignore[no-untyped-def]
     result = runner.invoke(main, ["users", "create-platform-admin", "--email", "Ops@Platform.example"])
     assert result.exit_code == 0, result.output
@@ -169,9 +169,21 @@ def test_a_platform_admin_is_created_and_signs_in_at_admin_login(
     wrong = _admin_login(client, admin.email, "not the password")
     assert wrong.status_code == 401 and "try again later" in wrong.get_data(as_text=True)
     response = _admin_login(client, admin.email, password)
-    assert response.status_code == 303
+    # No authenticator yet: the password alone signs in nothing; the admin sets one up first (QR code).
+    assert response.status_code == 303 and response.headers["Location"].startswith("/admin/account/two-factor")
+    pending = session_token(client)
+    with app.test_request_context(base_url=HTTPS, headers={"Cookie": f"{COOKIE_NAME}={pending}"}):
+        assert principal_from_platform_session() is None
+    assert client.get(f"{HTTPS}/admin/").status_code == 303  # sent to sign in
+    setup_url = f"{HTTPS}/admin/account/two-factor?lang=en"
+    started = post_form(client, setup_url, {"step": "start"}, **fresh_ip())
+    html = started.get_data(as_text=True)
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', html).group(1)
+    assert '<svg role="img"' in html and "otpauth://totp/Madoguchi" in html
+    done = post_form(client, setup_url, {"step": "confirm", "code": clock.code(secret)}, **fresh_ip())
+    assert done.status_code == 303 and done.headers["Location"] == "/admin/?lang=en"  # platform admins land here
     token = session_token(client)
-    assert token
+    assert token and token != pending
     with app.test_request_context(base_url=HTTPS, headers={"Cookie": f"{COOKIE_NAME}={token}"}):
         principal = principal_from_platform_session()
     assert isinstance(principal, PlatformPrincipal)
@@ -185,6 +197,9 @@ def test_a_platform_admin_is_created_and_signs_in_at_admin_login(
     assert out.status_code == 303
     with app.test_request_context(base_url=HTTPS, headers={"Cookie": f"{COOKIE_NAME}={token}"}):
         assert principal_from_platform_session() is None
+    # From now on: password, then a code.
+    again = _admin_login(client, admin.email, password)
+    assert again.headers["Location"].startswith("/admin/login/second-factor")
 
 
 def test_a_tenant_session_is_no_platform_session(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
@@ -220,17 +235,23 @@ def test_a_platform_admin_with_an_authenticator_passes_a_second_step(
         assert isinstance(principal_from_platform_session(), PlatformPrincipal)
 
 
-def test_platform_admin_sign_in_failures_lock_the_admin(runner: CliRunner, app, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_platform_admin_sign_in_failures_slow_down_and_never_lock(runner: CliRunner, app, db: Database, later) -> None:  # type: ignore[no-untyped-def]
     runner.invoke(
         main,
         ["users", "create-platform-admin", "--email", "ops@platform.example", "--password-stdin"],
         input=f"{PASSWORD}\n",
     )
     client = app.test_client()
+    attacker = {"environ_base": {"REMOTE_ADDR": "198.51.100.77"}}
     for _ in range(5):
-        assert _admin_login(client, "ops@platform.example", "wrong wrong wrong").status_code == 401
-    assert _admins(db)[0].locked_until is not None
-    assert _admin_login(client, "ops@platform.example", PASSWORD).status_code == 401
+        assert _admin_login(client, "ops@platform.example", "wrong wrong wrong", **attacker).status_code == 401
+    throttled = _admin_login(client, "ops@platform.example", PASSWORD, **attacker)
+    assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) <= 30
+    assert "1 minute" in throttled.get_data(as_text=True)
+    # The admin, elsewhere, is not held up by the attacker; the attacker's wait ends too.
+    assert _admin_login(app.test_client(), "ops@platform.example", PASSWORD).status_code == 303
+    later(seconds=31)
+    assert _admin_login(client, "ops@platform.example", "wrong wrong wrong", **attacker).status_code == 401
 
 
 def test_create_platform_admin_refuses_bad_input(runner: CliRunner, db: Database) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, Response, send_from_directory
 
 from madoguchi.api import json_bodies
 from madoguchi.extensions import api, csrf
-from madoguchi.security import mark_public_endpoint, public
+from madoguchi.security import guard_cookie_writes, mark_public_endpoint, public
 
 API_PREFIX = "/api/v1"
 
@@ -63,7 +63,11 @@ def swagger_asset(filename: str) -> Response:
 
 def init_app(app: Flask) -> None:
     json_bodies.init_app(app)
+    from madoguchi.identity.sessions import COOKIE_NAME
+
     app.config.update({k: v for k, v in OPENAPI_CONFIG.items() if k not in app.config})
+    # The API has no CSRF token: a cookie-authenticated write must come from this site.
+    guard_cookie_writes(app, prefix=API_PREFIX, cookie_name=COOKIE_NAME)
     api.init_app(app)
     # flask-smorest's own blueprint serves openapi.json and the docs page: both public by nature.
     for endpoint in ("api-docs.openapi_json", "api-docs.openapi_swagger_ui"):

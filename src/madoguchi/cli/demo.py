@@ -117,7 +117,12 @@ def demo(host: str, port: int, data_dir: Path, seed_only: bool) -> None:
         click.echo(f"  Mailbox:      {base}/demo/mailbox   (every email and letter the demo sends)")
     click.echo(f"Demo accounts (password for all: {DEMO_PASSWORD}):")
     for account in summary.accounts:
-        click.echo(f"  {account.tenant:<16} {account.email:<40} {account.role}")
+        key = f"  TOTP key: {account.totp_secret}" if account.totp_secret else ""
+        click.echo(f"  {account.tenant:<16} {account.email:<40} {account.role}{key}")
+    click.echo(
+        "Staff and the platform admin also enter a 6-digit code: add their TOTP key to an authenticator app "
+        "(or, for an account shown without a key, scan the QR code offered at its first sign-in)."
+    )
     if seed_only:
         return
     click.echo("Press Ctrl-C to stop.")

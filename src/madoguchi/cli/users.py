@@ -82,8 +82,7 @@ def create(
     click.echo(f"created staff account {account.email} ({', '.join(account.roles)}) in {tenant_slug}: {account.id}")
     if generated:
         click.echo(f"one-time password (shown once): {generated}")
-    if StaffRole.TENANT_ADMIN in account.roles:
-        click.echo("a tenant admin sets up an authenticator app at the first sign-in")
+    click.echo("staff set up an authenticator app (TOTP) at the first sign-in")
 
 
 @users.command("reset-totp")
@@ -130,6 +129,8 @@ def create_platform_admin(email: str, display_name: str | None, password_stdin: 
     if totp:
         click.echo(f"authenticator key (shown once): {totp[0]}")
         click.echo(f"authenticator URI: {totp[1]}")
+    else:
+        click.echo("the platform admin sets up an authenticator app (TOTP) at the first sign-in")
 
 
 @users.command("create-platform-token")

@@ -22,11 +22,13 @@ from madoguchi.context import database, db_session
 from madoguchi.crypto import Sealer
 from madoguchi.db import utcnow
 from madoguchi.identity import operations, sessions
-from madoguchi.identity.models import Account, PlatformAdmin, WebSession
+from madoguchi.identity.models import Account, AccountKind, PlatformAdmin, WebSession
 from madoguchi.tenancy.models import Tenant
 
-#: Per-IP limits (Flask-Limiter) on every endpoint that checks a password or a second-factor code.
-LOGIN_RATE_LIMIT = "10/minute;100/hour"
+#: Per-IP request limit (Flask-Limiter) on every endpoint that checks a password or a second-factor code: a
+#: flood guard only, high enough for a whole town hall behind one proxy. Guessing is slowed by
+#: ``identity.throttling`` (per account and per address, in the database).
+LOGIN_RATE_LIMIT = "50/second"
 #: Per-IP limit on self sign-up (each sign-up sends an email).
 SIGN_UP_RATE_LIMIT = "5/minute;30/hour"
 
@@ -49,18 +51,21 @@ def client_ip() -> str | None:
 
 
 @contextmanager
-def failures_recorded(tenant_id: uuid.UUID) -> Iterator[None]:
+def failures_recorded(tenant: Tenant) -> Iterator[None]:
     """Count a failed sign-in even though the request itself is rolled back.
 
     The request's own transaction is rolled back first: it may hold a lock on the account row (a rehashed
     password, a TOTP counter) that the bookkeeping transaction needs.
     """
+    tenant_id = tenant.id  # read now: after the rollback, touching ``tenant`` would begin a transaction again
     try:
         yield
     except operations.LoginFailed as failure:
         db_session().rollback()
         with database().transaction(tenant_id) as session:
-            operations.register_failed_login(session, tenant_id, failure, ip=client_ip())
+            operations.register_failed_login(
+                session, tenant_id, failure, ip=client_ip(), public_url=settings().public_url
+            )
         raise
 
 
@@ -144,13 +149,21 @@ def finish_second_factor(session: Session, row: WebSession, account: Account, *,
 
 
 def begin_platform_session(session: Session, admin: PlatformAdmin, *, code_checked: bool) -> WebSession:
+    """Every platform admin passes a second factor: until then (or until enrolled) the session is pending."""
     revoke_presented_session(session)
-    pending = admin.totp_enabled and not code_checked
+    pending = not code_checked
     if not pending:
-        operations.record_platform_login(admin, ip=client_ip())
+        operations.record_platform_login(session, admin, ip=client_ip())
     row, token = sessions.start_platform_session(session, admin, second_factor_done=code_checked, pending=pending)
     set_cookie_on_response(token)
     return row
+
+
+def landing_path(tenant: Tenant, account: Account) -> str:
+    """Where a sign-in leads without ``next``: staff to the console, residents to the portal."""
+    if account.kind == AccountKind.STAFF:
+        return f"/{tenant.slug}/console/"
+    return f"/{tenant.slug}/"
 
 
 def safe_next(value: str | None, default: str) -> str:

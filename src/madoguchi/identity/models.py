@@ -1,7 +1,7 @@
 """Accounts of residents and staff of one tenant, platform admins, sessions and one-time secrets.
 
 An account says who acts, in which roles, and which registry person a resident is linked to (identity
-assurance). Next to it: login throttling counters, the TOTP second factor (secret sealed with the platform
+assurance). Next to it: failed sign-ins (for throttling), the TOTP second factor (secret sealed with the platform
 data key), and the single-use secrets sent by email (address verification, password reset) or by letter (identity
 verification). Only hashes of those secrets are stored.
 """
@@ -61,10 +61,8 @@ class Account(TenantScoped, Base):
     #: When the address was confirmed by the link sent to it (None: not yet).
     email_verified_at: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
-    #: Login throttling: consecutive failures, the lock they caused, and how many locks in a row.
-    failed_login_count: Mapped[int] = mapped_column(default=0, server_default="0")
-    locked_until: Mapped[datetime | None]
-    lock_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: When the owner was last told by email that sign-in to the account is being slowed (one email per episode).
+    sign_in_notice_at: Mapped[datetime | None]
     #: TOTP secret, sealed (madoguchi.crypto.Sealer bound to the account id). Set at enrollment; in force
     #: once ``totp_enabled_at`` is set by a confirmed code.
     totp_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -100,9 +98,6 @@ class PlatformAdmin(Base):
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
-    failed_login_count: Mapped[int] = mapped_column(default=0, server_default="0")
-    locked_until: Mapped[datetime | None]
-    lock_count: Mapped[int] = mapped_column(default=0, server_default="0")
     totp_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_enabled_at: Mapped[datetime | None]
     totp_last_counter: Mapped[int | None] = mapped_column(BigInteger)
@@ -194,6 +189,27 @@ class WebSession(Base):
     revoked_at: Mapped[datetime | None]
     user_agent: Mapped[str | None] = mapped_column(String(300))
     ip_address: Mapped[str | None] = mapped_column(String(45))
+
+
+class SignInFailure(Base):
+    """One failed sign-in (a wrong password or code), kept a day: what ``identity.throttling`` counts.
+
+    Global like ``web_sessions``: it is written and read before any account is known, by every worker. It
+    names no tenant and no address in clear: ``subject`` is a SHA-256 of the tenant and the email address
+    typed (whether or not an account has it), so the table tells nobody who was tried.
+    """
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (
+        Index("ix_sign_in_failures_subject", "subject", "created_at"),
+        Index("ix_sign_in_failures_address", "address", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    subject: Mapped[str] = mapped_column(String(64))
+    #: The client address the failure came from ("-" when unknown).
+    address: Mapped[str] = mapped_column(String(45))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PlatformApiToken(Base):

@@ -29,7 +29,7 @@ from madoguchi.audit import operations as audit
 from madoguchi.crypto import Sealer
 from madoguchi.db import utcnow
 from madoguchi.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
-from madoguchi.identity import password_policy, sessions, totp
+from madoguchi.identity import password_policy, sessions, throttling, totp
 from madoguchi.identity.models import (
     Account,
     AccountKind,
@@ -64,10 +64,6 @@ IDENTITY_LETTER_PERIOD = timedelta(days=30)
 # Crockford's base32 alphabet: no I, L, O, U, so a code read off paper is not misread.
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
-MAX_FAILED_LOGINS = 5
-FIRST_LOCK = timedelta(minutes=15)
-LONGEST_LOCK = timedelta(hours=24)
-
 NOTIFY_ACCOUNT = "notify.account"
 NOTIFY_LETTER = "notify.letter"
 
@@ -79,21 +75,20 @@ COUNTER_ROLES = frozenset({StaffRole.CLERK.value, StaffRole.SUPERVISOR.value})
 
 
 class LoginFailed(DomainError):
-    """Wrong address, wrong password, wrong code, disabled or locked: one answer for all, on purpose."""
+    """Wrong address, wrong password, wrong code or disabled: one answer for all, on purpose."""
 
     status, slug, title = 401, "login-failed", "Sign-in failed"
     DETAIL = (
         "The email address, password or code is not correct. After several failed attempts sign-in is "
-        "paused for a while: if so, try again later."
+        "slowed down for a while: if so, try again later."
     )
 
-    def __init__(self, *, reason: str, email: str, account_id: uuid.UUID | None = None, counts: bool = True) -> None:
+    def __init__(self, *, reason: str, email: str, account_id: uuid.UUID | None = None) -> None:
         super().__init__(self.DETAIL)
         # Kept off the response (``extra`` would be rendered): for the failure bookkeeping and the audit.
         self.reason = reason
         self.email = email
         self.account_id = account_id
-        self.counts = counts and account_id is not None
 
 
 class SecondFactorRequired(DomainError):
@@ -160,8 +155,8 @@ def _spend_a_hash(password: str) -> None:
 
 
 def second_factor_required(account: Account) -> bool:
-    """Staff who set up TOTP, and every tenant admin, pass a second factor (the session checker)."""
-    return account.kind == AccountKind.STAFF and (account.totp_enabled or account.is_tenant_admin)
+    """Every staff account passes a second factor, enrolling at the first sign-in (the session checker)."""
+    return account.kind == AccountKind.STAFF
 
 
 # --- Lookups -----------------------------------------------------------------------------------------
@@ -493,8 +488,8 @@ def reset_password(session: Session, tenant_id: uuid.UUID, token: str, *, new_pa
         raise _unusable_link()
     account.password_hash = hash_password(new_password)
     account.email_verified_at = account.email_verified_at or now
-    account.failed_login_count = 0
-    account.locked_until = None
+    # Proven by the mailbox: earlier failed sign-ins (the forgotten password, or a guesser's) stop slowing it.
+    throttling.forget(session, throttle_subject(tenant_id, account.email))
     sessions.end_sessions_of(session, account.id)
     audit.record(
         session,
@@ -510,23 +505,31 @@ def reset_password(session: Session, tenant_id: uuid.UUID, token: str, *, new_pa
 # --- Sign-in -----------------------------------------------------------------------------------------
 
 
-def _is_locked(locked_until: datetime | None, now: datetime) -> bool:
-    return locked_until is not None and locked_until > now
+def throttle_subject(tenant_id: uuid.UUID, email: str) -> str:
+    return throttling.subject_of(tenant_id, email)
 
 
-def authenticate_password(session: Session, tenant_id: uuid.UUID, *, email: str, password: str) -> Account:
-    """The account whose address and password these are, or ``LoginFailed`` (the same for every reason)."""
+def _check_throttle(session: Session, subject: str, address: str | None, known: bool) -> None:
+    throttling.check(session, subject, address, known_address=known)
+
+
+def authenticate_password(
+    session: Session, tenant_id: uuid.UUID, *, email: str, password: str, address: str | None
+) -> Account:
+    """The account whose address and password these are, or ``LoginFailed`` (the same for every reason).
+
+    ``SignInThrottled`` first, without checking the password, when too many attempts failed (throttling).
+    """
     password = normalize_password(password)
     account = find_account_by_email(session, tenant_id, email)
+    known = account is not None and throttling.is_known_address(session, address, account_id=account.id)
+    _check_throttle(session, throttle_subject(tenant_id, email), address, known)
     if account is None:
         _spend_a_hash(password)
         raise LoginFailed(reason="unknown_account", email=email)
     if account.disabled:
         _spend_a_hash(password)
-        raise LoginFailed(reason="disabled", email=email, account_id=account.id, counts=False)
-    if _is_locked(account.locked_until, utcnow()):
-        _spend_a_hash(password)
-        raise LoginFailed(reason="locked", email=email, account_id=account.id, counts=False)
+        raise LoginFailed(reason="disabled", email=email, account_id=account.id)
     if not account.password_hash or not verify_password(account.password_hash, password):
         raise LoginFailed(reason="bad_password", email=email, account_id=account.id)
     if needs_rehash(account.password_hash):
@@ -545,13 +548,19 @@ def _open_totp_secret(sealer: Sealer, owner_id: uuid.UUID, sealed: bytes | None)
         return None
 
 
-def _spend_totp_code(session: Session, owner: Account | PlatformAdmin, code: str, *, sealer: Sealer) -> None:
+def _spend_totp_code(
+    session: Session, owner: Account | PlatformAdmin, code: str, *, sealer: Sealer, subject: str, address: str | None
+) -> None:
     """Accept a TOTP code once (atomically: of two requests racing with one code, one wins).
 
     Works for staff accounts and platform admins alike: both keep a sealed secret and the last counter used.
+    Wrong codes count towards throttling like wrong passwords (the same ``subject``).
     """
-    if _is_locked(owner.locked_until, utcnow()):
-        raise LoginFailed(reason="locked", email=owner.email, account_id=owner.id, counts=False)
+    if isinstance(owner, Account):
+        known = throttling.is_known_address(session, address, account_id=owner.id, second_factor_passed=True)
+    else:
+        known = throttling.is_known_address(session, address, platform_admin_id=owner.id, second_factor_passed=True)
+    _check_throttle(session, subject, address, known)
     model = type(owner)
     secret = _open_totp_secret(sealer, owner.id, owner.totp_secret_encrypted)
     counter = totp.matching_counter(secret, code, last_counter=owner.totp_last_counter) if secret else None
@@ -571,21 +580,15 @@ def _spend_totp_code(session: Session, owner: Account | PlatformAdmin, code: str
     raise LoginFailed(reason="bad_totp", email=owner.email, account_id=owner.id)
 
 
-def check_totp_code(session: Session, account: Account, code: str, *, sealer: Sealer) -> None:
-    _spend_totp_code(session, account, code, sealer=sealer)
-
-
-def _signed_in(owner: Account | PlatformAdmin) -> None:
-    """A successful sign-in: the failure counters and any lock start again."""
-    owner.failed_login_count = 0
-    owner.lock_count = 0
-    owner.locked_until = None
-    owner.last_login_at = utcnow()
+def check_totp_code(session: Session, account: Account, code: str, *, sealer: Sealer, address: str | None) -> None:
+    subject = throttle_subject(account.tenant_id, account.email)
+    _spend_totp_code(session, account, code, sealer=sealer, subject=subject, address=address)
 
 
 def record_login(session: Session, account: Account, *, second_factor: str, channel: str, ip: str | None) -> None:
-    """A successful sign-in: the failure counters start again, and the audit trail says so."""
-    _signed_in(account)
+    """A successful sign-in: earlier failures stop counting, and the audit trail says so."""
+    account.last_login_at = utcnow()
+    throttling.forget(session, throttle_subject(account.tenant_id, account.email))
     audit.record(
         session,
         account.tenant_id,
@@ -597,57 +600,66 @@ def record_login(session: Session, account: Account, *, second_factor: str, chan
     )
 
 
-def lock_duration(lock_count: int) -> timedelta:
-    """15 minutes for the first lock, doubling for each further one in a row, at most a day."""
-    return min(FIRST_LOCK * (2 ** max(lock_count - 1, 0)), LONGEST_LOCK)
-
-
-def _count_failure(
-    session: Session, model: type[Account] | type[PlatformAdmin], owner_id: uuid.UUID
-) -> datetime | None:
-    """Add one failed sign-in; lock after MAX_FAILED_LOGINS in a row. Returns the lock's end, if it locked."""
-    # The increment is one statement, so concurrent failures are all counted.
-    session.execute(
-        update(model)
-        .where(model.id == owner_id)
-        .values(failed_login_count=model.failed_login_count + 1)
-        .execution_options(synchronize_session=False)
-    )
-    stmt = select(model).where(model.id == owner_id).execution_options(populate_existing=True)
-    # cast: a select() of either of two mapped classes is typed as their common base.
-    owner = cast(Account | PlatformAdmin, session.execute(stmt).scalar_one())
-    if owner.failed_login_count < MAX_FAILED_LOGINS:
-        return None
-    owner.lock_count += 1
-    owner.failed_login_count = 0
-    owner.locked_until = utcnow() + lock_duration(owner.lock_count)
-    return owner.locked_until
-
-
-def register_failed_login(session: Session, tenant_id: uuid.UUID, failure: LoginFailed, *, ip: str | None) -> None:
-    """Count a failed sign-in and lock the account after MAX_FAILED_LOGINS in a row. Its own transaction."""
-    locked_until = None
-    if failure.counts and failure.account_id is not None:
-        locked_until = _count_failure(session, Account, failure.account_id)
+def register_failed_login(
+    session: Session, tenant_id: uuid.UUID, failure: LoginFailed, *, ip: str | None, public_url: str
+) -> None:
+    """Count a failed sign-in (its own transaction) and tell the owner once when it starts slowing sign-in."""
+    tenant = session.execute(select(Tenant).where(Tenant.id == tenant_id)).scalar_one()
+    count = throttling.record_failure(session, throttle_subject(tenant.id, failure.email), ip)
     audit.record(
         session,
-        tenant_id,
+        tenant.id,
         actor="anonymous",
         action="login.failed",
         object_type="account",
         object_id=failure.account_id or "-",
         data={"email": failure.email, "reason": failure.reason, "ip": ip},
     )
-    if locked_until is not None:
-        audit.record(
-            session,
-            tenant_id,
-            actor="system",
-            action="account.locked",
-            object_type="account",
-            object_id=failure.account_id or "-",
-            data={"until": locked_until.isoformat(), "ip": ip},
-        )
+    if count >= throttling.FREE_FAILURES and failure.account_id is not None:
+        _notify_owner_of_throttling(session, tenant, failure.account_id, ip=ip, public_url=public_url)
+
+
+#: A new episode of throttling may be told at most this often, even without a sign-in in between.
+THROTTLE_NOTICE_EVERY = timedelta(hours=24)
+
+
+def _notify_owner_of_throttling(
+    session: Session, tenant: Tenant, account_id: uuid.UUID, *, ip: str | None, public_url: str
+) -> None:
+    """One email per episode: since the account's last sign-in, and at most once a day."""
+    account = session.execute(
+        select(Account).where(Account.tenant_id == tenant.id, Account.id == account_id).with_for_update()
+    ).scalar_one_or_none()
+    if account is None or account.disabled:
+        return
+    now = utcnow()
+    notice = account.sign_in_notice_at
+    if notice is not None and notice > now - THROTTLE_NOTICE_EVERY:
+        signed_in_since = account.last_login_at is not None and account.last_login_at > notice
+        if not signed_in_since:  # told already in this episode
+            return
+    account.sign_in_notice_at = now
+    outbox.enqueue(
+        session,
+        NOTIFY_ACCOUNT,
+        {
+            "template": "account.sign_in_throttled",
+            "reference": f"account:{account.id}",
+            "to": account.email,
+            "display_name": account.display_name,
+            "locale": account.locale or tenant.default_locale,
+            "sign_in_url": f"{public_url.rstrip('/')}/{tenant.slug}/login",
+        },
+    )
+    audit.record(
+        session,
+        tenant.id,
+        actor="system",
+        action="account.sign_in_throttled",
+        object_type="account",
+        object_id=account.id,
+        data={"ip": ip},
+    )
 
 
 def record_logout(session: Session, account: Account, *, web_session_id: uuid.UUID) -> None:
@@ -685,39 +697,49 @@ def change_password(
 # --- TOTP enrollment ---------------------------------------------------------------------------------
 
 
+def _start_enrollment(
+    session: Session, owner: Account | PlatformAdmin, *, sealer: Sealer, issuer: str
+) -> tuple[str, str]:
+    if owner.totp_enabled:
+        raise Conflict("An authenticator app is already set up for this account.")
+    secret = totp.new_secret()
+    owner.totp_secret_encrypted = sealer.seal(owner.id, secret)
+    owner.totp_last_counter = None
+    session.flush()
+    return secret, totp.provisioning_uri(secret, account_name=owner.email, issuer=issuer)
+
+
+def _confirm_enrollment(owner: Account | PlatformAdmin, code: str, *, sealer: Sealer, start_hint: str) -> None:
+    if owner.totp_enabled:
+        raise Conflict("An authenticator app is already set up for this account.")
+    secret = _open_totp_secret(sealer, owner.id, owner.totp_secret_encrypted)
+    if secret is None:
+        raise Conflict(f"Start the set-up first: {start_hint}.")
+    counter = totp.matching_counter(secret, code, last_counter=None)
+    if counter is None:
+        raise ValidationFailed(errors={"code": ["The code is not correct: check the app's clock and try again."]})
+    owner.totp_enabled_at = utcnow()
+    owner.totp_last_counter = counter
+
+
 def start_totp_enrollment(session: Session, account: Account, *, sealer: Sealer, issuer: str) -> tuple[str, str]:
     """A new secret for the account's authenticator app: (secret, otpauth URI), shown once."""
     if account.kind != AccountKind.STAFF:
         raise Forbidden("A second factor is for staff accounts.")
-    if account.totp_enabled:
-        raise Conflict("An authenticator app is already set up for this account.")
-    secret = totp.new_secret()
-    account.totp_secret_encrypted = sealer.seal(account.id, secret)
-    account.totp_last_counter = None
-    session.flush()
-    return secret, totp.provisioning_uri(secret, account_name=account.email, issuer=issuer)
+    return _start_enrollment(session, account, sealer=sealer, issuer=issuer)
 
 
-def pending_totp_secret(account: Account, *, sealer: Sealer) -> str | None:
+def pending_totp_secret(owner: Account | PlatformAdmin, *, sealer: Sealer) -> str | None:
     """The secret of an enrollment not yet confirmed (for showing it again on the setup page)."""
-    if account.totp_enabled:
+    if owner.totp_enabled:
         return None
-    return _open_totp_secret(sealer, account.id, account.totp_secret_encrypted)
+    return _open_totp_secret(sealer, owner.id, owner.totp_secret_encrypted)
 
 
 def confirm_totp_enrollment(session: Session, account: Account, code: str, *, sealer: Sealer) -> None:
     if account.kind != AccountKind.STAFF:
         raise Forbidden("A second factor is for staff accounts.")
-    if account.totp_enabled:
-        raise Conflict("An authenticator app is already set up for this account.")
-    secret = _open_totp_secret(sealer, account.id, account.totp_secret_encrypted)
-    if secret is None:
-        raise Conflict("Start the set-up first: POST .../me/totp.")
-    counter = totp.matching_counter(secret, code, last_counter=None)
-    if counter is None:
-        raise ValidationFailed(errors={"code": ["The code is not correct: check the app's clock and try again."]})
-    account.totp_enabled_at = utcnow()
-    account.totp_last_counter = counter
+    _confirm_enrollment(account, code, sealer=sealer, start_hint="POST .../me/totp")
     audit.record(
         session,
         account.tenant_id,
@@ -726,6 +748,19 @@ def confirm_totp_enrollment(session: Session, account: Account, code: str, *, se
         object_type="account",
         object_id=account.id,
     )
+
+
+def start_platform_totp_enrollment(
+    session: Session, admin: PlatformAdmin, *, sealer: Sealer, issuer: str
+) -> tuple[str, str]:
+    """A platform admin without an authenticator sets one up at the first sign-in (like staff)."""
+    return _start_enrollment(session, admin, sealer=sealer, issuer=issuer)
+
+
+def confirm_platform_totp_enrollment(session: Session, admin: PlatformAdmin, code: str, *, sealer: Sealer) -> None:
+    _confirm_enrollment(admin, code, sealer=sealer, start_hint="ask for a key on the set-up page")
+    session.flush()
+    security_log.info("platform admin %s: authenticator set up", admin.id)
 
 
 def reset_totp(session: Session, account: Account, *, actor: str) -> None:
@@ -1129,13 +1164,18 @@ def create_platform_admin(
     return admin, generated
 
 
-def authenticate_platform_admin(session: Session, *, email: str, password: str) -> PlatformAdmin:
+PLATFORM_SCOPE = "platform"
+
+
+def authenticate_platform_admin(session: Session, *, email: str, password: str, address: str | None) -> PlatformAdmin:
     password = normalize_password(password)
     admin = find_platform_admin(session, email)
-    if admin is None or admin.disabled or _is_locked(admin.locked_until, utcnow()):
+    known = admin is not None and throttling.is_known_address(session, address, platform_admin_id=admin.id)
+    _check_throttle(session, throttling.subject_of(PLATFORM_SCOPE, email), address, known)
+    if admin is None or admin.disabled:
         _spend_a_hash(password)
-        reason = "unknown_account" if admin is None else ("disabled" if admin.disabled else "locked")
-        raise LoginFailed(reason=reason, email=email, account_id=admin.id if admin else None, counts=False)
+        reason = "unknown_account" if admin is None else "disabled"
+        raise LoginFailed(reason=reason, email=email, account_id=admin.id if admin else None)
     if not admin.password_hash or not verify_password(admin.password_hash, password):
         raise LoginFailed(reason="bad_password", email=email, account_id=admin.id)
     if needs_rehash(admin.password_hash):
@@ -1143,22 +1183,28 @@ def authenticate_platform_admin(session: Session, *, email: str, password: str) 
     return admin
 
 
-def check_platform_totp_code(session: Session, admin: PlatformAdmin, code: str, *, sealer: Sealer) -> None:
-    _spend_totp_code(session, admin, code, sealer=sealer)
+def check_platform_totp_code(
+    session: Session, admin: PlatformAdmin, code: str, *, sealer: Sealer, address: str | None
+) -> None:
+    subject = throttling.subject_of(PLATFORM_SCOPE, admin.email)
+    _spend_totp_code(session, admin, code, sealer=sealer, subject=subject, address=address)
 
 
-def record_platform_login(admin: PlatformAdmin, *, ip: str | None) -> None:
-    _signed_in(admin)
+def record_platform_login(session: Session, admin: PlatformAdmin, *, ip: str | None) -> None:
+    admin.last_login_at = utcnow()
+    throttling.forget(session, throttling.subject_of(PLATFORM_SCOPE, admin.email))
     security_log.info("platform admin %s signed in from %s", admin.id, ip)
 
 
 def register_failed_platform_login(session: Session, failure: LoginFailed, *, ip: str | None) -> None:
-    """Like ``register_failed_login``, for platform admins (no tenant: the security log, not the audit chain)."""
-    if failure.counts and failure.account_id is not None:
-        locked_until = _count_failure(session, PlatformAdmin, failure.account_id)
-        if locked_until is not None:
-            security_log.warning("platform admin %s locked until %s", failure.account_id, locked_until.isoformat())
+    """Like ``register_failed_login``, for platform admins (no tenant: the security log, not the audit chain).
+
+    No email: the outbox belongs to a tenant. The security log says when throttling starts.
+    """
+    count = throttling.record_failure(session, throttling.subject_of(PLATFORM_SCOPE, failure.email), ip)
     security_log.warning("platform admin sign-in failed (%s) from %s", failure.reason, ip)
+    if count == throttling.FREE_FAILURES and failure.account_id is not None:
+        security_log.warning("platform admin %s: sign-in is being slowed after %s failures", failure.account_id, count)
 
 
 def enable_platform_totp(session: Session, admin: PlatformAdmin, *, sealer: Sealer, issuer: str) -> tuple[str, str]:

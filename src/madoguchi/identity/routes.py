@@ -227,28 +227,32 @@ class SessionResource(MethodView):
         401,
         schema=ProblemSchema,
         content_type=PROBLEM_CONTENT_TYPE,
-        description="login-failed (one answer for every reason, including a temporary lock) or "
-        "second-factor-required (send totp_code)",
+        description="login-failed (one answer for every reason) or second-factor-required (send totp_code)",
     )
     def post(self, args: dict[str, Any]) -> Any:
         """Sign in
 
-        With email and password, plus ``totp_code`` for staff who set up an authenticator app and for every
-        tenant admin. Sets the ``__Host-madoguchi-session`` cookie; every sign-in gets a new session and ends
-        the one the client had. A tenant admin without an authenticator yet gets a session that can only set
-        one up (``second_factor: enrollment_required``). After 5 failures in a row the account is paused for
-        15 minutes (doubling), answered exactly like a wrong password. Rate-limited per IP.
+        With email and password, plus ``totp_code`` for staff (every staff role passes a second factor).
+        Sets the ``__Host-madoguchi-session`` cookie; every sign-in gets a new session and ends the one the
+        client had. Staff without an authenticator yet get a session that can only set one up
+        (``second_factor: enrollment_required``). Failed attempts slow further ones down (no lock): after 5
+        failures for an account from one address, the next attempt from there waits 30 seconds, doubling up
+        to 15 minutes; the answer is then 429 ``sign-in-throttled`` with ``Retry-After``, before the password
+        is checked (see docs/identity.md for the per-account and per-address rules).
         """
         tenant, session = current_tenant, db_session()
-        with boundary.failures_recorded(tenant.id):
+        address = boundary.client_ip()
+        with boundary.failures_recorded(tenant):
             account = operations.authenticate_password(
-                session, tenant.id, email=args["email"], password=args["password"]
+                session, tenant.id, email=args["email"], password=args["password"], address=address
             )
             state = boundary.second_factor_state(account, code_checked=False)
             if state == "code_required":
                 if not args["totp_code"]:
                     raise operations.SecondFactorRequired()
-                operations.check_totp_code(session, account, args["totp_code"], sealer=boundary.sealer())
+                operations.check_totp_code(
+                    session, account, args["totp_code"], sealer=boundary.sealer(), address=address
+                )
                 state = "done"
         row = boundary.begin_session(session, account, state=state, channel="api")
         return {

@@ -243,7 +243,7 @@ def principal_from_session_cookie() -> Principal | None:
 
 
 def accepts_pending_second_factor(view: V) -> V:
-    """Mark a view (or MethodView class) that a tenant admin who has not enrolled TOTP yet may use."""
+    """Mark a view (or MethodView class) that staff who have not enrolled TOTP yet may use."""
     setattr(view, _ACCEPTS_PENDING, True)
     return view
 
@@ -257,7 +257,7 @@ def _view_accepts_pending() -> bool:
 
 
 def _needs_second_factor(account: Account) -> bool:
-    """Staff with TOTP set up (and every tenant admin) must pass the second factor before acting."""
+    """Staff must pass the second factor (enrolling first if they have none) before acting."""
     checker = current_app.extensions.get(SECOND_FACTOR_CHECKER)
     return bool(checker(account)) if checker else False
 
@@ -302,7 +302,7 @@ def principal_from_platform_session() -> PlatformPrincipal | None:
     admin = platform_admin_of(row)
     if admin is None:
         return None
-    if admin.totp_enabled and row.second_factor_at is None:
+    if row.second_factor_at is None:  # every platform admin passes a second factor (or is still enrolling)
         return None
     return PlatformPrincipal(
         method="platform",

@@ -9,17 +9,19 @@ itself and sends a visitor without the right session back to the login page. The
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from madoguchi.context import current_tenant, db_session
 from madoguchi.errors import Conflict, ValidationFailed
 from madoguchi.extensions import limiter
-from madoguchi.identity import boundary, operations, password_policy, sessions, totp
-from madoguchi.identity.models import AccountKind, PlatformAdmin
+from madoguchi.identity import boundary, operations, password_policy, sessions, throttling, totp
+from madoguchi.identity.models import Account, AccountKind, PlatformAdmin
 from madoguchi.security import public
 from madoguchi.tenancy import lifecycle
 from madoguchi.web.i18n import current_locale
@@ -33,8 +35,23 @@ for _blueprint in (web, platform_web):
 def _login_failed() -> str:
     return _(
         "The email address, password or code is not correct. After several failed attempts sign-in is "
-        "paused for a while: if so, try again later."
+        "slowed down for a while: if so, try again later."
     )
+
+
+def _throttled_message(wait: throttling.SignInThrottled) -> str:
+    minutes = max(1, -(-wait.retry_after // 60))
+    return _(
+        "Too many failed attempts: sign-in is paused for now. Try again in %(minutes)s minute(s).", minutes=minutes
+    )
+
+
+def _throttled(
+    template: str, wait: throttling.SignInThrottled, render: Callable[..., Any], field: str, **context: Any
+) -> Any:
+    """The form again, 429 with Retry-After, and the wait beside the field (the password was not checked)."""
+    body, status = render(template, 429, errors={field: [_throttled_message(wait)]}, **context)
+    return body, status, wait.headers
 
 
 def _render(template: str, status: int = 200, **context: Any) -> ResponseReturnValue:
@@ -60,8 +77,9 @@ def _tenant_url(endpoint: str, **query: Any) -> str:
     return url_for(endpoint, tenant=current_tenant.slug, **query)
 
 
-def _next_in_tenant() -> str:
-    return boundary.safe_next(request.args.get("next"), f"/{current_tenant.slug}/")
+def _next_in_tenant(account: Account) -> str:
+    """A safe ``next`` wins; otherwise staff land in the console and residents on the portal."""
+    return boundary.safe_next(request.args.get("next"), boundary.landing_path(current_tenant, account))
 
 
 def _see_other(location: str) -> ResponseReturnValue:
@@ -106,18 +124,22 @@ def login() -> ResponseReturnValue:
         return _tenant_render("identity/login.html", 422, **context, values=values, errors=errors)
     session = db_session()
     try:
-        with boundary.failures_recorded(tenant.id):
-            account = operations.authenticate_password(session, tenant.id, email=email, password=password)
+        with boundary.failures_recorded(tenant):
+            account = operations.authenticate_password(
+                session, tenant.id, email=email, password=password, address=boundary.client_ip()
+            )
     except operations.LoginFailed:
         errors = {"form": [_login_failed()]}
         return _tenant_render("identity/login.html", 401, **context, values=values, errors=errors)
+    except throttling.SignInThrottled as wait:
+        return _throttled("identity/login.html", wait, _tenant_render, "form", **context, values=values)
     state = boundary.second_factor_state(account, code_checked=False)
     boundary.begin_session(session, account, state=state, channel="web")
     if state == "code_required":
         return _see_other(_tenant_url("identity_web.second_factor", **_query()))
     if state == "enrollment_required":
         return _see_other(_tenant_url("identity_web.two_factor_setup", **_query()))
-    return _see_other(_next_in_tenant())
+    return _see_other(_next_in_tenant(account))
 
 
 def _sign_up_url() -> str:
@@ -141,19 +163,21 @@ def second_factor() -> ResponseReturnValue:
         return _tenant_render("identity/second_factor.html", 422, action=action, errors={"code": [_("Enter this.")]})
     session = db_session()
     try:
-        with boundary.failures_recorded(tenant.id):
-            operations.check_totp_code(session, account, code, sealer=boundary.sealer())
+        with boundary.failures_recorded(tenant):
+            operations.check_totp_code(session, account, code, sealer=boundary.sealer(), address=boundary.client_ip())
     except operations.LoginFailed:
         errors = {"code": [_login_failed()]}
         return _tenant_render("identity/second_factor.html", 401, action=action, errors=errors)
+    except throttling.SignInThrottled as wait:
+        return _throttled("identity/second_factor.html", wait, _tenant_render, "code", action=action)
     boundary.finish_second_factor(session, row, account, channel="web")
-    return _see_other(_next_in_tenant())
+    return _see_other(_next_in_tenant(account))
 
 
 @web.route("/<tenant>/account/two-factor", methods=["GET", "POST"])
 @public
 def two_factor_setup() -> ResponseReturnValue:
-    """Set up the authenticator app: staff signed in, or a tenant admin whose session waits for it."""
+    """Set up the authenticator app: staff signed in, or staff whose session waits for it (first sign-in)."""
     tenant = current_tenant
     found = boundary.tenant_session(tenant)
     here = _tenant_url("identity_web.two_factor_setup", **_query())
@@ -164,28 +188,56 @@ def two_factor_setup() -> ResponseReturnValue:
         return _see_other(_tenant_url("identity_web.second_factor", **_query()))
     if account.totp_enabled:
         return _tenant_render("identity/two_factor_setup.html", enabled=True, action=here, errors={})
+    return _enrollment_step(
+        account,
+        issuer=f"Madoguchi {tenant.name_en}",
+        render=_tenant_render,
+        action=here,
+        start=operations.start_totp_enrollment,
+        confirm=operations.confirm_totp_enrollment,
+        finish=lambda: boundary.finish_second_factor(db_session(), row, account, channel="web"),
+        done=lambda: _next_in_tenant(account),
+    )
+
+
+def _enrollment_step(
+    owner: Account | PlatformAdmin,
+    *,
+    issuer: str,
+    render: Callable[..., Any],
+    action: str,
+    start: Callable[..., tuple[str, str]],
+    confirm: Callable[..., None],
+    finish: Callable[[], object],
+    done: Callable[[], str],
+) -> ResponseReturnValue:
+    """The authenticator set-up form (staff and platform admins): ask for a key, show it as a QR code, confirm."""
+    template = "identity/two_factor_setup.html"
     if request.method == "GET":
-        return _tenant_render("identity/two_factor_setup.html", enabled=False, secret=None, action=here, errors={})
+        return render(template, enabled=False, secret=None, action=action, errors={})
     session = db_session()
     sealer = boundary.sealer()
-    issuer = f"Madoguchi {tenant.name_en}"
     if request.form.get("step") != "confirm":
-        secret, uri = operations.start_totp_enrollment(session, account, sealer=sealer, issuer=issuer)
-        return _tenant_render(
-            "identity/two_factor_setup.html", enabled=False, secret=secret, uri=uri, action=here, errors={}
-        )
+        secret, uri = start(session, owner, sealer=sealer, issuer=issuer)
+        return render(template, enabled=False, action=action, errors={}, **_key_shown(secret, uri))
     try:
-        operations.confirm_totp_enrollment(session, account, request.form.get("code", ""), sealer=sealer)
+        confirm(session, owner, request.form.get("code", ""), sealer=sealer)
     except (ValidationFailed, Conflict):
-        db_session().rollback()
-        pending = operations.pending_totp_secret(account, sealer=sealer)
-        link = totp.provisioning_uri(pending, account_name=account.email, issuer=issuer) if pending else None
+        session.rollback()
+        pending = operations.pending_totp_secret(owner, sealer=sealer)
+        pending_uri = totp.provisioning_uri(pending, account_name=owner.email, issuer=issuer) if pending else None
         errors = {"code": [_("The code is not correct: check the app's clock and try again.")]}
-        return _tenant_render(
-            "identity/two_factor_setup.html", 422, enabled=False, secret=pending, uri=link, action=here, errors=errors
-        )
-    boundary.finish_second_factor(session, row, account, channel="web")
-    return _see_other(_next_in_tenant())
+        shown = _key_shown(pending, pending_uri)
+        return render(template, 422, enabled=False, action=action, errors=errors, **shown)
+    finish()
+    return _see_other(done())
+
+
+def _key_shown(secret: str | None, uri: str | None) -> dict[str, Any]:
+    """The key, its otpauth URI and the same URI as an inline SVG QR code (what authenticator apps scan)."""
+    qr = totp.qr_code_svg(uri, label=_("QR code to scan with your authenticator app")) if uri else None
+    # segno writes the SVG itself and escapes the label: nothing a user typed goes in unescaped.
+    return {"secret": secret, "uri": uri, "qr_svg": Markup(qr) if qr else None}  # noqa: S704
 
 
 @web.post("/<tenant>/logout")
@@ -427,36 +479,79 @@ def admin_login() -> ResponseReturnValue:
     session = db_session()
     try:
         with boundary.platform_failures_recorded():
-            admin = operations.authenticate_platform_admin(session, email=email, password=password)
+            admin = operations.authenticate_platform_admin(
+                session, email=email, password=password, address=boundary.client_ip()
+            )
     except operations.LoginFailed:
         return _render("identity/login.html", 401, **context, values=values, errors={"form": [_login_failed()]})
+    except throttling.SignInThrottled as wait:
+        return _throttled("identity/login.html", wait, _render, "form", **context, values=values)
     boundary.begin_platform_session(session, admin, code_checked=False)
     if admin.totp_enabled:
         return _see_other(url_for("platform_login.admin_second_factor", **_query()))
-    return _see_other(_admin_next())
+    return _see_other(url_for("platform_login.admin_two_factor_setup", **_query()))
+
+
+def _pending_platform_session() -> tuple[Any, PlatformAdmin] | None:
+    """The platform admin whose session still waits for its second factor (or its enrollment)."""
+    row = sessions.session_from_cookie()
+    admin = sessions.platform_admin_of(row) if row is not None else None
+    if row is None or admin is None or row.second_factor_at is not None:
+        return None
+    return row, admin
 
 
 @platform_web.route("/login/second-factor", methods=["GET", "POST"])
 @public
 @limiter.limit(boundary.LOGIN_RATE_LIMIT, methods=["POST"])
 def admin_second_factor() -> ResponseReturnValue:
-    row = sessions.session_from_cookie()
-    admin = sessions.platform_admin_of(row) if row is not None else None
-    if row is None or admin is None or not admin.totp_enabled or row.second_factor_at is not None:
+    found = _pending_platform_session()
+    if found is None or not found[1].totp_enabled:
         return _see_other(url_for("platform_login.admin_login", **_query()))
+    row, admin = found
     action = url_for("platform_login.admin_second_factor", **_query())
     if request.method == "GET":
         return _render("identity/second_factor.html", action=action, errors={})
     session = db_session()
     try:
         with boundary.platform_failures_recorded():
-            operations.check_platform_totp_code(session, admin, request.form.get("code", ""), sealer=boundary.sealer())
+            operations.check_platform_totp_code(
+                session, admin, request.form.get("code", ""), sealer=boundary.sealer(), address=boundary.client_ip()
+            )
     except operations.LoginFailed:
         return _render("identity/second_factor.html", 401, action=action, errors={"code": [_login_failed()]})
-    operations.record_platform_login(admin, ip=boundary.client_ip())
+    except throttling.SignInThrottled as wait:
+        return _throttled("identity/second_factor.html", wait, _render, "code", action=action)
+    _finish_platform_second_factor(row, admin)
+    return _see_other(_admin_next())
+
+
+def _finish_platform_second_factor(row: Any, admin: PlatformAdmin) -> None:
+    session = db_session()
+    operations.record_platform_login(session, admin, ip=boundary.client_ip())
     _, token = sessions.complete_second_factor(session, row)
     boundary.set_cookie_on_response(token)
-    return _see_other(_admin_next())
+
+
+@platform_web.route("/account/two-factor", methods=["GET", "POST"])
+@public
+@limiter.limit(boundary.LOGIN_RATE_LIMIT, methods=["POST"])
+def admin_two_factor_setup() -> ResponseReturnValue:
+    """A platform admin without an authenticator sets one up right after the password (required)."""
+    found = _pending_platform_session()
+    if found is None or found[1].totp_enabled:
+        return _see_other(url_for("platform_login.admin_login", **_query()))
+    row, admin = found
+    return _enrollment_step(
+        admin,
+        issuer="Madoguchi",
+        render=_render,
+        action=url_for("platform_login.admin_two_factor_setup", **_query()),
+        start=operations.start_platform_totp_enrollment,
+        confirm=operations.confirm_platform_totp_enrollment,
+        finish=lambda: _finish_platform_second_factor(row, admin),
+        done=_admin_next,
+    )
 
 
 @platform_web.post("/logout")

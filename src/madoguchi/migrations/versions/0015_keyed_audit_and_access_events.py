@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 from madoguchi.migrations import rls
 
 revision = "0015"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
