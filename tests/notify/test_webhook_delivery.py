@@ -321,3 +321,52 @@ def test_an_unanswering_receiver_times_out_and_is_retried(db, towns, sign_in, al
     (delivery,) = _deliveries(db, town)
     assert delivery.status == "pending" and delivery.attempts == 1
     assert "timed out" in delivery.last_error.lower() or "timeout" in delivery.last_error.lower()
+
+
+def test_a_vendor_app_hears_only_of_applications_whose_resident_consented_to_it(
+    db, towns, sign_in, allow_private, receiver
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12: the webhooks:manage scope lets a vendor app subscribe, not watch residents who never chose it."""
+    from madoguchi.oauth import operations as oauth_operations
+    from madoguchi.oauth.models import OAuthConsent
+
+    town, _ = towns
+    registration = oauth_operations.ClientRegistration(
+        name="Kurashi Navi", redirect_uris=[], grant_types=["client_credentials"], scopes=[]
+    )
+    with db.transaction(town.tenant.id) as session:
+        vendor, _secret = oauth_operations.create_client(session, town.tenant.id, registration, actor="test")
+        webhooks.subscribe(
+            session,
+            town.tenant,
+            actor=f"client:{vendor.id}",
+            client_id=vendor.id,
+            url=receiver.url,
+            events=["application.submitted"],
+            description=None,
+            settings=allow_private,
+        )
+    municipality = subscribe(sign_in(town.admin), town, receiver.url)
+    never_consented = submit_application(db, town)
+    drain(db, allow_private)
+    heard = {(hit.headers["webhook-id"], hit.body) for hit in receiver.received}
+    assert len(heard) == 1  # the municipality's own subscription only
+    (only,) = receiver.received
+    assert Webhook(municipality["secret"]).verify(only.body, only.headers)["data"]["application_id"] == str(
+        never_consented
+    )
+
+    with db.transaction(town.tenant.id) as session:
+        session.add(
+            OAuthConsent(
+                tenant_id=town.tenant.id,
+                account_id=town.resident_account.id,
+                oauth_client_id=vendor.id,
+                scopes=["applications:read"],
+            )
+        )
+    consented = submit_application(db, town)
+    drain(db, allow_private)
+    about = [hit.body for hit in receiver.received[1:]]
+    assert len(about) == 2 and all(str(consented) in body for body in about)  # the municipality and the vendor
+    assert not any(str(never_consented) in body for body in about)

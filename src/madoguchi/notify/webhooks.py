@@ -54,7 +54,7 @@ from madoguchi.errors import Conflict, NotFound, ValidationFailed
 from madoguchi.notify import outbox
 from madoguchi.notify.models import OutboxMessage, WebhookDelivery, WebhookSubscription
 from madoguchi.notify.outbox import Dispatch
-from madoguchi.oauth.models import OAuthClient
+from madoguchi.oauth.models import OAuthClient, OAuthConsent
 from madoguchi.tenancy.models import Tenant
 
 if TYPE_CHECKING:
@@ -515,9 +515,29 @@ def _revoked_clients(session: Session, client_ids: set[uuid.UUID]) -> set[uuid.U
     return set(session.execute(stmt).scalars())
 
 
+def _vendor_apps_entitled(session: Session, application_id: uuid.UUID, client_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """Of ``client_ids``, the vendor apps that may hear about the application: the one that filed it, and those
+    its applicant has consented to (a consent the resident withdraws ends the events with it)."""
+    if not client_ids:
+        return set()
+    row = session.execute(
+        select(Application.filed_by_client_id, Application.applicant_account_id).where(Application.id == application_id)
+    ).one_or_none()
+    if row is None:
+        return set()
+    entitled = {row.filed_by_client_id} & client_ids
+    if row.applicant_account_id is not None:
+        consented = select(OAuthConsent.oauth_client_id).where(
+            OAuthConsent.account_id == row.applicant_account_id, OAuthConsent.oauth_client_id.in_(client_ids)
+        )
+        entitled |= set(session.execute(consented).scalars())
+    return entitled
+
+
 def fan_out(session: Session, tenant: Tenant, message: OutboxMessage) -> None:
     """One delivery (and one ``webhook.deliver`` job) per subscription that existed when the event happened
-    (deleted subscriptions and those of revoked vendor apps get nothing)."""
+    (deleted subscriptions, those of revoked vendor apps, and those of vendor apps the applicant never consented to
+    get nothing)."""
     subscriptions = [
         s
         for s in session.execute(
@@ -527,8 +547,12 @@ def fan_out(session: Session, tenant: Tenant, message: OutboxMessage) -> None:
         ).scalars()
         if message.topic in s.events
     ]
-    revoked = _revoked_clients(session, {s.client_id for s in subscriptions if s.client_id is not None})
-    subscriptions = [s for s in subscriptions if s.client_id not in revoked]
+    vendor_apps = {s.client_id for s in subscriptions if s.client_id is not None}
+    revoked = _revoked_clients(session, vendor_apps)
+    entitled = _vendor_apps_entitled(session, uuid.UUID(str(message.payload["application_id"])), vendor_apps - revoked)
+    # The municipality's own subscriptions hear every event; a vendor app only of the applications it filed or
+    # whose resident consented to it (issue 12: a webhooks:manage scope is no licence to watch everyone).
+    subscriptions = [s for s in subscriptions if s.client_id is None or s.client_id in entitled]
     if not subscriptions:
         return
     already = set(
