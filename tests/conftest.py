@@ -125,7 +125,7 @@ def db(settings: Settings) -> Iterator[Database]:
 
 
 @pytest.fixture
-def app(settings: Settings, seeded: None):  # type: ignore[no-untyped-def]
+def app(settings: Settings, seeded: None):
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app
@@ -136,7 +136,7 @@ def app(settings: Settings, seeded: None):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def client(app):  # type: ignore[no-untyped-def]
+def client(app):
     return app.test_client()
 
 

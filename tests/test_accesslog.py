@@ -31,7 +31,7 @@ LONG_TOKEN = "Q2hlY2tpbmctdGhhdC1hLXRva2VuLWlzLXJlZGFjdGVk_-x"
         f"/verify/{SHORT_TOKEN}",
     ],
 )
-def test_a_route_variable_named_token_is_redacted_whatever_its_length(app, path: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_route_variable_named_token_is_redacted_whatever_its_length(app, path: str) -> None:
     client = app.test_client()
     with client:
         client.get(path, base_url="https://localhost")
@@ -40,7 +40,7 @@ def test_a_route_variable_named_token_is_redacted_whatever_its_length(app, path:
     assert logged.rsplit("/", 2)[0] == path.rsplit("/", 2)[0]
 
 
-def test_a_referer_naming_one_of_our_token_links_is_redacted_whatever_its_length(app) -> None:  # type: ignore[no-untyped-def]
+def test_a_referer_naming_one_of_our_token_links_is_redacted_whatever_its_length(app) -> None:
     client = app.test_client()
     referer = f"https://madoguchi.example/shiomi-town/invitation/{SHORT_TOKEN}?state=s7&lang=en"
     with client:
@@ -49,7 +49,7 @@ def test_a_referer_naming_one_of_our_token_links_is_redacted_whatever_its_length
     assert logged == "https://madoguchi.example/shiomi-town/invitation/[redacted]?state=[redacted]&lang=en"
 
 
-def test_other_route_values_stay_readable(app) -> None:  # type: ignore[no-untyped-def]
+def test_other_route_values_stay_readable(app) -> None:
     client = app.test_client()
     with client:
         client.get("/shiomi-town/login", base_url="https://localhost")
@@ -75,7 +75,7 @@ def _logged(logger_class: type, environ: dict[str, str], capsys: pytest.CaptureF
 
 
 @pytest.mark.parametrize("logger_class", [RedactingLogger, JsonAccessLogger])
-def test_the_access_log_line_carries_no_token_code_or_state(logger_class: type, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_the_access_log_line_carries_no_token_code_or_state(logger_class: type, capsys) -> None:
     environ = {
         "REQUEST_METHOD": "GET",
         "RAW_URI": f"/shiomi-town/invitation/{SHORT_TOKEN}?code=oauth-code-1&state=state-2",

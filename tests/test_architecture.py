@@ -18,11 +18,11 @@ NON_ID_ARGUMENTS = {"tenant", "key", "filename", "token"}
 KEBAB_SEGMENT = re.compile(r"^(<[^>]+>|[a-z0-9]+(-[a-z0-9]+)*|\.well-known|openapi\.json)$")
 
 
-def _routes(app):  # type: ignore[no-untyped-def]
+def _routes(app):
     return [rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"]
 
 
-def test_every_route_is_public_by_declaration_or_authenticated(app) -> None:  # type: ignore[no-untyped-def]
+def test_every_route_is_public_by_declaration_or_authenticated(app) -> None:
     undeclared = []
     for rule in _routes(app):
         blueprint = app.blueprints.get(rule.endpoint.rsplit(".", 1)[0]) if "." in rule.endpoint else None
@@ -32,7 +32,7 @@ def test_every_route_is_public_by_declaration_or_authenticated(app) -> None:  # 
     assert undeclared == []
 
 
-def test_route_ids_are_typed(app) -> None:  # type: ignore[no-untyped-def]
+def test_route_ids_are_typed(app) -> None:
     untyped = []
     for rule in _routes(app):
         for argument, converter in rule._converters.items():
@@ -43,7 +43,7 @@ def test_route_ids_are_typed(app) -> None:  # type: ignore[no-untyped-def]
     assert untyped == []
 
 
-def test_paths_are_kebab_case(app) -> None:  # type: ignore[no-untyped-def]
+def test_paths_are_kebab_case(app) -> None:
     bad = [
         rule.rule
         for rule in _routes(app)
@@ -79,7 +79,7 @@ def test_tenant_scoped_tables_carry_tenant_id_not_null() -> None:
 
 
 @pytest.mark.postgres_only
-def test_row_level_security_is_enabled_and_forced_on_the_database(db, backend) -> None:  # type: ignore[no-untyped-def]
+def test_row_level_security_is_enabled_and_forced_on_the_database(db, backend) -> None:
     with db.transaction() as session:
         rows = session.execute(
             text(

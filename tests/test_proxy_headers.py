@@ -12,10 +12,10 @@ from madoguchi.config import Settings
 from madoguchi.security import mark_public_endpoint
 
 
-def _app(tmp_path, hops: int):  # type: ignore[no-untyped-def]
+def _app(tmp_path, hops: int):
     app = create_app(replace(Settings(data_dir=tmp_path, secret_key="test"), trusted_proxy_hops=hops))
 
-    def probe():  # type: ignore[no-untyped-def]
+    def probe():
         return jsonify(address=request.remote_addr, scheme=request.scheme)
 
     app.add_url_rule("/_probe", "probe", probe)
@@ -27,7 +27,7 @@ def _app(tmp_path, hops: int):  # type: ignore[no-untyped-def]
     ("hops", "address", "scheme"),
     [(0, "10.0.0.5", "http"), (1, "203.0.113.7", "https")],
 )
-def test_forwarded_headers_are_trusted_only_for_the_configured_hops(tmp_path, hops, address, scheme) -> None:  # type: ignore[no-untyped-def]
+def test_forwarded_headers_are_trusted_only_for_the_configured_hops(tmp_path, hops, address, scheme) -> None:
     client = _app(tmp_path, hops).test_client()
     response = client.get(
         "/_probe",

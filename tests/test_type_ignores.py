@@ -38,3 +38,16 @@ def test_a_bare_type_ignore_is_reported(tmp_path: Path) -> None:
     tmp_path.joinpath("beside.py").write_text('x: int = "1"  # type: ignore[assignment]  # why\n', encoding="utf-8")
     tmp_path.joinpath("above.py").write_text('# why\nx: int = "1"  # type: ignore[assignment]\n', encoding="utf-8")
     assert unexplained_ignores(tmp_path) == ["bare.py:1"]
+
+
+def test_tests_carry_no_type_ignore_since_mypy_does_not_read_them() -> None:
+    """mypy checks src/ only: an ignore in tests/ silences nothing and only hides the code (issue 11)."""
+    tests_dir = Path(__file__).parent
+    found = [
+        f"{path.relative_to(tests_dir)}:{number}"
+        for path in sorted(tests_dir.rglob("*.py"))
+        if path.name != Path(__file__).name and "node_modules" not in path.parts
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if MARKER in line
+    ]
+    assert found == []

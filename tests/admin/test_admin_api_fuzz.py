@@ -31,7 +31,7 @@ TENANT = "shiomi-town"
 
 
 @pytest.fixture(scope="module")
-def admin_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def admin_app(tmp_path_factory: pytest.TempPathFactory):
     data_dir: Path = tmp_path_factory.mktemp("admin-fuzz")
     config = replace(demo_settings(data_dir), api_rate_limit="100000/minute")
     seed(config)
@@ -50,7 +50,7 @@ def admin_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
 
 
 @pytest.fixture(scope="module")
-def admin_schema(admin_app):  # type: ignore[no-untyped-def]
+def admin_schema(admin_app):
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", admin_app)
 
 
@@ -64,7 +64,7 @@ schema = schemathesis.pytest.from_fixture("admin_schema").include(path_regex="^/
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )
-def test_every_admin_operation_answers_within_its_schema(case, admin_app) -> None:  # type: ignore[no-untyped-def]
+def test_every_admin_operation_answers_within_its_schema(case, admin_app) -> None:
     path_parameters = case.path_parameters or {}
     if "tenant_id" in path_parameters and hash(str(case.body)) % 2 == 0:
         path_parameters["tenant_id"] = admin_app.config["FUZZ_TENANT_ID"]

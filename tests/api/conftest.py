@@ -15,7 +15,7 @@ HTTPS = "https://localhost"
 
 
 @pytest.fixture
-def sign_in(app, db: Database) -> Callable[[Account], FlaskClient]:  # type: ignore[no-untyped-def]
+def sign_in(app, db: Database) -> Callable[[Account], FlaskClient]:
     """A fresh test client carrying a live session of ``account`` (second factor done)."""
 
     def make(account: Account) -> FlaskClient:

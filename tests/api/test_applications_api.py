@@ -45,7 +45,7 @@ class Callers:
 
 
 @pytest.fixture
-def callers(db: Database, sign_in, seeded) -> Callers:  # type: ignore[no-untyped-def]
+def callers(db: Database, sign_in, seeded) -> Callers:
     tenant, other = tenants(db)[0], tenants(db)[2]
     with db.transaction(tenant.id) as session:
         household = make_household(session, tenant)
@@ -71,7 +71,7 @@ def callers(db: Database, sign_in, seeded) -> Callers:  # type: ignore[no-untype
     )
 
 
-def _create(c: Callers, client: FlaskClient | None = None, data=RESIDENCY, **extra):  # type: ignore[no-untyped-def]
+def _create(c: Callers, client: FlaskClient | None = None, data=RESIDENCY, **extra):
     return (client or c.resident).post(c.url("/"), json={"procedure": "residency-certificate", "data": data}, **extra)
 
 
@@ -81,12 +81,12 @@ def _submitted(c: Callers) -> str:
     return application_id
 
 
-def _count(db: Database, tenant) -> int:  # type: ignore[no-untyped-def]
+def _count(db: Database, tenant) -> int:
     with db.transaction(tenant.id) as session:
         return session.execute(select(func.count()).select_from(Application)).scalar_one()
 
 
-def test_anonymous_caller_gets_401_problem(client, db) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_caller_gets_401_problem(client, db) -> None:
     response = client.get(f"/api/v1/t/{tenants(db)[0].slug}/applications/")
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"
@@ -103,7 +103,7 @@ def test_resident_creates_a_prefilled_draft_with_an_etag(callers: Callers) -> No
     assert "submit" in [t["name"] for t in body["available_transitions"]]
 
 
-def test_form_data_of_the_wrong_shape_is_422_with_field_errors_and_creates_nothing(callers: Callers, db) -> None:  # type: ignore[no-untyped-def]
+def test_form_data_of_the_wrong_shape_is_422_with_field_errors_and_creates_nothing(callers: Callers, db) -> None:
     response = _create(callers, data={**RESIDENCY, "copies": "many"})
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
@@ -260,7 +260,7 @@ def test_counter_filing_by_resident_code(callers: Callers) -> None:
     assert by_resident.status_code == 403
 
 
-def test_same_idempotency_key_and_body_returns_the_same_response_and_one_row(callers: Callers, db) -> None:  # type: ignore[no-untyped-def]
+def test_same_idempotency_key_and_body_returns_the_same_response_and_one_row(callers: Callers, db) -> None:
     headers = {"Idempotency-Key": "order-42"}
     first = _create(callers, headers=headers)
     second = _create(callers, headers=headers)
@@ -270,7 +270,7 @@ def test_same_idempotency_key_and_body_returns_the_same_response_and_one_row(cal
     assert _count(db, callers.tenant) == 1
 
 
-def test_same_idempotency_key_with_another_body_is_422(callers: Callers, db) -> None:  # type: ignore[no-untyped-def]
+def test_same_idempotency_key_with_another_body_is_422(callers: Callers, db) -> None:
     headers = {"Idempotency-Key": "order-43"}
     assert _create(callers, headers=headers).status_code == 201
     other = _create(callers, data={**RESIDENCY, "copies": 2}, headers=headers)
@@ -278,7 +278,7 @@ def test_same_idempotency_key_with_another_body_is_422(callers: Callers, db) -> 
     assert _count(db, callers.tenant) == 1
 
 
-def test_idempotency_key_still_in_flight_is_409(callers: Callers, db) -> None:  # type: ignore[no-untyped-def]
+def test_idempotency_key_still_in_flight_is_409(callers: Callers, db) -> None:
     import hashlib
 
     body = b'{"procedure": "residency-certificate", "data": {}}'
@@ -303,14 +303,14 @@ def test_idempotency_key_still_in_flight_is_409(callers: Callers, db) -> None:  
     assert _count(db, callers.tenant) == 0
 
 
-def test_idempotency_keys_are_scoped_per_caller(callers: Callers, db) -> None:  # type: ignore[no-untyped-def]
+def test_idempotency_keys_are_scoped_per_caller(callers: Callers, db) -> None:
     headers = {"Idempotency-Key": "same-key"}
     mine = _create(callers, headers=headers).json["id"]
     theirs = _create(callers, client=callers.other_resident, headers=headers).json["id"]
     assert mine != theirs and _count(db, callers.tenant) == 2
 
 
-def test_a_failed_request_stores_its_answer_for_the_key(callers: Callers, db) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_request_stores_its_answer_for_the_key(callers: Callers, db) -> None:
     headers = {"Idempotency-Key": "bad-1"}
     first = _create(callers, data={"copies": "x"}, headers=headers)
     again = _create(callers, data={"copies": "x"}, headers=headers)
@@ -318,7 +318,7 @@ def test_a_failed_request_stores_its_answer_for_the_key(callers: Callers, db) ->
     assert again.headers.get("Idempotent-Replayed") == "true"
 
 
-def test_rate_limit_answers_429_with_retry_after(app, callers: Callers) -> None:  # type: ignore[no-untyped-def]
+def test_rate_limit_answers_429_with_retry_after(app, callers: Callers) -> None:
     app.config["MADOGUCHI"] = replace(app.config["MADOGUCHI"], api_rate_limit="3/minute")
     codes = [callers.resident.get(callers.url("/")).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
@@ -327,7 +327,7 @@ def test_rate_limit_answers_429_with_retry_after(app, callers: Callers) -> None:
     assert int(limited.headers["Retry-After"]) > 0
 
 
-def test_staff_comments_are_internal_notes_the_applicant_does_not_see(callers: Callers, db) -> None:  # type: ignore[no-untyped-def]
+def test_staff_comments_are_internal_notes_the_applicant_does_not_see(callers: Callers, db) -> None:
     application_id = uuid.UUID(_submitted(callers))
     with db.transaction(callers.tenant.id) as session:
         tenant = session.merge(callers.tenant)

@@ -47,7 +47,7 @@ class Victim:
 
 
 @pytest.fixture
-def victim(app, db: Database, seeded: None) -> Victim:  # type: ignore[no-untyped-def]
+def victim(app, db: Database, seeded: None) -> Victim:
     tenant = tenants(db)[0]
     with app.test_request_context(base_url=HTTPS), db.transaction(tenant.id) as session:
         person = make_person(session, tenant, make_household(session, tenant))
@@ -57,7 +57,7 @@ def victim(app, db: Database, seeded: None) -> Victim:  # type: ignore[no-untype
         return Victim(tenant, account.id, account.email, cookie, draft.id)
 
 
-def _browser(app, victim: Victim) -> FlaskClient:  # type: ignore[no-untyped-def]
+def _browser(app, victim: Victim) -> FlaskClient:
     client = app.test_client()
     client.set_cookie("__Host-madoguchi-session", victim.cookie, domain="localhost", secure=True, httponly=True)
     return client
@@ -68,7 +68,7 @@ def _state(db: Database, victim: Victim) -> str:
         return session.get(Application, victim.draft_id).state
 
 
-def _refused(response) -> None:  # type: ignore[no-untyped-def]
+def _refused(response) -> None:
     assert response.status_code == 403, (response.status_code, response.get_data(as_text=True))
     assert response.mimetype == "application/problem+json"
     assert response.json["type"] == "urn:madoguchi:problem:cross-origin-refused"
@@ -76,7 +76,7 @@ def _refused(response) -> None:  # type: ignore[no-untyped-def]
 
 def test_another_sites_form_post_with_the_session_cookie_is_refused_and_changes_nothing(
     app, db: Database, victim: Victim
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     browser = _browser(app, victim)
     form = {"data": "x", "content_type": "application/x-www-form-urlencoded"}
     _refused(browser.post(victim.url(f"/{victim.draft_id}/submit"), headers=EVIL, **form))
@@ -91,7 +91,7 @@ def test_another_sites_form_post_with_the_session_cookie_is_refused_and_changes_
         assert session.query(Application).count() == 1
 
 
-def test_the_sites_own_fetch_and_non_browser_clients_still_write(app, db: Database, victim: Victim) -> None:  # type: ignore[no-untyped-def]
+def test_the_sites_own_fetch_and_non_browser_clients_still_write(app, db: Database, victim: Victim) -> None:
     browser = _browser(app, victim)
     created = browser.post(
         victim.url("/"), headers=SAME_SITE_FETCH, json={"procedure": "residency-certificate", "data": RESIDENCY}
@@ -104,7 +104,7 @@ def test_the_sites_own_fetch_and_non_browser_clients_still_write(app, db: Databa
     assert plain.status_code == 201
 
 
-def test_bearer_token_calls_are_not_affected(app, db: Database, victim: Victim) -> None:  # type: ignore[no-untyped-def]
+def test_bearer_token_calls_are_not_affected(app, db: Database, victim: Victim) -> None:
     """A vendor's server calls with a token (and may well send an Origin of its own): no cookie rules apply."""
     vendor = register(db, victim.tenant)
     token = tokens_for(app, vendor, Resident(victim.account_id, victim.email, victim.cookie, victim.tenant))
@@ -114,6 +114,6 @@ def test_bearer_token_calls_are_not_affected(app, db: Database, victim: Victim) 
     assert _state(db, victim) == "submitted"
 
 
-def test_reads_are_not_affected(app, victim: Victim) -> None:  # type: ignore[no-untyped-def]
+def test_reads_are_not_affected(app, victim: Victim) -> None:
     response = _browser(app, victim).get(victim.url("/"), headers=EVIL)
     assert response.status_code == 200

@@ -76,7 +76,7 @@ def _cookie(cookie: str) -> dict[str, str]:
     return {"X-Test-Session": cookie}
 
 
-def _b_objects(app, db: Database, tenant: Tenant) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _b_objects(app, db: Database, tenant: Tenant) -> dict[str, str]:
     """One object of every kind an operation can address, all in tenant B."""
     vendor = register(db, tenant, name="B Vendor")
     resident = sign_in(db, tenant)
@@ -140,7 +140,7 @@ def _b_objects(app, db: Database, tenant: Tenant) -> dict[str, str]:  # type: ig
 
 
 @pytest.fixture
-def world(app, db: Database, seeded) -> World:  # type: ignore[no-untyped-def]
+def world(app, db: Database, seeded) -> World:
     tenant_a, tenant_b = tenants(db)[0], tenants(db)[1]
     world = World(tenant_a, tenant_b)
     resident = sign_in(db, tenant_a)
@@ -166,7 +166,7 @@ def world(app, db: Database, seeded) -> World:  # type: ignore[no-untyped-def]
     return world
 
 
-def _operations(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def _operations(app) -> list[tuple[str, str]]:
     """(method, path under /api/v1/t/{tenant}) of every authenticated tenant operation."""
     spec = app.test_client().get("/api/v1/openapi.json").json
     adapter = app.url_map.bind("localhost")
@@ -211,7 +211,7 @@ def _url(tenant: Tenant, path: str, ids: dict[str, str]) -> str:
     return f"/api/v1/t/{tenant.slug}" + re.sub(r"\{([^}]+)\}", fill, path)
 
 
-def _call(app, method: str, url: str, path: str, headers: dict[str, str]):  # type: ignore[no-untyped-def]
+def _call(app, method: str, url: str, path: str, headers: dict[str, str]):
     body = BODIES.get((method, path))
     client = app.test_client()
     headers = dict(headers)
@@ -227,7 +227,7 @@ def _call(app, method: str, url: str, path: str, headers: dict[str, str]):  # ty
     )
 
 
-def test_credentials_of_tenant_a_on_tenant_b_urls_are_404_and_b_is_unchanged(app, db: Database, world: World) -> None:  # type: ignore[no-untyped-def]
+def test_credentials_of_tenant_a_on_tenant_b_urls_are_404_and_b_is_unchanged(app, db: Database, world: World) -> None:
     operations = _operations(app)
     assert len(operations) >= 20
     before = _snapshot(db, world.tenant_b)
@@ -242,7 +242,7 @@ def test_credentials_of_tenant_a_on_tenant_b_urls_are_404_and_b_is_unchanged(app
     assert _snapshot(db, world.tenant_b) == before
 
 
-def test_ids_of_tenant_b_under_tenant_a_urls_are_404_and_b_is_unchanged(app, db: Database, world: World) -> None:  # type: ignore[no-untyped-def]
+def test_ids_of_tenant_b_under_tenant_a_urls_are_404_and_b_is_unchanged(app, db: Database, world: World) -> None:
     operations = [(m, p) for m, p in _operations(app) if set(re.findall(r"\{([^}]+)\}", p)) - NAME_ARGUMENTS]
     before = _snapshot(db, world.tenant_b)
     wrong = []

@@ -39,7 +39,7 @@ class Office:
 
 
 @pytest.fixture
-def office(db: Database, sign_in, seeded) -> Office:  # type: ignore[no-untyped-def]
+def office(db: Database, sign_in, seeded) -> Office:
     by_slug = {tenant.slug: tenant for tenant in tenants(db)}
     tenant, other = by_slug[SUPERVISED], by_slug["midorikawa-village"]
     with db.transaction(tenant.id) as session:

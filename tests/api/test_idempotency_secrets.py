@@ -48,7 +48,7 @@ def _post_view(app: Any, openapi_path: str) -> Any:
     raise AssertionError(f"no POST rule for {openapi_path}")
 
 
-def test_every_idempotent_post_answering_a_secret_withholds_it_from_replays(app) -> None:  # type: ignore[no-untyped-def]
+def test_every_idempotent_post_answering_a_secret_withholds_it_from_replays(app) -> None:
     spec = app.test_client().get("/api/v1/openapi.json").json
     checked = []
     for path, operations in spec["paths"].items():

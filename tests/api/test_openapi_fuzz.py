@@ -31,7 +31,7 @@ TENANT = "shiomi-town"
 
 
 @pytest.fixture(scope="module")
-def seeded_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def seeded_app(tmp_path_factory: pytest.TempPathFactory):
     data_dir: Path = tmp_path_factory.mktemp("fuzz")
     config = replace(demo_settings(data_dir), api_rate_limit="100000/minute")
     seed(config)
@@ -56,7 +56,7 @@ def seeded_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
 
 
 @pytest.fixture(scope="module")
-def api_schema(seeded_app):  # type: ignore[no-untyped-def]
+def api_schema(seeded_app):
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", seeded_app)
 
 
@@ -70,7 +70,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )
-def test_every_operation_answers_within_its_schema(case, seeded_app) -> None:  # type: ignore[no-untyped-def]
+def test_every_operation_answers_within_its_schema(case, seeded_app) -> None:
     if "tenant" in (case.path_parameters or {}):
         case.path_parameters["tenant"] = TENANT
     for role in ("supervisor", "admin"):

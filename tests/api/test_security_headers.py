@@ -7,7 +7,7 @@ from tests.api.conftest import HTTPS
 from tests.factories import make_account, make_person, tenants
 
 
-def test_pages_forbid_framing_sniffing_and_foreign_scripts(client, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_pages_forbid_framing_sniffing_and_foreign_scripts(client, db: Database) -> None:
     response = client.get(f"/{tenants(db)[0].slug}/")
     policy = response.headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in policy
@@ -18,12 +18,12 @@ def test_pages_forbid_framing_sniffing_and_foreign_scripts(client, db: Database)
     assert "no-store" not in response.headers.get("Cache-Control", "")  # public page, nobody signed in
 
 
-def test_hsts_over_https(client, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_hsts_over_https(client, db: Database) -> None:
     response = client.get(f"/{tenants(db)[0].slug}/", base_url=HTTPS)
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
-def test_answers_to_a_signed_in_caller_are_not_stored(db: Database, sign_in) -> None:  # type: ignore[no-untyped-def]
+def test_answers_to_a_signed_in_caller_are_not_stored(db: Database, sign_in) -> None:
     tenant = tenants(db)[0]
     with db.transaction(tenant.id) as session:
         account = make_account(session, tenant, person=make_person(session, tenant))
@@ -32,6 +32,6 @@ def test_answers_to_a_signed_in_caller_are_not_stored(db: Database, sign_in) -> 
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_only_the_api_docs_page_may_run_inline_scripts(client) -> None:  # type: ignore[no-untyped-def]
+def test_only_the_api_docs_page_may_run_inline_scripts(client) -> None:
     assert "'unsafe-inline'" in client.get("/api/v1/docs").headers["Content-Security-Policy"]
     assert "'unsafe-inline'" not in client.get("/api/v1/openapi.json").headers["Content-Security-Policy"]

@@ -18,7 +18,7 @@ from tests.applications.test_workflow import RESIDENCY_CHOICES, STANDARD, _act, 
 
 
 @pytest.mark.postgres_only
-def test_two_truly_concurrent_transitions_exactly_one_wins(db: Database, towns) -> None:  # type: ignore[no-untyped-def]
+def test_two_truly_concurrent_transitions_exactly_one_wins(db: Database, towns) -> None:
     town = towns[STANDARD]
     application_id = _draft(db, town)
     _act(db, town, "submit", town.resident, application_id)
@@ -62,7 +62,7 @@ def test_two_truly_concurrent_transitions_exactly_one_wins(db: Database, towns) 
     assert decisions.count("approve") + decisions.count("reject") == 1
 
 
-def test_in_flight_application_keeps_its_version_when_a_new_one_is_published(db, towns, settings) -> None:  # type: ignore[no-untyped-def]
+def test_in_flight_application_keeps_its_version_when_a_new_one_is_published(db, towns, settings) -> None:
     town = towns[STANDARD]
     before = _draft(db, town)
 
@@ -90,14 +90,14 @@ def test_in_flight_application_keeps_its_version_when_a_new_one_is_published(db,
         _act(db, town, "update_draft", town.resident, after, {**RESIDENCY_CHOICES, "copies": 8})
 
 
-def test_republishing_a_version_with_different_content_is_refused(db, seeded, settings) -> None:  # type: ignore[no-untyped-def]
+def test_republishing_a_version_with_different_content_is_refused(db, seeded, settings) -> None:
     changed = deepcopy(definitions.load_services(settings.services_dir)["tax-certificate"])
     changed["fee"]["default"] = 999
     with pytest.raises(Conflict, match="new version number"), db.transaction() as session:
         catalog.publish_service(session, changed)
 
 
-def test_assignment_needs_staff_of_the_same_tenant(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_assignment_needs_staff_of_the_same_tenant(db, towns) -> None:
     town, other = towns[STANDARD], towns["shiomi-town"]
     application_id = _draft(db, town)
     _act(db, town, "submit", town.resident, application_id)

@@ -36,7 +36,7 @@ RESIDENCY_CHOICES = {
 }
 
 
-def _draft(db: Database, town, actor=None, key="residency-certificate", data=None, **kwargs):  # type: ignore[no-untyped-def]
+def _draft(db: Database, town, actor=None, key="residency-certificate", data=None, **kwargs):
     with db.transaction(town.tenant.id) as session:
         application = ops.create_draft(
             session, town.tenant, actor or town.resident, key, RESIDENCY_CHOICES if data is None else data, **kwargs
@@ -44,17 +44,17 @@ def _draft(db: Database, town, actor=None, key="residency-certificate", data=Non
         return application.id
 
 
-def _act(db: Database, town, verb, *args, **kwargs):  # type: ignore[no-untyped-def]
+def _act(db: Database, town, verb, *args, **kwargs):
     with db.transaction(town.tenant.id) as session:
         return getattr(ops, verb)(session, town.tenant, *args, **kwargs)
 
 
-def _get(db: Database, town, application_id) -> Application:  # type: ignore[no-untyped-def]
+def _get(db: Database, town, application_id) -> Application:
     with db.transaction(town.tenant.id) as session:
         return repository.get(session, town.tenant.id, application_id)
 
 
-def test_draft_of_a_linked_resident_is_prefilled_from_the_register_with_sources(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_draft_of_a_linked_resident_is_prefilled_from_the_register_with_sources(db, towns) -> None:
     town = towns[STANDARD]
     application = _get(db, town, _draft(db, town))
     assert application.data["applicant"]["name"] == "髙橋　一郎"
@@ -68,7 +68,7 @@ def test_draft_of_a_linked_resident_is_prefilled_from_the_register_with_sources(
     assert application.reference.startswith("RC-")
 
 
-def test_prefilled_fields_cannot_be_changed_and_nothing_is_saved(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_prefilled_fields_cannot_be_changed_and_nothing_is_saved(db, towns) -> None:
     town = towns[STANDARD]
     application_id = _draft(db, town)
     tampered = {**RESIDENCY_CHOICES, "applicant": {"name": "別人　花子"}, "copies": 3}
@@ -79,7 +79,7 @@ def test_prefilled_fields_cannot_be_changed_and_nothing_is_saved(db, towns) -> N
     assert application.data["applicant"]["name"] == "髙橋　一郎" and application.data["copies"] == 1
 
 
-def test_draft_may_be_incomplete_but_not_wrong(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_draft_may_be_incomplete_but_not_wrong(db, towns) -> None:
     town = towns[STANDARD]
     application_id = _draft(db, town, data={"copies": 2})
     with pytest.raises(ValidationFailed) as refused:
@@ -87,7 +87,7 @@ def test_draft_may_be_incomplete_but_not_wrong(db, towns) -> None:  # type: igno
     assert set(refused.value.errors) == {"/copies", "/scope"}
 
 
-def test_submitting_an_incomplete_application_lists_each_missing_field(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_submitting_an_incomplete_application_lists_each_missing_field(db, towns) -> None:
     town = towns[STANDARD]
     application_id = _draft(db, town, data={"copies": 1})
     with pytest.raises(ValidationFailed) as refused:
@@ -96,7 +96,7 @@ def test_submitting_an_incomplete_application_lists_each_missing_field(db, towns
     assert _get(db, town, application_id).state == "draft"
 
 
-def test_clerk_path_from_submit_to_issue_records_history_audit_and_outbox(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_clerk_path_from_submit_to_issue_records_history_audit_and_outbox(db, towns) -> None:
     town = towns[STANDARD]
     application_id = _draft(db, town)
     _act(db, town, "submit", town.resident, application_id)
@@ -123,7 +123,7 @@ def test_clerk_path_from_submit_to_issue_records_history_audit_and_outbox(db, to
     assert chain.intact and chain.records_checked >= 6
 
 
-def test_certificate_states_what_the_register_says_not_what_was_typed(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_certificate_states_what_the_register_says_not_what_was_typed(db, towns) -> None:
     town = towns[STANDARD]
     application_id = _draft(db, town)
     # The register changes after the draft was prefilled (a name change notified at the counter).
@@ -145,7 +145,7 @@ def test_certificate_states_what_the_register_says_not_what_was_typed(db, towns)
     assert "domicile" not in document.content["persons"][0]  # not asked for: left out
 
 
-def test_resident_may_not_approve_their_own_application(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_resident_may_not_approve_their_own_application(db, towns) -> None:
     town = towns[STANDARD]
     application_id = _draft(db, town)
     _act(db, town, "submit", town.resident, application_id)
@@ -154,7 +154,7 @@ def test_resident_may_not_approve_their_own_application(db, towns) -> None:  # t
         _act(db, town, "transition", town.resident, application_id, "approve")
 
 
-def test_another_resident_cannot_see_or_touch_the_application(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_another_resident_cannot_see_or_touch_the_application(db, towns) -> None:
     town = towns[STANDARD]
     application_id = _draft(db, town)
     with pytest.raises(NotFound):
@@ -163,7 +163,7 @@ def test_another_resident_cannot_see_or_touch_the_application(db, towns) -> None
         _act(db, town, "transition", town.unverified, application_id, "withdraw")
 
 
-def test_staff_of_another_tenant_gets_not_found(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_staff_of_another_tenant_gets_not_found(db, towns) -> None:
     town, other = towns[STANDARD], towns[SUPERVISED]
     application_id = _draft(db, town)
     _act(db, town, "submit", town.resident, application_id)
@@ -173,7 +173,7 @@ def test_staff_of_another_tenant_gets_not_found(db, towns) -> None:  # type: ign
         repository.get(session, other.tenant.id, application_id)
 
 
-def test_transition_not_possible_from_the_current_state_is_refused(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_transition_not_possible_from_the_current_state_is_refused(db, towns) -> None:
     town = towns[STANDARD]
     application_id = _draft(db, town)
     with pytest.raises(InvalidTransition):
@@ -182,7 +182,7 @@ def test_transition_not_possible_from_the_current_state_is_refused(db, towns) ->
         _act(db, town, "transition", town.clerk, application_id, "teleport")
 
 
-def test_more_information_needs_a_comment_and_the_resident_answers(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_more_information_needs_a_comment_and_the_resident_answers(db, towns) -> None:
     town = towns[STANDARD]
     application_id = _draft(db, town)
     _act(db, town, "submit", town.resident, application_id)
@@ -204,7 +204,7 @@ def test_more_information_needs_a_comment_and_the_resident_answers(db, towns) ->
     assert application.state == "in_review" and application.data["purpose_detail"] == "奨学金の申請"
 
 
-def test_unverified_resident_cannot_submit_a_procedure_needing_verified_identity(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_unverified_resident_cannot_submit_a_procedure_needing_verified_identity(db, towns) -> None:
     town = towns[STANDARD]
     data = {
         **RESIDENCY_CHOICES,
@@ -221,7 +221,7 @@ def test_unverified_resident_cannot_submit_a_procedure_needing_verified_identity
         _act(db, town, "submit", town.unverified, application_id)
 
 
-def test_auto_issue_turns_a_verified_submission_into_an_issued_certificate(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_auto_issue_turns_a_verified_submission_into_an_issued_certificate(db, towns) -> None:
     town = towns[AUTO_ISSUE]
     application_id = _draft(db, town)
     _act(db, town, "submit", town.resident, application_id)
@@ -234,7 +234,7 @@ def test_auto_issue_turns_a_verified_submission_into_an_issued_certificate(db, t
     assert document.content["persons"][0]["resident_code"] == town.parent.resident_code
 
 
-def test_auto_issue_that_the_register_cannot_support_leaves_the_submission_for_a_clerk(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_auto_issue_that_the_register_cannot_support_leaves_the_submission_for_a_clerk(db, towns) -> None:
     town = towns[AUTO_ISSUE]
     data = {
         "requester": {"relationship": "self"},
@@ -255,7 +255,7 @@ def test_auto_issue_that_the_register_cannot_support_leaves_the_submission_for_a
     assert issued == []
 
 
-def test_tax_certificate_is_auto_issued_from_the_assessment(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_tax_certificate_is_auto_issued_from_the_assessment(db, towns) -> None:
     town = towns[AUTO_ISSUE]
     data = {
         "requester": {"relationship": "self"},
@@ -274,14 +274,14 @@ def test_tax_certificate_is_auto_issued_from_the_assessment(db, towns) -> None: 
     assert document.content["fiscal_year_label"] == "令和7年度"
 
 
-def test_no_auto_issue_for_an_unverified_resident(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_no_auto_issue_for_an_unverified_resident(db, towns) -> None:
     town = towns[AUTO_ISSUE]
     application_id = _draft(db, town, actor=town.clerk, channel="counter", person_id=town.parent.id)
     _act(db, town, "submit", town.clerk, application_id)
     assert _get(db, town, application_id).state == "submitted"
 
 
-def test_counter_filing_prefills_from_the_person_the_clerk_found(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_counter_filing_prefills_from_the_person_the_clerk_found(db, towns) -> None:
     town = towns[STANDARD]
     application_id = _draft(db, town, actor=town.clerk, channel="counter", person_id=town.parent.id)
     application = _get(db, town, application_id)
@@ -291,13 +291,13 @@ def test_counter_filing_prefills_from_the_person_the_clerk_found(db, towns) -> N
     assert _get(db, town, application_id).state == "submitted"
 
 
-def test_resident_cannot_file_for_someone_else(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_resident_cannot_file_for_someone_else(db, towns) -> None:
     town = towns[STANDARD]
     with pytest.raises(Forbidden):
         _draft(db, town, person_id=town.child.id)
 
 
-def test_supervisor_approval_step_replaces_the_clerks_approve(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_supervisor_approval_step_replaces_the_clerks_approve(db, towns) -> None:
     town = towns[SUPERVISED]
     application_id = _draft(db, town)
     _act(db, town, "submit", town.resident, application_id)
@@ -311,7 +311,7 @@ def test_supervisor_approval_step_replaces_the_clerks_approve(db, towns) -> None
     assert _get(db, town, application_id).state == "approved"
 
 
-def _awaiting_approval(db: Database, town, recommender) -> object:  # type: ignore[no-untyped-def]
+def _awaiting_approval(db: Database, town, recommender) -> object:
     application_id = _draft(db, town)
     _act(db, town, "submit", town.resident, application_id)
     _act(db, town, "transition", recommender, application_id, "start_review")
@@ -319,7 +319,7 @@ def _awaiting_approval(db: Database, town, recommender) -> object:  # type: igno
     return application_id
 
 
-def test_supervisor_who_recommended_cannot_approve_the_same_application(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_supervisor_who_recommended_cannot_approve_the_same_application(db, towns) -> None:
     town = towns[SUPERVISED]
     application_id = _awaiting_approval(db, town, town.supervisor)
     with pytest.raises(SeparationOfDuties) as refused:
@@ -341,7 +341,7 @@ def test_supervisor_who_recommended_cannot_approve_the_same_application(db, town
     assert _get(db, town, application_id).state == "approved"
 
 
-def test_the_latest_recommendation_counts_after_a_return_to_review(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_the_latest_recommendation_counts_after_a_return_to_review(db, towns) -> None:
     """A supervisor who recommended once, returned it, and a clerk recommended anew: the decision is on the
     clerk's recommendation, so the supervisor may approve (a one-supervisor municipality is not deadlocked)."""
     town = towns[SUPERVISED]
@@ -352,7 +352,7 @@ def test_the_latest_recommendation_counts_after_a_return_to_review(db, towns) ->
     assert _get(db, town, application_id).state == "approved"
 
 
-def test_required_documents_are_checked_on_submit(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_required_documents_are_checked_on_submit(db, towns) -> None:
     town = towns[STANDARD]
     data = {
         "child": {
@@ -396,7 +396,7 @@ def test_required_documents_are_checked_on_submit(db, towns) -> None:  # type: i
     assert _get(db, town, application_id).state == "submitted"
 
 
-def test_stale_expected_version_is_a_precondition_failure(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_stale_expected_version_is_a_precondition_failure(db, towns) -> None:
     town = towns[STANDARD]
     application_id = _draft(db, town)
     version = _get(db, town, application_id).lock_version
@@ -405,12 +405,12 @@ def test_stale_expected_version_is_a_precondition_failure(db, towns) -> None:  #
         _act(db, town, "update_draft", town.resident, application_id, RESIDENCY_CHOICES, expected_version=version)
 
 
-def test_unknown_procedure_is_not_found(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_procedure_is_not_found(db, towns) -> None:
     with pytest.raises(NotFound):
         _draft(db, towns[STANDARD], key="dog-licence")
 
 
-def test_withdrawn_application_cannot_be_edited(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_withdrawn_application_cannot_be_edited(db, towns) -> None:
     town = towns[STANDARD]
     application_id = _draft(db, town)
     _act(db, town, "submit", town.resident, application_id)
@@ -419,7 +419,7 @@ def test_withdrawn_application_cannot_be_edited(db, towns) -> None:  # type: ign
         _act(db, town, "update_draft", town.resident, application_id, RESIDENCY_CHOICES)
 
 
-def test_full_width_digits_in_codes_are_normalized_but_names_are_not(db, towns) -> None:  # type: ignore[no-untyped-def]
+def test_full_width_digits_in_codes_are_normalized_but_names_are_not(db, towns) -> None:
     town = towns[STANDARD]
     data = {
         **RESIDENCY_CHOICES,

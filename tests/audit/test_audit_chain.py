@@ -31,7 +31,7 @@ from tests.factories import tenants
 from tests.support.rclone import RcloneS3, find_rclone
 
 
-def _append(db: Database, tenant, n: int) -> None:  # type: ignore[no-untyped-def]
+def _append(db: Database, tenant, n: int) -> None:
     with db.transaction(tenant.id) as session:
         for i in range(n):
             audit.record(
@@ -60,7 +60,7 @@ def _owner_execute(backend: Backend, sql: str) -> None:
     engine.dispose()
 
 
-def test_chain_of_untouched_records_verifies(db: Database, seeded, runner: CliRunner) -> None:  # type: ignore[no-untyped-def]
+def test_chain_of_untouched_records_verifies(db: Database, seeded, runner: CliRunner) -> None:
     tenant = tenants(db)[0]
     _append(db, tenant, 5)
     result = runner.invoke(main, ["audit", "verify", "--tenant", tenant.slug])
@@ -68,7 +68,7 @@ def test_chain_of_untouched_records_verifies(db: Database, seeded, runner: CliRu
     assert "intact" in result.output
 
 
-def test_edited_record_is_reported_as_the_first_bad_link(db: Database, seeded, runner, backend) -> None:  # type: ignore[no-untyped-def]
+def test_edited_record_is_reported_as_the_first_bad_link(db: Database, seeded, runner, backend) -> None:
     tenant = tenants(db)[0]
     _append(db, tenant, 5)
     with db.transaction(tenant.id) as session:
@@ -82,7 +82,7 @@ def test_edited_record_is_reported_as_the_first_bad_link(db: Database, seeded, r
     assert "modified" in result.output
 
 
-def test_deleted_record_in_the_middle_is_reported(db: Database, seeded, runner, backend) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_record_in_the_middle_is_reported(db: Database, seeded, runner, backend) -> None:
     tenant = tenants(db)[0]
     _append(db, tenant, 5)
     with db.transaction(tenant.id) as session:
@@ -93,7 +93,7 @@ def test_deleted_record_in_the_middle_is_reported(db: Database, seeded, runner, 
     assert f"record {target} is missing" in result.output
 
 
-def test_deleted_newest_record_is_reported(db: Database, seeded, runner, backend) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_newest_record_is_reported(db: Database, seeded, runner, backend) -> None:
     tenant = tenants(db)[0]
     _append(db, tenant, 3)
     with db.transaction(tenant.id) as session:
@@ -104,7 +104,7 @@ def test_deleted_newest_record_is_reported(db: Database, seeded, runner, backend
     assert "chain ends at record" in result.output
 
 
-def test_chains_are_per_tenant(db: Database, seeded) -> None:  # type: ignore[no-untyped-def]
+def test_chains_are_per_tenant(db: Database, seeded) -> None:
     tenant_a, tenant_b = tenants(db)[:2]
     _append(db, tenant_a, 3)
     with db.transaction(tenant_b.id) as session:
@@ -115,7 +115,7 @@ def test_chains_are_per_tenant(db: Database, seeded) -> None:  # type: ignore[no
     assert report.intact and report.records_checked == before + 1
 
 
-def test_verify_of_unknown_tenant_is_a_usage_error(runner, seeded) -> None:  # type: ignore[no-untyped-def]
+def test_verify_of_unknown_tenant_is_a_usage_error(runner, seeded) -> None:
     result = runner.invoke(main, ["audit", "verify", "--tenant", "atlantis"])
     assert result.exit_code == 2
     assert "unknown tenant 'atlantis'" in result.output
@@ -125,7 +125,7 @@ def test_verify_of_unknown_tenant_is_a_usage_error(runner, seeded) -> None:  # t
 
 
 @contextmanager
-def _as_database_owner(backend: Backend, tables: tuple[str, ...] = ("audit_records", "audit_chain_heads")):  # type: ignore[no-untyped-def]
+def _as_database_owner(backend: Backend, tables: tuple[str, ...] = ("audit_records", "audit_chain_heads")):
     """A session of the database owner with row-level security lifted: what a rogue DBA can do (no audit key)."""
     engine = sa.create_engine(backend.owner_url, poolclass=sa.pool.NullPool)
     if backend.is_postgres:
@@ -146,7 +146,7 @@ def _as_database_owner(backend: Backend, tables: tuple[str, ...] = ("audit_recor
         engine.dispose()
 
 
-def _rows(session: Session, tenant_id) -> list[AuditRecord]:  # type: ignore[no-untyped-def]
+def _rows(session: Session, tenant_id) -> list[AuditRecord]:
     return list(
         session.execute(select(AuditRecord).where(AuditRecord.tenant_id == tenant_id).order_by(AuditRecord.seq))
         .scalars()
@@ -159,7 +159,7 @@ def _plain_hash(entry: AuditRecord) -> str:
     return hashlib.sha256(canonical_json(audit._content(entry))).hexdigest()
 
 
-def _rewrite_from(backend: Backend, tenant_id, seq: int, *, drop_key_id: bool) -> None:  # type: ignore[no-untyped-def]
+def _rewrite_from(backend: Backend, tenant_id, seq: int, *, drop_key_id: bool) -> None:
     """Edit record ``seq`` and recompute every later link and the head, as a key-less attacker would."""
     with _as_database_owner(backend) as session:
         rows = _rows(session, tenant_id)
@@ -176,7 +176,7 @@ def _rewrite_from(backend: Backend, tenant_id, seq: int, *, drop_key_id: bool) -
         head.last_seq, head.last_hash = rows[-1].seq, prev
 
 
-def _truncate_to(backend: Backend, tenant_id, keep: int) -> None:  # type: ignore[no-untyped-def]
+def _truncate_to(backend: Backend, tenant_id, keep: int) -> None:
     """Delete the records after ``keep`` and move the head back to it."""
     with _as_database_owner(backend) as session:
         rows = _rows(session, tenant_id)
@@ -192,11 +192,11 @@ def _checkpoint(runner: CliRunner, slug: str) -> None:
     assert "checkpoint at record" in result.output
 
 
-def _verify(runner: CliRunner, slug: str, **env: str):  # type: ignore[no-untyped-def]
+def _verify(runner: CliRunner, slug: str, **env: str):
     return runner.invoke(main, ["audit", "verify", "--tenant", slug], env=env or None)
 
 
-def test_new_records_are_keyed_with_the_current_audit_key(db: Database, seeded, settings) -> None:  # type: ignore[no-untyped-def]
+def test_new_records_are_keyed_with_the_current_audit_key(db: Database, seeded, settings) -> None:
     tenant = tenants(db)[0]
     _append(db, tenant, 1)
     with db.transaction(tenant.id) as session:
@@ -206,7 +206,7 @@ def test_new_records_are_keyed_with_the_current_audit_key(db: Database, seeded, 
     assert last.hash == parse_keyring(settings.audit_key).current.record_mac(canonical_json(audit._content(last)))
 
 
-def test_untouched_chain_agrees_with_its_checkpoint(db: Database, seeded, runner: CliRunner) -> None:  # type: ignore[no-untyped-def]
+def test_untouched_chain_agrees_with_its_checkpoint(db: Database, seeded, runner: CliRunner) -> None:
     tenant = tenants(db)[0]
     _append(db, tenant, 3)
     _checkpoint(runner, tenant.slug)
@@ -216,7 +216,7 @@ def test_untouched_chain_agrees_with_its_checkpoint(db: Database, seeded, runner
     assert "intact" in result.output and "agrees with the checkpoint" in result.output
 
 
-def test_truncated_chain_with_the_head_moved_back_is_found(db: Database, seeded, runner, backend) -> None:  # type: ignore[no-untyped-def]
+def test_truncated_chain_with_the_head_moved_back_is_found(db: Database, seeded, runner, backend) -> None:
     tenant = tenants(db)[0]
     _append(db, tenant, 5)
     _checkpoint(runner, tenant.slug)
@@ -233,7 +233,7 @@ def test_truncated_chain_with_the_head_moved_back_is_found(db: Database, seeded,
 
 
 @pytest.mark.parametrize("drop_key_id", [False, True], ids=["keyed-label-kept", "passed-off-as-legacy"])
-def test_rewritten_chain_with_recomputed_hashes_is_found(db: Database, seeded, runner, backend, drop_key_id) -> None:  # type: ignore[no-untyped-def]
+def test_rewritten_chain_with_recomputed_hashes_is_found(db: Database, seeded, runner, backend, drop_key_id) -> None:
     tenant = tenants(db)[0]
     _append(db, tenant, 5)
     _checkpoint(runner, tenant.slug)
@@ -246,7 +246,7 @@ def test_rewritten_chain_with_recomputed_hashes_is_found(db: Database, seeded, r
     assert f"broken at record {target}: record {target} {expected}" in result.output
 
 
-def test_rewritten_chain_is_found_even_without_a_checkpoint(db: Database, seeded, runner, backend) -> None:  # type: ignore[no-untyped-def]
+def test_rewritten_chain_is_found_even_without_a_checkpoint(db: Database, seeded, runner, backend) -> None:
     tenant = tenants(db)[0]
     _append(db, tenant, 4)
     with db.transaction(tenant.id) as session:
@@ -257,7 +257,7 @@ def test_rewritten_chain_is_found_even_without_a_checkpoint(db: Database, seeded
     assert f"record {target} was modified" in result.output
 
 
-def test_records_from_before_the_key_stay_verifiable_and_anchor_to_the_first_keyed_one(  # type: ignore[no-untyped-def]
+def test_records_from_before_the_key_stay_verifiable_and_anchor_to_the_first_keyed_one(
     db: Database, seeded, runner, backend
 ) -> None:
     tenant = tenants(db)[0]
@@ -282,7 +282,7 @@ def test_records_from_before_the_key_stay_verifiable_and_anchor_to_the_first_key
     assert f"broken at record {legacy + 1}" in result.output
 
 
-def test_rotated_key_verifies_old_and_new_records(db: Database, seeded, runner, monkeypatch, settings) -> None:  # type: ignore[no-untyped-def]
+def test_rotated_key_verifies_old_and_new_records(db: Database, seeded, runner, monkeypatch, settings) -> None:
     tenant = tenants(db)[0]
     _append(db, tenant, 2)
     _checkpoint(runner, tenant.slug)
@@ -307,7 +307,7 @@ def test_rotated_key_verifies_old_and_new_records(db: Database, seeded, runner, 
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_checkpoint_is_written_outside_the_database_and_read_back(db: Database, seeded, runner, settings) -> None:  # type: ignore[no-untyped-def]
+def test_checkpoint_is_written_outside_the_database_and_read_back(db: Database, seeded, runner, settings) -> None:
     tenant = tenants(db)[0]
     _append(db, tenant, 3)
     _checkpoint(runner, tenant.slug)
@@ -329,7 +329,7 @@ def test_checkpoint_is_written_outside_the_database_and_read_back(db: Database, 
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_wrong_missing_or_unreachable_key_and_store_are_one_line_errors(db: Database, seeded, runner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_missing_or_unreachable_key_and_store_are_one_line_errors(db: Database, seeded, runner, tmp_path) -> None:
     tenant = tenants(db)[0]
     _append(db, tenant, 2)
     _checkpoint(runner, tenant.slug)
@@ -346,7 +346,7 @@ def test_wrong_missing_or_unreachable_key_and_store_are_one_line_errors(db: Data
         assert "Traceback" not in result.output
 
 
-def test_a_broken_chain_gets_no_new_checkpoint(db: Database, seeded, runner, backend) -> None:  # type: ignore[no-untyped-def]
+def test_a_broken_chain_gets_no_new_checkpoint(db: Database, seeded, runner, backend) -> None:
     tenant = tenants(db)[0]
     _append(db, tenant, 3)
     _rewrite_from(backend, tenant.id, 2, drop_key_id=False)
@@ -356,7 +356,7 @@ def test_a_broken_chain_gets_no_new_checkpoint(db: Database, seeded, runner, bac
     assert "no checkpoint written" in result.output
 
 
-def test_writing_an_audit_record_without_a_key_is_refused(seeded, settings) -> None:  # type: ignore[no-untyped-def]
+def test_writing_an_audit_record_without_a_key_is_refused(seeded, settings) -> None:
     keyless = Database(settings.effective_database_url, pool_size=1)
     try:
         tenant = tenants(keyless)[0]
@@ -384,7 +384,7 @@ def checkpoint_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[RcloneS3]:
         yield server
 
 
-def test_checkpoints_in_an_s3_bucket_find_a_truncation_and_an_unreachable_bucket_is_one_line(  # type: ignore[no-untyped-def]
+def test_checkpoints_in_an_s3_bucket_find_a_truncation_and_an_unreachable_bucket_is_one_line(
     db: Database, seeded, runner, backend, checkpoint_s3, monkeypatch
 ) -> None:
     rclone_s3 = checkpoint_s3
@@ -410,7 +410,7 @@ def test_checkpoints_in_an_s3_bucket_find_a_truncation_and_an_unreachable_bucket
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_the_worker_writes_checkpoints_periodically(db: Database, seeded, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_worker_writes_checkpoints_periodically(db: Database, seeded, settings) -> None:
     tenant = tenants(db)[0]
     _append(db, tenant, 2)
     latest = settings.data_dir / "audit-checkpoints" / checkpoints.latest_key(tenant.id)

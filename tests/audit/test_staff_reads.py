@@ -88,7 +88,7 @@ def test_a_resident_reading_their_own_application_leaves_no_record(office: Offic
     assert _reads(office.db, office.tenant.id) == []
 
 
-def test_a_refused_read_leaves_no_record_and_other_tenants_never_see_a_tenants_reads(  # type: ignore[no-untyped-def]
+def test_a_refused_read_leaves_no_record_and_other_tenants_never_see_a_tenants_reads(
     office: Office, backend: Backend
 ) -> None:
     application_id = office.submitted()
@@ -164,7 +164,7 @@ def test_certificate_downloads_by_staff_leave_one_record_each(world: World, db: 
     assert (read.action, read.channel) == (access.DOWNLOAD_CERTIFICATE, "console")
 
 
-def test_api_reads_that_record_take_the_sqlite_write_lock_up_front(app) -> None:  # type: ignore[no-untyped-def]
+def test_api_reads_that_record_take_the_sqlite_write_lock_up_front(app) -> None:
     """A deferred SQLite transaction that reads and then inserts fails when another commit came in between."""
     some = uuid.uuid4()
     recording = [
@@ -193,7 +193,7 @@ def _tamper(backend: Backend, sql: str, params: dict[str, Any]) -> None:
     engine.dispose()
 
 
-def test_the_app_cannot_change_or_delete_read_records_and_an_edit_is_found(  # type: ignore[no-untyped-def]
+def test_the_app_cannot_change_or_delete_read_records_and_an_edit_is_found(
     office: Office, backend: Backend, runner
 ) -> None:
     application_id = office.submitted()

@@ -207,7 +207,7 @@ def test_a_forgotten_password_is_reset_from_the_emailed_link_once_and_not_after_
             .where(PasswordReset.token_hash == token_hash)
             .values(expires_at=utcnow() - timedelta(minutes=1))
         )
-        assert moved.rowcount == 1  # type: ignore[attr-defined]
+        assert moved.rowcount == 1
     page.goto(expired)
     assert "このリンクは使えません" in page.locator("h1").inner_text()
     assert "1時間" in page.locator("main").inner_text()

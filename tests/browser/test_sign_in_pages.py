@@ -96,7 +96,7 @@ def test_a_new_clerk_sets_up_the_authenticator_by_qr_code_and_lands_in_the_conso
     """A staff account made after the demo started has no authenticator: the first sign-in sets one up."""
     email = f"clerk-{secrets.token_hex(3)}@{TOWN}.example.jp"
     created = _madoguchi(demo_server, "users", "create", "--tenant", TOWN, "--email", email, "--role", "clerk")
-    password = re.search(r"one-time password \(shown once\): (\S+)", created).group(1)  # type: ignore[union-attr]
+    password = re.search(r"one-time password \(shown once\): (\S+)", created).group(1)
     page.goto(demo_server.url(f"/{TOWN}/login"))
     page.fill("#email", email)
     page.fill("#password", password)

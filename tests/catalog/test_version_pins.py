@@ -34,7 +34,7 @@ def _catalog_with_1_1_0(root: Path) -> tuple[Path, Path]:
     return services, tenants_dir
 
 
-def _run(runner: CliRunner, command: list[str], services: Path, tenants_dir: Path):  # type: ignore[no-untyped-def]
+def _run(runner: CliRunner, command: list[str], services: Path, tenants_dir: Path):
     return runner.invoke(main, [*command, "--services", str(services), "--tenants", str(tenants_dir)])
 
 

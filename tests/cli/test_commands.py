@@ -17,7 +17,7 @@ from tests.conftest import REPO
 from tests.factories import tenants
 
 
-def _count(db: Database, tenant_id, model) -> int:  # type: ignore[no-untyped-def]
+def _count(db: Database, tenant_id, model) -> int:
     with db.transaction(tenant_id) as session:
         return session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
 
@@ -28,7 +28,7 @@ def test_help_lists_the_commands(runner: CliRunner) -> None:
         assert command in result.output
 
 
-def test_db_upgrade_is_idempotent(runner: CliRunner, backend) -> None:  # type: ignore[no-untyped-def]
+def test_db_upgrade_is_idempotent(runner: CliRunner, backend) -> None:
     first = runner.invoke(main, ["db", "upgrade"])
     second = runner.invoke(main, ["db", "upgrade"])
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
@@ -87,7 +87,7 @@ def test_tenants_sync_refuses_a_broken_tenant_file_and_changes_nothing(
         assert session.execute(sa.select(sa.func.count()).select_from(Tenant)).scalar_one() == 0
 
 
-def _demo_csvs(tmp_path: Path, tenant: Tenant) -> dict:  # type: ignore[type-arg]
+def _demo_csvs(tmp_path: Path, tenant: Tenant) -> dict:
     return demo_data.write_demo_csvs(
         tmp_path / "csv",
         tenant_slug=tenant.slug,
@@ -99,14 +99,14 @@ def _demo_csvs(tmp_path: Path, tenant: Tenant) -> dict:  # type: ignore[type-arg
     )
 
 
-def _paths(written) -> dict[str, Path]:  # type: ignore[no-untyped-def]
+def _paths(written) -> dict[str, Path]:
     return {
         kind: Path(getattr(written, kind) if hasattr(written, kind) else written[kind])
         for kind in ("residents", "tax", "facilities")
     }
 
 
-def test_registry_import_loads_all_three_kinds(runner: CliRunner, db: Database, seeded, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_registry_import_loads_all_three_kinds(runner: CliRunner, db: Database, seeded, tmp_path: Path) -> None:
     tenant = tenants(db)[0]
     paths = _paths(_demo_csvs(tmp_path, tenant))
     for kind in ("residents", "tax", "facilities"):
@@ -128,7 +128,7 @@ def test_registry_import_loads_all_three_kinds(runner: CliRunner, db: Database, 
 def test_registry_import_reports_every_bad_row_and_imports_nothing(
     runner: CliRunner,
     db: Database,
-    seeded,  # type: ignore[no-untyped-def]
+    seeded,
     tmp_path: Path,
 ) -> None:
     tenant = tenants(db)[0]
@@ -155,7 +155,7 @@ def test_registry_import_reports_every_bad_row_and_imports_nothing(
 def test_tax_rows_for_unknown_residents_fail_with_their_lines(
     runner: CliRunner,
     db: Database,
-    seeded,  # type: ignore[no-untyped-def]
+    seeded,
     tmp_path: Path,
 ) -> None:
     tenant = tenants(db)[0]
@@ -166,7 +166,7 @@ def test_tax_rows_for_unknown_residents_fail_with_their_lines(
     assert _count(db, tenant.id, TaxAssessment) == 0
 
 
-def test_registry_import_rejects_unknown_tenant_and_kind(runner: CliRunner, seeded, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_registry_import_rejects_unknown_tenant_and_kind(runner: CliRunner, seeded, tmp_path: Path) -> None:
     csv = tmp_path / "x.csv"
     csv.write_text("a,b\n1,2\n", encoding="utf-8")
     unknown_tenant = runner.invoke(
@@ -179,7 +179,7 @@ def test_registry_import_rejects_unknown_tenant_and_kind(runner: CliRunner, seed
     assert missing.exit_code == 2
 
 
-def test_worker_once_delivers_due_messages(runner: CliRunner, db: Database, seeded) -> None:  # type: ignore[no-untyped-def]
+def test_worker_once_delivers_due_messages(runner: CliRunner, db: Database, seeded) -> None:
     from madoguchi.notify import outbox
     from madoguchi.notify.models import OutboxMessage
 
@@ -194,7 +194,7 @@ def test_worker_once_delivers_due_messages(runner: CliRunner, db: Database, seed
     assert message.processed_at is not None and message.attempts == 1
 
 
-def test_worker_with_an_unknown_email_backend_stops_with_one_line(runner: CliRunner, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_worker_with_an_unknown_email_backend_stops_with_one_line(runner: CliRunner, monkeypatch) -> None:
     monkeypatch.setenv("MADOGUCHI_EMAIL_BACKEND", "pigeon")
     result = runner.invoke(main, ["worker", "--once"])
     assert result.exit_code == 1
@@ -202,7 +202,7 @@ def test_worker_with_an_unknown_email_backend_stops_with_one_line(runner: CliRun
     assert "Traceback" not in result.output
 
 
-def test_worker_with_a_lease_shorter_than_a_send_stops_with_one_line(runner: CliRunner, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_worker_with_a_lease_shorter_than_a_send_stops_with_one_line(runner: CliRunner, monkeypatch) -> None:
     # Another worker would take a message still being sent, and send it twice.
     monkeypatch.setenv("MADOGUCHI_WORKER_LEASE_SECONDS", "5")
     result = runner.invoke(main, ["worker", "--once"])
@@ -219,7 +219,7 @@ def test_db_upgrade_to_an_unknown_revision_is_a_clear_error(runner: CliRunner) -
     assert "Can't locate revision" in result.output and "Traceback" not in result.output
 
 
-def test_unreachable_database_is_a_clear_error(runner: CliRunner, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_unreachable_database_is_a_clear_error(runner: CliRunner, monkeypatch) -> None:
     monkeypatch.setenv("MADOGUCHI_DATABASE_URL", "postgresql+psycopg://nobody:x@127.0.0.1:1/nothing")
     result = runner.invoke(main, ["audit", "verify", "--tenant", "any"])
     assert result.exit_code == 1
@@ -240,7 +240,7 @@ def test_demo_rejects_a_bad_port(runner: CliRunner) -> None:
 def test_registry_import_reads_a_shift_jis_file_as_municipal_systems_write_it(
     runner: CliRunner,
     db: Database,
-    seeded,  # type: ignore[no-untyped-def]
+    seeded,
     tmp_path: Path,
 ) -> None:
     tenant = tenants(db)[0]
@@ -265,7 +265,7 @@ def test_registry_import_reads_a_shift_jis_file_as_municipal_systems_write_it(
 def test_registry_import_refuses_a_file_in_no_known_encoding_in_one_line(
     runner: CliRunner,
     db: Database,
-    seeded,  # type: ignore[no-untyped-def]
+    seeded,
     tmp_path: Path,
 ) -> None:
     tenant = tenants(db)[0]

@@ -34,7 +34,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _get_json(url: str):  # type: ignore[no-untyped-def]
+def _get_json(url: str):
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own loopback server
         return json.load(response)
 
@@ -132,7 +132,7 @@ def test_a_newcomer_signs_in_as_the_demo_clerk_with_the_printed_key(tmp_path: Pa
     result = CliRunner().invoke(main, ["demo", "--seed-only", "--data-dir", str(settings.data_dir)])
     assert result.exit_code == 0, result.output
     clerk = "clerk@shiomi-town.example.jp"
-    key = re.search(rf"{re.escape(clerk)}\s.*TOTP key: ([A-Z2-7]+)", result.output).group(1)  # type: ignore[union-attr]
+    key = re.search(rf"{re.escape(clerk)}\s.*TOTP key: ([A-Z2-7]+)", result.output).group(1)
     assert re.search(r"platform-admin@example\.jp\s.*TOTP key: [A-Z2-7]+", result.output)
     app = create_app(settings)
     try:

@@ -36,7 +36,7 @@ def _tenant(db: Database, slug: str) -> Tenant | None:
         return session.execute(sa.select(Tenant).where(Tenant.slug == slug)).scalar_one_or_none()
 
 
-def _refused(result, *needles: str) -> str:  # type: ignore[no-untyped-def]
+def _refused(result, *needles: str) -> str:
     assert result.exit_code == 1, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.output

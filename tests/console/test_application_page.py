@@ -10,7 +10,7 @@ from madoguchi.audit.models import AuditRecord
 from tests.console.conftest import HTTPS, Office, post_form, version_on
 
 
-def _events(office: Office, application_id) -> list[ApplicationEvent]:  # type: ignore[no-untyped-def]
+def _events(office: Office, application_id) -> list[ApplicationEvent]:
     with office.db.transaction(office.tenant.id) as session:
         stmt = select(ApplicationEvent).where(ApplicationEvent.application_id == application_id)
         return list(session.execute(stmt.order_by(ApplicationEvent.seq)).scalars())

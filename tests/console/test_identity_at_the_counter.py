@@ -121,7 +121,7 @@ def test_a_person_linked_to_another_account_is_refused_and_nothing_changes(offic
     assert not _account(office, account).is_verified
 
 
-def test_a_tenant_admin_without_a_counter_role_may_not_link(office: Office, sign_in) -> None:  # type: ignore[no-untyped-def]
+def test_a_tenant_admin_without_a_counter_role_may_not_link(office: Office, sign_in) -> None:
     account, person = _newcomer(office), _stranger(office)
     with office.db.transaction(office.tenant.id) as session:
         admin = make_account(session, office.tenant, kind=AccountKind.STAFF, roles=["tenant_admin"])

@@ -18,7 +18,7 @@ def _references(html: str) -> list[str]:
     return re.findall(r'class="reference" href="[^"]+">([A-Z0-9-]+)<', html)
 
 
-def _set(office: Office, application_id: uuid.UUID, **values) -> None:  # type: ignore[no-untyped-def]
+def _set(office: Office, application_id: uuid.UUID, **values) -> None:
     with office.db.transaction(office.tenant.id) as session:
         session.execute(update(Application).where(Application.id == application_id).values(**values))
 
@@ -125,7 +125,7 @@ def test_staff_of_another_municipality_are_sent_to_sign_in_and_see_nothing(offic
     assert response.status_code == 404
 
 
-def test_residents_get_403_and_anonymous_visitors_the_sign_in_page(office: Office, client) -> None:  # type: ignore[no-untyped-def]
+def test_residents_get_403_and_anonymous_visitors_the_sign_in_page(office: Office, client) -> None:
     assert office.resident.get(office.url("/")).status_code == 403
     assert office.resident.get(office.url("/counter/")).status_code == 403
     response = client.get(office.url("/"))

@@ -37,7 +37,7 @@ def test_the_vendor_guide_works_against_the_demo(tmp_path: Path) -> None:
     port = _free_port()
     # The logins the demo prints, with the clerk's authenticator key (staff pass a second factor).
     logins = _run([sys.executable, "-m", "madoguchi.cli", "demo", "--seed-only", "--data-dir", "instance"], tmp_path)
-    clerk_key = re.search(rf"clerk@{TENANT}\.example\.jp\s.*TOTP key: ([A-Z2-7]+)", logins).group(1)  # type: ignore[union-attr]
+    clerk_key = re.search(rf"clerk@{TENANT}\.example\.jp\s.*TOTP key: ([A-Z2-7]+)", logins).group(1)
     demo = _start(tmp_path / "instance", port)
     try:
         _wait_until_up(demo, port)
@@ -88,7 +88,7 @@ def test_the_vendor_guide_works_against_the_demo(tmp_path: Path) -> None:
         )
         assert f"-> http://127.0.0.1:{callback_port}/webhook" in out
         assert "the resident consented" in out
-        reference = re.search(r"webhook verified: application.submitted for (\S+)", out).group(1)  # type: ignore[union-attr]
+        reference = re.search(r"webhook verified: application.submitted for (\S+)", out).group(1)
 
         login = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/v1/t/{TENANT}/session",

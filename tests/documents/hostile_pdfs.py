@@ -91,7 +91,7 @@ def deeply_nested(depth: int = 100_000) -> bytes:
 
 def _peak_kib() -> int:
     with open("/proc/self/status") as status:
-        return int(re.search(r"VmHWM:\s+(\d+)", status.read()).group(1))  # type: ignore[union-attr]
+        return int(re.search(r"VmHWM:\s+(\d+)", status.read()).group(1))
 
 
 def peak_memory_growth(call: Callable[[], T]) -> tuple[T, int]:

@@ -67,7 +67,7 @@ def settings(settings: Settings, storage_backend: StorageBackend) -> Settings:
 
 
 @pytest.fixture
-def desk(db: Database, sign_in, seeded) -> Desk:  # type: ignore[no-untyped-def]
+def desk(db: Database, sign_in, seeded) -> Desk:
     return make_desk(db, sign_in)
 
 
@@ -87,7 +87,7 @@ def _upload(
     content_type: str | None = "application/pdf",
     client: FlaskClient | None = None,
     headers: dict[str, str] | None = None,
-):  # type: ignore[no-untyped-def]
+):
     file = FileStorage(io.BytesIO(content), name, "file", content_type=content_type)
     body, body_type = multipart({"document_key": key, "file": file})
     return (client or desk.resident).post(
@@ -254,7 +254,7 @@ def test_an_idempotent_retry_returns_the_first_upload_and_stores_one(
         {"document_key": "power_of_attorney", "file": FileStorage(io.BytesIO(pdf_bytes()), "poa.pdf", "file")}
     )
 
-    def post():  # type: ignore[no-untyped-def]
+    def post():
         return desk.resident.post(
             desk.url(f"/{application_id}/attachments"),
             data=sent,
@@ -275,7 +275,7 @@ def test_a_retry_with_a_new_multipart_boundary_is_still_the_same_request(
     and the same key with another file is refused."""
     application_id = _draft(desk)
 
-    def send(content: bytes, boundary: str):  # type: ignore[no-untyped-def]
+    def send(content: bytes, boundary: str):
         file = FileStorage(io.BytesIO(content), "poa.pdf", "file", content_type="application/pdf")
         body, body_type = multipart({"document_key": "power_of_attorney", "file": file}, boundary=boundary)
         return desk.resident.post(
@@ -302,7 +302,7 @@ def _nothing_stored(db: Database, desk: Desk, backend: StorageBackend, before: l
     assert backend.list_keys() == before
 
 
-def _problem(response, status: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _problem(response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.headers["Content-Type"] == "application/problem+json"
     return response.json
@@ -383,7 +383,7 @@ def test_when_the_database_write_fails_the_stored_object_is_deleted_again(
 
 
 @pytest.fixture
-def clamd(app: Flask):  # type: ignore[no-untyped-def]
+def clamd(app: Flask):
     server = FakeClamd()
     app.extensions[SCANNER_KEY] = ClamAVScanner("127.0.0.1", server.port, timeout=5)
     yield server

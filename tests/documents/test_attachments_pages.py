@@ -26,7 +26,7 @@ FIELD = "file-power_of_attorney"
 
 
 @pytest.fixture
-def desk(db: Database, sign_in, seeded) -> Desk:  # type: ignore[no-untyped-def]
+def desk(db: Database, sign_in, seeded) -> Desk:
     return make_desk(db, sign_in)
 
 
@@ -46,7 +46,7 @@ def _csrf(html: str) -> str:
     return match.group(1)
 
 
-def _post_file(client: FlaskClient, url: str, content: bytes, name: str = NAME, **fields: Any):  # type: ignore[no-untyped-def]
+def _post_file(client: FlaskClient, url: str, content: bytes, name: str = NAME, **fields: Any):
     html = client.get(url).get_data(as_text=True)
     form = {"csrf_token": _csrf(html), "document_key": "power_of_attorney", **fields}
     form["file"] = FileStorage(io.BytesIO(content), name, "file")

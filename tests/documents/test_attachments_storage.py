@@ -100,7 +100,7 @@ def test_detect_type_reads_magic_numbers_not_names() -> None:
 
 
 @pytest.fixture
-def clamd():  # type: ignore[no-untyped-def]
+def clamd():
     server = FakeClamd()
     yield server
     server.close()
@@ -161,7 +161,7 @@ def test_a_backend_refuses_a_key_of_another_tenant(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def aws(monkeypatch: pytest.MonkeyPatch):
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -228,7 +228,7 @@ def test_without_a_kms_key_no_encryption_parameters_are_sent(aws: None, tmp_path
 # ---------------------------------------------------------------------------------------------- migration
 
 
-def test_the_attachments_table_as_migrated_matches_the_model(backend) -> None:  # type: ignore[no-untyped-def]
+def test_the_attachments_table_as_migrated_matches_the_model(backend) -> None:
     engine = sa.create_engine(backend.owner_url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as connection:

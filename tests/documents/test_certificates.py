@@ -34,7 +34,7 @@ from tests.factories import make_account, make_person, tenants
 __all__ = ["world"]
 
 
-def _assert_signed_by_platform(data: bytes, settings) -> None:  # type: ignore[no-untyped-def]
+def _assert_signed_by_platform(data: bytes, settings) -> None:
     status = pyhanko_status(data, platform_ca(settings))
     assert status.intact and status.valid and status.trusted
     assert status.coverage == SignatureCoverageLevel.ENTIRE_FILE
@@ -43,7 +43,7 @@ def _assert_signed_by_platform(data: bytes, settings) -> None:  # type: ignore[n
 
 def test_auto_issue_gives_a_verified_resident_a_signed_residency_certificate_with_no_clerk(
     world: World, settings, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     application = submit(world.a)
     assert application["state"] == "issued"
     document = only_document(world.a, application["id"])
@@ -61,7 +61,7 @@ def test_auto_issue_gives_a_verified_resident_a_signed_residency_certificate_wit
     assert "桜ヶ丘市長" in text and "令和" in text
 
 
-def test_auto_issued_tax_certificate_states_the_assessment(world: World, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_auto_issued_tax_certificate_states_the_assessment(world: World, settings, tmp_path) -> None:
     application = submit(world.a, "tax-certificate", TAX)
     assert application["state"] == "issued"
     document = only_document(world.a, application["id"])
@@ -71,7 +71,7 @@ def test_auto_issued_tax_certificate_states_the_assessment(world: World, setting
     assert "課税証明書" in text and "令和7年度" in text and "4,360,000円" in text and spaced("髙橋　美咲") in text
 
 
-def test_clerk_issue_produces_the_same_signed_certificate(world: World, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_clerk_issue_produces_the_same_signed_certificate(world: World, settings, tmp_path) -> None:
     application = submit(world.b)
     assert application["state"] == "submitted"  # no auto-issue in this municipality
     assert world.b.resident.get(world.b.api(f"/applications/{application['id']}/documents")).json == []
@@ -168,7 +168,7 @@ def test_each_issue_registers_one_verification_row_in_its_tenant_without_persona
             assert found is not None and found.tenant_id == tenant_id
 
 
-def test_operations_outside_the_app_issue_with_the_certificates_set_by_using(db: Database, settings, seeded) -> None:  # type: ignore[no-untyped-def]
+def test_operations_outside_the_app_issue_with_the_certificates_set_by_using(db: Database, settings, seeded) -> None:
     tenant = next(t for t in tenants(db) if t.slug == "sakuragaoka-city")
     storage = LocalStorage(settings.data_dir / "elsewhere")
     with db.transaction(tenant.id) as session, certificates.using(certificates.Certificates(settings, storage)):
@@ -176,6 +176,6 @@ def test_operations_outside_the_app_issue_with_the_certificates_set_by_using(db:
         application = operations.create_draft(session, tenant, actor, "residency-certificate", RESIDENCY)
         operations.submit(session, tenant, actor, application.id)
         document = session.execute(select(IssuedDocument)).scalar_one()
-    data = storage.get(document.pdf_storage_key, tenant_id=tenant.id)  # type: ignore[arg-type]
+    data = storage.get(document.pdf_storage_key, tenant_id=tenant.id)
     assert hashlib.sha256(data).hexdigest() == document.pdf_sha256
     _assert_signed_by_platform(data, settings)

@@ -17,7 +17,7 @@ __all__ = ["world"]
 
 
 @pytest.fixture
-def settings(settings: Settings, tmp_path) -> Settings:  # type: ignore[no-untyped-def]
+def settings(settings: Settings, tmp_path) -> Settings:
     return replace(settings, signing_key_source="files", signing_keys_dir=str(tmp_path / "not-provisioned"))
 
 

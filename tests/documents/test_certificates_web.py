@@ -15,14 +15,14 @@ from tests.documents.certificate_fixtures import HTTPS, World, only_document, su
 __all__ = ["world"]
 
 
-def _post_form(client: FlaskClient, page_url: str, action: str, data: dict[str, str]):  # type: ignore[no-untyped-def]
+def _post_form(client: FlaskClient, page_url: str, action: str, data: dict[str, str]):
     html = client.get(page_url).get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert token, html[:500]
     return client.post(action, data={"csrf_token": token.group(1), **data}, headers={"Referer": f"{HTTPS}/"})
 
 
-def _issued(world: World) -> tuple[dict, dict]:  # type: ignore[type-arg]
+def _issued(world: World) -> tuple[dict, dict]:
     application = submit(world.a)
     return application, only_document(world.a, application["id"])
 

@@ -33,7 +33,7 @@ TAX_CONTENT = {
 }
 
 
-def _page(kind: str, content: dict, **overrides) -> pdf.CertificatePage:  # type: ignore[no-untyped-def,type-arg]
+def _page(kind: str, content: dict, **overrides) -> pdf.CertificatePage:
     values = {
         "kind": kind,
         "serial": "398021-20261126-0A1B2C3D",
@@ -46,7 +46,7 @@ def _page(kind: str, content: dict, **overrides) -> pdf.CertificatePage:  # type
     return pdf.CertificatePage(**{**values, **overrides})
 
 
-def _fonts(data: bytes) -> list[dict]:  # type: ignore[type-arg]
+def _fonts(data: bytes) -> list[dict]:
     reader = PdfFileReader(BytesIO(data))
     page = reader.root["/Pages"]["/Kids"][0]
     return [font.get_object() for font in page["/Resources"]["/Font"].values()]
@@ -114,7 +114,7 @@ def test_the_qr_code_is_a_well_formed_symbol() -> None:
     assert pdf.qr_modules(url) == modules and pdf.qr_modules(url + "X") != modules
 
 
-def test_the_printed_qr_code_reads_back_as_the_verification_url(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_printed_qr_code_reads_back_as_the_verification_url(tmp_path) -> None:
     """Rasterise the page as a printer would (poppler's pdftoppm, 150 dpi) and read the code with an
     independent decoder (ZXing): what a phone scans is the certificate's /verify URL."""
     import zxingcpp

@@ -25,19 +25,19 @@ VERIFY = f"{HTTPS}/verify/"
 API = f"{HTTPS}/api/v1/verifications"
 
 
-def _issued(world: World) -> tuple[dict, bytes]:  # type: ignore[type-arg]
+def _issued(world: World) -> tuple[dict, bytes]:
     document = only_document(world.a, submit(world.a)["id"])
     return document, download(world.a, document["id"])
 
 
-def _csrf(client) -> str:  # type: ignore[no-untyped-def]
+def _csrf(client) -> str:
     html = client.get(VERIFY).get_data(as_text=True)
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match
     return match.group(1)
 
 
-def _upload_page(client, data: bytes, name: str = "certificate.pdf"):  # type: ignore[no-untyped-def]
+def _upload_page(client, data: bytes, name: str = "certificate.pdf"):
     return client.post(
         VERIFY,
         data={"csrf_token": _csrf(client), "file": (BytesIO(data), name)},
@@ -46,18 +46,18 @@ def _upload_page(client, data: bytes, name: str = "certificate.pdf"):  # type: i
     )
 
 
-def _upload_api(client, data: bytes):  # type: ignore[no-untyped-def]
+def _upload_api(client, data: bytes):
     return client.post(API, data={"file": (BytesIO(data), "certificate.pdf")}, content_type="multipart/form-data")
 
 
 def _signed_byte_positions(data: bytes) -> list[int]:
     """Offsets inside the signed byte range: the page content, the signature dictionary, the trailer."""
-    byte_range = [int(n) for n in re.search(rb"/ByteRange \[(\d+) (\d+) (\d+) (\d+)\]", data).groups()]  # type: ignore[union-attr]
+    byte_range = [int(n) for n in re.search(rb"/ByteRange \[(\d+) (\d+) (\d+) (\d+)\]", data).groups()]
     _, first, second, length = byte_range
     return [len(data) // 3, first - 200, second + 10, second + length - 40]
 
 
-def test_the_code_page_says_valid_and_shows_no_personal_data(world: World, client) -> None:  # type: ignore[no-untyped-def]
+def test_the_code_page_says_valid_and_shows_no_personal_data(world: World, client) -> None:
     document, _ = _issued(world)
     code = document["verification_code"]
     page = client.get(f"{VERIFY}{code}")
@@ -69,7 +69,7 @@ def test_the_code_page_says_valid_and_shows_no_personal_data(world: World, clien
     assert "Valid" in english and "Sakuragaoka City" in english
 
 
-def test_the_code_may_be_typed_as_printed(world: World, client) -> None:  # type: ignore[no-untyped-def]
+def test_the_code_may_be_typed_as_printed(world: World, client) -> None:
     document, _ = _issued(world)
     code = document["verification_code"]
     typed = f"{code[:4].lower()}-{code[4:8]} {code[8:]}".translate(str.maketrans("ABCDEFGH", "ＡＢＣＤＥＦＧＨ"))
@@ -79,7 +79,7 @@ def test_the_code_may_be_typed_as_printed(world: World, client) -> None:  # type
     assert api.status_code == 200 and api.json["status"] == "valid" and "name" not in api.json
 
 
-def test_an_unknown_or_malformed_code_is_unknown_and_a_bad_form_entry_is_explained(world: World, client) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_or_malformed_code_is_unknown_and_a_bad_form_entry_is_explained(world: World, client) -> None:
     unknown = client.get(f"{VERIFY}ZZZZ-ZZZZ-ZZZZ").get_data(as_text=True)
     assert "不明" in unknown
     assert client.get(f"{API}/ZZZZZZZZZZZZ").json["status"] == "unknown"
@@ -90,7 +90,7 @@ def test_an_unknown_or_malformed_code_is_unknown_and_a_bad_form_entry_is_explain
     assert 'id="code-error"' in html and "12文字" in html
 
 
-def test_uploading_the_issued_file_is_valid(world: World, client) -> None:  # type: ignore[no-untyped-def]
+def test_uploading_the_issued_file_is_valid(world: World, client) -> None:
     document, data = _issued(world)
     result = _upload_api(client, data).json
     assert result["status"] == "valid"
@@ -101,7 +101,7 @@ def test_uploading_the_issued_file_is_valid(world: World, client) -> None:  # ty
     assert page.status_code == 200 and "有効" in page.get_data(as_text=True)
 
 
-def test_flipping_one_byte_anywhere_it_is_signed_reports_altered(world: World, client) -> None:  # type: ignore[no-untyped-def]
+def test_flipping_one_byte_anywhere_it_is_signed_reports_altered(world: World, client) -> None:
     _, data = _issued(world)
     for position in _signed_byte_positions(data):
         result = _upload_api(client, flip_one_byte(data, position)).json
@@ -110,13 +110,13 @@ def test_flipping_one_byte_anywhere_it_is_signed_reports_altered(world: World, c
     assert page.status_code == 200 and "改ざん" in page.get_data(as_text=True)
 
 
-def test_a_byte_appended_after_the_signature_is_altered(world: World, client) -> None:  # type: ignore[no-untyped-def]
+def test_a_byte_appended_after_the_signature_is_altered(world: World, client) -> None:
     _, data = _issued(world)
     result = _upload_api(client, data + b"\n%extra\n").json
     assert result["status"] == "altered"
 
 
-def test_a_revoked_certificate_is_reported_revoked(world: World, client) -> None:  # type: ignore[no-untyped-def]
+def test_a_revoked_certificate_is_reported_revoked(world: World, client) -> None:
     document, data = _issued(world)
     revoke = world.a.clerk.post(world.a.api(f"/documents/{document['id']}/revocation"), json={"reason": "再発行"})
     assert revoke.status_code == 200
@@ -125,7 +125,7 @@ def test_a_revoked_certificate_is_reported_revoked(world: World, client) -> None
     assert "取り消" in page and "再発行" not in page  # the date, not the internal reason
 
 
-def test_a_pdf_not_issued_here_is_unknown_and_a_non_pdf_is_refused(world: World, client) -> None:  # type: ignore[no-untyped-def]
+def test_a_pdf_not_issued_here_is_unknown_and_a_non_pdf_is_refused(world: World, client) -> None:
     out = BytesIO()
     canvas = Canvas(out)
     canvas.drawString(100, 700, "A certificate of something")
@@ -139,7 +139,7 @@ def test_a_pdf_not_issued_here_is_unknown_and_a_non_pdf_is_refused(world: World,
     assert page.status_code == 422 and 'id="file-error"' in page.get_data(as_text=True)
 
 
-def test_verification_finds_certificates_of_every_municipality(world: World, client) -> None:  # type: ignore[no-untyped-def]
+def test_verification_finds_certificates_of_every_municipality(world: World, client) -> None:
     issued = issue_by_clerk(world.b)
     document = only_document(world.b, issued["id"])
     data = download(world.b, document["id"])

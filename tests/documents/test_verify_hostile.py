@@ -35,16 +35,16 @@ HOSTILE = {
 }
 
 
-def _upload_api(client, data: bytes):  # type: ignore[no-untyped-def]
+def _upload_api(client, data: bytes):
     return client.post(API, data={"file": (BytesIO(data), "certificate.pdf")}, content_type="multipart/form-data")
 
 
-def _warm_up(client) -> None:  # type: ignore[no-untyped-def]
+def _warm_up(client) -> None:
     assert _upload_api(client, deeply_nested(10)).status_code == 200  # starts the forkserver
 
 
 @pytest.mark.parametrize("build", HOSTILE.values(), ids=HOSTILE.keys())
-def test_a_hostile_pdf_is_refused_quickly_without_the_worker_growing(world: World, client, build) -> None:  # type: ignore[no-untyped-def]
+def test_a_hostile_pdf_is_refused_quickly_without_the_worker_growing(world: World, client, build) -> None:
     _warm_up(client)
     hostile = build()
     assert len(hostile) < 250_000  # small on the wire: the cost is all in the parsing
@@ -58,7 +58,7 @@ def test_a_hostile_pdf_is_refused_quickly_without_the_worker_growing(world: Worl
     assert growth < MEMORY_BOUND, f"the serving process grew by {growth // MiB} MiB"
 
 
-def test_the_verify_page_explains_a_refused_pdf_beside_the_field(world: World, client) -> None:  # type: ignore[no-untyped-def]
+def test_the_verify_page_explains_a_refused_pdf_beside_the_field(world: World, client) -> None:
     from tests.documents.test_verify import _upload_page
 
     page = _upload_page(client, xref_stream_bomb())
@@ -67,7 +67,7 @@ def test_the_verify_page_explains_a_refused_pdf_beside_the_field(world: World, c
     assert 'id="file-error"' in html and "証明書として読み取れません" in html
 
 
-def test_a_certificate_as_issued_is_answered_without_parsing_it(world: World, client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_certificate_as_issued_is_answered_without_parsing_it(world: World, client, monkeypatch) -> None:
     document = only_document(world.a, submit(world.a)["id"])
     data = download(world.a, document["id"])
     parsed: list[bytes] = []

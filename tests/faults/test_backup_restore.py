@@ -92,7 +92,7 @@ def _create_backup_role(server: ThrowawayPostgres, database: str) -> str:
             conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO madoguchi_backup").format(sql.Identifier(database)))
         else:
             for statement in filter(None, (s.strip() for s in statements.split(";"))):
-                conn.execute(statement)  # type: ignore[call-overload]
+                conn.execute(statement)
     return f"postgresql+psycopg://madoguchi_backup:{password}@127.0.0.1:{server.port}/{database}"
 
 
@@ -105,8 +105,7 @@ def _row_counts(server: ThrowawayPostgres, database: str) -> dict[str, int]:
             ).fetchall()
         ]
         return {
-            t: conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(t))).fetchone()[0]  # type: ignore[index]
-            for t in tables
+            t: conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(t))).fetchone()[0] for t in tables
         }
 
 

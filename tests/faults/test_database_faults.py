@@ -37,7 +37,7 @@ def _assert_503(response: Any) -> None:
     assert "Traceback" not in response.get_data(as_text=True)
 
 
-def test_a_database_that_is_down_answers_503_with_retry_after_and_healthz_stays_up(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_database_that_is_down_answers_503_with_retry_after_and_healthz_stays_up(tmp_path) -> None:
     settings = Settings(
         data_dir=tmp_path,
         database_url=f"postgresql+psycopg://nobody:nothing@127.0.0.1:{free_port()}/madoguchi",

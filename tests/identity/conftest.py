@@ -142,14 +142,14 @@ def login(
     totp_code: str | None = None,
     *,
     ip: dict[str, Any] | None = None,
-):  # type: ignore[no-untyped-def]
+):
     body: dict[str, Any] = {"email": email, "password": password}
     if totp_code is not None:
         body["totp_code"] = totp_code
     return client.post(api(tenant, "/session"), json=body, **(ip or fresh_ip()))
 
 
-def signed_in(app, tenant: Tenant, account: Account, **kwargs: Any) -> FlaskClient:  # type: ignore[no-untyped-def]
+def signed_in(app, tenant: Tenant, account: Account, **kwargs: Any) -> FlaskClient:
     """A client signed in through the API, with an authenticator code for staff who have one."""
     if account.id in _authenticators and "totp_code" not in kwargs:
         kwargs["totp_code"] = next_code(account)
@@ -176,7 +176,7 @@ def csrf_token(client: FlaskClient, url: str) -> str:
     return match.group(1)
 
 
-def post_form(client: FlaskClient, url: str, data: dict[str, str], *, form_url: str | None = None, **kwargs: Any):  # type: ignore[no-untyped-def]
+def post_form(client: FlaskClient, url: str, data: dict[str, str], *, form_url: str | None = None, **kwargs: Any):
     """Submit an HTML form the way a browser does: with the page's CSRF token and a same-origin Referer."""
     token = csrf_token(client, form_url or url)
     headers = {"Referer": f"{HTTPS}/"}
@@ -204,7 +204,7 @@ def audit_actions(db: Database, tenant: Tenant) -> list[AuditRecord]:
         return list(session.execute(select(AuditRecord).order_by(AuditRecord.seq)).scalars())
 
 
-def problem(response) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def problem(response) -> dict[str, Any]:
     assert response.mimetype == "application/problem+json", (response.status_code, response.get_data(as_text=True))
     return response.json
 

@@ -33,14 +33,14 @@ BIRTH = date(1985, 4, 2)
 ADMIN_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
-def _person(db: Database, tenant, **overrides) -> Person:  # type: ignore[no-untyped-def]
+def _person(db: Database, tenant, **overrides) -> Person:
     with db.transaction(tenant.id) as session:
         person = make_person(session, tenant, birth_date=BIRTH, **overrides)
         person.household  # noqa: B018 - loaded for the address
         return person
 
 
-def _verifications(db: Database, tenant) -> list[IdentityVerification]:  # type: ignore[no-untyped-def]
+def _verifications(db: Database, tenant) -> list[IdentityVerification]:
     with db.transaction(tenant.id) as session:
         return list(session.execute(select(IdentityVerification).order_by(IdentityVerification.created_at)).scalars())
 
@@ -48,7 +48,7 @@ def _verifications(db: Database, tenant) -> list[IdentityVerification]:  # type:
 # --- At the counter ----------------------------------------------------------------------------------
 
 
-def test_a_clerk_links_a_resident_at_the_counter(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_a_clerk_links_a_resident_at_the_counter(app, db: Database, towns: Towns) -> None:
     person = _person(db, towns.a)
     resident = add_account(db, towns.a)
     clerk = staff_account(db, towns.a, "clerk")
@@ -66,7 +66,7 @@ def test_a_clerk_links_a_resident_at_the_counter(app, db: Database, towns: Towns
     assert signed_in(app, towns.a, resident).get(api(towns.a, "/me")).json["identity_assurance"] == "verified"
 
 
-def test_full_width_resident_codes_are_accepted(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_full_width_resident_codes_are_accepted(app, db: Database, towns: Towns) -> None:
     person = _person(db, towns.a)
     resident = add_account(db, towns.a)
     full_width = person.resident_code.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
@@ -76,7 +76,7 @@ def test_full_width_resident_codes_are_accepted(app, db: Database, towns: Towns)
     assert response.status_code == 200
 
 
-def test_only_clerks_and_supervisors_verify_at_the_counter(app, db: Database, towns: Towns, clock) -> None:  # type: ignore[no-untyped-def]
+def test_only_clerks_and_supervisors_verify_at_the_counter(app, db: Database, towns: Towns, clock) -> None:
     person = _person(db, towns.a)
     resident = add_account(db, towns.a)
     admin = staff_account(db, towns.a, "tenant_admin", totp_secret=ADMIN_SECRET)
@@ -90,7 +90,7 @@ def test_only_clerks_and_supervisors_verify_at_the_counter(app, db: Database, to
 
 
 @pytest.mark.parametrize("code", ["", "123", "abcdefghijk", "123456789012", None])
-def test_bad_resident_codes_are_422(app, db: Database, towns: Towns, code) -> None:  # type: ignore[no-untyped-def]
+def test_bad_resident_codes_are_422(app, db: Database, towns: Towns, code) -> None:
     resident = add_account(db, towns.a)
     client = signed_in(app, towns.a, staff_account(db, towns.a, "clerk"))
     response = client.post(api(towns.a, f"/accounts/{resident.id}/identity"), json={"resident_code": code})
@@ -100,7 +100,7 @@ def test_bad_resident_codes_are_422(app, db: Database, towns: Towns, code) -> No
     assert load_account(db, resident).person_id is None
 
 
-def test_a_person_links_to_at_most_one_account(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_a_person_links_to_at_most_one_account(app, db: Database, towns: Towns) -> None:
     person = _person(db, towns.a)
     first, second = add_account(db, towns.a), add_account(db, towns.a)
     client = signed_in(app, towns.a, staff_account(db, towns.a, "clerk"))
@@ -112,7 +112,7 @@ def test_a_person_links_to_at_most_one_account(app, db: Database, towns: Towns) 
     assert load_account(db, second).person_id is None
 
 
-def test_counter_verification_of_staff_unknown_or_foreign_accounts_is_404(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_counter_verification_of_staff_unknown_or_foreign_accounts_is_404(app, db: Database, towns: Towns) -> None:
     person = _person(db, towns.a)
     foreign_resident = add_account(db, towns.b)
     clerk = staff_account(db, towns.a, "clerk")
@@ -131,21 +131,21 @@ def test_counter_verification_of_staff_unknown_or_foreign_accounts_is_404(app, d
 # --- By letter ---------------------------------------------------------------------------------------
 
 
-def _request_letter(client, tenant, person: Person, birth: date = BIRTH):  # type: ignore[no-untyped-def]
+def _request_letter(client, tenant, person: Person, birth: date = BIRTH):
     return client.post(
         api(tenant, "/me/identity-verification"),
         json={"resident_code": person.resident_code, "birth_date": birth.isoformat()},
     )
 
 
-def _letter_code(db: Database, tenant) -> str:  # type: ignore[no-untyped-def]
+def _letter_code(db: Database, tenant) -> str:
     letter = outbox(db, tenant, "notify.letter")[-1]
     return operations.open_letter_code(letter.payload, tenant.id, DATA_KEY)
 
 
 def test_a_resident_verifies_with_a_code_sent_to_their_address(
     app, db: Database, towns: Towns, caplog, settings
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     person = _person(db, towns.a)
     resident = add_account(db, towns.a)
     client = signed_in(app, towns.a, resident)
@@ -180,7 +180,7 @@ def test_a_resident_verifies_with_a_code_sent_to_their_address(
     assert again.status_code == 409
 
 
-def test_details_that_match_nobody_send_no_letter(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_details_that_match_nobody_send_no_letter(app, db: Database, towns: Towns) -> None:
     person = _person(db, towns.a)
     foreign = _person(db, towns.b)
     client = signed_in(app, towns.a, add_account(db, towns.a))
@@ -198,7 +198,7 @@ def test_details_that_match_nobody_send_no_letter(app, db: Database, towns: Town
     assert outbox(db, towns.a, "notify.letter") == [] and _verifications(db, towns.a) == []
 
 
-def test_five_wrong_codes_use_the_letter_up(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_five_wrong_codes_use_the_letter_up(app, db: Database, towns: Towns) -> None:
     person = _person(db, towns.a)
     resident = add_account(db, towns.a)
     client = signed_in(app, towns.a, resident)
@@ -213,7 +213,7 @@ def test_five_wrong_codes_use_the_letter_up(app, db: Database, towns: Towns) -> 
     assert load_account(db, resident).person_id is None
 
 
-def test_a_code_expires_after_14_days(app, db: Database, towns: Towns, later) -> None:  # type: ignore[no-untyped-def]
+def test_a_code_expires_after_14_days(app, db: Database, towns: Towns, later) -> None:
     person = _person(db, towns.a)
     resident = add_account(db, towns.a)
     client = signed_in(app, towns.a, resident)
@@ -226,7 +226,7 @@ def test_a_code_expires_after_14_days(app, db: Database, towns: Towns, later) ->
     assert load_account(db, resident).person_id is None
 
 
-def test_a_new_letter_replaces_the_previous_code(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_letter_replaces_the_previous_code(app, db: Database, towns: Towns) -> None:
     person = _person(db, towns.a)
     client = signed_in(app, towns.a, add_account(db, towns.a))
     _request_letter(client, towns.a, person)
@@ -240,14 +240,14 @@ def test_a_new_letter_replaces_the_previous_code(app, db: Database, towns: Towns
     assert len(outbox(db, towns.a, "notify.letter")) == 2
 
 
-def test_letters_are_limited_per_account(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_letters_are_limited_per_account(app, db: Database, towns: Towns) -> None:
     person = _person(db, towns.a)
     client = signed_in(app, towns.a, add_account(db, towns.a))
     statuses = [_request_letter(client, towns.a, person).status_code for _ in range(4)]
     assert statuses == [202, 202, 202, 409]
 
 
-def test_a_person_already_linked_gets_no_letter(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_a_person_already_linked_gets_no_letter(app, db: Database, towns: Towns) -> None:
     person = _person(db, towns.a)
     add_account(db, towns.a, person_id=person.id)
     client = signed_in(app, towns.a, add_account(db, towns.a))
@@ -256,7 +256,7 @@ def test_a_person_already_linked_gets_no_letter(app, db: Database, towns: Towns)
     assert outbox(db, towns.a, "notify.letter") == []
 
 
-def test_staff_and_verified_residents_request_no_letter(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_staff_and_verified_residents_request_no_letter(app, db: Database, towns: Towns) -> None:
     person = _person(db, towns.a)
     clerk = signed_in(app, towns.a, staff_account(db, towns.a, "clerk"))
     assert _request_letter(clerk, towns.a, person).status_code == 403
@@ -266,14 +266,14 @@ def test_staff_and_verified_residents_request_no_letter(app, db: Database, towns
     assert outbox(db, towns.a, "notify.letter") == []
 
 
-def test_confirming_without_a_letter_is_422(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_confirming_without_a_letter_is_422(app, db: Database, towns: Towns) -> None:
     client = signed_in(app, towns.a, add_account(db, towns.a))
     for body in ({"code": "ABCD1234"}, {}, {"code": ""}, {"code": 12345678}):
         response = client.post(api(towns.a, "/me/identity-verification/confirm"), json=body)
         assert response.status_code == 422 and problem(response), body
 
 
-def test_a_letter_code_works_only_for_the_account_that_asked(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_a_letter_code_works_only_for_the_account_that_asked(app, db: Database, towns: Towns) -> None:
     person = _person(db, towns.a)
     asker = signed_in(app, towns.a, add_account(db, towns.a))
     other_account = add_account(db, towns.a)

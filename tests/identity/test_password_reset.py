@@ -38,16 +38,16 @@ from tests.identity.conftest import (
 NEW_PASSWORD = "a quiet river in 令和8年"
 
 
-def _ask(client, tenant, email: str, **ip):  # type: ignore[no-untyped-def]
+def _ask(client, tenant, email: str, **ip):
     return client.post(api(tenant, "/accounts/password-reset"), json={"email": email}, **(ip or fresh_ip()))
 
 
-def _reset(client, tenant, token: str, password: str = NEW_PASSWORD):  # type: ignore[no-untyped-def]
+def _reset(client, tenant, token: str, password: str = NEW_PASSWORD):
     body = {"token": token, "password": password}
     return client.post(api(tenant, "/accounts/password-reset/confirm"), json=body, **fresh_ip())
 
 
-def _reset_mails(db: Database, tenant) -> list[dict]:  # type: ignore[no-untyped-def, type-arg]
+def _reset_mails(db: Database, tenant) -> list[dict]:
     """The reset emails' payloads, with the link opened from its seal as the worker opens it."""
     mails = [m for m in outbox(db, tenant, "notify.account") if m.payload["template"] == "account.password_reset"]
     for mail in mails:
@@ -55,16 +55,16 @@ def _reset_mails(db: Database, tenant) -> list[dict]:  # type: ignore[no-untyped
     return [{**m.payload, "reset_url": secret_of(m, "reset_url")} for m in mails]
 
 
-def _token(db: Database, tenant, n: int = -1) -> str:  # type: ignore[no-untyped-def]
+def _token(db: Database, tenant, n: int = -1) -> str:
     return str(_reset_mails(db, tenant)[n]["reset_url"]).rsplit("/", 1)[1]
 
 
-def _resets(db: Database, tenant) -> list[PasswordReset]:  # type: ignore[no-untyped-def]
+def _resets(db: Database, tenant) -> list[PasswordReset]:
     with db.transaction(tenant.id) as session:
         return list(session.execute(select(PasswordReset).order_by(PasswordReset.created_at)).scalars())
 
 
-def test_a_reset_link_is_mailed_and_only_its_hash_is_stored(client, db: Database, towns: Towns, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_reset_link_is_mailed_and_only_its_hash_is_stored(client, db: Database, towns: Towns, settings) -> None:
     account = add_account(db, towns.b, email="hanako@example.jp")
     answer = _ask(client, towns.b, "ＨＡＮＡＫＯ@EXAMPLE.JP".lower())  # full-width typed: NFKC finds the account
     assert answer.status_code == 202
@@ -84,7 +84,7 @@ def _context(towns: Towns) -> dict[str, str]:
     return {"tenant_name": "桜ヶ丘市", "department": "", "phone": "", "hours": "", "portal_url": "https://x/"}
 
 
-def test_the_new_password_works_the_old_one_not_and_every_session_ends(client, app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_the_new_password_works_the_old_one_not_and_every_session_ends(client, app, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.a)
     elsewhere = signed_in(app, towns.a, account)
     assert elsewhere.get(api(towns.a, "/me")).status_code == 200
@@ -100,7 +100,7 @@ def test_the_new_password_works_the_old_one_not_and_every_session_ends(client, a
     assert "account.password_reset" in [r.action for r in audit_actions(db, towns.a)]
 
 
-def test_a_link_works_once(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_a_link_works_once(client, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.a)
     _ask(client, towns.a, account.email)
     token = _token(db, towns.a)
@@ -110,7 +110,7 @@ def test_a_link_works_once(client, db: Database, towns: Towns) -> None:  # type:
     assert verify_password(load_account(db, account).password_hash, NEW_PASSWORD)
 
 
-def test_a_link_expires_after_one_hour(client, db: Database, towns: Towns, later) -> None:  # type: ignore[no-untyped-def]
+def test_a_link_expires_after_one_hour(client, db: Database, towns: Towns, later) -> None:
     account = add_account(db, towns.a)
     _ask(client, towns.a, account.email)
     token = _token(db, towns.a)
@@ -120,7 +120,7 @@ def test_a_link_expires_after_one_hour(client, db: Database, towns: Towns, later
     assert verify_password(load_account(db, account).password_hash, PASSWORD)
 
 
-def test_a_newer_link_replaces_the_older_one(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_a_newer_link_replaces_the_older_one(client, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.a)
     _ask(client, towns.a, account.email)
     _ask(client, towns.a, account.email)
@@ -129,7 +129,7 @@ def test_a_newer_link_replaces_the_older_one(client, db: Database, towns: Towns)
     assert _reset(client, towns.a, second).status_code == 204
 
 
-def test_the_answer_is_the_same_for_an_unknown_address_and_nothing_is_sent(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_the_answer_is_the_same_for_an_unknown_address_and_nothing_is_sent(client, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.a)
     known, unknown = _ask(client, towns.a, account.email), _ask(client, towns.a, "nobody@example.jp")
     assert (known.status_code, known.json) == (unknown.status_code, unknown.json)
@@ -142,7 +142,7 @@ def test_the_answer_is_the_same_for_an_unknown_address_and_nothing_is_sent(clien
     assert len(_reset_mails(db, towns.a)) == 2
 
 
-def test_known_and_unknown_addresses_take_about_the_same_time(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_known_and_unknown_addresses_take_about_the_same_time(client, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.a)
 
     def timed(email: str) -> float:
@@ -158,7 +158,7 @@ def test_known_and_unknown_addresses_take_about_the_same_time(client, db: Databa
     assert known[0] < unknown[len(unknown) // 2] * 5 + 0.05
 
 
-def test_disabled_accounts_and_other_municipalities_get_no_link(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_disabled_accounts_and_other_municipalities_get_no_link(client, db: Database, towns: Towns) -> None:
     disabled = add_account(db, towns.a, disabled=True)
     other = add_account(db, towns.b, email="only-in-b@example.jp")
     assert _ask(client, towns.a, disabled.email).status_code == 202
@@ -166,7 +166,7 @@ def test_disabled_accounts_and_other_municipalities_get_no_link(client, db: Data
     assert _reset_mails(db, towns.a) == []
 
 
-def test_a_token_of_one_municipality_means_nothing_in_another(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_a_token_of_one_municipality_means_nothing_in_another(client, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.a)
     _ask(client, towns.a, account.email)
     token = _token(db, towns.a)
@@ -175,7 +175,7 @@ def test_a_token_of_one_municipality_means_nothing_in_another(client, db: Databa
     assert _reset(client, towns.a, token).status_code == 204
 
 
-def test_the_new_password_follows_the_sign_up_policy(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_the_new_password_follows_the_sign_up_policy(client, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.a, email="policy@example.jp")
     _ask(client, towns.a, account.email)
     token = _token(db, towns.a)
@@ -185,7 +185,7 @@ def test_the_new_password_follows_the_sign_up_policy(client, db: Database, towns
     assert _reset(client, towns.a, token).status_code == 204  # a refused password does not spend the link
 
 
-def test_requests_are_rate_limited_per_address_and_mails_per_account(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_requests_are_rate_limited_per_address_and_mails_per_account(client, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.a)
     same_ip = {"environ_base": {"REMOTE_ADDR": "192.0.2.9"}}
     statuses = [_ask(client, towns.a, account.email, **same_ip).status_code for _ in range(6)]
@@ -195,7 +195,7 @@ def test_requests_are_rate_limited_per_address_and_mails_per_account(client, db:
     assert problem(refused)["status"] == 429 and int(refused.headers["Retry-After"]) > 0
 
 
-def test_the_web_pages_reset_a_password_and_refuse_a_used_link(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_the_web_pages_reset_a_password_and_refuse_a_used_link(client, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.b)
     login_page = client.get(page(towns.b, "/login?lang=en")).get_data(as_text=True)
     assert f'href="/{towns.b.slug}/password-reset?lang=en"' in login_page and "Forgot your password?" in login_page
@@ -214,7 +214,7 @@ def test_the_web_pages_reset_a_password_and_refuse_a_used_link(client, db: Datab
     assert used.status_code == 400 and "This link cannot be used" in used.get_data(as_text=True)
 
 
-def test_the_request_form_shows_errors_beside_the_field(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_the_request_form_shows_errors_beside_the_field(client, db: Database, towns: Towns) -> None:
     response = post_form(client, page(towns.b, "/password-reset?lang=en"), {"email": "not an address"}, **fresh_ip())
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -223,7 +223,7 @@ def test_the_request_form_shows_errors_beside_the_field(client, db: Database, to
 
 
 @pytest.mark.parametrize("path", ["/password-reset", "/password-reset/some-token", "/login"])
-def test_the_pages_are_in_japanese_and_english(client, db: Database, towns: Towns, path: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_pages_are_in_japanese_and_english(client, db: Database, towns: Towns, path: str) -> None:
     ja = client.get(page(towns.b, f"{path}?lang=ja")).get_data(as_text=True)
     en = client.get(page(towns.b, f"{path}?lang=en")).get_data(as_text=True)
     assert '<html lang="ja">' in ja and '<html lang="en">' in en
@@ -231,14 +231,14 @@ def test_the_pages_are_in_japanese_and_english(client, db: Database, towns: Town
     assert not re.search(r">[^<]*Forgot your password\?", ja)
 
 
-def test_staff_may_reset_too_and_still_need_their_second_factor(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_staff_may_reset_too_and_still_need_their_second_factor(client, db: Database, towns: Towns) -> None:
     admin = staff_account(db, towns.a, "tenant_admin", totp_secret="JBSWY3DPEHPK3PXP")
     _ask(client, towns.a, admin.email)
     assert _reset(client, towns.a, _token(db, towns.a)).status_code == 204
     assert problem(login(client, towns.a, admin.email, NEW_PASSWORD))["type"].endswith("second-factor-required")
 
 
-def test_the_already_registered_mail_offers_the_reset_page_not_the_counter(db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_the_already_registered_mail_offers_the_reset_page_not_the_counter(db: Database, towns: Towns) -> None:
     with db.transaction(towns.b.id) as session:
         session.add(
             Account(

@@ -14,7 +14,7 @@ from tests.identity.conftest import Clock, Towns, load_account, login, staff_acc
 IDENTITY_TABLES = {"accounts", "web_sessions", "platform_admins", "email_verifications", "identity_verifications"}
 
 
-def _tables_of(diff) -> set[str]:  # type: ignore[no-untyped-def]
+def _tables_of(diff) -> set[str]:
     """The table names a diff entry (or a list of column-level entries) touches."""
     if isinstance(diff, list):
         return set().union(*(_tables_of(d) for d in diff))
@@ -30,7 +30,7 @@ def _tables_of(diff) -> set[str]:  # type: ignore[no-untyped-def]
     return names
 
 
-def test_the_identity_migration_matches_the_models(backend, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_identity_migration_matches_the_models(backend, settings) -> None:
     engine = sa.create_engine(backend.owner_url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as connection:
@@ -41,7 +41,7 @@ def test_the_identity_migration_matches_the_models(backend, settings) -> None:  
     assert diffs == []
 
 
-def test_a_totp_secret_copied_to_another_account_does_not_open(app, db: Database, towns: Towns, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_totp_secret_copied_to_another_account_does_not_open(app, db: Database, towns: Towns, clock: Clock) -> None:
     secret = pyotp.random_base32()
     mine = staff_account(db, towns.a, "clerk", totp_secret=secret)
     victim = staff_account(db, towns.a, "clerk", totp_secret=pyotp.random_base32())

@@ -33,7 +33,7 @@ def _session_count(db: Database) -> int:
         return session.execute(select(func.count()).select_from(WebSession)).scalar_one()
 
 
-def test_signing_in_sets_a_host_only_secure_httponly_lax_cookie(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_signing_in_sets_a_host_only_secure_httponly_lax_cookie(client, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.a)
     response = login(client, towns.a, account.email)
     assert response.status_code == 201, response.json
@@ -52,7 +52,7 @@ def test_signing_in_sets_a_host_only_secure_httponly_lax_cookie(client, db: Data
     assert "login.succeeded" in [r.action for r in audit_actions(db, towns.a)]
 
 
-def test_me_describes_the_signed_in_account(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_me_describes_the_signed_in_account(app, db: Database, towns: Towns) -> None:
     with db.transaction(towns.a.id) as session:
         person = make_person(session, towns.a)
         code = person.resident_code
@@ -75,7 +75,7 @@ def test_me_describes_the_signed_in_account(app, db: Database, towns: Towns) -> 
     assert body["kind"] == "staff" and body["roles"] == ["clerk", "supervisor"] and body["resident_code"] is None
 
 
-def test_every_sign_in_is_a_new_session_and_ends_the_presented_one(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_every_sign_in_is_a_new_session_and_ends_the_presented_one(client, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.a)
     login(client, towns.a, account.email)
     first = session_token(client)
@@ -92,7 +92,7 @@ def test_every_sign_in_is_a_new_session_and_ends_the_presented_one(client, db: D
     assert client.get(api(towns.a, "/me")).status_code == 200
 
 
-def test_a_fixated_session_id_is_replaced_at_sign_in(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_a_fixated_session_id_is_replaced_at_sign_in(client, db: Database, towns: Towns) -> None:
     attacker = add_account(db, towns.a)
     victim = add_account(db, towns.a)
     attacker_client = client.application.test_client()
@@ -104,7 +104,7 @@ def test_a_fixated_session_id_is_replaced_at_sign_in(client, db: Database, towns
     assert attacker_client.get(api(towns.a, "/me")).status_code == 401  # the planted session ended
 
 
-def test_signing_out_ends_the_session_at_once(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_signing_out_ends_the_session_at_once(client, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.a)
     login(client, towns.a, account.email)
     token = session_token(client)
@@ -117,14 +117,14 @@ def test_signing_out_ends_the_session_at_once(client, db: Database, towns: Towns
     assert client.delete(api(towns.a, "/session")).status_code == 204  # nothing left to end
 
 
-def test_signing_out_on_another_municipalitys_url_ends_nothing(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_signing_out_on_another_municipalitys_url_ends_nothing(client, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.a)
     login(client, towns.a, account.email)
     assert client.delete(api(towns.b, "/session")).status_code == 204
     assert client.get(api(towns.a, "/me")).status_code == 200
 
 
-def test_the_logout_form_ends_the_session(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_the_logout_form_ends_the_session(client, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.a)
     login(client, towns.a, account.email)
     token = session_token(client)
@@ -135,7 +135,7 @@ def test_the_logout_form_ends_the_session(client, db: Database, towns: Towns) ->
     assert without_csrf.status_code == 400
 
 
-def test_a_session_ends_after_30_idle_minutes(app, db: Database, towns: Towns, later) -> None:  # type: ignore[no-untyped-def]
+def test_a_session_ends_after_30_idle_minutes(app, db: Database, towns: Towns, later) -> None:
     client = signed_in(app, towns.a, add_account(db, towns.a))
     later(minutes=29)
     assert client.get(api(towns.a, "/me")).status_code == 200
@@ -145,7 +145,7 @@ def test_a_session_ends_after_30_idle_minutes(app, db: Database, towns: Towns, l
     assert client.get(api(towns.a, "/me")).status_code == 401  # ended for good
 
 
-def test_a_session_ends_12_hours_after_sign_in_however_busy(app, db: Database, towns: Towns, later) -> None:  # type: ignore[no-untyped-def]
+def test_a_session_ends_12_hours_after_sign_in_however_busy(app, db: Database, towns: Towns, later) -> None:
     client = signed_in(app, towns.a, add_account(db, towns.a))
     for minutes in [*range(20, 12 * 60, 20), 12 * 60 - 1]:  # never idle for long
         later(minutes=minutes)
@@ -154,7 +154,7 @@ def test_a_session_ends_12_hours_after_sign_in_however_busy(app, db: Database, t
     assert client.get(api(towns.a, "/me")).status_code == 401
 
 
-def test_a_session_of_one_municipality_is_404_on_anothers_urls(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_a_session_of_one_municipality_is_404_on_anothers_urls(app, db: Database, towns: Towns) -> None:
     admin = staff_account(db, towns.a, "clerk", "supervisor")
     client = signed_in(app, towns.a, admin)
     for path in ("/me", "/staff", "/me/identity-verification"):
@@ -165,7 +165,7 @@ def test_a_session_of_one_municipality_is_404_on_anothers_urls(app, db: Database
     assert client.get(api(towns.a, "/me")).status_code == 200
 
 
-def test_anonymous_callers_get_401_problems(client, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_callers_get_401_problems(client, towns: Towns) -> None:
     for path in ("/me", "/staff"):
         response = client.get(api(towns.a, path))
         assert response.status_code == 401 and problem(response)["type"].endswith("unauthenticated")
@@ -182,26 +182,26 @@ def test_anonymous_callers_get_401_problems(client, towns: Towns) -> None:  # ty
         {"email": ["x@example.jp"], "password": PASSWORD},
     ],
 )
-def test_bad_sign_in_input_is_a_422_problem_and_starts_no_session(client, db: Database, towns: Towns, body) -> None:  # type: ignore[no-untyped-def]
+def test_bad_sign_in_input_is_a_422_problem_and_starts_no_session(client, db: Database, towns: Towns, body) -> None:
     response = client.post(api(towns.a, "/session"), json=body, **fresh_ip())
     assert response.status_code == 422 and problem(response)["errors"]
     assert "Set-Cookie" not in response.headers or COOKIE_NAME not in response.headers["Set-Cookie"]
     assert _session_count(db) == 0
 
 
-def test_a_disabled_account_cannot_sign_in(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_a_disabled_account_cannot_sign_in(client, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.a, disabled=True)
     response = login(client, towns.a, account.email)
     assert response.status_code == 401 and problem(response)["type"].endswith("login-failed")
     assert _session_count(db) == 0
 
 
-def test_an_account_of_another_municipality_cannot_sign_in_here(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_an_account_of_another_municipality_cannot_sign_in_here(client, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.a)
     assert login(client, towns.b, account.email).status_code == 401
 
 
-def test_changing_the_password_ends_the_other_sessions(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_changing_the_password_ends_the_other_sessions(app, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.a)
     phone = signed_in(app, towns.a, account)
     laptop = signed_in(app, towns.a, account)
@@ -227,7 +227,7 @@ def test_changing_the_password_ends_the_other_sessions(app, db: Database, towns:
 # --- The HTML login form -----------------------------------------------------------------------------
 
 
-def test_the_login_page_speaks_the_municipalitys_language_and_english(client, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_the_login_page_speaks_the_municipalitys_language_and_english(client, towns: Towns) -> None:
     ja = client.get(page(towns.b, "/login")).get_data(as_text=True)
     assert '<html lang="ja">' in ja and "ログイン" in ja and towns.b.name_ja in ja
     en = client.get(page(towns.b, "/login?lang=en&next=/x/")).get_data(as_text=True)
@@ -237,7 +237,7 @@ def test_the_login_page_speaks_the_municipalitys_language_and_english(client, to
     assert "lang=ja" in en and "next=%2Fx%2F" in en  # the language link keeps where you were going
 
 
-def test_signing_in_with_the_form_goes_to_next(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_signing_in_with_the_form_goes_to_next(client, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.a)
     target = f"/{towns.a.slug}/applications?state=draft"
     response = post_form(
@@ -256,7 +256,7 @@ def test_signing_in_with_the_form_goes_to_next(client, db: Database, towns: Town
     "next_value",
     ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "evil", "/\r\nSet-Cookie:x"],
 )
-def test_next_never_leads_off_site(client, db: Database, towns: Towns, next_value: str) -> None:  # type: ignore[no-untyped-def]
+def test_next_never_leads_off_site(client, db: Database, towns: Towns, next_value: str) -> None:
     from urllib.parse import quote
 
     account = add_account(db, towns.a)
@@ -270,7 +270,7 @@ def test_next_never_leads_off_site(client, db: Database, towns: Towns, next_valu
     assert response.headers["Location"] == f"/{towns.a.slug}/"
 
 
-def test_a_wrong_password_on_the_form_shows_one_generic_message(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_a_wrong_password_on_the_form_shows_one_generic_message(client, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.b)
     wrong = post_form(
         client, page(towns.b, "/login?lang=en"), {"email": account.email, "password": "wrong wrong wrong"}, **fresh_ip()
@@ -285,7 +285,7 @@ def test_a_wrong_password_on_the_form_shows_one_generic_message(client, db: Data
     assert _session_count(db) == 0
 
 
-def test_the_login_form_needs_its_fields_and_csrf_token(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_the_login_form_needs_its_fields_and_csrf_token(client, db: Database, towns: Towns) -> None:
     empty = post_form(client, page(towns.a, "/login?lang=en"), {"email": "", "password": ""}, **fresh_ip())
     assert empty.status_code == 422
     html = empty.get_data(as_text=True)

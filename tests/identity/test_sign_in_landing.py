@@ -16,7 +16,7 @@ from tests.identity.conftest import (
 )
 
 
-def _sign_in(app, tenant, account, query: str = "", *, clock: Clock | None = None) -> str:  # type: ignore[no-untyped-def]
+def _sign_in(app, tenant, account, query: str = "", *, clock: Clock | None = None) -> str:
     """The page the login form finally sends ``account`` to (through the code step for staff)."""
     client = app.test_client()
     response = post_form(
@@ -34,14 +34,14 @@ def _sign_in(app, tenant, account, query: str = "", *, clock: Clock | None = Non
     return str(location)
 
 
-def test_staff_land_in_the_console_and_residents_on_the_portal(app, db: Database, towns: Towns, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+def test_staff_land_in_the_console_and_residents_on_the_portal(app, db: Database, towns: Towns, clock: Clock) -> None:
     for roles in (("clerk",), ("clerk", "supervisor"), ("tenant_admin",)):
         staff = staff_account(db, towns.a, *roles)
         assert _sign_in(app, towns.a, staff, clock=clock) == f"/{towns.a.slug}/console/", roles
     assert _sign_in(app, towns.a, add_account(db, towns.a)) == f"/{towns.a.slug}/"
 
 
-def test_a_safe_next_wins_and_an_unsafe_one_is_ignored(app, db: Database, towns: Towns, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_safe_next_wins_and_an_unsafe_one_is_ignored(app, db: Database, towns: Towns, clock: Clock) -> None:
     clerk = staff_account(db, towns.a, "clerk")
     wanted = f"/{towns.a.slug}/applications/"
     assert _sign_in(app, towns.a, clerk, f"?next={wanted}", clock=clock) == wanted

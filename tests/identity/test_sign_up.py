@@ -29,17 +29,17 @@ from tests.identity.conftest import (
 )
 
 
-def _sign_up(client, tenant, **overrides):  # type: ignore[no-untyped-def]
+def _sign_up(client, tenant, **overrides):
     body = {"email": "hanako@example.jp", "password": PASSWORD, "display_name": "山田 花子", **overrides}
     return client.post(api(tenant, "/accounts"), json=body, **fresh_ip())
 
 
-def _accounts(db: Database, tenant) -> list[Account]:  # type: ignore[no-untyped-def]
+def _accounts(db: Database, tenant) -> list[Account]:
     with db.transaction(tenant.id) as session:
         return list(session.execute(select(Account)).scalars())
 
 
-def _link(db: Database, tenant, n: int = -1) -> str:  # type: ignore[no-untyped-def]
+def _link(db: Database, tenant, n: int = -1) -> str:
     messages = [m for m in outbox(db, tenant, "notify.account") if m.payload["template"] == "account.verify_email"]
     return secret_of(messages[n], "verify_url")
 
@@ -48,7 +48,7 @@ def _token(link: str) -> str:
     return link.rsplit("/", 1)[1]
 
 
-def test_sign_up_creates_a_resident_and_mails_a_verification_link(client, db: Database, towns: Towns, settings) -> None:  # type: ignore[no-untyped-def]
+def test_sign_up_creates_a_resident_and_mails_a_verification_link(client, db: Database, towns: Towns, settings) -> None:
     response = _sign_up(client, towns.a, email="  Hanako@EXAMPLE.ＪＰ ")
     assert response.status_code == 201, response.json
     assert response.json["email"] == "Hanako@example.jp"
@@ -70,7 +70,7 @@ def test_sign_up_creates_a_resident_and_mails_a_verification_link(client, db: Da
     assert "account.signed_up" in [r.action for r in audit_actions(db, towns.a)]
 
 
-def test_a_known_address_gets_the_same_answer_and_a_reminder_mail(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_a_known_address_gets_the_same_answer_and_a_reminder_mail(client, db: Database, towns: Towns) -> None:
     first = _sign_up(client, towns.a)
     second = _sign_up(client, towns.a, password="another long passphrase", display_name="Someone else")
     assert second.status_code == first.status_code == 201
@@ -83,7 +83,7 @@ def test_a_known_address_gets_the_same_answer_and_a_reminder_mail(client, db: Da
     assert "account.sign_up_repeated" in [r.action for r in audit_actions(db, towns.a)]
 
 
-def test_the_same_address_may_sign_up_in_another_municipality(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_address_may_sign_up_in_another_municipality(client, db: Database, towns: Towns) -> None:
     assert _sign_up(client, towns.a).status_code == 201
     assert _sign_up(client, towns.b).status_code == 201
     assert len(_accounts(db, towns.a)) == len(_accounts(db, towns.b)) == 1
@@ -103,7 +103,7 @@ def test_the_same_address_may_sign_up_in_another_municipality(client, db: Databa
 )
 def test_weak_passwords_are_refused_and_nothing_is_created(
     client, db: Database, towns: Towns, password, message
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     response = _sign_up(client, towns.a, password=password)
     assert response.status_code == 422
     assert message in " ".join(problem(response)["errors"]["password"])
@@ -124,19 +124,19 @@ def test_weak_passwords_are_refused_and_nothing_is_created(
         {"email": "hanako@example.jp", "password": "p" * 2000, "display_name": "x"},
     ],
 )
-def test_bad_sign_up_input_is_a_422_problem_and_changes_nothing(client, db: Database, towns: Towns, body) -> None:  # type: ignore[no-untyped-def]
+def test_bad_sign_up_input_is_a_422_problem_and_changes_nothing(client, db: Database, towns: Towns, body) -> None:
     response = client.post(api(towns.a, "/accounts"), json=body, **fresh_ip())
     assert response.status_code == 422
     assert problem(response)["errors"]
     assert _accounts(db, towns.a) == [] and outbox(db, towns.a) == []
 
 
-def test_sign_up_for_an_unknown_municipality_is_404(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_sign_up_for_an_unknown_municipality_is_404(client, db: Database, towns: Towns) -> None:
     response = _sign_up(client, "no-such-town")
     assert response.status_code == 404 and problem(response)
 
 
-def test_sign_up_is_rate_limited_per_address(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_sign_up_is_rate_limited_per_address(client, db: Database, towns: Towns) -> None:
     same_ip = {"environ_base": {"REMOTE_ADDR": "192.0.2.7"}}
     statuses = [
         client.post(
@@ -156,7 +156,7 @@ def test_sign_up_is_rate_limited_per_address(client, db: Database, towns: Towns)
     assert len(_accounts(db, towns.a)) == 5
 
 
-def test_verify_email_confirms_the_address_once(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_verify_email_confirms_the_address_once(client, db: Database, towns: Towns) -> None:
     _sign_up(client, towns.a)
     token = _token(_link(db, towns.a))
     response = client.post(api(towns.a, "/accounts/verify-email"), json={"token": token}, **fresh_ip())
@@ -169,7 +169,7 @@ def test_verify_email_confirms_the_address_once(client, db: Database, towns: Tow
     assert "account.email_verified" in [r.action for r in audit_actions(db, towns.a)]
 
 
-def test_a_verification_link_expires_after_24_hours(client, db: Database, towns: Towns, later) -> None:  # type: ignore[no-untyped-def]
+def test_a_verification_link_expires_after_24_hours(client, db: Database, towns: Towns, later) -> None:
     _sign_up(client, towns.a)
     token = _token(_link(db, towns.a))
     later(hours=24, minutes=1)
@@ -178,7 +178,7 @@ def test_a_verification_link_expires_after_24_hours(client, db: Database, towns:
     assert _accounts(db, towns.a)[0].email_verified_at is None
 
 
-def test_a_token_of_one_municipality_means_nothing_in_another(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_a_token_of_one_municipality_means_nothing_in_another(client, db: Database, towns: Towns) -> None:
     _sign_up(client, towns.a)
     token = _token(_link(db, towns.a))
     response = client.post(api(towns.b, "/accounts/verify-email"), json={"token": token}, **fresh_ip())
@@ -187,12 +187,12 @@ def test_a_token_of_one_municipality_means_nothing_in_another(client, db: Databa
 
 
 @pytest.mark.parametrize("body", [{}, {"token": ""}, {"token": "x" * 500}, {"token": 5}, {"token": "guess"}])
-def test_bad_verification_tokens_are_422(client, db: Database, towns: Towns, body) -> None:  # type: ignore[no-untyped-def]
+def test_bad_verification_tokens_are_422(client, db: Database, towns: Towns, body) -> None:
     response = client.post(api(towns.a, "/accounts/verify-email"), json=body, **fresh_ip())
     assert response.status_code == 422 and problem(response)
 
 
-def test_the_verification_page_confirms_and_then_says_already_confirmed(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_the_verification_page_confirms_and_then_says_already_confirmed(client, db: Database, towns: Towns) -> None:
     _sign_up(client, towns.b)
     path = _link(db, towns.b).split("/", 3)[3]
     first = client.get(f"{HTTPS}/{path}?lang=en")
@@ -206,7 +206,7 @@ def test_the_verification_page_confirms_and_then_says_already_confirmed(client, 
     assert 'lang="ja"' in bad.get_data(as_text=True)  # the municipality's default language
 
 
-def test_an_unverified_resident_may_sign_in_with_email_assurance(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_an_unverified_resident_may_sign_in_with_email_assurance(client, db: Database, towns: Towns) -> None:
     _sign_up(client, towns.a)
     assert login(client, towns.a, "hanako@example.jp").status_code == 201
     me = client.get(api(towns.a, "/me"))
@@ -215,7 +215,7 @@ def test_an_unverified_resident_may_sign_in_with_email_assurance(client, db: Dat
     assert me.json["resident_code"] is None and me.json["kind"] == "resident"
 
 
-def test_a_new_link_can_be_requested_and_replaces_the_old_one(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_link_can_be_requested_and_replaces_the_old_one(client, db: Database, towns: Towns) -> None:
     _sign_up(client, towns.a)
     old = _token(_link(db, towns.a))
     login(client, towns.a, "hanako@example.jp")
@@ -227,14 +227,14 @@ def test_a_new_link_can_be_requested_and_replaces_the_old_one(client, db: Databa
     assert client.post(api(towns.a, "/me/email-verification")).status_code == 409
 
 
-def test_resending_needs_a_session(client, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_resending_needs_a_session(client, towns: Towns) -> None:
     assert client.post(api(towns.a, "/me/email-verification")).status_code == 401
 
 
 # --- The HTML sign-up page ---------------------------------------------------------------------------
 
 
-def test_the_sign_up_page_is_accessible_in_both_languages(client, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_the_sign_up_page_is_accessible_in_both_languages(client, towns: Towns) -> None:
     ja = client.get(page(towns.b, "/sign-up")).get_data(as_text=True)
     assert '<html lang="ja">' in ja and "アカウントを作成" in ja
     en = client.get(page(towns.b, "/sign-up?lang=en")).get_data(as_text=True)
@@ -244,7 +244,7 @@ def test_the_sign_up_page_is_accessible_in_both_languages(client, towns: Towns) 
     assert 'name="csrf_token"' in en
 
 
-def test_the_sign_up_form_shows_errors_beside_the_fields(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_the_sign_up_form_shows_errors_beside_the_fields(client, db: Database, towns: Towns) -> None:
     url = page(towns.b, "/sign-up?lang=en")
     response = post_form(client, url, {"display_name": "", "email": "nope", "password": "short"}, **fresh_ip())
     assert response.status_code == 422
@@ -255,7 +255,7 @@ def test_the_sign_up_form_shows_errors_beside_the_fields(client, db: Database, t
     assert _accounts(db, towns.b) == []
 
 
-def test_the_sign_up_form_needs_its_csrf_token(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_the_sign_up_form_needs_its_csrf_token(client, db: Database, towns: Towns) -> None:
     response = client.post(
         page(towns.a, "/sign-up"),
         data={"display_name": "X", "email": "x@example.jp", "password": PASSWORD},
@@ -265,7 +265,7 @@ def test_the_sign_up_form_needs_its_csrf_token(client, db: Database, towns: Town
     assert _accounts(db, towns.a) == []
 
 
-def test_signing_up_with_the_form(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_signing_up_with_the_form(client, db: Database, towns: Towns) -> None:
     response = post_form(
         client,
         page(towns.b, "/sign-up?lang=en"),
@@ -277,13 +277,13 @@ def test_signing_up_with_the_form(client, db: Database, towns: Towns) -> None:  
         assert session.execute(select(func.count()).select_from(Account)).scalar_one() == 1
 
 
-def test_existing_accounts_are_untouched_by_a_sign_up(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_existing_accounts_are_untouched_by_a_sign_up(client, db: Database, towns: Towns) -> None:
     staff = add_account(db, towns.a, email="clerk@example.jp")
     assert _sign_up(client, towns.a, email="clerk@example.jp").status_code == 201
     assert load_account(db, staff).password_hash == staff.password_hash
 
 
-def test_the_embedded_mail_backend_logs_no_link(client, db: Database, towns: Towns, caplog, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_embedded_mail_backend_logs_no_link(client, db: Database, towns: Towns, caplog, settings) -> None:
     import logging
 
     from madoguchi.notify import worker

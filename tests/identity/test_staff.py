@@ -26,20 +26,20 @@ from tests.identity.conftest import (
 
 
 @pytest.fixture
-def admin_client(app, db: Database, towns: Towns, clock: Clock):  # type: ignore[no-untyped-def]
+def admin_client(app, db: Database, towns: Towns, clock: Clock):
     secret = pyotp.random_base32()
     admin = staff_account(db, towns.a, "tenant_admin", totp_secret=secret, email="admin@example.jp")
     client = signed_in(app, towns.a, admin, totp_code=clock.code(secret))
-    client.account = admin  # type: ignore[attr-defined]
+    client.account = admin
     return client
 
 
-def _count(db: Database, tenant) -> int:  # type: ignore[no-untyped-def]
+def _count(db: Database, tenant) -> int:
     with db.transaction(tenant.id) as session:
         return session.execute(select(func.count()).select_from(Account)).scalar_one()
 
 
-def test_a_tenant_admin_creates_staff_with_a_one_time_password(app, admin_client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_a_tenant_admin_creates_staff_with_a_one_time_password(app, admin_client, db: Database, towns: Towns) -> None:
     response = admin_client.post(
         api(towns.a, "/staff"),
         json={"email": "Clerk@Example.JP", "display_name": "窓口 太郎", "roles": ["supervisor", "clerk"]},
@@ -59,7 +59,7 @@ def test_a_tenant_admin_creates_staff_with_a_one_time_password(app, admin_client
     assert created[0].actor == f"account:{admin_client.account.id}" and password not in str(created[0].data)
 
 
-def test_a_chosen_password_must_follow_the_policy(admin_client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_a_chosen_password_must_follow_the_policy(admin_client, db: Database, towns: Towns) -> None:
     before = _count(db, towns.a)
     weak = admin_client.post(
         api(towns.a, "/staff"),
@@ -86,14 +86,14 @@ def test_a_chosen_password_must_follow_the_policy(admin_client, db: Database, to
         {"email": "c@example.jp", "display_name": "C", "roles": "clerk"},
     ],
 )
-def test_bad_staff_input_is_a_422_problem_and_creates_nothing(admin_client, db: Database, towns: Towns, body) -> None:  # type: ignore[no-untyped-def]
+def test_bad_staff_input_is_a_422_problem_and_creates_nothing(admin_client, db: Database, towns: Towns, body) -> None:
     before = _count(db, towns.a)
     response = admin_client.post(api(towns.a, "/staff"), json=body)
     assert response.status_code == 422 and problem(response)["errors"]
     assert _count(db, towns.a) == before
 
 
-def test_an_address_in_use_is_a_409(admin_client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_an_address_in_use_is_a_409(admin_client, db: Database, towns: Towns) -> None:
     resident = add_account(db, towns.a)
     response = admin_client.post(
         api(towns.a, "/staff"), json={"email": resident.email, "display_name": "C", "roles": ["clerk"]}
@@ -102,7 +102,7 @@ def test_an_address_in_use_is_a_409(admin_client, db: Database, towns: Towns) ->
     assert load_account(db, resident).kind == "resident"
 
 
-def test_only_tenant_admins_manage_staff(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_only_tenant_admins_manage_staff(app, db: Database, towns: Towns) -> None:
     target = staff_account(db, towns.a, "clerk")
     for caller in (staff_account(db, towns.a, "clerk", "supervisor"), add_account(db, towns.a)):
         client = signed_in(app, towns.a, caller)
@@ -117,7 +117,7 @@ def test_only_tenant_admins_manage_staff(app, db: Database, towns: Towns) -> Non
     assert load_account(db, target).roles == ["clerk"]
 
 
-def test_changing_roles_takes_effect_and_is_audited(app, admin_client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_changing_roles_takes_effect_and_is_audited(app, admin_client, db: Database, towns: Towns) -> None:
     clerk = staff_account(db, towns.a, "clerk")
     clerk_client = signed_in(app, towns.a, clerk)
     response = admin_client.patch(api(towns.a, f"/staff/{clerk.id}"), json={"roles": ["clerk", "supervisor"]})
@@ -127,7 +127,7 @@ def test_changing_roles_takes_effect_and_is_audited(app, admin_client, db: Datab
     assert changed[-1].data == {"before": ["clerk"], "after": ["clerk", "supervisor"]}
 
 
-def test_disabling_ends_all_sessions_at_once(app, admin_client, db: Database, towns: Towns, clock) -> None:  # type: ignore[no-untyped-def]
+def test_disabling_ends_all_sessions_at_once(app, admin_client, db: Database, towns: Towns, clock) -> None:
     clerk = staff_account(db, towns.a, "clerk")
     phone, desk = signed_in(app, towns.a, clerk), signed_in(app, towns.a, clerk)
     response = admin_client.patch(api(towns.a, f"/staff/{clerk.id}"), json={"disabled": True})
@@ -144,7 +144,7 @@ def test_disabling_ends_all_sessions_at_once(app, admin_client, db: Database, to
     assert phone.get(api(towns.a, "/me")).status_code == 401
 
 
-def test_the_last_tenant_admin_cannot_remove_their_own_admin_role(admin_client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_the_last_tenant_admin_cannot_remove_their_own_admin_role(admin_client, db: Database, towns: Towns) -> None:
     me = admin_client.account
     demote = admin_client.patch(api(towns.a, f"/staff/{me.id}"), json={"roles": ["clerk"]})
     assert demote.status_code == 409 and problem(demote)
@@ -164,7 +164,7 @@ def test_the_last_tenant_admin_cannot_remove_their_own_admin_role(admin_client, 
 @pytest.mark.parametrize(
     "body", [{}, {"roles": []}, {"roles": ["mayor"]}, {"disabled": "sometimes"}, {"email": "x@example.jp"}]
 )
-def test_bad_patches_are_422_and_change_nothing(admin_client, db: Database, towns: Towns, body) -> None:  # type: ignore[no-untyped-def]
+def test_bad_patches_are_422_and_change_nothing(admin_client, db: Database, towns: Towns, body) -> None:
     clerk = staff_account(db, towns.a, "clerk")
     response = admin_client.patch(api(towns.a, f"/staff/{clerk.id}"), json=body)
     assert response.status_code == 422 and problem(response)
@@ -172,7 +172,7 @@ def test_bad_patches_are_422_and_change_nothing(admin_client, db: Database, town
     assert after.roles == ["clerk"] and after.disabled is False and after.email == clerk.email
 
 
-def test_unknown_and_resident_ids_are_404(admin_client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_and_resident_ids_are_404(admin_client, db: Database, towns: Towns) -> None:
     resident = add_account(db, towns.a)
     for target in (uuid.uuid4(), resident.id):
         assert admin_client.get(api(towns.a, f"/staff/{target}")).status_code == 404
@@ -183,7 +183,7 @@ def test_unknown_and_resident_ids_are_404(admin_client, db: Database, towns: Tow
 
 def test_a_tenant_admin_of_another_municipality_sees_nothing_here(
     app, admin_client, db: Database, towns: Towns
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     theirs = staff_account(db, towns.b, "clerk")
     # A's admin, with B's ids on A's URLs: as if they did not exist.
     assert admin_client.get(api(towns.a, f"/staff/{theirs.id}")).status_code == 404

@@ -37,19 +37,19 @@ def _from(address: str) -> dict[str, Any]:
     return {"environ_base": {"REMOTE_ADDR": address}}
 
 
-def _comparable(response) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _comparable(response) -> dict[str, Any]:
     body = dict(problem(response))
     body.pop("instance", None)
     return {"status": response.status_code, **body}
 
 
-def _fail(client, tenant, email: str, times: int, address: str) -> None:  # type: ignore[no-untyped-def]
+def _fail(client, tenant, email: str, times: int, address: str) -> None:
     for _ in range(times):
         response = login(client, tenant, email, WRONG, ip=_from(address))
         assert response.status_code == 401, problem(response)
 
 
-def _retry_after(response) -> int:  # type: ignore[no-untyped-def]
+def _retry_after(response) -> int:
     """The wait in seconds, rounded up to whole 30 s steps (Flask-Limiter rewrites the header a second short)."""
     assert response.status_code == 429, (response.status_code, response.get_data(as_text=True))
     assert problem(response)["type"] == THROTTLED
@@ -57,7 +57,7 @@ def _retry_after(response) -> int:  # type: ignore[no-untyped-def]
     return -(-seconds // 30) * 30
 
 
-def test_an_office_behind_one_proxy_address_is_never_held_up(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_an_office_behind_one_proxy_address_is_never_held_up(client, db: Database, towns: Towns) -> None:
     """A town hall: every counter PC behind one LGWAN address, 60 people signing in, a third of them mistyping."""
     proxy = "192.0.2.10"
     people = [add_account(db, towns.a) for _ in range(45)]
@@ -75,7 +75,7 @@ def test_an_office_behind_one_proxy_address_is_never_held_up(client, db: Databas
     assert login(client, towns.a, people[0].email, ip=_from(proxy)).status_code == 201
 
 
-def test_a_guessing_run_against_one_account_is_slowed_more_and_more(client, db: Database, towns: Towns, later) -> None:  # type: ignore[no-untyped-def]
+def test_a_guessing_run_against_one_account_is_slowed_more_and_more(client, db: Database, towns: Towns, later) -> None:
     account = add_account(db, towns.a)
     guesser = "198.51.100.7"
     _fail(client, towns.a, account.email, throttling.FREE_FAILURES, guesser)
@@ -94,7 +94,7 @@ def test_a_guessing_run_against_one_account_is_slowed_more_and_more(client, db: 
     assert "login.failed" in [r.action for r in audit_actions(db, towns.a)]
 
 
-def test_a_spray_across_accounts_from_one_address_is_stopped(client, db: Database, towns: Towns, later) -> None:  # type: ignore[no-untyped-def]
+def test_a_spray_across_accounts_from_one_address_is_stopped(client, db: Database, towns: Towns, later) -> None:
     sprayer = "203.0.113.66"
     victims = [add_account(db, towns.a) for _ in range(10)]
     unknown = [f"guess{i}@example.jp" for i in range(throttling.ADDRESS_SPRAY_SUBJECTS - 10)]
@@ -112,7 +112,7 @@ def test_a_spray_across_accounts_from_one_address_is_stopped(client, db: Databas
     assert login(client, towns.a, target.email, ip=_from(sprayer)).status_code == 201
 
 
-def test_a_spray_from_the_office_address_leaves_its_own_accounts_open(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_a_spray_from_the_office_address_leaves_its_own_accounts_open(client, db: Database, towns: Towns) -> None:
     proxy = "192.0.2.20"
     colleague = add_account(db, towns.a)
     assert login(client, towns.a, colleague.email, ip=_from(proxy)).status_code == 201
@@ -122,7 +122,7 @@ def test_a_spray_from_the_office_address_leaves_its_own_accounts_open(client, db
     assert login(client, towns.a, colleague.email, ip=_from(proxy)).status_code == 201
 
 
-def test_an_outsider_cannot_lock_the_tenant_admin_out(app, db: Database, towns: Towns, later, clock) -> None:  # type: ignore[no-untyped-def]
+def test_an_outsider_cannot_lock_the_tenant_admin_out(app, db: Database, towns: Towns, later, clock) -> None:
     """Guesses from everywhere (a botnet) against the tenant admin: the owner still gets in, at most 15 min later."""
     owner = staff_account(db, towns.a, "tenant_admin")
     office = "192.0.2.30"
@@ -148,7 +148,7 @@ def test_an_outsider_cannot_lock_the_tenant_admin_out(app, db: Database, towns: 
     assert response.status_code == 201, response.json
 
 
-def test_the_owner_is_told_by_email_once_per_episode(client, db: Database, towns: Towns, later, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_owner_is_told_by_email_once_per_episode(client, db: Database, towns: Towns, later, settings) -> None:
     account = add_account(db, towns.a)
     guesser = "198.51.100.8"
 
@@ -177,7 +177,7 @@ def test_the_owner_is_told_by_email_once_per_episode(client, db: Database, towns
     assert len(told()) == 2
 
 
-def test_failures_and_waits_never_reveal_whether_an_account_exists(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_failures_and_waits_never_reveal_whether_an_account_exists(client, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.a)
     disabled = add_account(db, towns.a, disabled=True)
     answers = [
@@ -196,7 +196,7 @@ def test_failures_and_waits_never_reveal_whether_an_account_exists(client, db: D
     assert _retry_after(unknown) == _retry_after(known) == 30
 
 
-def test_failures_are_audited_without_the_password(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_failures_are_audited_without_the_password(client, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.a)
     login(client, towns.a, account.email, WRONG)
     login(client, towns.a, "nobody@example.jp", WRONG)
@@ -206,7 +206,7 @@ def test_failures_are_audited_without_the_password(client, db: Database, towns: 
     assert all(WRONG not in str(f.data) for f in failures)
 
 
-def test_the_counts_are_shared_by_every_worker(settings, client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_the_counts_are_shared_by_every_worker(settings, client, db: Database, towns: Towns) -> None:
     """Two processes (two apps on one database): failures counted by one slow the other down."""
     other_worker = create_app(settings)
     other_worker.config["TESTING"] = True
@@ -221,7 +221,7 @@ def test_the_counts_are_shared_by_every_worker(settings, client, db: Database, t
             database().dispose()
 
 
-def test_the_login_page_says_how_long_to_wait(client, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_the_login_page_says_how_long_to_wait(client, db: Database, towns: Towns) -> None:
     account = add_account(db, towns.a)
     address = {"environ_base": {"REMOTE_ADDR": "198.51.100.11"}}
     url = page(towns.a, "/login")
@@ -233,7 +233,7 @@ def test_the_login_page_says_how_long_to_wait(client, db: Database, towns: Towns
     assert "ログインを一時的に止めています" in html and "1分後" in html  # towns.a's pages are in Japanese
 
 
-def test_code_guesses_by_someone_with_the_password_are_slowed_across_addresses(  # type: ignore[no-untyped-def]
+def test_code_guesses_by_someone_with_the_password_are_slowed_across_addresses(
     app, db: Database, towns: Towns, clock
 ) -> None:
     """The password leaked: guessing the code from many addresses is slowed account-wide; the owner's desk is not."""

@@ -32,7 +32,7 @@ from tests.identity.conftest import (
 )
 
 
-def _enrol(client, tenant, clock: Clock) -> str:  # type: ignore[no-untyped-def]
+def _enrol(client, tenant, clock: Clock) -> str:
     started = client.post(api(tenant, "/me/totp"))
     assert started.status_code == 201, started.get_data(as_text=True)
     secret = started.json["secret"]
@@ -43,7 +43,7 @@ def _enrol(client, tenant, clock: Clock) -> str:  # type: ignore[no-untyped-def]
 
 def test_a_clerk_without_an_authenticator_can_do_nothing_but_enrol(
     app, db: Database, towns: Towns, clock: Clock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Issue 12: clerks and supervisors (who approve, issue and revoke certificates) signed in with a password alone."""
     clerk = staff_account(db, towns.a, "clerk", "supervisor", totp_secret=None)
     client = app.test_client()
@@ -78,7 +78,7 @@ def test_a_clerk_without_an_authenticator_can_do_nothing_but_enrol(
     assert fresh.get(api(towns.a, "/me")).status_code == 200
 
 
-def test_a_code_is_good_only_once(app, db: Database, towns: Towns, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_code_is_good_only_once(app, db: Database, towns: Towns, clock: Clock) -> None:
     secret = pyotp.random_base32()
     clerk = staff_account(db, towns.a, "clerk", totp_secret=secret)
     code = clock.code(secret)
@@ -92,7 +92,7 @@ def test_a_code_is_good_only_once(app, db: Database, towns: Towns, clock: Clock)
     assert login(app.test_client(), towns.a, clerk.email, totp_code=clock.current(secret)).status_code == 201
 
 
-def test_codes_from_a_neighbouring_time_step_are_accepted(app, db: Database, towns: Towns, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+def test_codes_from_a_neighbouring_time_step_are_accepted(app, db: Database, towns: Towns, clock: Clock) -> None:
     secret = pyotp.random_base32()
     clerk = staff_account(db, towns.a, "clerk", totp_secret=secret)
     late = pyotp.TOTP(secret).at(clock.now + 30)  # the phone runs 30 s ahead
@@ -101,7 +101,7 @@ def test_codes_from_a_neighbouring_time_step_are_accepted(app, db: Database, tow
     assert login(app.test_client(), towns.a, clerk.email, totp_code=too_far).status_code == 401
 
 
-def test_wrong_codes_slow_sign_in_down_like_wrong_passwords(app, db: Database, towns: Towns, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_codes_slow_sign_in_down_like_wrong_passwords(app, db: Database, towns: Towns, clock: Clock) -> None:
     secret = pyotp.random_base32()
     clerk = staff_account(db, towns.a, "clerk", totp_secret=secret)
     there = {"environ_base": {"REMOTE_ADDR": "198.51.100.30"}}
@@ -111,7 +111,7 @@ def test_wrong_codes_slow_sign_in_down_like_wrong_passwords(app, db: Database, t
     assert waiting.status_code == 429 and problem(waiting)["type"].endswith("sign-in-throttled")
 
 
-def test_every_tenant_admin_must_enrol_before_acting(app, db: Database, towns: Towns, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+def test_every_tenant_admin_must_enrol_before_acting(app, db: Database, towns: Towns, clock: Clock) -> None:
     admin = staff_account(db, towns.a, "tenant_admin", totp_secret=None)
     client = app.test_client()
     response = login(client, towns.a, admin.email)
@@ -132,7 +132,7 @@ def test_every_tenant_admin_must_enrol_before_acting(app, db: Database, towns: T
     assert client.get(api(towns.a, "/me")).json["second_factor_pending"] is False
 
 
-def test_a_tenant_admin_with_an_authenticator_needs_the_code(app, db: Database, towns: Towns, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_tenant_admin_with_an_authenticator_needs_the_code(app, db: Database, towns: Towns, clock: Clock) -> None:
     secret = pyotp.random_base32()
     admin = staff_account(db, towns.a, "tenant_admin", totp_secret=secret)
     assert login(app.test_client(), towns.a, admin.email).status_code == 401
@@ -141,13 +141,13 @@ def test_a_tenant_admin_with_an_authenticator_needs_the_code(app, db: Database, 
     assert client.get(api(towns.a, "/staff")).status_code == 200
 
 
-def test_residents_have_no_authenticator(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_residents_have_no_authenticator(app, db: Database, towns: Towns) -> None:
     client = signed_in(app, towns.a, add_account(db, towns.a))
     assert client.post(api(towns.a, "/me/totp")).status_code == 403
     assert client.post(api(towns.a, "/me/totp/confirm"), json={"code": "123456"}).status_code == 403
 
 
-def test_bad_confirmation_input(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_bad_confirmation_input(app, db: Database, towns: Towns) -> None:
     client = signed_in(app, towns.a, staff_account(db, towns.a, "clerk", totp_secret=None))
     before = client.post(api(towns.a, "/me/totp/confirm"), json={"code": "123456"})
     assert before.status_code == 409  # nothing to confirm yet
@@ -158,7 +158,7 @@ def test_bad_confirmation_input(app, db: Database, towns: Towns) -> None:  # typ
     assert client.get(api(towns.a, "/me")).json["totp_enabled"] is False
 
 
-def test_totp_endpoints_need_a_session(client, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_totp_endpoints_need_a_session(client, towns: Towns) -> None:
     assert client.post(api(towns.a, "/me/totp")).status_code == 401
     assert client.post(api(towns.a, "/me/totp/confirm"), json={"code": "1"}).status_code == 401
 
@@ -166,7 +166,7 @@ def test_totp_endpoints_need_a_session(client, towns: Towns) -> None:  # type: i
 # --- The HTML second step and set-up page ------------------------------------------------------------
 
 
-def test_the_login_form_asks_for_the_code_on_a_second_page(app, db: Database, towns: Towns, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+def test_the_login_form_asks_for_the_code_on_a_second_page(app, db: Database, towns: Towns, clock: Clock) -> None:
     secret = pyotp.random_base32()
     clerk = staff_account(db, towns.b, "clerk", totp_secret=secret)
     client = app.test_client()
@@ -193,12 +193,12 @@ def test_the_login_form_asks_for_the_code_on_a_second_page(app, db: Database, to
     assert client.get(api(towns.b, "/me")).status_code == 200
 
 
-def test_the_second_step_without_a_pending_session_goes_back_to_login(client, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_the_second_step_without_a_pending_session_goes_back_to_login(client, towns: Towns) -> None:
     response = client.get(page(towns.a, "/login/second-factor"))
     assert response.status_code == 303 and response.headers["Location"].startswith(f"/{towns.a.slug}/login")
 
 
-def test_a_tenant_admin_sets_up_the_authenticator_in_the_browser(app, db: Database, towns: Towns, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_tenant_admin_sets_up_the_authenticator_in_the_browser(app, db: Database, towns: Towns, clock: Clock) -> None:
     admin = staff_account(db, towns.b, "tenant_admin", totp_secret=None)
     client = app.test_client()
     first = post_form(
@@ -231,7 +231,7 @@ def _qr_modules(html: str) -> str:
     return re.search(r'<path[^>]* stroke="#000"[^>]* d="([^"]+)"', html).group(1)
 
 
-def test_the_set_up_page_needs_a_staff_session(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_the_set_up_page_needs_a_staff_session(app, db: Database, towns: Towns) -> None:
     anonymous = app.test_client().get(page(towns.a, "/account/two-factor"))
     assert anonymous.status_code == 303 and "/login" in anonymous.headers["Location"]
     resident = signed_in(app, towns.a, add_account(db, towns.a))

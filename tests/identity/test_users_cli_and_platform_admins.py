@@ -33,7 +33,7 @@ def _one_time_password(output: str) -> str:
     return match.group(1)
 
 
-def _accounts(db: Database, tenant) -> list[Account]:  # type: ignore[no-untyped-def]
+def _accounts(db: Database, tenant) -> list[Account]:
     with db.transaction(tenant.id) as session:
         return list(session.execute(select(Account)).scalars())
 
@@ -48,7 +48,7 @@ def _admins(db: Database) -> list[PlatformAdmin]:
 
 def test_users_create_makes_staff_and_prints_a_one_time_password(
     runner: CliRunner, app, db: Database, towns: Towns
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     result = runner.invoke(
         main,
         [
@@ -74,7 +74,7 @@ def test_users_create_makes_staff_and_prints_a_one_time_password(
     assert password not in str([r.data for r in audit_actions(db, towns.a)])
 
 
-def test_users_create_reads_a_password_from_stdin(runner: CliRunner, app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_users_create_reads_a_password_from_stdin(runner: CliRunner, app, db: Database, towns: Towns) -> None:
     result = runner.invoke(
         main,
         [
@@ -96,7 +96,7 @@ def test_users_create_reads_a_password_from_stdin(runner: CliRunner, app, db: Da
     assert response.status_code == 201 and response.json["second_factor"] == "enrollment_required"
 
 
-def test_users_create_refuses_bad_input_and_creates_nothing(runner: CliRunner, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_users_create_refuses_bad_input_and_creates_nothing(runner: CliRunner, db: Database, towns: Towns) -> None:
     base = ["users", "create", "--tenant", towns.a.slug, "--email", "c@example.jp"]
     cases = [
         ([*base, "--role", "mayor"], None, 2, "mayor"),
@@ -120,7 +120,7 @@ def test_users_create_refuses_bad_input_and_creates_nothing(runner: CliRunner, d
     assert _accounts(db, towns.a) == []
 
 
-def test_users_create_refuses_an_address_in_use(runner: CliRunner, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_users_create_refuses_an_address_in_use(runner: CliRunner, db: Database, towns: Towns) -> None:
     staff_account(db, towns.a, "clerk", email="c@example.jp")
     result = runner.invoke(
         main, ["users", "create", "--tenant", towns.a.slug, "--email", "c@example.jp", "--role", "clerk"]
@@ -131,7 +131,7 @@ def test_users_create_refuses_an_address_in_use(runner: CliRunner, db: Database,
 
 def test_users_reset_totp_removes_the_authenticator_and_ends_sessions(
     runner: CliRunner, app, db: Database, towns: Towns, clock: Clock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     secret = pyotp.random_base32()
     clerk = staff_account(db, towns.a, "clerk", totp_secret=secret)
     client = app.test_client()
@@ -149,14 +149,14 @@ def test_users_reset_totp_removes_the_authenticator_and_ends_sessions(
 # --- Platform admins ---------------------------------------------------------------------------------
 
 
-def _admin_login(client, email: str, password: str, **kwargs):  # type: ignore[no-untyped-def]
+def _admin_login(client, email: str, password: str, **kwargs):
     kwargs = kwargs or fresh_ip()
     return post_form(client, f"{HTTPS}/admin/login?lang=en", {"email": email, "password": password}, **kwargs)
 
 
 def test_a_platform_admin_is_created_and_signs_in_at_admin_login_with_a_second_factor(
     runner: CliRunner, app, db: Database, towns: Towns, clock: Clock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     result = runner.invoke(main, ["users", "create-platform-admin", "--email", "Ops@Platform.example"])
     assert result.exit_code == 0, result.output
     password = _one_time_password(result.output)
@@ -202,7 +202,7 @@ def test_a_platform_admin_is_created_and_signs_in_at_admin_login_with_a_second_f
     assert again.headers["Location"].startswith("/admin/login/second-factor")
 
 
-def test_a_tenant_session_is_no_platform_session(app, db: Database, towns: Towns) -> None:  # type: ignore[no-untyped-def]
+def test_a_tenant_session_is_no_platform_session(app, db: Database, towns: Towns) -> None:
     clerk = staff_account(db, towns.a, "clerk")
     client = app.test_client()
     login(client, towns.a, clerk.email)
@@ -212,7 +212,7 @@ def test_a_tenant_session_is_no_platform_session(app, db: Database, towns: Towns
 
 def test_a_platform_admin_with_an_authenticator_passes_a_second_step(
     runner: CliRunner, app, db: Database, clock: Clock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     result = runner.invoke(
         main,
         ["users", "create-platform-admin", "--email", "ops@platform.example", "--password-stdin", "--totp"],
@@ -235,7 +235,7 @@ def test_a_platform_admin_with_an_authenticator_passes_a_second_step(
         assert isinstance(principal_from_platform_session(), PlatformPrincipal)
 
 
-def test_platform_admin_sign_in_failures_slow_down_and_never_lock(runner: CliRunner, app, db: Database, later) -> None:  # type: ignore[no-untyped-def]
+def test_platform_admin_sign_in_failures_slow_down_and_never_lock(runner: CliRunner, app, db: Database, later) -> None:
     runner.invoke(
         main,
         ["users", "create-platform-admin", "--email", "ops@platform.example", "--password-stdin"],
@@ -254,7 +254,7 @@ def test_platform_admin_sign_in_failures_slow_down_and_never_lock(runner: CliRun
     assert _admin_login(client, "ops@platform.example", "wrong wrong wrong", **attacker).status_code == 401
 
 
-def test_create_platform_admin_refuses_bad_input(runner: CliRunner, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_create_platform_admin_refuses_bad_input(runner: CliRunner, db: Database) -> None:
     ok = runner.invoke(main, ["users", "create-platform-admin", "--email", "ops@platform.example"])
     assert ok.exit_code == 0
     duplicate = runner.invoke(main, ["users", "create-platform-admin", "--email", "ops@platform.example"])

@@ -111,7 +111,7 @@ def test_timeouts_fit_the_load_balancer_and_ecs(monkeypatch: pytest.MonkeyPatch)
     assert config["keepalive"] > load_balancer["idle_timeout"]
     ecs = (REPO / "terraform/modules/app/ecs.tf").read_text(encoding="utf-8")
     web_container = ecs[ecs.index('resource "aws_ecs_task_definition" "web"') :]
-    stop_timeout = int(re.search(r"stopTimeout\s*=\s*(\d+)", web_container).group(1))  # type: ignore[union-attr]
+    stop_timeout = int(re.search(r"stopTimeout\s*=\s*(\d+)", web_container).group(1))
     assert config["graceful_timeout"] < stop_timeout
 
 

@@ -46,13 +46,13 @@ def _without(name: str) -> dict[str, str]:
     if MISSING[name] is None:
         del env[name]
     else:
-        env[name] = MISSING[name]  # type: ignore[assignment]
+        env[name] = MISSING[name]
     return env
 
 
 def _settings(env: dict[str, str]) -> Settings:
     fields = {name.removeprefix("MADOGUCHI_").lower(): value for name, value in env.items()}
-    return Settings(**fields)  # type: ignore[arg-type]
+    return Settings(**fields)
 
 
 @pytest.mark.parametrize("name", MISSING)

@@ -64,7 +64,7 @@ def towns(db: Database, seeded: None) -> tuple[Town, Town]:
 
 
 @pytest.fixture
-def sign_in(app, db: Database) -> Callable[[Account], FlaskClient]:  # type: ignore[no-untyped-def]
+def sign_in(app, db: Database) -> Callable[[Account], FlaskClient]:
     """A fresh test client carrying a live session of ``account`` (second factor done)."""
 
     def make(account: Account) -> FlaskClient:
@@ -78,7 +78,7 @@ def sign_in(app, db: Database) -> Callable[[Account], FlaskClient]:  # type: ign
 
 
 @pytest.fixture
-def allow_private(app, settings: Settings) -> Settings:  # type: ignore[no-untyped-def]
+def allow_private(app, settings: Settings) -> Settings:
     """Loopback receivers and plain http allowed, for the API and for the worker (the returned settings)."""
     relaxed = replace(settings, webhooks_allow_private=True)
     app.config["MADOGUCHI"] = relaxed

@@ -225,7 +225,7 @@ def quick_worker(settings: Settings) -> Settings:
 
 def test_dead_and_slow_endpoints_of_one_tenant_do_not_delay_another_tenants_webhooks(
     running_worker, db, towns, sign_in, allow_private, receiver, slow_receiver, silent_server
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     town_a, town_b = towns
     admin_a = sign_in(town_a.admin)
     for url in (silent_server.url, slow_receiver.url, refused_url()):
@@ -273,7 +273,7 @@ def _queue_emails(db: Database, town: Town, count: int) -> None:
 @pytest.mark.parametrize("relay", ["down", "slow"])
 def test_an_smtp_relay_that_is_down_or_slow_delays_no_webhook(
     running_worker, relay, db, towns, sign_in, allow_private, receiver, slow_relay, silent_server
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     town_a, town_b = towns
     subscribe(sign_in(town_a.admin), town_a, receiver.url)
     subscribe(sign_in(town_b.admin), town_b, receiver.url)
@@ -331,7 +331,7 @@ def _worker_process(settings: Settings) -> subprocess.Popen[str]:
 @pytest.mark.postgres_only
 def test_a_worker_killed_mid_batch_resends_at_most_its_in_flight_messages(
     db, settings, towns, sign_in, allow_private, receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     town, _ = towns
     subscribe(sign_in(town.admin), town, receiver.url)
     events = 24

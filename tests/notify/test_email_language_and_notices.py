@@ -15,17 +15,17 @@ from madoguchi.notify.models import EmailDelivery, Notice
 from tests.notify.conftest import HTTPS, drain, submit_application
 
 
-def _account(db, town) -> Account:  # type: ignore[no-untyped-def]
+def _account(db, town) -> Account:
     with db.transaction(town.tenant.id) as session:
         return session.execute(select(Account).where(Account.id == town.resident_account.id)).scalar_one()
 
 
-def _deliveries(db, town) -> list[EmailDelivery]:  # type: ignore[no-untyped-def]
+def _deliveries(db, town) -> list[EmailDelivery]:
     with db.transaction(town.tenant.id) as session:
         return list(session.execute(select(EmailDelivery).order_by(EmailDelivery.created_at)).scalars())
 
 
-def test_the_migration_matches_the_models(backend) -> None:  # type: ignore[no-untyped-def]
+def test_the_migration_matches_the_models(backend) -> None:
     engine = sa.create_engine(backend.owner_url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as connection:
@@ -38,7 +38,7 @@ def test_the_migration_matches_the_models(backend) -> None:  # type: ignore[no-u
     assert "locale" in columns
 
 
-def test_a_resident_who_switches_to_english_gets_english_emails_and_notices(db, towns, settings, sign_in) -> None:  # type: ignore[no-untyped-def]
+def test_a_resident_who_switches_to_english_gets_english_emails_and_notices(db, towns, settings, sign_in) -> None:
     _, town = towns  # sakuragaoka-city: Japanese and English; residency certificates auto-issued
     resident = sign_in(town.resident_account)
     assert resident.get(f"{HTTPS}/{town.slug}/notices/?lang=en").status_code == 200
@@ -62,7 +62,7 @@ def test_a_resident_who_switches_to_english_gets_english_emails_and_notices(db, 
     assert '<span class="count">2</span>' in resident.get(f"{HTTPS}/{town.slug}/notices/").get_data(as_text=True)
 
 
-def test_a_language_the_municipality_does_not_offer_is_not_used(db, towns, settings, sign_in) -> None:  # type: ignore[no-untyped-def]
+def test_a_language_the_municipality_does_not_offer_is_not_used(db, towns, settings, sign_in) -> None:
     town, _ = towns  # midorikawa-village: Japanese only
     sign_in(town.resident_account).get(f"{HTTPS}/{town.slug}/notices/?lang=en")
     assert _account(db, town).locale is None
@@ -74,7 +74,7 @@ def test_a_language_the_municipality_does_not_offer_is_not_used(db, towns, setti
     assert delivery.locale == "ja" and "申請を受け付けました" in delivery.subject
 
 
-def test_staff_choosing_a_language_does_not_change_any_account(db, towns, sign_in) -> None:  # type: ignore[no-untyped-def]
+def test_staff_choosing_a_language_does_not_change_any_account(db, towns, sign_in) -> None:
     _, town = towns
     sign_in(town.clerk).get(f"{HTTPS}/{town.slug}/console/?lang=en")
     with db.transaction(town.tenant.id) as session:

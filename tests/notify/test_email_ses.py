@@ -21,7 +21,7 @@ SENDER = "no-reply@mail.madoguchi.example"
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def aws(monkeypatch: pytest.MonkeyPatch):
     # Fake credentials: moto intercepts every call, nothing leaves the process.
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -34,11 +34,11 @@ def aws(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
         yield
 
 
-def _sent() -> list:  # type: ignore[type-arg]
+def _sent() -> list:
     return list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
 
 
-def test_an_application_email_goes_out_through_ses_once(db, towns, settings, aws) -> None:  # type: ignore[no-untyped-def]
+def test_an_application_email_goes_out_through_ses_once(db, towns, settings, aws) -> None:
     town, _ = towns
     boto3.client("ses", region_name=REGION).verify_email_identity(EmailAddress=SENDER)
     ses = replace(settings, email_backend="ses", ses_region=REGION, email_from=f"Madoguchi <{SENDER}>")
@@ -58,7 +58,7 @@ def test_an_application_email_goes_out_through_ses_once(db, towns, settings, aws
     assert email["Message-ID"] == f"<{delivery.message_id}@mail.madoguchi.example>"
 
 
-def test_ses_refusing_an_unverified_sender_is_a_failed_attempt_to_retry(db, towns, settings, aws) -> None:  # type: ignore[no-untyped-def]
+def test_ses_refusing_an_unverified_sender_is_a_failed_attempt_to_retry(db, towns, settings, aws) -> None:
     town, _ = towns
     ses = replace(settings, email_backend="ses", ses_region=REGION, email_from="someone-else@elsewhere.example")
     submit_application(db, town)

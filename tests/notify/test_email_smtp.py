@@ -68,7 +68,7 @@ class Inbox:
         return "250 OK: queued"
 
     def emails(self) -> list[EmailMessage]:
-        return [message_from_bytes(e.content, policy=policy.default) for e in self.received]  # type: ignore[misc]
+        return [message_from_bytes(e.content, policy=policy.default) for e in self.received]
 
 
 def _free_port() -> int:
@@ -216,7 +216,7 @@ TENANT_NAME = {"ja": "汐見町", "en": "Shiomi"}
 # --------------------------------------------------------------------------------------------- tests
 
 
-def test_each_event_arrives_once_in_the_residents_own_language(db, seeded, inbox, smtp_settings) -> None:  # type: ignore[no-untyped-def]
+def test_each_event_arrives_once_in_the_residents_own_language(db, seeded, inbox, smtp_settings) -> None:
     server, _ = inbox
     tenant = _tenant(db, BILINGUAL)
     japanese, english = _resident(db, tenant, "ja"), _resident(db, tenant, "en")
@@ -254,7 +254,7 @@ def test_each_event_arrives_once_in_the_residents_own_language(db, seeded, inbox
     assert message_ids == {f"<{d.message_id}@mail.madoguchi.example>" for d in deliveries}
 
 
-def test_running_the_worker_again_never_sends_twice(db, seeded, inbox, smtp_settings) -> None:  # type: ignore[no-untyped-def]
+def test_running_the_worker_again_never_sends_twice(db, seeded, inbox, smtp_settings) -> None:
     server, _ = inbox
     tenant = _tenant(db, BILINGUAL)
     who = _resident(db, tenant, "ja")
@@ -271,7 +271,7 @@ def test_running_the_worker_again_never_sends_twice(db, seeded, inbox, smtp_sett
     assert [d.attempts for d in _deliveries(db, tenant)] == [1]
 
 
-def test_a_crash_between_send_and_commit_resends_with_the_same_message_id(db, seeded, inbox, smtp_settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_crash_between_send_and_commit_resends_with_the_same_message_id(db, seeded, inbox, smtp_settings) -> None:
     from madoguchi.notify import email
 
     server, _ = inbox
@@ -301,7 +301,7 @@ def test_a_crash_between_send_and_commit_resends_with_the_same_message_id(db, se
     assert delivery.status == "sent" and first["Message-ID"] == f"<{delivery.message_id}@mail.madoguchi.example>"
 
 
-def test_a_temporary_refusal_is_retried_with_backoff_then_sent(db, seeded, inbox, smtp_settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_temporary_refusal_is_retried_with_backoff_then_sent(db, seeded, inbox, smtp_settings) -> None:
     server, _ = inbox
     tenant = _tenant(db, BILINGUAL)
     who = _resident(db, tenant, "ja")
@@ -330,7 +330,7 @@ def test_a_temporary_refusal_is_retried_with_backoff_then_sent(db, seeded, inbox
     assert len(server.received) == 1
 
 
-def test_smtp_login_is_used_when_configured(db, seeded, inbox, smtp_settings) -> None:  # type: ignore[no-untyped-def]
+def test_smtp_login_is_used_when_configured(db, seeded, inbox, smtp_settings) -> None:
     server, _ = inbox
     tenant = _tenant(db, BILINGUAL)
     _file(db, _resident(db, tenant, "en"))
@@ -343,7 +343,7 @@ def test_smtp_login_is_used_when_configured(db, seeded, inbox, smtp_settings) ->
     assert server.logins == ["town"] and len(server.received) == 1
 
 
-def test_account_emails_carry_their_link_to_the_server_not_the_log(db, seeded, inbox, smtp_settings, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_account_emails_carry_their_link_to_the_server_not_the_log(db, seeded, inbox, smtp_settings, caplog) -> None:
     server, _ = inbox
     tenant = _tenant(db, BILINGUAL)
     with db.transaction(tenant.id) as session:
@@ -371,7 +371,7 @@ def test_account_emails_carry_their_link_to_the_server_not_the_log(db, seeded, i
 
 
 @pytest.mark.parametrize(("locale", "subject"), [("ja", "管理者としてご招待"), ("en", "You are invited")])
-def test_an_admin_invitation_arrives_with_its_link(db, seeded, inbox, smtp_settings, locale, subject) -> None:  # type: ignore[no-untyped-def]
+def test_an_admin_invitation_arrives_with_its_link(db, seeded, inbox, smtp_settings, locale, subject) -> None:
     from madoguchi.tenancy import lifecycle
 
     server, _ = inbox
@@ -422,7 +422,7 @@ def _sign_up(db: Database, tenant: Tenant, settings: Settings, address: str) -> 
 
 def test_a_verification_link_is_sealed_until_sent_then_gone_and_still_works(
     app, db, seeded, inbox, smtp_settings, caplog
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     server, _ = inbox
     tenant = _tenant(db, BILINGUAL)
     _sign_up(db, tenant, smtp_settings, "link@example.jp")
@@ -449,7 +449,7 @@ def test_a_verification_link_is_sealed_until_sent_then_gone_and_still_works(
 
 def test_an_invitation_link_is_gone_after_sending_and_the_invited_admin_still_opens_it(
     app, db, seeded, inbox, smtp_settings
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from madoguchi.tenancy import lifecycle
 
     server, _ = inbox
@@ -474,7 +474,7 @@ def test_an_invitation_link_is_gone_after_sending_and_the_invited_admin_still_op
     assert app.test_client().get(urlsplit(issued.url).path, base_url=HTTPS).status_code == 200
 
 
-def test_a_link_email_given_up_is_scrubbed_and_staff_cannot_send_it_again(db, seeded, inbox, smtp_settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_link_email_given_up_is_scrubbed_and_staff_cannot_send_it_again(db, seeded, inbox, smtp_settings) -> None:
     from madoguchi.notify import email as email_ops
 
     server, _ = inbox

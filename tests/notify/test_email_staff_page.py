@@ -69,7 +69,7 @@ def _csrf(html: str) -> str:
     return match.group(1)
 
 
-def _retry(client, town: Town, delivery_id, *, token_from: Town | None = None):  # type: ignore[no-untyped-def]
+def _retry(client, town: Town, delivery_id, *, token_from: Town | None = None):
     page = client.get(_page_url(token_from or town))
     return client.post(
         f"{_page_url(town)}{delivery_id}/retry",
@@ -78,7 +78,7 @@ def _retry(client, town: Town, delivery_id, *, token_from: Town | None = None): 
     )
 
 
-def test_each_failed_attempt_is_counted_and_the_last_one_marks_the_email_failed(db, towns, refused) -> None:  # type: ignore[no-untyped-def]
+def test_each_failed_attempt_is_counted_and_the_last_one_marks_the_email_failed(db, towns, refused) -> None:
     town, _ = towns
     submit_application(db, town)
     for attempt in range(1, worker.MAX_ATTEMPTS):
@@ -98,7 +98,7 @@ def test_each_failed_attempt_is_counted_and_the_last_one_marks_the_email_failed(
     assert _deliveries(db, town)[0].attempts == worker.MAX_ATTEMPTS
 
 
-def test_staff_page_lists_failed_emails_first_and_sends_one_again(db, towns, refused, settings, sign_in) -> None:  # type: ignore[no-untyped-def]
+def test_staff_page_lists_failed_emails_first_and_sends_one_again(db, towns, refused, settings, sign_in) -> None:
     town, _ = towns
     failed = _fail_for_good(db, town, refused)
     submit_application(db, town)  # a second email, which the log backend "sends"
@@ -129,7 +129,7 @@ def test_staff_page_lists_failed_emails_first_and_sends_one_again(db, towns, ref
     assert sent.status == "sent" and sent.attempts == worker.MAX_ATTEMPTS + 1 and sent.last_error is None
 
 
-def test_an_email_that_is_not_failed_cannot_be_sent_again(db, towns, settings, sign_in) -> None:  # type: ignore[no-untyped-def]
+def test_an_email_that_is_not_failed_cannot_be_sent_again(db, towns, settings, sign_in) -> None:
     town, _ = towns
     submit_application(db, town)
     worker.run_once(db, settings=settings)
@@ -142,7 +142,7 @@ def test_an_email_that_is_not_failed_cannot_be_sent_again(db, towns, settings, s
     assert _deliveries(db, town)[0].status == "sent"
 
 
-def test_supervisors_and_tenant_admins_see_the_page_clerks_and_residents_do_not(db, towns, sign_in) -> None:  # type: ignore[no-untyped-def]
+def test_supervisors_and_tenant_admins_see_the_page_clerks_and_residents_do_not(db, towns, sign_in) -> None:
     town, _ = towns
     with db.transaction(town.tenant.id) as session:
         supervisor = make_account(session, town.tenant, kind=AccountKind.STAFF, roles=["clerk", "supervisor"])
@@ -156,13 +156,13 @@ def test_supervisors_and_tenant_admins_see_the_page_clerks_and_residents_do_not(
     assert PAGE not in sign_in(town.clerk).get(queue).get_data(as_text=True)
 
 
-def test_signed_out_visitors_are_sent_to_sign_in(client, towns) -> None:  # type: ignore[no-untyped-def]
+def test_signed_out_visitors_are_sent_to_sign_in(client, towns) -> None:
     town, _ = towns
     answer = client.get(_page_url(town))
     assert answer.status_code == 303 and "/login" in answer.headers["Location"]
 
 
-def test_another_municipality_sees_none_of_the_emails_and_cannot_resend_them(db, towns, refused, sign_in) -> None:  # type: ignore[no-untyped-def]
+def test_another_municipality_sees_none_of_the_emails_and_cannot_resend_them(db, towns, refused, sign_in) -> None:
     town_a, town_b = towns
     failed = _fail_for_good(db, town_a, refused)
     admin_b = sign_in(town_b.admin)
@@ -179,7 +179,7 @@ def test_another_municipality_sees_none_of_the_emails_and_cannot_resend_them(db,
     assert admin_b.get(_page_url(town_a)).status_code == 303
 
 
-def test_api_lists_deliveries_to_admins_and_supervisors_only(db, towns, refused, settings, sign_in) -> None:  # type: ignore[no-untyped-def]
+def test_api_lists_deliveries_to_admins_and_supervisors_only(db, towns, refused, settings, sign_in) -> None:
     town_a, town_b = towns
     failed = _fail_for_good(db, town_a, refused)
     submit_application(db, town_a)
@@ -205,7 +205,7 @@ def test_api_lists_deliveries_to_admins_and_supervisors_only(db, towns, refused,
     assert own.status_code == 200 and own.json == []
 
 
-def test_an_email_the_log_backend_kept_reads_recorded_not_sent_and_a_real_send_reads_sent(  # type: ignore[no-untyped-def]
+def test_an_email_the_log_backend_kept_reads_recorded_not_sent_and_a_real_send_reads_sent(
     db, towns, settings, sign_in
 ) -> None:
     town, _ = towns
@@ -225,7 +225,7 @@ def test_an_email_the_log_backend_kept_reads_recorded_not_sent_and_a_real_send_r
 
 def test_a_failed_email_with_a_one_time_link_is_not_sent_again_and_the_page_says_why(
     db, towns, refused, sign_in
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from madoguchi.identity import operations as identity
 
     town, _ = towns

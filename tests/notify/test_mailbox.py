@@ -50,7 +50,7 @@ def _sign_up(db: Database, town: Tenant, address: str, settings: Settings) -> No
         )
 
 
-def test_a_sign_up_email_lands_in_a_private_mailbox_folder_with_its_link(db, town, boxed) -> None:  # type: ignore[no-untyped-def]
+def test_a_sign_up_email_lands_in_a_private_mailbox_folder_with_its_link(db, town, boxed) -> None:
     announced: list[tuple[str, str, str | None]] = []
     mailer = mailbox.MailboxMailer(boxed, announce=lambda *line: announced.append(line))
     _sign_up(db, town, "new@example.jp", boxed)
@@ -71,7 +71,7 @@ def test_a_sign_up_email_lands_in_a_private_mailbox_folder_with_its_link(db, tow
     assert record.kind == "email" and record.body == body
 
 
-def test_the_identity_letter_code_is_written_to_the_mailbox_and_opens_the_account(db, town, boxed) -> None:  # type: ignore[no-untyped-def]
+def test_the_identity_letter_code_is_written_to_the_mailbox_and_opens_the_account(db, town, boxed) -> None:
     with db.transaction(town.id) as session:
         person = make_person(session, town, make_household(session, town), family_name="髙﨑")
         account = make_account(session, town, email="letter@example.jp")
@@ -94,13 +94,13 @@ def test_the_identity_letter_code_is_written_to_the_mailbox_and_opens_the_accoun
         assert account.is_verified and account.person_id == person.id
 
 
-def test_the_log_backend_still_writes_no_file_and_no_code(db, town, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_log_backend_still_writes_no_file_and_no_code(db, town, settings) -> None:
     _sign_up(db, town, "logged@example.jp", settings)
     worker.run_once(db, worker.default_handlers(settings))
     assert not (Path(settings.data_dir) / "mailbox").exists()
 
 
-def test_only_the_demo_app_serves_the_mailbox_page_newest_first_with_clickable_links(db, town, boxed) -> None:  # type: ignore[no-untyped-def]
+def test_only_the_demo_app_serves_the_mailbox_page_newest_first_with_clickable_links(db, town, boxed) -> None:
     _sign_up(db, town, "first@example.jp", boxed)
     worker.run_once(db, worker.default_handlers(boxed))
     _sign_up(db, town, "second@example.jp", boxed)

@@ -31,18 +31,18 @@ def _independent_signature(secret: str, headers: dict[str, str], body: str) -> s
     return "v1," + base64.b64encode(hmac.new(key, content, hashlib.sha256).digest()).decode()
 
 
-def _deliveries(db, town) -> list[WebhookDelivery]:  # type: ignore[no-untyped-def]
+def _deliveries(db, town) -> list[WebhookDelivery]:
     with db.transaction(town.tenant.id) as session:
         return list(session.execute(select(WebhookDelivery).order_by(WebhookDelivery.created_at)).scalars())
 
 
-def _jobs(db, town) -> list[OutboxMessage]:  # type: ignore[no-untyped-def]
+def _jobs(db, town) -> list[OutboxMessage]:
     with db.transaction(town.tenant.id) as session:
         stmt = select(OutboxMessage).where(OutboxMessage.topic == webhooks.DELIVER_TOPIC)
         return list(session.execute(stmt.order_by(OutboxMessage.created_at)).scalars())
 
 
-def _make_due(db, town) -> None:  # type: ignore[no-untyped-def]
+def _make_due(db, town) -> None:
     """Skip the backoff wait: every pending job of the town becomes due now."""
     with db.transaction(town.tenant.id) as session:
         session.execute(
@@ -54,7 +54,7 @@ def _make_due(db, town) -> None:  # type: ignore[no-untyped-def]
 
 def test_receiver_gets_a_signed_application_submitted_after_run_once(
     db, towns, sign_in, allow_private, receiver, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     town, _ = towns
     created = subscribe(sign_in(town.admin), town, receiver.url)
     application_id = submit_application(db, town)
@@ -92,7 +92,7 @@ def test_receiver_gets_a_signed_application_submitted_after_run_once(
     assert log["items"][0]["webhook_id"] == str(event.id) and log["items"][0]["status"] == "delivered"
 
 
-def test_a_tampered_body_or_another_secret_fails_verification(db, towns, sign_in, allow_private, receiver) -> None:  # type: ignore[no-untyped-def]
+def test_a_tampered_body_or_another_secret_fails_verification(db, towns, sign_in, allow_private, receiver) -> None:
     town, _ = towns
     created = subscribe(sign_in(town.admin), town, receiver.url)
     submit_application(db, town)
@@ -108,7 +108,7 @@ def test_a_tampered_body_or_another_secret_fails_verification(db, towns, sign_in
 
 def test_failing_receiver_is_retried_with_backoff_and_logged_then_succeeds(
     db, towns, sign_in, allow_private, receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     town, _ = towns
     admin = sign_in(town.admin)
     created = subscribe(admin, town, receiver.url)
@@ -144,7 +144,7 @@ def test_failing_receiver_is_retried_with_backoff_and_logged_then_succeeds(
     Webhook(created["secret"]).verify(second.body, second.headers)
 
 
-def test_redirects_are_not_followed(db, towns, sign_in, allow_private, receiver) -> None:  # type: ignore[no-untyped-def]
+def test_redirects_are_not_followed(db, towns, sign_in, allow_private, receiver) -> None:
     town, _ = towns
     subscribe(sign_in(town.admin), town, receiver.url)
     receiver.status = 307
@@ -159,7 +159,7 @@ def test_redirects_are_not_followed(db, towns, sign_in, allow_private, receiver)
 
 def test_gives_up_after_the_last_attempt_then_replay_sends_the_same_message(
     db, towns, sign_in, allow_private, receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     town, _ = towns
     admin = sign_in(town.admin)
     created = subscribe(admin, town, receiver.url)
@@ -201,7 +201,7 @@ def test_gives_up_after_the_last_attempt_then_replay_sends_the_same_message(
     assert len(receiver.received) == 3 and receiver.received[2].headers["webhook-id"] == str(delivery.message_id)
 
 
-def test_one_event_is_delivered_once_per_subscription(db, towns, sign_in, allow_private, receiver) -> None:  # type: ignore[no-untyped-def]
+def test_one_event_is_delivered_once_per_subscription(db, towns, sign_in, allow_private, receiver) -> None:
     town, _ = towns
     admin = sign_in(town.admin)
     subscribe(admin, town, receiver.url)
@@ -237,7 +237,7 @@ def test_one_event_is_delivered_once_per_subscription(db, towns, sign_in, allow_
 
 def test_subscriptions_get_only_their_events_with_states_and_documents(
     db, towns, sign_in, allow_private, receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from madoguchi.applications import operations as ops
     from madoguchi.identity.actors import Actor
 
@@ -266,7 +266,7 @@ def test_subscriptions_get_only_their_events_with_states_and_documents(
 
 def test_dns_that_now_points_at_a_private_address_is_refused_at_delivery(
     db, towns, sign_in, settings, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     town, _ = towns
     dns = {"hooks.vendor.example": "93.184.216.34"}
     monkeypatch.setattr(webhooks, "resolve_host", lambda host, port: [ipaddress.ip_address(dns[host])])
@@ -293,7 +293,7 @@ def test_dns_that_now_points_at_a_private_address_is_refused_at_delivery(
 
 def test_the_connection_goes_to_the_checked_address_with_the_host_name_kept(
     db, towns, sign_in, allow_private, receiver, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     town, _ = towns
     monkeypatch.setattr(webhooks, "resolve_host", lambda host, port: [ipaddress.ip_address("127.0.0.1")])
     subscribe(sign_in(town.admin), town, f"http://hooks.vendor.example:{receiver.port}/in/受付?from=窓口")
@@ -304,7 +304,7 @@ def test_the_connection_goes_to_the_checked_address_with_the_host_name_kept(
     assert hit.headers["host"] == f"hooks.vendor.example:{receiver.port}"
 
 
-def test_an_unanswering_receiver_times_out_and_is_retried(db, towns, sign_in, allow_private, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_unanswering_receiver_times_out_and_is_retried(db, towns, sign_in, allow_private, monkeypatch) -> None:
     import socket
 
     town, _ = towns
@@ -325,7 +325,7 @@ def test_an_unanswering_receiver_times_out_and_is_retried(db, towns, sign_in, al
 
 def test_a_vendor_app_hears_only_of_applications_whose_resident_consented_to_it(
     db, towns, sign_in, allow_private, receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Issue 12: the webhooks:manage scope lets a vendor app subscribe, not watch residents who never chose it."""
     from madoguchi.oauth import operations as oauth_operations
     from madoguchi.oauth.models import OAuthConsent

@@ -29,14 +29,14 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     and connections are refused."""
     table = {"hooks.vendor.example": [PUBLIC_ADDRESS], "intranet.vendor.example": ["10.20.30.40"]}
 
-    def resolve(host: str, port: int) -> list:  # type: ignore[type-arg]
+    def resolve(host: str, port: int) -> list:
         if host not in table:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         import ipaddress
 
         return [ipaddress.ip_address(a) for a in table[host]]
 
-    def no_network(target, headers, body):  # type: ignore[no-untyped-def]
+    def no_network(target, headers, body):
         raise ConnectionRefusedError(f"no network in tests ({target.host})")
 
     monkeypatch.setattr(webhooks, "resolve_host", resolve)
@@ -44,17 +44,17 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     return table
 
 
-def _post_json(client, path: str, body: object):  # type: ignore[no-untyped-def]
+def _post_json(client, path: str, body: object):
     """POST as JSON with ASCII escapes, so that a lone surrogate arrives as a client could send it."""
     return client.post(path, data=json.dumps(body), content_type="application/json", base_url=HTTPS)
 
 
-def _count(db, tenant_id) -> int:  # type: ignore[no-untyped-def]
+def _count(db, tenant_id) -> int:
     with db.transaction(tenant_id) as session:
         return session.execute(select(func.count()).select_from(WebhookSubscription)).scalar_one()
 
 
-def test_tenant_admin_subscribes_and_the_secret_is_shown_once_and_stored_sealed(db, towns, sign_in, settings) -> None:  # type: ignore[no-untyped-def]
+def test_tenant_admin_subscribes_and_the_secret_is_shown_once_and_stored_sealed(db, towns, sign_in, settings) -> None:
     town, _ = towns
     admin = sign_in(town.admin)
     created = subscribe(admin, town, PUBLIC_URL, ["application.submitted", "document.issued"], description="基幹連携")
@@ -105,7 +105,7 @@ def test_tenant_admin_subscribes_and_the_secret_is_shown_once_and_stored_sealed(
         ("https://93.184.216.34/\ud800", "Unicode"),
     ],
 )
-def test_unacceptable_urls_are_422_with_a_field_error_and_nothing_is_stored(db, towns, sign_in, url, reason) -> None:  # type: ignore[no-untyped-def]
+def test_unacceptable_urls_are_422_with_a_field_error_and_nothing_is_stored(db, towns, sign_in, url, reason) -> None:
     town, _ = towns
     response = _post_json(sign_in(town.admin), town.hooks, {"url": url, "events": ["application.submitted"]})
     assert response.status_code == 422
@@ -128,7 +128,7 @@ def test_unacceptable_urls_are_422_with_a_field_error_and_nothing_is_stored(db, 
         {"url": PUBLIC_URL, "events": ["application.submitted"], "secret": "whsec_mine"},
     ],
 )
-def test_bad_subscription_bodies_are_422_and_nothing_is_stored(db, towns, sign_in, body) -> None:  # type: ignore[no-untyped-def]
+def test_bad_subscription_bodies_are_422_and_nothing_is_stored(db, towns, sign_in, body) -> None:
     town, _ = towns
     response = _post_json(sign_in(town.admin), town.hooks, body)
     assert response.status_code == 422 and response.mimetype == "application/problem+json"
@@ -136,7 +136,7 @@ def test_bad_subscription_bodies_are_422_and_nothing_is_stored(db, towns, sign_i
     assert _count(db, town.tenant.id) == 0
 
 
-def test_private_targets_are_accepted_only_when_the_setting_allows_them(db, towns, sign_in, allow_private) -> None:  # type: ignore[no-untyped-def]
+def test_private_targets_are_accepted_only_when_the_setting_allows_them(db, towns, sign_in, allow_private) -> None:
     town, _ = towns
     admin = sign_in(town.admin)
     subscribe(admin, town, "http://127.0.0.1:8999/hook")
@@ -148,7 +148,7 @@ def test_private_targets_are_accepted_only_when_the_setting_allows_them(db, town
     assert _count(db, town.tenant.id) == 2
 
 
-def test_callers_without_webhooks_manage_get_403_and_nothing_is_stored(db, towns, sign_in) -> None:  # type: ignore[no-untyped-def]
+def test_callers_without_webhooks_manage_get_403_and_nothing_is_stored(db, towns, sign_in) -> None:
     town, _ = towns
     admin = sign_in(town.admin)
     existing = subscribe(admin, town, PUBLIC_URL)
@@ -162,14 +162,14 @@ def test_callers_without_webhooks_manage_get_403_and_nothing_is_stored(db, towns
     assert _count(db, town.tenant.id) == 1
 
 
-def test_anonymous_callers_get_401(towns, client) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_callers_get_401(towns, client) -> None:
     town, _ = towns
     response = client.post(town.hooks, json={"url": PUBLIC_URL, "events": ["application.submitted"]}, base_url=HTTPS)
     assert response.status_code == 401
     assert client.get(town.hooks, base_url=HTTPS).status_code == 401
 
 
-def test_admin_of_another_tenant_gets_404_everywhere_and_nothing_changes(db, towns, sign_in, settings) -> None:  # type: ignore[no-untyped-def]
+def test_admin_of_another_tenant_gets_404_everywhere_and_nothing_changes(db, towns, sign_in, settings) -> None:
     town_a, town_b = towns
     created = subscribe(sign_in(town_a.admin), town_a, PUBLIC_URL, ["application.state_changed"])
     sub_id = created["id"]
@@ -215,7 +215,7 @@ def test_admin_of_another_tenant_gets_404_everywhere_and_nothing_changes(db, tow
     assert _count(db, town_b.tenant.id) == 0
 
 
-def test_deleting_hides_the_subscription_and_keeps_nothing_pending(db, towns, sign_in, settings) -> None:  # type: ignore[no-untyped-def]
+def test_deleting_hides_the_subscription_and_keeps_nothing_pending(db, towns, sign_in, settings) -> None:
     town, _ = towns
     admin = sign_in(town.admin)
     created = subscribe(admin, town, PUBLIC_URL)
@@ -236,7 +236,7 @@ def test_deleting_hides_the_subscription_and_keeps_nothing_pending(db, towns, si
     assert "webhook.unsubscribe" in actions
 
 
-def test_delivery_log_is_paged_by_cursor_in_both_orders(db, towns, sign_in, settings) -> None:  # type: ignore[no-untyped-def]
+def test_delivery_log_is_paged_by_cursor_in_both_orders(db, towns, sign_in, settings) -> None:
     town, _ = towns
     admin = sign_in(town.admin)
     created = subscribe(admin, town, PUBLIC_URL, ["application.state_changed"])
@@ -284,7 +284,7 @@ def test_delivery_log_is_paged_by_cursor_in_both_orders(db, towns, sign_in, sett
         assert response.status_code == 422 and response.mimetype == "application/problem+json", bad
 
 
-def test_idempotency_key_makes_a_retried_subscription_one_row(db, towns, sign_in) -> None:  # type: ignore[no-untyped-def]
+def test_idempotency_key_makes_a_retried_subscription_one_row(db, towns, sign_in) -> None:
     town, _ = towns
     admin = sign_in(town.admin)
     body = {"url": PUBLIC_URL, "events": ["application.submitted"]}
@@ -296,7 +296,7 @@ def test_idempotency_key_makes_a_retried_subscription_one_row(db, towns, sign_in
     assert _count(db, town.tenant.id) == 1
 
 
-def test_a_replayed_subscription_never_returns_the_signing_secret_and_it_is_not_stored(db, towns, sign_in) -> None:  # type: ignore[no-untyped-def]
+def test_a_replayed_subscription_never_returns_the_signing_secret_and_it_is_not_stored(db, towns, sign_in) -> None:
     from madoguchi.api.models import IdempotencyKey
 
     town, _ = towns
@@ -327,7 +327,7 @@ class VendorApp:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-def _vendor_app(app, db, tenant, name: str, scope: str) -> VendorApp:  # type: ignore[no-untyped-def]
+def _vendor_app(app, db, tenant, name: str, scope: str) -> VendorApp:
     """A vendor app registered by the municipality, with a token from the real /oauth/token endpoint."""
     registration = oauth_operations.ClientRegistration(
         name=name, redirect_uris=[], grant_types=["client_credentials"], scopes=[]
@@ -346,7 +346,7 @@ def _vendor_app(app, db, tenant, name: str, scope: str) -> VendorApp:  # type: i
 
 
 @pytest.fixture
-def vendors(app, db, towns) -> dict[str, VendorApp]:  # type: ignore[no-untyped-def]
+def vendors(app, db, towns) -> dict[str, VendorApp]:
     """Two vendor apps of town A that may manage webhooks, one that may only read, and one of town B."""
     town_a, town_b = towns
     return {
@@ -357,7 +357,7 @@ def vendors(app, db, towns) -> dict[str, VendorApp]:  # type: ignore[no-untyped-
     }
 
 
-def test_a_vendor_app_sees_and_manages_only_its_own_subscriptions(db, towns, client, sign_in, vendors) -> None:  # type: ignore[no-untyped-def]
+def test_a_vendor_app_sees_and_manages_only_its_own_subscriptions(db, towns, client, sign_in, vendors) -> None:
     town, _ = towns
     app_1, app_2 = vendors["app-1"], vendors["app-2"]
     body = {"url": PUBLIC_URL, "events": ["application.submitted"]}
@@ -379,7 +379,7 @@ def test_a_vendor_app_sees_and_manages_only_its_own_subscriptions(db, towns, cli
     assert _count(db, town.tenant.id) == 2
 
 
-def test_a_token_without_the_scope_gets_403_and_a_token_of_another_tenant_404(db, towns, client, vendors) -> None:  # type: ignore[no-untyped-def]
+def test_a_token_without_the_scope_gets_403_and_a_token_of_another_tenant_404(db, towns, client, vendors) -> None:
     town, _ = towns
     reader, intruder, owner = vendors["reader"], vendors["app-b"], vendors["app-1"]
     body = {"url": PUBLIC_URL, "events": ["application.submitted"]}
@@ -404,7 +404,7 @@ def test_a_token_without_the_scope_gets_403_and_a_token_of_another_tenant_404(db
     assert _count(db, town.tenant.id) == 1
 
 
-def test_a_revoked_vendor_app_gets_no_more_events(db, towns, client, sign_in, vendors, settings, fake_dns) -> None:  # type: ignore[no-untyped-def]
+def test_a_revoked_vendor_app_gets_no_more_events(db, towns, client, sign_in, vendors, settings, fake_dns) -> None:
     town, _ = towns
     body = {"url": PUBLIC_URL, "events": ["application.submitted"]}
     assert client.post(town.hooks, json=body, headers=vendors["app-1"].headers, base_url=HTTPS).status_code == 201
@@ -417,7 +417,7 @@ def test_a_revoked_vendor_app_gets_no_more_events(db, towns, client, sign_in, ve
         assert session.execute(select(WebhookDelivery)).scalars().all() == []
 
 
-def test_subscriptions_per_owner_are_limited(db, towns, sign_in, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_subscriptions_per_owner_are_limited(db, towns, sign_in, monkeypatch) -> None:
     town, _ = towns
     monkeypatch.setattr(webhooks, "MAX_SUBSCRIPTIONS", 3)
     admin = sign_in(town.admin)

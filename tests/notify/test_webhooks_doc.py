@@ -26,14 +26,14 @@ def _documented_receiver() -> dict[str, Any]:
     return namespace
 
 
-def _delivery(db, town) -> WebhookDelivery:  # type: ignore[no-untyped-def]
+def _delivery(db, town) -> WebhookDelivery:
     with db.transaction(town.tenant.id) as session:
         return session.execute(select(WebhookDelivery)).scalar_one()
 
 
 def test_the_documented_receiver_verifies_and_deduplicates_real_deliveries(
     db, towns, sign_in, allow_private, capsys
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     town, _ = towns
     documented = _documented_receiver()
     server = HTTPServer(("127.0.0.1", 0), documented["Receiver"])

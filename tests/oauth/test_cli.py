@@ -11,12 +11,12 @@ from madoguchi.oauth.models import OAuthClient, secret_hash
 from tests.oauth.conftest import HTTPS, REDIRECT_URI
 
 
-def _clients(db):  # type: ignore[no-untyped-def]
+def _clients(db):
     with db.transaction() as session:
         return list(session.execute(select(OAuthClient)).scalars())
 
 
-def test_create_client_prints_the_secret_once_and_stores_its_hash(runner, db, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_create_client_prints_the_secret_once_and_stores_its_hash(runner, db, tenant_a) -> None:
     result = runner.invoke(
         main,
         [
@@ -51,7 +51,7 @@ def test_create_client_prints_the_secret_once_and_stores_its_hash(runner, db, te
     assert client.client_id in listed.output and secret not in listed.output
 
 
-def test_create_client_as_json_for_scripts(runner, db, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_create_client_as_json_for_scripts(runner, db, tenant_a) -> None:
     result = runner.invoke(
         main,
         [
@@ -72,7 +72,7 @@ def test_create_client_as_json_for_scripts(runner, db, tenant_a) -> None:  # typ
     assert body["scopes"] == ["applications:read", "catalog:read", "webhooks:manage"]
 
 
-def test_a_cli_client_can_get_a_token(runner, app, db, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_a_cli_client_can_get_a_token(runner, app, db, tenant_a) -> None:
     body = json.loads(
         runner.invoke(
             main,
@@ -101,7 +101,7 @@ def test_a_cli_client_can_get_a_token(runner, app, db, tenant_a) -> None:  # typ
     assert response.status_code == 200 and response.json["access_token"]
 
 
-def test_a_public_client_from_the_cli_has_no_secret(runner, db, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_a_public_client_from_the_cli_has_no_secret(runner, db, tenant_a) -> None:
     result = runner.invoke(
         main,
         [
@@ -121,7 +121,7 @@ def test_a_public_client_from_the_cli_has_no_secret(runner, db, tenant_a) -> Non
     assert _clients(db)[0].client_secret_hash is None
 
 
-def test_bad_input_is_one_clear_error_and_registers_nothing(runner, db, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_is_one_clear_error_and_registers_nothing(runner, db, tenant_a) -> None:
     result = runner.invoke(
         main,
         [
@@ -144,7 +144,7 @@ def test_bad_input_is_one_clear_error_and_registers_nothing(runner, db, tenant_a
     assert _clients(db) == []
 
 
-def test_an_unknown_tenant_is_a_usage_error(runner, db, seeded) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_tenant_is_a_usage_error(runner, db, seeded) -> None:
     result = runner.invoke(
         main, ["oauth", "create-client", "--tenant", "atlantis", "--name", "X", "--redirect-uri", REDIRECT_URI]
     )
@@ -153,7 +153,7 @@ def test_an_unknown_tenant_is_a_usage_error(runner, db, seeded) -> None:  # type
     assert _clients(db) == []
 
 
-def test_client_ids_and_secrets_are_safe_on_a_command_line(db, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_client_ids_and_secrets_are_safe_on_a_command_line(db, tenant_a) -> None:
     # url-safe base64 could start with "-", which argparse and click then read as an option.
     from tests.oauth.conftest import register
 

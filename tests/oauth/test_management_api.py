@@ -36,19 +36,19 @@ def _clients(db: Database) -> list[OAuthClient]:
         return list(session.execute(select(OAuthClient).order_by(OAuthClient.created_at)).scalars())
 
 
-def _actions(db: Database, tenant_id) -> list[str]:  # type: ignore[no-untyped-def]
+def _actions(db: Database, tenant_id) -> list[str]:
     with db.transaction(tenant_id) as session:
         return list(session.execute(select(AuditRecord.action).order_by(AuditRecord.seq)).scalars())
 
 
-def _url(tenant, suffix: str = "") -> str:  # type: ignore[no-untyped-def]
+def _url(tenant, suffix: str = "") -> str:
     return f"/api/v1/t/{tenant.slug}/oauth-clients{suffix}"
 
 
 # ------------------------------------------------------------------------------------- registration
 
 
-def test_a_tenant_admin_registers_an_app_and_sees_the_secret_once(app, db, tenant_a, admin_a) -> None:  # type: ignore[no-untyped-def]
+def test_a_tenant_admin_registers_an_app_and_sees_the_secret_once(app, db, tenant_a, admin_a) -> None:
     http = browser(app, admin_a)
     response = http.post(_url(tenant_a), json=NEW_APP, base_url=HTTPS)
     assert response.status_code == 201, response.json
@@ -71,7 +71,7 @@ def test_a_tenant_admin_registers_an_app_and_sees_the_secret_once(app, db, tenan
     assert row.check_client_secret(secret)
 
 
-def test_a_public_app_has_no_secret(app, db, tenant_a, admin_a) -> None:  # type: ignore[no-untyped-def]
+def test_a_public_app_has_no_secret(app, db, tenant_a, admin_a) -> None:
     response = browser(app, admin_a).post(_url(tenant_a), json={**NEW_APP, "public": True}, base_url=HTTPS)
     assert response.status_code == 201
     assert response.json["client_secret"] is None
@@ -79,7 +79,7 @@ def test_a_public_app_has_no_secret(app, db, tenant_a, admin_a) -> None:  # type
     assert _clients(db)[0].client_secret_hash is None
 
 
-def test_a_machine_app_with_client_credentials_gets_its_default_scopes(app, db, tenant_a, admin_a) -> None:  # type: ignore[no-untyped-def]
+def test_a_machine_app_with_client_credentials_gets_its_default_scopes(app, db, tenant_a, admin_a) -> None:
     body = {"name": "Webhook relay", "grant_types": ["client_credentials"]}
     response = browser(app, admin_a).post(_url(tenant_a), json=body, base_url=HTTPS)
     assert response.status_code == 201, response.json
@@ -112,7 +112,7 @@ def test_a_machine_app_with_client_credentials_gets_its_default_scopes(app, db, 
         ({"redirect_uris": "https://kosodate.example.jp/cb"}, "redirect_uris"),
     ],
 )
-def test_a_bad_registration_is_a_422_problem_and_creates_nothing(app, db, tenant_a, admin_a, change, field) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_registration_is_a_422_problem_and_creates_nothing(app, db, tenant_a, admin_a, change, field) -> None:
     response = browser(app, admin_a).post(_url(tenant_a), json={**NEW_APP, **change}, base_url=HTTPS)
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
@@ -122,7 +122,7 @@ def test_a_bad_registration_is_a_422_problem_and_creates_nothing(app, db, tenant
 
 
 @pytest.mark.parametrize("who", ["clerk", "supervisor", "resident"])
-def test_only_the_tenant_admin_manages_apps(app, db, tenant_a, vendor, who) -> None:  # type: ignore[no-untyped-def]
+def test_only_the_tenant_admin_manages_apps(app, db, tenant_a, vendor, who) -> None:
     kind = AccountKind.RESIDENT if who == "resident" else AccountKind.STAFF
     person = sign_in(db, tenant_a, kind=kind, roles=[] if who == "resident" else [who])
     http = browser(app, person)
@@ -133,7 +133,7 @@ def test_only_the_tenant_admin_manages_apps(app, db, tenant_a, vendor, who) -> N
     assert len(_clients(db)) == 1 and _clients(db)[0].revoked_at is None
 
 
-def test_a_token_never_manages_apps(app, db, tenant_a, vendor) -> None:  # type: ignore[no-untyped-def]
+def test_a_token_never_manages_apps(app, db, tenant_a, vendor) -> None:
     machine = register(db, tenant_a, redirect_uris=[], grant_types=["client_credentials"])
     token = token_request(app, machine, grant_type="client_credentials").json["access_token"]
     http = app.test_client()
@@ -143,13 +143,13 @@ def test_a_token_never_manages_apps(app, db, tenant_a, vendor) -> None:  # type:
     assert len(_clients(db)) == 2
 
 
-def test_anonymous_callers_get_401(app, tenant_a, vendor) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_callers_get_401(app, tenant_a, vendor) -> None:
     http = app.test_client()
     assert http.get(_url(tenant_a), base_url=HTTPS).status_code == 401
     assert http.post(_url(tenant_a), json=NEW_APP, base_url=HTTPS).status_code == 401
 
 
-def test_another_municipalitys_app_is_not_found_and_left_alone(app, db, tenant_a, tenant_b, vendor) -> None:  # type: ignore[no-untyped-def]
+def test_another_municipalitys_app_is_not_found_and_left_alone(app, db, tenant_a, tenant_b, vendor) -> None:
     admin_b = sign_in(db, tenant_b, kind=AccountKind.STAFF, roles=[StaffRole.TENANT_ADMIN])
     http = browser(app, admin_b)
     assert http.get(_url(tenant_b, f"/{vendor.row.id}"), base_url=HTTPS).status_code == 404
@@ -161,7 +161,7 @@ def test_another_municipalitys_app_is_not_found_and_left_alone(app, db, tenant_a
     assert _clients(db)[0].revoked_at is None
 
 
-def test_deleting_an_app_revokes_it_and_every_token_it_holds(app, db, tenant_a, admin_a, vendor, resident) -> None:  # type: ignore[no-untyped-def]
+def test_deleting_an_app_revokes_it_and_every_token_it_holds(app, db, tenant_a, admin_a, vendor, resident) -> None:
     tokens = tokens_for(app, vendor, resident)
     http = browser(app, admin_a)
     response = http.delete(_url(tenant_a, f"/{vendor.row.id}"), base_url=HTTPS)
@@ -181,7 +181,7 @@ def test_deleting_an_app_revokes_it_and_every_token_it_holds(app, db, tenant_a, 
         assert verify(session, tenant_a.id).intact
 
 
-def test_an_unknown_app_id_is_404(app, tenant_a, admin_a) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_app_id_is_404(app, tenant_a, admin_a) -> None:
     http = browser(app, admin_a)
     assert http.get(_url(tenant_a, "/7d0f3c0e-1b1a-4a55-9a51-0d6d3d0f1b2c"), base_url=HTTPS).status_code == 404
     assert http.get(_url(tenant_a, "/not-a-uuid"), base_url=HTTPS).status_code == 404
@@ -190,11 +190,11 @@ def test_an_unknown_app_id_is_404(app, tenant_a, admin_a) -> None:  # type: igno
 # ----------------------------------------------------------------------------------------- consents
 
 
-def _consents_url(tenant, suffix: str = "") -> str:  # type: ignore[no-untyped-def]
+def _consents_url(tenant, suffix: str = "") -> str:
     return f"/api/v1/t/{tenant.slug}/me/consents{suffix}"
 
 
-def test_a_resident_sees_the_apps_they_allowed(app, vendor, resident) -> None:  # type: ignore[no-untyped-def]
+def test_a_resident_sees_the_apps_they_allowed(app, vendor, resident) -> None:
     tokens_for(app, vendor, resident, scope="applications:read")
     tokens_for(app, vendor, resident, scope="applications:read applications:write")
     response = browser(app, resident).get(_consents_url(resident.tenant), base_url=HTTPS)
@@ -207,7 +207,7 @@ def test_a_resident_sees_the_apps_they_allowed(app, vendor, resident) -> None:  
     assert consent["scopes"][0]["description"]["ja"] == "あなたの申請とその状況を見る"
 
 
-def test_withdrawing_a_consent_revokes_the_apps_tokens_for_that_resident(app, db, vendor, resident, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_withdrawing_a_consent_revokes_the_apps_tokens_for_that_resident(app, db, vendor, resident, tenant_a) -> None:
     mine = tokens_for(app, vendor, resident)
     neighbour = sign_in(db, tenant_a)
     theirs = tokens_for(app, vendor, neighbour)
@@ -224,7 +224,7 @@ def test_withdrawing_a_consent_revokes_the_apps_tokens_for_that_resident(app, db
     assert "oauth.consent.withdrawn" in _actions(db, tenant_a.id)
 
 
-def test_a_resident_cannot_withdraw_someone_elses_consent(app, db, vendor, resident, tenant_a, tenant_b) -> None:  # type: ignore[no-untyped-def]
+def test_a_resident_cannot_withdraw_someone_elses_consent(app, db, vendor, resident, tenant_a, tenant_b) -> None:
     tokens = tokens_for(app, vendor, resident)
     (consent,) = browser(app, resident).get(_consents_url(tenant_a), base_url=HTTPS).json
     neighbour = browser(app, sign_in(db, tenant_a))
@@ -235,7 +235,7 @@ def test_a_resident_cannot_withdraw_someone_elses_consent(app, db, vendor, resid
     assert introspect(app, vendor, tokens["access_token"])["active"] is True
 
 
-def test_an_app_cannot_read_or_withdraw_consents_with_its_token(app, vendor, resident) -> None:  # type: ignore[no-untyped-def]
+def test_an_app_cannot_read_or_withdraw_consents_with_its_token(app, vendor, resident) -> None:
     tokens = tokens_for(app, vendor, resident)
     (consent,) = browser(app, resident).get(_consents_url(resident.tenant), base_url=HTTPS).json
     http = app.test_client()
@@ -246,14 +246,14 @@ def test_an_app_cannot_read_or_withdraw_consents_with_its_token(app, vendor, res
     assert introspect(app, vendor, tokens["access_token"])["active"] is True
 
 
-def test_consents_need_a_signed_in_resident(app, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_consents_need_a_signed_in_resident(app, tenant_a) -> None:
     http = app.test_client()
     assert http.get(_consents_url(tenant_a), base_url=HTTPS).status_code == 401
     response = http.delete(_consents_url(tenant_a, "/7d0f3c0e-1b1a-4a55-9a51-0d6d3d0f1b2c"), base_url=HTTPS)
     assert response.status_code == 401
 
 
-def test_an_unknown_consent_is_404(app, resident) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_consent_is_404(app, resident) -> None:
     http = browser(app, resident)
     response = http.delete(_consents_url(resident.tenant, "/7d0f3c0e-1b1a-4a55-9a51-0d6d3d0f1b2c"), base_url=HTTPS)
     assert response.status_code == 404

@@ -28,7 +28,7 @@ from tests.oauth.conftest import (
 )
 
 
-def _api_status(app, tenant, access_token: str) -> int:  # type: ignore[no-untyped-def]
+def _api_status(app, tenant, access_token: str) -> int:
     """401 for a dead token; 403 for a live one (the consents API is for signed-in residents only)."""
     response = app.test_client().get(
         f"/api/v1/t/{tenant.slug}/me/consents", headers=bearer(access_token), base_url=HTTPS
@@ -44,7 +44,7 @@ def _token_rows(db: Database) -> list[OAuthToken]:
 # ------------------------------------------------------------------------------------ code redemption
 
 
-def test_a_code_and_its_verifier_give_a_bearer_token_with_a_refresh_token(app, db, vendor, resident) -> None:  # type: ignore[no-untyped-def]
+def test_a_code_and_its_verifier_give_a_bearer_token_with_a_refresh_token(app, db, vendor, resident) -> None:
     pkce = Pkce()
     code = obtain_code(app, vendor, resident, pkce)
     response = exchange(app, vendor, code, pkce)
@@ -70,7 +70,7 @@ def test_a_code_and_its_verifier_give_a_bearer_token_with_a_refresh_token(app, d
     assert (row.refresh_expires_at - row.issued_at) >= timedelta(days=30) - timedelta(seconds=5)
 
 
-def test_a_wrong_code_verifier_is_refused(app, db, vendor, resident) -> None:  # type: ignore[no-untyped-def]
+def test_a_wrong_code_verifier_is_refused(app, db, vendor, resident) -> None:
     pkce = Pkce()
     code = obtain_code(app, vendor, resident, pkce)
     response = exchange(app, vendor, code, Pkce())
@@ -79,7 +79,7 @@ def test_a_wrong_code_verifier_is_refused(app, db, vendor, resident) -> None:  #
     assert _token_rows(db) == []
 
 
-def test_a_missing_code_verifier_is_refused_even_for_a_confidential_client(app, db, vendor, resident) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_code_verifier_is_refused_even_for_a_confidential_client(app, db, vendor, resident) -> None:
     pkce = Pkce()
     code = obtain_code(app, vendor, resident, pkce)
     response = exchange(app, vendor, code, pkce, code_verifier=None)
@@ -88,14 +88,14 @@ def test_a_missing_code_verifier_is_refused_even_for_a_confidential_client(app, 
     assert _token_rows(db) == []
 
 
-def test_a_public_client_redeems_with_pkce_and_no_secret(app, db, tenant_a, resident) -> None:  # type: ignore[no-untyped-def]
+def test_a_public_client_redeems_with_pkce_and_no_secret(app, db, tenant_a, resident) -> None:
     native = register(db, tenant_a, public=True, redirect_uris=[REDIRECT_URI])
     assert native.secret is None
     body = tokens_for(app, native, resident)
     assert body["access_token"] and body["refresh_token"]
 
 
-def test_the_redirect_uri_at_the_token_endpoint_must_be_the_same(app, db, vendor, resident) -> None:  # type: ignore[no-untyped-def]
+def test_the_redirect_uri_at_the_token_endpoint_must_be_the_same(app, db, vendor, resident) -> None:
     pkce = Pkce()
     code = obtain_code(app, vendor, resident, pkce)
     for other in (REDIRECT_URI + "/", None):
@@ -104,7 +104,7 @@ def test_the_redirect_uri_at_the_token_endpoint_must_be_the_same(app, db, vendor
     assert _token_rows(db) == []
 
 
-def test_a_code_is_bound_to_its_client(app, db, vendor, resident, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_a_code_is_bound_to_its_client(app, db, vendor, resident, tenant_a) -> None:
     other = register(db, tenant_a, name="Other app")
     pkce = Pkce()
     code = obtain_code(app, vendor, resident, pkce)
@@ -114,7 +114,7 @@ def test_a_code_is_bound_to_its_client(app, db, vendor, resident, tenant_a) -> N
     assert exchange(app, vendor, code, pkce).status_code == 200
 
 
-def test_reusing_a_code_is_refused_and_revokes_every_token_issued_from_it(app, db, vendor, resident) -> None:  # type: ignore[no-untyped-def]
+def test_reusing_a_code_is_refused_and_revokes_every_token_issued_from_it(app, db, vendor, resident) -> None:
     pkce = Pkce()
     code = obtain_code(app, vendor, resident, pkce)
     first = exchange(app, vendor, code, pkce).json
@@ -130,7 +130,7 @@ def test_reusing_a_code_is_refused_and_revokes_every_token_issued_from_it(app, d
     assert {row.revoked_reason for row in _token_rows(db)} == {"code_reuse"}
 
 
-def test_an_expired_code_is_refused(app, db, vendor, resident) -> None:  # type: ignore[no-untyped-def]
+def test_an_expired_code_is_refused(app, db, vendor, resident) -> None:
     pkce = Pkce()
     code = obtain_code(app, vendor, resident, pkce)
     with db.transaction() as session:
@@ -141,7 +141,7 @@ def test_an_expired_code_is_refused(app, db, vendor, resident) -> None:  # type:
     assert _token_rows(db) == []
 
 
-def test_a_code_lives_five_minutes(app, db, vendor, resident) -> None:  # type: ignore[no-untyped-def]
+def test_a_code_lives_five_minutes(app, db, vendor, resident) -> None:
     obtain_code(app, vendor, resident, Pkce())
     with db.transaction() as session:
         row = session.execute(select(OAuthAuthorizationCode)).scalar_one()
@@ -150,14 +150,14 @@ def test_a_code_lives_five_minutes(app, db, vendor, resident) -> None:  # type: 
 
 def test_concurrent_redemptions_of_one_code_give_exactly_one_token(
     app, db, backend, vendor, resident, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     pkce = Pkce()
     code = obtain_code(app, vendor, resident, pkce)
     # Both requests read the (unused) code before either claims it: only the conditional UPDATE can decide.
     both_read = threading.Barrier(2, timeout=20)
     original = AuthorizationCodeGrant.query_authorization_code
 
-    def read_then_wait(self, code_value, client):  # type: ignore[no-untyped-def]
+    def read_then_wait(self, code_value, client):
         row = original(self, code_value, client)
         both_read.wait()
         return row
@@ -182,12 +182,12 @@ def test_concurrent_redemptions_of_one_code_give_exactly_one_token(
 
 def test_concurrent_refreshes_with_one_refresh_token_give_one_new_token_and_revoke_the_family(
     app, db, backend, vendor, resident, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     first = tokens_for(app, vendor, resident)
     both_read = threading.Barrier(2, timeout=20)
     original = RefreshTokenGrant.authenticate_refresh_token
 
-    def read_then_wait(self, refresh_token):  # type: ignore[no-untyped-def]
+    def read_then_wait(self, refresh_token):
         row = original(self, refresh_token)
         both_read.wait()
         return row
@@ -212,7 +212,7 @@ def test_concurrent_refreshes_with_one_refresh_token_give_one_new_token_and_revo
 # --------------------------------------------------------------------------------------------- refresh
 
 
-def test_each_refresh_rotates_the_refresh_token(app, db, vendor, resident) -> None:  # type: ignore[no-untyped-def]
+def test_each_refresh_rotates_the_refresh_token(app, db, vendor, resident) -> None:
     first = tokens_for(app, vendor, resident)
     second = token_request(app, vendor, grant_type="refresh_token", refresh_token=first["refresh_token"])
     assert second.status_code == 200
@@ -228,7 +228,7 @@ def test_each_refresh_rotates_the_refresh_token(app, db, vendor, resident) -> No
     assert len({row.refresh_expires_at for row in rows}) == 1
 
 
-def test_replaying_a_used_refresh_token_revokes_the_whole_family(app, db, vendor, resident) -> None:  # type: ignore[no-untyped-def]
+def test_replaying_a_used_refresh_token_revokes_the_whole_family(app, db, vendor, resident) -> None:
     first = tokens_for(app, vendor, resident)
     second = token_request(app, vendor, grant_type="refresh_token", refresh_token=first["refresh_token"]).json
 
@@ -245,7 +245,7 @@ def test_replaying_a_used_refresh_token_revokes_the_whole_family(app, db, vendor
     # Another authorization of the same resident is a different family and is untouched.
 
 
-def test_another_family_survives_a_replay(app, db, vendor, resident) -> None:  # type: ignore[no-untyped-def]
+def test_another_family_survives_a_replay(app, db, vendor, resident) -> None:
     mine = tokens_for(app, vendor, resident)
     other = tokens_for(app, vendor, resident)
     token_request(app, vendor, grant_type="refresh_token", refresh_token=mine["refresh_token"])
@@ -253,7 +253,7 @@ def test_another_family_survives_a_replay(app, db, vendor, resident) -> None:  #
     assert introspect(app, vendor, other["access_token"])["active"] is True
 
 
-def test_a_refresh_may_narrow_the_scope_but_not_widen_it(app, db, vendor, resident) -> None:  # type: ignore[no-untyped-def]
+def test_a_refresh_may_narrow_the_scope_but_not_widen_it(app, db, vendor, resident) -> None:
     first = tokens_for(app, vendor, resident, scope="applications:read")
     wider = token_request(
         app, vendor, grant_type="refresh_token", refresh_token=first["refresh_token"], scope="applications:write"
@@ -263,7 +263,7 @@ def test_a_refresh_may_narrow_the_scope_but_not_widen_it(app, db, vendor, reside
     assert same.status_code == 200 and same.json["scope"] == "applications:read"
 
 
-def test_a_refresh_token_is_bound_to_its_client(app, db, vendor, resident, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_a_refresh_token_is_bound_to_its_client(app, db, vendor, resident, tenant_a) -> None:
     other = register(db, tenant_a, name="Other app")
     first = tokens_for(app, vendor, resident)
     stolen = token_request(app, other, grant_type="refresh_token", refresh_token=first["refresh_token"])
@@ -271,7 +271,7 @@ def test_a_refresh_token_is_bound_to_its_client(app, db, vendor, resident, tenan
     assert introspect(app, vendor, first["refresh_token"])["active"] is True
 
 
-def test_a_disabled_account_can_no_longer_refresh(app, db, vendor, resident) -> None:  # type: ignore[no-untyped-def]
+def test_a_disabled_account_can_no_longer_refresh(app, db, vendor, resident) -> None:
     from madoguchi.identity.models import Account
 
     first = tokens_for(app, vendor, resident)
@@ -285,7 +285,7 @@ def test_a_disabled_account_can_no_longer_refresh(app, db, vendor, resident) -> 
 # ---------------------------------------------------------------------------------- client credentials
 
 
-def test_client_credentials_give_a_tenant_token_without_a_resident_or_refresh_token(app, db, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_client_credentials_give_a_tenant_token_without_a_resident_or_refresh_token(app, db, tenant_a) -> None:
     machine = register(db, tenant_a, redirect_uris=[], grant_types=["client_credentials"])
     response = token_request(app, machine, grant_type="client_credentials")
     assert response.status_code == 200
@@ -299,7 +299,7 @@ def test_client_credentials_give_a_tenant_token_without_a_resident_or_refresh_to
 
 
 @pytest.mark.parametrize("scope", ["applications:process", "applications:write", "catalog:read nonsense"])
-def test_client_credentials_refuse_scopes_outside_the_grant(app, db, tenant_a, scope) -> None:  # type: ignore[no-untyped-def]
+def test_client_credentials_refuse_scopes_outside_the_grant(app, db, tenant_a, scope) -> None:
     machine = register(db, tenant_a, redirect_uris=[], grant_types=["client_credentials"])
     response = token_request(app, machine, grant_type="client_credentials", scope=scope)
     assert response.status_code == 400
@@ -307,7 +307,7 @@ def test_client_credentials_refuse_scopes_outside_the_grant(app, db, tenant_a, s
     assert _token_rows(db) == []
 
 
-def test_a_public_client_cannot_use_client_credentials(app, db, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_a_public_client_cannot_use_client_credentials(app, db, tenant_a) -> None:
     native = register(db, tenant_a, public=True)
     response = token_request(app, native, grant_type="client_credentials")
     assert response.status_code == 401
@@ -315,7 +315,7 @@ def test_a_public_client_cannot_use_client_credentials(app, db, tenant_a) -> Non
     assert _token_rows(db) == []
 
 
-def test_a_client_may_only_use_the_grants_it_was_registered_for(app, db, vendor) -> None:  # type: ignore[no-untyped-def]
+def test_a_client_may_only_use_the_grants_it_was_registered_for(app, db, vendor) -> None:
     response = token_request(app, vendor, grant_type="client_credentials")
     assert response.status_code == 400
     assert response.json["error"] == "unauthorized_client"
@@ -323,14 +323,14 @@ def test_a_client_may_only_use_the_grants_it_was_registered_for(app, db, vendor)
 
 
 @pytest.mark.parametrize("grant_type", ["password", "implicit", "urn:ietf:params:oauth:grant-type:device_code"])
-def test_password_and_implicit_grants_are_unsupported(app, db, vendor, resident, grant_type) -> None:  # type: ignore[no-untyped-def]
+def test_password_and_implicit_grants_are_unsupported(app, db, vendor, resident, grant_type) -> None:
     response = token_request(app, vendor, grant_type=grant_type, username=resident.email, password="secret")
     assert response.status_code == 400
     assert response.json["error"] == "unsupported_grant_type"
     assert _token_rows(db) == []
 
 
-def test_a_wrong_client_secret_is_invalid_client(app, db, vendor) -> None:  # type: ignore[no-untyped-def]
+def test_a_wrong_client_secret_is_invalid_client(app, db, vendor) -> None:
     vendor.secret = "not-the-secret"
     response = token_request(app, vendor, grant_type="refresh_token", refresh_token="x")
     assert response.status_code == 401
@@ -338,7 +338,7 @@ def test_a_wrong_client_secret_is_invalid_client(app, db, vendor) -> None:  # ty
     assert response.headers["WWW-Authenticate"].startswith("Basic")
 
 
-def test_a_client_of_a_suspended_municipality_gets_no_token(app, db, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_a_client_of_a_suspended_municipality_gets_no_token(app, db, tenant_a) -> None:
     from madoguchi.tenancy.models import Tenant
 
     machine = register(db, tenant_a, redirect_uris=[], grant_types=["client_credentials"])
@@ -351,7 +351,7 @@ def test_a_client_of_a_suspended_municipality_gets_no_token(app, db, tenant_a) -
 # ------------------------------------------------------------------------------------ rate limit, metadata
 
 
-def test_the_token_endpoint_is_rate_limited_per_client_with_retry_after(settings, seeded, db, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_the_token_endpoint_is_rate_limited_per_client_with_retry_after(settings, seeded, db, tenant_a) -> None:
     app = create_app(replace(settings, oauth_token_rate_limit="3/minute"))
     app.config["TESTING"] = True
     try:
@@ -373,7 +373,7 @@ def test_the_token_endpoint_is_rate_limited_per_client_with_retry_after(settings
             database().dispose()
 
 
-def test_metadata_describes_the_server_per_rfc_8414(app) -> None:  # type: ignore[no-untyped-def]
+def test_metadata_describes_the_server_per_rfc_8414(app) -> None:
     from authlib.oauth2 import rfc8414, rfc9207
 
     response = app.test_client().get("/.well-known/oauth-authorization-server", base_url=HTTPS)
@@ -393,7 +393,7 @@ def test_metadata_describes_the_server_per_rfc_8414(app) -> None:  # type: ignor
     rfc8414.AuthorizationServerMetadata(body).validate(metadata_classes=[rfc9207.AuthorizationServerMetadata])
 
 
-def test_client_secrets_are_stored_hashed(db, vendor) -> None:  # type: ignore[no-untyped-def]
+def test_client_secrets_are_stored_hashed(db, vendor) -> None:
     with db.transaction() as session:
         row = session.execute(select(OAuthClient).where(OAuthClient.id == vendor.row.id)).scalar_one()
         raw = session.execute(text("select client_secret_hash from oauth_clients")).scalar_one()
@@ -401,7 +401,7 @@ def test_client_secrets_are_stored_hashed(db, vendor) -> None:  # type: ignore[n
     assert row.check_client_secret(vendor.secret) and not row.check_client_secret(vendor.secret + "x")
 
 
-def test_plain_http_from_a_non_loopback_host_is_refused_in_the_oauth_error_format(app, vendor) -> None:  # type: ignore[no-untyped-def]
+def test_plain_http_from_a_non_loopback_host_is_refused_in_the_oauth_error_format(app, vendor) -> None:
     headers, _ = vendor.auth()
     response = app.test_client().post(
         "/oauth/token", data={"grant_type": "client_credentials"}, headers=headers, base_url="http://madoguchi.example"

@@ -71,7 +71,7 @@ def csrf_in(html: str) -> str:
     return match.group(1)
 
 
-def submit(client: FlaskClient, form_url: str, data: dict[str, Any], *, action: str | None = None, **kwargs: Any):  # type: ignore[no-untyped-def]
+def submit(client: FlaskClient, form_url: str, data: dict[str, Any], *, action: str | None = None, **kwargs: Any):
     """Post a page's form as a browser does: the page's CSRF token and lock version, a same-origin Referer."""
     html = client.get(form_url).get_data(as_text=True)
     body: dict[str, Any] = {"csrf_token": csrf_in(html), **data}

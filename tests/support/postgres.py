@@ -411,7 +411,7 @@ class ThrowawayPostgres:
             text=True,
             timeout=timeout,
             check=False,
-            **as_user,  # type: ignore[arg-type]
+            **as_user,
         )
         if result.returncode != 0:
             raise PostgresError(

@@ -68,7 +68,7 @@ class RcloneS3:
         assert self._folder is not None
         return Path(self._folder.name) / "data"
 
-    def client(self):  # type: ignore[no-untyped-def]
+    def client(self):
         """A boto3 S3 client for this server (signature v4, path-style addressing)."""
         return boto3.client(
             "s3",

@@ -12,7 +12,7 @@ from tests.factories import make_person, tenants
 
 
 @pytest.fixture
-def two_tenants_with_people(db: Database, seeded: None):  # type: ignore[no-untyped-def]
+def two_tenants_with_people(db: Database, seeded: None):
     tenant_a, tenant_b = tenants(db)[:2]
     with db.transaction(tenant_a.id) as session:
         make_person(session, tenant_a, given_name="花子")
@@ -21,7 +21,7 @@ def two_tenants_with_people(db: Database, seeded: None):  # type: ignore[no-unty
     return tenant_a, tenant_b
 
 
-def test_orm_reads_only_rows_of_the_bound_tenant(db: Database, two_tenants_with_people) -> None:  # type: ignore[no-untyped-def]
+def test_orm_reads_only_rows_of_the_bound_tenant(db: Database, two_tenants_with_people) -> None:
     tenant_a, tenant_b = two_tenants_with_people
     with db.transaction(tenant_a.id) as session:
         names = session.execute(select(Person.given_name)).scalars().all()
@@ -31,24 +31,24 @@ def test_orm_reads_only_rows_of_the_bound_tenant(db: Database, two_tenants_with_
     assert b_rows == []
 
 
-def test_orm_session_bound_to_no_tenant_sees_no_tenant_rows(db: Database, two_tenants_with_people) -> None:  # type: ignore[no-untyped-def]
+def test_orm_session_bound_to_no_tenant_sees_no_tenant_rows(db: Database, two_tenants_with_people) -> None:
     with db.transaction() as session:
         assert session.execute(select(Person)).scalars().all() == []
 
 
-def test_orm_refuses_to_write_a_row_of_another_tenant(db: Database, two_tenants_with_people) -> None:  # type: ignore[no-untyped-def]
+def test_orm_refuses_to_write_a_row_of_another_tenant(db: Database, two_tenants_with_people) -> None:
     tenant_a, tenant_b = two_tenants_with_people
     with pytest.raises(CrossTenantWrite), db.transaction(tenant_a.id) as session:
         make_person(session, tenant_b)
 
 
-def test_orm_refuses_to_write_a_tenant_row_with_no_tenant_bound(db: Database, two_tenants_with_people) -> None:  # type: ignore[no-untyped-def]
+def test_orm_refuses_to_write_a_tenant_row_with_no_tenant_bound(db: Database, two_tenants_with_people) -> None:
     tenant_a, _ = two_tenants_with_people
     with pytest.raises(TenantNotBound), db.transaction() as session:
         make_person(session, tenant_a)
 
 
-def test_orm_bulk_update_stays_inside_the_tenant(db: Database, two_tenants_with_people) -> None:  # type: ignore[no-untyped-def]
+def test_orm_bulk_update_stays_inside_the_tenant(db: Database, two_tenants_with_people) -> None:
     tenant_a, tenant_b = two_tenants_with_people
     with db.transaction(tenant_a.id) as session:
         session.execute(sa.update(Person).values(given_name="変更"))
@@ -59,27 +59,27 @@ def test_orm_bulk_update_stays_inside_the_tenant(db: Database, two_tenants_with_
 # ---------------------------------------------------------------------------------- PostgreSQL RLS
 
 
-def _raw_names(session) -> list[str]:  # type: ignore[no-untyped-def]
+def _raw_names(session) -> list[str]:
     # text(): bypasses the ORM safety net entirely, so only row-level security stands in the way.
     return list(session.execute(text("select given_name from persons order by given_name")).scalars())
 
 
 @pytest.mark.postgres_only
-def test_raw_sql_as_app_role_sees_only_the_set_tenant(db: Database, two_tenants_with_people) -> None:  # type: ignore[no-untyped-def]
+def test_raw_sql_as_app_role_sees_only_the_set_tenant(db: Database, two_tenants_with_people) -> None:
     tenant_a, _ = two_tenants_with_people
     with db.transaction(tenant_a.id) as session:
         assert _raw_names(session) == ["花子"]
 
 
 @pytest.mark.postgres_only
-def test_raw_sql_with_no_tenant_set_returns_nothing(db: Database, two_tenants_with_people) -> None:  # type: ignore[no-untyped-def]
+def test_raw_sql_with_no_tenant_set_returns_nothing(db: Database, two_tenants_with_people) -> None:
     with db.transaction() as session:
         assert _raw_names(session) == []
         assert session.execute(text("select count(*) from audit_records")).scalar_one() == 0
 
 
 @pytest.mark.postgres_only
-def test_raw_insert_for_another_tenant_is_refused_by_the_database(db: Database, two_tenants_with_people) -> None:  # type: ignore[no-untyped-def]
+def test_raw_insert_for_another_tenant_is_refused_by_the_database(db: Database, two_tenants_with_people) -> None:
     tenant_a, tenant_b = two_tenants_with_people
     with pytest.raises(sa.exc.ProgrammingError, match="row-level security"), db.transaction(tenant_a.id) as session:
         session.execute(
@@ -95,7 +95,7 @@ def test_raw_insert_for_another_tenant_is_refused_by_the_database(db: Database, 
 @pytest.mark.postgres_only
 def test_tenant_setting_does_not_leak_to_the_next_transaction_on_a_pooled_connection(
     settings,
-    two_tenants_with_people,  # type: ignore[no-untyped-def]
+    two_tenants_with_people,
 ) -> None:
     tenant_a, _ = two_tenants_with_people
     single = Database(settings.database_url, pool_size=1, max_overflow=0)
@@ -112,7 +112,7 @@ def test_tenant_setting_does_not_leak_to_the_next_transaction_on_a_pooled_connec
 
 
 @pytest.mark.postgres_only
-def test_binding_a_tenant_mid_transaction_applies_to_that_transaction(db: Database, two_tenants_with_people) -> None:  # type: ignore[no-untyped-def]
+def test_binding_a_tenant_mid_transaction_applies_to_that_transaction(db: Database, two_tenants_with_people) -> None:
     tenant_a, _ = two_tenants_with_people
     with db.transaction() as session:
         assert _raw_names(session) == []
@@ -121,7 +121,7 @@ def test_binding_a_tenant_mid_transaction_applies_to_that_transaction(db: Databa
 
 
 @pytest.mark.postgres_only
-def test_app_role_cannot_bypass_or_own_tenant_tables(db: Database, two_tenants_with_people) -> None:  # type: ignore[no-untyped-def]
+def test_app_role_cannot_bypass_or_own_tenant_tables(db: Database, two_tenants_with_people) -> None:
     with db.transaction() as session:
         role = session.execute(text("select rolsuper, rolbypassrls from pg_roles where rolname = current_user")).one()
         owners = set(
@@ -133,14 +133,14 @@ def test_app_role_cannot_bypass_or_own_tenant_tables(db: Database, two_tenants_w
 
 
 @pytest.mark.postgres_only
-def test_app_role_cannot_rewrite_the_audit_trail(db: Database, two_tenants_with_people) -> None:  # type: ignore[no-untyped-def]
+def test_app_role_cannot_rewrite_the_audit_trail(db: Database, two_tenants_with_people) -> None:
     tenant_a, _ = two_tenants_with_people
     with pytest.raises(sa.exc.ProgrammingError, match="permission denied"), db.transaction(tenant_a.id) as session:
         session.execute(text("update audit_records set actor = 'someone else'"))
 
 
 @pytest.mark.postgres_only
-def test_request_with_no_tenant_after_one_for_a_sees_nothing_of_a(settings, two_tenants_with_people) -> None:  # type: ignore[no-untyped-def]
+def test_request_with_no_tenant_after_one_for_a_sees_nothing_of_a(settings, two_tenants_with_people) -> None:
     from dataclasses import replace
 
     from madoguchi import create_app

@@ -103,7 +103,7 @@ def _visible(db: Database, bound: uuid.UUID | None, table: str, among: set[uuid.
 
 
 @pytest.mark.parametrize("table", TABLES)
-def test_what_the_app_role_reads_with_no_tenant_and_with_another_tenant(db: Database, two_tenants, table: str) -> None:  # type: ignore[no-untyped-def]
+def test_what_the_app_role_reads_with_no_tenant_and_with_another_tenant(db: Database, two_tenants, table: str) -> None:
     tenant_a, tenant_b, _, _ = two_tenants
     both = {tenant_a.id, tenant_b.id}
     crosses = CROSSES_TENANTS[table]
@@ -112,7 +112,7 @@ def test_what_the_app_role_reads_with_no_tenant_and_with_another_tenant(db: Data
     assert _visible(db, tenant_b.id, table, both) == (both if crosses else {tenant_b.id})
 
 
-def test_the_verification_lookup_returns_only_the_row_asked_for(db: Database, two_tenants) -> None:  # type: ignore[no-untyped-def]
+def test_the_verification_lookup_returns_only_the_row_asked_for(db: Database, two_tenants) -> None:
     tenant_a, tenant_b, _, rows_b = two_tenants
     lookup = "select * from certificate_verification_lookup(:code, :sha256)"
     for bound in (None, tenant_a.id):
@@ -124,7 +124,7 @@ def test_the_verification_lookup_returns_only_the_row_asked_for(db: Database, tw
                 assert session.execute(text(lookup), {"code": code, "sha256": sha256}).all() == []
 
 
-def test_a_verification_row_of_another_tenant_cannot_be_written(db: Database, two_tenants) -> None:  # type: ignore[no-untyped-def]
+def test_a_verification_row_of_another_tenant_cannot_be_written(db: Database, two_tenants) -> None:
     tenant_a, tenant_b, _, _ = two_tenants
     insert = text(
         "insert into certificate_verifications (code, tenant_id, document_id, pdf_sha256, created_at) "

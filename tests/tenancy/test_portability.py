@@ -182,8 +182,8 @@ def test_imported_tenant_works_in_the_other_installation(
         attachment = session.execute(sa.select(Attachment)).scalar_one()
         issued = session.execute(sa.select(IssuedDocument)).scalar_one()
     assert target.storage.get(attachment.storage_key, tenant_id=tenant_id) == ATTACHMENT_BYTES
-    signed_pdf = source.storage.get(issued.pdf_storage_key, tenant_id=tenant_id)  # type: ignore[arg-type]
-    assert target.storage.get(issued.pdf_storage_key, tenant_id=tenant_id) == signed_pdf  # type: ignore[arg-type]
+    signed_pdf = source.storage.get(issued.pdf_storage_key, tenant_id=tenant_id)
+    assert target.storage.get(issued.pdf_storage_key, tenant_id=tenant_id) == signed_pdf
     # The public verification page of the new installation knows the certificate's code.
     with target.db.transaction() as session:
         checked = certificates.verify_code(session, issued.verification_code or "")
@@ -225,7 +225,7 @@ def test_without_a_transfer_key_individual_numbers_stay_behind(
     assert json.loads(members["manifest.json"])["sealed_columns"] == {"persons.individual_number_encrypted": "omitted"}
     import_(target, path)
     with target.db.transaction(seeded.tenant.id) as session:
-        assert session.get(Person, seeded.person_id).individual_number_encrypted is None  # type: ignore[union-attr]
+        assert session.get(Person, seeded.person_id).individual_number_encrypted is None
 
 
 # Tampering: what someone without the signing key can do to an archive (the manifest then no longer matches).
@@ -307,7 +307,7 @@ def _file_of_another_tenant(members: dict[str, bytes], manifest: dict[str, Any])
         "signed-file-of-another-tenant",
     ],
 )
-def test_tampered_or_wrong_archive_is_refused_and_imports_nothing(  # type: ignore[no-untyped-def]
+def test_tampered_or_wrong_archive_is_refused_and_imports_nothing(
     source: Installation, target: Installation, archive: Path, corrupt, signed_again: bool, message: str
 ) -> None:
     members = read_archive(archive)
@@ -395,7 +395,7 @@ def test_import_failing_midway_leaves_no_rows_and_no_files(
 ) -> None:
     original_put = LocalStorage.put
 
-    def put_then_fail(self, key, data, *, tenant_id, content_type):  # type: ignore[no-untyped-def]
+    def put_then_fail(self, key, data, *, tenant_id, content_type):
         original_put(self, key, data, tenant_id=tenant_id, content_type=content_type)
         raise OSError("disk full")
 

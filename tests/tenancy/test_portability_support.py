@@ -94,7 +94,7 @@ def source_keys() -> dict[str, str]:
 
 
 @pytest.fixture
-def source(settings: Settings, db: Database, seeded: None, tmp_path: Path, source_keys, transfer_key) -> Installation:  # type: ignore[no-untyped-def]
+def source(settings: Settings, db: Database, seeded: None, tmp_path: Path, source_keys, transfer_key) -> Installation:
     configured = replace(
         settings,
         storage_url=f"file://{tmp_path / 'source-documents'}",
@@ -147,7 +147,7 @@ def fresh_installation(
 
 
 @pytest.fixture
-def target(request: pytest.FixtureRequest, backend: Backend, tmp_path: Path, source_keys, transfer_key):  # type: ignore[no-untyped-def]
+def target(request: pytest.FixtureRequest, backend: Backend, tmp_path: Path, source_keys, transfer_key):
     """The installation the tenant moves to, on the same backend as the source."""
     installation = fresh_installation(
         request,
@@ -266,7 +266,7 @@ def seed_tenant(installation: Installation) -> Seeded:
 
 def read_archive(path: Path) -> dict[str, bytes]:
     with tarfile.open(path, "r:gz") as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
 
 
 def write_archive(path: Path, members: dict[str, bytes]) -> None:
@@ -323,7 +323,7 @@ def assert_nothing_imported(target: Installation) -> None:
         with engine.connect() as conn:
             assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() == 0, table.name
         engine.dispose()
-    documents = target.storage.root  # type: ignore[attr-defined] - targets keep documents in a local folder
+    documents = target.storage.root  # targets keep documents in a local folder
     assert not documents.exists() or not any(p.is_file() for p in documents.rglob("*"))
 
 

@@ -139,7 +139,7 @@ def test_another_towns_admin_is_sent_to_the_login_and_changes_nothing(
 ) -> None:
     url = admin_url(towns.b, UPGRADE)
     page = admin_b.http.get(url).get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
     assert admin_a.http.get(url).status_code == 303
     response = admin_a.http.post(

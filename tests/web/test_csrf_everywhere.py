@@ -16,7 +16,7 @@ from madoguchi.extensions import csrf
 from tests.factories import tenants
 
 
-def _form_routes(app):  # type: ignore[no-untyped-def]
+def _form_routes(app):
     exempt_blueprints = {  # Flask-WTF keeps the exemptions here (blueprints or their names, by version)
         getattr(b, "name", b) for b in csrf._exempt_blueprints
     }
@@ -31,7 +31,7 @@ def _form_routes(app):  # type: ignore[no-untyped-def]
         yield rule
 
 
-def _url(rule, slug: str) -> str:  # type: ignore[no-untyped-def]
+def _url(rule, slug: str) -> str:
     values = {}
     for argument in rule.arguments:
         converter = type(rule._converters[argument]).__name__
@@ -55,7 +55,7 @@ def _row_count(db: Database) -> int:
         )
 
 
-def test_every_form_route_refuses_a_post_without_its_csrf_token(app, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_every_form_route_refuses_a_post_without_its_csrf_token(app, db: Database) -> None:
     slug = tenants(db)[1].slug
     client = app.test_client()
     routes = list(_form_routes(app))

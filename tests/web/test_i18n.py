@@ -25,7 +25,7 @@ def test_every_message_of_every_area_has_a_japanese_translation() -> None:
 
 
 @pytest.mark.parametrize("directory", i18n.translation_directories(), ids=lambda p: p.parent.name)
-def test_catalogs_parse_and_keep_their_placeholders(directory) -> None:  # type: ignore[no-untyped-def]
+def test_catalogs_parse_and_keep_their_placeholders(directory) -> None:
     with i18n.catalog_path(directory, "ja").open("rb") as po:
         catalog = read_po(po, locale="ja")
     for message in catalog:
@@ -38,7 +38,7 @@ def test_catalogs_parse_and_keep_their_placeholders(directory) -> None:  # type:
             assert sorted(PLACEHOLDER.findall(source)) == sorted(PLACEHOLDER.findall(target)), message.id
 
 
-def test_dates_in_wareki_for_japanese_and_iso_for_english(app) -> None:  # type: ignore[no-untyped-def]
+def test_dates_in_wareki_for_japanese_and_iso_for_english(app) -> None:
     with app.test_request_context("/"):
         assert i18n.format_date_local(date(2026, 11, 26), "ja") == "令和8年11月26日"
         assert i18n.format_date_local(date(2019, 5, 1), "ja") == "令和元年5月1日"
@@ -57,7 +57,7 @@ def _lang(html: str) -> str:
     return found.group(1)
 
 
-def test_locale_from_query_then_remembered_choice_then_the_municipalitys_default(client, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_locale_from_query_then_remembered_choice_then_the_municipalitys_default(client, db: Database) -> None:
     city = next(t for t in tenants(db) if t.profile.get("locales") == ["ja", "en"])
     assert _lang(client.get(f"/{city.slug}/").get_data(as_text=True)) == city.default_locale == "ja"
     chosen = client.get(f"/{city.slug}/?lang=en")
@@ -68,20 +68,20 @@ def test_locale_from_query_then_remembered_choice_then_the_municipalitys_default
     assert _lang(client.get(f"/{city.slug}/?lang=xx").get_data(as_text=True)) == "ja"  # unknown: ignored
 
 
-def test_a_remembered_english_choice_does_not_apply_where_only_japanese_is_offered(client, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_a_remembered_english_choice_does_not_apply_where_only_japanese_is_offered(client, db: Database) -> None:
     village = next(t for t in tenants(db) if t.profile.get("locales") == ["ja"])
     client.get("/?lang=en")
     html = client.get(f"/{village.slug}/").get_data(as_text=True)
     assert _lang(html) == "ja" and 'hreflang="en"' not in html
 
 
-def test_the_language_switch_links_to_the_same_page_with_its_query(client, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_the_language_switch_links_to_the_same_page_with_its_query(client, db: Database) -> None:
     city = next(t for t in tenants(db) if "en" in t.profile.get("locales", []))
     html = client.get(f"/{city.slug}/login?next=/{city.slug}/x").get_data(as_text=True)
     assert f'href="/{city.slug}/login?next=%2F{city.slug}%2Fx&amp;lang=en" lang="en" hreflang="en"' in html
 
 
-def test_browsers_get_an_error_page_and_api_clients_a_problem(client, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_browsers_get_an_error_page_and_api_clients_a_problem(client, db: Database) -> None:
     city = tenants(db)[1]
     page = client.get(f"/{city.slug}/no-such-page", headers={"Accept": "text/html,*/*;q=0.8"})
     assert page.status_code == 404 and page.mimetype == "text/html"
@@ -92,7 +92,7 @@ def test_browsers_get_an_error_page_and_api_clients_a_problem(client, db: Databa
     assert api.mimetype == "application/problem+json"
 
 
-def test_a_form_posted_without_its_csrf_token_gets_a_page_that_says_so(client, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_a_form_posted_without_its_csrf_token_gets_a_page_that_says_so(client, db: Database) -> None:
     city = tenants(db)[1]
     response = client.post(
         f"https://localhost/{city.slug}/login",
