@@ -113,7 +113,7 @@ def _environ_path(environ: dict[str, Any]) -> str:
 class RedactingLogger(glogging.Logger):
     """gunicorn's logger with every URL-bearing atom redacted (request line, path, query, referer)."""
 
-    def atoms(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
         atoms = super().atoms(resp, req, environ, request_time)
         path, query = _environ_path(environ), loggable_query(environ.get("QUERY_STRING") or "")
         uri = path + (f"?{query}" if query else "")
@@ -141,7 +141,7 @@ class JsonAccessLogger(RedactingLogger):
     user agent would break a template, never this.
     """
 
-    def access(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
         if not self.access_log_enabled:
             return
         atoms = self.atoms(resp, req, environ, request_time)

@@ -82,6 +82,13 @@ class _Connection:
         return env
 
 
+def _one_value(row: Any) -> Any:
+    """The single value of a one-row, one-column answer (these queries always return a row)."""
+    if row is None:
+        raise RuntimeError("the database answered no row")
+    return row[0]
+
+
 def _first_line(error: BaseException | str) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
@@ -127,9 +134,9 @@ def backup(url: str, path: Path) -> BackupReport:
             )
         # One snapshot for the counts and for pg_dump (--snapshot), held open until pg_dump has finished.
         conn.execute("begin isolation level repeatable read read only")
-        snapshot = conn.execute("select pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
+        snapshot = _one_value(conn.execute("select pg_export_snapshot()").fetchone())
         rows = {
-            table: conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(table))).fetchone()[0]  # type: ignore[index]
+            table: _one_value(conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(table))).fetchone())
             for table in _public_tables(conn)
         }
         partial = path.with_name(path.name + ".partial")

@@ -62,7 +62,7 @@ class Office:
 
 
 @pytest.fixture
-def office(db: Database, seeded: None, sign_in) -> Office:  # type: ignore[no-untyped-def]  # noqa: F811
+def office(db: Database, seeded: None, sign_in) -> Office:  # noqa: F811
     """midorikawa-village (clerks approve without a supervisor) and shiomi-town as the other municipality."""
     found = {t.slug: t for t in tenants(db)}
     tenant, other = found["midorikawa-village"], found["shiomi-town"]

@@ -58,7 +58,7 @@ class Town:
 
 
 @pytest.fixture
-def town(db: Database, seeded: None, sign_in) -> Town:  # type: ignore[no-untyped-def]  # noqa: F811
+def town(db: Database, seeded: None, sign_in) -> Town:  # noqa: F811
     found = {t.slug: t for t in tenants(db)}
     tenant, other = found["shiomi-town"], found["midorikawa-village"]
     with db.transaction(tenant.id) as session:

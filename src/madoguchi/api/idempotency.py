@@ -123,6 +123,7 @@ def withheld_on_replay(*fields: str) -> Callable[[Callable[..., Any]], Callable[
             g.idempotency_withheld = fields
             return view(*args, **kwargs)
 
+        # A marker on the view function, read back by the OpenAPI walk in tests/api/test_idempotency_secrets.py.
         wrapper.idempotency_withheld = fields  # type: ignore[attr-defined]
         return wrapper
 

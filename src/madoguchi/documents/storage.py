@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, urlparse
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app
 
 from madoguchi.config import Settings
 
@@ -193,7 +193,7 @@ def current_storage() -> Storage:
     return current_app.extensions[EXTENSION_KEY]
 
 
-def _storage_unavailable(error: StorageError):  # type: ignore[no-untyped-def]
+def _storage_unavailable(error: StorageError) -> Response:
     from flask import request
 
     from madoguchi.errors import first_line, service_unavailable_response
