@@ -23,7 +23,7 @@ from madoguchi import migrate
 from madoguchi.audit.keys import generate_key
 from madoguchi.catalog import definitions
 from madoguchi.catalog import operations as catalog
-from madoguchi.config import Settings
+from madoguchi.config import PRODUCTION, Settings
 from madoguchi.crypto import Sealer
 from madoguchi.db import Database, utcnow
 from madoguchi.documents import signing
@@ -77,6 +77,27 @@ class DemoSummary:
     accounts: list[DemoAccount] = field(default_factory=list)
 
 
+DEMO_SECRETS_FILE = "demo-secrets.json"
+
+
+def with_demo_secrets(settings: Settings) -> Settings:
+    """``settings`` with the secrets a demo generated into its data directory, where the environment sets none.
+
+    So a command run beside ``madoguchi demo`` (``madoguchi users create``, ``oauth create-client``, ``audit
+    verify``) uses the keys the demo's data was written with, as the README's steps expect. Never in production,
+    and never creates the file."""
+    secrets_file = settings.data_dir / DEMO_SECRETS_FILE
+    if settings.env == PRODUCTION or not secrets_file.is_file():
+        return settings
+    stored = json.loads(secrets_file.read_text())
+    return replace(
+        settings,
+        secret_key=settings.secret_key or stored.get("secret_key", ""),
+        data_key=settings.data_key or stored.get("data_key", ""),
+        audit_key=settings.audit_key or stored.get("audit_key", ""),
+    )
+
+
 def demo_settings(data_dir: Path, base: Settings | None = None, *, public_url: str | None = None) -> Settings:
     """Settings for the demo: the data directory's SQLite file and the demo's generated secrets.
 
@@ -87,7 +108,7 @@ def demo_settings(data_dir: Path, base: Settings | None = None, *, public_url: s
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     # Secrets, keys, the database and registry files live here: the owner's alone, an older demo's folder too.
     os.chmod(data_dir, 0o700)
-    secrets_file = data_dir / "demo-secrets.json"
+    secrets_file = data_dir / DEMO_SECRETS_FILE
     stored = json.loads(secrets_file.read_text()) if secrets_file.exists() else {}
     generated = {
         "secret_key": secrets.token_urlsafe(32),

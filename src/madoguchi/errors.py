@@ -80,17 +80,36 @@ class ServiceUnavailable(DomainError):
 
 def is_database_unavailable(error: BaseException) -> bool:
     """Whether ``error`` means the database cannot serve right now (down, restarting, connection lost, pool
-    exhausted, a statement or lock wait over its limit) rather than a bug: answered 503, not 500."""
+    exhausted, a statement or lock wait over its limit) rather than a bug: answered 503, not 500.
+
+    The whole chain of causes is looked at: a connection lost mid-request often surfaces later as another
+    error (the session's ``PendingRollbackError``, or an error raised while handling the first)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _means_database_unavailable(current):
+            return True
+        # Python's own rule for what led to an error: its cause, else its context unless ``from None`` hid it.
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return False
+
+
+def _means_database_unavailable(error: BaseException) -> bool:
+    import psycopg
     from sqlalchemy import exc as sa_exc
 
     if isinstance(error, sa_exc.TimeoutError):  # no pooled connection free within db_pool_timeout_seconds
+        return True
+    if isinstance(error, sa_exc.PendingRollbackError):  # the transaction died with its connection
         return True
     if isinstance(error, sa_exc.DBAPIError):
         # OperationalError covers a refused or lost connection, an administrator shutdown, PostgreSQL's
         # query_canceled (statement_timeout) and lock_not_available (lock_timeout), SQLite's "database is
         # locked"; InterfaceError a connection the driver already knows is closed.
         return error.connection_invalidated or isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError))
-    return False
+    # The driver's own errors, where code talks to psycopg directly (backups, the idempotency release).
+    return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError))
 
 
 def problem_response(

@@ -21,9 +21,10 @@ from click.testing import CliRunner
 from madoguchi import create_app
 from madoguchi.audit.keys import parse_keyring
 from madoguchi.cli import main
+from madoguchi.config import Settings
 from madoguchi.context import database
 from madoguchi.crypto import Sealer
-from madoguchi.demo import DEMO_PASSWORD, demo_settings, seed
+from madoguchi.demo import DEMO_PASSWORD, demo_settings, seed, with_demo_secrets
 
 pytestmark = pytest.mark.slow
 
@@ -182,3 +183,31 @@ def test_the_demo_makes_an_audit_key_once_and_adds_it_to_an_older_instance(tmp_p
     assert (settings.secret_key, settings.data_key) == (older["secret_key"], older["data_key"])
     assert demo_settings(folder).audit_key == settings.audit_key
     assert (folder / "demo-secrets.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_commands_beside_a_demo_use_its_generated_secrets_but_never_in_production(tmp_path: Path) -> None:
+    folder = tmp_path / "instance"
+    made = demo_settings(folder)
+    beside = with_demo_secrets(Settings(data_dir=folder))
+    assert (beside.secret_key, beside.data_key, beside.audit_key) == (made.secret_key, made.data_key, made.audit_key)
+    assert with_demo_secrets(Settings(data_dir=folder, audit_key="own:key")).audit_key == "own:key"
+    production = with_demo_secrets(Settings(data_dir=folder, env="production"))
+    assert (production.secret_key, production.data_key, production.audit_key) == ("", "", "")
+    assert with_demo_secrets(Settings(data_dir=tmp_path / "elsewhere")).audit_key == ""
+
+
+def test_a_command_that_must_write_an_audit_record_without_a_key_says_so_in_one_line(tmp_path: Path) -> None:
+    """No demo secrets and no MADOGUCHI_AUDIT_KEY: one line naming the setting, not a traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
+    env["MADOGUCHI_DATA_DIR"] = str(tmp_path)
+    for argv in (["db", "upgrade"], ["tenants", "sync"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "madoguchi.cli", *argv], env=env, capture_output=True, text=True, timeout=300
+        )
+        if done.returncode != 0:
+            break
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "Error: MADOGUCHI_AUDIT_KEY is not set: audit records cannot be written or verified"
+    )

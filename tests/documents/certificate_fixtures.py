@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from madoguchi.config import Settings
@@ -146,12 +146,14 @@ def platform_ca(settings: Settings) -> Any:
 
 
 def pyhanko_status(data: bytes, ca: Any) -> Any:
-    """pyHanko's own verdict on the (only) signature, trusting nothing but the platform CA."""
+    """pyHanko's own verdict on the (only) signature, trusting nothing but the platform CA.
+
+    Through ``signing.run_sync``: pyHanko's synchronous wrapper calls ``asyncio.run``, which fails in a test
+    worker where Playwright's sync API (the browser tests) has left an event loop running."""
     reader = PdfFileReader(BytesIO(data))
     assert len(reader.embedded_signatures) == 1
-    return validate_pdf_signature(
-        reader.embedded_signatures[0], ValidationContext(trust_roots=[ca], allow_fetching=False)
-    )
+    context = ValidationContext(trust_roots=[ca], allow_fetching=False)
+    return signing.run_sync(lambda: async_validate_pdf_signature(reader.embedded_signatures[0], context))
 
 
 def pdftotext(data: bytes, tmp_path: Any) -> str:

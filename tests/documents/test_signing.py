@@ -3,7 +3,7 @@ the KMS-backed signer (against moto's KMS), and the signed-attribute template th
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import hashlib
 import os
 from collections.abc import Iterator
@@ -95,7 +95,8 @@ def test_the_signed_attribute_template_is_byte_identical_to_pyhankos_own(tmp_pat
 
     for content in (b"first", b"second", b"third"):
         digest = hashlib.sha256(content).digest()
-        assert asyncio.run(attributes(templated, digest)) == asyncio.run(attributes(plain, digest))
+        ours = signing.run_sync(functools.partial(attributes, templated, digest))
+        assert ours == signing.run_sync(functools.partial(attributes, plain, digest))
 
 
 # ------------------------------------------------------------------------------------------------ KMS
@@ -184,6 +185,6 @@ def test_signing_works_from_code_that_already_runs_an_event_loop(tmp_path: Path)
     async def sign_inside_a_running_loop() -> bytes:
         return signer.sign(_unsigned())
 
-    signed = asyncio.run(sign_inside_a_running_loop())
+    signed = signing.run_sync(sign_inside_a_running_loop)
     status = pyhanko_status(signed, store.ca_certificate())
     assert status.intact and status.valid and status.trusted

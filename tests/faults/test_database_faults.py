@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
@@ -222,3 +223,33 @@ def test_a_request_that_loses_its_connection_answers_503_and_its_idempotency_key
     with db.transaction(world.b.tenant.id) as session:
         (key,) = session.execute(select(IdempotencyKey).where(IdempotencyKey.key == headers["Idempotency-Key"])).all()
         assert key[0].status == "completed"
+
+
+@pytest.mark.parametrize(
+    "make_error",
+    [
+        lambda: sa_exc.PendingRollbackError("Can't reconnect until invalid transaction is rolled back"),
+        lambda: psycopg.OperationalError("server closed the connection unexpectedly"),
+        lambda: sa_exc.OperationalError("commit", {}, psycopg.errors.AdminShutdown("terminating connection")),
+    ],
+    ids=["pending-rollback", "raw-psycopg", "admin-shutdown"],
+)
+def test_errors_that_follow_a_lost_connection_count_as_the_database_unavailable(make_error) -> None:
+    """A connection lost mid-request also surfaces as the session's PendingRollbackError, or as another error
+    raised while handling the first: each is a 503, never a 500 (the restart test once saw one)."""
+    assert is_database_unavailable(make_error())
+    try:
+        try:
+            raise make_error()
+        except Exception:
+            raise KeyError("raised while handling it") from None
+    except KeyError as later:
+        assert not is_database_unavailable(later)  # `from None`: no cause, and its context is suppressed
+    try:
+        try:
+            raise make_error()
+        except Exception as first:
+            raise RuntimeError("raised while handling it") from first
+    except RuntimeError as later:
+        assert is_database_unavailable(later)
+    assert not is_database_unavailable(ValueError("a bug"))

@@ -17,6 +17,7 @@ class _Group(click.Group):
         from alembic.util import CommandError
         from sqlalchemy.exc import OperationalError
 
+        from madoguchi.audit.keys import AuditKeyError
         from madoguchi.catalog.definitions import CatalogError
         from madoguchi.errors import DomainError
 
@@ -31,7 +32,7 @@ class _Group(click.Group):
             raise click.ClickException(f"cannot use the database: {reason}") from error
         except CatalogError as error:
             raise click.ClickException("\n".join(str(p) for p in error.problems)) from error
-        except (DomainError, CommandError) as error:
+        except (DomainError, CommandError, AuditKeyError) as error:
             if os.environ.get("MADOGUCHI_DEBUG") == "1":
                 raise
             raise click.ClickException(str(error)) from error

@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session
 
 from madoguchi.config import Settings
 from madoguchi.db import Database
+from madoguchi.demo import with_demo_secrets
 from madoguchi.tenancy.models import Tenant
 
 
 def settings() -> Settings:
-    return Settings.from_env()
+    """The environment's settings; beside a demo's data directory, with the secrets the demo generated."""
+    return with_demo_secrets(Settings.from_env())
 
 
 @contextmanager
