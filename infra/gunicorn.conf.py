@@ -26,7 +26,6 @@ import os
 import sys
 
 from madoguchi.accesslog import JsonAccessLogger, loggable_path  # noqa: F401 - loggable_path: for tests and tools
-
 from madoguchi.config import ConfigurationError, Settings
 
 try:
