@@ -79,7 +79,8 @@ def test_the_tenant_admin_changes_the_tax_certificate_fee(
         assert page.locator("#fee-error").inner_text().endswith("手数料は200円から450円の範囲で設定してください。")
         summary = page.locator(".error-summary")
         assert summary.get_by_role("link", name="手数料は200円から450円の範囲で設定してください。").is_visible()
-        assert page.evaluate("() => document.activeElement.classList.contains('error-summary')")
+        # app.js moves the focus once the page has loaded, which may be just after the summary is visible.
+        page.wait_for_function("() => document.activeElement.classList.contains('error-summary')", timeout=5000)
         _every_way(page, axe_check, "procedure settings with an error ja")
         snap(page, "admin-procedure-settings-error")
         assert _fee_in_api(demo_server) == int(STANDARD_FEE)

@@ -46,7 +46,8 @@ def test_the_sign_up_form_shows_each_error_beside_its_field_and_in_the_summary(
     page.get_by_role("button", name="Create an account").click()
     summary = page.locator(".error-summary")
     assert summary.is_visible()
-    assert page.evaluate("() => document.activeElement.classList.contains('error-summary')")
+    # app.js moves the focus once the page has loaded, which may be just after the summary is visible.
+    page.wait_for_function("() => document.activeElement.classList.contains('error-summary')", timeout=5000)
     for field in ("display_name", "email", "password"):
         assert page.locator(f"#{field}").get_attribute("aria-invalid") == "true"
         assert page.locator(f"#{field}-error").is_visible()
