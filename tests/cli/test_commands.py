@@ -180,7 +180,7 @@ def test_registry_import_rejects_unknown_tenant_and_kind(runner: CliRunner, seed
 
 
 def test_worker_once_delivers_due_messages(runner: CliRunner, db: Database, seeded) -> None:
-    from madoguchi.notify import outbox
+    from madoguchi import outbox
     from madoguchi.notify.models import OutboxMessage
 
     tenant = tenants(db)[0]

@@ -24,9 +24,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
+from madoguchi import outbox
 from madoguchi.config import Settings
 from madoguchi.db import Database
-from madoguchi.notify import outbox, webhooks, worker
+from madoguchi.notify import webhooks, worker
 from madoguchi.notify.models import EmailDelivery, OutboxMessage, WebhookDelivery
 from tests.infra.helpers import environment_without_settings, free_port
 from tests.notify.conftest import Receiver, Town, submit_application, subscribe

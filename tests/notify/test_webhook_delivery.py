@@ -15,8 +15,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from standardwebhooks.webhooks import Webhook
 
+from madoguchi import outbox
 from madoguchi.db import utcnow
-from madoguchi.notify import outbox, webhooks, worker
+from madoguchi.notify import webhooks, worker
 from madoguchi.notify.models import OutboxMessage, WebhookDelivery
 from tests.notify.conftest import HTTPS, drain, submit_application, subscribe
 

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import func, select
 
+from madoguchi import outbox
 from madoguchi.audit.models import AuditRecord
 from madoguchi.crypto import Sealer
-from madoguchi.notify import outbox, webhooks
+from madoguchi.notify import webhooks
 from madoguchi.notify.models import WebhookDelivery, WebhookSubscription
 from madoguchi.oauth import operations as oauth_operations
 from madoguchi.oauth.models import OAuthClient

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from madoguchi import outbox
 from madoguchi.applications import forms, repository
 from madoguchi.applications.models import Application, ApplicationEvent, IssuedDocument
 from madoguchi.applications.workflow import Transition, Workflow
@@ -37,7 +38,6 @@ from madoguchi.errors import (
 )
 from madoguchi.identity.actors import APPLICANT_ROLE, SYSTEM_ROLE, Actor
 from madoguchi.identity.models import Account, AccountKind
-from madoguchi.notify import outbox
 from madoguchi.notify.models import Notice
 from madoguchi.registry.models import Person
 from madoguchi.tenancy.models import Tenant

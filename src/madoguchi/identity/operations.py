@@ -25,6 +25,7 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from madoguchi import outbox
 from madoguchi.audit import operations as audit
 from madoguchi.crypto import Sealer
 from madoguchi.db import utcnow
@@ -42,7 +43,6 @@ from madoguchi.identity.models import (
     StaffRole,
 )
 from madoguchi.identity.passwords import hash_password, needs_rehash, verify_password
-from madoguchi.notify import outbox
 from madoguchi.registry.models import Person
 from madoguchi.tenancy.models import Tenant
 
@@ -281,7 +281,7 @@ def send_verification_email(
 ) -> EmailVerification:
     """A new single-use link (24 h) to the account's address; earlier unused links stop working.
 
-    The link travels sealed in the outbox and is removed once the email is sent (``madoguchi.notify.outbox``):
+    The link travels sealed in the outbox and is removed once the email is sent (``madoguchi.outbox``):
     every email with a one-time link is queued this way."""
     now = utcnow()
     session.execute(

@@ -14,7 +14,7 @@ transaction of the change; the worker runs ``EmailHandler`` for it, which builds
 * **Failures.** A failed send raises ``EmailFailed``; the worker schedules the retry with its backoff and calls
   ``after_rollback``, which records the attempt (and, after the last one, status ``failed``) so staff see it.
 * **One-time links** travel sealed in the outbox payload and are removed once the email is sent or given up
-  (``madoguchi.notify.outbox``); such an email cannot be sent again by staff.
+  (``madoguchi.outbox``); such an email cannot be sent again by staff.
 * **Retry now.** Staff (tenant admins, supervisors) re-queue a failed delivery: its outbox message becomes due
   again with a fresh series of attempts; the action is audited.
 """
@@ -34,13 +34,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
+from madoguchi import outbox
 from madoguchi.audit import operations as audit
 from madoguchi.db import utcnow
 from madoguchi.errors import Conflict, NotFound
-from madoguchi.notify import messages, outbox
+from madoguchi.notify import messages
 from madoguchi.notify.mailbox import MailboxMailer
 from madoguchi.notify.models import EmailDelivery, OutboxMessage
-from madoguchi.notify.outbox import Dispatch
+from madoguchi.outbox import Dispatch
 from madoguchi.tenancy.models import Tenant
 
 if TYPE_CHECKING:

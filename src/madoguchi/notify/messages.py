@@ -29,12 +29,11 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from madoguchi import jp
+from madoguchi import jp, outbox
 from madoguchi.applications.models import Application
 from madoguchi.crypto import Sealer
 from madoguchi.db import utcnow
 from madoguchi.identity.models import Account
-from madoguchi.notify import outbox
 from madoguchi.notify.models import OutboxMessage
 from madoguchi.tenancy.models import Tenant
 
@@ -174,7 +173,7 @@ def _account_email(
     if not recipient:
         return None
     locale = choose_locale(tenant, payload.get("locale"))
-    # Links come from the payload, one-time ones from its sealed secrets (madoguchi.notify.outbox).
+    # Links come from the payload, one-time ones from its sealed secrets (madoguchi.outbox).
     context = {key: value for key, value in {**payload, **secrets}.items() if key.endswith("_url")}
     if payload.get("expires_at"):
         context["expires_at"] = format_moment(datetime.fromisoformat(str(payload["expires_at"])), locale)

@@ -46,15 +46,15 @@ from urllib.parse import quote, urlsplit
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
+from madoguchi import outbox
 from madoguchi.applications.models import Application
 from madoguchi.audit import operations as audit
 from madoguchi.crypto import Sealer
 from madoguchi.db import utcnow
 from madoguchi.errors import Conflict, NotFound, ValidationFailed
-from madoguchi.notify import outbox
 from madoguchi.notify.models import OutboxMessage, WebhookDelivery, WebhookSubscription
-from madoguchi.notify.outbox import Dispatch
 from madoguchi.oauth.models import OAuthClient, OAuthConsent
+from madoguchi.outbox import Dispatch
 from madoguchi.tenancy.models import Tenant
 
 if TYPE_CHECKING:

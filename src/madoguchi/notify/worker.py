@@ -43,12 +43,13 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from madoguchi import outbox
 from madoguchi.config import Settings
 from madoguchi.db import Database, new_id, set_sqlite_begin_immediate, sqlite_begin_immediate, utcnow
-from madoguchi.notify import email, outbox, webhooks
+from madoguchi.notify import email, webhooks
 from madoguchi.notify.mailbox import LetterToMailbox, MailboxMailer
 from madoguchi.notify.models import OutboxMessage
-from madoguchi.notify.outbox import Dispatch
+from madoguchi.outbox import Dispatch
 from madoguchi.tenancy.models import Tenant, TenantStatus
 
 log = logging.getLogger(__name__)

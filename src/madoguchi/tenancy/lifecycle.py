@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
+from madoguchi import outbox
 from madoguchi.audit import operations as audit
 from madoguchi.audit.models import AccessEvent, AuditChainHead, AuditRecord
 from madoguchi.crypto import Sealer
@@ -28,7 +29,6 @@ from madoguchi.documents.storage import Storage
 from madoguchi.errors import Conflict, ValidationFailed
 from madoguchi.identity.models import Account, AccountKind, IdentityAssurance, StaffRole, WebSession
 from madoguchi.identity.passwords import hash_password
-from madoguchi.notify import outbox
 from madoguchi.oauth.models import OAuthToken
 from madoguchi.tenancy.models import Tenant, TenantInvitation, TenantStatus
 from madoguchi.tenancy.operations import get_tenant, record_tenant_event
@@ -216,7 +216,7 @@ def invite_tenant_admin(
     """A one-time link for a tenant admin: shown once, emailed (outbox ``notify.account``), single use.
 
     An earlier open invitation to the same address stops working. ``email`` must be normalized already. The
-    link travels sealed in the outbox and is removed once the email is sent (``madoguchi.notify.outbox``).
+    link travels sealed in the outbox and is removed once the email is sent (``madoguchi.outbox``).
     """
     tenant = _existing(session, tenant_id)
     bound = bound_tenant(session)
