@@ -1,5 +1,6 @@
 """Imports every model module so that ``Base.metadata`` is complete (Alembic, tests, create_all)."""
 
+from madoguchi import outbox as outbox_models
 from madoguchi.api import models as api_models
 from madoguchi.applications import models as applications_models
 from madoguchi.audit import models as audit_models
@@ -18,6 +19,7 @@ __all__ = [
     "identity_models",
     "notify_models",
     "oauth_models",
+    "outbox_models",
     "registry_models",
     "tenancy_models",
 ]

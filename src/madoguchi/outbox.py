@@ -1,4 +1,4 @@
-"""Writing outbox messages. They are rows in the caller's transaction: no commit, no message; no message lost.
+"""The outbox: side effects written as rows in the caller's transaction (no commit, no message; none lost).
 
 **Secrets in a payload** (one-time links, codes: anything that grants access). Outbox rows are kept after
 delivery, so such values never go into ``payload`` as plain text. Pass them separately::
@@ -25,16 +25,40 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Index, String, Text
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from madoguchi.crypto import Sealer
-from madoguchi.db import utcnow
-from madoguchi.notify.models import OutboxMessage
+from madoguchi.db import Base, TenantScoped, new_id, utcnow
+
+
+class OutboxMessage(TenantScoped, Base):
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_pending", "tenant_id", "processed_at", "available_at"),)
+
+    #: Also the deduplication key for whatever the message causes (an email, a webhook delivery).
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    topic: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    available_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    processed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: The worker's claim of the message (``madoguchi.notify.worker``): which claim, and until when no other
+    #: worker may take it. Both None when nobody holds it.
+    lease_id: Mapped[uuid.UUID | None]
+    lease_expires_at: Mapped[datetime | None]
+    #: When the current claim started sending (set just before the email or webhook leaves, in its own
+    #: transaction); None until then. A killed worker re-sends at most the messages with this set.
+    in_flight_at: Mapped[datetime | None]
+
 
 #: Payload key of the sealed secrets, and of the names of those removed after delivery.
 SEALED, SCRUBBED = "sealed", "scrubbed"

@@ -21,8 +21,7 @@ from madoguchi.identity import operations as identity
 from madoguchi.identity.models import AccountKind, PlatformAdmin, PlatformApiToken, StaffRole, WebSession
 from madoguchi.identity.passwords import hash_password
 from madoguchi.identity.sessions import COOKIE_NAME, start_platform_session
-from madoguchi.notify.models import OutboxMessage
-from madoguchi.outbox import open_secrets
+from madoguchi.outbox import OutboxMessage, open_secrets
 from madoguchi.tenancy.models import Tenant, TenantInvitation
 from tests.conftest import DATA_KEY
 from tests.identity.conftest import PASSWORD, Towns, add_account, fresh_ip, login, next_code, staff_account

@@ -19,7 +19,7 @@ from madoguchi.errors import (
     SeparationOfDuties,
     ValidationFailed,
 )
-from madoguchi.notify.models import OutboxMessage
+from madoguchi.outbox import OutboxMessage
 from madoguchi.registry.models import Person
 from tests.factories import staff
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from madoguchi.demo import demo_settings
 from madoguchi.identity import operations as identity
 from madoguchi.identity.models import Account, IdentityVerification
-from madoguchi.notify.models import OutboxMessage
+from madoguchi.outbox import OutboxMessage
 from madoguchi.registry.models import Person
 from madoguchi.tenancy.models import Tenant
 from tests.browser.conftest import DESKTOP, PHONE, DemoServer, demo_email, sign_in

@@ -181,7 +181,7 @@ def test_registry_import_rejects_unknown_tenant_and_kind(runner: CliRunner, seed
 
 def test_worker_once_delivers_due_messages(runner: CliRunner, db: Database, seeded) -> None:
     from madoguchi import outbox
-    from madoguchi.notify.models import OutboxMessage
+    from madoguchi.outbox import OutboxMessage
 
     tenant = tenants(db)[0]
     with db.transaction(tenant.id) as session:

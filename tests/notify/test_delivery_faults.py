@@ -28,7 +28,8 @@ from madoguchi import outbox
 from madoguchi.config import Settings
 from madoguchi.db import Database
 from madoguchi.notify import webhooks, worker
-from madoguchi.notify.models import EmailDelivery, OutboxMessage, WebhookDelivery
+from madoguchi.notify.models import EmailDelivery, WebhookDelivery
+from madoguchi.outbox import OutboxMessage
 from tests.infra.helpers import environment_without_settings, free_port
 from tests.notify.conftest import Receiver, Town, submit_application, subscribe
 

@@ -32,7 +32,8 @@ from madoguchi.identity import operations as identity
 from madoguchi.identity.actors import Actor
 from madoguchi.identity.models import Account, AccountKind
 from madoguchi.notify import worker
-from madoguchi.notify.models import EmailDelivery, OutboxMessage
+from madoguchi.notify.models import EmailDelivery
+from madoguchi.outbox import OutboxMessage
 from madoguchi.tenancy.models import Tenant
 from tests.factories import make_account, make_person, make_tax, tenants
 from tests.notify.conftest import HTTPS

@@ -16,7 +16,8 @@ from madoguchi.config import Settings
 from madoguchi.db import Database, utcnow
 from madoguchi.identity.models import AccountKind
 from madoguchi.notify import worker
-from madoguchi.notify.models import EmailDelivery, OutboxMessage
+from madoguchi.notify.models import EmailDelivery
+from madoguchi.outbox import OutboxMessage
 from tests.factories import make_account
 from tests.notify.conftest import HTTPS, Town, submit_application
 

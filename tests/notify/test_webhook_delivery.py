@@ -18,7 +18,8 @@ from standardwebhooks.webhooks import Webhook
 from madoguchi import outbox
 from madoguchi.db import utcnow
 from madoguchi.notify import webhooks, worker
-from madoguchi.notify.models import OutboxMessage, WebhookDelivery
+from madoguchi.notify.models import WebhookDelivery
+from madoguchi.outbox import OutboxMessage
 from tests.notify.conftest import HTTPS, drain, submit_application, subscribe
 
 SUBMITTED = "application.submitted"

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from madoguchi.db import Database
 from madoguchi.identity import operations as identity
 from madoguchi.identity.models import Account, IdentityVerification
-from madoguchi.notify.models import OutboxMessage
 from madoguchi.oauth import operations as oauth
 from madoguchi.oauth.models import OAuthConsent
+from madoguchi.outbox import OutboxMessage
 from tests.conftest import DATA_KEY
 from tests.identity.conftest import add_account, signed_in, staff_account
 from tests.portal.conftest import Towns, application_id_of, start, submit, url

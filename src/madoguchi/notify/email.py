@@ -40,8 +40,8 @@ from madoguchi.db import utcnow
 from madoguchi.errors import Conflict, NotFound
 from madoguchi.notify import messages
 from madoguchi.notify.mailbox import MailboxMailer
-from madoguchi.notify.models import EmailDelivery, OutboxMessage
-from madoguchi.outbox import Dispatch
+from madoguchi.notify.models import EmailDelivery
+from madoguchi.outbox import Dispatch, OutboxMessage
 from madoguchi.tenancy.models import Tenant
 
 if TYPE_CHECKING:

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from madoguchi.db import utcnow
 from madoguchi.identity import operations as identity
 from madoguchi.notify import messages
-from madoguchi.notify.models import OutboxMessage
+from madoguchi.outbox import OutboxMessage
 from madoguchi.tenancy.models import Tenant
 
 if TYPE_CHECKING:

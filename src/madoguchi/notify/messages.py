@@ -34,7 +34,7 @@ from madoguchi.applications.models import Application
 from madoguchi.crypto import Sealer
 from madoguchi.db import utcnow
 from madoguchi.identity.models import Account
-from madoguchi.notify.models import OutboxMessage
+from madoguchi.outbox import OutboxMessage
 from madoguchi.tenancy.models import Tenant
 
 if TYPE_CHECKING:

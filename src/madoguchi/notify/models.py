@@ -1,4 +1,7 @@
-"""Outbox messages (side effects written in the same transaction as the change that causes them) and webhooks."""
+"""Notify's own rows: webhook subscriptions and deliveries, notices, email deliveries.
+
+The outbox message itself is foundation (``madoguchi.outbox``): every domain writes one.
+"""
 
 from __future__ import annotations
 
@@ -10,28 +13,6 @@ from sqlalchemy import ForeignKeyConstraint, Index, LargeBinary, String, Text, U
 from sqlalchemy.orm import Mapped, mapped_column
 
 from madoguchi.db import Base, TenantScoped, new_id, utcnow
-
-
-class OutboxMessage(TenantScoped, Base):
-    __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_pending", "tenant_id", "processed_at", "available_at"),)
-
-    #: Also the deduplication key for whatever the message causes (an email, a webhook delivery).
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    topic: Mapped[str] = mapped_column(String(100))
-    payload: Mapped[dict[str, Any]]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    available_at: Mapped[datetime] = mapped_column(default=utcnow)
-    attempts: Mapped[int] = mapped_column(default=0)
-    processed_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(Text)
-    #: The worker's claim of the message (``madoguchi.notify.worker``): which claim, and until when no other
-    #: worker may take it. Both None when nobody holds it.
-    lease_id: Mapped[uuid.UUID | None]
-    lease_expires_at: Mapped[datetime | None]
-    #: When the current claim started sending (set just before the email or webhook leaves, in its own
-    #: transaction); None until then. A killed worker re-sends at most the messages with this set.
-    in_flight_at: Mapped[datetime | None]
 
 
 class WebhookSubscription(TenantScoped, Base):

@@ -52,9 +52,9 @@ from madoguchi.audit import operations as audit
 from madoguchi.crypto import Sealer
 from madoguchi.db import utcnow
 from madoguchi.errors import Conflict, NotFound, ValidationFailed
-from madoguchi.notify.models import OutboxMessage, WebhookDelivery, WebhookSubscription
+from madoguchi.notify.models import WebhookDelivery, WebhookSubscription
 from madoguchi.oauth.models import OAuthClient, OAuthConsent
-from madoguchi.outbox import Dispatch
+from madoguchi.outbox import Dispatch, OutboxMessage
 from madoguchi.tenancy.models import Tenant
 
 if TYPE_CHECKING:

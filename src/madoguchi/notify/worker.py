@@ -48,8 +48,7 @@ from madoguchi.config import Settings
 from madoguchi.db import Database, new_id, set_sqlite_begin_immediate, sqlite_begin_immediate, utcnow
 from madoguchi.notify import email, webhooks
 from madoguchi.notify.mailbox import LetterToMailbox, MailboxMailer
-from madoguchi.notify.models import OutboxMessage
-from madoguchi.outbox import Dispatch
+from madoguchi.outbox import Dispatch, OutboxMessage
 from madoguchi.tenancy.models import Tenant, TenantStatus
 
 log = logging.getLogger(__name__)
