@@ -22,7 +22,7 @@ from madoguchi.identity import totp
 from madoguchi.identity.models import Account, AccountKind, IdentityAssurance, WebSession
 from madoguchi.identity.passwords import hash_password
 from madoguchi.identity.sessions import COOKIE_NAME, hash_token
-from madoguchi.notify.models import OutboxMessage
+from madoguchi.outbox import OutboxMessage
 from madoguchi.tenancy.models import Tenant
 from tests.conftest import DATA_KEY
 from tests.factories import tenants
