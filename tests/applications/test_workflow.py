@@ -7,9 +7,10 @@ from sqlalchemy import select, update
 
 from madoguchi.applications import operations as ops
 from madoguchi.applications import repository
-from madoguchi.applications.models import Application, Attachment, IssuedDocument
+from madoguchi.applications.models import Application
 from madoguchi.audit import operations as audit
 from madoguchi.db import Database
+from madoguchi.documents.models import Attachment, IssuedDocument
 from madoguchi.errors import (
     Conflict,
     Forbidden,

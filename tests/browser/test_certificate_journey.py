@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from madoguchi.applications.models import Application, IssuedDocument
+from madoguchi.applications.models import Application
+from madoguchi.documents.models import IssuedDocument
 from madoguchi.tenancy.models import Tenant
 from tests.browser.conftest import DemoServer, demo_email, sign_in
 from tests.browser.test_clerk_journey import axe_all

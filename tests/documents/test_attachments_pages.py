@@ -14,8 +14,8 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 from werkzeug.http import parse_options_header
 
-from madoguchi.applications.models import Attachment
 from madoguchi.db import Database
+from madoguchi.documents.models import Attachment
 from madoguchi.documents.storage import EXTENSION_KEY as STORAGE_KEY
 from tests.api.conftest import HTTPS
 from tests.documents.conftest import Desk, image_bytes, make_desk, multipart, pdf_bytes

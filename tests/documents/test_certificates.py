@@ -9,10 +9,10 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from sqlalchemy import func, select
 
 from madoguchi.applications import operations
-from madoguchi.applications.models import CertificateVerification, IssuedDocument
 from madoguchi.audit.models import AuditRecord
 from madoguchi.db import Database
 from madoguchi.documents import certificates
+from madoguchi.documents.models import CertificateVerification, IssuedDocument
 from madoguchi.documents.storage import LocalStorage
 from madoguchi.identity.actors import Actor
 from tests.documents.certificate_fixtures import (

@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import func, select
 
-from madoguchi.applications.models import CertificateVerification, IssuedDocument
 from madoguchi.config import Settings
 from madoguchi.db import Database
+from madoguchi.documents.models import CertificateVerification, IssuedDocument
 from tests.documents.certificate_fixtures import World, submit, world
 
 __all__ = ["world"]

@@ -8,8 +8,8 @@ import re
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from madoguchi.applications.models import IssuedDocument
 from madoguchi.db import Database
+from madoguchi.documents.models import IssuedDocument
 from tests.documents.certificate_fixtures import HTTPS, World, only_document, submit, world
 
 __all__ = ["world"]

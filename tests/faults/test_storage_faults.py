@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
-from madoguchi.applications.models import Application, Attachment, IssuedDocument
+from madoguchi.applications.models import Application
 from madoguchi.config import Settings
 from madoguchi.db import Database
+from madoguchi.documents.models import Attachment, IssuedDocument
 from tests.documents.certificate_fixtures import World, download, issue_by_clerk, only_document, submit, world
 from tests.documents.conftest import multipart, pdf_bytes
 

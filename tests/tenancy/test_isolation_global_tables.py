@@ -18,8 +18,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import text
 
-from madoguchi.applications.models import CertificateVerification
 from madoguchi.db import Database, utcnow
+from madoguchi.documents.models import CertificateVerification
 from madoguchi.identity.models import WebSession
 from madoguchi.oauth.models import OAuthAuthorizationCode, OAuthClient, OAuthToken
 from madoguchi.tenancy.models import Tenant

@@ -16,7 +16,7 @@ import boto3
 import pytest
 import sqlalchemy as sa
 
-from madoguchi.applications.models import Application, Attachment, IssuedDocument
+from madoguchi.applications.models import Application
 from madoguchi.audit import operations as audit
 from madoguchi.audit.models import AuditRecord
 from madoguchi.catalog import definitions
@@ -25,6 +25,7 @@ from madoguchi.catalog.models import ServiceVersion
 from madoguchi.crypto import Sealer
 from madoguchi.db import Base
 from madoguchi.documents import certificates
+from madoguchi.documents.models import Attachment, IssuedDocument
 from madoguchi.documents.storage import LocalStorage
 from madoguchi.identity.models import Account
 from madoguchi.notify.models import WebhookSubscription

@@ -23,12 +23,12 @@ import sqlalchemy as sa
 
 from madoguchi import migrate
 from madoguchi.applications import operations as ops
-from madoguchi.applications.models import Attachment, IssuedDocument
 from madoguchi.audit.keys import generate_key
 from madoguchi.config import Settings
 from madoguchi.crypto import Sealer
 from madoguchi.db import Database, utcnow
 from madoguchi.documents import certificates
+from madoguchi.documents.models import Attachment, IssuedDocument
 from madoguchi.documents.storage import Storage, new_key, storage_for
 from madoguchi.identity.models import Account
 from madoguchi.notify.models import Notice, WebhookSubscription

@@ -1,4 +1,4 @@
-"""Applications, their history, and the documents issued for them."""
+"""Applications and their history (the documents issued and attached for them: ``madoguchi.documents.models``)."""
 
 from __future__ import annotations
 
@@ -82,78 +82,3 @@ class ApplicationEvent(TenantScoped, Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
     application: Mapped[Application] = relationship(back_populates="events", overlaps="events")
-
-
-class IssuedDocument(TenantScoped, Base):
-    """A document issued for an application: content taken from the registry at the moment of issue."""
-
-    __tablename__ = "issued_documents"
-    __table_args__ = (
-        UniqueConstraint("tenant_id", "serial"),
-        ForeignKeyConstraint(["tenant_id", "application_id"], ["applications.tenant_id", "applications.id"]),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    application_id: Mapped[uuid.UUID]
-    kind: Mapped[str] = mapped_column(String(40))
-    serial: Mapped[str] = mapped_column(String(40))
-    #: What the certificate states, assembled from registry rows (never from the application's form data).
-    content: Mapped[dict[str, Any]]
-    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
-    issued_by: Mapped[str] = mapped_column(String(200))
-    revoked_at: Mapped[datetime | None]
-    revoked_reason: Mapped[str | None] = mapped_column(Text)
-    #: Who revoked it (an actor label, as in the audit trail).
-    revoked_by: Mapped[str | None] = mapped_column(String(200))
-    #: The code printed on the certificate (and in its QR code) that anyone may check at /verify/<code>.
-    verification_code: Mapped[str | None] = mapped_column(String(12))
-    #: The signed PDF in document storage, and the SHA-256 and size of exactly those bytes.
-    pdf_storage_key: Mapped[str | None] = mapped_column(String(300))
-    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
-    pdf_size: Mapped[int | None]
-
-
-class CertificateVerification(TenantScoped, Base):
-    """The public /verify page's index: code (or file hash) -> the document, holding no personal data.
-
-    Tenant-owned like every row (policy on PostgreSQL, the ORM criterion everywhere); the public page, which has no
-    tenant, finds a row only through ``documents.certificates.find_verification`` (a narrow SECURITY DEFINER
-    function on PostgreSQL), then reads the document inside its tenant. See docs/decisions/0015.
-    """
-
-    __tablename__ = "certificate_verifications"
-
-    code: Mapped[str] = mapped_column(String(12), primary_key=True)
-    document_id: Mapped[uuid.UUID]
-    #: SHA-256 of the signed PDF as issued: an uploaded file with this hash is exactly the issued one.
-    pdf_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class Attachment(TenantScoped, Base):
-    """A document a resident attached for a required-document slot (metadata; the bytes live in storage).
-
-    Uploaded through ``madoguchi.documents.attachments``; the workflow's ``required_documents_present``
-    guard reads these rows.
-    """
-
-    __tablename__ = "attachments"
-    __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "application_id"], ["applications.tenant_id", "applications.id"]),
-        Index("ix_attachments_application", "tenant_id", "application_id", "document_key"),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    application_id: Mapped[uuid.UUID]
-    document_key: Mapped[str] = mapped_column(String(63))
-    #: The uploader's file name, kept only as metadata: storage keys are generated.
-    original_name: Mapped[str] = mapped_column(String(255))
-    content_type: Mapped[str] = mapped_column(String(100))
-    size_bytes: Mapped[int]
-    sha256: Mapped[str] = mapped_column(String(64))
-    storage_key: Mapped[str] = mapped_column(String(300))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    #: The resident or clerk who uploaded it (None: a vendor app acting with no account of its own).
-    uploaded_by_account_id: Mapped[uuid.UUID | None]
-    #: "clean" (scanned), "not_scanned" (scanning is off). An infected file is never stored.
-    scan_status: Mapped[str] = mapped_column(String(20), default="not_scanned")

@@ -21,13 +21,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from madoguchi import outbox
 from madoguchi.applications import forms, repository
-from madoguchi.applications.models import Application, ApplicationEvent, IssuedDocument
+from madoguchi.applications.models import Application, ApplicationEvent
 from madoguchi.applications.workflow import Transition, Workflow
 from madoguchi.audit import operations as audit
 from madoguchi.catalog import operations as catalog
 from madoguchi.db import utcnow
 from madoguchi.documents import certificates
 from madoguchi.documents import content as document_content
+from madoguchi.documents.models import IssuedDocument
 from madoguchi.errors import (
     Conflict,
     Forbidden,

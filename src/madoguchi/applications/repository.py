@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from madoguchi.applications.models import Application, ApplicationEvent, Attachment
+from madoguchi.applications.models import Application, ApplicationEvent
 from madoguchi.catalog.models import ServiceVersion
+from madoguchi.documents.models import Attachment
 from madoguchi.errors import NotFound
 from madoguchi.tenancy.models import TenantService
 

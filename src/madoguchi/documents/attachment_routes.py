@@ -30,11 +30,12 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from madoguchi.api.auth import limit_per_caller_and_address, require_authentication, requires_scope
 from madoguchi.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, make_idempotent
-from madoguchi.applications.models import Application, Attachment
+from madoguchi.applications.models import Application
 from madoguchi.applications.routes import _load as load_visible_application
 from madoguchi.audit import access
 from madoguchi.context import current_tenant, db_session, records_reads
 from madoguchi.documents import attachments
+from madoguchi.documents.models import Attachment
 from madoguchi.documents.scanning import current_scanner
 from madoguchi.documents.storage import StorageError, content_disposition, current_storage
 from madoguchi.errors import problem_response

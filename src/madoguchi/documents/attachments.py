@@ -27,8 +27,9 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from madoguchi.applications import forms
-from madoguchi.applications.models import Application, Attachment
+from madoguchi.applications.models import Application
 from madoguchi.audit import operations as audit
+from madoguchi.documents.models import Attachment
 from madoguchi.documents.scanning import Scanner, ScannerUnavailable
 from madoguchi.documents.storage import Storage, StorageError, new_key
 from madoguchi.errors import Conflict, DomainError, NotFound, ServiceUnavailable, ValidationFailed

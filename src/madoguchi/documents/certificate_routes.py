@@ -19,13 +19,14 @@ from sqlalchemy import ColumnElement, select
 from werkzeug.wrappers import Response
 
 from madoguchi.api.auth import limit_per_caller_and_address, require_authentication, requires_scope
-from madoguchi.applications.models import Application, IssuedDocument
+from madoguchi.applications.models import Application
 
 # Whoever sees an application sees its documents: the applications API's own rule, not a copy of it.
 from madoguchi.applications.routes import _visible
 from madoguchi.audit import access
 from madoguchi.context import current_tenant, db_session, records_reads
 from madoguchi.documents import certificates
+from madoguchi.documents.models import IssuedDocument
 from madoguchi.documents.storage import current_storage
 from madoguchi.errors import Forbidden, NotFound, ValidationFailed
 from madoguchi.identity.principal import APPLICATIONS_PROCESS, APPLICATIONS_READ, Principal, current_principal

@@ -37,11 +37,11 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from madoguchi import jp
-from madoguchi.applications.models import CertificateVerification, IssuedDocument
 from madoguchi.audit import operations as audit
 from madoguchi.config import Settings
 from madoguchi.db import bind_tenant, utcnow
 from madoguchi.documents import pdf, signature_check, signing
+from madoguchi.documents.models import CertificateVerification, IssuedDocument
 from madoguchi.documents.storage import Storage, StorageError, new_key, storage_for
 from madoguchi.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from madoguchi.identity.actors import Actor
