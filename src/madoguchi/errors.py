@@ -9,9 +9,10 @@ answered with a plain 500 problem: never a stack trace to the user.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, json, request
+from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
 
 from madoguchi.accesslog import loggable_request_path
@@ -140,11 +141,23 @@ def problem_response(
     return response
 
 
-def _html_page(status: int) -> Response | None:
-    """Browsers asking for a page get an HTML error page (``madoguchi.web.error_pages``), not a problem."""
-    from madoguchi.web.error_pages import render_error_page, wants_html
+#: ``app.extensions`` key of the HTML error page renderer: ``(status) -> Response | None`` (None: answer
+#: problem+json). The web toolkit registers it (``madoguchi.web.error_pages``), so this foundation module never
+#: imports the pages above it (docs/decisions/0016-layers.md).
+HTML_ERROR_PAGE = "madoguchi.html_error_page"
 
-    return render_error_page(status) if wants_html() else None
+HtmlErrorPage = Callable[[int], "Response | None"]
+
+
+def register_html_error_page(app: Flask, render: HtmlErrorPage) -> None:
+    """Let ``render`` answer browsers with an HTML page instead of problem+json (it returns None otherwise)."""
+    app.extensions[HTML_ERROR_PAGE] = render
+
+
+def _html_page(status: int) -> Response | None:
+    """Browsers asking for a page get an HTML error page (when the web toolkit registered one), not a problem."""
+    render: HtmlErrorPage | None = current_app.extensions.get(HTML_ERROR_PAGE)
+    return render(status) if render is not None else None
 
 
 def _from_domain_error(error: DomainError) -> Response:

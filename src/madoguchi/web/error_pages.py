@@ -1,6 +1,6 @@
 """Errors as pages for browsers: a person sees a short explanation in their language, never a stack trace
 or a JSON document. API clients (and anything that does not ask for HTML) keep problem+json from
-``madoguchi.errors``, which calls :func:`wants_html` to decide.
+``madoguchi.errors``: ``init_app`` registers :func:`page_for_browsers` there, which asks :func:`wants_html`.
 """
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from __future__ import annotations
 from flask import Flask, Response, g, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+
+from madoguchi.errors import problem_response, register_html_error_page
 
 #: Paths that always answer problem+json, whatever the Accept header says.
 MACHINE_PREFIXES = ("/api/", "/oauth/token", "/oauth/revoke", "/oauth/introspect", "/.well-known/", "/healthz")
@@ -62,10 +64,13 @@ def render_error_page(status: int, *, heading: str | None = None, text: str | No
     return Response(body, status=status, mimetype="text/html")
 
 
+def page_for_browsers(status: int) -> Response | None:
+    """The error page when the client asked for HTML; None lets ``madoguchi.errors`` answer problem+json."""
+    return render_error_page(status) if wants_html() else None
+
+
 def _csrf_failed(error: CSRFError) -> Response:
     if not wants_html() and not request.form:
-        from madoguchi.errors import problem_response
-
         return problem_response(400, title="Bad Request", detail=error.description)
     return render_error_page(
         400,
@@ -76,3 +81,4 @@ def _csrf_failed(error: CSRFError) -> Response:
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_failed)
+    register_html_error_page(app, page_for_browsers)
