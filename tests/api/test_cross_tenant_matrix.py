@@ -22,8 +22,8 @@ from sqlalchemy import inspect, select
 from madoguchi import models
 from madoguchi.applications import operations as applications
 from madoguchi.db import Base, Database, TenantScoped
+from madoguchi.documents.backend import new_key
 from madoguchi.documents.models import Attachment, IssuedDocument
-from madoguchi.documents.storage import new_key
 from madoguchi.identity.actors import Actor
 from madoguchi.identity.models import AccountKind, StaffRole
 from madoguchi.identity.sessions import COOKIE_NAME

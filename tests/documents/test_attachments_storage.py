@@ -26,6 +26,7 @@ from madoguchi import models  # noqa: F401 - every model in the metadata
 from madoguchi.config import Settings
 from madoguchi.db import Base
 from madoguchi.documents.attachments import detect_type, sanitize_name
+from madoguchi.documents.backend import content_disposition, new_key
 from madoguchi.documents.s3 import S3Storage
 from madoguchi.documents.scanning import (
     ClamAVScanner,
@@ -34,7 +35,7 @@ from madoguchi.documents.scanning import (
     parse_reply,
     scanner_for,
 )
-from madoguchi.documents.storage import LocalStorage, content_disposition, new_key, storage_for
+from madoguchi.documents.storage import LocalStorage, storage_for
 from tests.documents.conftest import FakeClamd, image_bytes, pdf_bytes
 from tests.identity.test_schema_and_secrets import _tables_of
 

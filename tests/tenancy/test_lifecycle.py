@@ -182,8 +182,9 @@ def test_a_deleted_tenant_is_purged_after_its_retention_but_its_audit_chain_stay
 def test_the_purge_names_the_tenants_files_and_they_are_deleted_after_it_commits(
     db: Database, backend: Backend, towns: Towns, tmp_path: Any
 ) -> None:
+    from madoguchi.documents.backend import new_key
     from madoguchi.documents.models import Attachment
-    from madoguchi.documents.storage import LocalStorage, new_key
+    from madoguchi.documents.storage import LocalStorage
 
     tenant = towns.b
     storage = LocalStorage(tmp_path)

@@ -28,8 +28,9 @@ from madoguchi.config import Settings
 from madoguchi.crypto import Sealer
 from madoguchi.db import Database, utcnow
 from madoguchi.documents import certificates
+from madoguchi.documents.backend import Storage, new_key
 from madoguchi.documents.models import Attachment, IssuedDocument
-from madoguchi.documents.storage import Storage, new_key, storage_for
+from madoguchi.documents.storage import storage_for
 from madoguchi.identity.models import Account
 from madoguchi.notify.models import Notice, WebhookSubscription
 from madoguchi.oauth.models import OAuthClient, secret_hash

@@ -23,7 +23,8 @@ from madoguchi.audit.keys import AuditKeyError, AuditKeyring, generate_key, pars
 from madoguchi.cli.common import database, find_tenant, settings
 from madoguchi.config import Settings
 from madoguchi.db import Database, bind_tenant
-from madoguchi.documents.storage import LocalStorage, Storage, StorageError, StoredObjectMissing
+from madoguchi.documents.backend import Storage, StorageError, StoredObjectMissing
+from madoguchi.documents.storage import LocalStorage
 from madoguchi.tenancy.models import Tenant
 
 log = logging.getLogger(__name__)

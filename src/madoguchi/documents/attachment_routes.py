@@ -35,9 +35,10 @@ from madoguchi.applications.routes import _load as load_visible_application
 from madoguchi.audit import access
 from madoguchi.context import current_tenant, db_session, records_reads
 from madoguchi.documents import attachments
+from madoguchi.documents.backend import StorageError, content_disposition
 from madoguchi.documents.models import Attachment
 from madoguchi.documents.scanning import current_scanner
-from madoguchi.documents.storage import StorageError, content_disposition, current_storage
+from madoguchi.documents.storage import current_storage
 from madoguchi.errors import problem_response
 from madoguchi.identity.principal import (
     APPLICATIONS_READ,

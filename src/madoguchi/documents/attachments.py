@@ -29,9 +29,9 @@ from sqlalchemy.orm import Session, SessionTransaction
 from madoguchi.applications import forms
 from madoguchi.applications.models import Application
 from madoguchi.audit import operations as audit
+from madoguchi.documents.backend import Storage, StorageError, new_key
 from madoguchi.documents.models import Attachment
 from madoguchi.documents.scanning import Scanner, ScannerUnavailable
-from madoguchi.documents.storage import Storage, StorageError, new_key
 from madoguchi.errors import Conflict, DomainError, NotFound, ServiceUnavailable, ValidationFailed
 from madoguchi.identity.actors import APPLICANT_ROLE, Actor
 from madoguchi.tenancy.models import Tenant

@@ -41,8 +41,9 @@ from madoguchi.audit import operations as audit
 from madoguchi.config import Settings
 from madoguchi.db import bind_tenant, utcnow
 from madoguchi.documents import pdf, signature_check, signing
+from madoguchi.documents.backend import Storage, StorageError, new_key
 from madoguchi.documents.models import CertificateVerification, IssuedDocument
-from madoguchi.documents.storage import Storage, StorageError, new_key, storage_for
+from madoguchi.documents.storage import storage_for
 from madoguchi.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from madoguchi.identity.actors import Actor
 from madoguchi.tenancy.models import Tenant

@@ -21,7 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from madoguchi.config import Settings
-from madoguchi.documents.storage import StorageError, StoredObjectMissing, check_key, content_disposition
+from madoguchi.documents.backend import StorageError, StoredObjectMissing, check_key, content_disposition
 
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 

@@ -25,7 +25,7 @@ from madoguchi.audit import operations as audit
 from madoguchi.audit.models import AccessEvent, AuditChainHead, AuditRecord
 from madoguchi.crypto import Sealer
 from madoguchi.db import Base, bind_tenant, bound_tenant, utcnow
-from madoguchi.documents.storage import Storage
+from madoguchi.documents.backend import Storage
 from madoguchi.errors import Conflict, ValidationFailed
 from madoguchi.identity.models import Account, AccountKind, IdentityAssurance, StaffRole, WebSession
 from madoguchi.identity.passwords import hash_password

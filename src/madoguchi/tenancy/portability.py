@@ -55,7 +55,7 @@ from madoguchi.audit import operations as audit
 from madoguchi.config import Settings
 from madoguchi.crypto import DataKeyMissing, Sealer
 from madoguchi.db import Base, Database, sqlite_begin_immediate, utcnow
-from madoguchi.documents.storage import Storage, StorageError, StoredObjectMissing, tenant_of_key
+from madoguchi.documents.backend import Storage, StorageError, StoredObjectMissing, tenant_of_key
 from madoguchi.errors import DomainError
 
 FORMAT = "madoguchi-tenant-archive"
