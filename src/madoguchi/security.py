@@ -22,6 +22,8 @@ from madoguchi.errors import Forbidden
 F = TypeVar("F", bound=Callable[..., object])
 
 PUBLIC_ATTRIBUTE = "_madoguchi_public"
+#: Set on a blueprint whose authentication hook was attached at registration (API and page guards alike).
+AUTHENTICATED_ATTRIBUTE = "madoguchi_authenticated"
 
 
 def public(view: F) -> F:

@@ -15,10 +15,9 @@ from flask import Blueprint, g, request
 
 from madoguchi.errors import DomainError, Forbidden, NotFound
 from madoguchi.identity.principal import Principal, set_principal
+from madoguchi.security import AUTHENTICATED_ATTRIBUTE
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-AUTHENTICATED_ATTRIBUTE = "madoguchi_authenticated"
 
 
 class Unauthenticated(DomainError):

@@ -43,7 +43,7 @@ from madoguchi.db import bind_tenant, utcnow
 from madoguchi.documents import pdf, signature_check, signing
 from madoguchi.documents.backend import Storage, StorageError, new_key
 from madoguchi.documents.models import CertificateVerification, IssuedDocument
-from madoguchi.documents.storage import storage_for
+from madoguchi.documents.storage import current_storage, storage_for
 from madoguchi.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from madoguchi.identity.actors import Actor
 from madoguchi.tenancy.models import Tenant
@@ -167,8 +167,6 @@ def current() -> Certificates | None:
         return None
     extensions = current_app.extensions
     if EXTENSION_KEY not in extensions:
-        from madoguchi.documents.storage import current_storage
-
         extensions[EXTENSION_KEY] = Certificates(current_app.config["MADOGUCHI"], current_storage())
     return extensions[EXTENSION_KEY]
 

@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, g, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from madoguchi.api.auth import AUTHENTICATED_ATTRIBUTE
 from madoguchi.identity.models import AccountKind
 from madoguchi.identity.principal import Principal, set_principal
 from madoguchi.identity.sessions import (
@@ -22,6 +21,7 @@ from madoguchi.identity.sessions import (
     principal_from_platform_session,
     principal_from_session_cookie,
 )
+from madoguchi.security import AUTHENTICATED_ATTRIBUTE
 
 
 def _next_here() -> str:

@@ -10,6 +10,8 @@ from sqlalchemy import select
 from madoguchi.catalog import operations, repository
 from madoguchi.catalog.presenters import procedure_view
 from madoguchi.context import current_tenant, db_session
+from madoguchi.identity.models import AccountKind
+from madoguchi.identity.sessions import principal_from_platform_session, principal_from_session_cookie
 from madoguchi.security import public
 from madoguchi.tenancy.models import SERVING_STATUSES, Tenant
 
@@ -27,9 +29,6 @@ def signed_in_account() -> SignedIn | None:
     """Who the page header shows as signed in: the session's account in this municipality, or the admin."""
     if "_signed_in" in g:
         return g._signed_in
-    from madoguchi.identity.models import AccountKind
-    from madoguchi.identity.sessions import principal_from_platform_session, principal_from_session_cookie
-
     found: SignedIn | None = None
     tenant = g.get("tenant")
     principal = g.get("principal")
