@@ -10,17 +10,29 @@ import os
 from typing import Any
 
 import click
+from alembic.util import CommandError
+from sqlalchemy.exc import OperationalError
+
+from madoguchi.audit.keys import AuditKeyError
+from madoguchi.catalog.definitions import CatalogError
+from madoguchi.cli import (
+    audit,
+    catalog,
+    db,
+    demo,
+    registry,
+    tenant_archive,  # noqa: F401 - adds export/import to the tenants group
+    tenants,
+    users,
+    worker,
+)
+from madoguchi.cli import i18n as i18n_cli
+from madoguchi.cli import oauth as oauth_cli
+from madoguchi.errors import DomainError
 
 
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
-        from alembic.util import CommandError
-        from sqlalchemy.exc import OperationalError
-
-        from madoguchi.audit.keys import AuditKeyError
-        from madoguchi.catalog.definitions import CatalogError
-        from madoguchi.errors import DomainError
-
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
@@ -44,24 +56,16 @@ def main() -> None:
 
 
 def _register_commands() -> None:
-    # Imported here so each area's commands live beside their area and `main` stays the only entry point.
-    from madoguchi.cli import audit, catalog, db, demo, registry, tenants, users, worker
-
+    # Each area's commands live beside their area (madoguchi.cli.<area>); `main` stays the only entry point.
     main.add_command(audit.audit_group)
     main.add_command(catalog.catalog)
     main.add_command(db.db)
     main.add_command(demo.demo)
     main.add_command(registry.registry)
     main.add_command(tenants.tenants)
-    from madoguchi.cli import tenant_archive  # noqa: F401 - adds export/import to the tenants group
-
     main.add_command(users.users)
     main.add_command(worker.worker)
-    from madoguchi.cli import i18n as i18n_cli
-
     main.add_command(i18n_cli.i18n_group)
-    from madoguchi.cli import oauth as oauth_cli
-
     main.add_command(oauth_cli.oauth_group)
 
 

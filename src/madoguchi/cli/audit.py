@@ -43,7 +43,8 @@ def checkpoint_store(config: Settings) -> tuple[Storage, str]:
             raise click.ClickException(f"MADOGUCHI_AUDIT_CHECKPOINT_URL: the folder {folder} does not exist")
         return LocalStorage(folder), str(folder)
     if parsed.scheme == "s3":
-        from madoguchi.documents.s3 import S3Storage  # boto3 only when S3 is used
+        # Lazy on purpose: boto3 is imported only when S3 is used (docs/decisions/0016-layers.md).
+        from madoguchi.documents.s3 import S3Storage
 
         return S3Storage.from_settings(replace(config, storage_url=url)), url
     raise click.ClickException(

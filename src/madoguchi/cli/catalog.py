@@ -11,7 +11,7 @@ import click
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from madoguchi.catalog import repository
+from madoguchi.catalog import repository, upgrades
 from madoguchi.catalog.definitions import (
     Published,
     check_catalog,
@@ -103,9 +103,6 @@ def diff(key: str, old_version: str, new_version: str, as_json: bool) -> None:
     Both versions are read from the database (`madoguchi tenants sync` publishes them). One line per change,
     grouped by area, as the tenant admin sees it before adopting a version. Exit 1 for an unknown key or version.
     """
-    from madoguchi.catalog import upgrades
-    from madoguchi.cli.common import database
-
     with database() as db, db.transaction() as session:
         try:
             old = upgrades.find_version(session, key, old_version)

@@ -14,6 +14,11 @@ from gunicorn.app.base import BaseApplication
 
 from madoguchi.accesslog import RedactingLogger
 from madoguchi.config import Settings
+from madoguchi.db import Database
+from madoguchi.demo import DEMO_PASSWORD, create_demo_app, demo_settings, seed
+from madoguchi.notify import email
+from madoguchi.notify import worker as outbox_worker
+from madoguchi.notify.mailbox import MailboxMailer
 
 
 class _DemoServer(BaseApplication):
@@ -43,16 +48,9 @@ class _DemoServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from madoguchi.demo import create_demo_app
-
         return create_demo_app(self.settings)
 
     def _start_outbox_worker(self, _worker: Any) -> None:
-        from madoguchi.db import Database
-        from madoguchi.notify import email
-        from madoguchi.notify import worker as outbox_worker
-        from madoguchi.notify.mailbox import MailboxMailer
-
         database = Database.for_jobs(self.settings)
         mailer = email.mailer_for(self.settings)
         if isinstance(mailer, MailboxMailer):
@@ -96,8 +94,6 @@ def _announce_mail(public_url: str, kind: str, subject: str, link: str | None) -
 @click.option("--seed-only", is_flag=True, help="Seed the data directory, print the logins, and exit.")
 def demo(host: str, port: int, data_dir: Path, seed_only: bool) -> None:
     """Migrate, load the catalog, demo tenants, registries and accounts, then serve at http://HOST:PORT."""
-    from madoguchi.demo import DEMO_PASSWORD, demo_settings, seed
-
     # Everything the demo creates (database, documents, keys, registry files) is private to its user.
     os.umask(0o077)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

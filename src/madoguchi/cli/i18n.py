@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from madoguchi.web.i18n import missing_entries
+
 
 @click.group("i18n")
 def i18n_group() -> None:
@@ -14,8 +16,6 @@ def i18n_group() -> None:
 @click.argument("areas", nargs=-1)
 def missing(areas: tuple[str, ...]) -> None:
     """Print untranslated messages as .po entries (of AREAS, e.g. portal console; default all); exit 1 if any."""
-    from madoguchi.web.i18n import missing_entries
-
     text = missing_entries(areas)
     if text:
         click.echo(text)

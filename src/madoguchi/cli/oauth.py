@@ -10,6 +10,7 @@ import click
 from madoguchi.cli.common import database, find_tenant, settings
 from madoguchi.db import bind_tenant
 from madoguchi.errors import ValidationFailed
+from madoguchi.oauth import operations, repository
 
 
 @click.group("oauth")
@@ -45,8 +46,6 @@ def create_client(
     as_json: bool,
 ) -> None:
     """Register an app. Prints its client_id and client secret; the secret is shown only this once."""
-    from madoguchi.oauth import operations
-
     registration = operations.ClientRegistration(
         name=name,
         redirect_uris=list(redirect_uris),
@@ -94,8 +93,6 @@ def create_client(
 @click.option("--tenant", "tenant_slug", required=True)
 def list_clients(tenant_slug: str) -> None:
     """List a municipality's active apps (never their secrets)."""
-    from madoguchi.oauth import repository
-
     with database(settings()) as db, db.transaction() as session:
         tenant = find_tenant(session, tenant_slug)
         for client in repository.tenant_clients(session, tenant.id):
