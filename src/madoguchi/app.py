@@ -5,8 +5,14 @@ from __future__ import annotations
 import secrets
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from madoguchi import accesslog, api, context, errors, health, web
 from madoguchi.config import Settings
+from madoguchi.db import Database
+from madoguchi.documents import storage
+from madoguchi.extensions import csrf, limiter
+from madoguchi.tenancy import resolution
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -14,8 +20,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings.check_production()  # before anything falls back to a per-process default
     app = Flask(__name__, static_folder=None)
     if settings.trusted_proxy_hops:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         hops = settings.trusted_proxy_hops
         # Wrapping wsgi_app is how Flask documents adding WSGI middleware (mypy sees a method replaced).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
@@ -30,12 +34,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # on DefaultJSONProvider only
-
-    from madoguchi import accesslog, api, context, errors, health, web
-    from madoguchi.db import Database
-    from madoguchi.documents import storage
-    from madoguchi.extensions import csrf, limiter
-    from madoguchi.tenancy import resolution
 
     app.config["RATELIMIT_STORAGE_URI"] = settings.ratelimit_storage_url
     app.config["RATELIMIT_HEADERS_ENABLED"] = True

@@ -11,6 +11,7 @@ from flask import Blueprint, Flask, Response, send_from_directory
 
 from madoguchi.api import json_bodies
 from madoguchi.extensions import api, csrf
+from madoguchi.identity.sessions import COOKIE_NAME
 from madoguchi.security import guard_cookie_writes, mark_public_endpoint, public
 
 API_PREFIX = "/api/v1"
@@ -63,7 +64,6 @@ def swagger_asset(filename: str) -> Response:
 
 def init_app(app: Flask) -> None:
     json_bodies.init_app(app)
-    from madoguchi.identity.sessions import COOKIE_NAME
 
     app.config.update({k: v for k, v in OPENAPI_CONFIG.items() if k not in app.config})
     # The API has no CSRF token: a cookie-authenticated write must come from this site.

@@ -11,10 +11,14 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import Blueprint, g, request
+from flask import Blueprint, current_app, g, request
+from flask_limiter.util import get_remote_address
 
 from madoguchi.errors import DomainError, Forbidden, NotFound
+from madoguchi.extensions import limiter
 from madoguchi.identity.principal import Principal, set_principal
+from madoguchi.identity.sessions import principal_from_session_cookie
+from madoguchi.oauth.resource import principal_from_bearer
 from madoguchi.security import AUTHENTICATED_ATTRIBUTE
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,14 +54,10 @@ def _authenticate() -> Principal | None:
     """A bad bearer token is an error, not anonymity."""
     token = _bearer_token()
     if token is not None:
-        from madoguchi.oauth.resource import principal_from_bearer
-
         principal = principal_from_bearer(token)
         if principal is None:
             raise Unauthenticated("The access token is invalid, expired or revoked.")
         return principal
-    from madoguchi.identity.sessions import principal_from_session_cookie
-
     return principal_from_session_cookie()
 
 
@@ -110,10 +110,6 @@ def rate_limit_key() -> str:
 
 def limit_per_caller_and_address(blueprint: Blueprint) -> Blueprint:
     """Apply the API rate limits (settings ``api_rate_limit``) per caller and per IP address: 429 + Retry-After."""
-    from flask import current_app
-    from flask_limiter.util import get_remote_address
-
-    from madoguchi.extensions import limiter
 
     def configured() -> str:
         return current_app.config["MADOGUCHI"].api_rate_limit
