@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.orm import Session
@@ -22,7 +22,11 @@ from madoguchi.errors import (
     is_database_unavailable,
     service_unavailable_response,
 )
-from madoguchi.tenancy.models import Tenant
+
+if TYPE_CHECKING:
+    # Types only: tenancy's resolution sets the tenant through this module, so a run-time import of the tenancy
+    # package would be a cycle (docs/decisions/0016-layers.md).
+    from madoguchi.tenancy.models import Tenant
 
 _DB_EXTENSION = "madoguchi.database"
 log = logging.getLogger(__name__)
@@ -105,7 +109,7 @@ def _current_tenant() -> Tenant:
     return tenant
 
 
-current_tenant: Tenant = cast(Tenant, LocalProxy(_current_tenant))
+current_tenant: Tenant = cast("Tenant", LocalProxy(_current_tenant))
 
 
 def _commit_on_success(response: Response) -> Response:
