@@ -31,11 +31,11 @@ from madoguchi.identity import operations as identity
 from madoguchi.identity import totp
 from madoguchi.identity.models import Account, AccountKind, IdentityAssurance, PlatformAdmin, StaffRole
 from madoguchi.identity.passwords import hash_password
+from madoguchi.platform import provisioning as tenancy
 from madoguchi.registry import demo_data
 from madoguchi.registry import operations as registry
 from madoguchi.registry.csv_formats import parse_registry_csv
 from madoguchi.registry.models import Person
-from madoguchi.tenancy import operations as tenancy
 from madoguchi.tenancy.models import Tenant
 
 DEMO_PASSWORD = "madoguchi-demo"  # noqa: S105 - printed on purpose: these are demo accounts

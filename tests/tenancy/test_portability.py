@@ -29,10 +29,10 @@ from madoguchi.documents.storage import LocalStorage
 from madoguchi.identity.models import Account
 from madoguchi.notify.models import WebhookSubscription
 from madoguchi.oauth.models import OAuthClient, secret_hash
+from madoguchi.platform import portability
+from madoguchi.platform.portability import ArchiveError, Treatment
 from madoguchi.registry.models import Person
-from madoguchi.tenancy import portability
 from madoguchi.tenancy.models import Tenant
-from madoguchi.tenancy.portability import ArchiveError, Treatment
 from tests.conftest import REPO
 from tests.documents.conftest import _isolated_aws_environment
 from tests.factories import seed_catalog_and_tenants

@@ -33,7 +33,7 @@ from madoguchi.documents.storage import Storage, new_key, storage_for
 from madoguchi.identity.models import Account
 from madoguchi.notify.models import Notice, WebhookSubscription
 from madoguchi.oauth.models import OAuthClient, secret_hash
-from madoguchi.tenancy import portability
+from madoguchi.platform import portability
 from madoguchi.tenancy.models import Tenant
 from tests.conftest import AUDIT_KEY, REPO, Backend, _truncate_all
 from tests.factories import make_household, make_person, make_tax, resident, staff, tenants

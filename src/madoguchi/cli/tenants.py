@@ -22,8 +22,8 @@ from madoguchi.db import Database
 from madoguchi.documents.storage import storage_for
 from madoguchi.errors import DomainError
 from madoguchi.identity import operations as identity
-from madoguchi.tenancy import lifecycle
-from madoguchi.tenancy import operations as tenancy
+from madoguchi.platform import lifecycle
+from madoguchi.platform import provisioning as tenancy
 from madoguchi.tenancy.models import Tenant
 
 

@@ -432,7 +432,7 @@ def export_tenant(
     if unreviewed:
         raise ArchiveError(
             f"refusing to export: {', '.join(unreviewed)} look(s) secret but have no entry in "
-            "madoguchi.tenancy.portability.COLUMN_POLICY"
+            "madoguchi.platform.portability.COLUMN_POLICY"
         )
     destination.parent.mkdir(parents=True, exist_ok=True)
     fd, partial = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".partial")
