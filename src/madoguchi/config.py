@@ -207,7 +207,7 @@ class Settings:
     platform_token_days: int = 90
 
     # -- tenant archives (export/import) ----------------------------------------------------------------
-    # (tenancy/portability: settings go here)
+    # (platform/portability: settings go here)
     #: Ed25519 private key (urlsafe base64 of its 32 raw bytes) that signs tenant archives this installation
     #: exports (``madoguchi tenants export``). Empty: export is refused. ``madoguchi tenants archive-keys`` makes one.
     archive_signing_key: str = ""
