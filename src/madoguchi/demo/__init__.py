@@ -5,6 +5,9 @@ survives restarts) and only fills what is missing. Staff and the platform admin 
 sets up their authenticator (TOTP) keys when it creates them and prints the keys on every start. Secrets for
 the demo (Flask secret key, the data key
 that encrypts Individual Numbers) are generated once into ``<data_dir>/demo-secrets.json``.
+
+The package is composition, not runtime code: ``registries`` writes the fictional registries (from ``draws``,
+``population``, ``tax`` and ``facilities``) that the seed loads through the registry's own CSV import.
 """
 
 from __future__ import annotations
