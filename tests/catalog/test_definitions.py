@@ -26,12 +26,12 @@ from madoguchi.catalog.definitions import (
     check_tenant,
     default_catalog_dirs,
     effective_service,
-    is_valid_local_government_code,
     load_service,
     load_services,
     load_tenant,
     load_tenants,
 )
+from madoguchi.jp import is_valid_local_government_code
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE_KEYS = ["childcare-admission", "residency-certificate", "tax-certificate"]

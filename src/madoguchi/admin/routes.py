@@ -31,7 +31,6 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 from sqlalchemy import select
 
-from madoguchi.admin.prefectures import PREFECTURES
 from madoguchi.api.auth import AUTHENTICATED_ATTRIBUTE, Unauthenticated, authenticate
 from madoguchi.catalog.models import TenantService
 from madoguchi.config import Settings
@@ -42,6 +41,7 @@ from madoguchi.extensions import ProblemSchema
 from madoguchi.identity import operations as identity
 from madoguchi.identity.principal import set_principal
 from madoguchi.identity.sessions import PLATFORM_ADMIN_SCOPE, PlatformPrincipal, principal_from_platform_session
+from madoguchi.jp import PREFECTURES
 from madoguchi.platform import lifecycle
 from madoguchi.platform import provisioning as tenancy
 from madoguchi.tenancy.models import Tenant

@@ -20,11 +20,11 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
-from madoguchi.admin.prefectures import PREFECTURES
 from madoguchi.context import db_session
 from madoguchi.errors import Conflict, ValidationFailed
 from madoguchi.identity import operations as identity
 from madoguchi.identity.principal import current_principal
+from madoguchi.jp import PREFECTURES
 from madoguchi.platform import lifecycle
 from madoguchi.platform import provisioning as tenancy
 from madoguchi.tenancy.models import TenantStatus
