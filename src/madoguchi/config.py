@@ -198,7 +198,7 @@ class Settings:
     ses_configuration_set: str = ""
 
     # -- tenant lifecycle -------------------------------------------------------------------------------
-    # (tenancy/lifecycle: settings go here)
+    # (platform/lifecycle: settings go here)
     #: Days a deleted (soft-deleted) tenant is kept before ``madoguchi tenants purge`` may remove its data.
     tenant_retention_days: int = 30
     #: Hours a tenant admin invitation link stays valid (single use).
