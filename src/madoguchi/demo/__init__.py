@@ -23,6 +23,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from madoguchi import migrate
+from madoguchi.app import create_app
 from madoguchi.audit.keys import generate_key
 from madoguchi.catalog import definitions
 from madoguchi.catalog import operations as catalog
@@ -35,6 +36,7 @@ from madoguchi.identity import operations as identity
 from madoguchi.identity import totp
 from madoguchi.identity.models import Account, AccountKind, IdentityAssurance, PlatformAdmin, StaffRole
 from madoguchi.identity.passwords import hash_password
+from madoguchi.notify import mailbox_views
 from madoguchi.platform import provisioning as tenancy
 from madoguchi.registry import operations as registry
 from madoguchi.registry.csv_formats import parse_registry_csv
@@ -143,9 +145,6 @@ def demo_settings(data_dir: Path, base: Settings | None = None, *, public_url: s
 
 def create_demo_app(settings: Settings) -> Flask:
     """The app as the demo serves it: with the mailbox page when mail goes to the mailbox (never elsewhere)."""
-    from madoguchi import create_app
-    from madoguchi.notify import mailbox_views
-
     app = create_app(settings)
     if settings.email_backend == "mailbox":
         app.register_blueprint(mailbox_views.bp)

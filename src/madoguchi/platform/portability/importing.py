@@ -27,6 +27,7 @@ from madoguchi.config import Settings
 from madoguchi.crypto import DataKeyMissing, Sealer
 from madoguchi.db import Base, Database, sqlite_begin_immediate
 from madoguchi.documents.storage import Storage, StorageError, tenant_of_key
+from madoguchi.notify.webhooks import new_secret
 from madoguchi.platform.portability.archive import (
     FILES_DIR,
     FORMAT,
@@ -408,8 +409,6 @@ def _decode_row(plan: _ImportPlan, table: sa.Table, columns: set[str], line: byt
 
 def _fresh_value(plan: _ImportPlan, table: sa.Table, column: sa.Column[Any]) -> Any:
     if column_key(table.name, column.name) == "webhook_subscriptions.secret_sealed":
-        from madoguchi.notify.webhooks import new_secret
-
         assert plan.sealer is not None
         return plan.sealer.seal(plan.archive.tenant_id, new_secret())
     raise ArchiveError(f"no way to fill {table.name}.{column.name} on import")
