@@ -527,6 +527,12 @@ def test_prefecture_must_match_the_local_government_code(catalog: Path) -> None:
     ]
 
 
+def test_prefecture_name_is_checked_against_the_one_prefecture_list(catalog: Path) -> None:
+    edit_yaml(tenant_yaml(catalog, "shiomi-town"), lambda t: t["prefecture"].update(ja="高知"))
+
+    assert problems_in(catalog) == ["tenants/shiomi-town.yaml: prefecture.ja: prefecture 39 is 高知県, not '高知'"]
+
+
 def test_tenant_enabling_an_unknown_service_is_reported(catalog: Path) -> None:
     edit_yaml(tenant_yaml(catalog, "shiomi-town"), lambda t: t["services"].update({"passport-application": {}}))
 
