@@ -1,4 +1,4 @@
-"""Two installations for tenant archive tests (shared by tests/tenancy and tests/cli): the source with a seeded
+"""Two installations for tenant archive tests (shared by tests/platform and tests/cli): the source with a seeded
 municipality, and a target with a fresh database on the same backend, its own data key, signing key and folder.
 
 The target is a copy of the migrated SQLite template, or a second PostgreSQL database used as the app role under

@@ -36,9 +36,8 @@ from madoguchi.tenancy.models import Tenant
 from tests.conftest import REPO
 from tests.documents.conftest import _isolated_aws_environment
 from tests.factories import seed_catalog_and_tenants
-from tests.support.rclone import RcloneS3, find_rclone
-from tests.tenancy import test_portability_support as support
-from tests.tenancy.test_portability_support import (
+from tests.platform import test_portability_support as support
+from tests.platform.test_portability_support import (
     ATTACHMENT_BYTES,
     AUTO_ISSUE,
     INDIVIDUAL_NUMBER,
@@ -57,6 +56,7 @@ from tests.tenancy.test_portability_support import (
     table_rows,
     write_archive,
 )
+from tests.support.rclone import RcloneS3, find_rclone
 
 # The two installations (fixtures).
 source, target, source_keys, transfer_key, archive = (
