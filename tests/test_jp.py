@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from madoguchi.jp import (
+    PREFECTURES,
     age_on,
     childcare_age_class,
     clean_name,
@@ -280,3 +281,13 @@ def test_katakana_readings_are_recognised(reading: str) -> None:
 @pytest.mark.parametrize("text", ["さとう", "ｻﾄｳ", "佐藤", "SATO", "サトウ1", "", "\u3000", "ー", "・"])
 def test_other_text_is_not_a_katakana_reading(text: str) -> None:
     assert not is_katakana(text)
+
+
+def test_prefectures_are_the_47_of_jis_x_0401_each_under_its_own_code() -> None:
+    assert list(PREFECTURES) == [f"{number:02d}" for number in range(1, 48)]
+    assert all(prefecture["code"] == code for code, prefecture in PREFECTURES.items())
+    assert (PREFECTURES["01"]["ja"], PREFECTURES["13"]["ja"], PREFECTURES["47"]["en"]) == (
+        "北海道",
+        "東京都",
+        "Okinawa",
+    )

@@ -198,7 +198,7 @@ class Settings:
     ses_configuration_set: str = ""
 
     # -- tenant lifecycle -------------------------------------------------------------------------------
-    # (tenancy/lifecycle: settings go here)
+    # (platform/lifecycle: settings go here)
     #: Days a deleted (soft-deleted) tenant is kept before ``madoguchi tenants purge`` may remove its data.
     tenant_retention_days: int = 30
     #: Hours a tenant admin invitation link stays valid (single use).
@@ -207,7 +207,7 @@ class Settings:
     platform_token_days: int = 90
 
     # -- tenant archives (export/import) ----------------------------------------------------------------
-    # (tenancy/portability: settings go here)
+    # (platform/portability: settings go here)
     #: Ed25519 private key (urlsafe base64 of its 32 raw bytes) that signs tenant archives this installation
     #: exports (``madoguchi tenants export``). Empty: export is refused. ``madoguchi tenants archive-keys`` makes one.
     archive_signing_key: str = ""

@@ -8,9 +8,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from madoguchi.audit.models import AuditRecord
+from madoguchi.catalog.models import TenantService
 from madoguchi.db import Database
 from madoguchi.identity.models import StaffRole
-from madoguchi.tenancy.models import Tenant, TenantService
+from madoguchi.tenancy.models import Tenant
 from tests.admin.conftest import ADMIN
 from tests.tenant_admin.conftest import HTTPS, Towns, csrf_of, error_summary_links, field_error, signed_in
 

@@ -13,7 +13,7 @@ from madoguchi.catalog import definitions, upgrades
 from madoguchi.catalog import operations as catalog
 from madoguchi.db import Database
 from madoguchi.errors import Conflict, DomainError, Forbidden, ValidationFailed
-from madoguchi.tenancy import operations as tenancy
+from madoguchi.platform import provisioning as tenancy
 from tests.applications.test_workflow import RESIDENCY_CHOICES, STANDARD, _act, _draft, _get
 
 

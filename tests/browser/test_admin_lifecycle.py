@@ -12,8 +12,8 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-from madoguchi.admin.prefectures import PREFECTURES
-from madoguchi.tenancy import operations as tenancy
+from madoguchi.jp import PREFECTURES
+from madoguchi.platform import provisioning as tenancy
 from tests.browser.conftest import DemoServer, sign_in_platform_admin
 from tests.browser.test_admin import _both_languages, _every_way, _valid_code
 

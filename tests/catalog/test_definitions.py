@@ -26,12 +26,12 @@ from madoguchi.catalog.definitions import (
     check_tenant,
     default_catalog_dirs,
     effective_service,
-    is_valid_local_government_code,
     load_service,
     load_services,
     load_tenant,
     load_tenants,
 )
+from madoguchi.jp import is_valid_local_government_code
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE_KEYS = ["childcare-admission", "residency-certificate", "tax-certificate"]
@@ -525,6 +525,12 @@ def test_prefecture_must_match_the_local_government_code(catalog: Path) -> None:
         "tenants/shiomi-town.yaml: prefecture.code: '38' does not match the first two digits of "
         "local_government_code 398977"
     ]
+
+
+def test_prefecture_name_is_checked_against_the_one_prefecture_list(catalog: Path) -> None:
+    edit_yaml(tenant_yaml(catalog, "shiomi-town"), lambda t: t["prefecture"].update(ja="高知"))
+
+    assert problems_in(catalog) == ["tenants/shiomi-town.yaml: prefecture.ja: prefecture 39 is 高知県, not '高知'"]
 
 
 def test_tenant_enabling_an_unknown_service_is_reported(catalog: Path) -> None:

@@ -23,11 +23,12 @@ from madoguchi.applications.models import Application
 from madoguchi.audit.models import AuditRecord
 from madoguchi.catalog import definitions, repository, upgrades
 from madoguchi.catalog import operations as catalog
+from madoguchi.catalog.models import TenantService
 from madoguchi.catalog.upgrades import Change
 from madoguchi.db import Database
 from madoguchi.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from madoguchi.identity.actors import Actor
-from madoguchi.tenancy.models import Tenant, TenantService
+from madoguchi.tenancy.models import Tenant
 from tests.factories import make_account, make_household, make_person, staff, tenants
 
 REPO = Path(__file__).resolve().parents[2]

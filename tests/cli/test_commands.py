@@ -8,11 +8,12 @@ from pathlib import Path
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from madoguchi.catalog.models import TenantService
 from madoguchi.cli import main
 from madoguchi.db import Database
-from madoguchi.registry import demo_data
+from madoguchi.demo import registries as demo_data
 from madoguchi.registry.models import Facility, Person, TaxAssessment
-from madoguchi.tenancy.models import Tenant, TenantService
+from madoguchi.tenancy.models import Tenant
 from tests.conftest import REPO
 from tests.factories import tenants
 

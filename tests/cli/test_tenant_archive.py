@@ -8,9 +8,9 @@ from click.testing import CliRunner
 
 from madoguchi.cli import main
 from madoguchi.config import Settings
-from madoguchi.tenancy import portability
-from tests.tenancy import test_portability_support as support
-from tests.tenancy.test_portability_support import (
+from madoguchi.platform import portability
+from tests.platform import test_portability_support as support
+from tests.platform.test_portability_support import (
     AUTO_ISSUE,
     Installation,
     assert_nothing_imported,

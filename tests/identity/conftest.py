@@ -192,7 +192,7 @@ def outbox(db: Database, tenant: Tenant, topic: str | None = None) -> list[Outbo
 
 
 def secret_of(message: OutboxMessage, name: str) -> str:
-    """A one-time link an outbox message carries sealed (``madoguchi.notify.outbox``), read as the worker reads it."""
+    """A one-time link an outbox message carries sealed (``madoguchi.outbox``), read as the worker reads it."""
     from madoguchi.crypto import Sealer
     from madoguchi.outbox import open_secrets
 

@@ -373,7 +373,7 @@ def test_account_emails_carry_their_link_to_the_server_not_the_log(db, seeded, i
 
 @pytest.mark.parametrize(("locale", "subject"), [("ja", "管理者としてご招待"), ("en", "You are invited")])
 def test_an_admin_invitation_arrives_with_its_link(db, seeded, inbox, smtp_settings, locale, subject) -> None:
-    from madoguchi.tenancy import lifecycle
+    from madoguchi.platform import lifecycle
 
     server, _ = inbox
     tenant = _tenant(db, BILINGUAL)
@@ -451,7 +451,7 @@ def test_a_verification_link_is_sealed_until_sent_then_gone_and_still_works(
 def test_an_invitation_link_is_gone_after_sending_and_the_invited_admin_still_opens_it(
     app, db, seeded, inbox, smtp_settings
 ) -> None:
-    from madoguchi.tenancy import lifecycle
+    from madoguchi.platform import lifecycle
 
     server, _ = inbox
     tenant = _tenant(db, BILINGUAL)

@@ -74,7 +74,7 @@ def test_a_session_still_waiting_for_its_second_factor_is_not_enough(app: Any, d
 
 
 def test_a_suspended_town_answers_403_on_its_admin_pages(app: Any, db: Database, admin_b: Person, towns: Towns) -> None:
-    from madoguchi.tenancy import operations as tenancy
+    from madoguchi.platform import provisioning as tenancy
 
     with db.transaction() as session:
         tenancy.suspend_tenant(session, towns.b.id, actor="test")

@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy import select
 
 from madoguchi.audit.models import AuditRecord
+from madoguchi.catalog.models import TenantService
 from madoguchi.db import Database
 from madoguchi.identity.models import StaffRole
-from madoguchi.tenancy.models import Tenant, TenantService
+from madoguchi.tenancy.models import Tenant
 from tests.tenant_admin.conftest import (
     HTTPS,
     Person,

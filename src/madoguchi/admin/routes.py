@@ -31,8 +31,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 from sqlalchemy import select
 
-from madoguchi.admin.prefectures import PREFECTURES
 from madoguchi.api.auth import Unauthenticated, authenticate
+from madoguchi.catalog.models import TenantService
 from madoguchi.config import Settings
 from madoguchi.context import db_session
 from madoguchi.db import bind_tenant, bound_tenant
@@ -41,10 +41,11 @@ from madoguchi.extensions import ProblemSchema
 from madoguchi.identity import operations as identity
 from madoguchi.identity.principal import set_principal
 from madoguchi.identity.sessions import PLATFORM_ADMIN_SCOPE, PlatformPrincipal, principal_from_platform_session
+from madoguchi.jp import PREFECTURES
+from madoguchi.platform import lifecycle
+from madoguchi.platform import provisioning as tenancy
 from madoguchi.security import AUTHENTICATED_ATTRIBUTE
-from madoguchi.tenancy import lifecycle
-from madoguchi.tenancy import operations as tenancy
-from madoguchi.tenancy.models import Tenant, TenantService
+from madoguchi.tenancy.models import Tenant
 
 blp = Blueprint(
     "platform_admin",

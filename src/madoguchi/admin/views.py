@@ -3,7 +3,7 @@ inviting its first tenant admin (the one-time link is shown once), going live, s
 one (soft delete, confirmed by typing the slug).
 
 Only a signed-in platform admin reaches them (the login is ``/admin/login``). The rules live in
-``tenancy.operations``; every action there is audited in the tenant's chain. A suspended tenant answers 403 on
+``platform.provisioning``; every action there is audited in the tenant's chain. A suspended tenant answers 403 on
 all its pages and APIs (``tenancy.resolution``); the admin pages address tenants by id, never by the slug, so
 they still reach a suspended one.
 """
@@ -20,13 +20,13 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
-from madoguchi.admin.prefectures import PREFECTURES
 from madoguchi.context import db_session
 from madoguchi.errors import Conflict, ValidationFailed
 from madoguchi.identity import operations as identity
 from madoguchi.identity.principal import current_principal
-from madoguchi.tenancy import lifecycle
-from madoguchi.tenancy import operations as tenancy
+from madoguchi.jp import PREFECTURES
+from madoguchi.platform import lifecycle
+from madoguchi.platform import provisioning as tenancy
 from madoguchi.tenancy.models import TenantStatus
 from madoguchi.web.auth import require_platform_admin
 from madoguchi.web.i18n import LOCALE_NAMES, current_locale, localized

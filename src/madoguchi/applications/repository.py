@@ -11,10 +11,9 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, and_, func, or_, sele
 from sqlalchemy.orm import Session
 
 from madoguchi.applications.models import Application, ApplicationEvent
-from madoguchi.catalog.models import ServiceVersion
+from madoguchi.catalog.models import ServiceVersion, TenantService
 from madoguchi.documents.models import Attachment
 from madoguchi.errors import NotFound
-from madoguchi.tenancy.models import TenantService
 
 
 def get(session: Session, tenant_id: uuid.UUID, application_id: uuid.UUID) -> Application:

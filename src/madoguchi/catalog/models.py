@@ -1,4 +1,5 @@
-"""Published versions of the standard catalog. Global: every tenant runs the same standard."""
+"""Published versions of the standard catalog (global: every tenant runs the same standard), and each tenant's
+adoption of a procedure from it."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from madoguchi.db import Base, new_id, utcnow
+from madoguchi.db import Base, TenantScoped, new_id, utcnow
 
 
 class ServiceVersion(Base):
@@ -33,3 +34,17 @@ class ServiceVersion(Base):
     #: version number is refused.
     content_sha256: Mapped[str] = mapped_column(String(64))
     published_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TenantService(TenantScoped, Base):
+    """A standard procedure switched on by a tenant, pinned to a catalog version, with its overrides."""
+
+    __tablename__ = "tenant_services"
+    __table_args__ = (UniqueConstraint("tenant_id", "service_key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    service_key: Mapped[str] = mapped_column(String(63))
+    service_version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("service_versions.id"))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

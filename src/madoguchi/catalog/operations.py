@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 
 from madoguchi.audit import operations as audit
 from madoguchi.catalog import definitions, repository
-from madoguchi.catalog.models import ServiceVersion
+from madoguchi.catalog.models import ServiceVersion, TenantService
 from madoguchi.errors import Conflict, NotFound, ValidationFailed
-from madoguchi.tenancy.models import TenantService
 
 
 def content_hash(definition: dict[str, Any], form: dict[str, Any]) -> str:

@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from madoguchi.catalog.models import ServiceVersion
-from madoguchi.tenancy.models import TenantService
+from madoguchi.catalog.models import ServiceVersion, TenantService
 
 
 def find_version(session: Session, key: str, version: str) -> ServiceVersion | None:

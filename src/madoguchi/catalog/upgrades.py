@@ -24,9 +24,8 @@ from sqlalchemy.orm import Session
 from madoguchi.audit import operations as audit
 from madoguchi.catalog import definitions, repository
 from madoguchi.catalog import operations as catalog
-from madoguchi.catalog.models import ServiceVersion
+from madoguchi.catalog.models import ServiceVersion, TenantService
 from madoguchi.errors import Conflict, NotFound, ValidationFailed
-from madoguchi.tenancy.models import TenantService
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 

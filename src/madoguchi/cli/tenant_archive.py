@@ -1,7 +1,7 @@
 """`madoguchi tenants export|import`: one tenant's data as a signed archive (commands on the `tenants` group).
 
 The archive format, what travels and what stays behind, and the keys are described in
-``madoguchi.tenancy.portability`` and docs/portability.md. A refused archive ends with one line and exit 1.
+``madoguchi.platform.portability`` and docs/portability.md. A refused archive ends with one line and exit 1.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import click
 from madoguchi.cli.common import database, settings
 from madoguchi.cli.tenants import tenants
 from madoguchi.documents.storage import storage_for
-from madoguchi.tenancy import portability
+from madoguchi.platform import portability
 
 
 @contextmanager

@@ -13,7 +13,6 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from madoguchi.admin.prefectures import PREFECTURES
 from madoguchi.catalog import definitions
 from madoguchi.catalog import operations as catalog
 from madoguchi.catalog import repository as catalog_repository
@@ -22,8 +21,9 @@ from madoguchi.db import Database
 from madoguchi.documents.storage import storage_for
 from madoguchi.errors import DomainError
 from madoguchi.identity import operations as identity
-from madoguchi.tenancy import lifecycle
-from madoguchi.tenancy import operations as tenancy
+from madoguchi.jp import PREFECTURES
+from madoguchi.platform import lifecycle
+from madoguchi.platform import provisioning as tenancy
 from madoguchi.tenancy.models import Tenant
 
 

@@ -22,8 +22,8 @@ from madoguchi.errors import Conflict, ValidationFailed
 from madoguchi.extensions import limiter
 from madoguchi.identity import boundary, operations, password_policy, sessions, throttling, totp
 from madoguchi.identity.models import Account, AccountKind, PlatformAdmin
+from madoguchi.platform import lifecycle
 from madoguchi.security import public
-from madoguchi.tenancy import lifecycle
 from madoguchi.web.i18n import current_locale
 
 web = Blueprint("identity_web", __name__, template_folder="templates")
@@ -412,7 +412,7 @@ def reset_password(token: str) -> ResponseReturnValue:
     )
 
 
-# --- A tenant admin's invitation (sent by a platform admin: tenancy.lifecycle) -------------------------
+# --- A tenant admin's invitation (sent by a platform admin: platform.lifecycle) -------------------------
 
 
 @web.route("/<tenant>/invitation/<token>", methods=["GET", "POST"])

@@ -21,6 +21,9 @@ the importer's job. Individual Numbers are never echoed in an error message.
 
 The column tuples (:data:`RESIDENT_COLUMNS`, :data:`TAX_COLUMNS`, :data:`FACILITY_COLUMNS`) are the
 canonical order in which writers (exports, demo data) emit the columns.
+
+This module is the formats' public face and the parsing; ``csv_fields`` parses single fields and ``csv_checks``
+checks rows, alone and together.
 """
 
 from __future__ import annotations
@@ -32,13 +35,41 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TextIO
 
-from madoguchi.jp import (
-    clean_name,
-    fiscal_year_of,
-    is_katakana,
-    is_valid_individual_number,
-    normalize_input,
-    normalize_postal_code,
+from madoguchi.registry.csv_checks import (
+    CsvRecord,
+    RowCheck,
+    RowError,
+    check_facilities,
+    check_facility,
+    check_resident,
+    check_residents,
+    check_tax,
+    check_tax_rows,
+)
+from madoguchi.registry.csv_fields import (
+    CAPACITY_COLUMNS,
+    FACILITY_KINDS,
+    HEAD_OF_HOUSEHOLD,
+    INCOME_COLUMNS,
+    PROGRESS_EVERY,
+    RELATIONSHIPS,
+    SEXES,
+    SMALL_SCALE_MAX_CAPACITY,
+    InvalidField,
+    amount,
+    as_given,
+    boolean,
+    choice,
+    count,
+    digits,
+    facility_code,
+    household_code,
+    individual_number,
+    iso_date,
+    kana,
+    normalized,
+    postal_code,
+    year,
 )
 
 __all__ = [
@@ -47,6 +78,7 @@ __all__ = [
     "FACILITY_KINDS",
     "HEAD_OF_HOUSEHOLD",
     "KINDS",
+    "PROGRESS_EVERY",
     "RELATIONSHIPS",
     "RESIDENT_COLUMNS",
     "SEXES",
@@ -54,67 +86,10 @@ __all__ = [
     "TAX_COLUMNS",
     "ParseResult",
     "RowError",
+    "UnreadableEncoding",
+    "decode_registry_csv",
     "parse_registry_csv",
 ]
-
-HEAD_OF_HOUSEHOLD = "世帯主"
-# 続柄 as the resident register writes them, relative to the head of household.
-RELATIONSHIPS: tuple[str, ...] = (
-    HEAD_OF_HOUSEHOLD,
-    "妻",
-    "夫",
-    "子",
-    "父",
-    "母",
-    "祖父",
-    "祖母",
-    "孫",
-    "兄",
-    "姉",
-    "弟",
-    "妹",
-    "子の妻",
-    "子の夫",
-    "妻の父",
-    "妻の母",
-    "夫の父",
-    "夫の母",
-    "同居人",
-    "縁故者",
-)
-SEXES: tuple[str, ...] = ("male", "female")
-FACILITY_KINDS: Mapping[str, str] = {
-    "nursery": "認可保育所",
-    "certified_center": "認定こども園",
-    "small_scale": "小規模保育事業",
-}
-# 小規模保育事業 takes children aged 0-2 only, 6 to 19 of them (Child and Child Care Support Act).
-SMALL_SCALE_MAX_CAPACITY = 19
-SMALL_SCALE_AGES = range(3)
-MIN_BIRTH_YEAR = 1900
-MIN_FISCAL_YEAR = 2015
-PROGRESS_EVERY = 500
-HOUSEHOLD_CODE_MAX_LENGTH = 20
-# The columns that make a household's address; every member must have the same values.
-ADDRESS_COLUMNS: tuple[str, ...] = ("postal_code", "prefecture", "municipality", "town", "block", "building")
-INCOME_COLUMNS: tuple[str, ...] = ("salary_income", "business_income", "pension_income", "other_income")
-CAPACITY_COLUMNS: tuple[str, ...] = tuple(f"capacity_age_{age}" for age in range(6))
-
-
-# --- Results ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One problem in a CSV file, at the physical line where the offending row starts."""
-
-    line: int
-    column: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"line {self.line}: "
-        return f"{where}{self.column}: {self.message}" if self.column else f"{where}{self.message}"
 
 
 @dataclass
@@ -137,137 +112,6 @@ class ParseResult:
         return not self.errors
 
 
-# --- Field parsers ---------------------------------------------------------------------------
-
-
-class _Invalid(Exception):
-    """A field value is invalid; the message is safe to show (it never holds an Individual Number)."""
-
-
-def _shown(raw: str) -> str:
-    text = raw.strip()
-    return repr(text if len(text) <= 60 else text[:57] + "...")
-
-
-def _as_given(raw: str) -> str:
-    # Names and address texts: 外字, compatibility ideographs and IVS must reach storage unchanged.
-    return clean_name(raw)
-
-
-def _normalized(raw: str) -> str:
-    return normalize_input(raw)
-
-
-def _kana(raw: str) -> str:
-    # Readings are normalized (half-width ｻﾄｳ -> サトウ) because people search by them; unlike
-    # kanji names they have no variant glyphs to lose.
-    value = normalize_input(raw)
-    if not is_katakana(value):
-        raise _Invalid(f"not katakana: {_shown(raw)}")
-    return value
-
-
-def _digits(count: int) -> Callable[[str], str]:
-    pattern = re.compile(f"[0-9]{{{count}}}")
-
-    def parse(raw: str) -> str:
-        value = normalize_input(raw)
-        if not pattern.fullmatch(value):
-            raise _Invalid(f"not {count} digits: {_shown(raw)}")
-        return value
-
-    return parse
-
-
-def _household_code(raw: str) -> str:
-    value = normalize_input(raw)
-    if len(value) > HOUSEHOLD_CODE_MAX_LENGTH:
-        raise _Invalid(f"longer than {HOUSEHOLD_CODE_MAX_LENGTH} characters: {_shown(raw)}")
-    return value
-
-
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def _date(raw: str) -> date:
-    value = normalize_input(raw)
-    try:
-        if not _ISO_DATE.fullmatch(value):
-            raise ValueError(value)
-        return date.fromisoformat(value)
-    except ValueError:
-        raise _Invalid(f"not a date (YYYY-MM-DD): {_shown(raw)}") from None
-
-
-def _choice(options: Iterable[str], what: str) -> Callable[[str], str]:
-    allowed = frozenset(options)
-
-    def parse(raw: str) -> str:
-        value = normalize_input(raw)
-        if value not in allowed:
-            raise _Invalid(f"not {what}: {_shown(raw)}")
-        return value
-
-    return parse
-
-
-def _postal_code(raw: str) -> str:
-    try:
-        return normalize_postal_code(raw)
-    except ValueError:
-        raise _Invalid(f"not a postal code (NNN-NNNN): {_shown(raw)}") from None
-
-
-def _individual_number(raw: str) -> str:
-    value = normalize_input(raw)
-    if not re.fullmatch(r"[0-9]{12}", value):
-        raise _Invalid("not 12 digits")
-    if not is_valid_individual_number(value):
-        raise _Invalid("invalid check digit")
-    return value
-
-
-_AMOUNT = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+")
-
-
-def _amount(raw: str) -> int:
-    value = normalize_input(raw)
-    if not _AMOUNT.fullmatch(value):
-        raise _Invalid(f"not a non-negative amount in yen: {_shown(raw)}")
-    return int(value.replace(",", ""))
-
-
-def _count(raw: str) -> int:
-    value = normalize_input(raw)
-    if not re.fullmatch(r"[0-9]+", value):
-        raise _Invalid(f"not a non-negative integer: {_shown(raw)}")
-    return int(value)
-
-
-def _year(raw: str) -> int:
-    value = normalize_input(raw)
-    if not re.fullmatch(r"[0-9]{4}", value):
-        raise _Invalid(f"not a year (YYYY): {_shown(raw)}")
-    return int(value)
-
-
-def _boolean(raw: str) -> bool:
-    value = normalize_input(raw)
-    if value not in ("true", "false"):
-        raise _Invalid(f"not true or false: {_shown(raw)}")
-    return value == "true"
-
-
-_FACILITY_CODE = re.compile(r"[A-Z0-9-]{3,20}")
-
-
-def _facility_code(raw: str) -> str:
-    value = normalize_input(raw)
-    if not _FACILITY_CODE.fullmatch(value):
-        raise _Invalid(f"not 3-20 characters of A-Z, 0-9 and '-': {_shown(raw)}")
-    return value
-
-
 # --- Formats ---------------------------------------------------------------------------------
 
 
@@ -278,27 +122,13 @@ class _Column:
     required: bool = True
 
 
-@dataclass
-class _Record:
-    """One data row while it is being checked."""
-
-    line: int
-    raw: dict[str, str]
-    # Fields that parsed (None for an empty optional one); a field that failed is absent.
-    values: dict[str, Any]
-
-    def has(self, *columns: str) -> bool:
-        return all(column in self.values for column in columns)
-
-
-_RowCheck = Callable[[_Record, date], Iterator[tuple[str | None, str]]]
-_CrossCheck = Callable[[list[_Record]], Iterator[RowError]]
+_CrossCheck = Callable[[list[CsvRecord]], Iterator[RowError]]
 
 
 @dataclass(frozen=True)
 class _Format:
     columns: tuple[_Column, ...]
-    check_row: _RowCheck
+    check_row: RowCheck
     check_rows: _CrossCheck
 
     @property
@@ -307,53 +137,53 @@ class _Format:
 
 
 _RESIDENT_SPEC: tuple[_Column, ...] = (
-    _Column("resident_code", _digits(11)),  # 住民票コード
-    _Column("household_code", _household_code),
-    _Column("family_name", _as_given),
-    _Column("given_name", _as_given),
-    _Column("family_name_kana", _kana),
-    _Column("given_name_kana", _kana),
-    _Column("birth_date", _date),
-    _Column("sex", _choice(SEXES, "male or female")),
-    _Column("relationship", _choice(RELATIONSHIPS, "a relationship (続柄) of the register")),
-    _Column("postal_code", _postal_code),
-    _Column("prefecture", _as_given),
-    _Column("municipality", _as_given),
-    _Column("town", _as_given),
-    _Column("block", _normalized),
-    _Column("building", _as_given, required=False),
-    _Column("became_resident_on", _date),  # 住民となった年月日
-    _Column("address_set_on", _date),  # 住所を定めた年月日
-    _Column("notified_on", _date, required=False),  # 届出の年月日
-    _Column("previous_address", _as_given, required=False),  # 従前の住所
-    _Column("domicile", _as_given, required=False),  # 本籍
-    _Column("domicile_head", _as_given, required=False),  # 筆頭者
-    _Column("individual_number", _individual_number, required=False),  # 個人番号
+    _Column("resident_code", digits(11)),  # 住民票コード
+    _Column("household_code", household_code),
+    _Column("family_name", as_given),
+    _Column("given_name", as_given),
+    _Column("family_name_kana", kana),
+    _Column("given_name_kana", kana),
+    _Column("birth_date", iso_date),
+    _Column("sex", choice(SEXES, "male or female")),
+    _Column("relationship", choice(RELATIONSHIPS, "a relationship (続柄) of the register")),
+    _Column("postal_code", postal_code),
+    _Column("prefecture", as_given),
+    _Column("municipality", as_given),
+    _Column("town", as_given),
+    _Column("block", normalized),
+    _Column("building", as_given, required=False),
+    _Column("became_resident_on", iso_date),  # 住民となった年月日
+    _Column("address_set_on", iso_date),  # 住所を定めた年月日
+    _Column("notified_on", iso_date, required=False),  # 届出の年月日
+    _Column("previous_address", as_given, required=False),  # 従前の住所
+    _Column("domicile", as_given, required=False),  # 本籍
+    _Column("domicile_head", as_given, required=False),  # 筆頭者
+    _Column("individual_number", individual_number, required=False),  # 個人番号
 )
 
 _TAX_SPEC: tuple[_Column, ...] = (
-    _Column("resident_code", _digits(11)),
-    _Column("fiscal_year", _year),
-    _Column("address_on_jan1", _as_given),  # 1月1日現在の住所
-    *(_Column(name, _amount) for name in INCOME_COLUMNS),
-    _Column("total_income", _amount),  # 総所得金額
-    _Column("deductions", _amount),  # 所得控除額
-    _Column("taxable_income", _amount),  # 課税標準額
-    _Column("municipal_tax", _amount),  # 市町村民税
-    _Column("prefectural_tax", _amount),  # 道府県民税
-    _Column("dependents", _count),  # 扶養人数
-    _Column("non_taxable", _boolean),  # 非課税
+    _Column("resident_code", digits(11)),
+    _Column("fiscal_year", year),
+    _Column("address_on_jan1", as_given),  # 1月1日現在の住所
+    *(_Column(name, amount) for name in INCOME_COLUMNS),
+    _Column("total_income", amount),  # 総所得金額
+    _Column("deductions", amount),  # 所得控除額
+    _Column("taxable_income", amount),  # 課税標準額
+    _Column("municipal_tax", amount),  # 市町村民税
+    _Column("prefectural_tax", amount),  # 道府県民税
+    _Column("dependents", count),  # 扶養人数
+    _Column("non_taxable", boolean),  # 非課税
 )
 
 _FACILITY_SPEC: tuple[_Column, ...] = (
-    _Column("facility_code", _facility_code),
-    _Column("name_ja", _as_given),
-    _Column("name_en", _normalized),
-    _Column("kind", _choice(FACILITY_KINDS, "nursery, certified_center or small_scale")),
-    _Column("postal_code", _postal_code),
-    _Column("address", _as_given),
-    *(_Column(name, _count) for name in CAPACITY_COLUMNS),
-    _Column("accepts_short_hours", _boolean),  # 短時間認定の受け入れ
+    _Column("facility_code", facility_code),
+    _Column("name_ja", as_given),
+    _Column("name_en", normalized),
+    _Column("kind", choice(FACILITY_KINDS, "nursery, certified_center or small_scale")),
+    _Column("postal_code", postal_code),
+    _Column("address", as_given),
+    *(_Column(name, count) for name in CAPACITY_COLUMNS),
+    _Column("accepts_short_hours", boolean),  # 短時間認定の受け入れ
 )
 
 RESIDENT_COLUMNS: tuple[str, ...] = tuple(column.name for column in _RESIDENT_SPEC)
@@ -361,135 +191,10 @@ TAX_COLUMNS: tuple[str, ...] = tuple(column.name for column in _TAX_SPEC)
 FACILITY_COLUMNS: tuple[str, ...] = tuple(column.name for column in _FACILITY_SPEC)
 
 
-def _check_resident(record: _Record, today: date) -> Iterator[tuple[str | None, str]]:
-    values, raw = record.values, record.raw
-    birth = values.get("birth_date")
-    if birth is not None:
-        if birth.year < MIN_BIRTH_YEAR:
-            yield "birth_date", f"before {MIN_BIRTH_YEAR}: {_shown(raw['birth_date'])}"
-            birth = None
-        elif birth > today:
-            yield "birth_date", f"in the future: {_shown(raw['birth_date'])}"
-            birth = None
-    for column in ("became_resident_on", "address_set_on", "notified_on"):
-        when = values.get(column)
-        if when is None:
-            continue
-        if when > today:
-            yield column, f"in the future: {_shown(raw[column])}"
-        elif birth is not None and when < birth:
-            yield column, f"before birth_date: {_shown(raw[column])}"
-
-
-def _duplicates(records: list[_Record], key: Callable[[_Record], Any]) -> Iterator[tuple[_Record, int]]:
-    """Yield every record whose key was already seen, with the line it was first seen on."""
-    first_line: dict[Any, int] = {}
-    for record in records:
-        value = key(record)
-        if value is None:
-            continue
-        if value in first_line:
-            yield record, first_line[value]
-        else:
-            first_line[value] = record.line
-
-
-def _check_residents(records: list[_Record]) -> Iterator[RowError]:
-    for record, first in _duplicates(records, lambda r: r.values.get("resident_code")):
-        yield RowError(
-            record.line, "resident_code", f"duplicate of line {first}: {_shown(record.raw['resident_code'])}"
-        )
-    for record, first in _duplicates(records, lambda r: r.values.get("individual_number")):
-        yield RowError(record.line, "individual_number", f"same Individual Number as line {first}")
-
-    households: dict[str, list[_Record]] = {}
-    for record in records:
-        if record.has("household_code"):
-            households.setdefault(record.values["household_code"], []).append(record)
-    for code, members in households.items():
-        heads = [m for m in members if m.values.get("relationship") == HEAD_OF_HOUSEHOLD]
-        for extra in heads[1:]:
-            yield RowError(
-                extra.line, "relationship", f"second head of household {code!r} (the first is on line {heads[0].line})"
-            )
-        # With an unreadable relationship the head may be that member: the field error says enough.
-        if not heads and all(m.has("relationship") for m in members):
-            yield RowError(members[0].line, "relationship", f"household {code!r} has no head ({HEAD_OF_HOUSEHOLD})")
-        reference = heads[0] if heads else members[0]
-        for member in members:
-            if member is reference:
-                continue
-            for column in ADDRESS_COLUMNS:
-                if member.has(column) and reference.has(column) and member.values[column] != reference.values[column]:
-                    yield RowError(
-                        member.line,
-                        column,
-                        f"differs from the household's address on line {reference.line}: {_shown(member.raw[column])}",
-                    )
-
-
-def _check_tax(record: _Record, today: date) -> Iterator[tuple[str | None, str]]:
-    values, raw = record.values, record.raw
-    latest = fiscal_year_of(today) + 1
-    if record.has("fiscal_year") and not MIN_FISCAL_YEAR <= values["fiscal_year"] <= latest:
-        yield "fiscal_year", f"outside {MIN_FISCAL_YEAR}-{latest}: {_shown(raw['fiscal_year'])}"
-    if record.has(*INCOME_COLUMNS, "total_income"):
-        expected = sum(values[column] for column in INCOME_COLUMNS)
-        if values["total_income"] != expected:
-            yield "total_income", f"not the sum of the incomes ({expected:,}): {_shown(raw['total_income'])}"
-    if record.has("total_income", "deductions", "taxable_income"):
-        # 課税標準額 is rounded down to the thousand yen (地方税法 20条の4の2).
-        expected = max(0, values["total_income"] - values["deductions"]) // 1000 * 1000
-        if values["taxable_income"] != expected:
-            yield (
-                "taxable_income",
-                f"not total_income - deductions rounded down to 1,000 yen ({expected:,}): "
-                f"{_shown(raw['taxable_income'])}",
-            )
-    if (
-        record.has("non_taxable", "municipal_tax", "prefectural_tax")
-        and values["non_taxable"]
-        and (values["municipal_tax"] or values["prefectural_tax"])
-    ):
-        yield "non_taxable", "true but municipal_tax or prefectural_tax is not 0"
-
-
-def _check_tax_rows(records: list[_Record]) -> Iterator[RowError]:
-    def key(record: _Record) -> tuple[str, int] | None:
-        return (
-            (record.values["resident_code"], record.values["fiscal_year"])
-            if record.has("resident_code", "fiscal_year")
-            else None
-        )
-
-    for record, first in _duplicates(records, key):
-        yield RowError(record.line, None, f"duplicate resident_code and fiscal_year (the first is on line {first})")
-
-
-def _check_facility(record: _Record, today: date) -> Iterator[tuple[str | None, str]]:
-    values, raw = record.values, record.raw
-    if values.get("kind") != "small_scale":
-        return
-    for age, column in enumerate(CAPACITY_COLUMNS):
-        if age not in SMALL_SCALE_AGES and values.get(column):
-            yield column, f"must be 0 for small_scale, which takes ages 0-2 only: {_shown(raw[column])}"
-    if record.has(*CAPACITY_COLUMNS):
-        total = sum(values[column] for column in CAPACITY_COLUMNS)
-        if total > SMALL_SCALE_MAX_CAPACITY:
-            yield None, f"small_scale total capacity {total} exceeds {SMALL_SCALE_MAX_CAPACITY}"
-
-
-def _check_facilities(records: list[_Record]) -> Iterator[RowError]:
-    for record, first in _duplicates(records, lambda r: r.values.get("facility_code")):
-        yield RowError(
-            record.line, "facility_code", f"duplicate of line {first}: {_shown(record.raw['facility_code'])}"
-        )
-
-
 _FORMATS: Mapping[str, _Format] = {
-    "residents": _Format(_RESIDENT_SPEC, _check_resident, _check_residents),
-    "tax": _Format(_TAX_SPEC, _check_tax, _check_tax_rows),
-    "facilities": _Format(_FACILITY_SPEC, _check_facility, _check_facilities),
+    "residents": _Format(_RESIDENT_SPEC, check_resident, check_residents),
+    "tax": _Format(_TAX_SPEC, check_tax, check_tax_rows),
+    "facilities": _Format(_FACILITY_SPEC, check_facility, check_facilities),
 }
 KINDS: tuple[str, ...] = tuple(_FORMATS)
 COLUMNS: Mapping[str, tuple[str, ...]] = {kind: fmt.names for kind, fmt in _FORMATS.items()}
@@ -517,7 +222,7 @@ def _check_header(header: list[str], fmt: _Format) -> tuple[list[str], list[RowE
     return names, errors
 
 
-def _parse_fields(line: int, header: list[str], fields: list[str], fmt: _Format) -> tuple[_Record, list[RowError]]:
+def _parse_fields(line: int, header: list[str], fields: list[str], fmt: _Format) -> tuple[CsvRecord, list[RowError]]:
     raw = dict(zip(header, fields, strict=True))
     values: dict[str, Any] = {}
     errors: list[RowError] = []
@@ -531,9 +236,9 @@ def _parse_fields(line: int, header: list[str], fields: list[str], fmt: _Format)
             continue
         try:
             values[column.name] = column.parse(text)
-        except _Invalid as invalid:
+        except InvalidField as invalid:
             errors.append(RowError(line, column.name, str(invalid)))
-    return _Record(line, raw, values), errors
+    return CsvRecord(line, raw, values), errors
 
 
 #: A file that is valid UTF-8 is UTF-8 (Shift_JIS text with kana or kanji almost never is); otherwise CP932,
@@ -616,7 +321,7 @@ def parse_registry_csv(
         report()
         return result
 
-    records: list[_Record] = []
+    records: list[CsvRecord] = []
     errors: list[RowError] = []
     last_line = reader.line_num
     while True:

@@ -1,1 +1,1 @@
-"""Tenants (municipalities): the model, resolution from the URL, and the per-request binding."""
+"""Tenants (municipalities): the model and its resolution from the URL. Foundation: imports no domain area."""

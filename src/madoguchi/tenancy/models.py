@@ -1,4 +1,4 @@
-"""The tenant (a municipality) and the procedures it has switched on."""
+"""The tenant (a municipality), its status, and the invitations that bring in its first admins."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from madoguchi.db import Base, TenantScoped, new_id, utcnow
@@ -63,20 +63,6 @@ class Tenant(Base):
 
     def name(self, locale: str) -> str:
         return self.name_en if locale == "en" else self.name_ja
-
-
-class TenantService(TenantScoped, Base):
-    """A standard procedure switched on by a tenant, pinned to a catalog version, with its overrides."""
-
-    __tablename__ = "tenant_services"
-    __table_args__ = (UniqueConstraint("tenant_id", "service_key"),)
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    service_key: Mapped[str] = mapped_column(String(63))
-    service_version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("service_versions.id"))
-    enabled: Mapped[bool] = mapped_column(default=True)
-    overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class TenantInvitation(TenantScoped, Base):

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from madoguchi.demo.registries import VARIANT_FAMILY_NAMES, DemoCsvs, demo_resident_code, write_demo_csvs
 from madoguchi.jp import age_on, childcare_age_class, fiscal_year_of
 from madoguchi.registry.csv_formats import COLUMNS, ParseResult, parse_registry_csv
-from madoguchi.registry.demo_data import VARIANT_FAMILY_NAMES, DemoCsvs, demo_resident_code, write_demo_csvs
 
 TODAY = date(2026, 11, 26)
 TENANT = {"tenant_slug": "minato-cho", "prefecture_ja": "静岡県", "municipality_ja": "湊町", "postal_prefix": "421"}

@@ -17,7 +17,7 @@ from madoguchi.db import Database, utcnow
 from madoguchi.errors import Conflict
 from madoguchi.identity.actors import Actor
 from madoguchi.identity.models import Account, StaffRole
-from madoguchi.tenancy import lifecycle
+from madoguchi.platform import lifecycle
 from madoguchi.tenancy.models import Tenant, TenantInvitation
 from tests.api.test_applications_api import RESIDENCY
 from tests.conftest import AUDIT_KEY, DATA_KEY, Backend

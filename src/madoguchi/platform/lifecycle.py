@@ -30,8 +30,8 @@ from madoguchi.errors import Conflict, ValidationFailed
 from madoguchi.identity.models import Account, AccountKind, IdentityAssurance, StaffRole, WebSession
 from madoguchi.identity.passwords import hash_password
 from madoguchi.oauth.models import OAuthToken
+from madoguchi.platform.provisioning import get_tenant, record_tenant_event
 from madoguchi.tenancy.models import Tenant, TenantInvitation, TenantStatus
-from madoguchi.tenancy.operations import get_tenant, record_tenant_event
 
 #: Outbox topic of account emails (the notifications area sends them).
 NOTIFY_ACCOUNT = "notify.account"

@@ -1,4 +1,4 @@
-"""Two installations for tenant archive tests (shared by tests/tenancy and tests/cli): the source with a seeded
+"""Two installations for tenant archive tests (shared by tests/platform and tests/cli): the source with a seeded
 municipality, and a target with a fresh database on the same backend, its own data key, signing key and folder.
 
 The target is a copy of the migrated SQLite template, or a second PostgreSQL database used as the app role under
@@ -34,7 +34,7 @@ from madoguchi.documents.storage import storage_for
 from madoguchi.identity.models import Account
 from madoguchi.notify.models import Notice, WebhookSubscription
 from madoguchi.oauth.models import OAuthClient, secret_hash
-from madoguchi.tenancy import portability
+from madoguchi.platform import portability
 from madoguchi.tenancy.models import Tenant
 from tests.conftest import AUDIT_KEY, REPO, Backend, _truncate_all
 from tests.factories import make_household, make_person, make_tax, resident, staff, tenants

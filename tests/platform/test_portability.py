@@ -30,16 +30,15 @@ from madoguchi.documents.storage import LocalStorage
 from madoguchi.identity.models import Account
 from madoguchi.notify.models import WebhookSubscription
 from madoguchi.oauth.models import OAuthClient, secret_hash
+from madoguchi.platform import portability
+from madoguchi.platform.portability import ArchiveError, Treatment
 from madoguchi.registry.models import Person
-from madoguchi.tenancy import portability
 from madoguchi.tenancy.models import Tenant
-from madoguchi.tenancy.portability import ArchiveError, Treatment
 from tests.conftest import REPO
 from tests.documents.conftest import _isolated_aws_environment
 from tests.factories import seed_catalog_and_tenants
-from tests.support.rclone import RcloneS3, find_rclone
-from tests.tenancy import test_portability_support as support
-from tests.tenancy.test_portability_support import (
+from tests.platform import test_portability_support as support
+from tests.platform.test_portability_support import (
     ATTACHMENT_BYTES,
     AUTO_ISSUE,
     INDIVIDUAL_NUMBER,
@@ -58,6 +57,7 @@ from tests.tenancy.test_portability_support import (
     table_rows,
     write_archive,
 )
+from tests.support.rclone import RcloneS3, find_rclone
 
 # The two installations (fixtures).
 source, target, source_keys, transfer_key, archive = (

@@ -5,6 +5,9 @@ survives restarts) and only fills what is missing. Staff and the platform admin 
 sets up their authenticator (TOTP) keys when it creates them and prints the keys on every start. Secrets for
 the demo (Flask secret key, the data key
 that encrypts Individual Numbers) are generated once into ``<data_dir>/demo-secrets.json``.
+
+The package is composition, not runtime code: ``registries`` writes the fictional registries (from ``draws``,
+``population``, ``tax`` and ``facilities``) that the seed loads through the registry's own CSV import.
 """
 
 from __future__ import annotations
@@ -20,22 +23,24 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from madoguchi import migrate
+from madoguchi.app import create_app
 from madoguchi.audit.keys import generate_key
 from madoguchi.catalog import definitions
 from madoguchi.catalog import operations as catalog
 from madoguchi.config import PRODUCTION, Settings
 from madoguchi.crypto import Sealer
 from madoguchi.db import Database, utcnow
+from madoguchi.demo import registries as demo_data
 from madoguchi.documents import signing
 from madoguchi.identity import operations as identity
 from madoguchi.identity import totp
 from madoguchi.identity.models import Account, AccountKind, IdentityAssurance, PlatformAdmin, StaffRole
 from madoguchi.identity.passwords import hash_password
-from madoguchi.registry import demo_data
+from madoguchi.notify import mailbox_views
+from madoguchi.platform import provisioning as tenancy
 from madoguchi.registry import operations as registry
 from madoguchi.registry.csv_formats import parse_registry_csv
 from madoguchi.registry.models import Person
-from madoguchi.tenancy import operations as tenancy
 from madoguchi.tenancy.models import Tenant
 
 DEMO_PASSWORD = "madoguchi-demo"  # noqa: S105 - printed on purpose: these are demo accounts
@@ -140,9 +145,6 @@ def demo_settings(data_dir: Path, base: Settings | None = None, *, public_url: s
 
 def create_demo_app(settings: Settings) -> Flask:
     """The app as the demo serves it: with the mailbox page when mail goes to the mailbox (never elsewhere)."""
-    from madoguchi import create_app
-    from madoguchi.notify import mailbox_views
-
     app = create_app(settings)
     if settings.email_backend == "mailbox":
         app.register_blueprint(mailbox_views.bp)

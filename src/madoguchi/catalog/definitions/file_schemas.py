@@ -1,0 +1,345 @@
+"""The structure of ``service.yaml`` and ``tenants/<slug>.yaml`` as JSON Schemas, and their errors as Problems."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from madoguchi.catalog.definitions.problems import Problem, field_path, unique
+from madoguchi.catalog.definitions.vocabulary import (
+    APPLICANT_KINDS,
+    IDENTITY_ASSURANCE_LEVELS,
+    KEBAB_RE,
+    LOCALES,
+    OVERRIDABLE_SETTINGS,
+    POINTER_RE,
+    SEMVER_RE,
+    SNAKE_RE,
+    TENANT_STATUSES,
+)
+
+# --- Structure of the files, as JSON Schemas --------------------------------------------------------------------------
+# ``x-message`` replaces jsonschema's wording for pattern/type/format errors on that node.
+
+TEXT: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": list(LOCALES),
+    "properties": {locale: {"type": "string", "minLength": 1} for locale in LOCALES},
+}
+_KEBAB = {"type": "string", "pattern": KEBAB_RE, "x-message": "must be kebab-case (lowercase, digits, hyphens)"}
+_SNAKE = {"type": "string", "pattern": SNAKE_RE, "x-message": "must be snake_case (lowercase letters, digits, _)"}
+_SEMVER = {"type": "string", "pattern": SEMVER_RE, "x-message": "must be a semantic version such as 1.0.0 (quoted)"}
+_NAME_LIST = {"type": "array", "uniqueItems": True, "items": {"type": "string"}}
+
+
+def _range_schema(minimum: int, maximum: int) -> dict[str, Any]:
+    bound = {"type": "integer", "minimum": minimum, "maximum": maximum}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["default", "min", "max"],
+        "properties": {"default": bound, "min": bound, "max": bound},
+    }
+
+
+_STATE_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "title"],
+    "properties": {"name": _SNAKE, "title": TEXT, "description": TEXT, "terminal": {"type": "boolean"}},
+}
+_TRANSITION_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "from", "to", "roles", "title"],
+    "properties": {
+        "name": _SNAKE,
+        "from": {**_NAME_LIST, "minItems": 1},
+        "to": {"type": "string"},
+        "roles": {**_NAME_LIST, "minItems": 1},
+        "guards": _NAME_LIST,
+        "actions": _NAME_LIST,
+        "title": TEXT,
+        "description": TEXT,
+        "required_by_law": {"type": "boolean"},
+        # Four eyes: whoever last took one of the named transitions on an application may not take this one.
+        "actor_differs_from": {**_NAME_LIST, "items": _SNAKE},
+    },
+}
+_OPTIONAL_STEP_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["title", "transitions"],
+    "properties": {
+        "title": TEXT,
+        "description": TEXT,
+        "states": {"type": "array", "items": _STATE_SCHEMA},
+        "replaces": _NAME_LIST,
+        "transitions": {"type": "array", "minItems": 1, "items": _TRANSITION_SCHEMA},
+    },
+}
+WORKFLOW_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["initial", "states", "transitions"],
+    "properties": {
+        "initial": {"type": "string"},
+        "states": {"type": "array", "minItems": 2, "items": _STATE_SCHEMA},
+        "transitions": {"type": "array", "minItems": 1, "items": _TRANSITION_SCHEMA},
+        "optional_steps": {"type": "object", "propertyNames": _SNAKE, "additionalProperties": _OPTIONAL_STEP_SCHEMA},
+    },
+}
+_DOCUMENT_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["key", "title", "content_types", "max_bytes", "max_count"],
+    "properties": {
+        "key": _SNAKE,
+        "title": TEXT,
+        "description": TEXT,
+        "when": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["field", "equals"],
+            "properties": {
+                "field": {"type": "string", "pattern": POINTER_RE, "x-message": "must be a JSON pointer like /a/b"},
+                "equals": {"type": ["string", "number", "boolean"]},
+            },
+        },
+        "content_types": {
+            "type": "array",
+            "minItems": 1,
+            "uniqueItems": True,
+            "items": {"type": "string", "pattern": r"^[a-z]+/[a-z0-9.+-]+$", "x-message": "must be a media type"},
+        },
+        "max_bytes": {"type": "integer", "minimum": 1, "maximum": 50 * 1024 * 1024},
+        "max_count": {"type": "integer", "minimum": 1, "maximum": 20},
+    },
+}
+SERVICE_FILE_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "key",
+        "version",
+        "title",
+        "summary",
+        "legal_basis",
+        "eligible_applicants",
+        "identity_assurance",
+        "fee",
+        "sla_days",
+        "auto_issue",
+        "required_documents",
+        "prefill",
+        "output_document",
+        "retention",
+        "workflow",
+        "tenant_may_override",
+    ],
+    "properties": {
+        "key": _KEBAB,
+        "version": _SEMVER,
+        "title": TEXT,
+        "summary": TEXT,
+        "legal_basis": {"type": "array", "minItems": 1, "items": TEXT},
+        "eligible_applicants": {
+            "type": "array",
+            "minItems": 1,
+            "uniqueItems": True,
+            "items": {"enum": list(APPLICANT_KINDS)},
+        },
+        "identity_assurance": {"enum": list(IDENTITY_ASSURANCE_LEVELS)},
+        "fee": {
+            **_range_schema(0, 100_000),
+            "required": ["default", "min", "max", "currency", "per"],
+            "properties": {
+                **_range_schema(0, 100_000)["properties"],
+                "currency": {"const": "JPY"},
+                "per": {"enum": ["copy", "application"]},
+            },
+        },
+        "sla_days": _range_schema(1, 365),
+        "min_monthly_work_hours": _range_schema(0, 744),
+        "auto_issue": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["allowed", "default"],
+            "properties": {"allowed": {"type": "boolean"}, "default": {"type": "boolean"}},
+        },
+        "required_documents": {"type": "array", "items": _DOCUMENT_SCHEMA},
+        "prefill": {
+            "type": "object",
+            "propertyNames": {"pattern": POINTER_RE, "x-message": "must be a JSON pointer like /applicant/name"},
+            "additionalProperties": {"type": "string"},
+        },
+        "output_document": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "required": ["kind", "title"],
+            "properties": {"kind": _SNAKE, "title": TEXT},
+        },
+        "retention": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["years", "basis"],
+            "properties": {"years": {"type": "integer", "minimum": 1, "maximum": 150}, "basis": TEXT},
+        },
+        "workflow": WORKFLOW_SCHEMA,
+        "tenant_may_override": {"type": "array", "uniqueItems": True, "items": {"enum": list(OVERRIDABLE_SETTINGS)}},
+    },
+}
+TENANT_FILE_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "slug",
+        "name",
+        "local_government_code",
+        "prefecture",
+        "locales",
+        "default_locale",
+        "status",
+        "contact",
+        "services",
+    ],
+    "properties": {
+        "slug": _KEBAB,
+        "name": TEXT,
+        "local_government_code": {
+            "type": "string",
+            "pattern": "^[0-9]{6}$",
+            "x-message": 'must be six digits written as a quoted string, e.g. "131016"',
+        },
+        "prefecture": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["code", *LOCALES],
+            "properties": {
+                "code": {"type": "string", "pattern": "^[0-9]{2}$", "x-message": 'must be two digits, quoted ("01")'},
+                **TEXT["properties"],
+            },
+        },
+        "locales": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": list(LOCALES)}},
+        "default_locale": {"enum": list(LOCALES)},
+        "status": {"enum": list(TENANT_STATUSES)},
+        "branding": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "primary_color": {
+                    "type": "string",
+                    "pattern": "^#[0-9A-Fa-f]{6}$",
+                    "x-message": 'must be a colour like "#1f5fa8" (quoted)',
+                },
+                "short_name": TEXT,
+            },
+        },
+        "contact": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["department", "phone", "email", "address", "hours"],
+            "properties": {
+                "department": TEXT,
+                "phone": {
+                    "type": "string",
+                    "pattern": r"^\+?[0-9][0-9-]{8,14}$",
+                    "x-message": "must be a phone number",
+                },
+                "email": {
+                    "type": "string",
+                    "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+                    "x-message": "must be an email address",
+                },
+                "address": TEXT,
+                "hours": TEXT,
+            },
+        },
+        "services": {
+            "type": "object",
+            "propertyNames": _KEBAB,
+            "additionalProperties": {
+                "type": ["object", "null"],
+                "additionalProperties": False,
+                "properties": {"version": _SEMVER, "overrides": {"type": "object"}},
+            },
+        },
+    },
+}
+EXTRA_QUESTION_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "title", "schema"],
+    "properties": {"name": _SNAKE, "title": TEXT, "schema": {"type": "object"}},
+}
+
+# The 2020-12 metaschema with format checking on, so a broken ``pattern`` regex is reported too.
+META_VALIDATOR = Draft202012Validator(
+    Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
+)
+
+
+def describe_error(error: ValidationError, file: str, prefix: Sequence[str | int]) -> Iterator[Problem]:
+    """Turn one jsonschema error into problems that name the offending field."""
+    path = [*prefix, *error.absolute_path]
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        yield from describe_error(best_match(error.context), file, prefix)
+        return
+    if error.validator == "required" and isinstance(error.instance, dict):
+        # jsonschema reports one error per missing key without naming it separately; duplicates are dropped later.
+        for name in error.validator_value:
+            if name not in error.instance:
+                yield Problem(file, field_path([*path, name]), "required key is missing")
+        return
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = error.schema.get("properties", {})
+        patterns = error.schema.get("patternProperties", {})
+        for name in error.instance:
+            if name not in known and not any(re.search(pattern, name) for pattern in patterns):
+                hint: str | None = f" (expected one of: {', '.join(known)})" if known else ""
+                yield Problem(file, field_path([*path, name]), f"unknown key{hint}")
+        return
+    message = error.message
+    hint = error.schema.get("x-message") if isinstance(error.schema, dict) else None
+    if hint and error.validator in ("pattern", "type", "format"):
+        message = hint
+    if _from_property_names(error):
+        path.append(error.instance)
+        message = f"key {hint}" if hint else f"key {error.message}"
+    yield Problem(file, field_path(path), message)
+
+
+def _from_property_names(error: ValidationError) -> bool:
+    """Whether the error is about a key (``propertyNames``) rather than a value: then the key is the field."""
+    schema_path = list(error.absolute_schema_path)
+    return any(
+        part == "propertyNames" and (index == 0 or schema_path[index - 1] != "properties")
+        for index, part in enumerate(schema_path)
+    )
+
+
+def structure_problems(
+    instance: Any, schema: Mapping[str, Any], file: str, prefix: Sequence[str | int] = ()
+) -> tuple[list[Problem], set[Any]]:
+    """Validate ``instance`` against one of the structure schemas above.
+
+    Returns the problems and the set of top-level keys (below ``prefix``) that have them, so that later
+    checks can skip parts whose shape is wrong instead of tripping over them.
+    """
+    problems: list[Problem] = []
+    broken: set[Any] = set()
+    for error in Draft202012Validator(schema).iter_errors(instance):
+        found = list(describe_error(error, file, prefix))
+        problems.extend(found)
+        if error.absolute_path:
+            broken.add(error.absolute_path[0])
+        elif error.validator == "required" and isinstance(error.instance, dict):
+            broken.update(name for name in error.validator_value if name not in error.instance)
+        elif error.validator != "additionalProperties":
+            broken.add(None)  # the value as a whole is wrong
+    return unique(problems), broken

@@ -1,0 +1,179 @@
+"""Tenant files (``tenants/<slug>.yaml``): checking one and the whole set, and loading them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from madoguchi.catalog.definitions.file_schemas import TENANT_FILE_SCHEMA, structure_problems
+from madoguchi.catalog.definitions.overrides import check_overrides_at
+from madoguchi.catalog.definitions.problems import WHOLE_FILE, CatalogError, Problem, display, field_path, unique
+from madoguchi.catalog.definitions.reading import read_yaml
+from madoguchi.catalog.definitions.services import Published, pinnable_versions, version_order
+from madoguchi.catalog.definitions.vocabulary import MIN_BRAND_CONTRAST
+from madoguchi.jp import PREFECTURES, is_valid_local_government_code, local_government_code_check_digit
+
+# --- Tenants ----------------------------------------------------------------------------------------------------------
+
+
+def _contrast_with_white(color: str) -> float:
+    """WCAG 2.1 contrast ratio between ``#rrggbb`` and white."""
+
+    def linear(channel: int) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    luminance = 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+    return 1.05 / (luminance + 0.05)
+
+
+def tenant_files(tenants_dir: Path) -> list[Path]:
+    """The tenant files (``*.yaml``) in ``tenants_dir``, sorted."""
+    tenants_dir = Path(tenants_dir)
+    if not tenants_dir.is_dir():
+        return []
+    return sorted(p for p in tenants_dir.glob("*.yaml") if p.is_file() and not p.name.startswith("."))
+
+
+def inspect_tenant(
+    path: Path, services: Mapping[str, Mapping[str, Any] | None] | None, published: Published | None = None
+) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """Read and check one tenant file; ``services=None`` skips the checks that need the catalog. A version pin
+    is checked against ``published`` (what the database holds) as well as the folder's version."""
+    path = Path(path)
+    file = display(path)
+    tenant, problems = read_yaml(path, file)
+    if tenant is None:
+        return None, problems
+    structure, broken = structure_problems(tenant, TENANT_FILE_SCHEMA, file)
+    problems += structure
+    if None in broken:
+        return None, problems
+    ok = {key for key in tenant if key not in broken}
+
+    if "slug" in ok and tenant["slug"] != path.stem:
+        problems.append(Problem(file, "slug", f"{tenant['slug']!r} must equal the file name {path.stem!r}"))
+    code = tenant.get("local_government_code") if "local_government_code" in ok else None
+    if code is not None and not is_valid_local_government_code(code):
+        expected = local_government_code_check_digit(code[:5])
+        message = f"wrong check digit: {code[:5]} takes {expected} ({code[:5]}{expected}), JIS X 0402"
+        problems.append(Problem(file, "local_government_code", message))
+    if "prefecture" in ok:
+        prefecture = tenant["prefecture"]
+        if prefecture["code"] not in PREFECTURES:
+            problems.append(Problem(file, "prefecture.code", f"unknown prefecture code {prefecture['code']!r} (01–47)"))
+        else:
+            if code is not None and code[:2] != prefecture["code"]:
+                message = f"{prefecture['code']!r} does not match the first two digits of local_government_code {code}"
+                problems.append(Problem(file, "prefecture.code", message))
+            official = PREFECTURES[prefecture["code"]]["ja"]
+            if prefecture["ja"] != official:
+                message = f"prefecture {prefecture['code']} is {official}, not {prefecture['ja']!r}"
+                problems.append(Problem(file, "prefecture.ja", message))
+    if "locales" in ok:
+        if "ja" not in tenant["locales"]:
+            problems.append(Problem(file, "locales", "must include 'ja'"))
+        if "default_locale" in ok and tenant["default_locale"] not in tenant["locales"]:
+            problems.append(Problem(file, "default_locale", f"{tenant['default_locale']!r} is not one of locales"))
+    color = (tenant.get("branding") or {}).get("primary_color") if "branding" in ok else None
+    if color is not None and (ratio := _contrast_with_white(color)) < MIN_BRAND_CONTRAST:
+        message = (
+            f"{color} gives {ratio:.1f}:1 contrast with white text; "
+            f"at least {MIN_BRAND_CONTRAST}:1 is needed (WCAG 2.1 AA, JIS X 8341-3)"
+        )
+        problems.append(Problem(file, "branding.primary_color", message))
+
+    if "services" in ok:
+        tenant["services"] = {
+            key: {"version": (entry or {}).get("version"), "overrides": (entry or {}).get("overrides") or {}}
+            for key, entry in tenant["services"].items()
+        }
+        if services is not None:
+            problems += _check_tenant_services(tenant["services"], services, file, published)
+    return tenant, unique(problems)
+
+
+def _check_tenant_services(
+    enabled: Mapping[str, Mapping[str, Any]],
+    services: Mapping[str, Mapping[str, Any] | None],
+    file: str,
+    published: Published | None = None,
+) -> list[Problem]:
+    problems: list[Problem] = []
+    for key, entry in enabled.items():
+        if key not in services:
+            message = f"unknown service (known: {', '.join(sorted(services)) or 'none'})"
+            problems.append(Problem(file, field_path(("services", key)), message))
+            continue
+        service = services[key]
+        if service is None:
+            continue  # the service folder exists but cannot be read; that is reported against the service
+        versions = pinnable_versions(service, published)
+        pinned = entry["version"]
+        if pinned is not None and pinned not in versions:
+            available = ", ".join(sorted(versions, key=version_order))
+            message = f"version {pinned} of {key} is not published (available: {available})"
+            problems.append(Problem(file, field_path(("services", key, "version")), message))
+            continue  # no definition to check the overrides against: the pin is the one problem
+        # Overrides must fit the version the tenant runs: the pinned one, as published, else the folder's.
+        runs = versions[pinned] if pinned is not None else service
+        problems += check_overrides_at(runs, entry["overrides"], file, ("services", key, "overrides"))
+    return problems
+
+
+def check_tenant(path: Path, services: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
+    """Every conformance problem of one tenant file against the procedures in ``services`` (keyed by key)."""
+    return inspect_tenant(Path(path), services)[1]
+
+
+def load_tenant(path: Path, services: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The parsed tenant file, with ``services`` normalised to ``{key: {"version": str|None, "overrides": dict}}``.
+
+    Without ``services`` only the file itself is checked; pass the loaded catalog to check the enabled
+    procedures and overrides too. Raises :class:`CatalogError` if the file does not conform.
+    """
+    tenant, problems = inspect_tenant(Path(path), services)
+    if problems or tenant is None:
+        raise CatalogError(problems)
+    return tenant
+
+
+def load_tenants(
+    tenants_dir: Path, services: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Every tenant file in ``tenants_dir``, keyed by slug; raises :class:`CatalogError` listing all problems."""
+    tenants_dir = Path(tenants_dir)
+    if not tenants_dir.is_dir():
+        raise CatalogError([Problem(display(tenants_dir), WHOLE_FILE, "tenants directory not found")])
+    tenants: dict[str, dict[str, Any]] = {}
+    problems = check_tenant_set(tenants_dir)
+    for path in tenant_files(tenants_dir):
+        tenant, found = inspect_tenant(path, services)
+        problems += found
+        if tenant is not None and not found:
+            tenants[tenant["slug"]] = tenant
+    if problems:
+        raise CatalogError(problems)
+    return tenants
+
+
+def check_tenant_set(tenants_dir: Path) -> list[Problem]:
+    """Problems across tenant files: misnamed files and local government codes used twice."""
+    problems = [
+        Problem(display(path), WHOLE_FILE, "tenant files end in .yaml; this file is ignored")
+        for path in sorted(tenants_dir.glob("*.yml"))
+    ]
+    owners: dict[str, str] = {}
+    for path in tenant_files(tenants_dir):
+        tenant, _ = read_yaml(path, display(path))
+        code = tenant.get("local_government_code") if tenant is not None else None
+        if not isinstance(code, str):
+            continue
+        if code in owners:
+            message = f"{code} is already used by {owners[code]}"
+            problems.append(Problem(display(path), "local_government_code", message))
+        else:
+            owners[code] = display(path)
+    return problems

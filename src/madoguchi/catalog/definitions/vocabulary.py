@@ -1,0 +1,66 @@
+"""The closed vocabularies of catalog files: roles, guards, actions, the settings a tenant may override, the
+registry fields a form may prefill from, and the patterns names must follow."""
+
+from __future__ import annotations
+
+from jsonschema import Draft202012Validator
+
+# --- The closed vocabularies the workflow engine and the portal understand --------------------------------------------
+
+KNOWN_ROLES = ("applicant", "clerk", "supervisor", "tenant_admin", "system")
+KNOWN_GUARDS = ("form_valid", "required_documents_present", "identity_assurance_met", "comment_present", "assigned")
+KNOWN_ACTIONS = ("notify_applicant", "issue_document", "record_decision", "notify_staff")
+APPLICANT_KINDS = ("self", "household_member", "agent", "third_party")
+IDENTITY_ASSURANCE_LEVELS = ("email", "verified")
+TENANT_STATUSES = ("trial", "live", "suspended")
+LOCALES = ("ja", "en")
+
+#: Registry fields a form field may be prefilled from (once-only: what the municipality knows is not asked again).
+REGISTRY_FIELDS = (
+    "person.full_name",
+    "person.full_name_kana",
+    "person.family_name",
+    "person.given_name",
+    "person.family_name_kana",
+    "person.given_name_kana",
+    "person.birth_date",
+    "person.sex",
+    "person.postal_code",
+    "person.address",
+    "person.resident_code",
+    "household.head_name",
+)
+
+#: Every setting a service may let tenants override (each service lists its own subset in ``tenant_may_override``).
+OVERRIDABLE_SETTINGS = (
+    "fee",
+    "sla_days",
+    "min_monthly_work_hours",
+    "auto_issue",
+    "extra_steps",
+    "extra_questions",
+    "instructions",
+)
+#: Overridable settings declared in service.yaml as ``{default, min, max}`` integers.
+RANGE_SETTINGS = ("fee", "sla_days", "min_monthly_work_hours")
+
+FORM_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+#: The keywords of JSON Schema 2020-12. Anything else in a form must be a UI hint starting with ``x-``: the
+#: metaschema accepts unknown keywords, so a typo such as ``requird`` would otherwise silently do nothing.
+SCHEMA_KEYWORDS = frozenset(Draft202012Validator.VALIDATORS) | {
+    # Core and annotation keywords, which validate nothing and so are not in the validator table.
+    "$schema", "$id", "$defs", "$anchor", "$dynamicAnchor", "$vocabulary", "$comment",
+    "title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly",
+    "contentEncoding", "contentMediaType", "contentSchema", "then", "else",
+}  # fmt: skip
+#: The form property under which a tenant's extra questions are added.
+EXTRA_QUESTIONS_PROPERTY = "extra"
+MAX_EXTRA_QUESTIONS = 5
+EXTRA_QUESTION_TYPES = ("string", "integer", "number", "boolean")
+#: WCAG 2.1 AA (adopted by JIS X 8341-3) for normal text: the portal puts white text on the brand colour.
+MIN_BRAND_CONTRAST = 4.5
+
+KEBAB_RE = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+SNAKE_RE = r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$"
+SEMVER_RE = r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$"
+POINTER_RE = r"^(?:/(?:[^/~]|~[01])+)+$"

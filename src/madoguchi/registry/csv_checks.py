@@ -1,0 +1,176 @@
+"""The checks of registry CSV rows: each row on its own, then across rows (duplicates, households that
+disagree), every problem a RowError at the line where its row starts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from madoguchi.jp import (
+    fiscal_year_of,
+)
+from madoguchi.registry.csv_fields import (
+    ADDRESS_COLUMNS,
+    CAPACITY_COLUMNS,
+    HEAD_OF_HOUSEHOLD,
+    INCOME_COLUMNS,
+    MIN_BIRTH_YEAR,
+    MIN_FISCAL_YEAR,
+    SMALL_SCALE_AGES,
+    SMALL_SCALE_MAX_CAPACITY,
+    shown,
+)
+
+# --- Results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem in a CSV file, at the physical line where the offending row starts."""
+
+    line: int
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: "
+        return f"{where}{self.column}: {self.message}" if self.column else f"{where}{self.message}"
+
+
+@dataclass
+class CsvRecord:
+    """One data row while it is being checked."""
+
+    line: int
+    raw: dict[str, str]
+    # Fields that parsed (None for an empty optional one); a field that failed is absent.
+    values: dict[str, Any]
+
+    def has(self, *columns: str) -> bool:
+        return all(column in self.values for column in columns)
+
+
+RowCheck = Callable[[CsvRecord, date], Iterator[tuple[str | None, str]]]
+
+
+def check_resident(record: CsvRecord, today: date) -> Iterator[tuple[str | None, str]]:
+    values, raw = record.values, record.raw
+    birth = values.get("birth_date")
+    if birth is not None:
+        if birth.year < MIN_BIRTH_YEAR:
+            yield "birth_date", f"before {MIN_BIRTH_YEAR}: {shown(raw['birth_date'])}"
+            birth = None
+        elif birth > today:
+            yield "birth_date", f"in the future: {shown(raw['birth_date'])}"
+            birth = None
+    for column in ("became_resident_on", "address_set_on", "notified_on"):
+        when = values.get(column)
+        if when is None:
+            continue
+        if when > today:
+            yield column, f"in the future: {shown(raw[column])}"
+        elif birth is not None and when < birth:
+            yield column, f"before birth_date: {shown(raw[column])}"
+
+
+def _duplicates(records: list[CsvRecord], key: Callable[[CsvRecord], Any]) -> Iterator[tuple[CsvRecord, int]]:
+    """Yield every record whose key was already seen, with the line it was first seen on."""
+    first_line: dict[Any, int] = {}
+    for record in records:
+        value = key(record)
+        if value is None:
+            continue
+        if value in first_line:
+            yield record, first_line[value]
+        else:
+            first_line[value] = record.line
+
+
+def check_residents(records: list[CsvRecord]) -> Iterator[RowError]:
+    for record, first in _duplicates(records, lambda r: r.values.get("resident_code")):
+        yield RowError(record.line, "resident_code", f"duplicate of line {first}: {shown(record.raw['resident_code'])}")
+    for record, first in _duplicates(records, lambda r: r.values.get("individual_number")):
+        yield RowError(record.line, "individual_number", f"same Individual Number as line {first}")
+
+    households: dict[str, list[CsvRecord]] = {}
+    for record in records:
+        if record.has("household_code"):
+            households.setdefault(record.values["household_code"], []).append(record)
+    for code, members in households.items():
+        heads = [m for m in members if m.values.get("relationship") == HEAD_OF_HOUSEHOLD]
+        for extra in heads[1:]:
+            yield RowError(
+                extra.line, "relationship", f"second head of household {code!r} (the first is on line {heads[0].line})"
+            )
+        # With an unreadable relationship the head may be that member: the field error says enough.
+        if not heads and all(m.has("relationship") for m in members):
+            yield RowError(members[0].line, "relationship", f"household {code!r} has no head ({HEAD_OF_HOUSEHOLD})")
+        reference = heads[0] if heads else members[0]
+        for member in members:
+            if member is reference:
+                continue
+            for column in ADDRESS_COLUMNS:
+                if member.has(column) and reference.has(column) and member.values[column] != reference.values[column]:
+                    yield RowError(
+                        member.line,
+                        column,
+                        f"differs from the household's address on line {reference.line}: {shown(member.raw[column])}",
+                    )
+
+
+def check_tax(record: CsvRecord, today: date) -> Iterator[tuple[str | None, str]]:
+    values, raw = record.values, record.raw
+    latest = fiscal_year_of(today) + 1
+    if record.has("fiscal_year") and not MIN_FISCAL_YEAR <= values["fiscal_year"] <= latest:
+        yield "fiscal_year", f"outside {MIN_FISCAL_YEAR}-{latest}: {shown(raw['fiscal_year'])}"
+    if record.has(*INCOME_COLUMNS, "total_income"):
+        expected = sum(values[column] for column in INCOME_COLUMNS)
+        if values["total_income"] != expected:
+            yield "total_income", f"not the sum of the incomes ({expected:,}): {shown(raw['total_income'])}"
+    if record.has("total_income", "deductions", "taxable_income"):
+        # 課税標準額 is rounded down to the thousand yen (地方税法 20条の4の2).
+        expected = max(0, values["total_income"] - values["deductions"]) // 1000 * 1000
+        if values["taxable_income"] != expected:
+            yield (
+                "taxable_income",
+                f"not total_income - deductions rounded down to 1,000 yen ({expected:,}): "
+                f"{shown(raw['taxable_income'])}",
+            )
+    if (
+        record.has("non_taxable", "municipal_tax", "prefectural_tax")
+        and values["non_taxable"]
+        and (values["municipal_tax"] or values["prefectural_tax"])
+    ):
+        yield "non_taxable", "true but municipal_tax or prefectural_tax is not 0"
+
+
+def check_tax_rows(records: list[CsvRecord]) -> Iterator[RowError]:
+    def key(record: CsvRecord) -> tuple[str, int] | None:
+        return (
+            (record.values["resident_code"], record.values["fiscal_year"])
+            if record.has("resident_code", "fiscal_year")
+            else None
+        )
+
+    for record, first in _duplicates(records, key):
+        yield RowError(record.line, None, f"duplicate resident_code and fiscal_year (the first is on line {first})")
+
+
+def check_facility(record: CsvRecord, today: date) -> Iterator[tuple[str | None, str]]:
+    values, raw = record.values, record.raw
+    if values.get("kind") != "small_scale":
+        return
+    for age, column in enumerate(CAPACITY_COLUMNS):
+        if age not in SMALL_SCALE_AGES and values.get(column):
+            yield column, f"must be 0 for small_scale, which takes ages 0-2 only: {shown(raw[column])}"
+    if record.has(*CAPACITY_COLUMNS):
+        total = sum(values[column] for column in CAPACITY_COLUMNS)
+        if total > SMALL_SCALE_MAX_CAPACITY:
+            yield None, f"small_scale total capacity {total} exceeds {SMALL_SCALE_MAX_CAPACITY}"
+
+
+def check_facilities(records: list[CsvRecord]) -> Iterator[RowError]:
+    for record, first in _duplicates(records, lambda r: r.values.get("facility_code")):
+        yield RowError(record.line, "facility_code", f"duplicate of line {first}: {shown(record.raw['facility_code'])}")

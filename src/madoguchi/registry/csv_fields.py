@@ -1,0 +1,190 @@
+"""The fields of registry CSV files: their vocabularies (続柄, sexes, facility kinds, limits) and one parser
+per kind of field, each normalising what people type full-width and keeping names exactly as written."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date
+
+from madoguchi.jp import (
+    clean_name,
+    is_katakana,
+    is_valid_individual_number,
+    normalize_input,
+    normalize_postal_code,
+)
+
+HEAD_OF_HOUSEHOLD = "世帯主"
+# 続柄 as the resident register writes them, relative to the head of household.
+RELATIONSHIPS: tuple[str, ...] = (
+    HEAD_OF_HOUSEHOLD,
+    "妻",
+    "夫",
+    "子",
+    "父",
+    "母",
+    "祖父",
+    "祖母",
+    "孫",
+    "兄",
+    "姉",
+    "弟",
+    "妹",
+    "子の妻",
+    "子の夫",
+    "妻の父",
+    "妻の母",
+    "夫の父",
+    "夫の母",
+    "同居人",
+    "縁故者",
+)
+SEXES: tuple[str, ...] = ("male", "female")
+FACILITY_KINDS: Mapping[str, str] = {
+    "nursery": "認可保育所",
+    "certified_center": "認定こども園",
+    "small_scale": "小規模保育事業",
+}
+# 小規模保育事業 takes children aged 0-2 only, 6 to 19 of them (Child and Child Care Support Act).
+SMALL_SCALE_MAX_CAPACITY = 19
+SMALL_SCALE_AGES = range(3)
+MIN_BIRTH_YEAR = 1900
+MIN_FISCAL_YEAR = 2015
+PROGRESS_EVERY = 500
+HOUSEHOLD_CODE_MAX_LENGTH = 20
+# The columns that make a household's address; every member must have the same values.
+ADDRESS_COLUMNS: tuple[str, ...] = ("postal_code", "prefecture", "municipality", "town", "block", "building")
+INCOME_COLUMNS: tuple[str, ...] = ("salary_income", "business_income", "pension_income", "other_income")
+CAPACITY_COLUMNS: tuple[str, ...] = tuple(f"capacity_age_{age}" for age in range(6))
+
+
+# --- Field parsers ---------------------------------------------------------------------------
+
+
+class InvalidField(Exception):
+    """A field value is invalid; the message is safe to show (it never holds an Individual Number)."""
+
+
+def shown(raw: str) -> str:
+    text = raw.strip()
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def as_given(raw: str) -> str:
+    # Names and address texts: 外字, compatibility ideographs and IVS must reach storage unchanged.
+    return clean_name(raw)
+
+
+def normalized(raw: str) -> str:
+    return normalize_input(raw)
+
+
+def kana(raw: str) -> str:
+    # Readings are normalized (half-width ｻﾄｳ -> サトウ) because people search by them; unlike
+    # kanji names they have no variant glyphs to lose.
+    value = normalize_input(raw)
+    if not is_katakana(value):
+        raise InvalidField(f"not katakana: {shown(raw)}")
+    return value
+
+
+def digits(count: int) -> Callable[[str], str]:
+    pattern = re.compile(f"[0-9]{{{count}}}")
+
+    def parse(raw: str) -> str:
+        value = normalize_input(raw)
+        if not pattern.fullmatch(value):
+            raise InvalidField(f"not {count} digits: {shown(raw)}")
+        return value
+
+    return parse
+
+
+def household_code(raw: str) -> str:
+    value = normalize_input(raw)
+    if len(value) > HOUSEHOLD_CODE_MAX_LENGTH:
+        raise InvalidField(f"longer than {HOUSEHOLD_CODE_MAX_LENGTH} characters: {shown(raw)}")
+    return value
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def iso_date(raw: str) -> date:
+    value = normalize_input(raw)
+    try:
+        if not _ISO_DATE.fullmatch(value):
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidField(f"not a date (YYYY-MM-DD): {shown(raw)}") from None
+
+
+def choice(options: Iterable[str], what: str) -> Callable[[str], str]:
+    allowed = frozenset(options)
+
+    def parse(raw: str) -> str:
+        value = normalize_input(raw)
+        if value not in allowed:
+            raise InvalidField(f"not {what}: {shown(raw)}")
+        return value
+
+    return parse
+
+
+def postal_code(raw: str) -> str:
+    try:
+        return normalize_postal_code(raw)
+    except ValueError:
+        raise InvalidField(f"not a postal code (NNN-NNNN): {shown(raw)}") from None
+
+
+def individual_number(raw: str) -> str:
+    value = normalize_input(raw)
+    if not re.fullmatch(r"[0-9]{12}", value):
+        raise InvalidField("not 12 digits")
+    if not is_valid_individual_number(value):
+        raise InvalidField("invalid check digit")
+    return value
+
+
+_AMOUNT = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+")
+
+
+def amount(raw: str) -> int:
+    value = normalize_input(raw)
+    if not _AMOUNT.fullmatch(value):
+        raise InvalidField(f"not a non-negative amount in yen: {shown(raw)}")
+    return int(value.replace(",", ""))
+
+
+def count(raw: str) -> int:
+    value = normalize_input(raw)
+    if not re.fullmatch(r"[0-9]+", value):
+        raise InvalidField(f"not a non-negative integer: {shown(raw)}")
+    return int(value)
+
+
+def year(raw: str) -> int:
+    value = normalize_input(raw)
+    if not re.fullmatch(r"[0-9]{4}", value):
+        raise InvalidField(f"not a year (YYYY): {shown(raw)}")
+    return int(value)
+
+
+def boolean(raw: str) -> bool:
+    value = normalize_input(raw)
+    if value not in ("true", "false"):
+        raise InvalidField(f"not true or false: {shown(raw)}")
+    return value == "true"
+
+
+_FACILITY_CODE = re.compile(r"[A-Z0-9-]{3,20}")
+
+
+def facility_code(raw: str) -> str:
+    value = normalize_input(raw)
+    if not _FACILITY_CODE.fullmatch(value):
+        raise InvalidField(f"not 3-20 characters of A-Z, 0-9 and '-': {shown(raw)}")
+    return value
