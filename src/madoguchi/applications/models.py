@@ -11,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from madoguchi.db import Base, TenantScoped, new_id, utcnow
 
+#: The state in which staff wait for the applicant's answer; the applicant may edit again meanwhile.
+MORE_INFO_REQUESTED = "more_info_requested"
+
 
 class Application(TenantScoped, Base):
     __tablename__ = "applications"
@@ -58,6 +61,12 @@ class Application(TenantScoped, Base):
     events: Mapped[list[ApplicationEvent]] = relationship(
         order_by="ApplicationEvent.seq", back_populates="application", overlaps="application"
     )
+
+    @property
+    def is_editable(self) -> bool:
+        """Whether the applicant's answers and documents may still change: while it is a draft (the workflow's
+        initial state) or awaits more information."""
+        return self.state in (self.settings_snapshot["workflow"]["initial"], MORE_INFO_REQUESTED)
 
 
 class ApplicationEvent(TenantScoped, Base):

@@ -40,6 +40,7 @@ from madoguchi.jp import (
     normalize_input,
     normalize_postal_code,
 )
+from madoguchi.jp import today as japan_today
 
 __all__ = [
     "COLUMNS",
@@ -590,7 +591,7 @@ def parse_registry_csv(
         raise ValueError(f"unknown registry kind {kind!r}: expected one of {', '.join(KINDS)}")
     if isinstance(stream, str):
         raise TypeError("pass a file or an iterable of lines, not the CSV text itself")
-    today = today or date.today()
+    today = today or japan_today()
     result = ParseResult(kind)
     reader = csv.reader(stream, strict=True)
     processed = 0
