@@ -9,10 +9,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from madoguchi.applications.workflow import MORE_INFO_REQUESTED
 from madoguchi.db import Base, TenantScoped, new_id, utcnow
-
-#: The state in which staff wait for the applicant's answer; the applicant may edit again meanwhile.
-MORE_INFO_REQUESTED = "more_info_requested"
 
 
 class Application(TenantScoped, Base):

@@ -19,8 +19,7 @@ from werkzeug.wrappers import Response
 
 from madoguchi.applications import forms, repository
 from madoguchi.applications import operations as applications
-from madoguchi.applications.models import MORE_INFO_REQUESTED
-from madoguchi.applications.workflow import Workflow
+from madoguchi.applications.workflow import MORE_INFO_REQUESTED, Workflow
 from madoguchi.catalog import operations as catalog
 from madoguchi.catalog.presenters import procedure_view
 from madoguchi.context import current_tenant, db_session
