@@ -27,6 +27,15 @@ from madoguchi.errors import DomainError, PreconditionFailed, ValidationFailed
 #: An ETag that is a row's version counter.
 VERSION_ETAG = re.compile(r"[0-9]{1,18}")
 
+#: The If-Match header as documented: optional, since views that require it say so (and document their 428).
+IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": "The ETag you read: the change is refused (412) when the resource changed since",
+    "schema": {"type": "string"},
+}
+
 
 class PreconditionRequired(DomainError):
     status, slug, title = 428, "precondition-required", "Send If-Match with the version you read"
@@ -35,12 +44,9 @@ class PreconditionRequired(DomainError):
 class Blueprint(flask_smorest.Blueprint):
     """A flask-smorest Blueprint whose ETags are versions the views name (see the module's docstring)."""
 
-    #: Where a view decorated with ``@blp.etag`` checks an If-Match it was sent (flask-smorest's PUT, PATCH and
-    #: DELETE, and POST actions).
-    METHODS_NEEDING_CHECK_ETAG = ["POST", "PUT", "PATCH", "DELETE"]  # noqa: RUF012 - flask-smorest's class setting
     #: Where the answer carries the ETag: flask-smorest's, and a DELETE that answers what it changed (the platform
     #: admin's soft delete of a municipality answers the municipality, still readable).
-    METHODS_ALLOWING_SET_ETAG = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]  # noqa: RUF012 - as above
+    METHODS_ALLOWING_SET_ETAG = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]  # noqa: RUF012 - flask-smorest's
 
     def __init__(self, *args: Any, etag_format: re.Pattern[str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -59,6 +65,18 @@ class Blueprint(flask_smorest.Blueprint):
         if request.if_match:
             super()._verify_check_etag()
 
+    def _prepare_etag_doc(self, doc: dict[str, Any], doc_info: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        # The view's own 412 and 428 (with their problem+json schema) stand; a 428 it does not document never comes:
+        # If-Match is optional unless the view requires it.
+        own = {code: answer for code, answer in doc.get("responses", {}).items() if str(code) in ("412", "428")}
+        doc = super()._prepare_etag_doc(doc, doc_info, **kwargs)
+        doc["parameters"] = [IF_MATCH if p == "IF_MATCH" else p for p in doc.get("parameters", [])]
+        responses = doc.get("responses", {})
+        if not any(str(code) == "428" for code in own):
+            responses.pop(428, None)
+        responses.update(own)
+        return doc
+
     def check_etag(self, etag_data: Any, etag_schema: Any = None, *, required: bool = False) -> None:
         """412 unless If-Match names the current ETag; 428 when it is missing and ``required``. Without If-Match
         (and not required) the change applies to whatever version is current."""
@@ -67,13 +85,15 @@ class Blueprint(flask_smorest.Blueprint):
             if required:
                 raise PreconditionRequired()
             return
-        if self.etag_format is not None and not sent.star_tag:
-            tags = sent.as_set(include_weak=True)
-            if not all(self.etag_format.fullmatch(tag) for tag in tags):
-                raise ValidationFailed(errors={"If-Match": ['must be an ETag this API sent, e.g. "3"']})
+        tags = sent.as_set(include_weak=True)
+        if self.etag_format is not None and not all(self.etag_format.fullmatch(tag) for tag in tags):
+            raise ValidationFailed(errors={"If-Match": ['must be an ETag this API sent, e.g. "3"']})
+        current = self._generate_etag(etag_data)
         try:
-            super().check_etag(etag_data, etag_schema)
+            if request.method in self.METHODS_NEEDING_CHECK_ETAG:
+                super().check_etag(etag_data, etag_schema)
+            elif current not in sent:  # a POST action (flask-smorest compares on PUT, PATCH and DELETE only)
+                raise SmorestPreconditionFailed
         except SmorestPreconditionFailed:
-            raise PreconditionFailed(
-                f'It changed since you read it (its ETag is now "{self._generate_etag(etag_data)}"): read it again.'
-            ) from None
+            detail = f'It changed since you read it (its ETag is now "{current}"): read it again.'
+            raise PreconditionFailed(detail) from None

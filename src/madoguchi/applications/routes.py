@@ -14,7 +14,7 @@ from flask.views import MethodView
 
 from madoguchi import jp
 from madoguchi.api.auth import limit_per_caller_and_address, require_authentication, requires_scope
-from madoguchi.api.etags import VERSION_ETAG, Blueprint
+from madoguchi.api.etags import IF_MATCH, VERSION_ETAG, Blueprint
 from madoguchi.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, make_idempotent
 from madoguchi.api.pagination import decode_cursor, encode_cursor
 from madoguchi.applications import operations, repository
@@ -240,8 +240,9 @@ class ApplicationItem(MethodView):
 @blp.route("/<uuid:application_id>/submit")
 class Submission(MethodView):
     @blp.etag
-    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER, IF_MATCH])
     @blp.response(200, ApplicationSchema)
+    @blp.alt_response(412, description="If-Match does not match the current version")
     @blp.alt_response(422, description="Incomplete or invalid: per-field errors")
     @requires_scope(APPLICATIONS_WRITE)
     def post(self, application_id: uuid.UUID) -> dict[str, Any]:
@@ -254,9 +255,10 @@ class Submission(MethodView):
 @blp.route("/<uuid:application_id>/transitions")
 class Transitions(MethodView):
     @blp.etag
-    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER, IF_MATCH])
     @blp.arguments(TransitionCreateSchema)
     @blp.response(200, ApplicationSchema)
+    @blp.alt_response(412, description="If-Match does not match the current version")
     @blp.alt_response(409, description="Not possible in the current state, or changed concurrently")
     @blp.alt_response(
         403,
