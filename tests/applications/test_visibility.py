@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
@@ -56,9 +57,9 @@ def _submit(db: Database, town: Town, application_id: uuid.UUID) -> None:
         operations.submit(session, session.merge(town.tenant), town.resident, application_id)
 
 
-def _sees(db: Database, town: Town, application_id: uuid.UUID, **caller: object) -> bool:
+def _sees(db: Database, town: Town, application_id: uuid.UUID, **caller: Any) -> bool:
     with db.transaction(town.tenant.id) as session:
-        principal = _principal(session, town.tenant, **caller)  # type: ignore[arg-type]
+        principal = _principal(session, town.tenant, **caller)
         try:
             return repository.get_for(session, principal, application_id).id == application_id
         except NotFound:

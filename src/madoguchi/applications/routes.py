@@ -270,11 +270,12 @@ class Transitions(MethodView):
         """Take a workflow action: withdraw or respond (applicant); review, request more information,
         approve, reject, issue (staff). `available_transitions` of the application lists what you may do."""
         principal = current_principal()
-        _check_version(application_id)
+        found = _load(application_id)
         if principal.is_staff and not principal.has_scope(APPLICATIONS_PROCESS):
             raise Forbidden("This needs the scope applications:process.")
         if body.get("decision") and not repository.processes_applications(principal):
             raise Forbidden("Only staff record decisions.")
+        blp.check_etag(found.lock_version)
         application = operations.transition(
             db_session(),
             current_tenant,
