@@ -1,12 +1,14 @@
 """Japanese identifiers, dates and text, as municipal systems handle them.
 
-Pure functions with no I/O, shared by the registry importer, the forms, the certificates and the
-CLI. Each rule names its source (a standard, a law or cabinet order) where it is defined below:
+Pure functions with no I/O (but for one clock, :func:`now`), shared by the registry importer, the forms,
+the certificates, the queue and the CLI. Each rule names its source (a standard, a law or cabinet order)
+where it is defined below:
 
 * identifiers: the local government code (全国地方公共団体コード, JIS X 0402) and the Individual
   Number (個人番号), both with a check digit, and the 47 prefectures (都道府県, JIS X 0401) whose codes are
   the first two digits of a local government code;
-* dates: Japanese eras (和暦), fiscal years (年度, April to March), ages under the Act on
+* dates: Japan's date today (:func:`today`: a due date is past, or a fiscal year begins, by the calendar
+  in Japan, not by the server's zone), Japanese eras (和暦), fiscal years (年度, April to March), ages under the Act on
   Calculation of Age (年齢計算ニ関スル法律) and childcare age classes (年齢区分);
 * text: NFKC normalization for what people type full-width (digits, Latin letters, postal codes),
   and the opposite rule for names, which are stored exactly as given because registry names
@@ -17,13 +19,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 __all__ = [
+    "JAPAN",
     "PREFECTURES",
     "age_on",
     "childcare_age_class",
     "clean_name",
+    "date_in_japan",
     "fiscal_year_label_ja",
     "fiscal_year_of",
     "income_year_for_fiscal_year",
@@ -35,7 +40,9 @@ __all__ = [
     "mask_individual_number",
     "normalize_input",
     "normalize_postal_code",
+    "now",
     "to_wareki",
+    "today",
     "wareki_year",
 ]
 
@@ -165,6 +172,26 @@ def mask_individual_number(s: str) -> str:
 
 
 # --- Dates -----------------------------------------------------------------------------------
+
+#: Japan Standard Time (UTC+9, no daylight saving time).
+JAPAN = ZoneInfo("Asia/Tokyo")
+
+
+def now() -> datetime:
+    """The current moment on a wall clock in Japan: the one clock behind every "today" (tests stop it here)."""
+    return datetime.now(JAPAN)
+
+
+def today() -> date:
+    """Japan's date now, whatever the server's zone: between 00:00 and 09:00 in Japan a UTC host still reads
+    yesterday, and a due date, an age or a fiscal year must not depend on where the server runs."""
+    return now().date()
+
+
+def date_in_japan(moment: datetime) -> date:
+    """The calendar date in Japan of an aware ``moment`` (a certificate issued at 00:30 JST is dated that day)."""
+    return moment.astimezone(JAPAN).date()
+
 
 # (first day, era name), newest first. Meiji counts from 慶応4年1月1日 (1868-01-25 in the Gregorian calendar), to
 # which the change of era of 明治元年9月8日 was applied retroactively; the solar calendar came only in 1873.

@@ -24,19 +24,18 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from flask import after_this_request, current_app, g, request, url_for
+from flask import current_app, g, request, url_for
 from flask.views import MethodView
-from flask.wrappers import Response
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 from sqlalchemy import select
 
 from madoguchi.api.auth import Unauthenticated, authenticate
+from madoguchi.api.etags import Blueprint
 from madoguchi.catalog.models import TenantService
 from madoguchi.config import Settings
 from madoguchi.context import db_session
 from madoguchi.db import bind_tenant, bound_tenant
-from madoguchi.errors import PROBLEM_CONTENT_TYPE, Forbidden, PreconditionFailed, ValidationFailed
+from madoguchi.errors import PROBLEM_CONTENT_TYPE, Forbidden, ValidationFailed
 from madoguchi.extensions import ProblemSchema
 from madoguchi.identity import operations as identity
 from madoguchi.identity.principal import set_principal
@@ -228,25 +227,8 @@ def _tenant_view(tenant: Tenant) -> dict[str, Any]:
 
 
 def etag_of(tenant: Tenant) -> str:
-    digest = hashlib.sha256(f"{tenant.id}:{tenant.status}:{tenant.updated_at.isoformat()}".encode()).hexdigest()
-    return f'"{digest[:20]}"'
-
-
-def _with_etag(tenant: Tenant) -> None:
-    etag = etag_of(tenant)
-
-    @after_this_request
-    def add(response: Response) -> Response:
-        response.headers["ETag"] = etag
-        return response
-
-
-def _check_if_match(tenant: Tenant) -> None:
-    wanted = request.headers.get("If-Match")
-    if wanted is None or wanted.strip() == "*":
-        return
-    if etag_of(tenant) not in [tag.strip() for tag in wanted.split(",")]:
-        raise PreconditionFailed("The municipality changed since you read it: read it again (its ETag changed).")
+    """The tenant's ETag (unquoted): it changes with every change of status."""
+    return hashlib.sha256(f"{tenant.id}:{tenant.status}:{tenant.updated_at.isoformat()}".encode()).hexdigest()[:20]
 
 
 _PROBLEMS = {
@@ -300,6 +282,7 @@ class Tenants(MethodView):
         """Every municipality with its status, including suspended and deleted ones."""
         return [_tenant_view(t) for t in tenancy.list_tenants(db_session())]
 
+    @blp.etag
     @blp.arguments(TenantCreateSchema)
     @blp.response(201, AdminTenantSchema)
     @problems(401, 403, 422, refusal=TenantRefusedSchema)
@@ -332,20 +315,22 @@ class Tenants(MethodView):
                 "The municipality cannot be created as given.", errors=tenancy.explain(reasons), reasons=reasons
             )
         tenant = tenancy.create_tenant(session, new, actor=_actor())
-        _with_etag(tenant)
+        blp.set_etag(etag_of(tenant))
         return _tenant_view(tenant), {"Location": url_for("platform_admin.TenantItem", tenant_id=tenant.id)}
 
 
 @blp.route("/tenants/<uuid:tenant_id>")
 class TenantItem(MethodView):
+    @blp.etag
     @blp.response(200, AdminTenantSchema)
     @problems(401, 403, 404)
     def get(self, tenant_id: uuid.UUID) -> dict[str, Any]:
         """One municipality. The ETag changes with every status change (send it back in If-Match)."""
         tenant = tenancy.get_tenant(db_session(), tenant_id)
-        _with_etag(tenant)
+        blp.set_etag(etag_of(tenant))
         return _tenant_view(tenant)
 
+    @blp.etag
     @blp.response(200, AdminTenantSchema)
     @problems(401, 403, 404, 409, 412)
     def delete(self, tenant_id: uuid.UUID) -> dict[str, Any]:
@@ -357,15 +342,16 @@ class TenantItem(MethodView):
 
 def _change(tenant_id: uuid.UUID, operation: Any) -> dict[str, Any]:
     session = db_session()
-    _check_if_match(tenancy.get_tenant(session, tenant_id))
+    blp.check_etag(etag_of(tenancy.get_tenant(session, tenant_id)))
     tenant = operation(session, tenant_id, actor=_actor())
     session.flush()
-    _with_etag(tenant)
+    blp.set_etag(etag_of(tenant))
     return _tenant_view(tenant)
 
 
 @blp.route("/tenants/<uuid:tenant_id>/go-live")
 class TenantGoLive(MethodView):
+    @blp.etag
     @blp.response(200, AdminTenantSchema)
     @problems(401, 403, 404, 409, 412)
     def post(self, tenant_id: uuid.UUID) -> dict[str, Any]:
@@ -375,6 +361,7 @@ class TenantGoLive(MethodView):
 
 @blp.route("/tenants/<uuid:tenant_id>/suspend")
 class TenantSuspend(MethodView):
+    @blp.etag
     @blp.response(200, AdminTenantSchema)
     @problems(401, 403, 404, 409, 412)
     def post(self, tenant_id: uuid.UUID) -> dict[str, Any]:
@@ -385,6 +372,7 @@ class TenantSuspend(MethodView):
 
 @blp.route("/tenants/<uuid:tenant_id>/resume")
 class TenantResume(MethodView):
+    @blp.etag
     @blp.response(200, AdminTenantSchema)
     @problems(401, 403, 404, 409, 412)
     def post(self, tenant_id: uuid.UUID) -> dict[str, Any]:

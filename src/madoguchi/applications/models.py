@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from madoguchi.applications.workflow import MORE_INFO_REQUESTED
 from madoguchi.db import Base, TenantScoped, new_id, utcnow
 
 
@@ -58,6 +59,12 @@ class Application(TenantScoped, Base):
     events: Mapped[list[ApplicationEvent]] = relationship(
         order_by="ApplicationEvent.seq", back_populates="application", overlaps="application"
     )
+
+    @property
+    def is_editable(self) -> bool:
+        """Whether the applicant's answers and documents may still change: while it is a draft (the workflow's
+        initial state) or awaits more information."""
+        return self.state in (self.settings_snapshot["workflow"]["initial"], MORE_INFO_REQUESTED)
 
 
 class ApplicationEvent(TenantScoped, Base):

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from madoguchi import outbox
+from madoguchi import jp, outbox
 from madoguchi.applications import forms, repository
 from madoguchi.applications.models import Application, ApplicationEvent
 from madoguchi.applications.workflow import Transition, Workflow
@@ -265,8 +265,7 @@ def update_draft(
     application = repository.get(session, tenant.id, application_id)
     role = _may_edit(actor, application)
     _check_version(application, expected_version)
-    editable = {application.settings_snapshot["workflow"]["initial"], "more_info_requested"}
-    if application.state not in editable:
+    if not application.is_editable:
         raise Conflict(f"The application is '{application.state}' and can no longer be edited.")
     merged = _check_prefilled_unchanged(application, forms.normalize(application.settings_snapshot["form"], data))
     _validate_draft(application, merged)
@@ -478,7 +477,8 @@ def _apply(
         application.submitted_at = application.updated_at
         sla = application.settings_snapshot.get("sla_days")
         if sla:
-            application.due_on = application.submitted_at.date() + timedelta(days=int(sla))
+            # Counted from the day it arrived in Japan (a submission at 00:30 JST arrived that day, not the UTC one).
+            application.due_on = jp.date_in_japan(application.submitted_at) + timedelta(days=int(sla))
     _flush(session)
     _act(session, tenant, application, actor, step)
     _record(

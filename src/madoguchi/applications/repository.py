@@ -1,4 +1,6 @@
-"""Queries over applications and their history. Every function takes (session, tenant_id, ...)."""
+"""Queries over applications and their history. Every function takes (session, tenant_id, ...), except
+:func:`get_for`, which takes the caller: it is the one place that says which application a caller may see.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +9,72 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, false, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from madoguchi import jp
 from madoguchi.applications.models import Application, ApplicationEvent
 from madoguchi.catalog.models import ServiceVersion, TenantService
 from madoguchi.documents.models import Attachment
 from madoguchi.errors import NotFound
+from madoguchi.identity.principal import APPLICATIONS_PROCESS, Principal
+from madoguchi.registry.models import Facility, Person
 
 
-def get(session: Session, tenant_id: uuid.UUID, application_id: uuid.UUID) -> Application:
-    stmt = select(Application).where(Application.tenant_id == tenant_id, Application.id == application_id)
-    application = session.execute(stmt).scalar_one_or_none()
+def get(session: Session, tenant_id: uuid.UUID, application_id: uuid.UUID, *, lock: bool = False) -> Application:
+    """An application of the tenant whoever asks: for operations, which the caller's view has already let
+    through :func:`get_for`. ``lock``: ``SELECT ... FOR UPDATE`` (serialises writers such as uploads)."""
+    return _one(session, _locked(select(Application).where(Application.id == application_id), lock), tenant_id)
+
+
+def get_for(session: Session, principal: Principal, application_id: uuid.UUID, lock: bool = False) -> Application:
+    """The application as ``principal`` may see it (:func:`visible_to`), else ``NotFound``: another caller's
+    application, or another municipality's, is simply not there (404, never 403)."""
+    if principal.tenant_id is None:
+        raise NotFound("No such application.")
+    stmt = select(Application).where(Application.id == application_id, visible_to(principal))
+    return _one(session, _locked(stmt, lock), principal.tenant_id)
+
+
+def _locked(stmt: Select[Application], lock: bool) -> Select[Application]:
+    # populate_existing: the row read under the lock wins over a copy already in the session.
+    return stmt.with_for_update().execution_options(populate_existing=True) if lock else stmt
+
+
+def _one(session: Session, stmt: Select[Application], tenant_id: uuid.UUID) -> Application:
+    application = session.execute(stmt.where(Application.tenant_id == tenant_id)).scalar_one_or_none()
     if application is None:
         raise NotFound("No such application.")
     return application
+
+
+def processes_applications(principal: Principal) -> bool:
+    """Staff working the queue: a clerk's session, or a staff member's token with ``applications:process``."""
+    return principal.is_staff and principal.has_scope(APPLICATIONS_PROCESS)
+
+
+def visible_to(principal: Principal) -> ColumnElement[bool]:
+    """Which of its municipality's applications a caller sees. Staff who process applications: the queue
+    (:func:`staff_visible`). A resident, or a vendor app acting for them with their consent (a token carrying
+    their account): their own. A vendor app with client credentials: those it filed. Anyone else: none."""
+    if processes_applications(principal):
+        return staff_visible()
+    if principal.account is not None:
+        return Application.applicant_account_id == principal.account.id
+    if principal.client_id is not None:
+        return Application.filed_by_client_id == principal.client_id
+    return false()
+
+
+def own_applications(session: Session, tenant_id: uuid.UUID, account_id: uuid.UUID, *, limit: int) -> list[Application]:
+    """A resident's applications, newest first (the portal's "My applications")."""
+    stmt = (
+        select(Application)
+        .where(Application.tenant_id == tenant_id, Application.applicant_account_id == account_id)
+        .order_by(Application.created_at.desc(), Application.id.desc())
+        .limit(limit)
+    )
+    return list(session.execute(stmt).scalars())
 
 
 def next_event_seq(session: Session, tenant_id: uuid.UUID, application_id: uuid.UUID) -> int:
@@ -114,7 +167,8 @@ def queue_filters(
     if overdue is not None:
         late = and_(
             Application.due_on.is_not(None),
-            Application.due_on < (today or date.today()),
+            # Japan's date, whatever the server's clock zone: the console and the API must agree.
+            Application.due_on < (today or jp.today()),
             Application.state.not_in(terminal_states(session, tenant_id)),
         )
         filters.append(late if overdue else ~late)
@@ -149,3 +203,26 @@ def page(
         stmt = stmt.where(tuple_(*key) < tuple_(*after) if newest_first else tuple_(*key) > tuple_(*after))
     order = [column.desc() for column in key] if newest_first else list(key)
     return list(session.execute(stmt.order_by(*order).limit(limit + 1)).scalars())
+
+
+# --- What applications need from the register (filing at the counter, the form's choices) ----------------
+
+
+def person_by_resident_code(session: Session, tenant_id: uuid.UUID, resident_code: str) -> Person:
+    stmt = select(Person).where(Person.tenant_id == tenant_id, Person.resident_code == resident_code)
+    person = session.execute(stmt).scalar_one_or_none()
+    if person is None:
+        raise NotFound("No such person in this municipality's resident register.")
+    return person
+
+
+def household_of(session: Session, tenant_id: uuid.UUID, person_id: uuid.UUID) -> list[Person]:
+    """The members of the person's household (none when the person is no longer in the register)."""
+    stmt = select(Person).where(Person.tenant_id == tenant_id, Person.id == person_id)
+    person = session.execute(stmt).scalar_one_or_none()
+    return list(person.household.members) if person is not None else []
+
+
+def facilities(session: Session, tenant_id: uuid.UUID) -> list[Facility]:
+    stmt = select(Facility).where(Facility.tenant_id == tenant_id).order_by(Facility.facility_code)
+    return list(session.execute(stmt).scalars())

@@ -8,19 +8,16 @@ app with client credentials sees the applications it filed. Anything else is 404
 from __future__ import annotations
 
 import uuid
-from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Response, after_this_request, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
-from sqlalchemy import ColumnElement, false, select
 
+from madoguchi import jp
 from madoguchi.api.auth import limit_per_caller_and_address, require_authentication, requires_scope
+from madoguchi.api.etags import IF_MATCH, VERSION_ETAG, Blueprint
 from madoguchi.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, make_idempotent
 from madoguchi.api.pagination import decode_cursor, encode_cursor
 from madoguchi.applications import operations, repository
-from madoguchi.applications.models import Application, ApplicationEvent
 from madoguchi.applications.operations import INTERNAL_COMMENT_ACTION
 from madoguchi.applications.schemas import (
     ApplicationCreateSchema,
@@ -35,7 +32,7 @@ from madoguchi.applications.schemas import (
 from madoguchi.applications.workflow import Workflow
 from madoguchi.audit import access
 from madoguchi.context import current_tenant, db_session, records_reads
-from madoguchi.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from madoguchi.errors import Forbidden, ValidationFailed
 from madoguchi.identity.principal import (
     APPLICATIONS_PROCESS,
     APPLICATIONS_READ,
@@ -43,69 +40,43 @@ from madoguchi.identity.principal import (
     Principal,
     current_principal,
 )
-from madoguchi.registry.models import Person
 from madoguchi.web.reads import record_read
+
+if TYPE_CHECKING:  # annotations only: the routes use the repository and operations, never the models
+    from sqlalchemy import ColumnElement
+
+    from madoguchi.applications.models import Application, ApplicationEvent
 
 blp = Blueprint(
     "applications",
     __name__,
     url_prefix="/t/<tenant>/applications",
     description="Applications filed under a municipality's procedures: file, follow, and (staff) process them",
+    etag_format=VERSION_ETAG,
 )
 require_authentication(blp)
 make_idempotent(blp)
 limit_per_caller_and_address(blp)
 
 
-class PreconditionRequired(DomainError):
-    status, slug, title = 428, "precondition-required", "Send If-Match with the version you read"
-
-
 # ----------------------------------------------------------------------------------------------- helpers
 
 
-def _staff(principal: Principal) -> bool:
-    return principal.is_staff and principal.has_scope(APPLICATIONS_PROCESS)
-
-
-def _visible(principal: Principal) -> ColumnElement[bool]:
-    if _staff(principal):
-        return repository.staff_visible()
-    if principal.account is not None:
-        return Application.applicant_account_id == principal.account.id
-    if principal.client_id is not None:
-        return Application.filed_by_client_id == principal.client_id
-    return false()
-
-
 def _load(application_id: uuid.UUID) -> Application:
-    principal = current_principal()
-    stmt = select(Application).where(
-        Application.tenant_id == current_tenant.id, Application.id == application_id, _visible(principal)
-    )
-    application = db_session().execute(stmt).scalar_one_or_none()
-    if application is None:
-        raise NotFound("No such application.")
+    return repository.get_for(db_session(), current_principal(), application_id)
+
+
+def _check_version(application_id: uuid.UUID, *, required: bool = False) -> Application:
+    """The caller's application (404 first, whatever the headers say), at the version its If-Match names."""
+    application = _load(application_id)
+    blp.check_etag(application.lock_version, required=required)
     return application
 
 
-def _if_match() -> int | None:
-    header = request.headers.get("If-Match")
-    if header is None:
-        return None
-    value = header.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise ValidationFailed(errors={"If-Match": ['must be the ETag of the application, e.g. "3"']})
-    return int(value)
-
-
-def _with_etag(application: Application) -> None:
-    version = application.lock_version
-
-    @after_this_request
-    def add_etag(response: Response) -> Response:
-        response.headers["ETag"] = f'"{version}"'
-        return response
+def _answer(application: Application, principal: Principal) -> dict[str, Any]:
+    """The application as the response body, its version as the ETag."""
+    blp.set_etag(application.lock_version)
+    return present(application, principal)
 
 
 def _terminal(application: Application) -> bool:
@@ -120,7 +91,7 @@ def present(application: Application, principal: Principal) -> dict[str, Any]:
         for t in operations.available_transitions(db_session(), application, actor)
     ]
     overdue = bool(
-        application.due_on and application.due_on < date.today() and not workflow.is_terminal(application.state)
+        application.due_on and application.due_on < jp.today() and not workflow.is_terminal(application.state)
     )
     return {
         "id": application.id,
@@ -145,7 +116,7 @@ def present(application: Application, principal: Principal) -> dict[str, Any]:
 
 def _filters(args: dict[str, Any], principal: Principal) -> list[ColumnElement[bool]]:
     staff_only = {"assignee", "overdue"} & {k for k, v in args.items() if v is not None}
-    if staff_only and not _staff(principal):
+    if staff_only and not repository.processes_applications(principal):
         raise Forbidden(f"Only staff may filter by {', '.join(sorted(staff_only))}.")
     assignee = args.get("assignee")
     assignee_id = None
@@ -182,7 +153,7 @@ class Applications(MethodView):
         rows = repository.page(
             db_session(),
             current_tenant.id,
-            visible=_visible(principal),
+            visible=repository.visible_to(principal),
             filters=_filters(args, principal),
             newest_first=args["order"] == "newest",
             after=decode_cursor(args["after"]) if args.get("after") else None,
@@ -195,6 +166,7 @@ class Applications(MethodView):
             "next_cursor": encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
         }
 
+    @blp.etag
     @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.arguments(ApplicationCreateSchema)
     @blp.response(201, ApplicationSchema)
@@ -212,13 +184,9 @@ class Applications(MethodView):
         person_id = None
         channel = "api" if principal.client_id else "online"
         if body.get("resident_code"):
-            if not _staff(principal):
+            if not repository.processes_applications(principal):
                 raise Forbidden("Only staff file for another person at the counter.")
-            person = session.execute(
-                select(Person).where(Person.resident_code == body["resident_code"])
-            ).scalar_one_or_none()
-            if person is None:
-                raise NotFound("No such person in this municipality's resident register.")
+            person = repository.person_by_resident_code(session, current_tenant.id, body["resident_code"])
             person_id, channel = person.id, "counter"
         application = operations.create_draft(
             session,
@@ -230,12 +198,12 @@ class Applications(MethodView):
             person_id=person_id,
             client_id=principal.client_id,
         )
-        _with_etag(application)
-        return present(application, principal)
+        return _answer(application, principal)
 
 
 @blp.route("/<uuid:application_id>")
 class ApplicationItem(MethodView):
+    @blp.etag
     @records_reads
     @blp.response(200, ApplicationSchema)
     @blp.alt_response(404, description="No such application for this caller")
@@ -252,9 +220,9 @@ class ApplicationItem(MethodView):
             categories=[access.APPLICATION_FORM],
             application=application,
         )
-        _with_etag(application)
-        return present(application, current_principal())
+        return _answer(application, current_principal())
 
+    @blp.etag
     @blp.arguments(ApplicationUpdateSchema)
     @blp.response(200, ApplicationSchema)
     @blp.alt_response(412, description="If-Match does not match the current version")
@@ -262,43 +230,35 @@ class ApplicationItem(MethodView):
     @requires_scope(APPLICATIONS_WRITE)
     def put(self, body: dict[str, Any], application_id: uuid.UUID) -> dict[str, Any]:
         """Replace a draft's data (or answer a request for more information). Needs If-Match."""
-        _load(application_id)  # first: another caller's application is 404 whatever the headers say
-        expected = _if_match()
-        if expected is None:
-            raise PreconditionRequired()
+        _check_version(application_id, required=True)
         application = operations.update_draft(
-            db_session(),
-            current_tenant,
-            current_principal().actor,
-            application_id,
-            body["data"],
-            expected_version=expected,
+            db_session(), current_tenant, current_principal().actor, application_id, body["data"]
         )
-        _with_etag(application)
-        return present(application, current_principal())
+        return _answer(application, current_principal())
 
 
 @blp.route("/<uuid:application_id>/submit")
 class Submission(MethodView):
-    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @blp.etag
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER, IF_MATCH])
     @blp.response(200, ApplicationSchema)
+    @blp.alt_response(412, description="If-Match does not match the current version")
     @blp.alt_response(422, description="Incomplete or invalid: per-field errors")
     @requires_scope(APPLICATIONS_WRITE)
     def post(self, application_id: uuid.UUID) -> dict[str, Any]:
         """Submit a draft. Certificates may be issued at once where the municipality enabled auto-issue."""
-        _load(application_id)
-        application = operations.submit(
-            db_session(), current_tenant, current_principal().actor, application_id, expected_version=_if_match()
-        )
-        _with_etag(application)
-        return present(application, current_principal())
+        _check_version(application_id)
+        application = operations.submit(db_session(), current_tenant, current_principal().actor, application_id)
+        return _answer(application, current_principal())
 
 
 @blp.route("/<uuid:application_id>/transitions")
 class Transitions(MethodView):
-    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @blp.etag
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER, IF_MATCH])
     @blp.arguments(TransitionCreateSchema)
     @blp.response(200, ApplicationSchema)
+    @blp.alt_response(412, description="If-Match does not match the current version")
     @blp.alt_response(409, description="Not possible in the current state, or changed concurrently")
     @blp.alt_response(
         403,
@@ -310,11 +270,12 @@ class Transitions(MethodView):
         """Take a workflow action: withdraw or respond (applicant); review, request more information,
         approve, reject, issue (staff). `available_transitions` of the application lists what you may do."""
         principal = current_principal()
-        _load(application_id)
+        found = _load(application_id)
         if principal.is_staff and not principal.has_scope(APPLICATIONS_PROCESS):
             raise Forbidden("This needs the scope applications:process.")
-        if body.get("decision") and not _staff(principal):
+        if body.get("decision") and not repository.processes_applications(principal):
             raise Forbidden("Only staff record decisions.")
+        blp.check_etag(found.lock_version)
         application = operations.transition(
             db_session(),
             current_tenant,
@@ -322,26 +283,24 @@ class Transitions(MethodView):
             application_id,
             body["transition"],
             comment=body.get("comment"),
-            expected_version=_if_match(),
             decision=body.get("decision"),
         )
-        _with_etag(application)
-        return present(application, principal)
+        return _answer(application, principal)
 
 
 @blp.route("/<uuid:application_id>/assignee")
 class Assignee(MethodView):
+    @blp.etag
     @blp.arguments(AssigneeSchema)
     @blp.response(200, ApplicationSchema)
     @requires_scope(APPLICATIONS_PROCESS)
     def put(self, body: dict[str, Any], application_id: uuid.UUID) -> dict[str, Any]:
         """Assign the application to a staff member (or to nobody)."""
-        _load(application_id)
+        _check_version(application_id)
         application = operations.assign(
             db_session(), current_tenant, current_principal().actor, application_id, body["assignee_id"]
         )
-        _with_etag(application)
-        return present(application, current_principal())
+        return _answer(application, current_principal())
 
 
 @blp.route("/<uuid:application_id>/history")
@@ -352,7 +311,7 @@ class History(MethodView):
         """Who did what, when, with which comment. Staff's internal comments are shown to staff only."""
         _load(application_id)
         events = repository.history(db_session(), current_tenant.id, application_id)
-        if _staff(current_principal()):
+        if repository.processes_applications(current_principal()):
             return events
         return [event for event in events if event.action != INTERNAL_COMMENT_ACTION]
 

@@ -17,6 +17,9 @@ from typing import Any
 from madoguchi.errors import InvalidTransition
 from madoguchi.identity.actors import APPLICANT_ROLE, SYSTEM_ROLE, Actor
 
+#: The state in which staff wait for the applicant's answer; the applicant may edit again meanwhile.
+MORE_INFO_REQUESTED = "more_info_requested"
+
 
 @dataclass(frozen=True)
 class Transition:

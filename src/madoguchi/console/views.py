@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -20,6 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from sqlalchemy import select
 
+from madoguchi import jp
 from madoguchi.applications import forms, operations, repository
 from madoguchi.applications.models import Application, ApplicationEvent
 from madoguchi.applications.workflow import Workflow
@@ -42,7 +42,7 @@ from madoguchi.identity.models import Account, AccountKind, StaffRole
 from madoguchi.identity.principal import current_principal
 from madoguchi.registry.models import Person
 from madoguchi.web.auth import require_staff
-from madoguchi.web.i18n import TIMEZONE, localized
+from madoguchi.web.i18n import localized
 from madoguchi.web.reads import record_read
 
 bp = Blueprint("console", __name__, url_prefix="/<tenant>/console", template_folder="templates")
@@ -75,7 +75,7 @@ def _message(text: str) -> str:
 
 
 def _today() -> date:
-    return datetime.now(ZoneInfo(TIMEZONE)).date()
+    return jp.today()
 
 
 @bp.context_processor
@@ -90,13 +90,7 @@ def _console_nav() -> dict[str, Any]:
 
 def _load(application_id: uuid.UUID) -> Application:
     """An application of this municipality as staff see it (not a resident's unsent draft), else 404."""
-    stmt = select(Application).where(
-        Application.tenant_id == current_tenant.id, Application.id == application_id, repository.staff_visible()
-    )
-    application = db_session().execute(stmt).scalar_one_or_none()
-    if application is None:
-        abort(404)
-    return application
+    return repository.get_for(db_session(), current_principal(), application_id)
 
 
 def _staff_members() -> list[Account]:

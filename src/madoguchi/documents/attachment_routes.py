@@ -16,7 +16,7 @@ a presigned URL valid for ``MADOGUCHI_STORAGE_PRESIGNED_SECONDS`` (S3).
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Request, Response, current_app, redirect, request, url_for
 from flask.views import MethodView
@@ -30,13 +30,11 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from madoguchi.api.auth import limit_per_caller_and_address, require_authentication, requires_scope
 from madoguchi.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, make_idempotent
-from madoguchi.applications.models import Application
-from madoguchi.applications.routes import _load as load_visible_application
+from madoguchi.applications import repository as applications
 from madoguchi.audit import access
 from madoguchi.context import current_tenant, db_session, records_reads
-from madoguchi.documents import attachments
+from madoguchi.documents import attachments, repository
 from madoguchi.documents.backend import StorageError, content_disposition
-from madoguchi.documents.models import Attachment
 from madoguchi.documents.scanning import current_scanner
 from madoguchi.documents.storage import current_storage
 from madoguchi.errors import problem_response
@@ -46,6 +44,10 @@ from madoguchi.identity.principal import (
     current_principal,
 )
 from madoguchi.web.reads import record_read
+
+if TYPE_CHECKING:  # annotations only: the routes go through the repository and the operations
+    from madoguchi.applications.models import Application
+    from madoguchi.documents.models import Attachment
 
 #: Room for the multipart envelope around the file (boundaries, part headers, the document key).
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
@@ -92,7 +94,7 @@ class _MultipartParser(FlaskParser):
 
 def _application(application_id: uuid.UUID) -> Application:
     """The application as the applications API shows it to this caller (its visibility rules), else 404."""
-    return load_visible_application(application_id)
+    return applications.get_for(db_session(), current_principal(), application_id)
 
 
 def present(attachment: Attachment) -> dict[str, Any]:
@@ -159,7 +161,7 @@ class Attachments(MethodView):
     def get(self, application_id: uuid.UUID) -> list[dict[str, Any]]:
         """The application's attachments, oldest first."""
         application = _application(application_id)
-        return [present(a) for a in attachments.list_attachments(db_session(), current_tenant.id, application.id)]
+        return [present(a) for a in repository.list_attachments(db_session(), current_tenant.id, application.id)]
 
     @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.arguments(AttachmentUploadSchema, location="files")
@@ -207,7 +209,7 @@ class AttachmentItem(MethodView):
     def get(self, application_id: uuid.UUID, attachment_id: uuid.UUID) -> dict[str, Any]:
         """One attachment's metadata."""
         application = _application(application_id)
-        return present(attachments.get_attachment(db_session(), current_tenant.id, application.id, attachment_id))
+        return present(repository.get_attachment(db_session(), current_tenant.id, application.id, attachment_id))
 
     @blp.response(204)
     @blp.alt_response(404, description="No such application or attachment for this caller")
@@ -241,7 +243,7 @@ class AttachmentContent(MethodView):
     def get(self, application_id: uuid.UUID, attachment_id: uuid.UUID) -> WerkzeugResponse:
         """Download the file. A download by staff or a vendor app is recorded for the resident's ledger."""
         application = _application(application_id)
-        attachment = attachments.get_attachment(db_session(), current_tenant.id, application.id, attachment_id)
+        attachment = repository.get_attachment(db_session(), current_tenant.id, application.id, attachment_id)
         return download_response(attachment, application)
 
 

@@ -13,20 +13,17 @@ with the message beside the field (413, 409 or 422) and stores nothing.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from madoguchi.applications import repository
-from madoguchi.applications.models import Application
+from madoguchi.applications import repository as applications
 from madoguchi.context import current_tenant, db_session
-from madoguchi.documents import attachments
+from madoguchi.documents import attachments, repository
 from madoguchi.documents.attachment_routes import download_response
-from madoguchi.documents.models import Attachment
 from madoguchi.documents.scanning import current_scanner
 from madoguchi.documents.storage import current_storage
 from madoguchi.errors import Conflict, DomainError, NotFound, ValidationFailed
@@ -34,6 +31,10 @@ from madoguchi.identity.principal import current_principal
 from madoguchi.portal.views import nav_context
 from madoguchi.web.auth import require_resident, require_staff
 from madoguchi.web.i18n import localized
+
+if TYPE_CHECKING:  # annotations only: the pages go through the repositories and the operations
+    from madoguchi.applications.models import Application
+    from madoguchi.documents.models import Attachment
 
 resident_pages = require_resident(Blueprint("attachments_portal", __name__, template_folder="templates"))
 staff_pages = require_staff(
@@ -68,14 +69,14 @@ def _slot_view(application: Application, document: dict[str, Any], files: list[A
         "max_size": megabytes(int(document["max_bytes"])),
         "max_count": max_count,
         "files": files,
-        "may_add": attachments.is_editable(application) and len(files) < max_count,
+        "may_add": application.is_editable and len(files) < max_count,
     }
 
 
 @resident_pages.app_template_global("application_attachments")
 def application_attachments(application: Application) -> dict[str, Any]:
     """The documents of an application for its pages: applicable slots with their files, and any other files."""
-    files = attachments.list_attachments(db_session(), application.tenant_id, application.id)
+    files = repository.list_attachments(db_session(), application.tenant_id, application.id)
     applicable = attachments.applicable_slots(application)
     keys = {d["key"] for d in applicable}
     return {
@@ -83,7 +84,7 @@ def application_attachments(application: Application) -> dict[str, Any]:
         # Files of a slot that no longer applies (the answers changed after the upload) stay visible.
         "others": [f for f in files if f.document_key not in keys],
         "files": files,
-        "editable": attachments.is_editable(application),
+        "editable": application.is_editable,
     }
 
 
@@ -97,11 +98,7 @@ def _megabytes_filter(size: int) -> str:
 
 def _own_application(application_id: uuid.UUID) -> Application:
     """The signed-in resident's application; anyone else's (or another municipality's) is not there."""
-    application = repository.get(db_session(), current_tenant.id, application_id)
-    account = current_principal().account
-    if account is None or application.applicant_account_id != account.id:
-        abort(404)
-    return application
+    return applications.get_for(db_session(), current_principal(), application_id)
 
 
 def _render_documents(
@@ -195,7 +192,7 @@ def delete_document(application_id: uuid.UUID, attachment_id: uuid.UUID) -> Any:
     application = _own_application(application_id)
     session = db_session()
     try:
-        attachment = attachments.get_attachment(session, current_tenant.id, application.id, attachment_id)
+        attachment = repository.get_attachment(session, current_tenant.id, application.id, attachment_id)
         name = attachment.original_name
         attachments.delete(
             session, current_tenant, current_principal().actor, application.id, attachment_id, storage=current_storage()
@@ -213,7 +210,7 @@ def delete_document(application_id: uuid.UUID, attachment_id: uuid.UUID) -> Any:
 def download_document(application_id: uuid.UUID, attachment_id: uuid.UUID) -> Response:
     application = _own_application(application_id)
     try:
-        attachment = attachments.get_attachment(db_session(), current_tenant.id, application.id, attachment_id)
+        attachment = repository.get_attachment(db_session(), current_tenant.id, application.id, attachment_id)
     except NotFound:
         abort(404)
     return download_response(attachment, application)
@@ -226,15 +223,9 @@ def download_document(application_id: uuid.UUID, attachment_id: uuid.UUID) -> Re
 def staff_download(application_id: uuid.UUID, attachment_id: uuid.UUID) -> Response:
     """A clerk downloads an attachment of an application the queue shows (not a resident's unsent draft)."""
     session = db_session()
-    application = session.execute(
-        select(Application).where(
-            Application.tenant_id == current_tenant.id, Application.id == application_id, repository.staff_visible()
-        )
-    ).scalar_one_or_none()
-    if application is None:
-        abort(404)
+    application = applications.get_for(session, current_principal(), application_id)
     try:
-        attachment = attachments.get_attachment(session, current_tenant.id, application.id, attachment_id)
+        attachment = repository.get_attachment(session, current_tenant.id, application.id, attachment_id)
     except NotFound:
         abort(404)
     return download_response(attachment, application)

@@ -23,12 +23,14 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import filetype
-from sqlalchemy import event, func, select
+from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from madoguchi.applications import forms
+from madoguchi.applications import repository as applications
 from madoguchi.applications.models import Application
 from madoguchi.audit import operations as audit
+from madoguchi.documents import repository
 from madoguchi.documents.backend import Storage, StorageError, new_key
 from madoguchi.documents.models import Attachment
 from madoguchi.documents.scanning import Scanner, ScannerUnavailable
@@ -104,10 +106,6 @@ def applicable_slots(application: Application) -> list[dict[str, Any]]:
 
 def allowed_types(document: dict[str, Any]) -> list[str]:
     return [t for t in document.get("content_types") or ALLOWED_TYPES if t in ALLOWED_TYPES]
-
-
-def is_editable(application: Application) -> bool:
-    return application.state in (application.settings_snapshot["workflow"]["initial"], "more_info_requested")
 
 
 def _audit(session: Session, actor: Actor, action: str, attachment: Attachment, role: str) -> None:
@@ -219,54 +217,6 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
         _delete_quietly(storage, key, tenant_id)
 
 
-# --------------------------------------------------------------------------------------------- queries
-
-
-def load_application(
-    session: Session, tenant_id: uuid.UUID, application_id: uuid.UUID, *, lock: bool = False
-) -> Application:
-    stmt = select(Application).where(Application.tenant_id == tenant_id, Application.id == application_id)
-    if lock:
-        # Serialises uploads to one application, so two at once cannot both pass the count check.
-        stmt = stmt.with_for_update()
-    application = session.execute(stmt).scalar_one_or_none()
-    if application is None:
-        raise NotFound("No such application.")
-    return application
-
-
-def list_attachments(session: Session, tenant_id: uuid.UUID, application_id: uuid.UUID) -> list[Attachment]:
-    stmt = (
-        select(Attachment)
-        .where(Attachment.tenant_id == tenant_id, Attachment.application_id == application_id)
-        .order_by(Attachment.created_at, Attachment.id)
-    )
-    return list(session.execute(stmt).scalars())
-
-
-def get_attachment(
-    session: Session, tenant_id: uuid.UUID, application_id: uuid.UUID, attachment_id: uuid.UUID
-) -> Attachment:
-    stmt = select(Attachment).where(
-        Attachment.tenant_id == tenant_id,
-        Attachment.application_id == application_id,
-        Attachment.id == attachment_id,
-    )
-    attachment = session.execute(stmt).scalar_one_or_none()
-    if attachment is None:
-        raise NotFound("No such attachment.")
-    return attachment
-
-
-def _count(session: Session, application: Application, document_key: str) -> int:
-    stmt = select(func.count()).where(
-        Attachment.tenant_id == application.tenant_id,
-        Attachment.application_id == application.id,
-        Attachment.document_key == document_key,
-    )
-    return int(session.execute(stmt).scalar_one())
-
-
 # ----------------------------------------------------------------------------------------------- verbs
 
 
@@ -282,9 +232,9 @@ def upload(
     scanner: Scanner,
 ) -> Attachment:
     """Check and store one file for a document slot of the application. See the module docstring."""
-    application = load_application(session, tenant.id, application_id, lock=True)
+    application = applications.get(session, tenant.id, application_id, lock=True)
     role = _editor_role(actor, application)
-    if not is_editable(application):
+    if not application.is_editable:
         raise Conflict(
             f"The application is '{application.state}': its documents can no longer be changed.", reason="not_editable"
         )
@@ -302,7 +252,7 @@ def upload(
             reason="not_applicable",
         )
     max_count = int(document.get("max_count") or 1)
-    if _count(session, application, document_key) >= max_count:
+    if repository.count_attachments(session, application, document_key) >= max_count:
         raise Conflict(
             f"This document already has {max_count} file(s), the most it may have: delete one first.",
             max_count=max_count,
@@ -360,10 +310,10 @@ def delete(
     storage: Storage,
 ) -> None:
     """Remove an attachment while the application may still be changed; its object goes after the commit."""
-    application = load_application(session, tenant.id, application_id, lock=True)
+    application = applications.get(session, tenant.id, application_id, lock=True)
     role = _editor_role(actor, application)
-    attachment = get_attachment(session, tenant.id, application.id, attachment_id)
-    if not is_editable(application):
+    attachment = repository.get_attachment(session, tenant.id, application.id, attachment_id)
+    if not application.is_editable:
         raise Conflict(
             f"The application is '{application.state}': its documents can no longer be changed.", reason="not_editable"
         )

@@ -9,29 +9,27 @@ from __future__ import annotations
 
 import uuid
 from io import BytesIO
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import redirect, request, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import ColumnElement, select
 from werkzeug.wrappers import Response
 
 from madoguchi.api.auth import limit_per_caller_and_address, require_authentication, requires_scope
-from madoguchi.applications.models import Application
-
-# Whoever sees an application sees its documents: the applications API's own rule, not a copy of it.
-from madoguchi.applications.routes import _visible
+from madoguchi.applications import repository as applications
 from madoguchi.audit import access
 from madoguchi.context import current_tenant, db_session, records_reads
-from madoguchi.documents import certificates
-from madoguchi.documents.models import IssuedDocument
+from madoguchi.documents import certificates, repository
 from madoguchi.documents.storage import current_storage
-from madoguchi.errors import Forbidden, NotFound, ValidationFailed
+from madoguchi.errors import Forbidden, ValidationFailed
 from madoguchi.identity.principal import APPLICATIONS_PROCESS, APPLICATIONS_READ, Principal, current_principal
 from madoguchi.security import public
 from madoguchi.web.reads import record_read
+
+if TYPE_CHECKING:  # annotations only: the routes go through the repositories and the operations
+    from madoguchi.documents.models import IssuedDocument
 
 blp = Blueprint(
     "certificates",
@@ -112,24 +110,9 @@ class UploadSchema(Schema):
 # ----------------------------------------------------------------------------------------------- helpers
 
 
-def _documents(*criteria: ColumnElement[bool]) -> list[IssuedDocument]:
-    stmt = (
-        select(IssuedDocument)
-        .join(
-            Application,
-            (Application.tenant_id == IssuedDocument.tenant_id) & (Application.id == IssuedDocument.application_id),
-        )
-        .where(IssuedDocument.tenant_id == current_tenant.id, _visible(current_principal()), *criteria)
-        .order_by(IssuedDocument.issued_at)
-    )
-    return list(db_session().execute(stmt).scalars())
-
-
 def _document(document_id: uuid.UUID) -> IssuedDocument:
-    found = _documents(IssuedDocument.id == document_id)
-    if not found:
-        raise NotFound("No such document.")
-    return found[0]
+    """An issued document of an application this caller may see (whoever sees the application), else 404."""
+    return repository.document_for(db_session(), current_principal(), document_id)
 
 
 def present(document: IssuedDocument, principal: Principal) -> dict[str, Any]:
@@ -154,15 +137,7 @@ def pdf_response(document: IssuedDocument) -> Response:
     """The signed PDF as an attachment (RFC 6266 ``filename*`` for the Japanese name), or a redirect to a
     short-lived presigned URL where the storage backend offers one. A download by staff or a vendor app is
     recorded for the resident's ledger."""
-    application = (
-        db_session()
-        .execute(
-            select(Application).where(
-                Application.tenant_id == document.tenant_id, Application.id == document.application_id
-            )
-        )
-        .scalar_one()
-    )
+    application = repository.application_of(db_session(), document)
     record_read(
         action=access.DOWNLOAD_CERTIFICATE,
         object_type="issued_document",
@@ -201,14 +176,9 @@ class ApplicationDocuments(MethodView):
     def get(self, application_id: uuid.UUID) -> list[dict[str, Any]]:
         """The documents issued for an application (normally one certificate)."""
         principal = current_principal()
-        visible = db_session().execute(
-            select(Application.id).where(
-                Application.tenant_id == current_tenant.id, Application.id == application_id, _visible(principal)
-            )
-        )
-        if visible.first() is None:
-            raise NotFound("No such application.")
-        return [present(d, principal) for d in _documents(IssuedDocument.application_id == application_id)]
+        session = db_session()
+        application = applications.get_for(session, principal, application_id)
+        return [present(d, principal) for d in repository.documents_of_application(session, principal, application.id)]
 
 
 @blp.route("/documents/<uuid:document_id>")

@@ -9,26 +9,26 @@ sees, without names, addresses or amounts.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
-from sqlalchemy import ColumnElement, select
 
-from madoguchi.applications.models import Application
-from madoguchi.applications.repository import staff_visible
 from madoguchi.context import current_tenant, db_session
-from madoguchi.documents import certificates, pdf
+from madoguchi.documents import certificates, pdf, repository
 from madoguchi.documents.certificate_routes import pdf_response
-from madoguchi.documents.models import IssuedDocument
-from madoguchi.errors import Conflict, NotFound, ValidationFailed
+from madoguchi.errors import Conflict, ValidationFailed
 from madoguchi.extensions import limiter
 from madoguchi.identity.models import StaffRole
 from madoguchi.identity.principal import current_principal
 from madoguchi.security import public
 from madoguchi.web.auth import require_resident, require_staff
+
+if TYPE_CHECKING:  # annotations only: the pages go through the repository and the operations
+    from madoguchi.applications.models import Application
+    from madoguchi.documents.models import IssuedDocument
 
 verify_pages = Blueprint("certificate_verify", __name__, url_prefix="/verify", template_folder="templates")
 portal_documents = require_resident(
@@ -57,12 +57,7 @@ def _status_labels() -> dict[str, str]:
 @verify_pages.app_template_global("issued_documents_for")
 def issued_documents_for(application: Application) -> list[IssuedDocument]:
     """The documents issued for an application the page already shows (it has checked who may see it)."""
-    stmt = (
-        select(IssuedDocument)
-        .where(IssuedDocument.tenant_id == application.tenant_id, IssuedDocument.application_id == application.id)
-        .order_by(IssuedDocument.issued_at)
-    )
-    return list(db_session().execute(stmt).scalars())
+    return repository.documents_of(db_session(), application)
 
 
 @verify_pages.app_template_global("document_title")
@@ -131,41 +126,21 @@ def verify_upload() -> ResponseReturnValue:
 # ------------------------------------------------------------------------------------------ downloads
 
 
-def _visible_document(document_id: uuid.UUID, visible: ColumnElement[bool]) -> IssuedDocument:
-    stmt = (
-        select(IssuedDocument)
-        .join(
-            Application,
-            (Application.tenant_id == IssuedDocument.tenant_id) & (Application.id == IssuedDocument.application_id),
-        )
-        .where(IssuedDocument.tenant_id == current_tenant.id, IssuedDocument.id == document_id, visible)
-    )
-    document = db_session().execute(stmt).scalar_one_or_none()
-    if document is None:
-        raise NotFound("No such document.")
-    return document
+def _visible_document(document_id: uuid.UUID) -> IssuedDocument:
+    """A document of an application the signed-in resident (their own) or clerk (the queue's) may see, else 404."""
+    return repository.document_for(db_session(), current_principal(), document_id)
 
 
 @portal_documents.get("/<uuid:document_id>/pdf")
 def resident_download(document_id: uuid.UUID) -> ResponseReturnValue:
-    account = current_principal().account
-    assert account is not None
-    return pdf_response(_visible_document(document_id, Application.applicant_account_id == account.id))
+    return pdf_response(_visible_document(document_id))
 
 
 def _console_page(
     document: IssuedDocument, errors: dict[str, list[str]] | None = None, status: int = 200, reason: str = ""
 ) -> ResponseReturnValue:
     account = current_principal().account
-    application = (
-        db_session()
-        .execute(
-            select(Application).where(
-                Application.tenant_id == current_tenant.id, Application.id == document.application_id
-            )
-        )
-        .scalar_one()
-    )
+    application = repository.application_of(db_session(), document)
     context: dict[str, Any] = {
         "tenant": current_tenant,
         "is_tenant_admin": account is not None and StaffRole.TENANT_ADMIN in (account.roles or []),
@@ -182,17 +157,17 @@ def _console_page(
 
 @console_documents.get("/<uuid:document_id>")
 def console_document(document_id: uuid.UUID) -> ResponseReturnValue:
-    return _console_page(_visible_document(document_id, staff_visible()))
+    return _console_page(_visible_document(document_id))
 
 
 @console_documents.get("/<uuid:document_id>/pdf")
 def console_download(document_id: uuid.UUID) -> ResponseReturnValue:
-    return pdf_response(_visible_document(document_id, staff_visible()))
+    return pdf_response(_visible_document(document_id))
 
 
 @console_documents.post("/<uuid:document_id>/revocation")
 def console_revoke(document_id: uuid.UUID) -> ResponseReturnValue:
-    document = _visible_document(document_id, staff_visible())
+    document = _visible_document(document_id)
     reason = request.form.get("reason", "").strip()
     if not reason:
         return _console_page(document, {"reason": [_("Write why the certificate is revoked.")]}, 422, reason)

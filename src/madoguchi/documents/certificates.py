@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
@@ -59,7 +58,6 @@ REVOCATION_REASON_MAX = 500
 PDF_CONTENT_TYPE = "application/pdf"
 EXTENSION_KEY = "madoguchi.certificates"
 log = logging.getLogger(__name__)
-_JAPAN = ZoneInfo("Asia/Tokyo")
 
 
 # -------------------------------------------------------------------------------------- codes
@@ -192,7 +190,7 @@ def attach_signed_pdf(session: Session, tenant: Tenant, document: IssuedDocument
             tenant,
             kind=document.kind,
             serial=document.serial,
-            issued_on=jp_date(document.issued_at),
+            issued_on=jp.date_in_japan(document.issued_at),
             content=document.content,
             code=code,
         )
@@ -215,11 +213,6 @@ def attach_signed_pdf(session: Session, tenant: Tenant, document: IssuedDocument
     session.add(CertificateVerification(code=code, tenant_id=tenant.id, document_id=document.id, pdf_sha256=digest))
     session.flush()
     return True
-
-
-def jp_date(moment: datetime) -> date:
-    """The calendar date in Japan of ``moment`` (a certificate issued at 00:30 JST is dated that day)."""
-    return moment.astimezone(_JAPAN).date()
 
 
 def pdf_bytes(document: IssuedDocument, storage: Storage) -> bytes:
@@ -371,7 +364,7 @@ def _summary(session: Session, row: VerificationEntry) -> Summary:
         tenant_slug=tenant.slug,
         serial=document.serial,
         issued_at=document.issued_at,
-        issued_on_wareki=jp.to_wareki(jp_date(document.issued_at)),
+        issued_on_wareki=jp.to_wareki(jp.date_in_japan(document.issued_at)),
         revoked_at=document.revoked_at,
         pdf_sha256=document.pdf_sha256 or "",
         code=row.code,

@@ -164,7 +164,7 @@ def _enum_options(schema: Mapping[str, Any]) -> Options:
 
 def fiscal_year_options(minimum: int, today: date | None = None) -> Options:
     """The fiscal years a certificate can be asked for, newest first: 令和8年度（2026年度） / FY2026."""
-    today = today or date.today()
+    today = today or jp.today()
     newest = today.year if today.month >= 4 else today.year - 1
     options = []
     for year in range(newest, minimum - 1, -1):

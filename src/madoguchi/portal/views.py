@@ -11,41 +11,43 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
 from werkzeug.wrappers import Response
 
 from madoguchi.applications import forms, repository
 from madoguchi.applications import operations as applications
-from madoguchi.applications.models import Application, ApplicationEvent
-from madoguchi.applications.workflow import Workflow
+from madoguchi.applications.workflow import MORE_INFO_REQUESTED, Workflow
 from madoguchi.catalog import operations as catalog
 from madoguchi.catalog.presenters import procedure_view
 from madoguchi.context import current_tenant, db_session
-from madoguchi.db import utcnow
 from madoguchi.errors import Conflict, Forbidden, ValidationFailed
 from madoguchi.extensions import limiter
 from madoguchi.identity import boundary
 from madoguchi.identity import operations as identity
-from madoguchi.identity.models import Account, AccountKind
 from madoguchi.identity.principal import SCOPE_DESCRIPTIONS, current_principal
 from madoguchi.identity.sessions import principal_from_session_cookie
-from madoguchi.notify.models import Notice
+from madoguchi.notify import notices as inbox
 from madoguchi.oauth import operations as oauth
 from madoguchi.oauth import repository as oauth_repository
 from madoguchi.portal import forms_ui
-from madoguchi.registry.models import Facility, Person
 from madoguchi.security import public
 from madoguchi.web.auth import require_resident
 from madoguchi.web.i18n import localized
+
+if TYPE_CHECKING:  # annotations only: the pages go through the repositories and the operations
+    from madoguchi.applications.models import Application, ApplicationEvent
+    from madoguchi.identity.models import Account
+    from madoguchi.notify.models import Notice
 
 public_pages = Blueprint("portal_public", __name__, template_folder="templates")
 bp = require_resident(Blueprint("portal", __name__, template_folder="templates"))
 WEB_BLUEPRINTS = [public_pages, bp]
 
+#: How many applications "My applications" lists, newest first.
+_MY_APPLICATIONS = 200
 #: History actions shown to the resident (edits, assignment and internal notes are not).
 _COMMENTS_FOR_RESIDENT = {"request_more_info", "reject", "respond", "withdraw"}
 
@@ -66,16 +68,13 @@ def portal_answered(node: forms_ui.Field, data: Any) -> bool:
 def signed_in_resident() -> Account | None:
     """The resident signed in to this municipality, if any (for public pages such as the landing page)."""
     principal = principal_from_session_cookie()
-    if principal is None or principal.tenant_id != current_tenant.id or principal.account is None:
+    if principal is None or principal.tenant_id != current_tenant.id or not principal.is_resident:
         return None
-    return principal.account if principal.account.kind == AccountKind.RESIDENT else None
+    return principal.account
 
 
 def unread_notices(account: Account) -> int:
-    stmt = select(func.count()).where(
-        Notice.tenant_id == account.tenant_id, Notice.account_id == account.id, Notice.read_at.is_(None)
-    )
-    return int(db_session().execute(stmt).scalar_one())
+    return inbox.unread_count(db_session(), account.tenant_id, account.id)
 
 
 def nav_context(account: Account | None, active: str = "") -> dict[str, Any]:
@@ -97,37 +96,27 @@ def _render(template: str, status: int = 200, *, active: str = "", **context: An
 
 def _own_application(application_id: uuid.UUID) -> Application:
     """The signed-in resident's application; anyone else's (or another municipality's) is simply not there."""
-    application = repository.get(db_session(), current_tenant.id, application_id)
-    if application.applicant_account_id != _account().id:
-        abort(404)
-    return application
+    return repository.get_for(db_session(), current_principal(), application_id)
 
 
 def _state_titles(application: Application) -> dict[str, str]:
     return {s["name"]: localized(s.get("title")) for s in application.settings_snapshot["workflow"]["states"]}
 
 
-def _is_editable(application: Application) -> bool:
-    return application.state in (application.settings_snapshot["workflow"]["initial"], "more_info_requested")
-
-
 def _choices(application: Application) -> forms_ui.Choices:
     session = db_session()
-    members: forms_ui.Options = []
-    if application.applicant_person_id is not None:
-        person = session.execute(
-            select(Person).where(Person.tenant_id == current_tenant.id, Person.id == application.applicant_person_id)
-        ).scalar_one_or_none()
-        if person is not None:
-            members = [
-                (m.resident_code, f"{m.full_name}（{m.relation_to_head}）" if m.relation_to_head else m.full_name)
-                for m in person.household.members
-            ]
+    household = (
+        repository.household_of(session, current_tenant.id, application.applicant_person_id)
+        if application.applicant_person_id is not None
+        else []
+    )
+    members: forms_ui.Options = [
+        (m.resident_code, f"{m.full_name}（{m.relation_to_head}）" if m.relation_to_head else m.full_name)
+        for m in household
+    ]
     facilities = [
         (f.facility_code, localized({"ja": f.name_ja, "en": f.name_en}))
-        for f in session.execute(
-            select(Facility).where(Facility.tenant_id == current_tenant.id).order_by(Facility.facility_code)
-        ).scalars()
+        for f in repository.facilities(session, current_tenant.id)
     ]
     return forms_ui.Choices(household_members=members, facilities=facilities)
 
@@ -199,7 +188,7 @@ def _render_form(
 @bp.route("/<tenant>/applications/<uuid:application_id>/form/<int:step>", methods=["GET", "POST"])
 def form_page(application_id: uuid.UUID, step: int) -> Any:
     application = _own_application(application_id)
-    if not _is_editable(application):
+    if not application.is_editable:
         return redirect(url_for(".application", tenant=current_tenant.slug, application_id=application.id), 303)
     page_list = _pages(application)
     if not 1 <= step <= len(page_list):
@@ -296,13 +285,13 @@ def _render_review(
 @bp.route("/<tenant>/applications/<uuid:application_id>/review", methods=["GET", "POST"])
 def review(application_id: uuid.UUID) -> Any:
     application = _own_application(application_id)
-    if not _is_editable(application):
+    if not application.is_editable:
         return redirect(url_for(".application", tenant=current_tenant.slug, application_id=application.id), 303)
     if request.method == "GET":
         return _render_review(application)
     session, actor = db_session(), current_principal().actor
     version = request.form.get("version", type=int)
-    responding = application.state == "more_info_requested"
+    responding = application.state == MORE_INFO_REQUESTED
     try:
         if responding:
             comment = request.form.get("comment", "").strip() or None
@@ -340,24 +329,14 @@ def submitted(application_id: uuid.UUID) -> Any:
 
 @bp.get("/<tenant>/applications/")
 def my_applications() -> Any:
-    account = _account()
-    rows = list(
-        db_session()
-        .execute(
-            select(Application)
-            .where(Application.tenant_id == current_tenant.id, Application.applicant_account_id == account.id)
-            .order_by(Application.created_at.desc(), Application.id.desc())
-            .limit(200)
-        )
-        .scalars()
-    )
+    rows = repository.own_applications(db_session(), current_tenant.id, _account().id, limit=_MY_APPLICATIONS)
     items = [
         {
             "application": a,
             "title": _procedure_title(a),
             "state": _state_titles(a).get(a.state, a.state),
             "is_draft": a.state == a.settings_snapshot["workflow"]["initial"],
-            "needs_answer": a.state == "more_info_requested",
+            "needs_answer": a.state == MORE_INFO_REQUESTED,
         }
         for a in rows
     ]
@@ -365,7 +344,7 @@ def my_applications() -> Any:
 
 
 def _latest_request(application: Application) -> ApplicationEvent | None:
-    if application.state != "more_info_requested":
+    if application.state != MORE_INFO_REQUESTED:
         return None
     events = repository.history(db_session(), current_tenant.id, application.id)
     return next((e for e in reversed(events) if e.action == "request_more_info"), None)
@@ -448,7 +427,7 @@ def notice_text(notice: Notice, application: Application | None) -> str:
             reference=reference,
             procedure=procedure_title,
         )
-    if state == "more_info_requested":
+    if state == MORE_INFO_REQUESTED:
         return _(
             "We need more information for your application %(reference)s (%(procedure)s): please open it and answer.",
             reference=reference,
@@ -462,33 +441,18 @@ def notice_text(notice: Notice, application: Application | None) -> str:
     )
 
 
-def _notices(account: Account) -> list[tuple[Notice, Application | None]]:
-    stmt = (
-        select(Notice, Application)
-        .outerjoin(Application, (Application.tenant_id == Notice.tenant_id) & (Application.id == Notice.application_id))
-        .where(Notice.tenant_id == current_tenant.id, Notice.account_id == account.id)
-        .order_by(Notice.created_at.desc(), Notice.id.desc())
-        .limit(200)
-    )
-    return [(n, a) for n, a in db_session().execute(stmt).all()]
-
-
 @bp.get("/<tenant>/notices/")
 def notices() -> Any:
-    items = [{"notice": n, "text": notice_text(n, a), "application": a} for n, a in _notices(_account())]
+    rows = inbox.inbox(db_session(), current_tenant.id, _account().id)
+    items = [{"notice": n, "text": notice_text(n, a), "application": a} for n, a in rows]
     return _render("portal/notices.html", active="notices", items=items)
 
 
 @bp.get("/<tenant>/notices/<uuid:notice_id>")
 def notice(notice_id: uuid.UUID) -> Any:
-    account = _account()
-    found = next(((n, a) for n, a in _notices(account) if n.id == notice_id), None)
-    if found is None:
-        abort(404)
-    item, related = found
-    if item.read_at is None:
-        item.read_at = utcnow()
-        db_session().flush()
+    session = db_session()
+    item, related = inbox.notice_of(session, current_tenant.id, _account().id, notice_id)
+    inbox.mark_read(session, item)
     return _render(
         "portal/notice.html", active="notices", notice=item, text=notice_text(item, related), application=related
     )
@@ -496,12 +460,7 @@ def notice(notice_id: uuid.UUID) -> Any:
 
 @bp.post("/<tenant>/notices/read-all")
 def read_all_notices() -> Response:
-    account = _account()
-    db_session().execute(
-        update(Notice)
-        .where(Notice.tenant_id == current_tenant.id, Notice.account_id == account.id, Notice.read_at.is_(None))
-        .values(read_at=utcnow())
-    )
+    inbox.mark_all_read(db_session(), current_tenant.id, _account().id)
     flash(_("All notices are marked as read."))
     return redirect(url_for(".notices", tenant=current_tenant.slug), 303)
 

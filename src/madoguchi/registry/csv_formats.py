@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TextIO
 
+from madoguchi.jp import today as japan_today
 from madoguchi.registry.csv_checks import (
     CsvRecord,
     RowCheck,
@@ -295,7 +296,7 @@ def parse_registry_csv(
         raise ValueError(f"unknown registry kind {kind!r}: expected one of {', '.join(KINDS)}")
     if isinstance(stream, str):
         raise TypeError("pass a file or an iterable of lines, not the CSV text itself")
-    today = today or date.today()
+    today = today or japan_today()
     result = ParseResult(kind)
     reader = csv.reader(stream, strict=True)
     processed = 0
