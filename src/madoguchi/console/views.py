@@ -26,7 +26,7 @@ from madoguchi.applications.workflow import Workflow
 from madoguchi.audit import access
 from madoguchi.catalog import operations as catalog
 from madoguchi.catalog import repository as catalog_repository
-from madoguchi.console import schema_form, search
+from madoguchi.console import search
 from madoguchi.context import current_tenant, db_session
 from madoguchi.errors import (
     Conflict,
@@ -41,6 +41,7 @@ from madoguchi.identity import operations as identity
 from madoguchi.identity.models import Account, AccountKind, StaffRole
 from madoguchi.identity.principal import current_principal
 from madoguchi.registry.models import Person
+from madoguchi.web import schema_answers
 from madoguchi.web.auth import require_staff
 from madoguchi.web.i18n import TIMEZONE, localized
 from madoguchi.web.reads import record_read
@@ -328,13 +329,13 @@ def _application_page(
             procedure=localized(settings.get("title")) or application.service_key,
             state=_state_title(workflow, application.state),
             due=_due_badge(application, workflow, _today()),
-            sections=schema_form.answer_sections(
+            sections=schema_answers.answer_sections(
                 settings["form"], application.data or {}, application.prefill_sources or {}
             ),
             prefill=[
                 (
-                    schema_form.title_of(_schema_at(settings["form"], ptr), ptr),
-                    schema_form.source_label(src),
+                    schema_answers.title_of(_schema_at(settings["form"], ptr), ptr),
+                    schema_answers.source_label(src),
                     src.get("field"),
                 )
                 for ptr, src in (application.prefill_sources or {}).items()
@@ -520,7 +521,7 @@ def _person(person_id: uuid.UUID) -> Person:
 
 
 def _counter_procedures() -> list[tuple[str, str]]:
-    return [(key, localized(s["title"])) for key, s in _procedures() if schema_form.supports(s["form"])]
+    return [(key, localized(s["title"])) for key, s in _procedures() if schema_answers.supports(s["form"])]
 
 
 @bp.get("/counter/people/<uuid:person_id>")
@@ -576,10 +577,10 @@ def _form_page(
     application: Application, data: dict[str, Any], errors: dict[str, list[str]], status: int = 200
 ) -> ResponseReturnValue:
     settings = application.settings_snapshot
-    fields = schema_form.inputs(settings["form"], data, application.prefill_sources or {}, _household(application))
+    fields = schema_answers.inputs(settings["form"], data, application.prefill_sources or {}, _household(application))
     prefilled = [
         answer
-        for section in schema_form.answer_sections(
+        for section in schema_answers.answer_sections(
             settings["form"], application.data or {}, application.prefill_sources or {}
         )
         for answer in section.answers
@@ -595,7 +596,7 @@ def _form_page(
     ), status
 
 
-def _errors_for(fields: list[schema_form.Input], errors: dict[str, list[str]]) -> dict[str, list[str]]:
+def _errors_for(fields: list[schema_answers.Input], errors: dict[str, list[str]]) -> dict[str, list[str]]:
     ids = {f.pointer: f.id for f in fields}
     result: dict[str, list[str]] = {}
     for ptr, messages in errors.items():
@@ -611,12 +612,12 @@ def counter_form(application_id: uuid.UUID) -> ResponseReturnValue:
         return _form_page(application, application.data or {}, {})
     settings = application.settings_snapshot
     sources = application.prefill_sources or {}
-    answers = schema_form.parse(settings["form"], sources, request.form)
+    answers = schema_answers.parse(settings["form"], sources, request.form)
     merged = dict(application.data or {})
     for ptr in sources:
         forms.assign(answers, ptr, forms.resolve(merged, ptr))
     problems = forms.field_errors(settings["form"], forms.normalize(settings["form"], answers))
-    fields = schema_form.inputs(settings["form"], answers, sources, _household(application))
+    fields = schema_answers.inputs(settings["form"], answers, sources, _household(application))
     if problems:
         return _form_page(application, answers, _errors_for(fields, problems), 422)
     try:
@@ -645,7 +646,7 @@ def _confirm_page(application: Application, errors: dict[str, list[str]], status
         "console/counter_confirm.html",
         application=application,
         procedure=localized(settings.get("title")),
-        sections=schema_form.answer_sections(
+        sections=schema_answers.answer_sections(
             settings["form"], application.data or {}, application.prefill_sources or {}
         ),
         errors=errors,
