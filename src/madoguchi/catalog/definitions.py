@@ -555,6 +555,22 @@ _EXTRA_QUESTION_SCHEMA = {
     "required": ["name", "title", "schema"],
     "properties": {"name": _SNAKE, "title": _TEXT, "schema": {"type": "object"}},
 }
+#: ``x-pages``: the pages of the form in order, each with its title and its top-level fields in the order asked.
+#: Portal and console build the form from it, so a new procedure needs no code (decision 0020).
+_X_PAGES_SCHEMA = {
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "title", "fields"],
+        "properties": {
+            "name": _SNAKE,
+            "title": _TEXT,
+            "fields": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+        },
+    },
+}
 
 # The 2020-12 metaschema with format checking on, so a broken ``pattern`` regex is reported too.
 _META_VALIDATOR = Draft202012Validator(
@@ -652,6 +668,36 @@ def _check_form_conventions(form: dict[str, Any], file: str) -> list[Problem]:
     if form.get("type") != "object":
         problems.append(Problem(file, "type", 'must be "object"'))
     _check_declared(form, (), file, problems, is_field=True)
+    if "x-pages" in form:
+        problems += _check_pages(form, file)
+    return problems
+
+
+def _check_pages(form: dict[str, Any], file: str) -> list[Problem]:
+    """``x-pages`` is well formed and puts every top-level field on exactly one page."""
+    problems, broken = _structure_problems(form["x-pages"], _X_PAGES_SCHEMA, file, ("x-pages",))
+    if None in broken:
+        return problems
+    declared = _as_dict(form.get("properties"))
+    placed: set[str] = set()
+    names: set[str] = set()
+    for index, page in enumerate(form["x-pages"]):
+        if index in broken:
+            continue
+        if page["name"] in names:
+            problems.append(Problem(file, _field(("x-pages", index, "name")), "another page has this name"))
+        names.add(page["name"])
+        for position, name in enumerate(page["fields"]):
+            where = _field(("x-pages", index, "fields", position))
+            if name not in declared:
+                problems.append(Problem(file, where, f"{name!r} is not a field of this form"))
+            elif name in placed:
+                problems.append(Problem(file, where, f"{name!r} is already on another page"))
+            placed.add(name)
+    if not broken:
+        for name in declared:
+            if name not in placed:
+                problems.append(Problem(file, "x-pages", f"field {name!r} is on no page"))
     return problems
 
 
@@ -1534,11 +1580,11 @@ def _form_with_extra_questions(form: Mapping[str, Any], questions: Sequence[Mapp
     extended = copy.deepcopy(dict(form))
     if not questions:
         return extended
+    title = {"ja": "追加の質問", "en": "Additional questions"}
     extended.setdefault("properties", {})[EXTRA_QUESTIONS_PROPERTY] = {
         "type": "object",
-        "title": "追加の質問",
-        "x-title": {"ja": "追加の質問", "en": "Additional questions"},
-        "x-page": EXTRA_QUESTIONS_PROPERTY,
+        "title": title["ja"],
+        "x-title": dict(title),
         "additionalProperties": False,
         "properties": {
             question["name"]: {
@@ -1549,6 +1595,8 @@ def _form_with_extra_questions(form: Mapping[str, Any], questions: Sequence[Mapp
             for question in questions
         },
     }
+    if "x-pages" in extended:
+        extended["x-pages"].append({"name": EXTRA_QUESTIONS_PROPERTY, "title": title, "fields": [EXTRA_QUESTIONS_PROPERTY]})
     return extended
 
 

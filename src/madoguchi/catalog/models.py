@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from madoguchi.db import Base, new_id, utcnow
+from madoguchi.db import Base, OrderedJSONType, new_id, utcnow
 
 
 class ServiceVersion(Base):
@@ -28,7 +28,7 @@ class ServiceVersion(Base):
     #: service.yaml as parsed, without the form.
     definition: Mapped[dict[str, Any]]
     #: form.json (JSON Schema 2020-12).
-    form_schema: Mapped[dict[str, Any]]
+    form_schema: Mapped[dict[str, Any]] = mapped_column(OrderedJSONType)
     #: SHA-256 of the canonical JSON of definition + form: republishing changed content under an old
     #: version number is refused.
     content_sha256: Mapped[str] = mapped_column(String(64))

@@ -41,7 +41,7 @@ from madoguchi.identity import operations as identity
 from madoguchi.identity.models import Account, AccountKind, StaffRole
 from madoguchi.identity.principal import current_principal
 from madoguchi.registry.models import Person
-from madoguchi.web import schema_answers
+from madoguchi.web import schema_answers, schema_form
 from madoguchi.web.auth import require_staff
 from madoguchi.web.i18n import TIMEZONE, localized
 from madoguchi.web.reads import record_read
@@ -59,10 +59,6 @@ STOPPING_STATES = ("rejected", "withdrawn")
 FIELD_MESSAGES = {
     "is required": lazy_gettext("Enter or choose this."),
     "is required for this action": lazy_gettext("Write the reason: the applicant is told it."),
-    "is not in the expected format": lazy_gettext("This is not in the expected format."),
-    "must be of type integer": lazy_gettext("Enter a whole number."),
-    "is not a valid date": lazy_gettext("Enter a real date."),
-    "is not a field of this form": lazy_gettext("This is not a field of this form."),
 }
 
 
@@ -334,7 +330,7 @@ def _application_page(
             ),
             prefill=[
                 (
-                    schema_answers.title_of(_schema_at(settings["form"], ptr), ptr),
+                    schema_answers.title_of(schema_form.schema_at(settings["form"], ptr), ptr),
                     schema_answers.source_label(src),
                     src.get("field"),
                 )
@@ -354,13 +350,6 @@ def _application_page(
         ),
         status,
     )
-
-
-def _schema_at(schema: dict[str, Any], ptr: str) -> dict[str, Any]:
-    node = schema
-    for part in ptr.strip("/").split("/"):
-        node = (node.get("properties") or {}).get(part) or {}
-    return node
 
 
 def _posted_version() -> int | None:
@@ -521,7 +510,7 @@ def _person(person_id: uuid.UUID) -> Person:
 
 
 def _counter_procedures() -> list[tuple[str, str]]:
-    return [(key, localized(s["title"])) for key, s in _procedures() if schema_answers.supports(s["form"])]
+    return [(key, localized(s["title"])) for key, s in _procedures() if schema_form.supports_counter(s["form"])]
 
 
 @bp.get("/counter/people/<uuid:person_id>")
@@ -573,11 +562,21 @@ def _household(application: Application) -> list[tuple[str, str]]:
     return [(m.resident_code, m.full_name) for m in person.household.members]
 
 
+def _counter_page(application: Application) -> schema_form.Page:
+    settings = application.settings_snapshot
+    choices = schema_form.Choices(household_members=_household(application))
+    return schema_form.counter_page(settings["form"], application.prefill_sources or {}, choices)
+
+
 def _form_page(
-    application: Application, data: dict[str, Any], errors: dict[str, list[str]], status: int = 200
+    application: Application,
+    errors: dict[str, list[str]],
+    status: int = 200,
+    *,
+    posted: dict[str, Any] | None = None,
 ) -> ResponseReturnValue:
     settings = application.settings_snapshot
-    fields = schema_answers.inputs(settings["form"], data, application.prefill_sources or {}, _household(application))
+    fields = schema_form.counter_inputs(_counter_page(application), application.data or {}, posted)
     prefilled = [
         answer
         for section in schema_answers.answer_sections(
@@ -596,47 +595,37 @@ def _form_page(
     ), status
 
 
-def _errors_for(fields: list[schema_answers.Input], errors: dict[str, list[str]]) -> dict[str, list[str]]:
-    ids = {f.pointer: f.id for f in fields}
-    result: dict[str, list[str]] = {}
-    for ptr, messages in errors.items():
-        target = ids.get(ptr) or next((f.id for f in fields if f.pointer.startswith(ptr + "/")), "form")
-        result.setdefault(target, []).extend(_message(m) for m in messages)
-    return result
-
-
 @bp.route("/counter/<uuid:application_id>/form", methods=["GET", "POST"])
 def counter_form(application_id: uuid.UUID) -> ResponseReturnValue:
     application = _counter_draft(application_id)
     if request.method == "GET":
-        return _form_page(application, application.data or {}, {})
-    settings = application.settings_snapshot
-    sources = application.prefill_sources or {}
-    answers = schema_answers.parse(settings["form"], sources, request.form)
-    merged = dict(application.data or {})
-    for ptr in sources:
-        forms.assign(answers, ptr, forms.resolve(merged, ptr))
-    problems = forms.field_errors(settings["form"], forms.normalize(settings["form"], answers))
-    fields = schema_answers.inputs(settings["form"], answers, sources, _household(application))
-    if problems:
-        return _form_page(application, answers, _errors_for(fields, problems), 422)
+        return _form_page(application, {})
+    form = application.settings_snapshot["form"]
+    page = _counter_page(application)
+    read = schema_form.read_page(page, request.form, application.data or {}, application.prefill_sources or {})
+    posted = schema_form.values_from_form(page, request.form)
+    by_input = schema_form.counter_id
+    errors = schema_form.page_errors(form, page, read, complete=True, id_of=by_input)
+    if errors:
+        return _form_page(application, errors, 422, posted=posted)
     try:
         operations.update_draft(
             db_session(),
             current_tenant,
             current_principal().actor,
             application.id,
-            answers,
+            read.data,
             expected_version=_posted_version(),
         )
     except PreconditionFailed:
         errors = {
             "form": [_("Someone changed this application in the meantime. Check the answers and send them again.")]
         }
-        return _form_page(_load(application_id), answers, errors, 409)
+        return _form_page(_load(application_id), errors, 409, posted=posted)
     except ValidationFailed as error:
         db_session().rollback()
-        return _form_page(_load(application_id), answers, _errors_for(fields, error.errors or {}), 422)
+        errors = schema_form.refusal_errors(form, page, error.errors or {}, by_input)
+        return _form_page(_load(application_id), errors, 422, posted=posted)
     return redirect(url_for(".counter_confirm", tenant=current_tenant.slug, application_id=application_id), code=303)
 
 

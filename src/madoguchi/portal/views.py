@@ -38,7 +38,7 @@ from madoguchi.oauth import operations as oauth
 from madoguchi.oauth import repository as oauth_repository
 from madoguchi.registry.models import Facility, Person
 from madoguchi.security import public
-from madoguchi.web import schema_form
+from madoguchi.web import schema_answers, schema_form
 from madoguchi.web.auth import require_resident
 from madoguchi.web.i18n import localized
 
@@ -55,12 +55,12 @@ _COMMENTS_FOR_RESIDENT = {"request_more_info", "reject", "respond", "withdraw"}
 
 @public_pages.app_template_global("portal_answer")
 def portal_answer(leaf: schema_form.Field, data: Any) -> str | list[str]:
-    return schema_form.display(leaf, forms.resolve(data, leaf.pointer, None))
+    return schema_answers.display(leaf, forms.resolve(data, leaf.pointer, None))
 
 
 @public_pages.app_template_global("portal_answered")
 def portal_answered(node: schema_form.Field, data: Any) -> bool:
-    return schema_form.answered(node, data)
+    return schema_answers.answered(node, data)
 
 
 def signed_in_resident() -> Account | None:
