@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from madoguchi.applications.models import Application
-from madoguchi.console import views
+from madoguchi.console.views import queue as views
 from tests.console.conftest import HTTPS, Office
 
 
