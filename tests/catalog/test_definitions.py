@@ -192,18 +192,16 @@ def test_form_condition_naming_an_undeclared_field_is_reported(catalog: Path) ->
     ]
 
 
-def test_form_page_naming_an_undeclared_field_or_leaving_a_field_out_is_reported(catalog: Path) -> None:
+def test_form_field_on_a_page_x_pages_does_not_list_and_a_page_without_fields_are_reported(catalog: Path) -> None:
     def misplace(form: dict[str, Any]) -> None:
-        pages = form["x-pages"]
-        pages[-1]["fields"] = ["deliveri"]  # a typo: "delivery" is now on no page
-        pages[0]["fields"].append("requester")  # also on its own page
+        form["properties"]["delivery"]["x-page"] = "deliveri"  # a typo: the page "delivery" is now empty
 
     edit_json(catalog / "services/residency-certificate/form.json", misplace)
 
     assert problems_in(catalog) == [
-        "services/residency-certificate/form.json: x-pages[1].fields[0]: 'requester' is already on another page",
-        "services/residency-certificate/form.json: x-pages[3].fields[0]: 'deliveri' is not a field of this form",
-        "services/residency-certificate/form.json: x-pages: field 'delivery' is on no page",
+        "services/residency-certificate/form.json: properties.delivery.x-page: "
+        "must name one of the pages in x-pages: applicant, requester, certificate, delivery",
+        "services/residency-certificate/form.json: x-pages[3]: no field is on page 'delivery'",
     ]
 
 
@@ -221,6 +219,7 @@ def test_extra_questions_get_their_own_page_after_the_standard_ones() -> None:
 
     assert [page["name"] for page in form["x-pages"]] == ["applicant", "requester", "certificate", "delivery", "extra"]
     assert form["x-pages"][-1]["title"] == {"ja": "追加の質問", "en": "Additional questions"}
+    assert form["properties"]["extra"]["x-page"] == "extra"
     assert "extra" not in [page["name"] for page in service["form"]["x-pages"]]
 
 

@@ -1,5 +1,6 @@
-"""A new procedure needs no portal code (issue 14): its form.json's ``x-pages`` gives the pages, their titles and
-the order of the questions, and that order survives storage on both backends (decision 0020)."""
+"""A new procedure needs no portal code (issue 14): its form.json's ``x-pages`` gives the pages in order and their
+titles, ``x-page`` puts each question on its page, and the written order survives storage on both backends
+(decision 0020)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def _field(ja: str, en: str, **schema: Any) -> dict[str, Any]:
 
 def _dog_form() -> dict[str, Any]:
     """The taxpayer's applicant and requester, plus a dog whose questions are written in an order JSONB would
-    not keep (longest name first) and a page that comes first although its field is written last."""
+    not keep (longest name first), on a page that comes first although its field is written last."""
     shipped = json.loads((REPO / "services" / TEMPLATE / "form.json").read_text(encoding="utf-8"))
     dog = {
         "type": "object",
@@ -50,15 +51,15 @@ def _dog_form() -> dict[str, Any]:
         "title": "畜犬登録申請書",
         "x-title": _text("畜犬登録申請書", "Dog registration"),
         "x-pages": [
-            {"name": "dog", "title": _text("犬について", "About the dog"), "fields": ["dog"]},
-            {"name": "owner", "title": _text("飼い主", "The owner"), "fields": ["applicant", "requester"]},
+            {"name": "dog", "title": _text("犬について", "About the dog")},
+            {"name": "owner", "title": _text("飼い主", "The owner")},
         ],
         "additionalProperties": False,
         "required": ["applicant", "requester", "dog"],
         "properties": {
-            "applicant": shipped["properties"]["applicant"],
-            "requester": shipped["properties"]["requester"],
-            "dog": dog,
+            "applicant": {**shipped["properties"]["applicant"], "x-page": "owner"},
+            "requester": {**shipped["properties"]["requester"], "x-page": "owner"},
+            "dog": {**dog, "x-page": "dog"},
         },
     }
 

@@ -555,20 +555,16 @@ _EXTRA_QUESTION_SCHEMA = {
     "required": ["name", "title", "schema"],
     "properties": {"name": _SNAKE, "title": _TEXT, "schema": {"type": "object"}},
 }
-#: ``x-pages``: the pages of the form in order, each with its title and its top-level fields in the order asked.
-#: Portal and console build the form from it, so a new procedure needs no code (decision 0020).
+#: ``x-pages``: the pages of the form in order, each with its title; every top-level field names its page with
+#: ``x-page``. Portal and console build the form from these alone, so a new procedure needs no code (decision 0020).
 _X_PAGES_SCHEMA = {
     "type": "array",
     "minItems": 1,
     "items": {
         "type": "object",
         "additionalProperties": False,
-        "required": ["name", "title", "fields"],
-        "properties": {
-            "name": _SNAKE,
-            "title": _TEXT,
-            "fields": {"type": "array", "minItems": 1, "items": {"type": "string"}},
-        },
+        "required": ["name", "title"],
+        "properties": {"name": _SNAKE, "title": _TEXT},
     },
 }
 
@@ -674,30 +670,24 @@ def _check_form_conventions(form: dict[str, Any], file: str) -> list[Problem]:
 
 
 def _check_pages(form: dict[str, Any], file: str) -> list[Problem]:
-    """``x-pages`` is well formed and puts every top-level field on exactly one page."""
+    """``x-pages`` is well formed, and every top-level field is on one of its pages and every page has a field."""
     problems, broken = _structure_problems(form["x-pages"], _X_PAGES_SCHEMA, file, ("x-pages",))
-    if None in broken:
+    if broken:
         return problems
-    declared = _as_dict(form.get("properties"))
-    placed: set[str] = set()
-    names: set[str] = set()
-    for index, page in enumerate(form["x-pages"]):
-        if index in broken:
-            continue
-        if page["name"] in names:
+    names = [page["name"] for page in form["x-pages"]]
+    for index, name in enumerate(names):
+        if name in names[:index]:
             problems.append(Problem(file, _field(("x-pages", index, "name")), "another page has this name"))
-        names.add(page["name"])
-        for position, name in enumerate(page["fields"]):
-            where = _field(("x-pages", index, "fields", position))
-            if name not in declared:
-                problems.append(Problem(file, where, f"{name!r} is not a field of this form"))
-            elif name in placed:
-                problems.append(Problem(file, where, f"{name!r} is already on another page"))
-            placed.add(name)
-    if not broken:
-        for name in declared:
-            if name not in placed:
-                problems.append(Problem(file, "x-pages", f"field {name!r} is on no page"))
+    used = set()
+    for name, field in _as_dict(form.get("properties")).items():
+        page = _as_dict(field).get("x-page")
+        used.add(page)
+        if page not in names:
+            where = _field(("properties", name, "x-page"))
+            problems.append(Problem(file, where, f"must name one of the pages in x-pages: {', '.join(names)}"))
+    for index, name in enumerate(names):
+        if name not in used:
+            problems.append(Problem(file, _field(("x-pages", index)), f"no field is on page {name!r}"))
     return problems
 
 
@@ -1585,6 +1575,7 @@ def _form_with_extra_questions(form: Mapping[str, Any], questions: Sequence[Mapp
         "type": "object",
         "title": title["ja"],
         "x-title": dict(title),
+        "x-page": EXTRA_QUESTIONS_PROPERTY,
         "additionalProperties": False,
         "properties": {
             question["name"]: {
@@ -1596,7 +1587,7 @@ def _form_with_extra_questions(form: Mapping[str, Any], questions: Sequence[Mapp
         },
     }
     if "x-pages" in extended:
-        extended["x-pages"].append({"name": EXTRA_QUESTIONS_PROPERTY, "title": title, "fields": [EXTRA_QUESTIONS_PROPERTY]})
+        extended["x-pages"].append({"name": EXTRA_QUESTIONS_PROPERTY, "title": title})
     return extended
 
 

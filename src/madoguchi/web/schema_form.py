@@ -1,9 +1,10 @@
 """An application form as pages of fields, built from the procedure's JSON Schema, and the way back.
 
-The schema's ``x-pages`` lists the pages in order, each with its title and its questions; every property
-becomes a ``Field`` with a widget chosen from its type and ``x-widget``. Posted form values are read back
-into JSON (integers, booleans, lists, rows of objects), and schema errors become short messages in the
-reader's language, keyed by JSON pointer like everything else (``/applicant/phone``).
+The schema's ``x-pages`` lists the pages in order with their titles, and each top-level property names its
+page with ``x-page`` (the stored form keeps the written order, decision 0020). Every property becomes a
+``Field`` with a widget chosen from its type and ``x-widget``. Posted form values are read back into JSON
+(integers, booleans, lists, rows of objects), and schema errors become short messages in the reader's language,
+keyed by JSON pointer like everything else (``/applicant/phone``).
 
 Prefilled fields (``application.prefill_sources``) are shown, never asked: they are not inputs, and the
 values from the register are put back before validation.
@@ -202,26 +203,21 @@ def _node(pointer: str, schema: dict[str, Any], required: bool, prefilled: set[s
 
 
 def pages(form: dict[str, Any], prefill_sources: Mapping[str, Any], choices: Choices | None = None) -> list[Page]:
-    """The form's pages as its ``x-pages`` lists them: order, titles and the order of the questions.
-
-    A form without ``x-pages`` is one page titled by the form.
-    """
+    """The form's pages in the order and with the titles of its ``x-pages``; each top-level field is on the page
+    its ``x-page`` names, in the order the form lists them. A form without ``x-pages`` is one page."""
     choices = choices or Choices()
     prefilled = set(prefill_sources)
     needed = set(form.get("required") or [])
-    properties = form.get("properties") or {}
-    declared = form.get("x-pages") or [
-        {"name": "main", "title": form.get("x-title") or form.get("title"), "fields": list(properties)}
-    ]
-    return [
-        Page(
-            page["name"],
-            number,
-            localized(page["title"]),
-            [_node(f"/{name}", properties[name], name in needed, prefilled, choices) for name in page["fields"]],
-        )
-        for number, page in enumerate(declared, start=1)
-    ]
+    declared = form.get("x-pages") or [{"name": None, "title": form.get("x-title") or form.get("title")}]
+    result = []
+    for number, page in enumerate(declared, start=1):
+        fields = [
+            _node(f"/{name}", schema, name in needed, prefilled, choices)
+            for name, schema in _properties(form)
+            if page["name"] is None or schema.get("x-page") == page["name"]
+        ]
+        result.append(Page(page["name"] or "main", number, localized(page["title"]), fields))
+    return result
 
 
 # --- Values shown in inputs -------------------------------------------------------------------------
