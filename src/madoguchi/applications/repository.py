@@ -149,3 +149,11 @@ def page(
         stmt = stmt.where(tuple_(*key) < tuple_(*after) if newest_first else tuple_(*key) > tuple_(*after))
     order = [column.desc() for column in key] if newest_first else list(key)
     return list(session.execute(stmt.order_by(*order).limit(limit + 1)).scalars())
+
+
+def find_staff_visible(session: Session, tenant_id: uuid.UUID, application_id: uuid.UUID) -> Application | None:
+    """The application as staff see it (not a resident's unsent draft), or ``None``."""
+    stmt = select(Application).where(
+        Application.tenant_id == tenant_id, Application.id == application_id, staff_visible()
+    )
+    return session.execute(stmt).scalar_one_or_none()

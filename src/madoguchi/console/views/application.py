@@ -8,7 +8,6 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from madoguchi.applications import operations, repository
 from madoguchi.applications.models import Application, ApplicationEvent
@@ -37,7 +36,7 @@ from madoguchi.errors import (
     ValidationFailed,
 )
 from madoguchi.identity.principal import current_principal
-from madoguchi.registry.models import Person
+from madoguchi.registry import repository as registry_repository
 from madoguchi.web import schema_answers, schema_form
 from madoguchi.web.i18n import localized
 from madoguchi.web.reads import record_read
@@ -73,9 +72,7 @@ def _application_page(
     )
     person = None
     if application.applicant_person_id:
-        person = session.execute(
-            select(Person).where(Person.tenant_id == current_tenant.id, Person.id == application.applicant_person_id)
-        ).scalar_one_or_none()
+        person = registry_repository.find_person(session, current_tenant.id, application.applicant_person_id)
     is_draft = application.state == workflow.initial
     last_actors = repository.last_actors_in(history)
     mine: dict[str, Any] = {"applicant_account_id": application.applicant_account_id, "last_actors": last_actors}

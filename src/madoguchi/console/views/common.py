@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
-from sqlalchemy import select
 
 from madoguchi.applications import forms, repository
 from madoguchi.applications.models import Application
@@ -20,8 +19,10 @@ from madoguchi.catalog import operations as catalog
 from madoguchi.catalog import repository as catalog_repository
 from madoguchi.console import search
 from madoguchi.context import current_tenant, db_session
-from madoguchi.identity.models import Account, AccountKind, StaffRole
+from madoguchi.identity import repository as identity_repository
+from madoguchi.identity.models import Account, StaffRole
 from madoguchi.identity.principal import current_principal
+from madoguchi.registry import repository as registry_repository
 from madoguchi.registry.models import Person
 from madoguchi.web.auth import require_staff
 from madoguchi.web.i18n import TIMEZONE, localized
@@ -65,29 +66,18 @@ def _console_nav() -> dict[str, Any]:
 
 def _load(application_id: uuid.UUID) -> Application:
     """An application of this municipality as staff see it (not a resident's unsent draft), else 404."""
-    stmt = select(Application).where(
-        Application.tenant_id == current_tenant.id, Application.id == application_id, repository.staff_visible()
-    )
-    application = db_session().execute(stmt).scalar_one_or_none()
+    application = repository.find_staff_visible(db_session(), current_tenant.id, application_id)
     if application is None:
         abort(404)
     return application
 
 
 def _staff_members() -> list[Account]:
-    stmt = (
-        select(Account)
-        .where(Account.tenant_id == current_tenant.id, Account.kind == AccountKind.STAFF, Account.disabled.is_(False))
-        .order_by(Account.display_name, Account.email)
-    )
-    return list(db_session().execute(stmt).scalars())
+    return identity_repository.active_staff(db_session(), current_tenant.id)
 
 
 def _names(account_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    if not account_ids:
-        return {}
-    stmt = select(Account.id, Account.display_name).where(Account.id.in_(account_ids))
-    return {row.id: row.display_name for row in db_session().execute(stmt)}
+    return identity_repository.display_names(db_session(), current_tenant.id, account_ids)
 
 
 def _procedures() -> list[tuple[str, dict[str, Any]]]:
@@ -126,11 +116,7 @@ def _applicant_name(application: Application, people: dict[uuid.UUID, str]) -> s
 
 
 def _people(ids: set[uuid.UUID | None]) -> dict[uuid.UUID, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    stmt = select(Person).where(Person.tenant_id == current_tenant.id, Person.id.in_(wanted))
-    return {p.id: p.full_name for p in db_session().execute(stmt).scalars()}
+    return registry_repository.full_names(db_session(), current_tenant.id, ids)
 
 
 def _posted_version() -> int | None:
@@ -139,8 +125,7 @@ def _posted_version() -> int | None:
 
 
 def _person(person_id: uuid.UUID) -> Person:
-    stmt = select(Person).where(Person.tenant_id == current_tenant.id, Person.id == person_id)
-    person = db_session().execute(stmt).scalar_one_or_none()
+    person = registry_repository.find_person(db_session(), current_tenant.id, person_id)
     if person is None:
         abort(404)
     return person
