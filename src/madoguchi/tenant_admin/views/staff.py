@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from typing import Any
 
@@ -16,6 +15,7 @@ from madoguchi.errors import Conflict, ValidationFailed
 from madoguchi.identity import operations as identity
 from madoguchi.identity.models import StaffRole
 from madoguchi.identity.principal import current_principal
+from madoguchi.identity.schemas import StaffCreateSchema, StaffUpdateSchema
 from madoguchi.tenant_admin.views.common import (
     Errors,
     _actor,
@@ -25,11 +25,19 @@ from madoguchi.tenant_admin.views.common import (
     _to,
     bp,
 )
+from madoguchi.web import form_input
 
 ROLE_LABELS = {
     StaffRole.CLERK: lazy_gettext("Clerk"),
     StaffRole.SUPERVISOR: lazy_gettext("Supervisor"),
     StaffRole.TENANT_ADMIN: lazy_gettext("Tenant admin"),
+}
+#: How the staff pages word a refusal of the identity API's staff schemas: (left empty, wrong).
+STAFF_MESSAGES = {
+    "email": (lazy_gettext("Enter the email address."), lazy_gettext("Enter an email address like name@example.jp.")),
+    "display_name": (lazy_gettext("Enter the name."), lazy_gettext("Use at most 100 characters.")),
+    "roles": (lazy_gettext("Choose at least one role."), lazy_gettext("Choose at least one role.")),
+    "form": (lazy_gettext("This change is not possible."), lazy_gettext("This change is not possible.")),
 }
 
 
@@ -41,10 +49,10 @@ def _role_options() -> list[tuple[str, str]]:
 
 
 def _chosen_roles(errors: Errors) -> list[str]:
-    roles = [role for role in request.form.getlist("roles") if role in identity.STAFF_ROLE_ORDER]
-    if not roles:
-        _add(errors, "roles", _("Choose at least one role."))
-    return roles
+    values = {"roles": request.form.getlist("roles")}
+    data, refused = form_input.load(StaffUpdateSchema(), values, STAFF_MESSAGES)
+    errors.update(refused)
+    return data["roles"] if data is not None else values["roles"]
 
 
 @bp.get("/staff")
@@ -58,30 +66,20 @@ def staff_new() -> ResponseReturnValue:
     context: dict[str, Any] = {"section": "staff", "role_options": _role_options()}
     if request.method == "GET":
         return _render("staff_new.html", values={"roles": [StaffRole.CLERK.value]}, **context)
-    errors: Errors = {}
-    values: dict[str, Any] = {"email": _form_text("email"), "display_name": _form_text("display_name")}
-    email = None
-    if not values["email"]:
-        _add(errors, "email", _("Enter the email address."))
-    else:
-        try:
-            email = identity.normalize_email(values["email"])
-        except ValueError:
-            _add(errors, "email", _("Enter an email address like name@example.jp."))
-    if not values["display_name"]:
-        _add(errors, "display_name", _("Enter the name."))
-    elif len(values["display_name"]) > 100 or any(unicodedata.category(ch) == "Cc" for ch in values["display_name"]):
-        _add(errors, "display_name", _("Use at most 100 characters."))
-    roles = _chosen_roles(errors)
-    values["roles"] = roles
-    if not errors and email is not None:
+    values: dict[str, Any] = {
+        "email": _form_text("email"),
+        "display_name": _form_text("display_name"),
+        "roles": request.form.getlist("roles"),
+    }
+    data, errors = form_input.load(StaffCreateSchema(), values, STAFF_MESSAGES)
+    if data is not None:
         try:
             account, password = identity.create_staff(
                 db_session(),
                 current_tenant.id,
-                email=email,
-                display_name=values["display_name"],
-                roles=roles,
+                email=data["email"],
+                display_name=data["display_name"],
+                roles=data["roles"],
                 password=None,
                 actor=_actor(),
             )
