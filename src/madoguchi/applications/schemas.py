@@ -30,11 +30,16 @@ class AssigneeSchema(Schema):
     assignee_id = fields.UUID(required=True, allow_none=True)
 
 
-class ApplicationQueryArgsSchema(Schema):
+class QueueFilterArgsSchema(Schema):
+    """The filters of the staff queue, as the API and the console take them."""
+
     state = fields.String()
     procedure = fields.String()
     assignee = fields.String(metadata={"description": "staff: 'me', 'none' or an account id"})
     overdue = fields.Boolean(metadata={"description": "staff: only applications past their due date"})
+
+
+class ApplicationQueryArgsSchema(QueueFilterArgsSchema):
     order = fields.String(load_default="oldest", validate=validate.OneOf(["oldest", "newest"]))
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     after = fields.String(metadata={"description": "cursor from the previous page's next_cursor"})

@@ -7,8 +7,10 @@ from typing import Any
 
 from flask import render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from marshmallow import EXCLUDE, ValidationError, fields, validate
 
 from madoguchi.applications import repository
+from madoguchi.applications.schemas import QueueFilterArgsSchema
 from madoguchi.applications.workflow import Workflow
 from madoguchi.console.views.common import (
     _applicant_name,
@@ -31,11 +33,23 @@ SORTS = {"submitted": ("submitted", False), "newest": ("submitted", True), "due"
 # -------------------------------------------------------------------------------------------- queue
 
 
-def _uuid_arg(name: str) -> uuid.UUID | None:
+class ConsoleQueueArgsSchema(QueueFilterArgsSchema):
+    """The queue page's query string: the API's filters, the page's sort, and the keyset anchors."""
+
+    class Meta:
+        unknown = EXCLUDE  # ?lang= and the like belong to other parts of the page
+
+    sort = fields.String(validate=validate.OneOf(list(SORTS)))
+    after = fields.UUID()
+    before = fields.UUID()
+
+
+def _queue_args() -> dict[str, Any]:
+    """The query string as the schema loads it; a value that does not load (a stale bookmark) is left out."""
     try:
-        return uuid.UUID(request.args.get(name, ""))
-    except ValueError:
-        return None
+        return dict(ConsoleQueueArgsSchema().load(request.args))
+    except ValidationError as error:
+        return dict(error.valid_data or {})
 
 
 @bp.get("/")
@@ -44,13 +58,13 @@ def queue() -> ResponseReturnValue:
     session = db_session()
     principal = current_principal()
     today = _today()
-    args = request.args
+    args = _queue_args()
     chosen: dict[str, Any] = {
         "state": args.get("state", ""),
         "procedure": args.get("procedure", ""),
         "assignee": args.get("assignee", ""),
-        "overdue": args.get("overdue") == "1",
-        "sort": args.get("sort") if args.get("sort") in SORTS else "submitted",
+        "overdue": bool(args.get("overdue")),
+        "sort": args.get("sort", "submitted"),
     }
     assignee = chosen["assignee"]
     assignee_id = principal.account.id if assignee == "me" and principal.account else None
@@ -70,7 +84,7 @@ def queue() -> ResponseReturnValue:
         today=today,
     )
     sort, newest_first = SORTS[chosen["sort"]]
-    after, before = _uuid_arg("after"), _uuid_arg("before")
+    after, before = args.get("after"), args.get("before")
     anchor = before or after
     key = repository.sort_key_of(session, current_tenant.id, anchor, sort) if anchor else None
     rows = repository.page(
