@@ -8,13 +8,14 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 
 from madoguchi.applications import operations, repository
 from madoguchi.applications.models import Application, ApplicationEvent
+from madoguchi.applications.schemas import NoteCreateSchema, TransitionCreateSchema
 from madoguchi.applications.workflow import Workflow
 from madoguchi.audit import access
 from madoguchi.console.views.common import (
-    COMMENT_MAX,
     STOPPING_STATES,
     _due_badge,
     _load,
@@ -37,11 +38,19 @@ from madoguchi.errors import (
 )
 from madoguchi.identity.principal import current_principal
 from madoguchi.registry import repository as registry_repository
-from madoguchi.web import schema_answers, schema_form
+from madoguchi.web import form_input, schema_answers, schema_form
 from madoguchi.web.i18n import localized
 from madoguchi.web.reads import record_read
 
 # ---------------------------------------------------------------------------------- application page
+
+
+#: How the application page words a refusal of the staff texts (the applications API's schemas): (empty, wrong).
+TEXT_MESSAGES = {
+    "note": (lazy_gettext("Write the comment."), lazy_gettext("Keep it under 2000 characters.")),
+    "comment": (lazy_gettext("Keep it under 2000 characters."), lazy_gettext("Keep it under 2000 characters.")),
+    "form": (lazy_gettext("This action is not possible now."), lazy_gettext("This action is not possible now.")),
+}
 
 
 def _event_title(workflow: Workflow, event: ApplicationEvent) -> str:
@@ -152,12 +161,12 @@ def application_page(application_id: uuid.UUID) -> ResponseReturnValue:
 @bp.post("/applications/<uuid:application_id>/transitions")
 def take_transition(application_id: uuid.UUID) -> ResponseReturnValue:
     application = _load(application_id)
-    name = request.form.get("transition", "")
-    comment = request.form.get("comment", "").strip()
-    if len(comment) > COMMENT_MAX:
-        return _application_page(
-            application, errors={"comment": [_("Keep it under 2000 characters.")]}, status=422, comment=comment
-        )
+    values = {"transition": request.form.get("transition", ""), "comment": request.form.get("comment", "").strip()}
+    data, errors = form_input.load(TransitionCreateSchema(), values, TEXT_MESSAGES)
+    comment = values["comment"]
+    if data is None:
+        return _application_page(application, errors=errors, status=422, comment=comment)
+    name = data["transition"]
     try:
         operations.transition(
             db_session(),
@@ -206,15 +215,11 @@ def take_transition(application_id: uuid.UUID) -> ResponseReturnValue:
 @bp.post("/applications/<uuid:application_id>/comments")
 def add_comment(application_id: uuid.UUID) -> ResponseReturnValue:
     application = _load(application_id)
-    text = request.form.get("note", "").strip()
-    error = None
-    if not text:
-        error = _("Write the comment.")
-    elif len(text) > COMMENT_MAX:
-        error = _("Keep it under 2000 characters.")
-    if error:
-        return _application_page(application, errors={"note": [error]}, status=422, note=text)
-    operations.add_comment(db_session(), current_tenant, current_principal().actor, application.id, text)
+    values = {"note": request.form.get("note", "").strip()}
+    data, errors = form_input.load(NoteCreateSchema(), values, TEXT_MESSAGES)
+    if data is None:
+        return _application_page(application, errors=errors, status=422, note=values["note"])
+    operations.add_comment(db_session(), current_tenant, current_principal().actor, application.id, data["note"])
     flash(_("Your comment was added."))
     return redirect(url_for(".application_page", tenant=current_tenant.slug, application_id=application_id), code=303)
 

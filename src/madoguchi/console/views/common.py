@@ -30,7 +30,6 @@ from madoguchi.web.i18n import TIMEZONE, localized
 bp = Blueprint("console", __name__, url_prefix="/<tenant>/console", template_folder="../templates")
 require_staff(bp)
 
-COMMENT_MAX = 2000
 #: Transitions into these end an application without what was asked: their buttons ask for confirmation.
 STOPPING_STATES = ("rejected", "withdrawn")
 
