@@ -51,6 +51,9 @@ NAMING_CONVENTION = {
 
 #: JSON on SQLite, JSONB on PostgreSQL.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+#: JSON on both: PostgreSQL's ``json`` keeps the text as written, key order included, where JSONB sorts the keys.
+#: For stored JSON Schema forms, whose property order is the order the questions are asked (decision 0020).
+OrderedJSONType = JSON()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

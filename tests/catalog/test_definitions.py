@@ -192,6 +192,37 @@ def test_form_condition_naming_an_undeclared_field_is_reported(catalog: Path) ->
     ]
 
 
+def test_form_field_on_a_page_x_pages_does_not_list_and_a_page_without_fields_are_reported(catalog: Path) -> None:
+    def misplace(form: dict[str, Any]) -> None:
+        form["properties"]["delivery"]["x-page"] = "deliveri"  # a typo: the page "delivery" is now empty
+
+    edit_json(catalog / "services/residency-certificate/form.json", misplace)
+
+    assert problems_in(catalog) == [
+        "services/residency-certificate/form.json: properties.delivery.x-page: "
+        "must name one of the pages in x-pages: applicant, requester, certificate, delivery",
+        "services/residency-certificate/form.json: x-pages[3]: no field is on page 'delivery'",
+    ]
+
+
+def test_form_page_without_a_title_in_both_languages_is_reported(catalog: Path) -> None:
+    edit_json(catalog / "services/tax-certificate/form.json", lambda f: f["x-pages"][2]["title"].pop("en"))
+
+    assert problems_in(catalog) == ["services/tax-certificate/form.json: x-pages[2].title.en: required key is missing"]
+
+
+def test_extra_questions_get_their_own_page_after_the_standard_ones() -> None:
+    service = load_service(REPO / "services" / "tax-certificate")
+    question = {"name": "pickup_time", "title": {"ja": "来庁時間", "en": "Pickup time"}, "schema": {"type": "string"}}
+
+    form = effective_service(service, {"extra_questions": [question]})["form"]
+
+    assert [page["name"] for page in form["x-pages"]] == ["applicant", "requester", "certificate", "delivery", "extra"]
+    assert form["x-pages"][-1]["title"] == {"ja": "追加の質問", "en": "Additional questions"}
+    assert form["properties"]["extra"]["x-page"] == "extra"
+    assert "extra" not in [page["name"] for page in service["form"]["x-pages"]]
+
+
 def test_transition_to_an_unknown_state_is_reported(catalog: Path) -> None:
     edit_yaml(service_yaml(catalog, "residency-certificate"), lambda s: transition(s, "respond").update(to="in_reveiw"))
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from madoguchi.applications.models import Application
-from madoguchi.console import views
+from madoguchi.console.views import queue as views
 from tests.console.conftest import HTTPS, Office
 
 
@@ -130,3 +130,15 @@ def test_residents_get_403_and_anonymous_visitors_the_sign_in_page(office: Offic
     assert office.resident.get(office.url("/counter/")).status_code == 403
     response = client.get(office.url("/"))
     assert response.status_code == 303 and "/login?next=" in response.headers["Location"]
+
+
+def test_the_queue_reads_its_filters_as_the_api_does_and_ignores_what_does_not_load(office: Office) -> None:
+    late, on_time = office.submitted(), office.submitted()
+    _set(office, late, due_on=date.today() - timedelta(days=1))
+    get = lambda q: _references(office.clerk.get(office.url(q)).get_data(as_text=True))  # noqa: E731
+    # The API's boolean: "true" filters as "1" does (the page used to know only "1").
+    assert get("/?overdue=true") == [office.application(late).reference]
+    # A stale bookmark (a sort that no longer exists, a broken anchor) shows the queue, not an error.
+    assert sorted(get("/?sort=bogus&after=not-an-id")) == sorted(
+        office.application(i).reference for i in (late, on_time)
+    )

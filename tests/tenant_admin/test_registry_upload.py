@@ -14,7 +14,7 @@ from madoguchi.db import Database
 from madoguchi.registry.csv_formats import FACILITY_COLUMNS
 from madoguchi.registry.models import Facility
 from madoguchi.tenancy.models import Tenant
-from madoguchi.tenant_admin.views import MAX_CSV_BYTES
+from madoguchi.tenant_admin.views.registry import MAX_CSV_BYTES
 from tests.registry.test_csv_formats import csv_text, facility
 from tests.tenant_admin.conftest import (
     HTTPS,

@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text, Un
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from madoguchi.applications.workflow import MORE_INFO_REQUESTED
-from madoguchi.db import Base, TenantScoped, new_id, utcnow
+from madoguchi.db import Base, OrderedJSONType, TenantScoped, new_id, utcnow
 
 
 class Application(TenantScoped, Base):
@@ -43,7 +43,7 @@ class Application(TenantScoped, Base):
     #: JSON pointer -> {"source": "resident_register", "field": "person.full_name"} for prefilled fields.
     prefill_sources: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: Effective settings at filing time (fee, SLA, steps), so later tenant changes don't rewrite history.
-    settings_snapshot: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    settings_snapshot: Mapped[dict[str, Any]] = mapped_column(OrderedJSONType, default=dict)
     #: Staff's decision details (e.g. the facility a child is placed in), separate from what the applicant wrote.
     decision: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,21 +20,36 @@ class ApplicationUpdateSchema(Schema):
     data = fields.Dict(required=True, metadata={"description": "the whole form data; prefilled fields stay"})
 
 
+#: The longest text staff may write on an application: a transition's reason or an internal note.
+COMMENT_MAX_LENGTH = 2000
+
+
 class TransitionCreateSchema(Schema):
     transition = fields.String(required=True, metadata={"example": "approve"})
-    comment = fields.String(validate=validate.Length(max=2000), load_default=None)
+    comment = fields.String(validate=validate.Length(max=COMMENT_MAX_LENGTH), load_default=None)
     decision = fields.Dict(load_default=None, metadata={"description": "staff: decision details, e.g. facility"})
+
+
+class NoteCreateSchema(Schema):
+    """An internal note on an application (the console's comments, which the applicant does not see)."""
+
+    note = fields.String(required=True, validate=validate.Length(min=1, max=COMMENT_MAX_LENGTH))
 
 
 class AssigneeSchema(Schema):
     assignee_id = fields.UUID(required=True, allow_none=True)
 
 
-class ApplicationQueryArgsSchema(Schema):
+class QueueFilterArgsSchema(Schema):
+    """The filters of the staff queue, as the API and the console take them."""
+
     state = fields.String()
     procedure = fields.String()
     assignee = fields.String(metadata={"description": "staff: 'me', 'none' or an account id"})
     overdue = fields.Boolean(metadata={"description": "staff: only applications past their due date"})
+
+
+class ApplicationQueryArgsSchema(QueueFilterArgsSchema):
     order = fields.String(load_default="oldest", validate=validate.OneOf(["oldest", "newest"]))
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     after = fields.String(metadata={"description": "cursor from the previous page's next_cursor"})

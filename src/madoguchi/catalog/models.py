@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from madoguchi.db import Base, TenantScoped, new_id, utcnow
+from madoguchi.db import Base, OrderedJSONType, TenantScoped, new_id, utcnow
 
 
 class ServiceVersion(Base):
@@ -29,7 +29,7 @@ class ServiceVersion(Base):
     #: service.yaml as parsed, without the form.
     definition: Mapped[dict[str, Any]]
     #: form.json (JSON Schema 2020-12).
-    form_schema: Mapped[dict[str, Any]]
+    form_schema: Mapped[dict[str, Any]] = mapped_column(OrderedJSONType)
     #: SHA-256 of the canonical JSON of definition + form: republishing changed content under an old
     #: version number is refused.
     content_sha256: Mapped[str] = mapped_column(String(64))

@@ -32,8 +32,8 @@ from madoguchi.identity.sessions import principal_from_session_cookie
 from madoguchi.notify import notices as inbox
 from madoguchi.oauth import operations as oauth
 from madoguchi.oauth import repository as oauth_repository
-from madoguchi.portal import forms_ui
 from madoguchi.security import public
+from madoguchi.web import schema_answers, schema_form
 from madoguchi.web.auth import require_resident
 from madoguchi.web.i18n import localized
 
@@ -56,13 +56,13 @@ _COMMENTS_FOR_RESIDENT = {"request_more_info", "reject", "respond", "withdraw"}
 
 
 @public_pages.app_template_global("portal_answer")
-def portal_answer(leaf: forms_ui.Field, data: Any) -> str | list[str]:
-    return forms_ui.display(leaf, forms.resolve(data, leaf.pointer, None))
+def portal_answer(leaf: schema_form.Field, data: Any) -> str | list[str]:
+    return schema_answers.display(leaf, forms.resolve(data, leaf.pointer, None))
 
 
 @public_pages.app_template_global("portal_answered")
-def portal_answered(node: forms_ui.Field, data: Any) -> bool:
-    return forms_ui.answered(node, data)
+def portal_answered(node: schema_form.Field, data: Any) -> bool:
+    return schema_answers.answered(node, data)
 
 
 def signed_in_resident() -> Account | None:
@@ -103,14 +103,14 @@ def _state_titles(application: Application) -> dict[str, str]:
     return {s["name"]: localized(s.get("title")) for s in application.settings_snapshot["workflow"]["states"]}
 
 
-def _choices(application: Application) -> forms_ui.Choices:
+def _choices(application: Application) -> schema_form.Choices:
     session = db_session()
     household = (
         repository.household_of(session, current_tenant.id, application.applicant_person_id)
         if application.applicant_person_id is not None
         else []
     )
-    members: forms_ui.Options = [
+    members: schema_form.Options = [
         (m.resident_code, f"{m.full_name}（{m.relation_to_head}）" if m.relation_to_head else m.full_name)
         for m in household
     ]
@@ -118,11 +118,11 @@ def _choices(application: Application) -> forms_ui.Choices:
         (f.facility_code, localized({"ja": f.name_ja, "en": f.name_en}))
         for f in repository.facilities(session, current_tenant.id)
     ]
-    return forms_ui.Choices(household_members=members, facilities=facilities)
+    return schema_form.Choices(household_members=members, facilities=facilities)
 
 
-def _pages(application: Application) -> list[forms_ui.Page]:
-    return forms_ui.pages(application.settings_snapshot["form"], application.prefill_sources, _choices(application))
+def _pages(application: Application) -> list[schema_form.Page]:
+    return schema_form.pages(application.settings_snapshot["form"], application.prefill_sources, _choices(application))
 
 
 def _procedure_title(application: Application) -> str:
@@ -165,8 +165,8 @@ def start(key: str) -> Response:
 
 def _render_form(
     application: Application,
-    page_list: list[forms_ui.Page],
-    page: forms_ui.Page,
+    page_list: list[schema_form.Page],
+    page: schema_form.Page,
     values: dict[str, Any],
     errors: dict[str, list[str]],
     status: int = 200,
@@ -195,12 +195,12 @@ def form_page(application_id: uuid.UUID, step: int) -> Any:
         abort(404)
     page = page_list[step - 1]
     if request.method == "GET":
-        return _render_form(application, page_list, page, forms_ui.values_from_data(page, application.data), {})
+        return _render_form(application, page_list, page, schema_form.values_from_data(page, application.data), {})
 
     form = application.settings_snapshot["form"]
     action = request.form.get("action", "continue")
-    read = forms_ui.read_page(page, request.form, application.data, application.prefill_sources)
-    errors = forms_ui.page_errors(form, page, read, complete=action == "continue")
+    read = schema_form.read_page(page, request.form, application.data, application.prefill_sources)
+    errors = schema_form.page_errors(form, page, read, complete=action == "continue")
     if not errors:
         try:
             applications.update_draft(
@@ -215,9 +215,9 @@ def form_page(application_id: uuid.UUID, step: int) -> Any:
             db_session().rollback()
             for pointer, messages in (refused.errors or {}).items():
                 anchor = page.anchor_for(read.input_pointer(pointer)) if page.owns(pointer) else "form"
-                errors.setdefault(anchor, []).extend(forms_ui.friendly(form, pointer, m) for m in messages)
+                errors.setdefault(anchor, []).extend(schema_form.friendly(form, pointer, m) for m in messages)
     if errors:
-        return _render_form(application, page_list, page, forms_ui.values_from_form(page, request.form), errors, 422)
+        return _render_form(application, page_list, page, schema_form.values_from_form(page, request.form), errors, 422)
     if action == "save":
         flash(_("Your answers are saved. You can continue any time from My applications."))
         return redirect(url_for(".my_applications", tenant=current_tenant.slug), 303)
@@ -232,7 +232,7 @@ def form_page(application_id: uuid.UUID, step: int) -> Any:
 
 
 def _review_errors(
-    application: Application, page_list: list[forms_ui.Page], refused: Exception
+    application: Application, page_list: list[schema_form.Page], refused: Exception
 ) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if isinstance(refused, Forbidden):
@@ -257,7 +257,7 @@ def _review_errors(
         owner = next((p for p in page_list if p.owns(pointer)), None)
         anchor = "r" + owner.anchor_for(pointer) if owner else "form"
         for message in messages:
-            errors.setdefault(anchor, []).append(forms_ui.friendly(form, pointer, message))
+            errors.setdefault(anchor, []).append(schema_form.friendly(form, pointer, message))
     if not errors:
         errors["form"] = [_("The application could not be submitted. Check your answers.")]
     return errors

@@ -277,6 +277,18 @@ EXTRA_QUESTION_SCHEMA = {
     "required": ["name", "title", "schema"],
     "properties": {"name": _SNAKE, "title": TEXT, "schema": {"type": "object"}},
 }
+#: ``x-pages``: the pages of the form in order, each with its title; every top-level field names its page with
+#: ``x-page``. Portal and console build the form from these alone, so a new procedure needs no code (decision 0020).
+X_PAGES_SCHEMA = {
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "title"],
+        "properties": {"name": _SNAKE, "title": TEXT},
+    },
+}
 
 # The 2020-12 metaschema with format checking on, so a broken ``pattern`` regex is reported too.
 META_VALIDATOR = Draft202012Validator(

@@ -6,7 +6,12 @@ import json
 from collections.abc import Sequence
 from typing import Any, TypeGuard
 
-from madoguchi.catalog.definitions.file_schemas import META_VALIDATOR, describe_error
+from madoguchi.catalog.definitions.file_schemas import (
+    META_VALIDATOR,
+    X_PAGES_SCHEMA,
+    describe_error,
+    structure_problems,
+)
 from madoguchi.catalog.definitions.problems import Problem, field_path, unique
 from madoguchi.catalog.definitions.vocabulary import FORM_DIALECT, LOCALES, SCHEMA_KEYWORDS
 
@@ -39,6 +44,30 @@ def check_form_conventions(form: dict[str, Any], file: str) -> list[Problem]:
     if form.get("type") != "object":
         problems.append(Problem(file, "type", 'must be "object"'))
     _check_declared(form, (), file, problems, is_field=True)
+    if "x-pages" in form:
+        problems += _check_pages(form, file)
+    return problems
+
+
+def _check_pages(form: dict[str, Any], file: str) -> list[Problem]:
+    """``x-pages`` is well formed, and every top-level field is on one of its pages and every page has a field."""
+    problems, broken = structure_problems(form["x-pages"], X_PAGES_SCHEMA, file, ("x-pages",))
+    if broken:
+        return problems
+    names = [page["name"] for page in form["x-pages"]]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            problems.append(Problem(file, field_path(("x-pages", index, "name")), "another page has this name"))
+    used = set()
+    for name, field in as_dict(form.get("properties")).items():
+        page = as_dict(field).get("x-page")
+        used.add(page)
+        if page not in names:
+            where = field_path(("properties", name, "x-page"))
+            problems.append(Problem(file, where, f"must name one of the pages in x-pages: {', '.join(names)}"))
+    for index, name in enumerate(names):
+        if name not in used:
+            problems.append(Problem(file, field_path(("x-pages", index)), f"no field is on page {name!r}"))
     return problems
 
 

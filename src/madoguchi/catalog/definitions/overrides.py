@@ -200,10 +200,11 @@ def _form_with_extra_questions(form: Mapping[str, Any], questions: Sequence[Mapp
     extended = copy.deepcopy(dict(form))
     if not questions:
         return extended
+    title = {"ja": "追加の質問", "en": "Additional questions"}
     extended.setdefault("properties", {})[EXTRA_QUESTIONS_PROPERTY] = {
         "type": "object",
-        "title": "追加の質問",
-        "x-title": {"ja": "追加の質問", "en": "Additional questions"},
+        "title": title["ja"],
+        "x-title": dict(title),
         "x-page": EXTRA_QUESTIONS_PROPERTY,
         "additionalProperties": False,
         "properties": {
@@ -215,6 +216,8 @@ def _form_with_extra_questions(form: Mapping[str, Any], questions: Sequence[Mapp
             for question in questions
         },
     }
+    if "x-pages" in extended:
+        extended["x-pages"].append({"name": EXTRA_QUESTIONS_PROPERTY, "title": title})
     return extended
 
 

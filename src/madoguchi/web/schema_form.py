@@ -1,9 +1,10 @@
 """An application form as pages of fields, built from the procedure's JSON Schema, and the way back.
 
-The schema's ``x-page`` groups the top-level properties into pages (in schema order); every property
-becomes a ``Field`` with a widget chosen from its type and ``x-widget``. Posted form values are read back
-into JSON (integers, booleans, lists, rows of objects), and schema errors become short messages in the
-reader's language, keyed by JSON pointer like everything else (``/applicant/phone``).
+The schema's ``x-pages`` lists the pages in order with their titles, and each top-level property names its
+page with ``x-page`` (the stored form keeps the written order, decision 0020). Every property becomes a
+``Field`` with a widget chosen from its type and ``x-widget``. Posted form values are read back into JSON
+(integers, booleans, lists, rows of objects), and schema errors become short messages in the reader's language,
+keyed by JSON pointer like everything else (``/applicant/phone``).
 
 Prefilled fields (``application.prefill_sources``) are shown, never asked: they are not inputs, and the
 values from the register are put back before validation.
@@ -14,13 +15,12 @@ from __future__ import annotations
 import copy
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
 
 from madoguchi import jp
 from madoguchi.applications import forms
@@ -28,40 +28,12 @@ from madoguchi.web.i18n import localized
 
 Options = list[tuple[str, str]]
 
-#: Titles of pages that hold several questions (a page with one group is titled by that group).
-PAGE_TITLES = {
-    "certificate": lazy_gettext("About the certificate"),
-    "delivery": lazy_gettext("How to receive it"),
-    "preferences": lazy_gettext("Certification and preferred facilities"),
-    "circumstances": lazy_gettext("Household circumstances"),
-}
-
 _LEAF_WIDGETS = {"textarea", "date", "month", "tel"}
-
-#: The usual order of the catalog's pages, for schemas whose property order was lost (see ``_properties``).
-PAGE_ORDER = ("applicant", "child", "requester", "guardians", "certificate", "preferences", "circumstances", "delivery")
-
-
-def _jsonb_order(names: list[str]) -> list[str]:
-    return sorted(names, key=lambda n: (len(n.encode()), n.encode()))
 
 
 def _properties(schema: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """An object's properties in the order the form author wrote them.
-
-    PostgreSQL's JSONB keeps keys sorted by length, not as written. When the keys come back in exactly that
-    order, rebuild a sensible one: the ``required`` list (arrays keep their order), each optional field right
-    after the required one it elaborates (``purpose`` -> ``purpose_detail``), the other optional ones last.
-    """
-    properties = schema.get("properties") or {}
-    names = list(properties)
-    if len(names) >= 2 and names == _jsonb_order(names):
-        ordered = [n for n in schema.get("required") or [] if n in properties]
-        for name in [n for n in names if n not in ordered]:
-            owner = next((r for r in reversed(ordered) if name.startswith(r + "_")), None)
-            ordered.insert(ordered.index(owner) + 1 if owner else len(ordered), name)
-        names = ordered
-    return [(name, properties[name]) for name in names]
+    """An object's properties in the order the form author wrote them (the stored form keeps it, see 0020)."""
+    return list((schema.get("properties") or {}).items())
 
 
 @dataclass
@@ -106,13 +78,17 @@ class Field:
         return self.schema.get("x-unit")
 
     @property
-    def anchor(self) -> str:
-        """The id the error summary links to: the field, or the first input inside a group."""
+    def anchor_field(self) -> Field:
+        """The input the error summary links to: the field, or the first input inside a group."""
         if self.is_group:
             for child in self.children:
                 if not child.prefilled:
-                    return child.anchor
-        return self.id
+                    return child.anchor_field
+        return self
+
+    @property
+    def anchor(self) -> str:
+        return self.anchor_field.id
 
     def leaves(self) -> list[Field]:
         if not self.is_group:
@@ -136,7 +112,7 @@ class Page:
     def owns(self, pointer: str) -> bool:
         return any(pointer == f.pointer or pointer.startswith(f.pointer + "/") for f in self.fields)
 
-    def anchor_for(self, pointer: str) -> str:
+    def field_for(self, pointer: str) -> Field | None:
         """The deepest field on this page at or above ``pointer``."""
         best: Field | None = None
         stack = list(self.fields)
@@ -146,7 +122,12 @@ class Page:
                 if best is None or len(node.pointer) > len(best.pointer):
                     best = node
                 stack.extend(node.children)
-        return best.anchor if best else "form"
+        return best
+
+    def anchor_for(self, pointer: str, id_of: Callable[[Field], str] = lambda field: field.id) -> str:
+        """The id of the input an error at ``pointer`` is shown beside (``form`` for the form as a whole)."""
+        best = self.field_for(pointer)
+        return id_of(best.anchor_field) if best else "form"
 
 
 @dataclass
@@ -222,24 +203,20 @@ def _node(pointer: str, schema: dict[str, Any], required: bool, prefilled: set[s
 
 
 def pages(form: dict[str, Any], prefill_sources: Mapping[str, Any], choices: Choices | None = None) -> list[Page]:
-    """The form's pages in schema order; properties without ``x-page`` join the page before them."""
+    """The form's pages in the order and with the titles of its ``x-pages``; each top-level field is on the page
+    its ``x-page`` names, in the order the form lists them. A form without ``x-pages`` is one page."""
     choices = choices or Choices()
     prefilled = set(prefill_sources)
     needed = set(form.get("required") or [])
-    grouped: dict[str, list[Field]] = {}
-    current = "main"
-    properties = _properties(form)
-    for name, schema in properties:
-        current = schema.get("x-page") or current
-        grouped.setdefault(current, []).append(_node(f"/{name}", schema, name in needed, prefilled, choices))
-    keys = list(grouped)
-    if [n for n, _s in properties] != list(form.get("properties") or {}):  # the written order was lost
-        keys.sort(key=lambda k: PAGE_ORDER.index(k) if k in PAGE_ORDER else len(PAGE_ORDER))
+    declared = form.get("x-pages") or [{"name": None, "title": form.get("x-title") or form.get("title")}]
     result = []
-    for number, key in enumerate(keys, start=1):
-        fields = grouped[key]
-        title = str(PAGE_TITLES[key]) if key in PAGE_TITLES else fields[0].label
-        result.append(Page(key, number, title, fields))
+    for number, page in enumerate(declared, start=1):
+        fields = [
+            _node(f"/{name}", schema, name in needed, prefilled, choices)
+            for name, schema in _properties(form)
+            if page["name"] is None or schema.get("x-page") == page["name"]
+        ]
+        result.append(Page(page["name"] or "main", number, localized(page["title"]), fields))
     return result
 
 
@@ -424,18 +401,25 @@ def friendly(form: Mapping[str, Any], pointer: str, message: str) -> str:
     return _("Check this answer.")
 
 
-def page_errors(form: dict[str, Any], page: Page, read: ReadPage, *, complete: bool) -> dict[str, list[str]]:
-    """Errors of ``page`` (keyed by the id of the input), conversion errors first; ``complete`` also asks for
-    the page's required answers (Continue), without it only wrong answers count (Save for later)."""
+def page_errors(
+    form: dict[str, Any],
+    page: Page,
+    read: ReadPage,
+    *,
+    complete: bool,
+    id_of: Callable[[Field], str] = lambda field: field.id,
+) -> dict[str, list[str]]:
+    """Errors of ``page`` (keyed by the id of the input, ``id_of``), conversion errors first; ``complete`` also
+    asks for the page's required answers (Continue), without it only wrong answers count (Save for later)."""
     found: dict[str, list[str]] = {}
     for pointer, messages in read.errors.items():
-        found.setdefault(page.anchor_for(pointer), []).extend(messages)
+        found.setdefault(page.anchor_for(pointer, id_of), []).extend(messages)
     checked = forms.field_errors(form, forms.normalize(form, read.data), partial=not complete)
     for pointer, messages in checked.items():
         if not page.owns(pointer):
             continue
-        anchor = page.anchor_for(read.input_pointer(pointer))
-        if anchor in found and any(p for p in read.errors if page.anchor_for(p) == anchor):
+        anchor = page.anchor_for(read.input_pointer(pointer), id_of)
+        if anchor in found and any(p for p in read.errors if page.anchor_for(p, id_of) == anchor):
             continue  # the conversion error already says it
         for message in messages:
             text = friendly(form, pointer, message)
@@ -444,33 +428,93 @@ def page_errors(form: dict[str, Any], page: Page, read: ReadPage, *, complete: b
     return found
 
 
-# --- The review page ------------------------------------------------------------------------------------
+# --- The counter form: the questions the register did not answer, all on one page ----------------------------
 
 
-def display(leaf: Field, value: Any) -> str | list[str]:
-    """A saved answer as text: choice titles, 和暦/ISO dates, Yes/No, lists."""
-    from madoguchi.web.i18n import format_date_local
-
-    if value is None or value == "" or value == []:
-        return ""
-    if leaf.widget == "checkbox":
-        return _("Yes") if value else _("No")
-    labels = dict(leaf.options)
-    if isinstance(value, list):
-        return [labels.get(str(v), str(v)) for v in value]
-    if leaf.widget == "date" or leaf.schema.get("format") == "date":
-        try:
-            return format_date_local(str(value))
-        except ValueError:
-            return str(value)
-    if labels:
-        return labels.get(str(value), str(value))
-    unit = leaf.unit
-    return f"{value} {unit}" if unit else str(value)
+def counter_id(leaf: Field) -> str:
+    """The console's id for an input: ``/requester/relationship`` -> ``field-requester-relationship``."""
+    return "field" + leaf.pointer.replace("/", "-").replace("_", "-")
 
 
-def answered(node: Field, data: Any) -> bool:
-    if node.is_group:
-        return any(answered(child, data) for child in node.children)
-    value = forms.resolve(data, node.pointer, None)
-    return value not in (None, "", [], False)
+@dataclass
+class Input:
+    """One input of the counter form; ``kind``: text, textarea, date, number, radio, select, checkbox(es)."""
+
+    pointer: str
+    id: str
+    label: str
+    kind: str
+    hint: str = ""
+    options: Options = field(default_factory=list)
+    value: Any = None
+    required: bool = False
+    #: The titles of the groups the input is in ("Who is requesting / Agent").
+    group: str = ""
+
+
+_COUNTER_KINDS = {"checkbox", "textarea", "number", "date", "radio", "select"}
+_LISTS = {"checkboxes", "members", "facilities"}
+
+
+def _counter_kind(leaf: Field) -> str:
+    if "enum" in leaf.schema and leaf.widget in ("radio", "select"):
+        # At the counter the clerk reads the choices out: a few are shown at once, a long list is a select.
+        return "radio" if leaf.widget == "radio" or len(leaf.options) <= 4 else "select"
+    if leaf.widget in _LISTS:
+        return "checkboxes"
+    return leaf.widget if leaf.widget in _COUNTER_KINDS else "text"
+
+
+def _nodes(fields: list[Field]) -> Iterator[Field]:
+    for node in fields:
+        yield node
+        yield from _nodes(node.children)
+
+
+def counter_page(form: dict[str, Any], prefill_sources: Mapping[str, Any], choices: Choices | None = None) -> Page:
+    """Every page's questions on one page, in the order of the pages: the counter asks them in one sitting."""
+    every = pages(form, prefill_sources, choices)
+    return Page("counter", 1, localized(form.get("x-title")), [top for page in every for top in page.fields])
+
+
+def supports_counter(form: dict[str, Any]) -> bool:
+    """Whether the counter form can ask this form (lists of rows, e.g. guardians, it cannot)."""
+    return not any(node.widget == "rows" for node in _nodes(counter_page(form, {}).fields))
+
+
+def counter_inputs(page: Page, data: Any, posted: Mapping[str, Any] | None = None) -> list[Input]:
+    """The inputs of the counter ``page`` (prefilled fields left out) showing ``data``, or what was ``posted``
+    (``values_from_form``) when it is shown again beside its errors."""
+    found: list[Input] = []
+
+    def walk(nodes: list[Field], required: bool, groups: list[str]) -> None:
+        for node in nodes:
+            if node.prefilled:
+                continue
+            needed = required and node.required
+            if node.is_group:
+                walk(node.children, needed, [*groups, node.label])
+                continue
+            value = forms.resolve(data, node.pointer, node.schema.get("default"))
+            if posted is not None:
+                value = posted.get(node.pointer)
+            if node.widget in _LISTS:
+                value = value or []
+            kind = _counter_kind(node)
+            hint = node.hint or ""
+            found.append(Input(node.pointer, counter_id(node), node.label, kind, hint, node.options, value, needed))
+            found[-1].group = " / ".join(groups)
+
+    walk(page.fields, True, [])
+    return found
+
+
+def refusal_errors(
+    form: Mapping[str, Any], page: Page, errors: Mapping[str, list[str]], id_of: Callable[[Field], str]
+) -> dict[str, list[str]]:
+    """Errors an operation refused the answers with (keyed by JSON pointer), keyed by the input they belong to."""
+    found: dict[str, list[str]] = {}
+    for pointer, messages in errors.items():
+        anchor = page.anchor_for(pointer, id_of) if page.owns(pointer) else "form"
+        found.setdefault(anchor, []).extend(friendly(form, pointer, m) for m in messages)
+    return found

@@ -1,0 +1,16 @@
+"""The clerk console: the queue, the application page, counter filing (書かない窓口), and linking a resident's
+account to the resident register at the counter (窓口での本人確認).
+
+Staff of the municipality in the URL only (any staff role); what a staff member may do to an application
+is decided by the procedure's workflow and the operations, never here. Forms post back to the page they
+came from; input errors re-render it with status 422, a changed application with status 409.
+
+One module per screen: ``queue``, ``application``, ``counter``, ``identity_check``; ``common`` holds the blueprint.
+"""
+
+from madoguchi.console.views import application, counter, identity_check, queue
+from madoguchi.console.views.common import bp
+
+__all__ = ["WEB_BLUEPRINTS", "application", "bp", "counter", "identity_check", "queue"]
+
+WEB_BLUEPRINTS = [bp]

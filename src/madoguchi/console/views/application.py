@@ -1,0 +1,250 @@
+"""The console's application page: answers, history, comments, the assignee and the workflow's actions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+
+from madoguchi.applications import operations, repository
+from madoguchi.applications.models import Application, ApplicationEvent
+from madoguchi.applications.schemas import NoteCreateSchema, TransitionCreateSchema
+from madoguchi.applications.workflow import Workflow
+from madoguchi.audit import access
+from madoguchi.console.views.common import (
+    STOPPING_STATES,
+    _due_badge,
+    _load,
+    _message,
+    _names,
+    _posted_version,
+    _staff_members,
+    _state_title,
+    _today,
+    bp,
+)
+from madoguchi.context import current_tenant, db_session
+from madoguchi.errors import (
+    Conflict,
+    Forbidden,
+    InvalidTransition,
+    PreconditionFailed,
+    SeparationOfDuties,
+    ValidationFailed,
+)
+from madoguchi.identity.principal import current_principal
+from madoguchi.registry import repository as registry_repository
+from madoguchi.web import form_input, schema_answers, schema_form
+from madoguchi.web.i18n import localized
+from madoguchi.web.reads import record_read
+
+# ---------------------------------------------------------------------------------- application page
+
+
+#: How the application page words a refusal of the staff texts (the applications API's schemas): (empty, wrong).
+TEXT_MESSAGES = {
+    "note": (lazy_gettext("Write the comment."), lazy_gettext("Keep it under 2000 characters.")),
+    "comment": (lazy_gettext("Keep it under 2000 characters."), lazy_gettext("Keep it under 2000 characters.")),
+    "form": (lazy_gettext("This action is not possible now."), lazy_gettext("This action is not possible now.")),
+}
+
+
+def _event_title(workflow: Workflow, event: ApplicationEvent) -> str:
+    labels = {
+        "create": _("Started"),
+        "update": _("Answers changed"),
+        "assign": _("Assignee changed"),
+        "comment": _("Comment"),
+        "auto_issue_declined": _("Automatic issue not possible"),
+    }
+    if event.action in labels:
+        return labels[event.action]
+    step = next((t for t in workflow.transitions if t.name == event.action), None)
+    return localized(step.title) if step else event.action
+
+
+def _application_page(
+    application: Application, *, errors: dict[str, list[str]] | None = None, status: int = 200, **values: Any
+) -> ResponseReturnValue:
+    session = db_session()
+    principal = current_principal()
+    workflow = Workflow(application.settings_snapshot["workflow"])
+    settings = application.settings_snapshot
+    history = repository.history(session, current_tenant.id, application.id)
+    names = _names(
+        {e.actor_account_id for e in history if e.actor_account_id}
+        | ({application.assignee_account_id} if application.assignee_account_id else set())
+    )
+    person = None
+    if application.applicant_person_id:
+        person = registry_repository.find_person(session, current_tenant.id, application.applicant_person_id)
+    is_draft = application.state == workflow.initial
+    last_actors = repository.last_actors_in(history)
+    mine: dict[str, Any] = {"applicant_account_id": application.applicant_account_id, "last_actors": last_actors}
+    transitions: list[dict[str, Any]] = []
+    for t in [] if is_draft else workflow.available_to(principal.actor, application.state, **mine):
+        needs_comment = "comment_present" in t.guards
+        kind = "warning" if t.to in STOPPING_STATES else "secondary"
+        if kind == "secondary" and not needs_comment and not any(x["kind"] == "primary" for x in transitions):
+            kind = "primary"
+        transitions.append({"name": t.name, "title": localized(t.title), "kind": kind})
+    timeline: list[dict[str, Any]] = [
+        {
+            "event": event,
+            "title": _event_title(workflow, event),
+            "to": _state_title(workflow, event.to_state)
+            if event.to_state and event.to_state != event.from_state
+            else "",
+            "actor": names.get(event.actor_account_id) if event.actor_account_id else None,
+        }
+        for event in history
+    ]
+    return (
+        render_template(
+            "console/application.html",
+            application=application,
+            procedure=localized(settings.get("title")) or application.service_key,
+            state=_state_title(workflow, application.state),
+            due=_due_badge(application, workflow, _today()),
+            sections=schema_answers.answer_sections(
+                settings["form"], application.data or {}, application.prefill_sources or {}
+            ),
+            prefill=[
+                (
+                    schema_answers.title_of(schema_form.schema_at(settings["form"], ptr), ptr),
+                    schema_answers.source_label(src),
+                    src.get("field"),
+                )
+                for ptr, src in (application.prefill_sources or {}).items()
+            ],
+            person=person,
+            timeline=timeline,
+            comments=[row for row in timeline if row["event"].action == "comment"],
+            transitions=transitions,
+            # Four eyes: say why a button the role would allow is absent (the recommender cannot approve).
+            separated=bool(workflow.barred_from(principal.actor, application.state, **mine)),
+            is_draft=is_draft,
+            assignee=names.get(application.assignee_account_id) if application.assignee_account_id else None,
+            staff=[(str(a.id), a.display_name) for a in _staff_members()],
+            errors=errors or {},
+            values=values,
+        ),
+        status,
+    )
+
+
+def _changed_meanwhile(application_id: uuid.UUID) -> ResponseReturnValue:
+    db_session().rollback()
+    fresh = _load(application_id)
+    message = _("Someone changed this application in the meantime. Here is the latest version: check it and try again.")
+    return _application_page(fresh, errors={"form": [message]}, status=409)
+
+
+@bp.get("/applications/<uuid:application_id>")
+def application_page(application_id: uuid.UUID) -> ResponseReturnValue:
+    application = _load(application_id)
+    shows_register = application.applicant_person_id is not None  # the page shows the applicant's 基本4情報
+    record_read(
+        action=access.VIEW_APPLICATION,
+        object_type="application",
+        object_id=application.id,
+        categories=[access.APPLICATION_FORM, access.APPLICATION_HISTORY] + ([access.BASIC4] if shows_register else []),
+        application=application,
+    )
+    return _application_page(application)
+
+
+@bp.post("/applications/<uuid:application_id>/transitions")
+def take_transition(application_id: uuid.UUID) -> ResponseReturnValue:
+    application = _load(application_id)
+    values = {"transition": request.form.get("transition", ""), "comment": request.form.get("comment", "").strip()}
+    data, errors = form_input.load(TransitionCreateSchema(), values, TEXT_MESSAGES)
+    comment = values["comment"]
+    if data is None:
+        return _application_page(application, errors=errors, status=422, comment=comment)
+    name = data["transition"]
+    try:
+        operations.transition(
+            db_session(),
+            current_tenant,
+            current_principal().actor,
+            application.id,
+            name,
+            comment=comment or None,
+            expected_version=_posted_version(),
+        )
+    except PreconditionFailed:
+        return _changed_meanwhile(application_id)
+    except Conflict as error:
+        db_session().rollback()
+        fresh = _load(application_id)
+        if not isinstance(error, InvalidTransition) and fresh.lock_version != _posted_version():
+            return _changed_meanwhile(application_id)
+        return _application_page(fresh, errors={"form": [_("This action is not possible now.")]}, status=409)
+    except ValidationFailed as error:
+        db_session().rollback()
+        fresh = _load(application_id)
+        errors = {
+            ("comment" if ptr == "comment" else "form"): [
+                _message(m) if ptr == "comment" else _("The application is not complete: %(field)s", field=ptr)
+                for m in messages
+            ]
+            for ptr, messages in (error.errors or {"form": [error.detail or ""]}).items()
+        }
+        return _application_page(fresh, errors=errors, status=422, comment=comment)
+    except SeparationOfDuties:
+        db_session().rollback()
+        message = _("The staff member who recommended cannot approve.")
+        return _application_page(_load(application_id), errors={"form": [message]}, status=403)
+    except Forbidden:
+        db_session().rollback()
+        abort(403)
+    flash(
+        _(
+            "Done: the application is now “%(state)s”.",
+            state=_state_title(Workflow(application.settings_snapshot["workflow"]), application.state),
+        )
+    )
+    return redirect(url_for(".application_page", tenant=current_tenant.slug, application_id=application_id), code=303)
+
+
+@bp.post("/applications/<uuid:application_id>/comments")
+def add_comment(application_id: uuid.UUID) -> ResponseReturnValue:
+    application = _load(application_id)
+    values = {"note": request.form.get("note", "").strip()}
+    data, errors = form_input.load(NoteCreateSchema(), values, TEXT_MESSAGES)
+    if data is None:
+        return _application_page(application, errors=errors, status=422, note=values["note"])
+    operations.add_comment(db_session(), current_tenant, current_principal().actor, application.id, data["note"])
+    flash(_("Your comment was added."))
+    return redirect(url_for(".application_page", tenant=current_tenant.slug, application_id=application_id), code=303)
+
+
+@bp.post("/applications/<uuid:application_id>/assignee")
+def assign(application_id: uuid.UUID) -> ResponseReturnValue:
+    application = _load(application_id)
+    chosen = request.form.get("assignee", "")
+    principal = current_principal()
+    assignee_id: uuid.UUID | None = None
+    if chosen == "me":
+        assignee_id = principal.account.id if principal.account else None
+    elif chosen:
+        try:
+            assignee_id = uuid.UUID(chosen)
+        except ValueError:
+            return _application_page(application, errors={"assignee": [_("Choose a staff member.")]}, status=422)
+    if _posted_version() is not None and _posted_version() != application.lock_version:
+        return _changed_meanwhile(application_id)
+    try:
+        operations.assign(db_session(), current_tenant, principal.actor, application.id, assignee_id)
+    except ValidationFailed:
+        db_session().rollback()
+        return _application_page(_load(application_id), errors={"assignee": [_("Choose a staff member.")]}, status=422)
+    except Conflict:
+        return _changed_meanwhile(application_id)
+    flash(_("The assignee was changed."))
+    return redirect(url_for(".application_page", tenant=current_tenant.slug, application_id=application_id), code=303)

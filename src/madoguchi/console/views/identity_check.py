@@ -1,0 +1,125 @@
+"""Identity verification at the counter (窓口での本人確認): link a resident's account to their register entry."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from madoguchi.console.views.common import (
+    _person,
+    _search_register,
+    bp,
+)
+from madoguchi.context import current_tenant, db_session
+from madoguchi.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+)
+from madoguchi.identity import operations as identity
+from madoguchi.identity.models import Account, AccountKind
+from madoguchi.identity.principal import current_principal
+from madoguchi.registry.models import Person
+
+# ------------------------------------------------------------------- identity verification at the counter
+# The resident shows an identity document; the clerk finds their account by email, searches the register, compares
+# both side by side and links them (identity.operations.link_identity_at_counter holds the rule and the audit).
+
+
+@bp.get("/identity/")
+def identity_find() -> ResponseReturnValue:
+    """Find the resident's account by its email address."""
+    raw = request.args.get("email", "")
+    errors: dict[str, list[str]] = {}
+    if "email" in request.args:
+        try:
+            email = identity.normalize_email(raw)
+        except ValueError:
+            errors["email"] = [_("Enter an email address like name@example.jp.") if raw.strip() else _("Enter this.")]
+        else:
+            account = identity.find_account_by_email(db_session(), current_tenant.id, email)
+            if account is not None and account.kind == AccountKind.RESIDENT:
+                return redirect(
+                    url_for(".identity_account", tenant=current_tenant.slug, account_id=account.id), code=303
+                )
+            errors["email"] = [_("No resident account uses this address. Check it with the resident.")]
+    return render_template("console/identity_find.html", email=raw, errors=errors), (422 if errors else 200)
+
+
+def _resident_account(account_id: uuid.UUID) -> Account:
+    """A resident account of this municipality, else 404 (another municipality's accounts do not exist here)."""
+    try:
+        account = identity.get_account(db_session(), current_tenant.id, account_id)
+    except NotFound:
+        abort(404)
+    if account.kind != AccountKind.RESIDENT:
+        abort(404)
+    return account
+
+
+def _linked_person(account: Account) -> Person | None:
+    return _person(account.person_id) if account.person_id is not None else None
+
+
+@bp.get("/identity/accounts/<uuid:account_id>")
+def identity_account(account_id: uuid.UUID) -> ResponseReturnValue:
+    """The account, and the register search to find the person it belongs to."""
+    account = _resident_account(account_id)
+    query, people, errors = _search_register()
+    return render_template(
+        "console/identity_account.html",
+        account=account,
+        linked=_linked_person(account),
+        query=query,
+        people=people,
+        errors=errors,
+        person_url=lambda person: url_for(
+            ".identity_confirm", tenant=current_tenant.slug, account_id=account.id, person_id=person.id
+        ),
+    ), (422 if errors else 200)
+
+
+def _identity_confirm_page(
+    account: Account, person: Person, errors: dict[str, list[str]] | None = None, status: int = 200
+) -> ResponseReturnValue:
+    return render_template("console/identity_confirm.html", account=account, person=person, errors=errors or {}), status
+
+
+@bp.route("/identity/accounts/<uuid:account_id>/people/<uuid:person_id>", methods=["GET", "POST"])
+def identity_confirm(account_id: uuid.UUID, person_id: uuid.UUID) -> ResponseReturnValue:
+    """Account and register entry side by side; confirming links them (clerks and supervisors)."""
+    account, person = _resident_account(account_id), _person(person_id)
+    if request.method == "GET":
+        return _identity_confirm_page(account, person)
+    if not request.form.get("checked"):
+        errors = {"checked": [_("Check the identity document against the register entry first.")]}
+        return _identity_confirm_page(account, person, errors, 422)
+    principal = current_principal()
+    assert principal.account is not None  # require_staff: a staff member is signed in
+    session = db_session()
+    try:
+        identity.link_identity_at_counter(
+            session,
+            current_tenant.id,
+            account.id,
+            resident_code=person.resident_code,
+            by=principal.account,
+            actor=principal.actor.label,
+        )
+    except Forbidden:
+        session.rollback()
+        abort(403)
+    except Conflict:
+        session.rollback()
+        account, person = _resident_account(account_id), _person(person_id)
+        message = (
+            _("This account is already linked to another person.")
+            if account.person_id not in (None, person.id)
+            else _("This person is already linked to another account.")
+        )
+        return _identity_confirm_page(account, person, {"form": [message]}, 409)
+    flash(_("Done: %(email)s is now verified as %(name)s.", email=account.email, name=person.full_name))
+    return redirect(url_for(".identity_account", tenant=current_tenant.slug, account_id=account.id), code=303)

@@ -1,0 +1,25 @@
+"""Queries over the resident register that pages make. Every function takes (session, tenant_id, ...)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from madoguchi.registry.models import Person
+
+
+def find_person(session: Session, tenant_id: uuid.UUID, person_id: uuid.UUID) -> Person | None:
+    stmt = select(Person).where(Person.tenant_id == tenant_id, Person.id == person_id)
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def full_names(session: Session, tenant_id: uuid.UUID, person_ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+    """Person id -> full name, for the given ids that are people of this municipality."""
+    wanted = {person_id for person_id in person_ids if person_id is not None}
+    if not wanted:
+        return {}
+    stmt = select(Person).where(Person.tenant_id == tenant_id, Person.id.in_(wanted))
+    return {person.id: person.full_name for person in session.execute(stmt).scalars()}

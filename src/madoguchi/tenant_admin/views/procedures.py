@@ -1,0 +1,162 @@
+"""The tenant admin's procedure settings: the overrides the standard lets the municipality change."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from flask import abort, flash, request
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+
+from madoguchi.catalog import operations as catalog
+from madoguchi.catalog import repository as catalog_repository
+from madoguchi.context import current_tenant, db_session
+from madoguchi.errors import NotFound, ValidationFailed
+from madoguchi.tenant_admin.views.common import (
+    Errors,
+    _actor,
+    _add,
+    _render,
+    _to,
+    bp,
+)
+from madoguchi.web.i18n import localized
+
+# --- Procedure settings --------------------------------------------------------------------------------------------
+
+
+def _procedure(key: str) -> tuple[Any, Any, dict[str, Any]]:
+    try:
+        tenant_service, version = catalog.tenant_service_for(db_session(), current_tenant.id, key)
+    except NotFound:
+        abort(404)
+    return tenant_service, version, catalog.effective_settings(tenant_service, version)
+
+
+@bp.get("/procedures")
+def procedures() -> ResponseReturnValue:
+    session = db_session()
+    rows = [
+        (ts, sv, catalog.effective_settings(ts, sv))
+        for ts, sv in catalog_repository.enabled_services(session, current_tenant.id)
+    ]
+    # A newer published version of the standard waits for the admin to review and adopt it (see procedure_upgrade).
+    newer = {
+        sv.key: latest.version
+        for _ts, sv, _effective in rows
+        if (latest := catalog.latest_version(session, sv.key)).id != sv.id
+    }
+    return _render("procedures.html", section="procedures", procedures=rows, newer=newer)
+
+
+def _editable(definition: dict[str, Any]) -> dict[str, Any]:
+    """The settings of this procedure the page offers, with the standard's ranges and choices."""
+    allowed = set(definition.get("tenant_may_override") or [])
+    ranges = {
+        name: definition[name]
+        for name in ("fee", "sla_days", "min_monthly_work_hours")
+        if name in allowed
+        and isinstance(definition.get(name), dict)
+        and definition[name]["min"] < definition[name]["max"]
+    }
+    auto_issue = "auto_issue" in allowed and bool((definition.get("auto_issue") or {}).get("allowed"))
+    steps = (definition.get("workflow") or {}).get("optional_steps") or {} if "extra_steps" in allowed else {}
+    return {"ranges": ranges, "auto_issue": auto_issue, "steps": steps}
+
+
+RANGE_LABELS = {
+    "fee": lazy_gettext("Fee (yen)"),
+    "sla_days": lazy_gettext("Processing time (days)"),
+    "min_monthly_work_hours": lazy_gettext("Minimum monthly working hours for childcare"),
+}
+
+
+def _range_message(name: str, low: int, high: int) -> str:
+    if name == "fee":
+        low_yen, high_yen = format(low, ","), format(high, ",")
+        return _("The fee must be between %(min)s and %(max)s yen.", min=low_yen, max=high_yen)
+    if name == "sla_days":
+        return _("The processing time must be between %(min)s and %(max)s days.", min=low, max=high)
+    return _("The minimum monthly working hours must be between %(min)s and %(max)s.", min=low, max=high)
+
+
+def _parse_settings(editable: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str], Errors]:
+    changes: dict[str, Any] = {}
+    values: dict[str, Any] = {}
+    errors: Errors = {}
+    for name, setting in editable["ranges"].items():
+        raw = unicodedata.normalize("NFKC", request.form.get(name, "")).strip().replace(",", "")
+        values[name] = raw
+        if not raw:
+            _add(errors, name, _("Enter a whole number."))
+        elif not raw.isascii() or not raw.lstrip("-").isdigit():
+            _add(errors, name, _("Enter a whole number, for example %(example)s.", example=setting["default"]))
+        else:
+            changes[name] = int(raw)
+    if editable["auto_issue"]:
+        chosen = request.form.get("auto_issue")
+        values["auto_issue"] = chosen
+        if chosen not in ("yes", "no"):
+            _add(errors, "auto_issue", _("Choose whether certificates are issued automatically."))
+        else:
+            changes["auto_issue"] = chosen == "yes"
+    if editable["steps"]:
+        steps = request.form.getlist("extra_steps")
+        values["extra_steps"] = steps
+        changes["extra_steps"] = [name for name in editable["steps"] if name in steps] or None
+        if any(step not in editable["steps"] for step in steps):
+            _add(errors, "extra_steps", _("Choose only the optional steps the standard offers."))
+    return changes, values, errors
+
+
+def _settings_refusal(name: str, messages: list[str], definition: dict[str, Any]) -> str:
+    setting = definition.get(name)
+    if name in RANGE_LABELS and isinstance(setting, dict):
+        return _range_message(name, setting["min"], setting["max"])
+    if name == "auto_issue" and any("impossible" in message for message in messages):
+        return _("Automatic issuing is not possible with the extra steps chosen: a person must act before issuing.")
+    if name == "auto_issue":
+        return _("This procedure does not allow automatic issuing.")
+    if name == "extra_steps":
+        return _("Choose only the optional steps the standard offers.")
+    return _("This setting is outside what the standard allows.")
+
+
+@bp.route("/procedures/<key>", methods=["GET", "POST"])
+def procedure_settings(key: str) -> ResponseReturnValue:
+    _tenant_service, version, effective = _procedure(key)
+    definition = version.definition
+    editable = _editable(definition)
+    context = {
+        "section": "procedures",
+        "key": key,
+        "definition": definition,
+        "effective": effective,
+        "editable": editable,
+        "range_labels": RANGE_LABELS,
+    }
+    if request.method == "GET":
+        values: dict[str, Any] = {name: effective.get(name) for name in editable["ranges"]}
+        values["auto_issue"] = "yes" if effective.get("auto_issue") else "no"
+        values["extra_steps"] = list(effective.get("extra_steps") or [])
+        return _render("procedure_settings.html", values=values, **context)
+    changes, values, errors = _parse_settings(editable)
+    if not errors:
+        try:
+            catalog.change_overrides(db_session(), current_tenant.id, key, changes, actor=_actor())
+        except ValidationFailed as refused:
+            db_session().rollback()
+            for name, messages in (refused.errors or {}).items():
+                _add(errors, name if name in values else "form", _settings_refusal(name, messages, definition))
+        else:
+            flash(
+                _(
+                    "The settings of %(procedure)s were saved. They apply to applications filed from now on; "
+                    "applications already filed keep the settings they were filed under.",
+                    procedure=localized(effective["title"]),
+                )
+            )
+            return _to("tenant_admin.procedures")
+    return _render("procedure_settings.html", 422, values=values, **context, errors=errors)

@@ -1,0 +1,116 @@
+"""Registry CSV imports from the browser: residents, tax assessments, childcare facilities."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from flask import flash, request
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+
+from madoguchi.context import current_tenant, db_session
+from madoguchi.identity import boundary
+from madoguchi.registry import operations as registry
+from madoguchi.registry.csv_formats import (
+    COLUMNS,
+    KINDS,
+    RowError,
+    UnreadableEncoding,
+    decode_registry_csv,
+    parse_registry_csv,
+)
+from madoguchi.tenant_admin.views.common import (
+    Errors,
+    _actor,
+    _add,
+    _render,
+    _to,
+    bp,
+)
+
+#: The biggest registry CSV accepted from the browser (larger registers go through ``madoguchi registry import``).
+MAX_CSV_BYTES = 5 * 1024 * 1024
+
+REGISTRY_KIND_LABELS = {
+    "residents": lazy_gettext("Resident register"),
+    "tax": lazy_gettext("Tax assessments"),
+    "facilities": lazy_gettext("Childcare facilities"),
+}
+
+
+# --- Registry CSV import -------------------------------------------------------------------------------------------
+
+
+def _registry_context(**extra: Any) -> dict[str, Any]:
+    return {
+        "section": "registry",
+        "kind_options": [(kind, str(REGISTRY_KIND_LABELS[kind])) for kind in KINDS],
+        "columns": COLUMNS,
+        "kind_labels": REGISTRY_KIND_LABELS,
+        "max_megabytes": MAX_CSV_BYTES // (1024 * 1024),
+        **extra,
+    }
+
+
+def _read_upload(errors: Errors) -> str | None:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        _add(errors, "file", _("Choose a CSV file."))
+        return None
+    try:
+        content = upload.stream.read(MAX_CSV_BYTES + 1)
+    finally:
+        upload.close()  # a large upload is spooled to a temporary file
+    if len(content) > MAX_CSV_BYTES:
+        _add(errors, "file", _("The file is larger than %(size)s MB.", size=MAX_CSV_BYTES // (1024 * 1024)))
+        return None
+    try:
+        return decode_registry_csv(content)[0]
+    except UnreadableEncoding:
+        _add(errors, "file", _("The file must be a CSV file saved as UTF-8 or Shift_JIS text."))
+        return None
+
+
+@bp.route("/registry", methods=["GET", "POST"])
+def registry_import() -> ResponseReturnValue:
+    if request.method == "GET":
+        return _render("registry.html", **_registry_context(values={}))
+    errors: Errors = {}
+    kind = request.form.get("kind", "")
+    values = {"kind": kind}
+    if kind not in KINDS:
+        _add(errors, "kind", _("Choose what the file contains."))
+    text = _read_upload(errors)
+    if errors or text is None:
+        return _render("registry.html", 422, **_registry_context(values=values, errors=errors))
+    parsed = parse_registry_csv(kind, io.StringIO(text, newline=""))
+    row_errors: list[RowError] = parsed.errors
+    if not row_errors:
+        session = db_session()
+        report = registry.import_rows(
+            session, current_tenant.id, kind, parsed.rows, parsed.lines, sealer=boundary.sealer(), actor=_actor()
+        )
+        if report.ok:
+            unchanged = len(parsed.rows) - report.created - report.updated
+            flash(
+                _(
+                    "%(kind)s: %(rows)s rows imported (%(created)s new, %(updated)s updated, %(unchanged)s unchanged).",
+                    kind=REGISTRY_KIND_LABELS[kind],
+                    rows=len(parsed.rows),
+                    created=report.created,
+                    updated=report.updated,
+                    unchanged=unchanged,
+                )
+            )
+            return _to("tenant_admin.registry_import")
+        session.rollback()
+        row_errors = report.errors
+    errors["file"] = [
+        _(
+            "The file has %(count)s problem(s): nothing was imported. Correct the rows listed below.",
+            count=len(row_errors),
+        )
+    ]
+    return _render("registry.html", 422, **_registry_context(values=values, errors=errors, row_errors=row_errors))

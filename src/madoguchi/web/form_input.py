@@ -1,0 +1,32 @@
+"""HTML form input loaded through the API's marshmallow schemas, so both front doors apply one set of rules
+(lengths, allowed values, normalisation) and a page only says, per field, how it words a refusal."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import Schema, ValidationError
+
+Errors = dict[str, list[str]]
+
+
+def load(
+    schema: Schema, values: Mapping[str, Any], messages: Mapping[str, tuple[Any, Any]]
+) -> tuple[dict[str, Any] | None, Errors]:
+    """``values`` (read from the form) loaded by ``schema``: (data, {}) or (None, errors per field).
+
+    ``messages[field]`` is (the message when the field was left empty, the message when it is wrong); errors come in
+    the order of ``values``, the order of the form, so the error summary lists them as the page shows the fields.
+    """
+    try:
+        return schema.load(values), {}
+    except ValidationError as error:
+        refused = error.normalized_messages()
+        errors: Errors = {}
+        for name in [*values, *(name for name in refused if name not in values)]:
+            if name not in refused:
+                continue
+            when_empty, when_wrong = messages.get(name, messages["form"])
+            errors[name] = [str(when_empty if values.get(name) in (None, "", []) else when_wrong)]
+        return None, errors
