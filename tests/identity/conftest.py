@@ -236,13 +236,27 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 @pytest.fixture
 def later(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """``later(minutes=31)`` moves the identity clocks (sessions, operations, throttling) forward by that much."""
-    import madoguchi.identity.operations as operations_module
+    import madoguchi.identity.operations.identity_letters as letters_module
+    import madoguchi.identity.operations.password_reset as password_reset_module
+    import madoguchi.identity.operations.platform_admins as platform_admins_module
+    import madoguchi.identity.operations.registration as registration_module
+    import madoguchi.identity.operations.sign_in as sign_in_module
+    import madoguchi.identity.operations.totp_enrollment as totp_enrollment_module
     import madoguchi.identity.sessions as sessions_module
     import madoguchi.identity.throttling as throttling_module
 
+    operations_modules = (
+        letters_module,
+        password_reset_module,
+        platform_admins_module,
+        sign_in_module,
+        registration_module,
+        totp_enrollment_module,
+    )
+
     def move(**delta: float) -> None:
         shifted = utcnow() + timedelta(**delta)
-        for module in (sessions_module, operations_module, throttling_module):
+        for module in (sessions_module, *operations_modules, throttling_module):
             monkeypatch.setattr(module, "utcnow", lambda: shifted)
 
     yield move

@@ -156,7 +156,7 @@ def test_a_resident_verifies_with_a_code_sent_to_their_address(
     assert letter.payload["recipient"]["address"] == person.household.address
     assert letter.payload["recipient"]["name"] == person.full_name
     code = _letter_code(db, towns.a)
-    assert len(code) == 8 and set(code) <= set(operations._CODE_ALPHABET)
+    assert len(code) == 8 and set(code) <= set(operations.CODE_ALPHABET)
     assert code not in json.dumps(letter.payload)  # sealed, not readable in the outbox
     [verification] = _verifications(db, towns.a)
     assert code not in verification.code_hash and len(verification.code_hash) == 64

@@ -295,3 +295,40 @@ def test_the_embedded_mail_backend_logs_no_link(client, db: Database, towns: Tow
     assert "account.verify_email" in caplog.text and "account:" in caplog.text
     assert token not in caplog.text
     assert all(m.processed_at is not None and m.last_error is None for m in outbox(db, towns.a))
+
+
+def test_the_sign_up_form_normalizes_like_the_api_and_keeps_names_as_written(
+    client, db: Database, towns: Towns
+) -> None:
+    response = post_form(
+        client,
+        page(towns.b, "/sign-up?lang=en"),
+        # A full-width address and password typed on a Japanese keyboard; a name with 外字 and an IVS.
+        {
+            "display_name": "　髙𠮷 葛󠄀 ",
+            "email": "  Taro@EXAMPLE.ＪＰ ",
+            "password": "ｃｏｒｒｅｃｔ ｈｏｒｓｅ ｂａｔｔｅｒｙ",
+        },
+        **fresh_ip(),
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [account] = _accounts(db, towns.b)
+    assert account.email == "Taro@example.jp"  # the same address the API would have stored
+    assert account.display_name == "髙𠮷 葛󠄀"  # trimmed, code points kept
+    assert verify_password(account.password_hash, "correct horse battery")
+
+
+@pytest.mark.parametrize("name", ["山田\x7f花子", "x" * 101])
+def test_the_sign_up_page_refuses_the_display_names_the_api_refuses(
+    client, db: Database, towns: Towns, name: str
+) -> None:
+    assert _sign_up(client, towns.b, display_name=name).status_code == 422
+    response = post_form(
+        client,
+        page(towns.b, "/sign-up?lang=en"),
+        {"display_name": name, "email": "taro@example.jp", "password": PASSWORD},
+        **fresh_ip(),
+    )
+    assert response.status_code == 422
+    assert 'id="display_name-error"' in response.get_data(as_text=True)
+    assert _accounts(db, towns.b) == []

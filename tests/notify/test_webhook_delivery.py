@@ -17,7 +17,7 @@ from standardwebhooks.webhooks import Webhook
 
 from madoguchi import outbox
 from madoguchi.db import utcnow
-from madoguchi.notify import webhooks, worker
+from madoguchi.notify import webhook_transport, webhooks, worker
 from madoguchi.notify.models import WebhookDelivery
 from madoguchi.outbox import OutboxMessage
 from tests.notify.conftest import HTTPS, drain, submit_application, subscribe
@@ -105,7 +105,7 @@ def test_a_tampered_body_or_another_secret_fails_verification(db, towns, sign_in
     with pytest.raises(WebhookVerificationError):
         Webhook(created["secret"]).verify(hit.body.replace("submitted", "approved"), hit.headers)
     with pytest.raises(WebhookVerificationError):
-        Webhook(webhooks.new_secret()).verify(hit.body, hit.headers)
+        Webhook(webhook_transport.new_secret()).verify(hit.body, hit.headers)
 
 
 def test_failing_receiver_is_retried_with_backoff_and_logged_then_succeeds(
@@ -271,9 +271,9 @@ def test_dns_that_now_points_at_a_private_address_is_refused_at_delivery(
 ) -> None:
     town, _ = towns
     dns = {"hooks.vendor.example": "93.184.216.34"}
-    monkeypatch.setattr(webhooks, "resolve_host", lambda host, port: [ipaddress.ip_address(dns[host])])
+    monkeypatch.setattr(webhook_transport, "resolve_host", lambda host, port: [ipaddress.ip_address(dns[host])])
     connections: list[object] = []
-    monkeypatch.setattr(webhooks, "post", lambda target, headers, body, **_: connections.append(target) or 200)
+    monkeypatch.setattr(webhook_transport, "post", lambda target, headers, body, **_: connections.append(target) or 200)
     subscribe(sign_in(town.admin), town, "https://hooks.vendor.example/madoguchi")
     submit_application(db, town)
     dns["hooks.vendor.example"] = "10.0.0.7"  # DNS rebinding after the subscription was checked
@@ -297,7 +297,7 @@ def test_the_connection_goes_to_the_checked_address_with_the_host_name_kept(
     db, towns, sign_in, allow_private, receiver, monkeypatch
 ) -> None:
     town, _ = towns
-    monkeypatch.setattr(webhooks, "resolve_host", lambda host, port: [ipaddress.ip_address("127.0.0.1")])
+    monkeypatch.setattr(webhook_transport, "resolve_host", lambda host, port: [ipaddress.ip_address("127.0.0.1")])
     subscribe(sign_in(town.admin), town, f"http://hooks.vendor.example:{receiver.port}/in/受付?from=窓口")
     submit_application(db, town)
     drain(db, allow_private)

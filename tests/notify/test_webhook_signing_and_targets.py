@@ -8,7 +8,7 @@ import ipaddress
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from madoguchi.notify import webhooks
+from madoguchi.notify import webhook_transport as webhooks
 
 
 def test_signature_matches_the_standard_webhooks_test_vector() -> None:

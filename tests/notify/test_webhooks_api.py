@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from madoguchi import outbox
 from madoguchi.audit.models import AuditRecord
 from madoguchi.crypto import Sealer
-from madoguchi.notify import webhooks
+from madoguchi.notify import webhook_transport, webhooks
 from madoguchi.notify.models import WebhookDelivery, WebhookSubscription
 from madoguchi.oauth import operations as oauth_operations
 from madoguchi.oauth.models import OAuthClient
@@ -40,8 +40,8 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     def no_network(target, headers, body):
         raise ConnectionRefusedError(f"no network in tests ({target.host})")
 
-    monkeypatch.setattr(webhooks, "resolve_host", resolve)
-    monkeypatch.setattr(webhooks, "post", no_network)
+    monkeypatch.setattr(webhook_transport, "resolve_host", resolve)
+    monkeypatch.setattr(webhook_transport, "post", no_network)
     return table
 
 

@@ -31,12 +31,25 @@ class Normalized(fields.String):
         return jp.normalize_input(super()._deserialize(value, attr, data, **kwargs))
 
 
+#: The longest display name, on the API and on the sign-up page.
+DISPLAY_NAME_MAX_LENGTH = 100
+
+
+def has_control_characters(text: str) -> bool:
+    return any(ch < " " or ch == "\x7f" for ch in text)
+
+
+def display_name_refused(text: str) -> bool:
+    """The sign-up page's rule for a (trimmed, non-empty) display name: the API's length and characters."""
+    return len(text) > DISPLAY_NAME_MAX_LENGTH or has_control_characters(text)
+
+
 class DisplayName(fields.String):
     """A name as the person writes it: trimmed, nothing else changed; no control characters."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = jp.clean_name(super()._deserialize(value, attr, data, **kwargs))
-        if any(ch < " " or ch == "\x7f" for ch in text):
+        if has_control_characters(text):
             raise ValidationError("Must not contain control characters.")
         return text
 
@@ -62,7 +75,7 @@ class SignUpSchema(Schema):
     password = _password(
         required=True, metadata={"description": "at least 12 characters, not the email, not a common password"}
     )
-    display_name = DisplayName(required=True, validate=validate.Length(min=1, max=100))
+    display_name = DisplayName(required=True, validate=validate.Length(min=1, max=DISPLAY_NAME_MAX_LENGTH))
 
 
 class EmailTokenSchema(Schema):
@@ -93,7 +106,7 @@ class LoginSchema(Schema):
 
 class StaffCreateSchema(Schema):
     email = Email(required=True, validate=validate.Length(max=254))
-    display_name = DisplayName(required=True, validate=validate.Length(min=1, max=100))
+    display_name = DisplayName(required=True, validate=validate.Length(min=1, max=DISPLAY_NAME_MAX_LENGTH))
     roles = fields.List(
         fields.String(validate=validate.OneOf(ROLE_VALUES)), required=True, validate=validate.Length(min=1, max=3)
     )

@@ -20,7 +20,8 @@ from markupsafe import Markup
 from madoguchi.context import current_tenant, db_session
 from madoguchi.errors import Conflict, ValidationFailed
 from madoguchi.extensions import limiter
-from madoguchi.identity import boundary, operations, password_policy, sessions, throttling, totp
+from madoguchi.identity import boundary, operations, password_policy, repository, sessions, throttling, totp
+from madoguchi.identity.forms import CodeForm, CredentialsForm, EmailForm, EnrollmentForm, NewPasswordForm, SignUpForm
 from madoguchi.identity.models import Account, AccountKind, PlatformAdmin
 from madoguchi.platform import lifecycle
 from madoguchi.security import public
@@ -89,23 +90,6 @@ def _see_other(location: str) -> ResponseReturnValue:
 # --- Tenant login ------------------------------------------------------------------------------------
 
 
-def _read_credentials(form: Any) -> tuple[str | None, str, dict[str, list[str]]]:
-    errors: dict[str, list[str]] = {}
-    raw_email = form.get("email", "")
-    password = form.get("password", "")
-    email = None
-    if not raw_email.strip():
-        errors["email"] = [_("Enter this.")]
-    else:
-        try:
-            email = operations.normalize_email(raw_email)
-        except ValueError:
-            errors["email"] = [_("Enter an email address like name@example.jp.")]
-    if not password:
-        errors["password"] = [_("Enter this.")]
-    return email, password, errors
-
-
 @web.route("/<tenant>/login", methods=["GET", "POST"])
 @public
 @limiter.limit(boundary.LOGIN_RATE_LIMIT, methods=["POST"])
@@ -118,15 +102,15 @@ def login() -> ResponseReturnValue:
     }
     if request.method == "GET":
         return _tenant_render("identity/login.html", **context, values={}, errors={})
-    email, password, errors = _read_credentials(request.form)
-    values = {"email": request.form.get("email", "")}
-    if errors or email is None:
-        return _tenant_render("identity/login.html", 422, **context, values=values, errors=errors)
+    form = CredentialsForm()
+    values = form.typed("email")
+    if not form.validate():
+        return _tenant_render("identity/login.html", 422, **context, values=values, errors=form.field_errors())
     session = db_session()
     try:
         with boundary.failures_recorded(tenant):
             account = operations.authenticate_password(
-                session, tenant.id, email=email, password=password, address=boundary.client_ip()
+                session, tenant.id, email=form.email.data, password=form.password.data, address=boundary.client_ip()
             )
     except operations.LoginFailed:
         errors = {"form": [_login_failed()]}
@@ -158,13 +142,15 @@ def second_factor() -> ResponseReturnValue:
     action = _tenant_url("identity_web.second_factor", **_query())
     if request.method == "GET":
         return _tenant_render("identity/second_factor.html", action=action, errors={})
-    code = request.form.get("code", "")
-    if not code.strip():
-        return _tenant_render("identity/second_factor.html", 422, action=action, errors={"code": [_("Enter this.")]})
+    form = CodeForm()
+    if not form.validate():
+        return _tenant_render("identity/second_factor.html", 422, action=action, errors=form.field_errors())
     session = db_session()
     try:
         with boundary.failures_recorded(tenant):
-            operations.check_totp_code(session, account, code, sealer=boundary.sealer(), address=boundary.client_ip())
+            operations.check_totp_code(
+                session, account, form.code.data, sealer=boundary.sealer(), address=boundary.client_ip()
+            )
     except operations.LoginFailed:
         errors = {"code": [_login_failed()]}
         return _tenant_render("identity/second_factor.html", 401, action=action, errors=errors)
@@ -217,11 +203,13 @@ def _enrollment_step(
         return render(template, enabled=False, secret=None, action=action, errors={})
     session = db_session()
     sealer = boundary.sealer()
-    if request.form.get("step") != "confirm":
+    form = EnrollmentForm()
+    form.validate()  # nothing to refuse here but a bad CSRF token, which CSRFProtect answered already
+    if not form.confirming():
         secret, uri = start(session, owner, sealer=sealer, issuer=issuer)
         return render(template, enabled=False, action=action, errors={}, **_key_shown(secret, uri))
     try:
-        confirm(session, owner, request.form.get("code", ""), sealer=sealer)
+        confirm(session, owner, form.code.data or "", sealer=sealer)
     except (ValidationFailed, Conflict):
         session.rollback()
         pending = operations.pending_totp_secret(owner, sealer=sealer)
@@ -262,25 +250,17 @@ def sign_up() -> ResponseReturnValue:
     action = _tenant_url("identity_web.sign_up", **_query())
     if request.method == "GET":
         return _tenant_render("identity/sign_up.html", action=action, values={}, errors={})
-    email, password, errors = _read_credentials(request.form)
-    display_name = request.form.get("display_name", "").strip()
-    values = {"email": request.form.get("email", ""), "display_name": display_name}
-    if not display_name:
-        errors["display_name"] = [_("Enter this.")]
-    elif len(display_name) > 100 or any(ch < " " for ch in display_name):
-        errors["display_name"] = [_("Use at most 100 characters.")]
-    if password and "password" not in errors:
-        codes = password_policy.problems(operations.normalize_password(password), email=email)
-        if codes:
-            errors["password"] = password_policy.messages(codes, current_locale())
-    if errors or email is None:
-        return _tenant_render("identity/sign_up.html", 422, action=action, values=values, errors=errors)
+    form = SignUpForm()
+    valid = form.validate()
+    values = {**form.typed("email"), "display_name": form.display_name.data or ""}
+    if not valid:
+        return _tenant_render("identity/sign_up.html", 422, action=action, values=values, errors=form.field_errors())
     operations.sign_up(
         db_session(),
         tenant,
-        email=email,
-        password=password,
-        display_name=display_name,
+        email=form.email.data,
+        password=form.password.data,
+        display_name=form.display_name.data,
         public_url=boundary.settings().public_url,
         data_key=boundary.settings().data_key,
         locale=current_locale(),
@@ -350,20 +330,20 @@ def request_password_reset() -> ResponseReturnValue:
     }
     if request.method == "GET":
         return _tenant_render("identity/password_reset_request.html", **context, values={}, errors={})
-    raw_email = request.form.get("email", "")
-    values = {"email": raw_email}
-    try:
-        email = operations.normalize_email(raw_email)
-    except ValueError:
-        message = _("Enter this.") if not raw_email.strip() else _("Enter an email address like name@example.jp.")
+    form = EmailForm()
+    if not form.validate():
         return _tenant_render(
-            "identity/password_reset_request.html", 422, **context, values=values, errors={"email": [message]}
+            "identity/password_reset_request.html",
+            422,
+            **context,
+            values=form.typed("email"),
+            errors=form.field_errors(),
         )
     settings = boundary.settings()
     operations.request_password_reset(
         db_session(),
         tenant,
-        email=email,
+        email=form.email.data,
         public_url=settings.public_url,
         data_key=settings.data_key,
         locale=current_locale(),
@@ -394,13 +374,11 @@ def reset_password(token: str) -> ResponseReturnValue:
     context: dict[str, Any] = {"action": action, "email": account.email}
     if request.method == "GET":
         return _tenant_render("identity/password_reset.html", **context, errors={})
-    password = operations.normalize_password(request.form.get("password", ""))
-    codes = password_policy.problems(password, email=account.email) if password else []
-    if not password or codes:
-        messages = password_policy.messages(codes, current_locale()) if codes else [_("Enter this.")]
-        return _tenant_render("identity/password_reset.html", 422, **context, errors={"password": messages})
+    form = NewPasswordForm(email=account.email)
+    if not form.validate():
+        return _tenant_render("identity/password_reset.html", 422, **context, errors=form.field_errors())
     try:
-        operations.reset_password(session, tenant.id, token, new_password=password)
+        operations.reset_password(session, tenant.id, token, new_password=form.password.data)
     except ValidationFailed:
         session.rollback()
         return _unusable_reset_link()
@@ -435,13 +413,11 @@ def accept_invitation(token: str) -> ResponseReturnValue:
     context: dict[str, Any] = {"action": action, "email": invitation.email}
     if request.method == "GET":
         return _tenant_render("identity/invitation.html", **context, errors={})
-    password = operations.normalize_password(request.form.get("password", ""))
-    codes = password_policy.problems(password, email=invitation.email) if password else []
-    if not password or codes:
-        messages = password_policy.messages(codes, current_locale()) if codes else [_("Enter this.")]
-        return _tenant_render("identity/invitation.html", 422, **context, errors={"password": messages})
+    form = NewPasswordForm(email=invitation.email)
+    if not form.validate():
+        return _tenant_render("identity/invitation.html", 422, **context, errors=form.field_errors())
     try:
-        account = lifecycle.accept_invitation(session, tenant.id, token, password=password)
+        account = lifecycle.accept_invitation(session, tenant.id, token, password=form.password.data)
     except (ValidationFailed, Conflict):
         session.rollback()
         return _tenant_render(
@@ -470,17 +446,18 @@ def admin_login() -> ResponseReturnValue:
     context: dict[str, Any] = {"action": url_for("platform_login.admin_login", **_query()), "admin": True}
     if request.method == "GET":
         principal = sessions.principal_from_platform_session()
-        signed_in = db_session().get(PlatformAdmin, principal.platform_admin_id) if principal else None
+        admin_id = principal.platform_admin_id if principal else None
+        signed_in = repository.platform_admin_by_id(db_session(), admin_id) if admin_id else None
         return _render("identity/login.html", **context, values={}, errors={}, signed_in=signed_in)
-    email, password, errors = _read_credentials(request.form)
-    values = {"email": request.form.get("email", "")}
-    if errors or email is None:
-        return _render("identity/login.html", 422, **context, values=values, errors=errors)
+    form = CredentialsForm()
+    values = form.typed("email")
+    if not form.validate():
+        return _render("identity/login.html", 422, **context, values=values, errors=form.field_errors())
     session = db_session()
     try:
         with boundary.platform_failures_recorded():
             admin = operations.authenticate_platform_admin(
-                session, email=email, password=password, address=boundary.client_ip()
+                session, email=form.email.data, password=form.password.data, address=boundary.client_ip()
             )
     except operations.LoginFailed:
         return _render("identity/login.html", 401, **context, values=values, errors={"form": [_login_failed()]})
@@ -512,11 +489,14 @@ def admin_second_factor() -> ResponseReturnValue:
     action = url_for("platform_login.admin_second_factor", **_query())
     if request.method == "GET":
         return _render("identity/second_factor.html", action=action, errors={})
+    form = CodeForm()
+    if not form.validate():
+        return _render("identity/second_factor.html", 422, action=action, errors=form.field_errors())
     session = db_session()
     try:
         with boundary.platform_failures_recorded():
             operations.check_platform_totp_code(
-                session, admin, request.form.get("code", ""), sealer=boundary.sealer(), address=boundary.client_ip()
+                session, admin, form.code.data, sealer=boundary.sealer(), address=boundary.client_ip()
             )
     except operations.LoginFailed:
         return _render("identity/second_factor.html", 401, action=action, errors={"code": [_login_failed()]})
