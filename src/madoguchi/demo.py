@@ -141,7 +141,7 @@ def demo_settings(data_dir: Path, base: Settings | None = None, *, public_url: s
 def create_demo_app(settings: Settings) -> Flask:
     """The app as the demo serves it: with the mailbox page when mail goes to the mailbox (never elsewhere)."""
     from madoguchi import create_app
-    from madoguchi.notify import mailbox_views
+    from madoguchi import demo_mailbox_views as mailbox_views
 
     app = create_app(settings)
     if settings.email_backend == "mailbox":

@@ -18,11 +18,10 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import ColumnElement, select
 from werkzeug.wrappers import Response
 
+# Whoever sees an application sees its documents: the applications API's own rule, not a copy of it.
+from madoguchi.api.applications import _visible
 from madoguchi.api.auth import limit_per_caller_and_address, require_authentication, requires_scope
 from madoguchi.applications.models import Application, IssuedDocument
-
-# Whoever sees an application sees its documents: the applications API's own rule, not a copy of it.
-from madoguchi.applications.routes import _visible
 from madoguchi.audit import access
 from madoguchi.context import current_tenant, db_session, records_reads
 from madoguchi.documents import certificates

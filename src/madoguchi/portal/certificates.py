@@ -17,11 +17,11 @@ from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from sqlalchemy import ColumnElement, select
 
+from madoguchi.api.certificates import pdf_response
 from madoguchi.applications.models import Application, IssuedDocument
 from madoguchi.applications.repository import staff_visible
 from madoguchi.context import current_tenant, db_session
 from madoguchi.documents import certificates, pdf
-from madoguchi.documents.certificate_routes import pdf_response
 from madoguchi.errors import Conflict, NotFound, ValidationFailed
 from madoguchi.extensions import limiter
 from madoguchi.identity.models import StaffRole

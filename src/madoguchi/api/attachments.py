@@ -28,10 +28,10 @@ from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from madoguchi.api.applications import _load as load_visible_application
 from madoguchi.api.auth import limit_per_caller_and_address, require_authentication, requires_scope
 from madoguchi.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, make_idempotent
 from madoguchi.applications.models import Application, Attachment
-from madoguchi.applications.routes import _load as load_visible_application
 from madoguchi.audit import access
 from madoguchi.context import current_tenant, db_session, records_reads
 from madoguchi.documents import attachments

@@ -21,11 +21,11 @@ from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
+from madoguchi.api.attachments import download_response
 from madoguchi.applications import repository
 from madoguchi.applications.models import Application, Attachment
 from madoguchi.context import current_tenant, db_session
 from madoguchi.documents import attachments
-from madoguchi.documents.attachment_routes import download_response
 from madoguchi.documents.scanning import current_scanner
 from madoguchi.documents.storage import current_storage
 from madoguchi.errors import Conflict, DomainError, NotFound, ValidationFailed
