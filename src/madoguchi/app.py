@@ -24,6 +24,8 @@ from madoguchi.api import identity as identity_api
 from madoguchi.api import oauth_clients as oauth_clients_api
 from madoguchi.api import webhooks as webhooks_api
 from madoguchi.config import Settings
+from madoguchi.console import attachments as console_attachment_pages
+from madoguchi.console import certificates as console_certificate_pages
 from madoguchi.console import email_deliveries as email_delivery_pages
 from madoguchi.console import views as console_pages
 from madoguchi.portal import attachments as attachment_pages
@@ -55,7 +57,9 @@ PAGE_BLUEPRINTS = (
     *tenant_admin_pages.WEB_BLUEPRINTS,
     *platform_admin_pages.WEB_BLUEPRINTS,
     *attachment_pages.WEB_BLUEPRINTS,
+    *console_attachment_pages.WEB_BLUEPRINTS,
     *certificate_pages.WEB_BLUEPRINTS,
+    *console_certificate_pages.WEB_BLUEPRINTS,
     *email_delivery_pages.WEB_BLUEPRINTS,
 )
 
