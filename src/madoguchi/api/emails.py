@@ -13,11 +13,11 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from madoguchi.api.auth import require_authentication
-from madoguchi.console.email_deliveries import VIEWER_ROLES
 from madoguchi.context import current_tenant, db_session
 from madoguchi.errors import Forbidden
 from madoguchi.identity.principal import current_principal
 from madoguchi.notify import email
+from madoguchi.notify.email import VIEWER_ROLES
 from madoguchi.notify.models import EmailDelivery
 
 blp = Blueprint(
