@@ -1,8 +1,8 @@
 """Attachment pages of the portal: the resident uploads the documents a procedure asks for.
 
-``/<tenant>/applications/<id>/documents`` lists each document that applies to the resident's
-  answers, with what is uploaded and, while the application is a draft or awaits more information, an upload
-  form (the allowed types and size as a hint, errors beside the field) and delete buttons.
+``/<tenant>/applications/<id>/documents`` lists each document that applies to the resident's answers, with
+what is uploaded and, while the application is a draft or awaits more information, an upload form (the allowed
+types and size as a hint, errors beside the field) and delete buttons.
 The template globals ``application_attachments`` and ``megabytes`` registered here serve the console's
 application page too (``madoguchi.console.attachments`` holds the staff download).
 
