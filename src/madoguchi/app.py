@@ -1,4 +1,8 @@
-"""The application factory: wires configuration, extensions and blueprints. Nothing else."""
+"""The application factory: wires configuration, extensions and blueprints. Nothing else.
+
+Every blueprint is imported here by name and registered in the order below: a misspelled module fails at import
+instead of silently losing its routes.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,62 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from madoguchi import accesslog, api, context, errors, health, web
+from madoguchi.accounts import oauth as oauth_pages
+from madoguchi.accounts import views as account_pages
+from madoguchi.admin import views as platform_admin_pages
+from madoguchi.api import admin as admin_api
+from madoguchi.api import applications as applications_api
+from madoguchi.api import attachments as attachments_api
+from madoguchi.api import catalog as catalog_api
+from madoguchi.api import catalog_upgrades as catalog_upgrades_api
+from madoguchi.api import certificates as certificates_api
+from madoguchi.api import emails as emails_api
+from madoguchi.api import identity as identity_api
+from madoguchi.api import oauth_clients as oauth_clients_api
+from madoguchi.api import webhooks as webhooks_api
 from madoguchi.config import Settings
+from madoguchi.console import attachments as console_attachment_pages
+from madoguchi.console import certificates as console_certificate_pages
+from madoguchi.console import email_deliveries as email_delivery_pages
+from madoguchi.console import views as console_pages
 from madoguchi.db import Database
 from madoguchi.documents import storage
 from madoguchi.extensions import csrf, limiter
+from madoguchi.portal import attachments as attachment_pages
+from madoguchi.portal import certificates as certificate_pages
+from madoguchi.portal import views as portal_pages
 from madoguchi.tenancy import resolution
+from madoguchi.tenant_admin import views as tenant_admin_pages
+
+#: Mounted under /api/v1 in this order (the OpenAPI document lists their tags in it).
+API_BLUEPRINTS = (
+    *catalog_api.API_BLUEPRINTS,
+    *identity_api.API_BLUEPRINTS,
+    *oauth_clients_api.API_BLUEPRINTS,
+    *applications_api.API_BLUEPRINTS,
+    *webhooks_api.API_BLUEPRINTS,
+    *attachments_api.API_BLUEPRINTS,
+    *certificates_api.API_BLUEPRINTS,
+    *emails_api.API_BLUEPRINTS,
+    *admin_api.API_BLUEPRINTS,
+    *catalog_upgrades_api.API_BLUEPRINTS,
+)
+
+#: Pages (and the OAuth protocol endpoints), more specific ones first: ``madoguchi.web`` registers the
+#: landing page's catch-all ``/<tenant>/`` after all of them.
+PAGE_BLUEPRINTS = (
+    *account_pages.WEB_BLUEPRINTS,
+    *oauth_pages.WEB_BLUEPRINTS,
+    *portal_pages.WEB_BLUEPRINTS,
+    *console_pages.WEB_BLUEPRINTS,
+    *tenant_admin_pages.WEB_BLUEPRINTS,
+    *platform_admin_pages.WEB_BLUEPRINTS,
+    *attachment_pages.WEB_BLUEPRINTS,
+    *console_attachment_pages.WEB_BLUEPRINTS,
+    *certificate_pages.WEB_BLUEPRINTS,
+    *console_certificate_pages.WEB_BLUEPRINTS,
+    *email_delivery_pages.WEB_BLUEPRINTS,
+)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -45,6 +100,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     resolution.init_app(app)
     storage.init_app(app, settings)
     app.register_blueprint(health.blp)
-    api.init_app(app)
-    web.init_app(app)
+    api.init_app(app, API_BLUEPRINTS)
+    web.init_app(app, PAGE_BLUEPRINTS)
     return app

@@ -23,10 +23,10 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.http import parse_options_header
 
+from madoguchi.api import attachments as attachment_routes
 from madoguchi.audit.models import AuditRecord
 from madoguchi.config import Settings
 from madoguchi.db import Database
-from madoguchi.documents import attachment_routes
 from madoguchi.documents.models import Attachment
 from madoguchi.documents.scanning import EXTENSION_KEY as SCANNER_KEY
 from madoguchi.documents.scanning import ClamAVScanner

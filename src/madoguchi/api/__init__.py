@@ -1,13 +1,17 @@
-"""The ``/api/v1`` blueprint registry and the OpenAPI document."""
+"""The ``/api/v1`` surface: the OpenAPI document, its toolkit (``auth``, ``pagination``, ``idempotency``,
+``json_bodies``) and one module of routes per area (``applications``, ``catalog``, ``identity`` ...).
+
+Which blueprints are mounted, and in which order, is written once in ``madoguchi.app`` with plain imports.
+"""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+from collections.abc import Iterable
 from pathlib import Path
 
 import flask_swagger_ui
 from flask import Blueprint, Flask, Response, send_from_directory
+from flask_smorest import Blueprint as SmorestBlueprint
 
 from madoguchi.api import json_bodies
 from madoguchi.extensions import api, csrf
@@ -38,21 +42,6 @@ OPENAPI_CONFIG = {
     },
 }
 
-#: Modules whose ``API_BLUEPRINTS`` list is mounted under /api/v1. Each authenticated blueprint in them is
-#: registered through ``madoguchi.api.auth.require_authentication``.
-API_BLUEPRINT_MODULES = (
-    "madoguchi.catalog.routes",
-    "madoguchi.identity.routes",
-    "madoguchi.oauth.routes",
-    "madoguchi.applications.routes",
-    "madoguchi.notify.webhook_routes",
-    "madoguchi.documents.attachment_routes",
-    "madoguchi.documents.certificate_routes",
-    "madoguchi.notify.email_routes",
-    "madoguchi.admin.routes",
-    "madoguchi.catalog.upgrade_routes",
-)
-
 swagger_assets = Blueprint("swagger_assets", __name__, url_prefix=f"{API_PREFIX}/docs/assets")
 
 
@@ -62,7 +51,9 @@ def swagger_asset(filename: str) -> Response:
     return send_from_directory(_SWAGGER_UI_DIR, filename, max_age=86400)
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, blueprints: Iterable[SmorestBlueprint]) -> None:
+    """Mount ``blueprints`` under /api/v1, in order; each authenticated one carries its own authentication hook
+    (``madoguchi.api.auth.require_authentication``)."""
     json_bodies.init_app(app)
 
     app.config.update({k: v for k, v in OPENAPI_CONFIG.items() if k not in app.config})
@@ -74,9 +65,6 @@ def init_app(app: Flask) -> None:
         mark_public_endpoint(app, endpoint)
     app.register_blueprint(swagger_assets)
 
-    for module_name in API_BLUEPRINT_MODULES:
-        if importlib.util.find_spec(module_name) is None:
-            continue  # an area whose API has not landed yet
-        for blueprint in importlib.import_module(module_name).API_BLUEPRINTS:
-            api.register_blueprint(blueprint, url_prefix=API_PREFIX + (blueprint.url_prefix or ""))
-            csrf.exempt(blueprint)
+    for blueprint in blueprints:
+        api.register_blueprint(blueprint, url_prefix=API_PREFIX + (blueprint.url_prefix or ""))
+        csrf.exempt(blueprint)

@@ -30,13 +30,13 @@ from madoguchi.catalog import operations as catalog
 from madoguchi.config import PRODUCTION, Settings
 from madoguchi.crypto import Sealer
 from madoguchi.db import Database, utcnow
+from madoguchi.demo import mailbox_views
 from madoguchi.demo import registries as demo_data
 from madoguchi.documents import signing
 from madoguchi.identity import operations as identity
 from madoguchi.identity import totp
 from madoguchi.identity.models import Account, AccountKind, IdentityAssurance, PlatformAdmin, StaffRole
 from madoguchi.identity.passwords import hash_password
-from madoguchi.notify import mailbox_views
 from madoguchi.platform import provisioning as tenancy
 from madoguchi.registry import operations as registry
 from madoguchi.registry.csv_formats import parse_registry_csv

@@ -38,6 +38,7 @@ from madoguchi import outbox
 from madoguchi.audit import operations as audit
 from madoguchi.db import utcnow
 from madoguchi.errors import Conflict, NotFound
+from madoguchi.identity.models import StaffRole
 from madoguchi.notify import messages
 from madoguchi.notify.mailbox import MailboxMailer
 from madoguchi.notify.models import EmailDelivery
@@ -52,6 +53,8 @@ log = logging.getLogger(__name__)
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 #: The topics that become emails (``notify.letter`` is paper, ``notify.staff`` stays in the log).
 EMAIL_TOPICS = ("notify.applicant", "notify.account")
+#: The staff roles who see the tenant's email deliveries (the console's page and ``/email-deliveries`` of the API).
+VIEWER_ROLES = frozenset({StaffRole.TENANT_ADMIN.value, StaffRole.SUPERVISOR.value})
 
 
 # ---------------------------------------------------------------------------------------------- backends

@@ -6,8 +6,7 @@ themselves are identity's: the password policy (``password_policy``), the shape 
 (``operations.normalize_email``) and of a display name (``schemas``), shared with the API.
 
 Flask-WTF also checks the CSRF token of each form (the same token ``CSRFProtect`` checks for every POST).
-These forms belong with the pages (``identity.views``): when the pages move to ``madoguchi.accounts``, this
-module goes with them.
+These forms belong with the pages (``madoguchi.accounts.views``); the rules they apply stay in identity.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from madoguchi.context import current_tenant, db_session
 from madoguchi.errors import Forbidden
 from madoguchi.identity.principal import current_principal
 from madoguchi.notify import email
+from madoguchi.notify.email import VIEWER_ROLES
 from madoguchi.notify.models import EmailDelivery
-from madoguchi.notify.views import VIEWER_ROLES
 
 blp = Blueprint(
     "email_deliveries",

@@ -1,10 +1,10 @@
-"""Attachment pages: the resident uploads the documents a procedure asks for; staff download them.
+"""Attachment pages of the portal: the resident uploads the documents a procedure asks for.
 
-* Portal: ``/<tenant>/applications/<id>/documents`` lists each document that applies to the resident's
-  answers, with what is uploaded and, while the application is a draft or awaits more information, an upload
-  form (the allowed types and size as a hint, errors beside the field) and delete buttons.
-* Console: the application page lists the attachments (``application_attachments``, a template global) with
-  download links to ``/<tenant>/console/applications/<id>/documents/<attachment-id>``.
+``/<tenant>/applications/<id>/documents`` lists each document that applies to the resident's answers, with
+what is uploaded and, while the application is a draft or awaits more information, an upload form (the allowed
+types and size as a hint, errors beside the field) and delete buttons.
+The template globals ``application_attachments`` and ``megabytes`` registered here serve the console's
+application page too (``madoguchi.console.attachments`` holds the staff download).
 
 The rules are the operations' (``madoguchi.documents.attachments``); a refused upload re-renders the page
 with the message beside the field (413, 409 or 422) and stores nothing.
@@ -20,16 +20,16 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
+from madoguchi.api.attachments import download_response
 from madoguchi.applications import repository as applications
 from madoguchi.context import current_tenant, db_session
 from madoguchi.documents import attachments, repository
-from madoguchi.documents.attachment_routes import download_response
 from madoguchi.documents.scanning import current_scanner
 from madoguchi.documents.storage import current_storage
 from madoguchi.errors import Conflict, DomainError, NotFound, ValidationFailed
 from madoguchi.identity.principal import current_principal
 from madoguchi.portal.views import nav_context
-from madoguchi.web.auth import require_resident, require_staff
+from madoguchi.web.auth import require_resident
 from madoguchi.web.i18n import localized
 
 if TYPE_CHECKING:  # annotations only: the pages go through the repositories and the operations
@@ -37,10 +37,7 @@ if TYPE_CHECKING:  # annotations only: the pages go through the repositories and
     from madoguchi.documents.models import Attachment
 
 resident_pages = require_resident(Blueprint("attachments_portal", __name__, template_folder="templates"))
-staff_pages = require_staff(
-    Blueprint("attachments_console", __name__, url_prefix="/<tenant>/console", template_folder="templates")
-)
-WEB_BLUEPRINTS = [resident_pages, staff_pages]
+WEB_BLUEPRINTS = [resident_pages]
 
 _TYPE_NAMES = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG"}
 _ACCEPT = {
@@ -211,21 +208,6 @@ def download_document(application_id: uuid.UUID, attachment_id: uuid.UUID) -> Re
     application = _own_application(application_id)
     try:
         attachment = repository.get_attachment(db_session(), current_tenant.id, application.id, attachment_id)
-    except NotFound:
-        abort(404)
-    return download_response(attachment, application)
-
-
-# --- Console -----------------------------------------------------------------------------------------------
-
-
-@staff_pages.get("/applications/<uuid:application_id>/documents/<uuid:attachment_id>")
-def staff_download(application_id: uuid.UUID, attachment_id: uuid.UUID) -> Response:
-    """A clerk downloads an attachment of an application the queue shows (not a resident's unsent draft)."""
-    session = db_session()
-    application = applications.get_for(session, current_principal(), application_id)
-    try:
-        attachment = repository.get_attachment(session, current_tenant.id, application.id, attachment_id)
     except NotFound:
         abort(404)
     return download_response(attachment, application)

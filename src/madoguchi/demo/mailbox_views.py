@@ -13,6 +13,8 @@ from madoguchi.config import Settings
 from madoguchi.notify.mailbox import Mailbox, folder_of
 from madoguchi.security import public
 
+# The template already sits where the demo package keeps its files (``madoguchi/demo/templates``): moving this
+# module into that package only turns this folder into "templates".
 bp = Blueprint("demo_mailbox", __name__, url_prefix="/demo", template_folder="templates")
 
 

@@ -1,5 +1,7 @@
-"""Certificate pages: the public /verify page (a code, or an uploaded PDF), the resident's download, and the
-console's document page where staff download or revoke with a reason.
+"""Certificate pages: the public /verify page (a code, or an uploaded PDF) and the resident's download.
+
+The console's document page (download, revoke with a reason) is ``madoguchi.console.certificates``; the
+template globals ``issued_documents_for`` and ``document_title`` registered here serve both surfaces.
 
 The verify page belongs to no municipality: it looks the code up in the global table and reads the
 document inside its tenant (``certificates.verify_code``). It shows what the holder of the paper already
@@ -9,22 +11,21 @@ sees, without names, addresses or amounts.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 
-from madoguchi.context import current_tenant, db_session
+from madoguchi.api.certificates import pdf_response
+from madoguchi.context import db_session
 from madoguchi.documents import certificates, pdf, repository
-from madoguchi.documents.certificate_routes import pdf_response
-from madoguchi.errors import Conflict, ValidationFailed
+from madoguchi.errors import ValidationFailed
 from madoguchi.extensions import limiter
-from madoguchi.identity.models import StaffRole
 from madoguchi.identity.principal import current_principal
 from madoguchi.security import public
-from madoguchi.web.auth import require_resident, require_staff
+from madoguchi.web.auth import require_resident
 
 if TYPE_CHECKING:  # annotations only: the pages go through the repository and the operations
     from madoguchi.applications.models import Application
@@ -34,10 +35,7 @@ verify_pages = Blueprint("certificate_verify", __name__, url_prefix="/verify", t
 portal_documents = require_resident(
     Blueprint("certificate_portal", __name__, url_prefix="/<tenant>/documents", template_folder="templates")
 )
-console_documents = require_staff(
-    Blueprint("certificate_console", __name__, url_prefix="/<tenant>/console/documents", template_folder="templates")
-)
-WEB_BLUEPRINTS = [verify_pages, portal_documents, console_documents]
+WEB_BLUEPRINTS = [verify_pages, portal_documents]
 
 # Public: the API's rate limit (MADOGUCHI_API_RATE_LIMIT) per address for the verify page and its uploads.
 limiter.limit(
@@ -134,51 +132,3 @@ def _visible_document(document_id: uuid.UUID) -> IssuedDocument:
 @portal_documents.get("/<uuid:document_id>/pdf")
 def resident_download(document_id: uuid.UUID) -> ResponseReturnValue:
     return pdf_response(_visible_document(document_id))
-
-
-def _console_page(
-    document: IssuedDocument, errors: dict[str, list[str]] | None = None, status: int = 200, reason: str = ""
-) -> ResponseReturnValue:
-    account = current_principal().account
-    application = repository.application_of(db_session(), document)
-    context: dict[str, Any] = {
-        "tenant": current_tenant,
-        "is_tenant_admin": account is not None and StaffRole.TENANT_ADMIN in (account.roles or []),
-        "document": document,
-        "application": application,
-        "title": pdf.title_of(document.kind, document.content),
-        "code": certificates.grouped(document.verification_code) if document.verification_code else "",
-        "errors": errors or {},
-        "reason": reason,
-        "reason_max": certificates.REVOCATION_REASON_MAX,
-    }
-    return render_template("certificates/console_document.html", **context), status
-
-
-@console_documents.get("/<uuid:document_id>")
-def console_document(document_id: uuid.UUID) -> ResponseReturnValue:
-    return _console_page(_visible_document(document_id))
-
-
-@console_documents.get("/<uuid:document_id>/pdf")
-def console_download(document_id: uuid.UUID) -> ResponseReturnValue:
-    return pdf_response(_visible_document(document_id))
-
-
-@console_documents.post("/<uuid:document_id>/revocation")
-def console_revoke(document_id: uuid.UUID) -> ResponseReturnValue:
-    document = _visible_document(document_id)
-    reason = request.form.get("reason", "").strip()
-    if not reason:
-        return _console_page(document, {"reason": [_("Write why the certificate is revoked.")]}, 422, reason)
-    if len(reason) > certificates.REVOCATION_REASON_MAX:
-        message = _("Write at most %(count)d characters.", count=certificates.REVOCATION_REASON_MAX)
-        return _console_page(document, {"reason": [message]}, 422, reason)
-    try:
-        certificates.revoke(db_session(), current_tenant, current_principal().actor, document_id, reason)
-    except Conflict:
-        return _console_page(document, {"form": [_("This certificate is already revoked.")]}, 409)
-    flash(_("The certificate is revoked. The verification page now reports it as revoked."), "success")
-    return redirect(
-        url_for("certificate_console.console_document", tenant=current_tenant.slug, document_id=document_id), code=303
-    )

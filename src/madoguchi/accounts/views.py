@@ -17,11 +17,11 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from madoguchi.accounts.forms import CodeForm, CredentialsForm, EmailForm, EnrollmentForm, NewPasswordForm, SignUpForm
 from madoguchi.context import current_tenant, db_session
 from madoguchi.errors import Conflict, ValidationFailed
 from madoguchi.extensions import limiter
 from madoguchi.identity import boundary, operations, password_policy, repository, sessions, throttling, totp
-from madoguchi.identity.forms import CodeForm, CredentialsForm, EmailForm, EnrollmentForm, NewPasswordForm, SignUpForm
 from madoguchi.identity.models import Account, AccountKind, PlatformAdmin
 from madoguchi.platform import lifecycle
 from madoguchi.security import public

@@ -27,7 +27,7 @@ from madoguchi.web.auth import require_staff
 from madoguchi.web.i18n import SUPPORTED_LOCALES, tenant_locales
 
 #: Who sees the page (and the console's link to it).
-VIEWER_ROLES = frozenset({StaffRole.TENANT_ADMIN.value, StaffRole.SUPERVISOR.value})
+VIEWER_ROLES = email.VIEWER_ROLES
 
 bp = Blueprint("notify_web", __name__, url_prefix="/<tenant>/console/email-deliveries", template_folder="templates")
 require_staff(bp, roles=VIEWER_ROLES)
