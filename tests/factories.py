@@ -16,8 +16,8 @@ from madoguchi.config import Settings
 from madoguchi.db import Database
 from madoguchi.identity.actors import Actor
 from madoguchi.identity.models import Account, AccountKind, IdentityAssurance
+from madoguchi.platform import provisioning as tenancy
 from madoguchi.registry.models import Household, Person, TaxAssessment
-from madoguchi.tenancy import operations as tenancy
 from madoguchi.tenancy.models import Tenant
 
 _codes = itertools.count(1)

@@ -147,7 +147,7 @@ DATA_ACCESS_ALLOWED: dict[str, set[str]] = {
     "madoguchi.admin.routes": {"madoguchi.tenancy.models", "select"},
     "madoguchi.admin.views": {"madoguchi.tenancy.models"},
     # The API's idempotency keys are its own table: to become a repository beside the model (see 0016).
-    "madoguchi.api.idempotency": {"delete", "madoguchi.api.models", "select", "update"},
+    "madoguchi.api.idempotency": {"delete", "madoguchi.idempotency_keys", "select", "update"},
     "madoguchi.applications.routes": {"madoguchi.applications.models", "madoguchi.registry.models", "select"},
     "madoguchi.catalog.routes": {"madoguchi.tenancy.models", "select"},
     "madoguchi.catalog.upgrade_routes": {"madoguchi.identity.models"},

@@ -31,8 +31,13 @@ from madoguchi.console import certificates as console_certificate_pages
 from madoguchi.console import email_deliveries as email_delivery_pages
 from madoguchi.console import views as console_pages
 from madoguchi.db import Database
+
+# The workflow steps other domains carry out register with applications.hooks when imported (decision 0016).
+from madoguchi.documents import attachments as _required_documents_guard  # noqa: F401
+from madoguchi.documents import issuing as _issue_document_action  # noqa: F401
 from madoguchi.documents import storage
 from madoguchi.extensions import csrf, limiter
+from madoguchi.notify import notices as _inbox_notice_action  # noqa: F401
 from madoguchi.portal import attachments as attachment_pages
 from madoguchi.portal import certificates as certificate_pages
 from madoguchi.portal import views as portal_pages

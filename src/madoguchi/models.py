@@ -1,7 +1,7 @@
 """Imports every model module so that ``Base.metadata`` is complete (Alembic, tests, create_all)."""
 
+from madoguchi import idempotency_keys as idempotency_models
 from madoguchi import outbox as outbox_models
-from madoguchi.api import models as api_models
 from madoguchi.applications import models as applications_models
 from madoguchi.audit import models as audit_models
 from madoguchi.catalog import models as catalog_models
@@ -13,11 +13,11 @@ from madoguchi.registry import models as registry_models
 from madoguchi.tenancy import models as tenancy_models
 
 __all__ = [
-    "api_models",
     "applications_models",
     "audit_models",
     "catalog_models",
     "documents_models",
+    "idempotency_models",
     "identity_models",
     "notify_models",
     "oauth_models",

@@ -10,10 +10,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
-from madoguchi.api.models import IdempotencyKey
 from madoguchi.applications import operations
 from madoguchi.applications.models import Application
 from madoguchi.db import Database
+from madoguchi.idempotency_keys import IdempotencyKey
 from madoguchi.identity.actors import Actor
 from madoguchi.identity.models import Account, AccountKind
 from tests.api.conftest import HTTPS

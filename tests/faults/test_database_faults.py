@@ -17,11 +17,11 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from madoguchi import create_app
-from madoguchi.api.models import IdempotencyKey
 from madoguchi.config import Settings
 from madoguchi.context import database
 from madoguchi.db import Database
 from madoguchi.errors import is_database_unavailable
+from madoguchi.idempotency_keys import IdempotencyKey
 from tests.conftest import DATA_KEY, REPO, Backend
 from tests.documents.certificate_fixtures import HTTPS, World, submit, world
 from tests.infra.helpers import free_port

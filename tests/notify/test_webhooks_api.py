@@ -298,7 +298,7 @@ def test_idempotency_key_makes_a_retried_subscription_one_row(db, towns, sign_in
 
 
 def test_a_replayed_subscription_never_returns_the_signing_secret_and_it_is_not_stored(db, towns, sign_in) -> None:
-    from madoguchi.api.models import IdempotencyKey
+    from madoguchi.idempotency_keys import IdempotencyKey
 
     town, _ = towns
     admin = sign_in(town.admin)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from flask import Request, Response, current_app, redirect, request, url_for
+from flask import Request, Response, current_app, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload as UploadField
@@ -31,10 +31,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from madoguchi.api.auth import limit_per_caller_and_address, require_authentication, requires_scope
 from madoguchi.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, make_idempotent
 from madoguchi.applications import repository as applications
-from madoguchi.audit import access
 from madoguchi.context import current_tenant, db_session, records_reads
 from madoguchi.documents import attachments, repository
-from madoguchi.documents.backend import StorageError, content_disposition
 from madoguchi.documents.scanning import current_scanner
 from madoguchi.documents.storage import current_storage
 from madoguchi.errors import problem_response
@@ -43,7 +41,7 @@ from madoguchi.identity.principal import (
     APPLICATIONS_WRITE,
     current_principal,
 )
-from madoguchi.web.reads import record_read
+from madoguchi.web.downloads import download_response
 
 if TYPE_CHECKING:  # annotations only: the routes go through the repository and the operations
     from madoguchi.applications.models import Application
@@ -245,40 +243,6 @@ class AttachmentContent(MethodView):
         application = _application(application_id)
         attachment = repository.get_attachment(db_session(), current_tenant.id, application.id, attachment_id)
         return download_response(attachment, application)
-
-
-def download_response(attachment: Attachment, application: Application) -> WerkzeugResponse:
-    """The file as a download (local storage), or a 303 to a presigned URL (S3). Shared with the pages.
-
-    Recorded as a read of the applicant's documents when the caller is not the applicant."""
-    record_read(
-        action=access.DOWNLOAD_ATTACHMENT,
-        object_type="attachment",
-        object_id=attachment.id,
-        categories=[access.ATTACHMENTS],
-        application=application,
-    )
-    storage = current_storage()
-    seconds = current_app.config["MADOGUCHI"].storage_presigned_seconds
-    try:
-        url = storage.download_url(
-            attachment.storage_key,
-            tenant_id=attachment.tenant_id,
-            filename=attachment.original_name,
-            content_type=attachment.content_type,
-            seconds=seconds,
-        )
-    except StorageError as exc:
-        raise attachments.ServiceUnavailable("The document store is unavailable: try again later.") from exc
-    if url is not None:
-        response = redirect(url, 303)
-    else:
-        response = Response(attachments.read(storage, attachment), mimetype=attachment.content_type)
-        response.headers["Content-Disposition"] = content_disposition(attachment.original_name, attachment.content_type)
-        response.headers["ETag"] = f'"{attachment.sha256}"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 API_BLUEPRINTS = [blp]

@@ -8,10 +8,9 @@ Anyone else gets 404. Verification is public and tells nothing personal (see ``c
 from __future__ import annotations
 
 import uuid
-from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
-from flask import redirect, request, send_file
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -19,14 +18,12 @@ from werkzeug.wrappers import Response
 
 from madoguchi.api.auth import limit_per_caller_and_address, require_authentication, requires_scope
 from madoguchi.applications import repository as applications
-from madoguchi.audit import access
 from madoguchi.context import current_tenant, db_session, records_reads
 from madoguchi.documents import certificates, repository
-from madoguchi.documents.storage import current_storage
 from madoguchi.errors import Forbidden, ValidationFailed
 from madoguchi.identity.principal import APPLICATIONS_PROCESS, APPLICATIONS_READ, Principal, current_principal
 from madoguchi.security import public
-from madoguchi.web.reads import record_read
+from madoguchi.web.downloads import pdf_response
 
 if TYPE_CHECKING:  # annotations only: the routes go through the repositories and the operations
     from madoguchi.documents.models import IssuedDocument
@@ -50,7 +47,6 @@ verification_blp = Blueprint(
 limit_per_caller_and_address(verification_blp)
 
 #: How long a presigned S3 download URL lives.
-DOWNLOAD_URL_SECONDS = 60
 
 
 # ----------------------------------------------------------------------------------------------- schemas
@@ -131,38 +127,6 @@ def present(document: IssuedDocument, principal: Principal) -> dict[str, Any]:
         "revoked_at": document.revoked_at,
         "revoked_reason": document.revoked_reason if principal.is_staff else None,
     }
-
-
-def pdf_response(document: IssuedDocument) -> Response:
-    """The signed PDF as an attachment (RFC 6266 ``filename*`` for the Japanese name), or a redirect to a
-    short-lived presigned URL where the storage backend offers one. A download by staff or a vendor app is
-    recorded for the resident's ledger."""
-    application = repository.application_of(db_session(), document)
-    record_read(
-        action=access.DOWNLOAD_CERTIFICATE,
-        object_type="issued_document",
-        object_id=document.id,
-        categories=[access.CERTIFICATE],
-        application=application,
-    )
-    storage = current_storage()
-    name = certificates.download_name(document)
-    if document.pdf_storage_key:
-        url = storage.download_url(
-            document.pdf_storage_key,
-            tenant_id=document.tenant_id,
-            filename=name,
-            content_type=certificates.PDF_CONTENT_TYPE,
-            seconds=DOWNLOAD_URL_SECONDS,
-        )
-        if url:
-            return redirect(url)
-    data = certificates.pdf_bytes(document, storage)
-    response = send_file(
-        BytesIO(data), mimetype=certificates.PDF_CONTENT_TYPE, as_attachment=True, download_name=name, max_age=0
-    )
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 # ------------------------------------------------------------------------------------------------- views

@@ -37,7 +37,6 @@ from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from madoguchi.api.models import IdempotencyKey
 from madoguchi.context import current_tenant, database, db_session, request_committed
 from madoguchi.db import Database, utcnow
 from madoguchi.errors import (
@@ -48,6 +47,7 @@ from madoguchi.errors import (
     is_database_unavailable,
     service_unavailable_response,
 )
+from madoguchi.idempotency_keys import IdempotencyKey
 from madoguchi.identity.principal import current_principal
 
 HEADER = "Idempotency-Key"

@@ -20,15 +20,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from madoguchi import jp, outbox
-from madoguchi.applications import forms, repository
+from madoguchi.applications import forms, hooks, repository
 from madoguchi.applications.models import Application, ApplicationEvent
 from madoguchi.applications.workflow import Transition, Workflow
 from madoguchi.audit import operations as audit
 from madoguchi.catalog import operations as catalog
 from madoguchi.db import utcnow
-from madoguchi.documents import certificates
-from madoguchi.documents import content as document_content
-from madoguchi.documents.models import IssuedDocument
 from madoguchi.errors import (
     Conflict,
     Forbidden,
@@ -39,7 +36,6 @@ from madoguchi.errors import (
 )
 from madoguchi.identity.actors import APPLICANT_ROLE, SYSTEM_ROLE, Actor
 from madoguchi.identity.models import Account, AccountKind
-from madoguchi.notify.models import Notice
 from madoguchi.registry.models import Person
 from madoguchi.tenancy.models import Tenant
 
@@ -296,17 +292,6 @@ def _guard(
         errors = forms.field_errors(settings["form"], application.data)
         if errors:
             raise ValidationFailed("The application is not complete.", errors=errors)
-    elif guard == "required_documents_present":
-        attached = repository.attached_document_keys(session, application.tenant_id, application.id)
-        missing = [
-            doc["key"]
-            for doc in settings.get("required_documents") or []
-            if _document_required(doc, application.data) and doc["key"] not in attached
-        ]
-        if missing:
-            raise ValidationFailed(
-                "Required documents are missing.", errors={f"documents/{key}": ["is required"] for key in missing}
-            )
     elif guard == "identity_assurance_met":
         if settings.get("identity_assurance") == "verified" and role == APPLICANT_ROLE and not actor.is_verified:
             raise Forbidden(
@@ -319,22 +304,17 @@ def _guard(
         if application.assignee_account_id is None:
             raise Conflict("Assign the application to a clerk first.")
     else:
-        raise Conflict(f"Unknown guard '{guard}' in the procedure definition.")
-
-
-def _document_required(doc: dict[str, Any], data: dict[str, Any]) -> bool:
-    condition = doc.get("when")
-    if not condition:
-        return True
-    return forms.resolve(data, condition["field"], None) == condition.get("equals")
+        handler = hooks.guard_handler(guard)  # another domain's check (documents present, ...)
+        if handler is None:
+            raise Conflict(f"Unknown guard '{guard}' in the procedure definition.")
+        handler(session, application)
 
 
 def _act(session: Session, tenant: Tenant, application: Application, actor: Actor, transition: Transition) -> None:
     for action in transition.actions:
+        handlers = hooks.action_handlers(action)  # what other domains do for it (sign a document, a notice)
         if action == "record_decision":
             application.decided_at = utcnow()
-        elif action == "issue_document":
-            issue_document(session, tenant, application, actor)
         elif action in ("notify_applicant", "notify_staff"):
             outbox.enqueue(
                 session,
@@ -347,59 +327,10 @@ def _act(session: Session, tenant: Tenant, application: Application, actor: Acto
                     "service_key": application.service_key,
                 },
             )
-            if action == "notify_applicant" and application.applicant_account_id is not None:
-                session.add(
-                    Notice(
-                        tenant_id=application.tenant_id,
-                        account_id=application.applicant_account_id,
-                        application_id=application.id,
-                        kind=f"application.{transition.to}",
-                        reference=application.reference,
-                    )
-                )
-        else:
+        elif not handlers:
             raise Conflict(f"Unknown action '{action}' in the procedure definition.")
-
-
-def issue_document(session: Session, tenant: Tenant, application: Application, actor: Actor) -> IssuedDocument:
-    output = application.settings_snapshot.get("output_document") or {}
-    kind = output.get("kind")
-    if not kind:
-        raise Conflict("This procedure issues no document.")
-    issued_at = utcnow()
-    document = IssuedDocument(
-        tenant_id=tenant.id,
-        application_id=application.id,
-        kind=kind,
-        serial=document_content.new_serial(tenant, issued_at.date()),
-        content=document_content.build(session, application, kind),
-        issued_at=issued_at,
-        issued_by=tenant.name_ja,
-    )
-    session.add(document)
-    _flush(session)
-    # The signed PDF (reportlab + pyHanko), stored and registered for /verify, in this same transaction.
-    certificates.attach_signed_pdf(session, tenant, document)
-    audit.record(
-        session,
-        tenant.id,
-        actor=actor.label,
-        action="document.issue",
-        object_type="issued_document",
-        object_id=document.id,
-        data={
-            "serial": document.serial,
-            "kind": kind,
-            "application": application.reference,
-            "pdf_sha256": document.pdf_sha256,
-        },
-    )
-    outbox.enqueue(
-        session,
-        "document.issued",
-        {"document_id": document.id, "serial": document.serial, "application_id": application.id, "kind": kind},
-    )
-    return document
+        for handler in handlers:
+            handler(session, tenant, application, actor, transition)
 
 
 def transition(
@@ -554,7 +485,7 @@ def _may_auto_issue(application: Application, actor: Actor) -> bool:
     kind = (settings.get("output_document") or {}).get("kind")
     return bool(
         settings.get("auto_issue")
-        and kind in document_content.AUTO_ISSUABLE
+        and kind in hooks.auto_issuable_kinds
         and actor.is_resident
         and actor.is_verified
         and actor.person_id == application.applicant_person_id

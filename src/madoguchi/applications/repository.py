@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from madoguchi import jp
 from madoguchi.applications.models import Application, ApplicationEvent
 from madoguchi.catalog.models import ServiceVersion, TenantService
-from madoguchi.documents.models import Attachment
 from madoguchi.errors import NotFound
 from madoguchi.identity.principal import APPLICATIONS_PROCESS, Principal
 from madoguchi.registry.models import Facility, Person
@@ -101,13 +100,6 @@ def last_actors(session: Session, tenant_id: uuid.UUID, application_id: uuid.UUI
 def last_actors_in(events: Sequence[ApplicationEvent]) -> dict[str, uuid.UUID | None]:
     """:func:`last_actors` from an already loaded history (ordered by ``seq``)."""
     return {event.action: event.actor_account_id for event in events}
-
-
-def attached_document_keys(session: Session, tenant_id: uuid.UUID, application_id: uuid.UUID) -> set[str]:
-    stmt = select(Attachment.document_key).where(
-        Attachment.tenant_id == tenant_id, Attachment.application_id == application_id
-    )
-    return set(session.execute(stmt).scalars())
 
 
 #: Keyset orders of a queue. Each ends with the id, so every row has a distinct key and no page repeats one.

@@ -11,13 +11,13 @@ import uuid
 from flask import Blueprint, abort
 from werkzeug.wrappers import Response
 
-from madoguchi.api.attachments import download_response
 from madoguchi.applications import repository as applications
 from madoguchi.context import current_tenant, db_session
 from madoguchi.documents import repository
 from madoguchi.errors import NotFound
 from madoguchi.identity.principal import current_principal
 from madoguchi.web.auth import require_staff
+from madoguchi.web.downloads import download_response
 
 staff_pages = require_staff(
     Blueprint("attachments_console", __name__, url_prefix="/<tenant>/console", template_folder="templates")

@@ -10,13 +10,13 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from madoguchi.api.certificates import pdf_response
 from madoguchi.context import current_tenant, db_session
 from madoguchi.documents import certificates, pdf, repository
 from madoguchi.errors import Conflict
 from madoguchi.identity.models import StaffRole
 from madoguchi.identity.principal import current_principal
 from madoguchi.web.auth import require_staff
+from madoguchi.web.downloads import pdf_response
 
 if TYPE_CHECKING:  # annotations only: the pages go through the repository and the operations
     from madoguchi.documents.models import IssuedDocument

@@ -26,7 +26,7 @@ import filetype
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
-from madoguchi.applications import forms
+from madoguchi.applications import forms, hooks
 from madoguchi.applications import repository as applications
 from madoguchi.applications.models import Application
 from madoguchi.audit import operations as audit
@@ -98,6 +98,21 @@ def applies(document: dict[str, Any], data: dict[str, Any]) -> bool:
     """Whether a document slot applies to these answers (its ``when`` condition, if any, holds)."""
     condition = document.get("when")
     return not condition or forms.resolve(data, condition["field"], None) == condition.get("equals")
+
+
+@hooks.on_guard("required_documents_present")
+def check_required_documents(session: Session, application: Application) -> None:
+    """The workflow guard: every document slot that applies to the answers has at least one file."""
+    attached = repository.attached_document_keys(session, application.tenant_id, application.id)
+    missing = [
+        doc["key"]
+        for doc in application.settings_snapshot.get("required_documents") or []
+        if applies(doc, application.data) and doc["key"] not in attached
+    ]
+    if missing:
+        raise ValidationFailed(
+            "Required documents are missing.", errors={f"documents/{key}": ["is required"] for key in missing}
+        )
 
 
 def applicable_slots(application: Application) -> list[dict[str, Any]]:

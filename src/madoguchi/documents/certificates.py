@@ -1,6 +1,6 @@
 """Issued certificates end to end: render and sign at issue, store, verify, revoke.
 
-* **Issue** (``attach_signed_pdf``, called by ``applications.operations.issue_document`` inside the workflow
+* **Issue** (``attach_signed_pdf``, called by ``documents.issuing.issue_document`` inside the workflow
   transaction): a fresh verification code, the page rendered from ``IssuedDocument.content`` (registry data
   at issue), signed with the tenant's key (PAdES B-B), stored under ``tenants/<id>/certificates/…``, its
   SHA-256 recorded on the document and in the global ``certificate_verifications`` lookup.

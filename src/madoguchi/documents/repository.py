@@ -98,3 +98,10 @@ def documents_of(session: Session, application: Application) -> list[IssuedDocum
 def application_of(session: Session, document: IssuedDocument) -> Application:
     """The application a document was issued for (whoever holds the document may see it)."""
     return get_application(session, document.tenant_id, document.application_id)
+
+
+def attached_document_keys(session: Session, tenant_id: uuid.UUID, application_id: uuid.UUID) -> set[str]:
+    stmt = select(Attachment.document_key).where(
+        Attachment.tenant_id == tenant_id, Attachment.application_id == application_id
+    )
+    return set(session.execute(stmt).scalars())

@@ -1,7 +1,8 @@
 """A resident's notices inbox (お知らせ): its queries and its one write, marking notices read.
 
-The notices themselves are written by the workflow (``applications.operations``) in the transition's
-transaction. Every function is scoped to one account of one tenant: another resident's notice is not there.
+The notices themselves are written in the transition's transaction, by the handler this module registers
+for the workflow action ``notify_applicant`` (``applications.hooks``). Every function is scoped to one
+account of one tenant: another resident's notice is not there.
 """
 
 from __future__ import annotations
@@ -11,10 +12,32 @@ import uuid
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
+from madoguchi.applications import hooks
 from madoguchi.applications.models import Application
+from madoguchi.applications.workflow import Transition
 from madoguchi.db import utcnow
 from madoguchi.errors import NotFound
+from madoguchi.identity.actors import Actor
 from madoguchi.notify.models import Notice
+from madoguchi.tenancy.models import Tenant
+
+
+@hooks.on_action("notify_applicant")
+def add_notice(
+    session: Session, tenant: Tenant, application: Application, actor: Actor, transition: Transition
+) -> None:
+    """The resident's inbox notice of the step (the email goes through the outbox, enqueued by the workflow)."""
+    if application.applicant_account_id is not None:
+        session.add(
+            Notice(
+                tenant_id=application.tenant_id,
+                account_id=application.applicant_account_id,
+                application_id=application.id,
+                kind=f"application.{transition.to}",
+                reference=application.reference,
+            )
+        )
+
 
 #: The most notices the inbox page lists (newest first); older ones stay reachable by their links.
 INBOX_SIZE = 200

@@ -20,7 +20,6 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from madoguchi.api.attachments import download_response
 from madoguchi.applications import repository as applications
 from madoguchi.context import current_tenant, db_session
 from madoguchi.documents import attachments, repository
@@ -28,9 +27,10 @@ from madoguchi.documents.scanning import current_scanner
 from madoguchi.documents.storage import current_storage
 from madoguchi.errors import Conflict, DomainError, NotFound, ValidationFailed
 from madoguchi.identity.principal import current_principal
-from madoguchi.portal.views import nav_context
 from madoguchi.web.auth import require_resident
+from madoguchi.web.downloads import download_response
 from madoguchi.web.i18n import localized
+from madoguchi.web.resident_nav import nav_context
 
 if TYPE_CHECKING:  # annotations only: the pages go through the repositories and the operations
     from madoguchi.applications.models import Application

@@ -18,7 +18,6 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 
-from madoguchi.api.certificates import pdf_response
 from madoguchi.context import db_session
 from madoguchi.documents import certificates, pdf, repository
 from madoguchi.errors import ValidationFailed
@@ -26,6 +25,7 @@ from madoguchi.extensions import limiter
 from madoguchi.identity.principal import current_principal
 from madoguchi.security import public
 from madoguchi.web.auth import require_resident
+from madoguchi.web.downloads import pdf_response
 
 if TYPE_CHECKING:  # annotations only: the pages go through the repository and the operations
     from madoguchi.applications.models import Application

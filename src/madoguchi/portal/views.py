@@ -36,6 +36,7 @@ from madoguchi.security import public
 from madoguchi.web import schema_answers, schema_form
 from madoguchi.web.auth import require_resident
 from madoguchi.web.i18n import localized
+from madoguchi.web.resident_nav import nav_context, signed_in_resident
 
 if TYPE_CHECKING:  # annotations only: the pages go through the repositories and the operations
     from madoguchi.applications.models import Application, ApplicationEvent
@@ -63,25 +64,6 @@ def portal_answer(leaf: schema_form.Field, data: Any) -> str | list[str]:
 @public_pages.app_template_global("portal_answered")
 def portal_answered(node: schema_form.Field, data: Any) -> bool:
     return schema_answers.answered(node, data)
-
-
-def signed_in_resident() -> Account | None:
-    """The resident signed in to this municipality, if any (for public pages such as the landing page)."""
-    principal = principal_from_session_cookie()
-    if principal is None or principal.tenant_id != current_tenant.id or not principal.is_resident:
-        return None
-    return principal.account
-
-
-def unread_notices(account: Account) -> int:
-    return inbox.unread_count(db_session(), account.tenant_id, account.id)
-
-
-def nav_context(account: Account | None, active: str = "") -> dict[str, Any]:
-    """What the portal navigation needs: shown only to a signed-in resident."""
-    if account is None:
-        return {"resident": None, "active": active}
-    return {"resident": account, "unread": unread_notices(account), "active": active}
 
 
 def _account() -> Account:

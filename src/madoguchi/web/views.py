@@ -14,6 +14,7 @@ from madoguchi.identity.models import AccountKind
 from madoguchi.identity.sessions import principal_from_platform_session, principal_from_session_cookie
 from madoguchi.security import public
 from madoguchi.tenancy.models import SERVING_STATUSES, Tenant
+from madoguchi.web.resident_nav import nav_context, signed_in_resident
 
 blp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
 
@@ -66,8 +67,6 @@ def tenant_home() -> str:
         procedure_view(operations.effective_settings(ts, sv), sv)
         for ts, sv in repository.enabled_services(db_session(), tenant.id)
     ]
-    from madoguchi.portal.views import nav_context, signed_in_resident
-
     return render_template(
         "tenant_home.html", tenant=tenant, procedures=procedures, **nav_context(signed_in_resident(), "home")
     )

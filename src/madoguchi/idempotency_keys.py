@@ -1,4 +1,8 @@
-"""API plumbing state: idempotency keys."""
+"""The Idempotency-Key table: what the API stored for a key, so a retried write replays its first answer.
+
+The model is foundation (every model is importable by `madoguchi.models` and the tenant export without the API);
+the logic that claims and replays keys is the API's (``madoguchi.api.idempotency``).
+"""
 
 from __future__ import annotations
 

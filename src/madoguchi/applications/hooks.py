@@ -1,0 +1,60 @@
+"""Workflow steps another domain carries out, registered by that domain so applications never imports it.
+
+The workflow (``operations``) runs the catalog's guards and actions by name. A few are another domain's work:
+``issue_document`` signs a certificate and ``required_documents_present`` counts attachments (documents), and
+``notify_applicant`` also writes the resident's inbox notice (notify). Those domains sit above applications in
+the layers (docs/decisions/0016-layers.md), so they register their handler here when imported
+(``@on_action``, ``@on_guard``) and the composition root, ``madoguchi.app``, imports them. A guard or action
+that the catalog names but nobody handles is refused (409), never skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:  # annotations only: the handlers' arguments
+    from madoguchi.applications.models import Application
+    from madoguchi.applications.workflow import Transition
+    from madoguchi.identity.actors import Actor
+    from madoguchi.tenancy.models import Tenant
+
+#: ``(session, tenant, application, actor, transition)``; runs inside the transition's transaction.
+ActionHandler = Callable[[Session, "Tenant", "Application", "Actor", "Transition"], None]
+#: ``(session, application)``; raises a ``DomainError`` (usually ``ValidationFailed``) when the guard fails.
+GuardHandler = Callable[[Session, "Application"], None]
+
+_actions: dict[str, list[ActionHandler]] = {}
+_guards: dict[str, GuardHandler] = {}
+#: Document kinds the system may issue on its own, without a clerk (registered by documents).
+auto_issuable_kinds: set[str] = set()
+
+
+def on_action(name: str) -> Callable[[ActionHandler], ActionHandler]:
+    """Register ``handler`` as (one of) the step(s) of the workflow action ``name``."""
+
+    def register(handler: ActionHandler) -> ActionHandler:
+        _actions.setdefault(name, []).append(handler)
+        return handler
+
+    return register
+
+
+def on_guard(name: str) -> Callable[[GuardHandler], GuardHandler]:
+    """Register ``handler`` as the check of the workflow guard ``name`` (one per guard)."""
+
+    def register(handler: GuardHandler) -> GuardHandler:
+        _guards[name] = handler
+        return handler
+
+    return register
+
+
+def action_handlers(name: str) -> list[ActionHandler]:
+    return list(_actions.get(name, ()))
+
+
+def guard_handler(name: str) -> GuardHandler | None:
+    return _guards.get(name)

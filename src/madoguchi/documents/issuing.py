@@ -1,0 +1,74 @@
+"""Issuing the document a procedure produces (the workflow action ``issue_document``).
+
+The workflow in ``applications`` names the action; documents does the work and registers it with
+``applications.hooks`` (docs/decisions/0016-layers.md): the content from the register (``content``), the signed
+PDF (``certificates``), the audit record and the ``document.issued`` outbox event, in the transition's transaction.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from madoguchi import outbox
+from madoguchi.applications import hooks
+from madoguchi.applications.models import Application
+from madoguchi.applications.workflow import Transition
+from madoguchi.audit import operations as audit
+from madoguchi.db import utcnow
+from madoguchi.documents import certificates
+from madoguchi.documents import content as document_content
+from madoguchi.documents.models import IssuedDocument
+from madoguchi.errors import Conflict
+from madoguchi.identity.actors import Actor
+from madoguchi.tenancy.models import Tenant
+
+hooks.auto_issuable_kinds.update(document_content.AUTO_ISSUABLE)
+
+
+@hooks.on_action("issue_document")
+def issue_on_transition(
+    session: Session, tenant: Tenant, application: Application, actor: Actor, transition: Transition
+) -> None:
+    issue_document(session, tenant, application, actor)
+
+
+def issue_document(session: Session, tenant: Tenant, application: Application, actor: Actor) -> IssuedDocument:
+    """The procedure's output document for ``application``: content from the register, signed PDF, audit, outbox."""
+    output = application.settings_snapshot.get("output_document") or {}
+    kind = output.get("kind")
+    if not kind:
+        raise Conflict("This procedure issues no document.")
+    issued_at = utcnow()
+    document = IssuedDocument(
+        tenant_id=tenant.id,
+        application_id=application.id,
+        kind=kind,
+        serial=document_content.new_serial(tenant, issued_at.date()),
+        content=document_content.build(session, application, kind),
+        issued_at=issued_at,
+        issued_by=tenant.name_ja,
+    )
+    session.add(document)
+    session.flush()
+    # The signed PDF (reportlab + pyHanko), stored and registered for /verify, in this same transaction.
+    certificates.attach_signed_pdf(session, tenant, document)
+    audit.record(
+        session,
+        tenant.id,
+        actor=actor.label,
+        action="document.issue",
+        object_type="issued_document",
+        object_id=document.id,
+        data={
+            "serial": document.serial,
+            "kind": kind,
+            "application": application.reference,
+            "pdf_sha256": document.pdf_sha256,
+        },
+    )
+    outbox.enqueue(
+        session,
+        "document.issued",
+        {"document_id": document.id, "serial": document.serial, "application_id": application.id, "kind": kind},
+    )
+    return document
