@@ -27,11 +27,10 @@ from typing import Any
 from flask import current_app, g, request, url_for
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
-from sqlalchemy import select
 
 from madoguchi.api.auth import Unauthenticated, authenticate
 from madoguchi.api.etags import Blueprint
-from madoguchi.catalog.models import TenantService
+from madoguchi.catalog import repository as catalog_repository
 from madoguchi.config import Settings
 from madoguchi.context import db_session
 from madoguchi.db import bind_tenant, bound_tenant
@@ -198,13 +197,7 @@ def _tenant_view(tenant: Tenant) -> dict[str, Any]:
     bound = bound_tenant(session)
     bind_tenant(session, tenant.id)
     try:
-        services = sorted(
-            session.execute(
-                select(TenantService.service_key).where(
-                    TenantService.tenant_id == tenant.id, TenantService.enabled.is_(True)
-                )
-            ).scalars()
-        )
+        services = sorted(catalog_repository.enabled_service_keys(session, tenant.id))
     finally:
         bind_tenant(session, bound)
     profile = tenant.profile or {}

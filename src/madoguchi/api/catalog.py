@@ -6,14 +6,13 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import select
 
 from madoguchi.catalog import operations, repository
 from madoguchi.catalog.presenters import procedure_view, tenant_view
 from madoguchi.catalog.schemas import ProcedureDetailSchema, ProcedureSummarySchema, TenantSchema
 from madoguchi.context import current_tenant, db_session
 from madoguchi.security import public
-from madoguchi.tenancy.models import SERVING_STATUSES, Tenant
+from madoguchi.tenancy import repository as tenancy
 
 blp = Blueprint("catalog", __name__, description="Municipalities on the platform and the procedures they offer")
 
@@ -24,8 +23,7 @@ class Tenants(MethodView):
     @blp.response(200, TenantSchema(many=True))
     def get(self) -> list[dict[str, Any]]:
         """List the municipalities served (suspended ones are left out)."""
-        stmt = select(Tenant).where(Tenant.status.in_(SERVING_STATUSES)).order_by(Tenant.slug)
-        return [tenant_view(t) for t in db_session().execute(stmt).scalars()]
+        return [tenant_view(t) for t in tenancy.serving_tenants(db_session(), by_slug=True)]
 
 
 @blp.route("/t/<tenant>/procedures")

@@ -51,3 +51,11 @@ def enabled_service(session: Session, tenant_id: uuid.UUID, key: str) -> tuple[T
     )
     row = session.execute(stmt).one_or_none()
     return (row[0], row[1]) if row else None
+
+
+def enabled_service_keys(session: Session, tenant_id: uuid.UUID) -> list[str]:
+    """The keys of the procedures the tenant has switched on (the session must be bound to that tenant)."""
+    stmt = select(TenantService.service_key).where(
+        TenantService.tenant_id == tenant_id, TenantService.enabled.is_(True)
+    )
+    return list(session.execute(stmt).scalars())

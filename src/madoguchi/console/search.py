@@ -5,14 +5,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from madoguchi import jp
-from madoguchi.registry.models import Person
+from madoguchi.registry import repository as registry
+
+if TYPE_CHECKING:  # annotations only
+    from madoguchi.registry.models import Person
 
 MAX_RESULTS = 50
 _SPACES = str.maketrans("", "", " \u3000")
@@ -58,17 +61,12 @@ class PersonQuery:
 
 def people(session: Session, tenant_id: uuid.UUID, query: PersonQuery) -> list[Person]:
     """The people of this municipality's register matching every criterion given (at most MAX_RESULTS)."""
-    stmt = select(Person).where(Person.tenant_id == tenant_id)
-    if query.name_kana:
-        kana = _katakana(query.name_kana.translate(_SPACES))
-        stmt = stmt.where((Person.family_name_kana + Person.given_name_kana).contains(kana, autoescape=True))
-    if query.name:
-        stmt = stmt.where(
-            (Person.family_name + Person.given_name).contains(query.name.translate(_SPACES), autoescape=True)
-        )
-    if query.birth_date:
-        stmt = stmt.where(Person.birth_date == date.fromisoformat(query.birth_date))
-    if query.resident_code:
-        stmt = stmt.where(Person.resident_code == query.resident_code)
-    order = (Person.family_name_kana, Person.given_name_kana, Person.birth_date, Person.id)
-    return list(session.execute(stmt.order_by(*order).limit(MAX_RESULTS)).scalars())
+    return registry.search_people(
+        session,
+        tenant_id,
+        name_kana=_katakana(query.name_kana.translate(_SPACES)) if query.name_kana else "",
+        name=query.name.translate(_SPACES) if query.name else "",
+        birth_date=date.fromisoformat(query.birth_date) if query.birth_date else None,
+        resident_code=query.resident_code,
+        limit=MAX_RESULTS,
+    )

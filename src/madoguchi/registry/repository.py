@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,3 +24,27 @@ def full_names(session: Session, tenant_id: uuid.UUID, person_ids: Iterable[uuid
         return {}
     stmt = select(Person).where(Person.tenant_id == tenant_id, Person.id.in_(wanted))
     return {person.id: person.full_name for person in session.execute(stmt).scalars()}
+
+
+def search_people(
+    session: Session,
+    tenant_id: uuid.UUID,
+    *,
+    name_kana: str = "",
+    name: str = "",
+    birth_date: date | None = None,
+    resident_code: str = "",
+    limit: int,
+) -> list[Person]:
+    """People matching every criterion given (kana and name as substrings of family + given), in kana order."""
+    stmt = select(Person).where(Person.tenant_id == tenant_id)
+    if name_kana:
+        stmt = stmt.where((Person.family_name_kana + Person.given_name_kana).contains(name_kana, autoescape=True))
+    if name:
+        stmt = stmt.where((Person.family_name + Person.given_name).contains(name, autoescape=True))
+    if birth_date is not None:
+        stmt = stmt.where(Person.birth_date == birth_date)
+    if resident_code:
+        stmt = stmt.where(Person.resident_code == resident_code)
+    order = (Person.family_name_kana, Person.given_name_kana, Person.birth_date, Person.id)
+    return list(session.execute(stmt.order_by(*order).limit(limit)).scalars())

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Blueprint, g, render_template, url_for
-from sqlalchemy import select
 
 from madoguchi.catalog import operations, repository
 from madoguchi.catalog.presenters import procedure_view
@@ -13,7 +12,7 @@ from madoguchi.context import current_tenant, db_session
 from madoguchi.identity.models import AccountKind
 from madoguchi.identity.sessions import principal_from_platform_session, principal_from_session_cookie
 from madoguchi.security import public
-from madoguchi.tenancy.models import SERVING_STATUSES, Tenant
+from madoguchi.tenancy import repository as tenancy
 from madoguchi.web.resident_nav import nav_context, signed_in_resident
 
 blp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
@@ -54,8 +53,7 @@ def signed_in_account() -> SignedIn | None:
 @blp.get("/")
 @public
 def platform_home() -> str:
-    stmt = select(Tenant).where(Tenant.status.in_(SERVING_STATUSES)).order_by(Tenant.local_government_code)
-    tenants = list(db_session().execute(stmt).scalars())
+    tenants = tenancy.serving_tenants(db_session())
     return render_template("platform_home.html", tenants=tenants)
 
 
