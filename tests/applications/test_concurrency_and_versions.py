@@ -18,6 +18,7 @@ from tests.applications.test_workflow import RESIDENCY_CHOICES, STANDARD, _act, 
 
 
 @pytest.mark.postgres_only
+@pytest.mark.commits  # threads, each with its own connection
 def test_two_truly_concurrent_transitions_exactly_one_wins(db: Database, towns) -> None:
     town = towns[STANDARD]
     application_id = _draft(db, town)

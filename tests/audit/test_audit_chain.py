@@ -410,6 +410,7 @@ def test_checkpoints_in_an_s3_bucket_find_a_truncation_and_an_unreachable_bucket
     assert len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.commits  # threads, each with its own connection
 def test_the_worker_writes_checkpoints_periodically(db: Database, seeded, settings) -> None:
     tenant = tenants(db)[0]
     _append(db, tenant, 2)
