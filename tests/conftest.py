@@ -106,6 +106,20 @@ class SharedDatabase:
     def app(self) -> Flask:
         app = create_app(self.settings)
         app.config["TESTING"] = True
+        self._config = dict(app.config)
+        self._extensions = dict(app.extensions)
+        return app
+
+    def app_for(self, settings: Settings) -> Flask:
+        """The shared app as new for a test: its settings and document store, its config as created, no
+        extension built lazily by an earlier test (they capture settings), fresh rate-limit counters."""
+        app = self.app
+        app.config.clear()
+        app.config.update(self._config, MADOGUCHI=settings)
+        app.extensions.clear()
+        app.extensions.update(self._extensions)
+        app.extensions[storage.EXTENSION_KEY] = storage.storage_for(settings)
+        limiter.reset()
         return app
 
     def close(self) -> None:
@@ -237,18 +251,11 @@ def db(settings: Settings, test_transaction: None) -> Iterator[Database]:
 
 @pytest.fixture
 def app(request: pytest.FixtureRequest, backend: Backend, settings: Settings, seeded: None) -> Iterator[Flask]:
-    """The app under test: the worker's shared one for a joined test with the default settings, else a new one.
-
-    The shared app gets this test's settings (its own ``data_dir``, so files never leak between tests), the
-    document store under it, and fresh rate-limit counters.
-    """
+    """The app under test: the worker's shared one for a joined test with the default settings (reset by
+    ``SharedDatabase.app_for``: its own ``data_dir``, so files never leak between tests), else a new one."""
     if backend.joined and settings == default_settings(backend, settings.data_dir):
         shared: SharedDatabase = request.getfixturevalue(f"shared_{backend.name}")
-        app = shared.app
-        app.config["MADOGUCHI"] = settings
-        app.extensions[storage.EXTENSION_KEY] = storage.storage_for(settings)
-        limiter.reset()
-        yield app
+        yield shared.app_for(settings)
         return
     app = create_app(settings)
     app.config["TESTING"] = True
