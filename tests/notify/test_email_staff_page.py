@@ -20,6 +20,9 @@ from madoguchi.notify.models import EmailDelivery, OutboxMessage
 from tests.factories import make_account
 from tests.notify.conftest import HTTPS, Town, submit_application
 
+#: The outbox worker sends on threads of its own, so these tests commit for real.
+pytestmark = pytest.mark.commits
+
 PAGE = "/console/email-deliveries/"
 
 

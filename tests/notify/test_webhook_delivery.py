@@ -20,6 +20,9 @@ from madoguchi.notify import outbox, webhooks, worker
 from madoguchi.notify.models import OutboxMessage, WebhookDelivery
 from tests.notify.conftest import HTTPS, drain, submit_application, subscribe
 
+#: The outbox worker sends on threads of its own, so these tests commit for real.
+pytestmark = pytest.mark.commits
+
 SUBMITTED = "application.submitted"
 PERSONAL_WORDS = ("髙橋", "一郎", "タカハシ", "name", "address", "birth")
 
