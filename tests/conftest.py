@@ -1,12 +1,20 @@
 """Shared fixtures: an app on SQLite *and* on PostgreSQL, seeded tenants, a CLI runner, factories.
 
-Every test that asks for ``backend`` (directly or through ``app``/``db``) runs twice: on a fresh SQLite
-file and on a real PostgreSQL server started for the test session (tests/support/postgres.py), where the
-app connects as the non-owner role that row-level security applies to. Without PostgreSQL binaries the
-PostgreSQL half is skipped — unless MADOGUCHI_REQUIRE_POSTGRES=1 (as in CI), which makes it fail.
+Every test that asks for ``backend`` (directly or through ``app``/``db``) runs twice: on SQLite and on a real
+PostgreSQL server started for the test session (tests/support/postgres.py), where the app connects as the
+non-owner role that row-level security applies to. Without PostgreSQL binaries the PostgreSQL half is skipped —
+unless MADOGUCHI_REQUIRE_POSTGRES=1 (as in CI), which makes it fail.
 
-Isolation between tests: SQLite gets a copy of a migrated template file; PostgreSQL is migrated once and
-truncated before each test. Both commit for real, which the concurrency and isolation tests rely on.
+Isolation between tests (docs/decisions/0022-test-isolation.md, docs/testing.md):
+
+* A test that uses ``seeded`` (or ``app``, ``client``, the towns, ...) runs *inside one transaction* that is
+  rolled back at its end: a database per backend per worker is migrated and seeded once, one app per backend
+  per worker serves every such test that keeps the default settings, and every session any ``Database`` on
+  that URL opens joins the test's transaction through a SAVEPOINT (``madoguchi.db.sessions_joined_to``). No
+  copy, no truncate, no seeding per test.
+* A test marked ``commits`` (or ``faults``/``browser``, or using the CLI ``runner``/``cli_env``), or one that
+  does not use ``seeded``, gets a fresh database that commits for real: on SQLite a copy of a migrated
+  template file, on PostgreSQL a migrated database truncated before the test.
 """
 
 from __future__ import annotations
@@ -14,23 +22,42 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from flask import Flask
 
 from madoguchi import create_app, migrate
 from madoguchi.audit.keys import generate_key
 from madoguchi.config import Settings
+from madoguchi.context import database as app_database
 from madoguchi.crypto import Sealer
-from madoguchi.db import Base, Database
+from madoguchi.db import Base, Database, make_engine, sessions_joined_to
+from madoguchi.documents import storage
+from madoguchi.extensions import limiter
+from tests.factories import seed_catalog_and_tenants
 from tests.support.postgres import ThrowawayPostgres
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_KEY = Sealer.generate_key()
 AUDIT_KEY = generate_key("test-1")
+
+#: Markers of tests that need a database that commits for real (several connections, threads, processes).
+COMMIT_MARKERS = ("commits", "faults", "browser")
+#: Fixtures that hand the database to code outside the test's transaction (the CLI opens its own connections).
+COMMIT_FIXTURES = frozenset({"runner", "cli_env"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "commits: needs a fresh database that commits for real (threads, several connections, subprocesses,"
+        " servers) instead of running inside one rolled-back transaction",
+    )
 
 
 @dataclass
@@ -38,10 +65,68 @@ class Backend:
     name: str
     app_url: str
     owner_url: str
+    #: Whether the test runs inside one transaction that is rolled back (see the module docstring).
+    joined: bool = False
 
     @property
     def is_postgres(self) -> bool:
         return self.name == "postgresql"
+
+
+def default_settings(backend: Backend, data_dir: Path) -> Settings:
+    """The settings every test app starts from (``settings`` fixture)."""
+    return Settings(
+        data_dir=data_dir,
+        database_url=backend.app_url,
+        migration_database_url=backend.owner_url,
+        services_dir=REPO / "services",
+        tenants_dir=REPO / "tenants",
+        secret_key="test-secret",
+        data_key=DATA_KEY,
+        audit_key=AUDIT_KEY,
+        db_pool_size=2,
+    )
+
+
+@dataclass
+class SharedDatabase:
+    """A database migrated and seeded once per worker, and the app that serves it to every joined test."""
+
+    backend: Backend
+    settings: Settings
+    engine: sa.Engine = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.engine = make_engine(self.backend.app_url, pool_size=1)
+        seeding = Database(self.backend.app_url, pool_size=1, audit_key=AUDIT_KEY)
+        seed_catalog_and_tenants(seeding, self.settings)
+        seeding.dispose()
+
+    @cached_property
+    def app(self) -> Flask:
+        app = create_app(self.settings)
+        app.config["TESTING"] = True
+        self._config = dict(app.config)
+        self._extensions = dict(app.extensions)
+        return app
+
+    def app_for(self, settings: Settings) -> Flask:
+        """The shared app as new for a test: its settings and document store, its config as created, no
+        extension built lazily by an earlier test (they capture settings), fresh rate-limit counters."""
+        app = self.app
+        app.config.clear()
+        app.config.update(self._config, MADOGUCHI=settings)
+        app.extensions.clear()
+        app.extensions.update(self._extensions)
+        app.extensions[storage.EXTENSION_KEY] = storage.storage_for(settings)
+        limiter.reset()
+        return app
+
+    def close(self) -> None:
+        if "app" in self.__dict__:
+            with self.app.app_context():
+                app_database().dispose()
+        self.engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -55,12 +140,16 @@ def postgres_server() -> Iterator[ThrowawayPostgres]:
         yield server
 
 
-@pytest.fixture(scope="session")
-def postgres_database(postgres_server: ThrowawayPostgres, worker_id: str) -> Backend:
-    """One migrated database per xdist worker."""
-    owner_url, app_url = postgres_server.create_database(f"test_{worker_id}")
+def _migrated_postgres(server: ThrowawayPostgres, name: str) -> Backend:
+    owner_url, app_url = server.create_database(name)
     migrate.upgrade(Settings(database_url=app_url, migration_database_url=owner_url))
     return Backend("postgresql", app_url, owner_url)
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: ThrowawayPostgres, worker_id: str) -> Backend:
+    """One migrated database per xdist worker for the tests that commit (truncated before each)."""
+    return _migrated_postgres(postgres_server, f"test_{worker_id}")
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +161,27 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
     return path
+
+
+@pytest.fixture(scope="session")
+def shared_sqlite(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedDatabase]:
+    folder = tmp_path_factory.mktemp("shared-sqlite")
+    shutil.copy(sqlite_template, folder / "madoguchi.db")
+    url = f"sqlite:///{folder / 'madoguchi.db'}"
+    backend = Backend("sqlite", url, url, joined=True)
+    shared = SharedDatabase(backend, default_settings(backend, folder))
+    yield shared
+    shared.close()
+
+
+@pytest.fixture(scope="session")
+def shared_postgresql(
+    postgres_server: ThrowawayPostgres, worker_id: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedDatabase]:
+    backend = replace(_migrated_postgres(postgres_server, f"test_{worker_id}_shared"), joined=True)
+    shared = SharedDatabase(backend, default_settings(backend, tmp_path_factory.mktemp("shared-postgresql")))
+    yield shared
+    shared.close()
 
 
 def _truncate_all(owner_url: str) -> None:
@@ -90,8 +200,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend", ["postgresql"] if only_postgres else ["sqlite", "postgresql"], indirect=True)
 
 
+def runs_joined(request: pytest.FixtureRequest) -> bool:
+    """Whether this test runs inside one rolled-back transaction (a seeded test that needs no real commits)."""
+    names = set(request.fixturenames)
+    if "seeded" not in names or names & COMMIT_FIXTURES:
+        return False
+    return not any(request.node.get_closest_marker(marker) for marker in COMMIT_MARKERS)
+
+
 @pytest.fixture
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if runs_joined(request):
+        shared: SharedDatabase = request.getfixturevalue(f"shared_{request.param}")
+        return shared.backend
     if request.param == "sqlite":
         path = tmp_path / "madoguchi.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
@@ -103,40 +224,48 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 
 
 @pytest.fixture
-def settings(backend: Backend, tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path,
-        database_url=backend.app_url,
-        migration_database_url=backend.owner_url,
-        services_dir=REPO / "services",
-        tenants_dir=REPO / "tenants",
-        secret_key="test-secret",
-        data_key=DATA_KEY,
-        audit_key=AUDIT_KEY,
-        db_pool_size=2,
-    )
+def test_transaction(request: pytest.FixtureRequest, backend: Backend) -> Iterator[None]:
+    """A joined test's one transaction: every session on the shared database joins it; rolled back at the end."""
+    if not backend.joined:
+        yield
+        return
+    shared: SharedDatabase = request.getfixturevalue(f"shared_{backend.name}")
+    with shared.engine.connect() as connection:
+        transaction = connection.begin()
+        with sessions_joined_to(connection):
+            yield
+        transaction.rollback()
 
 
 @pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
+def settings(backend: Backend, tmp_path: Path) -> Settings:
+    return default_settings(backend, tmp_path)
+
+
+@pytest.fixture
+def db(settings: Settings, test_transaction: None) -> Iterator[Database]:
     database = Database(settings.effective_database_url, pool_size=2, audit_key=settings.audit_key)
     yield database
     database.dispose()
 
 
 @pytest.fixture
-def app(settings: Settings, seeded: None):
+def app(request: pytest.FixtureRequest, backend: Backend, settings: Settings, seeded: None) -> Iterator[Flask]:
+    """The app under test: the worker's shared one for a joined test with the default settings (reset by
+    ``SharedDatabase.app_for``: its own ``data_dir``, so files never leak between tests), else a new one."""
+    if backend.joined and settings == default_settings(backend, settings.data_dir):
+        shared: SharedDatabase = request.getfixturevalue(f"shared_{backend.name}")
+        yield shared.app_for(settings)
+        return
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app
-    from madoguchi.context import database
-
     with app.app_context():
-        database().dispose()
+        app_database().dispose()
 
 
 @pytest.fixture
-def client(app):
+def client(app: Flask):
     return app.test_client()
 
 
@@ -159,11 +288,13 @@ def runner(cli_env: Settings) -> CliRunner:
 
 
 @pytest.fixture
-def seeded(db: Database, settings: Settings) -> None:
-    """The shipped catalog published and the shipped tenants synced (no registry data)."""
-    from tests.factories import seed_catalog_and_tenants
+def seeded(backend: Backend, db: Database, settings: Settings) -> None:
+    """The shipped catalog published and the shipped tenants synced (no registry data).
 
-    seed_catalog_and_tenants(db, settings)
+    A joined test finds them in the shared database already; a committing one seeds its fresh database.
+    """
+    if not backend.joined:
+        seed_catalog_and_tenants(db, settings)
 
 
 @pytest.fixture(scope="session")

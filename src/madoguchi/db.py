@@ -15,6 +15,7 @@ SQLite (the embedded default) has only the first layer. It runs in WAL mode with
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -328,7 +329,7 @@ class Database:
         )
 
     def new_session(self, tenant_id: uuid.UUID | None = None, *, all_tenants: bool = False) -> Session:
-        session = self.session_factory()
+        session = _session_in_external_transaction(self.engine) or self.session_factory()
         session.info[_TENANT_KEY] = tenant_id
         session.info[_ALL_TENANTS_KEY] = all_tenants
         session.info[AUDIT_KEY_INFO] = self.audit_key
@@ -351,6 +352,39 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class ExternalTransaction:
+    """Tests only (docs/decisions/0022-test-isolation.md): one connection whose open transaction every new
+    session of a ``Database`` on the same URL joins through a SAVEPOINT, so a whole test rolls back at its end.
+
+    ``None`` outside such a test: every session then checks a connection out of its own engine's pool.
+    """
+
+    connection: sa.Connection | None = None
+    thread: int | None = None
+
+
+@contextmanager
+def sessions_joined_to(connection: sa.Connection) -> Iterator[None]:
+    """While open, sessions join ``connection``'s transaction (it must have begun one); see ``ExternalTransaction``."""
+    ExternalTransaction.connection, ExternalTransaction.thread = connection, threading.get_ident()
+    try:
+        yield
+    finally:
+        ExternalTransaction.connection = ExternalTransaction.thread = None
+
+
+def _session_in_external_transaction(engine: Engine) -> Session | None:
+    connection = ExternalTransaction.connection
+    if connection is None or connection.engine.url != engine.url:
+        return None
+    if threading.get_ident() != ExternalTransaction.thread:
+        # One connection can't serve two threads; a test that needs them needs real commits.
+        raise RuntimeError("a session opened in another thread of a test that runs in one transaction: mark it commits")
+    # Each session's commit releases its SAVEPOINT and its rollback returns to it; after_begin still binds the
+    # session's own tenant (set_config(..., true) lasts until the outer transaction ends, so every session sets it).
+    return Session(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
 
 
 @event.listens_for(Session, "after_begin")

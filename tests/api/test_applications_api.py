@@ -18,14 +18,7 @@ from madoguchi.identity.actors import Actor
 from madoguchi.identity.models import Account, AccountKind
 from tests.api.conftest import HTTPS
 from tests.factories import make_account, make_household, make_person, tenants
-
-RESIDENCY = {
-    "requester": {"relationship": "self"},
-    "scope": "self",
-    "purpose": "employment",
-    "copies": 1,
-    "delivery": "electronic",
-}
+from tests.world import RESIDENCY
 
 
 @dataclass

@@ -22,14 +22,8 @@ from madoguchi.tenancy.models import Tenant
 from tests.api.conftest import HTTPS
 from tests.factories import make_account, make_household, make_person, tenants
 from tests.oauth.conftest import Resident, bearer, register, tokens_for
+from tests.world import RESIDENCY
 
-RESIDENCY = {
-    "requester": {"relationship": "self"},
-    "scope": "self",
-    "purpose": "employment",
-    "copies": 1,
-    "delivery": "electronic",
-}
 EVIL = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}
 SAME_SITE_FETCH = {"Origin": HTTPS, "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}
 

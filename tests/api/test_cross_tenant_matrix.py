@@ -33,14 +33,7 @@ from madoguchi.security import is_public_endpoint
 from madoguchi.tenancy.models import Tenant
 from tests.factories import make_account, make_household, make_person, tenants
 from tests.oauth.conftest import HTTPS, register, sign_in, token_request, tokens_for
-
-RESIDENCY = {
-    "requester": {"relationship": "self"},
-    "scope": "self",
-    "purpose": "employment",
-    "copies": 1,
-    "delivery": "electronic",
-}
+from tests.world import RESIDENCY
 
 #: A body that passes validation for operations that take one, so that only tenancy can refuse them.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {

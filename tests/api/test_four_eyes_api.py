@@ -14,15 +14,9 @@ from madoguchi.db import Database
 from madoguchi.identity.models import AccountKind
 from tests.api.conftest import HTTPS
 from tests.factories import make_account, make_household, make_person, tenants
+from tests.world import RESIDENCY
 
 SUPERVISED = "shiomi-town"
-RESIDENCY = {
-    "requester": {"relationship": "self"},
-    "scope": "self",
-    "purpose": "employment",
-    "copies": 1,
-    "delivery": "electronic",
-}
 
 
 @dataclass

@@ -14,10 +14,12 @@ from madoguchi.catalog import operations as catalog
 from madoguchi.db import Database
 from madoguchi.errors import Conflict, DomainError, Forbidden, ValidationFailed
 from madoguchi.platform import provisioning as tenancy
-from tests.applications.test_workflow import RESIDENCY_CHOICES, STANDARD, _act, _draft, _get
+from tests.applications.test_workflow import STANDARD, _act, _draft, _get
+from tests.world import RESIDENCY
 
 
 @pytest.mark.postgres_only
+@pytest.mark.commits  # threads, each with its own connection
 def test_two_truly_concurrent_transitions_exactly_one_wins(db: Database, towns) -> None:
     town = towns[STANDARD]
     application_id = _draft(db, town)
@@ -84,10 +86,10 @@ def test_in_flight_application_keeps_its_version_when_a_new_one_is_published(db,
     assert old.service_version_id != new.service_version_id
     assert old.settings_snapshot["version"] == "1.0.0" and new.settings_snapshot["version"] == "1.1.0"
     # The old application still follows its own rules: 8 copies were allowed under 1.0.0 ...
-    _act(db, town, "update_draft", town.resident, before, {**RESIDENCY_CHOICES, "copies": 8})
+    _act(db, town, "update_draft", town.resident, before, {**RESIDENCY, "copies": 8})
     # ... and are not under 1.1.0.
     with pytest.raises(ValidationFailed):
-        _act(db, town, "update_draft", town.resident, after, {**RESIDENCY_CHOICES, "copies": 8})
+        _act(db, town, "update_draft", town.resident, after, {**RESIDENCY, "copies": 8})
 
 
 def test_republishing_a_version_with_different_content_is_refused(db, seeded, settings) -> None:

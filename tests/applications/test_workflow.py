@@ -23,24 +23,17 @@ from madoguchi.errors import (
 from madoguchi.outbox import OutboxMessage
 from madoguchi.registry.models import Person
 from tests.factories import staff
+from tests.world import RESIDENCY
 
 STANDARD = "midorikawa-village"
 AUTO_ISSUE = "sakuragaoka-city"
 SUPERVISED = "shiomi-town"
 
-RESIDENCY_CHOICES = {
-    "requester": {"relationship": "self"},
-    "scope": "self",
-    "purpose": "employment",
-    "copies": 1,
-    "delivery": "electronic",
-}
-
 
 def _draft(db: Database, town, actor=None, key="residency-certificate", data=None, **kwargs):
     with db.transaction(town.tenant.id) as session:
         application = ops.create_draft(
-            session, town.tenant, actor or town.resident, key, RESIDENCY_CHOICES if data is None else data, **kwargs
+            session, town.tenant, actor or town.resident, key, RESIDENCY if data is None else data, **kwargs
         )
         return application.id
 
@@ -72,7 +65,7 @@ def test_draft_of_a_linked_resident_is_prefilled_from_the_register_with_sources(
 def test_prefilled_fields_cannot_be_changed_and_nothing_is_saved(db, towns) -> None:
     town = towns[STANDARD]
     application_id = _draft(db, town)
-    tampered = {**RESIDENCY_CHOICES, "applicant": {"name": "別人　花子"}, "copies": 3}
+    tampered = {**RESIDENCY, "applicant": {"name": "別人　花子"}, "copies": 3}
     with pytest.raises(ValidationFailed) as refused:
         _act(db, town, "update_draft", town.resident, application_id, tampered)
     assert "/applicant/name" in refused.value.errors
@@ -159,7 +152,7 @@ def test_another_resident_cannot_see_or_touch_the_application(db, towns) -> None
     town = towns[STANDARD]
     application_id = _draft(db, town)
     with pytest.raises(NotFound):
-        _act(db, town, "update_draft", town.unverified, application_id, RESIDENCY_CHOICES)
+        _act(db, town, "update_draft", town.unverified, application_id, RESIDENCY)
     with pytest.raises(NotFound):
         _act(db, town, "transition", town.unverified, application_id, "withdraw")
 
@@ -198,7 +191,7 @@ def test_more_information_needs_a_comment_and_the_resident_answers(db, towns) ->
         "update_draft",
         town.resident,
         application_id,
-        {**RESIDENCY_CHOICES, "purpose": "other", "purpose_detail": "奨学金の申請"},
+        {**RESIDENCY, "purpose": "other", "purpose_detail": "奨学金の申請"},
     )
     _act(db, town, "transition", town.resident, application_id, "respond")
     application = _get(db, town, application_id)
@@ -208,7 +201,7 @@ def test_more_information_needs_a_comment_and_the_resident_answers(db, towns) ->
 def test_unverified_resident_cannot_submit_a_procedure_needing_verified_identity(db, towns) -> None:
     town = towns[STANDARD]
     data = {
-        **RESIDENCY_CHOICES,
+        **RESIDENCY,
         "applicant": {
             "name": "新井　太郎",
             "name_kana": "アライ　タロウ",
@@ -401,9 +394,9 @@ def test_stale_expected_version_is_a_precondition_failure(db, towns) -> None:
     town = towns[STANDARD]
     application_id = _draft(db, town)
     version = _get(db, town, application_id).lock_version
-    _act(db, town, "update_draft", town.resident, application_id, RESIDENCY_CHOICES, expected_version=version)
+    _act(db, town, "update_draft", town.resident, application_id, RESIDENCY, expected_version=version)
     with pytest.raises(PreconditionFailed):
-        _act(db, town, "update_draft", town.resident, application_id, RESIDENCY_CHOICES, expected_version=version)
+        _act(db, town, "update_draft", town.resident, application_id, RESIDENCY, expected_version=version)
 
 
 def test_unknown_procedure_is_not_found(db, towns) -> None:
@@ -417,13 +410,13 @@ def test_withdrawn_application_cannot_be_edited(db, towns) -> None:
     _act(db, town, "submit", town.resident, application_id)
     _act(db, town, "transition", town.resident, application_id, "withdraw", comment="不要になりました")
     with pytest.raises(Conflict):
-        _act(db, town, "update_draft", town.resident, application_id, RESIDENCY_CHOICES)
+        _act(db, town, "update_draft", town.resident, application_id, RESIDENCY)
 
 
 def test_full_width_digits_in_codes_are_normalized_but_names_are_not(db, towns) -> None:
     town = towns[STANDARD]
     data = {
-        **RESIDENCY_CHOICES,
+        **RESIDENCY,
         "applicant": {
             "name": "𠮷田　はなこ",
             "name_kana": "ヨシダ　ハナコ",

@@ -68,6 +68,7 @@ def test_chain_of_untouched_records_verifies(db: Database, seeded, runner: CliRu
     assert "intact" in result.output
 
 
+@pytest.mark.commits  # the owner role changes rows on a connection of its own
 def test_edited_record_is_reported_as_the_first_bad_link(db: Database, seeded, runner, backend) -> None:
     tenant = tenants(db)[0]
     _append(db, tenant, 5)
@@ -82,6 +83,7 @@ def test_edited_record_is_reported_as_the_first_bad_link(db: Database, seeded, r
     assert "modified" in result.output
 
 
+@pytest.mark.commits  # the owner role changes rows on a connection of its own
 def test_deleted_record_in_the_middle_is_reported(db: Database, seeded, runner, backend) -> None:
     tenant = tenants(db)[0]
     _append(db, tenant, 5)
@@ -93,6 +95,7 @@ def test_deleted_record_in_the_middle_is_reported(db: Database, seeded, runner, 
     assert f"record {target} is missing" in result.output
 
 
+@pytest.mark.commits  # the owner role changes rows on a connection of its own
 def test_deleted_newest_record_is_reported(db: Database, seeded, runner, backend) -> None:
     tenant = tenants(db)[0]
     _append(db, tenant, 3)
@@ -257,6 +260,7 @@ def test_rewritten_chain_is_found_even_without_a_checkpoint(db: Database, seeded
     assert f"record {target} was modified" in result.output
 
 
+@pytest.mark.commits  # the owner role changes rows on a connection of its own
 def test_records_from_before_the_key_stay_verifiable_and_anchor_to_the_first_keyed_one(
     db: Database, seeded, runner, backend
 ) -> None:
@@ -410,6 +414,7 @@ def test_checkpoints_in_an_s3_bucket_find_a_truncation_and_an_unreachable_bucket
     assert len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.commits  # threads, each with its own connection
 def test_the_worker_writes_checkpoints_periodically(db: Database, seeded, settings) -> None:
     tenant = tenants(db)[0]
     _append(db, tenant, 2)

@@ -193,6 +193,7 @@ def _tamper(backend: Backend, sql: str, params: dict[str, Any]) -> None:
     engine.dispose()
 
 
+@pytest.mark.commits  # the owner role changes rows on a connection of its own
 def test_the_app_cannot_change_or_delete_read_records_and_an_edit_is_found(
     office: Office, backend: Backend, runner
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from madoguchi.cli import main
@@ -27,6 +28,9 @@ source, target, source_keys, transfer_key, archive = (
     support.transfer_key,
     support.archive,
 )
+
+#: The CLI runs in this process with its own CliRunner; the export opens a REPEATABLE READ transaction of its own.
+pytestmark = pytest.mark.commits
 
 
 def _env(installation: Installation, **overrides: str) -> dict[str, str]:

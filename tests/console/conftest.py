@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import pytest
@@ -21,8 +20,8 @@ from madoguchi.identity.models import Account, AccountKind
 from madoguchi.registry.models import Person
 from madoguchi.tenancy.models import Tenant
 from tests.api.conftest import HTTPS, sign_in  # noqa: F401 - the fixture, for these tests
-from tests.api.test_applications_api import RESIDENCY
-from tests.factories import make_account, make_household, make_person, tenants
+from tests.factories import make_account, tenants
+from tests.world import RESIDENCY, family
 
 
 @dataclass
@@ -67,17 +66,7 @@ def office(db: Database, seeded: None, sign_in) -> Office:  # noqa: F811
     found = {t.slug: t for t in tenants(db)}
     tenant, other = found["midorikawa-village"], found["shiomi-town"]
     with db.transaction(tenant.id) as session:
-        household = make_household(session, tenant)
-        parent = make_person(session, tenant, household, family_name_kana="ミドリカワ", given_name_kana="タロウ")
-        child = make_person(
-            session,
-            tenant,
-            household,
-            given_name="陽葵",
-            given_name_kana="ヒマリ",
-            birth_date=date(2024, 8, 3),
-            relation_to_head="子",
-        )
+        parent, child = family(session, tenant, family_name_kana="ミドリカワ", given_name_kana="タロウ")
         resident_account = make_account(session, tenant, person=parent)
         clerk = make_account(session, tenant, kind=AccountKind.STAFF, roles=["clerk"])
         clerk.display_name = "窓口 花子"

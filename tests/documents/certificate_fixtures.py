@@ -24,19 +24,12 @@ from madoguchi.config import Settings
 from madoguchi.db import Database
 from madoguchi.documents import signing
 from madoguchi.identity.models import Account, AccountKind
-from madoguchi.identity.sessions import COOKIE_NAME, start_session
 from madoguchi.registry.models import Person
 from madoguchi.tenancy.models import Tenant
 from tests.factories import make_account, make_household, make_person, make_tax, tenants
+from tests.world import RESIDENCY, client_of
 
 HTTPS = "https://localhost"
-RESIDENCY = {
-    "requester": {"relationship": "self"},
-    "scope": "self",
-    "purpose": "employment",
-    "copies": 1,
-    "delivery": "electronic",
-}
 TAX = {
     "requester": {"relationship": "self"},
     "fiscal_year": 2025,
@@ -70,14 +63,6 @@ class World:
     b: Town  # midorikawa-village: a clerk issues
 
 
-def _client(app: Any, db: Database, account: Account) -> FlaskClient:
-    with app.test_request_context(base_url=HTTPS), db.transaction(account.tenant_id) as session:
-        _, token = start_session(session, account, second_factor_done=True)
-    client = app.test_client()
-    client.set_cookie(COOKIE_NAME, token, domain="localhost", secure=True, httponly=True)
-    return client
-
-
 def _town(app: Any, db: Database, tenant: Tenant) -> Town:
     with db.transaction(tenant.id) as session:
         household = make_household(session, tenant)
@@ -90,9 +75,9 @@ def _town(app: Any, db: Database, tenant: Tenant) -> Town:
     return Town(
         tenant=tenant,
         person=person,
-        resident=_client(app, db, resident),
-        neighbour=_client(app, db, other),
-        clerk=_client(app, db, clerk),
+        resident=client_of(app, db, resident),
+        neighbour=client_of(app, db, other),
+        clerk=client_of(app, db, clerk),
         resident_account=resident,
         clerk_account=clerk,
     )

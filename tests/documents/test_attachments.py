@@ -44,17 +44,9 @@ from tests.documents.conftest import (
 from tests.documents.hostile_pdfs import MiB, peak_memory_growth, xref_stream_bomb
 from tests.oauth.conftest import register, token_request, tokens_for
 from tests.oauth.conftest import sign_in as oauth_sign_in
+from tests.world import residency_by_agent
 
-AGENT = {
-    "requester": {
-        "relationship": "agent",
-        "agent": {"name": "代理 花子", "address": "東京都千代田区一丁目1番1号", "phone": "03-1234-5678"},
-    },
-    "scope": "self",
-    "purpose": "employment",
-    "copies": 1,
-    "delivery": "electronic",
-}
+AGENT = residency_by_agent("代理 花子")
 THIRD_PARTY = {**AGENT, "requester": {"relationship": "third_party", "third_party_reason": "契約の履行のため"}}
 SELF = {**AGENT, "requester": {"relationship": "self"}}
 JAPANESE_NAME = "委任状（山田太郎）.pdf"

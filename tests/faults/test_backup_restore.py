@@ -33,20 +33,12 @@ from tests.documents.certificate_fixtures import HTTPS, World, issue_by_clerk, s
 from tests.documents.conftest import multipart, pdf_bytes
 from tests.factories import tenants
 from tests.support.postgres import SUPERUSER, ThrowawayPostgres
+from tests.world import residency_by_agent
 
 __all__ = ["world"]
 pytestmark = [pytest.mark.faults, pytest.mark.postgres_only]
 
-AGENT = {
-    "requester": {
-        "relationship": "agent",
-        "agent": {"name": "代理 﨑子", "address": "東京都千代田区一丁目1番1号", "phone": "03-1234-5678"},
-    },
-    "scope": "self",
-    "purpose": "employment",
-    "copies": 1,
-    "delivery": "electronic",
-}
+AGENT = residency_by_agent("代理 﨑子")
 
 
 def _backup_section() -> str:

@@ -31,9 +31,10 @@ from madoguchi.applications.models import Application
 from madoguchi.config import Settings
 from madoguchi.db import Database
 from madoguchi.identity.sessions import COOKIE_NAME
-from tests.documents.certificate_fixtures import RESIDENCY, World, world
+from tests.documents.certificate_fixtures import World, world
 from tests.infra.helpers import REPO, environment_without_settings, free_port
 from tests.support.postgres import SUPERUSER, ThrowawayPostgres
+from tests.world import RESIDENCY
 
 __all__ = ["world"]
 pytestmark = [pytest.mark.faults, pytest.mark.postgres_only]

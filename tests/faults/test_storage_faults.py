@@ -23,20 +23,12 @@ from madoguchi.db import Database
 from madoguchi.documents.models import Attachment, IssuedDocument
 from tests.documents.certificate_fixtures import World, download, issue_by_clerk, only_document, submit, world
 from tests.documents.conftest import multipart, pdf_bytes
+from tests.world import residency_by_agent
 
 __all__ = ["world"]
 pytestmark = pytest.mark.faults
 
-AGENT = {
-    "requester": {
-        "relationship": "agent",
-        "agent": {"name": "代理 𠮷子", "address": "東京都千代田区一丁目1番1号", "phone": "03-1234-5678"},
-    },
-    "scope": "self",
-    "purpose": "employment",
-    "copies": 1,
-    "delivery": "electronic",
-}
+AGENT = residency_by_agent("代理 𠮷子")
 
 
 def _store(settings: Settings) -> Path:

@@ -143,6 +143,7 @@ def _letter_code(db: Database, tenant) -> str:
     return operations.open_letter_code(letter.payload, tenant.id, DATA_KEY)
 
 
+@pytest.mark.commits  # the outbox worker sends on threads of its own
 def test_a_resident_verifies_with_a_code_sent_to_their_address(
     app, db: Database, towns: Towns, caplog, settings
 ) -> None:

@@ -283,6 +283,7 @@ def test_existing_accounts_are_untouched_by_a_sign_up(client, db: Database, town
     assert load_account(db, staff).password_hash == staff.password_hash
 
 
+@pytest.mark.commits  # the outbox worker sends on threads of its own
 def test_the_embedded_mail_backend_logs_no_link(client, db: Database, towns: Towns, caplog, settings) -> None:
     import logging
 

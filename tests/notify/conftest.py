@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -18,10 +19,10 @@ from madoguchi.config import Settings
 from madoguchi.db import Database
 from madoguchi.identity.actors import Actor
 from madoguchi.identity.models import Account, AccountKind
-from madoguchi.identity.sessions import COOKIE_NAME, start_session
 from madoguchi.notify import worker
 from madoguchi.tenancy.models import Tenant
 from tests.factories import make_account, make_household, make_person, tenants
+from tests.world import RESIDENCY, client_of
 
 HTTPS = "https://localhost"
 
@@ -66,15 +67,7 @@ def towns(db: Database, seeded: None) -> tuple[Town, Town]:
 @pytest.fixture
 def sign_in(app, db: Database) -> Callable[[Account], FlaskClient]:
     """A fresh test client carrying a live session of ``account`` (second factor done)."""
-
-    def make(account: Account) -> FlaskClient:
-        with app.test_request_context(base_url=HTTPS), db.transaction(account.tenant_id) as session:
-            _, token = start_session(session, account, second_factor_done=True)
-        client = app.test_client()
-        client.set_cookie(COOKIE_NAME, token, domain="localhost", secure=True, httponly=True)
-        return client
-
-    return make
+    return partial(client_of, app, db)
 
 
 @pytest.fixture
@@ -160,21 +153,12 @@ def receiver() -> Iterator[Receiver]:
         thread.join(timeout=5)
 
 
-RESIDENCY_CHOICES = {
-    "requester": {"relationship": "self"},
-    "scope": "self",
-    "purpose": "employment",
-    "copies": 1,
-    "delivery": "electronic",
-}
-
-
 def submit_application(db: Database, town: Town) -> Any:
     """A resident of ``town`` files and submits a residency certificate request; returns the application id."""
     from madoguchi.applications import operations as ops
 
     with db.transaction(town.tenant.id) as session:
-        application = ops.create_draft(session, town.tenant, town.resident, "residency-certificate", RESIDENCY_CHOICES)
+        application = ops.create_draft(session, town.tenant, town.resident, "residency-certificate", RESIDENCY)
         ops.submit(session, town.tenant, town.resident, application.id)
         return application.id
 

@@ -3,6 +3,7 @@ it, and the notices inbox that goes with the emails (an issued certificate gives
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -13,6 +14,9 @@ from madoguchi.db import Base
 from madoguchi.identity.models import Account
 from madoguchi.notify.models import EmailDelivery, Notice
 from tests.notify.conftest import HTTPS, drain, submit_application
+
+#: The outbox worker sends on threads of its own, so these tests commit for real.
+pytestmark = pytest.mark.commits
 
 
 def _account(db, town) -> Account:

@@ -16,6 +16,9 @@ from madoguchi.notify import worker
 from madoguchi.notify.models import EmailDelivery
 from tests.notify.conftest import drain, submit_application
 
+#: The outbox worker sends on threads of its own, so these tests commit for real.
+pytestmark = pytest.mark.commits
+
 REGION = "ap-northeast-1"
 SENDER = "no-reply@mail.madoguchi.example"
 

@@ -38,6 +38,9 @@ from madoguchi.tenancy.models import Tenant
 from tests.factories import make_account, make_person, make_tax, tenants
 from tests.notify.conftest import HTTPS
 
+#: The outbox worker sends on threads of its own, so these tests commit for real.
+pytestmark = pytest.mark.commits
+
 #: ja and en, no auto-issue, no extra approval step for tax certificates.
 BILINGUAL = "shiomi-town"
 TAX_CHOICES = {

@@ -21,6 +21,9 @@ from madoguchi.outbox import OutboxMessage
 from tests.factories import make_account
 from tests.notify.conftest import HTTPS, Town, submit_application
 
+#: The outbox worker sends on threads of its own, so these tests commit for real.
+pytestmark = pytest.mark.commits
+
 PAGE = "/console/email-deliveries/"
 
 

@@ -23,6 +23,9 @@ from madoguchi.tenancy.models import Tenant
 from tests.conftest import DATA_KEY
 from tests.factories import make_account, make_household, make_person, tenants
 
+#: The outbox worker sends on threads of its own, so these tests commit for real.
+pytestmark = pytest.mark.commits
+
 HTTPS = "https://localhost"
 
 

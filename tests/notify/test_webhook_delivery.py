@@ -22,6 +22,9 @@ from madoguchi.notify.models import WebhookDelivery
 from madoguchi.outbox import OutboxMessage
 from tests.notify.conftest import HTTPS, drain, submit_application, subscribe
 
+#: The outbox worker sends on threads of its own, so these tests commit for real.
+pytestmark = pytest.mark.commits
+
 SUBMITTED = "application.submitted"
 PERSONAL_WORDS = ("髙橋", "一郎", "タカハシ", "name", "address", "birth")
 

@@ -20,6 +20,9 @@ from madoguchi.oauth import operations as oauth_operations
 from madoguchi.oauth.models import OAuthClient
 from tests.notify.conftest import HTTPS, drain, submit_application, subscribe
 
+#: The outbox worker sends on threads of its own, so these tests commit for real.
+pytestmark = pytest.mark.commits
+
 PUBLIC_URL = "https://hooks.vendor.example/madoguchi"
 PUBLIC_ADDRESS = "93.184.216.34"
 

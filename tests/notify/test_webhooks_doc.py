@@ -8,11 +8,15 @@ from http.server import HTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from madoguchi.notify import webhooks
 from madoguchi.notify.models import WebhookDelivery
 from tests.notify.conftest import HTTPS, drain, submit_application, subscribe
+
+#: The outbox worker sends on threads of its own, so these tests commit for real.
+pytestmark = pytest.mark.commits
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 

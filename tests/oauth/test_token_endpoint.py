@@ -148,6 +148,7 @@ def test_a_code_lives_five_minutes(app, db, vendor, resident) -> None:
     assert row.expires_at - row.created_at == timedelta(minutes=5)
 
 
+@pytest.mark.commits  # threads, each with its own connection
 def test_concurrent_redemptions_of_one_code_give_exactly_one_token(
     app, db, backend, vendor, resident, monkeypatch
 ) -> None:
@@ -180,6 +181,7 @@ def test_concurrent_redemptions_of_one_code_give_exactly_one_token(
         assert session.execute(select(func.count()).select_from(OAuthToken)).scalar_one() == 1
 
 
+@pytest.mark.commits  # threads, each with its own connection
 def test_concurrent_refreshes_with_one_refresh_token_give_one_new_token_and_revoke_the_family(
     app, db, backend, vendor, resident, monkeypatch
 ) -> None:

@@ -19,11 +19,11 @@ from madoguchi.identity.actors import Actor
 from madoguchi.identity.models import Account, StaffRole
 from madoguchi.platform import lifecycle
 from madoguchi.tenancy.models import Tenant, TenantInvitation
-from tests.api.test_applications_api import RESIDENCY
 from tests.conftest import AUDIT_KEY, DATA_KEY, Backend
 from tests.factories import make_account, make_household, make_person
 from tests.identity import conftest as identity_fixtures
 from tests.identity.conftest import HTTPS, Clock, Towns, api, audit_actions, page, post_form
+from tests.world import RESIDENCY
 
 # The identity tests' fixtures: the two seeded towns, a TOTP clock, and cheap password hashing (autouse).
 towns = identity_fixtures.towns
@@ -139,6 +139,7 @@ def _fill(db: Database, tenant: Tenant) -> None:
     _invite(db, tenant)
 
 
+@pytest.mark.commits  # the purge runs as the owner role, on a connection of its own
 def test_a_deleted_tenant_is_purged_after_its_retention_but_its_audit_chain_stays_verifiable(
     db: Database, backend: Backend, towns: Towns
 ) -> None:
@@ -179,6 +180,7 @@ def test_a_deleted_tenant_is_purged_after_its_retention_but_its_audit_chain_stay
     assert "tenant.admin_invited" in actions  # the records from before the purge are all still there
 
 
+@pytest.mark.commits  # the purge runs as the owner role, on a connection of its own
 def test_the_purge_names_the_tenants_files_and_they_are_deleted_after_it_commits(
     db: Database, backend: Backend, towns: Towns, tmp_path: Any
 ) -> None:

@@ -70,6 +70,9 @@ source, target, source_keys, transfer_key, archive = (
 
 # ------------------------------------------------------------------------------------------------- tests
 
+#: The export reads in a REPEATABLE READ transaction of its own (PostgreSQL), which a joined session cannot set.
+pytestmark = pytest.mark.commits
+
 
 def test_export_import_export_round_trip_is_identical(
     source: Installation, target: Installation, tmp_path: Path

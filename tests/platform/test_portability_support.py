@@ -38,18 +38,12 @@ from madoguchi.platform import portability
 from madoguchi.tenancy.models import Tenant
 from tests.conftest import AUDIT_KEY, REPO, Backend, _truncate_all
 from tests.factories import make_household, make_person, make_tax, resident, staff, tenants
+from tests.world import RESIDENCY
 
 AUTO_ISSUE = "sakuragaoka-city"
 INDIVIDUAL_NUMBER = "123456789018"
 ATTACHMENT_BYTES = b"%PDF-1.4\n% a scanned power of attorney\n%%EOF\n"
 VENDOR_SECRET = "vendor secret"
-RESIDENCY_CHOICES = {
-    "requester": {"relationship": "self"},
-    "scope": "self",
-    "purpose": "employment",
-    "copies": 1,
-    "delivery": "electronic",
-}
 
 
 # ------------------------------------------------------------------------------------------ installations
@@ -232,14 +226,14 @@ def seed_tenant(installation: Installation) -> Seeded:
         session.flush()
         result = (parent.id, applicant.account_id, subscription.id)
     with db.transaction(tenant.id) as session:
-        application = ops.create_draft(session, tenant, applicant, "residency-certificate", RESIDENCY_CHOICES)
+        application = ops.create_draft(session, tenant, applicant, "residency-certificate", RESIDENCY)
         application_id = application.id
     # Auto-issue: the issued document with its signed PDF in storage, audit records and outbox messages.
     issuer = certificates.Certificates(settings, installation.storage)
     with certificates.using(issuer), db.transaction(tenant.id) as session:
         ops.submit(session, tenant, applicant, application_id)
     with db.transaction(tenant.id) as session:
-        second = ops.create_draft(session, tenant, applicant, "residency-certificate", RESIDENCY_CHOICES)
+        second = ops.create_draft(session, tenant, applicant, "residency-certificate", RESIDENCY)
         storage_key = new_key(tenant.id, "attachments")
         installation.storage.put(storage_key, ATTACHMENT_BYTES, tenant_id=tenant.id, content_type="application/pdf")
         session.add(

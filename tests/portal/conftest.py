@@ -17,8 +17,9 @@ from madoguchi.db import Database
 from madoguchi.identity.models import Account
 from madoguchi.registry.models import Person
 from madoguchi.tenancy.models import Tenant
-from tests.factories import make_household, make_person, tenants
+from tests.factories import tenants
 from tests.identity.conftest import HTTPS, add_account, cheap_password_hashing, signed_in, staff_account
+from tests.world import family
 
 __all__ = ["cheap_password_hashing"]
 
@@ -39,17 +40,7 @@ class Towns:
 
 def _town(app: Any, db: Database, tenant: Tenant) -> Town:
     with db.transaction(tenant.id) as session:
-        household = make_household(session, tenant)
-        person = make_person(session, tenant, household)
-        make_person(
-            session,
-            tenant,
-            household,
-            given_name="陽葵",
-            given_name_kana="ヒマリ",
-            birth_date=date(2020, 8, 3),
-            relation_to_head="子",
-        )
+        person, _child = family(session, tenant, child_born=date(2020, 8, 3))
     account = add_account(db, tenant, person_id=person.id)
     return Town(tenant, person, account, signed_in(app, tenant, account))
 

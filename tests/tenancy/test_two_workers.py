@@ -33,7 +33,8 @@ from madoguchi.identity import operations as identity
 from madoguchi.identity.models import PlatformAdmin
 from tests.factories import tenants
 
-pytestmark = pytest.mark.slow
+#: Real gunicorn workers read what the test commits.
+pytestmark = [pytest.mark.slow, pytest.mark.commits]
 
 NEW_TOWN = {
     "slug": "hanamizuki-town",
