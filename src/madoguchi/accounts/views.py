@@ -5,87 +5,40 @@ admin's invitation link, logout; and the platform admins' login at ``/admin/logi
 Plain, accessible HTML in Japanese and English (``madoguchi.web.i18n`` picks the locale), CSRF
 tokens on every form (Flask-WTF). These routes are public by declaration: each checks the session cookie
 itself and sends a visitor without the right session back to the login page. The portal issue styles them.
+
+The platform admins' pages are ``platform_admins``; what both share is ``common``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from markupsafe import Markup
 
-from madoguchi.accounts.forms import CodeForm, CredentialsForm, EmailForm, EnrollmentForm, NewPasswordForm, SignUpForm
+from madoguchi.accounts.common import (
+    _enrollment_step,
+    _lang_only,
+    _login_failed,
+    _next_in_tenant,
+    _query,
+    _see_other,
+    _tenant_render,
+    _tenant_url,
+    _throttled,
+    web,
+)
+from madoguchi.accounts.forms import CodeForm, CredentialsForm, EmailForm, NewPasswordForm, SignUpForm
+from madoguchi.accounts.platform_admins import platform_web as _platform_pages
 from madoguchi.context import current_tenant, db_session
 from madoguchi.errors import Conflict, ValidationFailed
 from madoguchi.extensions import limiter
-from madoguchi.identity import boundary, operations, password_policy, repository, sessions, throttling, totp
-from madoguchi.identity.models import Account, AccountKind, PlatformAdmin
+from madoguchi.identity import boundary, operations, sessions, throttling
+from madoguchi.identity.models import AccountKind
 from madoguchi.platform import lifecycle
 from madoguchi.security import public
 from madoguchi.web.i18n import current_locale
-
-web = Blueprint("identity_web", __name__, template_folder="templates")
-platform_web = Blueprint("platform_login", __name__, template_folder="templates", url_prefix="/admin")
-for _blueprint in (web, platform_web):
-    _blueprint.record_once(lambda state: boundary.install(state.app))
-
-
-def _login_failed() -> str:
-    return _(
-        "The email address, password or code is not correct. After several failed attempts sign-in is "
-        "slowed down for a while: if so, try again later."
-    )
-
-
-def _throttled_message(wait: throttling.SignInThrottled) -> str:
-    minutes = max(1, -(-wait.retry_after // 60))
-    return _(
-        "Too many failed attempts: sign-in is paused for now. Try again in %(minutes)s minute(s).", minutes=minutes
-    )
-
-
-def _throttled(
-    template: str, wait: throttling.SignInThrottled, render: Callable[..., Any], field: str, **context: Any
-) -> Any:
-    """The form again, 429 with Retry-After, and the wait beside the field (the password was not checked)."""
-    body, status = render(template, 429, errors={field: [_throttled_message(wait)]}, **context)
-    return body, status, wait.headers
-
-
-def _render(template: str, status: int = 200, **context: Any) -> ResponseReturnValue:
-    return render_template(template, min_password_length=password_policy.MIN_LENGTH, **context), status
-
-
-def _tenant_render(template: str, status: int = 200, **context: Any) -> ResponseReturnValue:
-    tenant = current_tenant
-    return _render(template, status, tenant=tenant, **context)
-
-
-def _query(**extra: str | None) -> dict[str, Any]:
-    """The query to carry across steps: lang and next, plus ``extra``."""
-    kept = {k: v for k in ("lang", "next") if (v := request.args.get(k))}
-    return {**kept, **{k: v for k, v in extra.items() if v}}
-
-
-def _lang_only() -> dict[str, Any]:
-    return {k: v for k, v in _query().items() if k == "lang"}
-
-
-def _tenant_url(endpoint: str, **query: Any) -> str:
-    return url_for(endpoint, tenant=current_tenant.slug, **query)
-
-
-def _next_in_tenant(account: Account) -> str:
-    """A safe ``next`` wins; otherwise staff land in the console and residents on the portal."""
-    return boundary.safe_next(request.args.get("next"), boundary.landing_path(current_tenant, account))
-
-
-def _see_other(location: str) -> ResponseReturnValue:
-    return redirect(location, code=303)
-
 
 # --- Tenant login ------------------------------------------------------------------------------------
 
@@ -184,48 +137,6 @@ def two_factor_setup() -> ResponseReturnValue:
         finish=lambda: boundary.finish_second_factor(db_session(), row, account, channel="web"),
         done=lambda: _next_in_tenant(account),
     )
-
-
-def _enrollment_step(
-    owner: Account | PlatformAdmin,
-    *,
-    issuer: str,
-    render: Callable[..., Any],
-    action: str,
-    start: Callable[..., tuple[str, str]],
-    confirm: Callable[..., None],
-    finish: Callable[[], object],
-    done: Callable[[], str],
-) -> ResponseReturnValue:
-    """The authenticator set-up form (staff and platform admins): ask for a key, show it as a QR code, confirm."""
-    template = "identity/two_factor_setup.html"
-    if request.method == "GET":
-        return render(template, enabled=False, secret=None, action=action, errors={})
-    session = db_session()
-    sealer = boundary.sealer()
-    form = EnrollmentForm()
-    form.validate()  # nothing to refuse here but a bad CSRF token, which CSRFProtect answered already
-    if not form.confirming():
-        secret, uri = start(session, owner, sealer=sealer, issuer=issuer)
-        return render(template, enabled=False, action=action, errors={}, **_key_shown(secret, uri))
-    try:
-        confirm(session, owner, form.code.data or "", sealer=sealer)
-    except (ValidationFailed, Conflict):
-        session.rollback()
-        pending = operations.pending_totp_secret(owner, sealer=sealer)
-        pending_uri = totp.provisioning_uri(pending, account_name=owner.email, issuer=issuer) if pending else None
-        errors = {"code": [_("The code is not correct: check the app's clock and try again.")]}
-        shown = _key_shown(pending, pending_uri)
-        return render(template, 422, enabled=False, action=action, errors=errors, **shown)
-    finish()
-    return _see_other(done())
-
-
-def _key_shown(secret: str | None, uri: str | None) -> dict[str, Any]:
-    """The key, its otpauth URI and the same URI as an inline SVG QR code (what authenticator apps scan)."""
-    qr = totp.qr_code_svg(uri, label=_("QR code to scan with your authenticator app")) if uri else None
-    # segno writes the SVG itself and escapes the label: nothing a user typed goes in unescaped.
-    return {"secret": secret, "uri": uri, "qr_svg": Markup(qr) if qr else None}  # noqa: S704
 
 
 @web.post("/<tenant>/logout")
@@ -432,117 +343,4 @@ def accept_invitation(token: str) -> ResponseReturnValue:
     return _see_other(_tenant_url("identity_web.two_factor_setup", **_lang_only()))
 
 
-# --- Platform admins ---------------------------------------------------------------------------------
-
-
-def _admin_next() -> str:
-    return boundary.safe_next(request.args.get("next"), url_for("admin.tenants", **_lang_only()))
-
-
-@platform_web.route("/login", methods=["GET", "POST"])
-@public
-@limiter.limit(boundary.LOGIN_RATE_LIMIT, methods=["POST"])
-def admin_login() -> ResponseReturnValue:
-    context: dict[str, Any] = {"action": url_for("platform_login.admin_login", **_query()), "admin": True}
-    if request.method == "GET":
-        principal = sessions.principal_from_platform_session()
-        admin_id = principal.platform_admin_id if principal else None
-        signed_in = repository.platform_admin_by_id(db_session(), admin_id) if admin_id else None
-        return _render("identity/login.html", **context, values={}, errors={}, signed_in=signed_in)
-    form = CredentialsForm()
-    values = form.typed("email")
-    if not form.validate():
-        return _render("identity/login.html", 422, **context, values=values, errors=form.field_errors())
-    session = db_session()
-    try:
-        with boundary.platform_failures_recorded():
-            admin = operations.authenticate_platform_admin(
-                session, email=form.email.data, password=form.password.data, address=boundary.client_ip()
-            )
-    except operations.LoginFailed:
-        return _render("identity/login.html", 401, **context, values=values, errors={"form": [_login_failed()]})
-    except throttling.SignInThrottled as wait:
-        return _throttled("identity/login.html", wait, _render, "form", **context, values=values)
-    boundary.begin_platform_session(session, admin, code_checked=False)
-    if admin.totp_enabled:
-        return _see_other(url_for("platform_login.admin_second_factor", **_query()))
-    return _see_other(url_for("platform_login.admin_two_factor_setup", **_query()))
-
-
-def _pending_platform_session() -> tuple[Any, PlatformAdmin] | None:
-    """The platform admin whose session still waits for its second factor (or its enrollment)."""
-    row = sessions.session_from_cookie()
-    admin = sessions.platform_admin_of(row) if row is not None else None
-    if row is None or admin is None or row.second_factor_at is not None:
-        return None
-    return row, admin
-
-
-@platform_web.route("/login/second-factor", methods=["GET", "POST"])
-@public
-@limiter.limit(boundary.LOGIN_RATE_LIMIT, methods=["POST"])
-def admin_second_factor() -> ResponseReturnValue:
-    found = _pending_platform_session()
-    if found is None or not found[1].totp_enabled:
-        return _see_other(url_for("platform_login.admin_login", **_query()))
-    row, admin = found
-    action = url_for("platform_login.admin_second_factor", **_query())
-    if request.method == "GET":
-        return _render("identity/second_factor.html", action=action, errors={})
-    form = CodeForm()
-    if not form.validate():
-        return _render("identity/second_factor.html", 422, action=action, errors=form.field_errors())
-    session = db_session()
-    try:
-        with boundary.platform_failures_recorded():
-            operations.check_platform_totp_code(
-                session, admin, form.code.data, sealer=boundary.sealer(), address=boundary.client_ip()
-            )
-    except operations.LoginFailed:
-        return _render("identity/second_factor.html", 401, action=action, errors={"code": [_login_failed()]})
-    except throttling.SignInThrottled as wait:
-        return _throttled("identity/second_factor.html", wait, _render, "code", action=action)
-    _finish_platform_second_factor(row, admin)
-    return _see_other(_admin_next())
-
-
-def _finish_platform_second_factor(row: Any, admin: PlatformAdmin) -> None:
-    session = db_session()
-    operations.record_platform_login(session, admin, ip=boundary.client_ip())
-    _, token = sessions.complete_second_factor(session, row)
-    boundary.set_cookie_on_response(token)
-
-
-@platform_web.route("/account/two-factor", methods=["GET", "POST"])
-@public
-@limiter.limit(boundary.LOGIN_RATE_LIMIT, methods=["POST"])
-def admin_two_factor_setup() -> ResponseReturnValue:
-    """A platform admin without an authenticator sets one up right after the password (required)."""
-    found = _pending_platform_session()
-    if found is None or found[1].totp_enabled:
-        return _see_other(url_for("platform_login.admin_login", **_query()))
-    row, admin = found
-    return _enrollment_step(
-        admin,
-        issuer="Madoguchi",
-        render=_render,
-        action=url_for("platform_login.admin_two_factor_setup", **_query()),
-        start=operations.start_platform_totp_enrollment,
-        confirm=operations.confirm_platform_totp_enrollment,
-        finish=lambda: _finish_platform_second_factor(row, admin),
-        done=_admin_next,
-    )
-
-
-@platform_web.post("/logout")
-@public
-def admin_logout() -> ResponseReturnValue:
-    row = sessions.session_from_cookie()
-    if row is not None and row.platform_admin_id is not None:
-        sessions.end_session(db_session(), row.id)
-        operations.security_log.info("platform admin %s signed out", row.platform_admin_id)
-        boundary.clear_cookie_on_response()
-    return _see_other(url_for("platform_login.admin_login", **_lang_only()))
-
-
-WEB_BLUEPRINTS = [web, platform_web]
+WEB_BLUEPRINTS = [web, _platform_pages]

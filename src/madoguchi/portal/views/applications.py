@@ -1,115 +1,42 @@
-"""The resident portal: procedures, the application form page by page, review and submit, my applications
-with their timeline, withdraw and answering a request for more information, notices, connected apps and
-identity verification by letter.
-
-Views parse the form, call the operations of ``applications``, ``identity`` and ``oauth`` and render; the
-rules live in those operations. Input errors re-render the page with status 422 and store nothing.
-"""
+"""The portal's application pages: a procedure's public page, the form page by page, review and submit, and
+"My applications" with the timeline, withdrawing and answering a request for more information."""
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from madoguchi.applications import forms, repository
 from madoguchi.applications import operations as applications
+from madoguchi.applications import repository
 from madoguchi.applications.workflow import MORE_INFO_REQUESTED, Workflow
 from madoguchi.catalog import operations as catalog
 from madoguchi.catalog.presenters import procedure_view
 from madoguchi.context import current_tenant, db_session
-from madoguchi.errors import Conflict, Forbidden, ValidationFailed
-from madoguchi.extensions import limiter
-from madoguchi.identity import boundary
-from madoguchi.identity import operations as identity
-from madoguchi.identity.principal import SCOPE_DESCRIPTIONS, current_principal
-from madoguchi.identity.sessions import principal_from_session_cookie
-from madoguchi.notify import notices as inbox
-from madoguchi.oauth import operations as oauth
-from madoguchi.oauth import repository as oauth_repository
+from madoguchi.errors import Forbidden, ValidationFailed
+from madoguchi.identity.principal import current_principal
 from madoguchi.security import public
-from madoguchi.web import schema_answers, schema_form
-from madoguchi.web.auth import require_resident
+from madoguchi.web import schema_form
 from madoguchi.web.i18n import localized
 from madoguchi.web.resident_nav import nav_context, signed_in_resident
 
 if TYPE_CHECKING:  # annotations only: the pages go through the repositories and the operations
     from madoguchi.applications.models import Application, ApplicationEvent
-    from madoguchi.identity.models import Account
-    from madoguchi.notify.models import Notice
-
-public_pages = Blueprint("portal_public", __name__, template_folder="templates")
-bp = require_resident(Blueprint("portal", __name__, template_folder="templates"))
-WEB_BLUEPRINTS = [public_pages, bp]
-
-#: How many applications "My applications" lists, newest first.
-_MY_APPLICATIONS = 200
-#: History actions shown to the resident (edits, assignment and internal notes are not).
-_COMMENTS_FOR_RESIDENT = {"request_more_info", "reject", "respond", "withdraw"}
-
-
-# --- Shared pieces ------------------------------------------------------------------------------------
-
-
-@public_pages.app_template_global("portal_answer")
-def portal_answer(leaf: schema_form.Field, data: Any) -> str | list[str]:
-    return schema_answers.display(leaf, forms.resolve(data, leaf.pointer, None))
-
-
-@public_pages.app_template_global("portal_answered")
-def portal_answered(node: schema_form.Field, data: Any) -> bool:
-    return schema_answers.answered(node, data)
-
-
-def _account() -> Account:
-    account = current_principal().account
-    assert account is not None  # require_resident
-    return account
-
-
-def _render(template: str, status: int = 200, *, active: str = "", **context: Any) -> tuple[str, int]:
-    return render_template(template, tenant=current_tenant, **nav_context(_account(), active), **context), status
-
-
-def _own_application(application_id: uuid.UUID) -> Application:
-    """The signed-in resident's application; anyone else's (or another municipality's) is simply not there."""
-    return repository.get_for(db_session(), current_principal(), application_id)
-
-
-def _state_titles(application: Application) -> dict[str, str]:
-    return {s["name"]: localized(s.get("title")) for s in application.settings_snapshot["workflow"]["states"]}
-
-
-def _choices(application: Application) -> schema_form.Choices:
-    session = db_session()
-    household = (
-        repository.household_of(session, current_tenant.id, application.applicant_person_id)
-        if application.applicant_person_id is not None
-        else []
-    )
-    members: schema_form.Options = [
-        (m.resident_code, f"{m.full_name}（{m.relation_to_head}）" if m.relation_to_head else m.full_name)
-        for m in household
-    ]
-    facilities = [
-        (f.facility_code, localized({"ja": f.name_ja, "en": f.name_en}))
-        for f in repository.facilities(session, current_tenant.id)
-    ]
-    return schema_form.Choices(household_members=members, facilities=facilities)
-
-
-def _pages(application: Application) -> list[schema_form.Page]:
-    return schema_form.pages(application.settings_snapshot["form"], application.prefill_sources, _choices(application))
-
-
-def _procedure_title(application: Application) -> str:
-    return localized(application.settings_snapshot.get("title"))
-
+from madoguchi.portal.views.common import (
+    _COMMENTS_FOR_RESIDENT,
+    _MY_APPLICATIONS,
+    _account,
+    _own_application,
+    _pages,
+    _procedure_title,
+    _render,
+    _state_titles,
+    bp,
+    public_pages,
+)
 
 # --- Procedures (public) --------------------------------------------------------------------------------
 
@@ -391,169 +318,3 @@ def withdraw(application_id: uuid.UUID) -> Response:
     )
     flash(_("Your application %(reference)s has been withdrawn.", reference=found.reference))
     return redirect(url_for(".application", tenant=current_tenant.slug, application_id=found.id), 303)
-
-
-# --- Notices --------------------------------------------------------------------------------------------
-
-
-def notice_text(notice: Notice, application: Application | None) -> str:
-    """The notice in the reader's language, from what happened (its kind) and the application."""
-    reference = notice.reference or ""
-    if application is None:
-        return _("There is news about your application %(reference)s.", reference=reference)
-    state = notice.kind.removeprefix("application.")
-    procedure_title = _procedure_title(application)
-    if state == "submitted":
-        return _(
-            "We received your application %(reference)s (%(procedure)s).",
-            reference=reference,
-            procedure=procedure_title,
-        )
-    if state == MORE_INFO_REQUESTED:
-        return _(
-            "We need more information for your application %(reference)s (%(procedure)s): please open it and answer.",
-            reference=reference,
-            procedure=procedure_title,
-        )
-    return _(
-        "Your application %(reference)s (%(procedure)s) is now: %(state)s.",
-        reference=reference,
-        procedure=procedure_title,
-        state=_state_titles(application).get(state, state),
-    )
-
-
-@bp.get("/<tenant>/notices/")
-def notices() -> Any:
-    rows = inbox.inbox(db_session(), current_tenant.id, _account().id)
-    items = [{"notice": n, "text": notice_text(n, a), "application": a} for n, a in rows]
-    return _render("portal/notices.html", active="notices", items=items)
-
-
-@bp.get("/<tenant>/notices/<uuid:notice_id>")
-def notice(notice_id: uuid.UUID) -> Any:
-    session = db_session()
-    item, related = inbox.notice_of(session, current_tenant.id, _account().id, notice_id)
-    inbox.mark_read(session, item)
-    return _render(
-        "portal/notice.html", active="notices", notice=item, text=notice_text(item, related), application=related
-    )
-
-
-@bp.post("/<tenant>/notices/read-all")
-def read_all_notices() -> Response:
-    inbox.mark_all_read(db_session(), current_tenant.id, _account().id)
-    flash(_("All notices are marked as read."))
-    return redirect(url_for(".notices", tenant=current_tenant.slug), 303)
-
-
-# --- Connected apps -------------------------------------------------------------------------------------
-
-
-@bp.get("/<tenant>/account/connected-apps")
-def connected_apps() -> Any:
-    rows = oauth_repository.consents_of(db_session(), current_tenant.id, _account().id)
-    apps = [
-        {
-            "consent": consent,
-            "client": client,
-            "scopes": [localized(SCOPE_DESCRIPTIONS[s]) for s in consent.scopes if s in SCOPE_DESCRIPTIONS],
-        }
-        for consent, client in rows
-    ]
-    return _render("portal/connected_apps.html", active="apps", apps=apps)
-
-
-@bp.post("/<tenant>/account/connected-apps/<uuid:consent_id>/revoke")
-def revoke_app(consent_id: uuid.UUID) -> Response:
-    principal = current_principal()
-    assert principal.account is not None
-    oauth.withdraw_consent(db_session(), current_tenant.id, principal.account, consent_id, actor=principal.actor.label)
-    flash(_("The app can no longer act for you."))
-    return redirect(url_for(".connected_apps", tenant=current_tenant.slug), 303)
-
-
-# --- Identity verification by letter -------------------------------------------------------------------
-
-
-def _account_key() -> str:
-    principal = principal_from_session_cookie()
-    account = principal.account if principal is not None else None
-    return f"account:{account.id}" if account is not None else f"ip:{request.remote_addr}"
-
-
-def _render_identity(errors: dict[str, list[str]] | None = None, status: int = 200, **context: Any) -> tuple[str, int]:
-    contact = (current_tenant.profile or {}).get("contact") or {}
-    return _render("portal/identity.html", status, active="identity", errors=errors or {}, contact=contact, **context)
-
-
-@bp.get("/<tenant>/account/identity")
-def identity_page() -> Any:
-    return _render_identity(values={})
-
-
-@bp.post("/<tenant>/account/identity/letter")
-@limiter.limit("10/hour", key_func=_account_key)
-def request_letter() -> Any:
-    values = {"resident_code": request.form.get("resident_code", ""), "birth_date": request.form.get("birth_date", "")}
-    code = unicodedata.normalize("NFKC", values["resident_code"]).strip()
-    errors: dict[str, list[str]] = {}
-    if not code.isdigit() or len(code) != 11:
-        errors["resident_code"] = [_("Enter the 11-digit resident record code.")]
-    try:
-        birth_date = date.fromisoformat(values["birth_date"].strip())
-    except ValueError:
-        errors["birth_date"] = [_("Enter your date of birth, like 1985-04-02.")]
-    if errors:
-        return _render_identity(errors, 422, values=values)
-    account = _account()
-    try:
-        identity.request_identity_letter(
-            db_session(),
-            current_tenant,
-            account,
-            resident_code=code,
-            birth_date=birth_date,
-            data_key=boundary.settings().data_key,
-            actor=current_principal().actor.label,
-        )
-    except ValidationFailed:
-        db_session().rollback()
-        message = _("No one in the resident register matches this code and date of birth. Check both.")
-        return _render_identity({"resident_code": [message]}, 422, values=values)
-    except Conflict as refused:
-        db_session().rollback()
-        if "already linked" in (refused.detail or ""):
-            message = _("This person is already linked to an account. Please ask at the counter.")
-        elif "already verified" in (refused.detail or ""):
-            message = _("Your identity is already verified.")
-        else:
-            message = _("We have sent the most letters allowed for now. Wait for the letter, or ask at the counter.")
-        return _render_identity({"form": [message]}, 409, values=values)
-    flash(_("A letter with a one-time code is on its way to your registered address. It is valid for 14 days."))
-    return redirect(url_for(".identity_page", tenant=current_tenant.slug), 303)
-
-
-@bp.post("/<tenant>/account/identity/code")
-@limiter.limit("10/hour", key_func=_account_key)
-def confirm_code() -> Any:
-    code = request.form.get("code", "").strip()
-    if not code:
-        return _render_identity({"code": [_("Enter the code from the letter.")]}, 422, values={})
-    try:
-        with boundary.wrong_codes_counted(current_tenant.id):
-            identity.confirm_identity_code(
-                db_session(),
-                _account(),
-                code,
-                data_key=boundary.settings().data_key,
-                actor=current_principal().actor.label,
-            )
-    except identity.WrongIdentityCode:
-        message = _("The code is not correct, has expired or was used up. Check it, or request a new letter.")
-        return _render_identity({"code": [message]}, 422, values={})
-    except Conflict:
-        db_session().rollback()
-        return _render_identity({"form": [_("Your identity is already verified.")]}, 409, values={})
-    flash(_("Your identity is verified. Your applications are now filled in from your resident record."))
-    return redirect(url_for(".identity_page", tenant=current_tenant.slug), 303)
