@@ -1,30 +1,28 @@
-"""The identity API under ``/api/v1/t/<tenant>/``: sign-up, sessions, your account, staff, identity assurance.
-
-Two blueprints: ``identity_public`` (sign-up, address verification, sign-in/out: reachable without
-credentials, rate-limited per IP) and ``identity`` (everything else, through ``require_authentication``).
-Account management works with a browser session only: an OAuth token (a vendor app) may read ``/me``
-but never manages passwords, second factors, staff or identities.
-"""
+"""The identity API for an account holder: sign-up, address verification, password reset, sign-in and the
+session, and ``/me`` (the account, TOTP, password, identity verification by letter)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from madoguchi.api.auth import limit_per_caller_and_address, require_authentication
+from madoguchi.api.identity.common import (
+    _signed_in,
+    account_view,
+    blp,
+    problems,
+    public_blp,
+)
 from madoguchi.context import current_tenant, db_session
 from madoguchi.errors import PROBLEM_CONTENT_TYPE, Forbidden
 from madoguchi.extensions import ProblemSchema, limiter
 from madoguchi.identity import boundary, operations, sessions
-from madoguchi.identity.models import Account, AccountKind, StaffRole
-from madoguchi.identity.principal import Principal, current_principal
+from madoguchi.identity.models import AccountKind
+from madoguchi.identity.principal import current_principal
 from madoguchi.identity.schemas import (
     AccountSchema,
-    CounterIdentitySchema,
     EmailTokenSchema,
     IdentityLetterRequestSchema,
     IdentityLetterSchema,
@@ -37,99 +35,9 @@ from madoguchi.identity.schemas import (
     SessionSchema,
     SignUpAcceptedSchema,
     SignUpSchema,
-    StaffCreatedSchema,
-    StaffCreateSchema,
-    StaffSchema,
-    StaffUpdateSchema,
     TotpEnrollmentSchema,
 )
 from madoguchi.security import public
-
-public_blp = Blueprint(
-    "identity_public",
-    __name__,
-    description="Resident sign-up, email address verification, and signing in and out (session cookie)",
-)
-blp = Blueprint(
-    "identity",
-    __name__,
-    description="Your account and second factor, the municipality's staff, and residents' identity verification",
-)
-require_authentication(blp)
-limit_per_caller_and_address(blp)
-
-for _blueprint in (public_blp, blp):
-    _blueprint.record_once(lambda state: boundary.install(state.app))
-
-_PROBLEMS = {
-    401: "Not signed in (or the session ended)",
-    403: "Not allowed (role, account kind, or an OAuth token), or the municipality's service is suspended",
-    404: "Unknown municipality, or no such account in it",
-    409: "The request conflicts with the current state",
-    422: "The data is not valid",
-    429: "Too many requests: see Retry-After",
-}
-
-
-def problems(bp: Blueprint, *statuses: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Document the problem+json answers a view may give."""
-
-    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-        for status in statuses:
-            view = bp.alt_response(
-                status, schema=ProblemSchema, content_type=PROBLEM_CONTENT_TYPE, description=_PROBLEMS[status]
-            )(view)
-        return view
-
-    return decorate
-
-
-def account_view(account: Account, *, pending: bool = False) -> dict[str, Any]:
-    return {
-        "id": account.id,
-        "email": account.email,
-        "display_name": account.display_name,
-        "kind": account.kind,
-        "roles": list(account.roles or []),
-        "identity_assurance": account.identity_assurance,
-        "resident_code": operations.resident_code_of(db_session(), account),
-        "email_verified": account.email_verified_at is not None,
-        "totp_enabled": account.totp_enabled,
-        "second_factor_pending": pending,
-    }
-
-
-def staff_view(account: Account, *, initial_password: str | None = None) -> dict[str, Any]:
-    return {
-        "id": account.id,
-        "email": account.email,
-        "display_name": account.display_name,
-        "roles": list(account.roles or []),
-        "disabled": account.disabled,
-        "totp_enabled": account.totp_enabled,
-        "created_at": account.created_at,
-        "last_login_at": account.last_login_at,
-        "initial_password": initial_password,
-    }
-
-
-def _signed_in(kind: str | None = None) -> Principal:
-    """The caller, signed in with a browser session (not an OAuth token), optionally of one account kind."""
-    principal = current_principal()
-    if principal.method != "session" or principal.account is None:
-        raise Forbidden("This needs a signed-in browser session, not an OAuth token.")
-    if kind is not None and principal.account.kind != kind:
-        raise Forbidden(f"This is for {kind} accounts.")
-    return principal
-
-
-def _staff_with(*roles: str) -> Principal:
-    principal = _signed_in(AccountKind.STAFF)
-    assert principal.account is not None
-    if not set(roles) & set(principal.account.roles or []):
-        raise Forbidden(f"This needs the role {' or '.join(roles)}.")
-    return principal
-
 
 # --- Public: sign-up, address verification, sign-in ---------------------------------------------------
 
@@ -437,98 +345,3 @@ class IdentityLetterConfirmation(MethodView):
                 actor=principal.actor.label,
             )
         return account_view(account)
-
-
-# --- Staff (tenant admin) ----------------------------------------------------------------------------
-
-
-@blp.route("/t/<tenant>/staff")
-class StaffCollection(MethodView):
-    @blp.response(200, StaffSchema(many=True))
-    @problems(blp, 401, 403, 404, 429)
-    def get(self) -> Any:
-        """List the staff accounts (tenant admin)"""
-        _staff_with(StaffRole.TENANT_ADMIN)
-        return [staff_view(a) for a in operations.list_staff(db_session(), current_tenant.id)]
-
-    @blp.arguments(StaffCreateSchema)
-    @blp.response(201, StaffCreatedSchema)
-    @problems(blp, 401, 403, 404, 409, 422, 429)
-    def post(self, args: dict[str, Any]) -> Any:
-        """Create a staff account (tenant admin)
-
-        Without a password, a one-time password is generated and shown in this response only.
-        """
-        principal = _staff_with(StaffRole.TENANT_ADMIN)
-        account, generated = operations.create_staff(
-            db_session(),
-            current_tenant.id,
-            email=args["email"],
-            display_name=args["display_name"],
-            roles=args["roles"],
-            password=args["password"],
-            actor=principal.actor.label,
-        )
-        return staff_view(account, initial_password=generated)
-
-
-@blp.route("/t/<tenant>/staff/<uuid:account_id>")
-class StaffItem(MethodView):
-    @blp.response(200, StaffSchema)
-    @problems(blp, 401, 403, 404, 429)
-    def get(self, account_id: Any) -> Any:
-        """Get a staff account (tenant admin)"""
-        _staff_with(StaffRole.TENANT_ADMIN)
-        return staff_view(operations.get_staff(db_session(), current_tenant.id, account_id))
-
-    @blp.arguments(StaffUpdateSchema)
-    @blp.response(200, StaffSchema)
-    @problems(blp, 401, 403, 404, 409, 422, 429)
-    def patch(self, args: dict[str, Any], account_id: Any) -> Any:
-        """Change a staff account's roles, or disable or enable it (tenant admin)
-
-        Disabling ends all the account's sessions at once. The municipality always keeps one enabled tenant
-        admin, and nobody disables themselves.
-        """
-        principal = _staff_with(StaffRole.TENANT_ADMIN)
-        assert principal.account is not None
-        account = operations.update_staff(
-            db_session(),
-            current_tenant.id,
-            account_id,
-            by=principal.account,
-            roles=args.get("roles"),
-            disabled=args.get("disabled"),
-            actor=principal.actor.label,
-        )
-        return staff_view(account)
-
-
-# --- Identity verification at the counter ------------------------------------------------------------
-
-
-@blp.route("/t/<tenant>/accounts/<uuid:account_id>/identity")
-class CounterIdentity(MethodView):
-    @blp.arguments(CounterIdentitySchema)
-    @blp.response(200, AccountSchema)
-    @problems(blp, 401, 403, 404, 409, 422, 429)
-    def post(self, args: dict[str, Any], account_id: Any) -> Any:
-        """Verify a resident's identity at the counter (clerk or supervisor)
-
-        The resident showed an identity document: link their account to the person in the resident register.
-        Identity assurance becomes ``verified``.
-        """
-        principal = _staff_with(StaffRole.CLERK, StaffRole.SUPERVISOR)
-        assert principal.account is not None
-        account = operations.link_identity_at_counter(
-            db_session(),
-            current_tenant.id,
-            account_id,
-            resident_code=args["resident_code"],
-            by=principal.account,
-            actor=principal.actor.label,
-        )
-        return account_view(account)
-
-
-API_BLUEPRINTS = [public_blp, blp]
