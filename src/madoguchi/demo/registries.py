@@ -89,6 +89,14 @@ class _Generator(Draws):
         wife = self.person(family_name, "female", self.birth_for_age(wife_age), spouse, wife_role, koseki, taken)
         return husband, wife, koseki
 
+    def earning_head(self, family_name: Name, age: int, taken: set[str]) -> tuple[DemoPerson, tuple[str, str]]:
+        """An earning head of household of either sex, in a family register headed by a parent's generation."""
+        koseki = self.koseki(family_name, "male", self.birth_for_age(age + 30), set())
+        sex = self.rng.choice(("male", "female"))
+        return self.person(
+            family_name, sex, self.birth_for_age(age), HEAD_OF_HOUSEHOLD, "earner", koseki, taken
+        ), koseki
+
     def demo_family(self) -> list[DemoPerson]:
         taken: set[str] = set()
         family_name = self.family_name()
@@ -188,16 +196,7 @@ class _Generator(Draws):
             return [husband, wife, *kids]
         if kind == "siblings":
             age = rng.randint(25, 45)
-            koseki = self.koseki(family_name, "male", self.birth_for_age(age + 30), set())
-            head = self.person(
-                family_name,
-                rng.choice(("male", "female")),
-                self.birth_for_age(age),
-                HEAD_OF_HOUSEHOLD,
-                "earner",
-                koseki,
-                taken,
-            )
+            head, koseki = self.earning_head(family_name, age, taken)
             younger = rng.random() < 0.5
             sibling_age = age - rng.randint(1, 5) if younger else age + rng.randint(1, 5)
             sex = rng.choice(("male", "female"))
@@ -213,16 +212,7 @@ class _Generator(Draws):
             return [head, sibling]
         # "other": a young adult with a grandparent, or two unrelated people sharing a home.
         age = rng.randint(20, 32)
-        koseki = self.koseki(family_name, "male", self.birth_for_age(age + 30), set())
-        head = self.person(
-            family_name,
-            rng.choice(("male", "female")),
-            self.birth_for_age(age),
-            HEAD_OF_HOUSEHOLD,
-            "earner",
-            koseki,
-            taken,
-        )
+        head, koseki = self.earning_head(family_name, age, taken)
         if rng.random() < 0.5:
             grand_age = rng.randint(78, 95)
             grandmother_koseki = self.koseki(family_name, "male", self.birth_for_age(grand_age + 3), set())
