@@ -16,7 +16,7 @@ from madoguchi import jp
 from madoguchi.api.auth import limit_per_caller_and_address, require_authentication, requires_scope
 from madoguchi.api.etags import IF_MATCH, VERSION_ETAG, Blueprint
 from madoguchi.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, make_idempotent
-from madoguchi.api.pagination import decode_cursor, encode_cursor
+from madoguchi.api.pagination import decode_cursor, keyset_page
 from madoguchi.applications import operations, repository
 from madoguchi.applications.operations import INTERNAL_COMMENT_ACTION
 from madoguchi.applications.schemas import (
@@ -159,12 +159,7 @@ class Applications(MethodView):
             after=decode_cursor(args["after"]) if args.get("after") else None,
             limit=args["limit"],
         )
-        more = len(rows) > args["limit"]
-        rows = rows[: args["limit"]]
-        return {
-            "items": [present(a, principal) for a in rows],
-            "next_cursor": encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
-        }
+        return keyset_page(rows, args["limit"], lambda a: present(a, principal))
 
     @blp.etag
     @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])

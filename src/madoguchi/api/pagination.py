@@ -10,7 +10,9 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
 from madoguchi.errors import ValidationFailed
 
@@ -31,3 +33,22 @@ def decode_cursor(cursor: str, *, field: str = "after") -> tuple[datetime, uuid.
         return moment, uuid.UUID(row_id)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise ValidationFailed(errors={field: ["is not a cursor returned by this API"]}) from None
+
+
+class _Keyed(Protocol):
+    created_at: datetime
+    id: uuid.UUID
+
+
+Row = TypeVar("Row", bound=_Keyed)
+
+
+def keyset_page(rows: Sequence[Row], limit: int, present: Callable[[Row], Any]) -> dict[str, Any]:
+    """A page from up to ``limit + 1`` rows read in order: the first ``limit`` presented, and the cursor after the
+    last of them when the extra row shows that more follow."""
+    page = rows[:limit]
+    more = len(rows) > limit
+    return {
+        "items": [present(row) for row in page],
+        "next_cursor": encode_cursor(page[-1].created_at, page[-1].id) if more else None,
+    }

@@ -16,7 +16,7 @@ from flask_smorest import Blueprint
 
 from madoguchi.api.auth import require_authentication, requires_scope
 from madoguchi.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, make_idempotent, withheld_on_replay
-from madoguchi.api.pagination import decode_cursor, encode_cursor
+from madoguchi.api.pagination import decode_cursor, keyset_page
 from madoguchi.config import Settings
 from madoguchi.context import current_tenant, db_session
 from madoguchi.errors import Forbidden
@@ -163,12 +163,7 @@ class Deliveries(MethodView):
             after=decode_cursor(args["after"]) if args.get("after") else None,
             limit=args["limit"],
         )
-        more = len(rows) > args["limit"]
-        rows = rows[: args["limit"]]
-        return {
-            "items": [present_delivery(d) for d in rows],
-            "next_cursor": encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
-        }
+        return keyset_page(rows, args["limit"], present_delivery)
 
 
 @blp.route("/<uuid:subscription_id>/deliveries/<uuid:delivery_id>/replay")
