@@ -1,0 +1,194 @@
+"""Drafts: an application created (prefilled from the register, online or at the counter) and edited until it
+is submitted. Prefilled answers come from the register and are not asked again."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from madoguchi.applications import forms, repository
+from madoguchi.applications.history import check_version, ensure_visible, flush, record, role_label
+from madoguchi.applications.models import Application
+from madoguchi.catalog import operations as catalog
+from madoguchi.db import utcnow
+from madoguchi.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+)
+from madoguchi.identity.actors import APPLICANT_ROLE, Actor
+from madoguchi.registry.models import Person
+from madoguchi.tenancy.models import Tenant
+
+REGISTRY_SOURCE = "resident_register"
+CHANNELS = ("online", "counter", "api")
+_REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud at the counter
+
+
+def _reference(service_key: str) -> str:
+    prefix = "".join(word[0] for word in service_key.split("-")).upper()[:3]
+    code = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+    return f"{prefix}-{code[:4]}-{code[4:]}"
+
+
+def _prefill(person: Person, mapping: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    values = person.registry_fields()
+    data: dict[str, Any] = {}
+    sources: dict[str, Any] = {}
+    for ptr, field in mapping.items():
+        value = values.get(field)
+        if value is not None:
+            forms.assign(data, ptr, value)
+            sources[ptr] = {"source": REGISTRY_SOURCE, "field": field}
+    return data, sources
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _check_prefilled_unchanged(application: Application, data: dict[str, Any]) -> dict[str, Any]:
+    """Prefilled fields come from the register and are not asked again: keep them, refuse edits of them."""
+    errors: dict[str, list[str]] = {}
+    result = _merge({}, data)
+    for ptr in application.prefill_sources:
+        registered = forms.resolve(application.data, ptr, None)
+        given = forms.resolve(data, ptr, None)
+        if given is not None and given != registered:
+            errors[ptr] = ["comes from the resident register and cannot be changed in this form"]
+        elif registered is not None:
+            forms.assign(result, ptr, registered)
+    if errors:
+        raise ValidationFailed("Some fields cannot be changed.", errors=errors)
+    return result
+
+
+def _validate_draft(application: Application, data: dict[str, Any]) -> None:
+    errors = forms.field_errors(application.settings_snapshot["form"], data, partial=True)
+    if errors:
+        raise ValidationFailed("Some fields are not valid.", errors=errors)
+
+
+def create_draft(
+    session: Session,
+    tenant: Tenant,
+    actor: Actor,
+    service_key: str,
+    data: dict[str, Any] | None = None,
+    *,
+    channel: str = "online",
+    person_id: uuid.UUID | None = None,
+    applicant_account_id: uuid.UUID | None = None,
+    client_id: uuid.UUID | None = None,
+) -> Application:
+    """Start an application, prefilled from the register when the applicant is linked to a person.
+
+    Residents file for themselves (their linked person). At the counter (書かない窓口) a clerk names the
+    person found in the register; the application is prefilled from that record and the resident only
+    confirms it.
+    """
+    if channel not in CHANNELS:
+        raise ValidationFailed(errors={"channel": [f"must be one of: {', '.join(CHANNELS)}"]})
+    tenant_service, version = catalog.tenant_service_for(session, tenant.id, service_key)
+    settings = catalog.effective_settings(tenant_service, version)
+
+    if actor.is_resident:
+        if person_id is not None and person_id != actor.person_id:
+            raise Forbidden("A resident files for themselves; an agent files with a power of attorney instead.")
+        person_id, applicant_account_id = actor.person_id, actor.account_id
+    elif actor.is_staff:
+        if not actor.staff_roles:
+            raise Forbidden("This account has no staff role.")
+    else:
+        raise Forbidden("Only residents and staff file applications.")
+
+    person = None
+    if person_id is not None:
+        person = session.execute(select(Person).where(Person.id == person_id)).scalar_one_or_none()
+        if person is None:
+            raise NotFound("No such person in this municipality's resident register.")
+
+    application = Application(
+        tenant_id=tenant.id,
+        reference=_reference(service_key),
+        service_key=service_key,
+        service_version_id=version.id,
+        state=settings["workflow"]["initial"],
+        channel=channel,
+        applicant_account_id=applicant_account_id,
+        applicant_person_id=person.id if person else None,
+        filed_by_client_id=client_id,
+        settings_snapshot=settings,
+    )
+    prefilled, sources = _prefill(person, settings.get("prefill") or {}) if person else ({}, {})
+    application.prefill_sources = sources
+    application.data = prefilled
+    data = forms.normalize(settings["form"], data) if data else data
+    merged = _check_prefilled_unchanged(application, data) if data else prefilled
+    _validate_draft(application, merged)
+    application.data = merged
+    session.add(application)
+    flush(session)
+    record(
+        session,
+        application,
+        actor,
+        action="create",
+        role=role_label(actor),
+        from_state=None,
+        to_state=application.state,
+        data={"service": service_key, "version": version.version, "channel": channel},
+    )
+    flush(session)
+    return application
+
+
+def _may_edit(actor: Actor, application: Application) -> str:
+    ensure_visible(actor, application)
+    if actor.account_id is not None and actor.account_id == application.applicant_account_id:
+        return APPLICANT_ROLE
+    return role_label(actor)
+
+
+def update_draft(
+    session: Session,
+    tenant: Tenant,
+    actor: Actor,
+    application_id: uuid.UUID,
+    data: dict[str, Any],
+    *,
+    expected_version: int | None = None,
+) -> Application:
+    """Replace the draft's data (prefilled fields stay as registered). Allowed while the draft is editable."""
+    application = repository.get(session, tenant.id, application_id)
+    role = _may_edit(actor, application)
+    check_version(application, expected_version)
+    if not application.is_editable:
+        raise Conflict(f"The application is '{application.state}' and can no longer be edited.")
+    merged = _check_prefilled_unchanged(application, forms.normalize(application.settings_snapshot["form"], data))
+    _validate_draft(application, merged)
+    application.data = merged
+    application.updated_at = utcnow()
+    flush(session)
+    record(
+        session,
+        application,
+        actor,
+        action="update",
+        role=role,
+        from_state=application.state,
+        to_state=application.state,
+    )
+    flush(session)
+    return application
