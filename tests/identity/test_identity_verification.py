@@ -165,7 +165,7 @@ def test_a_resident_verifies_with_a_code_sent_to_their_address(
 
     # The embedded letter backend logs the template and the reference, never the code.
     with caplog.at_level(logging.INFO):
-        assert worker.run_once(db, worker.default_handlers(settings)) == 1
+        assert worker.run_once(db, worker.default_handlers(settings), app=app) == 1
     logged = caplog.text
     assert "identity.code" in logged and f"identity-verification:{verification.id}" in logged
     assert code not in logged

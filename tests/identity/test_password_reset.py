@@ -64,7 +64,7 @@ def _resets(db: Database, tenant) -> list[PasswordReset]:
         return list(session.execute(select(PasswordReset).order_by(PasswordReset.created_at)).scalars())
 
 
-def test_a_reset_link_is_mailed_and_only_its_hash_is_stored(client, db: Database, towns: Towns, settings) -> None:
+def test_a_reset_link_is_mailed_and_only_its_hash_is_stored(app, client, db: Database, towns: Towns, settings) -> None:
     account = add_account(db, towns.b, email="hanako@example.jp")
     answer = _ask(client, towns.b, "ＨＡＮＡＫＯ@EXAMPLE.JP".lower())  # full-width typed: NFKC finds the account
     assert answer.status_code == 202
@@ -76,7 +76,8 @@ def test_a_reset_link_is_mailed_and_only_its_hash_is_stored(client, db: Database
     assert row.account_id == account.id
     assert row.token_hash == hashlib.sha256(token.encode()).hexdigest() and token not in row.token_hash
     assert (row.expires_at - row.created_at).total_seconds() == 3600
-    subject, body = messages.render("account.password_reset", "ja", {**_context(towns), **mail, "expires_at": "x"})
+    with app.app_context():  # emails are rendered with the app's translations
+        subject, body = messages.render("account.password_reset", "ja", {**_context(towns), **mail, "expires_at": "x"})
     assert "パスワードの再設定" in subject and mail["reset_url"] in body
 
 
@@ -238,7 +239,7 @@ def test_staff_may_reset_too_and_still_need_their_second_factor(client, db: Data
     assert problem(login(client, towns.a, admin.email, NEW_PASSWORD))["type"].endswith("second-factor-required")
 
 
-def test_the_already_registered_mail_offers_the_reset_page_not_the_counter(db: Database, towns: Towns) -> None:
+def test_the_already_registered_mail_offers_the_reset_page_not_the_counter(app, db: Database, towns: Towns) -> None:
     with db.transaction(towns.b.id) as session:
         session.add(
             Account(
@@ -261,10 +262,11 @@ def test_the_already_registered_mail_offers_the_reset_page_not_the_counter(db: D
             data_key=DATA_KEY,
         )
     [mail] = [m.payload for m in outbox(db, towns.b, "notify.account")]
-    for locale in ("ja", "en"):
-        _, body = messages.render(mail["template"], locale, {**_context(towns), **mail})
-        assert f"{HTTPS}/{towns.b.slug}/password-reset" in body
-        assert "窓口にお問い合わせ" not in body and "please contact us" not in body
-    # A reminder queued before this change (no reset link in it) still renders.
-    old = {k: v for k, v in mail.items() if k != "password_reset_url"}
-    assert "ログインのページ" in messages.render(mail["template"], "ja", {**_context(towns), **old})[1]
+    with app.app_context():  # emails are rendered with the app's translations
+        for locale in ("ja", "en"):
+            _, body = messages.render(mail["template"], locale, {**_context(towns), **mail})
+            assert f"{HTTPS}/{towns.b.slug}/password-reset" in body
+            assert "窓口にお問い合わせ" not in body and "please contact us" not in body
+        # A reminder queued before this change (no reset link in it) still renders.
+        old = {k: v for k, v in mail.items() if k != "password_reset_url"}
+        assert "ログインのページ" in messages.render(mail["template"], "ja", {**_context(towns), **old})[1]

@@ -284,7 +284,7 @@ def test_existing_accounts_are_untouched_by_a_sign_up(client, db: Database, town
 
 
 @pytest.mark.commits  # the outbox worker sends on threads of its own
-def test_the_embedded_mail_backend_logs_no_link(client, db: Database, towns: Towns, caplog, settings) -> None:
+def test_the_embedded_mail_backend_logs_no_link(app, client, db: Database, towns: Towns, caplog, settings) -> None:
     import logging
 
     from madoguchi.notify import worker
@@ -292,7 +292,7 @@ def test_the_embedded_mail_backend_logs_no_link(client, db: Database, towns: Tow
     _sign_up(client, towns.a)
     token = _token(_link(db, towns.a))
     with caplog.at_level(logging.INFO):
-        assert worker.run_once(db, worker.default_handlers(settings)) == 1
+        assert worker.run_once(db, worker.default_handlers(settings), app=app) == 1
     assert "account.verify_email" in caplog.text and "account:" in caplog.text
     assert token not in caplog.text
     assert all(m.processed_at is not None and m.last_error is None for m in outbox(db, towns.a))

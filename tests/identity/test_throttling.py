@@ -148,7 +148,7 @@ def test_an_outsider_cannot_lock_the_tenant_admin_out(app, db: Database, towns: 
     assert response.status_code == 201, response.json
 
 
-def test_the_owner_is_told_by_email_once_per_episode(client, db: Database, towns: Towns, later, settings) -> None:
+def test_the_owner_is_told_by_email_once_per_episode(app, client, db: Database, towns: Towns, later, settings) -> None:
     account = add_account(db, towns.a)
     guesser = "198.51.100.8"
 
@@ -167,7 +167,7 @@ def test_the_owner_is_told_by_email_once_per_episode(client, db: Database, towns
         (account.email, True)
     ]
     assert "account.sign_in_throttled" in [r.action for r in audit_actions(db, towns.a)]
-    with db.transaction(towns.a.id) as session:
+    with db.transaction(towns.a.id) as session, app.app_context():  # rendered with the app's translations
         email = messages.build(session, towns.a, told()[0], settings)
     assert email is not None and email.recipient == account.email and email.locale == "ja"
     assert "ロックされていません" in email.body and f"/{towns.a.slug}/login" in email.body

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from flask import Flask
 from sqlalchemy import func, select
 
 from madoguchi import outbox
@@ -174,7 +175,7 @@ def slow_relay() -> Iterator[tuple[SlowRelay, int]]:
 
 
 @pytest.fixture
-def running_worker(db: Database) -> Iterator[Callable[[Settings], None]]:
+def running_worker(app: Flask, db: Database) -> Iterator[Callable[[Settings], None]]:
     """Start ``worker.run_forever`` in a thread with the given settings; stopped at teardown.
 
     Request it first: fixtures are torn down in reverse, so the faulty servers let go of the worker's sends
@@ -185,7 +186,13 @@ def running_worker(db: Database) -> Iterator[Callable[[Settings], None]]:
     def start(settings: Settings) -> None:
         thread = threading.Thread(
             target=worker.run_forever,
-            kwargs={"database": db, "poll_seconds": settings.worker_poll_seconds, "stop": stop, "settings": settings},
+            kwargs={
+                "database": db,
+                "poll_seconds": settings.worker_poll_seconds,
+                "stop": stop,
+                "settings": settings,
+                "app": app,
+            },
             name="outbox-worker-under-test",
             daemon=True,
         )

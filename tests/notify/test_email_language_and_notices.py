@@ -42,14 +42,15 @@ def test_the_migration_matches_the_models(backend) -> None:
     assert "locale" in columns
 
 
-def test_a_resident_who_switches_to_english_gets_english_emails_and_notices(db, towns, settings, sign_in) -> None:
+def test_a_resident_who_switches_to_english_gets_english_emails_and_notices(app, db, towns, settings, sign_in) -> None:
     _, town = towns  # sakuragaoka-city: Japanese and English; residency certificates auto-issued
     resident = sign_in(town.resident_account)
     assert resident.get(f"{HTTPS}/{town.slug}/notices/?lang=en").status_code == 200
     assert _account(db, town).locale == "en"
 
     submit_application(db, town)  # submitted, then approved and issued with no clerk
-    drain(db, settings)
+    with app.app_context():  # the worker renders the emails with the app's translations
+        drain(db, settings)
     deliveries = _deliveries(db, town)
     assert [d.template for d in deliveries] == ["application.submitted", "application.approved", "application.issued"]
     assert {d.locale for d in deliveries} == {"en"} and {d.status for d in deliveries} == {"sent"}
@@ -66,14 +67,15 @@ def test_a_resident_who_switches_to_english_gets_english_emails_and_notices(db, 
     assert '<span class="count">2</span>' in resident.get(f"{HTTPS}/{town.slug}/notices/").get_data(as_text=True)
 
 
-def test_a_language_the_municipality_does_not_offer_is_not_used(db, towns, settings, sign_in) -> None:
+def test_a_language_the_municipality_does_not_offer_is_not_used(app, db, towns, settings, sign_in) -> None:
     town, _ = towns  # midorikawa-village: Japanese only
     sign_in(town.resident_account).get(f"{HTTPS}/{town.slug}/notices/?lang=en")
     assert _account(db, town).locale is None
     with db.transaction(town.tenant.id) as session:
         session.get(Account, town.resident_account.id).locale = "en"  # chosen earlier, say, before a change
     submit_application(db, town)
-    drain(db, settings)
+    with app.app_context():  # the worker renders the emails with the app's translations
+        drain(db, settings)
     [delivery] = _deliveries(db, town)
     assert delivery.locale == "ja" and "申請を受け付けました" in delivery.subject
 

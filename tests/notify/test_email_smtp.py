@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from flask import Flask
 from sqlalchemy import select, update
 
 from madoguchi.applications import operations as ops
@@ -164,9 +165,9 @@ def _deliveries(db: Database, tenant: Tenant) -> list[EmailDelivery]:
         return list(session.execute(select(EmailDelivery).order_by(EmailDelivery.created_at)).scalars())
 
 
-def _drain(db: Database, settings: Settings) -> None:
+def _drain(app: Flask, db: Database, settings: Settings) -> None:
     for _ in range(10):
-        if not worker.run_once(db, settings=settings):
+        if not worker.run_once(db, settings=settings, app=app):
             return
     raise AssertionError("the outbox did not drain")
 
@@ -220,12 +221,12 @@ TENANT_NAME = {"ja": "汐見町", "en": "Shiomi"}
 # --------------------------------------------------------------------------------------------- tests
 
 
-def test_each_event_arrives_once_in_the_residents_own_language(db, seeded, inbox, smtp_settings) -> None:
+def test_each_event_arrives_once_in_the_residents_own_language(app, db, seeded, inbox, smtp_settings) -> None:
     server, _ = inbox
     tenant = _tenant(db, BILINGUAL)
     japanese, english = _resident(db, tenant, "ja"), _resident(db, tenant, "en")
     journeys = {"ja": (japanese, *_whole_journey(db, japanese)), "en": (english, *_whole_journey(db, english))}
-    _drain(db, smtp_settings)
+    _drain(app, db, smtp_settings)
 
     emails = server.emails()
     assert len(emails) == 12
@@ -258,24 +259,26 @@ def test_each_event_arrives_once_in_the_residents_own_language(db, seeded, inbox
     assert message_ids == {f"<{d.message_id}@mail.madoguchi.example>" for d in deliveries}
 
 
-def test_running_the_worker_again_never_sends_twice(db, seeded, inbox, smtp_settings) -> None:
+def test_running_the_worker_again_never_sends_twice(app, db, seeded, inbox, smtp_settings) -> None:
     server, _ = inbox
     tenant = _tenant(db, BILINGUAL)
     who = _resident(db, tenant, "ja")
     _file(db, who)
-    _drain(db, smtp_settings)
+    _drain(app, db, smtp_settings)
     assert len(server.received) == 1
     # Even with the outbox message made due again (as after a crash before its commit was recorded), the
     # delivery row says "sent": the email is not sent a second time.
     with db.transaction(tenant.id) as session:
         session.execute(update(OutboxMessage).values(processed_at=None, available_at=utcnow()))
-    _drain(db, smtp_settings)
-    _drain(db, smtp_settings)
+    _drain(app, db, smtp_settings)
+    _drain(app, db, smtp_settings)
     assert len(server.received) == 1
     assert [d.attempts for d in _deliveries(db, tenant)] == [1]
 
 
-def test_a_crash_between_send_and_commit_resends_with_the_same_message_id(db, seeded, inbox, smtp_settings) -> None:
+def test_a_crash_between_send_and_commit_resends_with_the_same_message_id(
+    app, db, seeded, inbox, smtp_settings
+) -> None:
     from madoguchi.notify import email
 
     server, _ = inbox
@@ -288,31 +291,31 @@ def test_a_crash_between_send_and_commit_resends_with_the_same_message_id(db, se
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(email, "_record_sent", die_before_recording)
-        worker.run_once(db, settings=smtp_settings)
+        worker.run_once(db, settings=smtp_settings, app=app)
     assert len(server.received) == 1 and _deliveries(db, tenant) == []
     with db.transaction(tenant.id) as session:
         [message] = session.execute(select(OutboxMessage).where(OutboxMessage.topic == "notify.applicant")).scalars()
         # Left in flight under the dead worker's lease: nobody sends it again before the lease expires.
         assert message.in_flight_at is not None and message.processed_at is None
-    _drain(db, smtp_settings)
+    _drain(app, db, smtp_settings)
     assert len(server.received) == 1
     with db.transaction(tenant.id) as session:
         session.execute(update(OutboxMessage).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
-    _drain(db, smtp_settings)
+    _drain(app, db, smtp_settings)
     first, second = server.emails()
     assert first["Message-ID"] == second["Message-ID"]
     [delivery] = _deliveries(db, tenant)
     assert delivery.status == "sent" and first["Message-ID"] == f"<{delivery.message_id}@mail.madoguchi.example>"
 
 
-def test_a_temporary_refusal_is_retried_with_backoff_then_sent(db, seeded, inbox, smtp_settings) -> None:
+def test_a_temporary_refusal_is_retried_with_backoff_then_sent(app, db, seeded, inbox, smtp_settings) -> None:
     server, _ = inbox
     tenant = _tenant(db, BILINGUAL)
     who = _resident(db, tenant, "ja")
     server.refuse = "451 4.3.0 Mailbox temporarily unavailable"
     _file(db, who)
     before = utcnow()
-    worker.run_once(db, settings=smtp_settings)
+    worker.run_once(db, settings=smtp_settings, app=app)
 
     [delivery] = _deliveries(db, tenant)
     assert delivery.status == "pending" and delivery.attempts == 1
@@ -323,31 +326,33 @@ def test_a_temporary_refusal_is_retried_with_backoff_then_sent(db, seeded, inbox
     # The worker's backoff: the first retry comes 30 seconds later, not before.
     assert message.available_at >= before + worker.backoff(1)
     assert delivery.next_attempt_at == message.available_at
-    worker.run_once(db, settings=smtp_settings)  # not due yet: nothing tried
+    worker.run_once(db, settings=smtp_settings, app=app)  # not due yet: nothing tried
     assert _deliveries(db, tenant)[0].attempts == 1
 
     server.refuse = None
     _make_due(db, tenant)
-    worker.run_once(db, settings=smtp_settings)
+    worker.run_once(db, settings=smtp_settings, app=app)
     [delivery] = _deliveries(db, tenant)
     assert delivery.status == "sent" and delivery.attempts == 2 and delivery.last_error is None
     assert len(server.received) == 1
 
 
-def test_smtp_login_is_used_when_configured(db, seeded, inbox, smtp_settings) -> None:
+def test_smtp_login_is_used_when_configured(app, db, seeded, inbox, smtp_settings) -> None:
     server, _ = inbox
     tenant = _tenant(db, BILINGUAL)
     _file(db, _resident(db, tenant, "en"))
     wrong = replace(smtp_settings, smtp_username="town", smtp_password="wrong", smtp_timeout=1.0)
-    _drain(db, wrong)
+    _drain(app, db, wrong)
     [refused] = _deliveries(db, tenant)
     assert server.received == [] and refused.status == "pending" and refused.last_error
     _make_due(db, tenant)
-    _drain(db, replace(smtp_settings, smtp_username="town", smtp_password="s3cret"))
+    _drain(app, db, replace(smtp_settings, smtp_username="town", smtp_password="s3cret"))
     assert server.logins == ["town"] and len(server.received) == 1
 
 
-def test_account_emails_carry_their_link_to_the_server_not_the_log(db, seeded, inbox, smtp_settings, caplog) -> None:
+def test_account_emails_carry_their_link_to_the_server_not_the_log(
+    app, db, seeded, inbox, smtp_settings, caplog
+) -> None:
     server, _ = inbox
     tenant = _tenant(db, BILINGUAL)
     with db.transaction(tenant.id) as session:
@@ -364,7 +369,7 @@ def test_account_emails_carry_their_link_to_the_server_not_the_log(db, seeded, i
         account = session.execute(select(Account).where(Account.email == "newcomer@example.jp")).scalar_one()
     assert account.locale == "en"  # the language of the sign-up page is remembered
     with caplog.at_level(logging.DEBUG):
-        _drain(db, smtp_settings)
+        _drain(app, db, smtp_settings)
     [email] = server.emails()
     body = email.get_content()
     assert "Confirm your email address" in str(email["Subject"])
@@ -375,7 +380,7 @@ def test_account_emails_carry_their_link_to_the_server_not_the_log(db, seeded, i
 
 
 @pytest.mark.parametrize(("locale", "subject"), [("ja", "管理者としてご招待"), ("en", "You are invited")])
-def test_an_admin_invitation_arrives_with_its_link(db, seeded, inbox, smtp_settings, locale, subject) -> None:
+def test_an_admin_invitation_arrives_with_its_link(app, db, seeded, inbox, smtp_settings, locale, subject) -> None:
     from madoguchi.platform import lifecycle
 
     server, _ = inbox
@@ -392,7 +397,7 @@ def test_an_admin_invitation_arrives_with_its_link(db, seeded, inbox, smtp_setti
             actor="test",
             locale=locale,
         )
-    _drain(db, smtp_settings)
+    _drain(app, db, smtp_settings)
     [email] = server.emails()
     assert email["To"] == "first-admin@example.jp"
     assert subject in str(email["Subject"])
@@ -434,7 +439,7 @@ def test_a_verification_link_is_sealed_until_sent_then_gone_and_still_works(
     assert "/verify-email/" not in before and '"sealed"' in before  # queued: sealed, not readable
 
     with caplog.at_level(logging.DEBUG):
-        _drain(db, smtp_settings)
+        _drain(app, db, smtp_settings)
     [email] = server.emails()
     link = next(line for line in email.get_content().splitlines() if "/verify-email/" in line)
     token = link.rsplit("/", 1)[1]
@@ -471,14 +476,16 @@ def test_an_invitation_link_is_gone_after_sending_and_the_invited_admin_still_op
         )
     token = issued.url.rsplit("/", 1)[1]
     assert token not in _outbox_text(db, tenant)
-    _drain(db, smtp_settings)
+    _drain(app, db, smtp_settings)
     [email] = server.emails()
     assert issued.url in email.get_content()
     assert token not in _outbox_text(db, tenant)
     assert app.test_client().get(urlsplit(issued.url).path, base_url=HTTPS).status_code == 200
 
 
-def test_a_link_email_given_up_is_scrubbed_and_staff_cannot_send_it_again(db, seeded, inbox, smtp_settings) -> None:
+def test_a_link_email_given_up_is_scrubbed_and_staff_cannot_send_it_again(
+    app, db, seeded, inbox, smtp_settings
+) -> None:
     from madoguchi.notify import email as email_ops
 
     server, _ = inbox
@@ -487,7 +494,7 @@ def test_a_link_email_given_up_is_scrubbed_and_staff_cannot_send_it_again(db, se
     _sign_up(db, tenant, smtp_settings, "nobody@example.jp")
     with db.transaction(tenant.id) as session:  # as if it had failed MAX_ATTEMPTS - 1 times already
         session.execute(update(OutboxMessage).values(attempts=worker.MAX_ATTEMPTS - 1))
-    _drain(db, smtp_settings)
+    _drain(app, db, smtp_settings)
     [delivery] = _deliveries(db, tenant)
     assert delivery.status == "failed"
     assert '"sealed"' not in _outbox_text(db, tenant)

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from flask import Flask
 from sqlalchemy import select, update
 
 from madoguchi.audit.models import AuditRecord
@@ -44,7 +45,7 @@ def _deliveries(db: Database, town: Town) -> list[EmailDelivery]:
         return list(session.execute(select(EmailDelivery).order_by(EmailDelivery.created_at)).scalars())
 
 
-def _run_due(db: Database, town: Town, settings: Settings) -> None:
+def _run_due(app: Flask, db: Database, town: Town, settings: Settings) -> None:
     """One worker pass with every pending message of the town made due (the backoff skipped)."""
     with db.transaction(town.tenant.id) as session:
         session.execute(
@@ -52,13 +53,13 @@ def _run_due(db: Database, town: Town, settings: Settings) -> None:
             .where(OutboxMessage.processed_at.is_(None))
             .values(available_at=utcnow() - timedelta(seconds=1))
         )
-    worker.run_once(db, settings=settings)
+    worker.run_once(db, settings=settings, app=app)
 
 
-def _fail_for_good(db: Database, town: Town, settings: Settings) -> EmailDelivery:
+def _fail_for_good(app: Flask, db: Database, town: Town, settings: Settings) -> EmailDelivery:
     submit_application(db, town)
     for _ in range(worker.MAX_ATTEMPTS):
-        _run_due(db, town, settings)
+        _run_due(app, db, town, settings)
     [delivery] = [d for d in _deliveries(db, town) if d.status == "failed"]
     return delivery
 
@@ -82,31 +83,31 @@ def _retry(client, town: Town, delivery_id, *, token_from: Town | None = None):
     )
 
 
-def test_each_failed_attempt_is_counted_and_the_last_one_marks_the_email_failed(db, towns, refused) -> None:
+def test_each_failed_attempt_is_counted_and_the_last_one_marks_the_email_failed(app, db, towns, refused) -> None:
     town, _ = towns
     submit_application(db, town)
     for attempt in range(1, worker.MAX_ATTEMPTS):
-        _run_due(db, town, refused)
+        _run_due(app, db, town, refused)
         [delivery] = _deliveries(db, town)
         assert (delivery.status, delivery.attempts) == ("pending", attempt)
         assert "ConnectionRefusedError" in (delivery.last_error or "")
         assert delivery.next_attempt_at is not None
-    _run_due(db, town, refused)
+    _run_due(app, db, town, refused)
     [delivery] = _deliveries(db, town)
     assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", worker.MAX_ATTEMPTS, None)
     with db.transaction(town.tenant.id) as session:
         message = session.execute(select(OutboxMessage).where(OutboxMessage.id == delivery.message_id)).scalar_one()
     assert message.processed_at is not None and message.attempts == worker.MAX_ATTEMPTS
     # Given up: further passes leave it alone.
-    _run_due(db, town, refused)
+    _run_due(app, db, town, refused)
     assert _deliveries(db, town)[0].attempts == worker.MAX_ATTEMPTS
 
 
-def test_staff_page_lists_failed_emails_first_and_sends_one_again(db, towns, refused, settings, sign_in) -> None:
+def test_staff_page_lists_failed_emails_first_and_sends_one_again(app, db, towns, refused, settings, sign_in) -> None:
     town, _ = towns
-    failed = _fail_for_good(db, town, refused)
+    failed = _fail_for_good(app, db, town, refused)
     submit_application(db, town)  # a second email, which the log backend "sends"
-    worker.run_once(db, settings=settings)
+    worker.run_once(db, settings=settings, app=app)
     statuses = [d.status for d in _deliveries(db, town)]
     assert sorted(statuses) == ["failed", "sent"]
 
@@ -128,15 +129,15 @@ def test_staff_page_lists_failed_emails_first_and_sends_one_again(db, towns, ref
     assert record.actor == f"account:{town.admin.id}" and record.object_id == str(failed.id)
     assert message.processed_at is None and message.attempts == 0
 
-    worker.run_once(db, settings=settings)  # the mail server is back (here: the log backend)
+    worker.run_once(db, settings=settings, app=app)  # the mail server is back (here: the log backend)
     [sent] = [d for d in _deliveries(db, town) if d.id == failed.id]
     assert sent.status == "sent" and sent.attempts == worker.MAX_ATTEMPTS + 1 and sent.last_error is None
 
 
-def test_an_email_that_is_not_failed_cannot_be_sent_again(db, towns, settings, sign_in) -> None:
+def test_an_email_that_is_not_failed_cannot_be_sent_again(app, db, towns, settings, sign_in) -> None:
     town, _ = towns
     submit_application(db, town)
-    worker.run_once(db, settings=settings)
+    worker.run_once(db, settings=settings, app=app)
     [delivery] = _deliveries(db, town)
     answer = _retry(sign_in(town.admin), town, delivery.id)
     assert answer.status_code == 409
@@ -166,9 +167,9 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, towns) -> None:
     assert answer.status_code == 303 and "/login" in answer.headers["Location"]
 
 
-def test_another_municipality_sees_none_of_the_emails_and_cannot_resend_them(db, towns, refused, sign_in) -> None:
+def test_another_municipality_sees_none_of_the_emails_and_cannot_resend_them(app, db, towns, refused, sign_in) -> None:
     town_a, town_b = towns
-    failed = _fail_for_good(db, town_a, refused)
+    failed = _fail_for_good(app, db, town_a, refused)
     admin_b = sign_in(town_b.admin)
     page = admin_b.get(_page_url(town_b))
     assert page.status_code == 200
@@ -183,11 +184,11 @@ def test_another_municipality_sees_none_of_the_emails_and_cannot_resend_them(db,
     assert admin_b.get(_page_url(town_a)).status_code == 303
 
 
-def test_api_lists_deliveries_to_admins_and_supervisors_only(db, towns, refused, settings, sign_in) -> None:
+def test_api_lists_deliveries_to_admins_and_supervisors_only(app, db, towns, refused, settings, sign_in) -> None:
     town_a, town_b = towns
-    failed = _fail_for_good(db, town_a, refused)
+    failed = _fail_for_good(app, db, town_a, refused)
     submit_application(db, town_a)
-    worker.run_once(db, settings=settings)
+    worker.run_once(db, settings=settings, app=app)
     api = f"{HTTPS}/api/v1/t/{town_a.slug}/email-deliveries"
 
     listed = sign_in(town_a.admin).get(api)
@@ -210,11 +211,11 @@ def test_api_lists_deliveries_to_admins_and_supervisors_only(db, towns, refused,
 
 
 def test_an_email_the_log_backend_kept_reads_recorded_not_sent_and_a_real_send_reads_sent(
-    db, towns, settings, sign_in
+    app, db, towns, settings, sign_in
 ) -> None:
     town, _ = towns
     submit_application(db, town)
-    worker.run_once(db, settings=settings)  # the log backend: nothing leaves the machine
+    worker.run_once(db, settings=settings, app=app)  # the log backend: nothing leaves the machine
     [delivery] = _deliveries(db, town)
     assert (delivery.status, delivery.backend) == ("sent", "log")
     admin = sign_in(town.admin)
@@ -228,7 +229,7 @@ def test_an_email_the_log_backend_kept_reads_recorded_not_sent_and_a_real_send_r
 
 
 def test_a_failed_email_with_a_one_time_link_is_not_sent_again_and_the_page_says_why(
-    db, towns, refused, sign_in
+    app, db, towns, refused, sign_in
 ) -> None:
     from madoguchi.identity import operations as identity
 
@@ -242,7 +243,7 @@ def test_a_failed_email_with_a_one_time_link_is_not_sent_again_and_the_page_says
             data_key=refused.data_key,
         )
     for _ in range(worker.MAX_ATTEMPTS):
-        _run_due(db, town, refused)
+        _run_due(app, db, town, refused)
     [delivery] = [d for d in _deliveries(db, town) if d.status == "failed"]
     assert delivery.template == "account.verify_email"
 

@@ -53,11 +53,11 @@ def _sign_up(db: Database, town: Tenant, address: str, settings: Settings) -> No
         )
 
 
-def test_a_sign_up_email_lands_in_a_private_mailbox_folder_with_its_link(db, town, boxed) -> None:
+def test_a_sign_up_email_lands_in_a_private_mailbox_folder_with_its_link(app, db, town, boxed) -> None:
     announced: list[tuple[str, str, str | None]] = []
     mailer = mailbox.MailboxMailer(boxed, announce=lambda *line: announced.append(line))
     _sign_up(db, town, "new@example.jp", boxed)
-    assert worker.run_once(db, worker.default_handlers(boxed, mailer=mailer)) == 1
+    assert worker.run_once(db, worker.default_handlers(boxed, mailer=mailer), app=app) == 1
 
     folder = Path(boxed.data_dir) / "mailbox"
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
@@ -74,7 +74,7 @@ def test_a_sign_up_email_lands_in_a_private_mailbox_folder_with_its_link(db, tow
     assert record.kind == "email" and record.body == body
 
 
-def test_the_identity_letter_code_is_written_to_the_mailbox_and_opens_the_account(db, town, boxed) -> None:
+def test_the_identity_letter_code_is_written_to_the_mailbox_and_opens_the_account(app, db, town, boxed) -> None:
     with db.transaction(town.id) as session:
         person = make_person(session, town, make_household(session, town), family_name="髙﨑")
         account = make_account(session, town, email="letter@example.jp")
@@ -87,7 +87,7 @@ def test_the_identity_letter_code_is_written_to_the_mailbox_and_opens_the_accoun
             data_key=DATA_KEY,
             actor=f"account:{account.id}",
         )
-    assert worker.run_once(db, worker.default_handlers(boxed)) == 1
+    assert worker.run_once(db, worker.default_handlers(boxed), app=app) == 1
     [letter] = mailbox.Mailbox(Path(boxed.data_dir) / "mailbox").mails()
     assert letter.kind == "letter" and "髙﨑" in letter.recipient
     code = letter.body.split("確認コード: ")[1].split()[0]
@@ -97,17 +97,17 @@ def test_the_identity_letter_code_is_written_to_the_mailbox_and_opens_the_accoun
         assert account.is_verified and account.person_id == person.id
 
 
-def test_the_log_backend_still_writes_no_file_and_no_code(db, town, settings) -> None:
+def test_the_log_backend_still_writes_no_file_and_no_code(app, db, town, settings) -> None:
     _sign_up(db, town, "logged@example.jp", settings)
-    worker.run_once(db, worker.default_handlers(settings))
+    worker.run_once(db, worker.default_handlers(settings), app=app)
     assert not (Path(settings.data_dir) / "mailbox").exists()
 
 
-def test_only_the_demo_app_serves_the_mailbox_page_newest_first_with_clickable_links(db, town, boxed) -> None:
+def test_only_the_demo_app_serves_the_mailbox_page_newest_first_with_clickable_links(app, db, town, boxed) -> None:
     _sign_up(db, town, "first@example.jp", boxed)
-    worker.run_once(db, worker.default_handlers(boxed))
+    worker.run_once(db, worker.default_handlers(boxed), app=app)
     _sign_up(db, town, "second@example.jp", boxed)
-    worker.run_once(db, worker.default_handlers(boxed))
+    worker.run_once(db, worker.default_handlers(boxed), app=app)
 
     assert create_app(boxed).test_client().get(f"{HTTPS}/demo/mailbox").status_code == 404
     assert (

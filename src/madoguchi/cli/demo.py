@@ -50,7 +50,7 @@ class _DemoServer(BaseApplication):
     def load(self) -> Any:
         return create_demo_app(self.settings)
 
-    def _start_outbox_worker(self, _worker: Any) -> None:
+    def _start_outbox_worker(self, worker: Any) -> None:
         database = Database.for_jobs(self.settings)
         mailer = email.mailer_for(self.settings)
         if isinstance(mailer, MailboxMailer):
@@ -65,6 +65,8 @@ class _DemoServer(BaseApplication):
                 # The demo's own settings (generated data key, loopback webhooks), not the environment's.
                 "settings": self.settings,
                 "handlers": outbox_worker.default_handlers(self.settings, mailer=mailer),
+                # The app this gunicorn worker serves: emails are rendered with its translations.
+                "app": worker.wsgi,
             },
             name="outbox-worker",
             daemon=True,

@@ -8,6 +8,7 @@ import threading
 
 import click
 
+from madoguchi.app import create_app
 from madoguchi.cli.audit import checkpoint_every
 from madoguchi.cli.common import database, settings
 from madoguchi.config import ConfigurationError
@@ -33,15 +34,17 @@ def worker(once: bool) -> None:
     too_short = outbox_worker.lease_shorter_than_sends(config)
     if too_short:
         raise click.ClickException(too_short)
+    # Once, at start: emails are rendered in its context with its translations (madoguchi.notify.messages).
+    app = create_app(config)
     with database(config) as db:
         if once:
-            click.echo(f"delivered {outbox_worker.run_once(db, settings=config)} message(s)")
+            click.echo(f"delivered {outbox_worker.run_once(db, settings=config, app=app)} message(s)")
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         if config.audit_checkpoint_seconds > 0:
             checkpoint_every(db, config, stop)
         try:
-            outbox_worker.run_forever(db, poll_seconds=config.worker_poll_seconds, stop=stop, settings=config)
+            outbox_worker.run_forever(db, poll_seconds=config.worker_poll_seconds, stop=stop, settings=config, app=app)
         except KeyboardInterrupt:
             stop.set()

@@ -1,8 +1,11 @@
 """Building each email from its outbox message: recipient, language, subject and plain-text body.
 
-Templates live in ``templates/email/<locale>/<template>.txt`` (Jinja, plain text): each defines a ``subject``
-block and a ``body`` block and extends the locale's ``_base.txt`` (greeting-free frame and the municipality's
-contact). The template name is the outbox payload's ``template`` (``application.approved``,
+Templates live in ``templates/email/<template>.txt`` (Jinja, plain text), one per message for every language:
+each defines a ``subject`` block and a ``body`` block and extends ``_base.txt`` (greeting-free frame and the
+municipality's contact). Their text is English in ``{% trans %}`` blocks, translated in notify's gettext catalog
+(``translations/ja/LC_MESSAGES/messages.po``) like every page, and rendered under Flask-Babel's ``force_locale``:
+so rendering needs the app's context (its Babel and catalogs), which the outbox worker pushes per message
+(decision 0023). The template name is the outbox payload's ``template`` (``application.approved``,
 ``account.verify_email``...). A workflow state without a template of its own gets ``application._state``,
 which names the state as the procedure titles it.
 
@@ -25,6 +28,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from flask import has_app_context
+from flask_babel import force_locale, gettext, ngettext
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -62,14 +67,18 @@ class Email:
 @cache
 def _environment() -> Environment:
     # Plain text: no HTML escaping. StrictUndefined: a missing value is an error, not an empty hole in a mail.
-    return Environment(
+    environment = Environment(
         loader=PackageLoader("madoguchi.notify", "templates/email"),
         autoescape=False,  # noqa: S701 - plain-text emails, never HTML
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # Flask-Babel's gettext, as on the pages: the current app's catalogs in the locale force_locale sets.
+    environment.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    return environment
 
 
 def offered_locales(tenant: Tenant) -> tuple[str, ...]:
@@ -107,16 +116,20 @@ def format_moment(moment: datetime, locale: str) -> str:
 
 
 def render(template: str, locale: str, context: dict[str, Any]) -> tuple[str, str]:
-    """(subject, body) of ``template`` in ``locale``."""
-    compiled = _environment().get_template(f"{locale}/{template}.txt")
-    subject = "".join(compiled.blocks["subject"](compiled.new_context(context))).strip()
-    body = compiled.render(context).strip() + "\n"
+    """(subject, body) of ``template`` in ``locale``; inside the app's context (its translations)."""
+    if not has_app_context():
+        # Outside a context force_locale does nothing and gettext returns the English text: refuse instead.
+        raise RuntimeError("emails are rendered inside the app's context (its translations): give the worker the app")
+    compiled = _environment().get_template(f"{template}.txt")
+    with force_locale(locale):
+        subject = "".join(compiled.blocks["subject"](compiled.new_context(context))).strip()
+        body = compiled.render(context).strip() + "\n"
     return " ".join(subject.split()), body
 
 
-def has_template(template: str, locale: str) -> bool:
+def has_template(template: str) -> bool:
     try:
-        _environment().get_template(f"{locale}/{template}.txt")
+        _environment().get_template(f"{template}.txt")
     except TemplateNotFound:
         return False
     return True
@@ -150,7 +163,7 @@ def _application_email(
     locale = choose_locale(tenant, account.locale)
     template = str(payload.get("template") or "")
     state = template.removeprefix("application.")
-    if not has_template(template, locale):
+    if not has_template(template):
         template = STATE_TEMPLATE
     snapshot = application.settings_snapshot or {}
     state_titles = {

@@ -24,10 +24,16 @@ open):
 A worker killed at any moment re-sends, once the lease has expired, at most the messages that were in flight
 (marked, not yet recorded), each with the same id (``webhook-id``, ``Message-ID``); messages it had claimed but
 not started were never sent. docs/operations.md says the same to operators.
+
+**The app.** Emails are rendered with the app's translations (Flask-Babel's ``force_locale``, see
+``madoguchi.notify.messages``), so the worker is given the app (``madoguchi worker`` builds it once at start; the
+demo hands over the one it serves) and runs each handler in a fresh app context of its own: nothing one message
+leaves in ``g`` reaches the next. Without an app, handlers run in whatever context the caller has pushed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import threading
@@ -40,6 +46,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
@@ -325,10 +332,13 @@ class _Sender:
 class Worker:
     """One worker: claims due messages tenant by tenant and sends them through a ``_Sender``."""
 
-    def __init__(self, database: Database, handlers: dict[str, Handler], settings: Settings) -> None:
+    def __init__(
+        self, database: Database, handlers: dict[str, Handler], settings: Settings, app: Flask | None = None
+    ) -> None:
         self.database = database
         self.handlers = handlers
         self.settings = settings
+        self.app = app
         self.sender = _Sender(database, settings)
         #: Messages finished in the claim transaction (fan-outs, log lines, nothing to do).
         self.finished_in_claim = 0
@@ -375,7 +385,7 @@ class Worker:
                 try:
                     if handler is None:
                         raise LookupError(f"no handler for topic {message.topic!r}")
-                    with session.begin_nested():
+                    with self._app_context(), session.begin_nested():
                         dispatch = handler(session, tenant, message)
                 except Exception as exc:
                     message.attempts += 1
@@ -396,19 +406,27 @@ class Worker:
         self.finished_in_claim += finished
         return finished + len(jobs)
 
+    def _app_context(self) -> contextlib.AbstractContextManager[Any]:
+        """A context of the worker's app for one message (emails need its translations); none without an app."""
+        return self.app.app_context() if self.app is not None else contextlib.nullcontext()
+
     def close(self) -> None:
         self.sender.close()
 
 
 def run_once(
-    database: Database, handlers: dict[str, Handler] | None = None, *, settings: Settings | None = None
+    database: Database,
+    handlers: dict[str, Handler] | None = None,
+    *,
+    settings: Settings | None = None,
+    app: Flask | None = None,
 ) -> int:
     """Claim what is due for every tenant once and wait until it is sent; returns how many messages were
     delivered (finished without error).
 
-    Handlers default to ``default_handlers(settings)``, settings to the environment's."""
+    Handlers default to ``default_handlers(settings)``, settings to the environment's; ``app`` renders emails."""
     settings = settings or Settings.from_env()
-    worker = Worker(database, handlers or default_handlers(settings), settings)
+    worker = Worker(database, handlers or default_handlers(settings), settings, app)
     try:
         worker.claim_round()
         worker.sender.wait(worker.sender.idle)
@@ -424,11 +442,12 @@ def run_forever(
     stop: threading.Event,
     settings: Settings | None = None,
     handlers: dict[str, Handler] | None = None,
+    app: Flask | None = None,
 ) -> None:
     """Claim and send until ``stop`` is set: a new claim round as soon as the last one found work or a send
     finished (room for more), else after ``poll_seconds``. On stop, sends in flight finish first."""
     settings = settings or Settings.from_env()
-    worker = Worker(database, handlers or default_handlers(settings), settings)
+    worker = Worker(database, handlers or default_handlers(settings), settings, app)
     log.info("outbox worker started")
     try:
         while not stop.is_set():

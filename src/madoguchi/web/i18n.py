@@ -193,8 +193,12 @@ def extract_messages(area_dir: Path) -> dict[str | tuple[str, str], list[str]]:
     """
     from babel.messages.extract import extract_from_dir
 
-    method_map = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
-    options = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}
+    # Plain-text email templates (notify) keep their line breaks: their messages are not trimmed.
+    method_map = [("**/templates/**.html", "jinja2"), ("**/templates/**.txt", "jinja2"), ("**.py", "python")]
+    options = {
+        "**/templates/**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"},
+        "**/templates/**.txt": {"extensions": "jinja2.ext.i18n", "trim_blocks": "true", "lstrip_blocks": "true"},
+    }
     found: dict[str | tuple[str, str], list[str]] = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
         area_dir,
