@@ -12,7 +12,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 from flask import Flask, Response, current_app, json, request
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 from madoguchi.accesslog import loggable_request_path
@@ -97,9 +99,6 @@ def is_database_unavailable(error: BaseException) -> bool:
 
 
 def _means_database_unavailable(error: BaseException) -> bool:
-    import psycopg
-    from sqlalchemy import exc as sa_exc
-
     if isinstance(error, sa_exc.TimeoutError):  # no pooled connection free within db_pool_timeout_seconds
         return True
     if isinstance(error, sa_exc.PendingRollbackError):  # the transaction died with its connection

@@ -425,7 +425,7 @@ class KeyStore:
 
     def _kms(self) -> Any:
         if self._kms_client is None:
-            import boto3  # only when KMS signing is configured
+            import boto3  # lazy on purpose: only when KMS signing is configured (docs/decisions/0016-layers.md)
 
             self._kms_client = boto3.client(
                 "kms",

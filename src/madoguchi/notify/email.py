@@ -111,6 +111,7 @@ class SesMailer:
     name = "ses"
 
     def __init__(self, settings: Settings) -> None:
+        # Lazy on purpose: boto3 is imported only when SES is configured (docs/decisions/0016-layers.md).
         import boto3
         from botocore.config import Config
 

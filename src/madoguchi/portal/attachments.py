@@ -29,6 +29,7 @@ from madoguchi.errors import Conflict, DomainError, NotFound, ValidationFailed
 from madoguchi.identity.principal import current_principal
 from madoguchi.web.auth import require_resident
 from madoguchi.web.downloads import download_response
+from madoguchi.web.error_pages import render_error_page
 from madoguchi.web.i18n import localized
 from madoguchi.web.resident_nav import nav_context
 
@@ -179,8 +180,6 @@ def _too_large(_error: RequestEntityTooLarge) -> Any:
 
 
 def _error_page(status: int) -> Any:
-    from madoguchi.web.error_pages import render_error_page
-
     return render_error_page(status)
 
 
