@@ -33,6 +33,7 @@ from madoguchi.db import Database, utcnow
 from madoguchi.demo import mailbox_views
 from madoguchi.demo import registries as demo_data
 from madoguchi.documents import signing
+from madoguchi.errors import Conflict
 from madoguchi.identity import operations as identity
 from madoguchi.identity import totp
 from madoguchi.identity.models import Account, AccountKind, IdentityAssurance, PlatformAdmin, StaffRole
@@ -254,7 +255,14 @@ def seed(settings: Settings) -> DemoSummary:
     try:
         with db.transaction() as session:
             for _key, service in sorted(definitions.load_services(settings.services_dir).items()):
-                catalog.publish_service(session, service)
+                try:
+                    catalog.publish_service(session, service)
+                except Conflict as changed:
+                    # A demo folder made by an older checkout whose shipped procedures have since changed.
+                    raise Conflict(
+                        f"{changed.detail} This demo's data folder ({settings.data_dir}) was made by an older "
+                        "version of Madoguchi: delete it (it holds only demo data) and run the demo again."
+                    ) from changed
             tenancy.sync_tenants(session, definitions.load_tenants(settings.tenants_dir))
             tenants = list(session.execute(select(Tenant).order_by(Tenant.slug)).scalars())
         for tenant in tenants:
