@@ -27,6 +27,11 @@ def load(
         for name in [*values, *(name for name in refused if name not in values)]:
             if name not in refused:
                 continue
-            when_empty, when_wrong = messages.get(name, messages["form"])
-            errors[name] = [str(when_empty if values.get(name) in (None, "", []) else when_wrong)]
+            when_empty, when_wrong = messages[name] if name in messages else messages["form"]
+            errors[name] = [str(when_empty if _blank(values.get(name)) else when_wrong)]
         return None, errors
+
+
+def _blank(value: Any) -> bool:
+    """Whether a field was left empty (spaces alone count as empty: the person typed nothing)."""
+    return value is None or value == [] or (isinstance(value, str) and not value.strip())
