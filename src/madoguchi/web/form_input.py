@@ -16,8 +16,9 @@ def load(
 ) -> tuple[dict[str, Any] | None, Errors]:
     """``values`` (read from the form) loaded by ``schema``: (data, {}) or (None, errors per field).
 
-    ``messages[field]`` is (the message when the field was left empty, the message when it is wrong); errors come in
-    the order of ``values``, the order of the form, so the error summary lists them as the page shows the fields.
+    ``messages[field]`` is (the message when the field was left empty, the message when it is wrong); the second
+    may be a function of the schema's messages, for a field refused for more than one reason. Errors come in the
+    order of ``values``, the order of the form, so the error summary lists them as the page shows the fields.
     """
     try:
         return schema.load(values), {}
@@ -28,7 +29,10 @@ def load(
             if name not in refused:
                 continue
             when_empty, when_wrong = messages[name] if name in messages else messages["form"]
-            errors[name] = [str(when_empty if _blank(values.get(name)) else when_wrong)]
+            if _blank(values.get(name)):
+                errors[name] = [str(when_empty)]
+            else:
+                errors[name] = [str(when_wrong(refused[name]) if callable(when_wrong) else when_wrong)]
         return None, errors
 
 
