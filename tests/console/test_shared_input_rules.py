@@ -9,7 +9,9 @@ import pytest
 from marshmallow import ValidationError
 
 from madoguchi.applications.schemas import NOBODY, AssigneeChoiceSchema, QueueFilterArgsSchema
+from madoguchi.identity.schemas import AccountLookupArgsSchema
 from tests.console.conftest import HTTPS, Office, post_form
+from tests.factories import make_account
 
 
 def _api(office: Office, query: str) -> str:
@@ -48,3 +50,17 @@ def test_the_assignee_field_loads_me_none_an_id_and_a_blank_as_each_form_means_i
     assert AssigneeChoiceSchema().load({"assignee": ""}) == {"assignee": NOBODY}  # the blank choice: nobody
     with pytest.raises(ValidationError):
         QueueFilterArgsSchema().load({"assignee": "someone"})
+
+
+def test_the_identity_check_finds_an_address_typed_full_width_as_the_identity_api_normalizes_it(
+    office: Office,
+) -> None:
+    with office.db.transaction(office.tenant.id) as session:
+        account = make_account(session, office.tenant, email="𠮷田@example.jp")
+    typed = "　𠮷田＠ＥＸＡＭＰＬＥ．ＪＰ　"  # an IME left on: full-width @, letters and the ideographic space
+    assert AccountLookupArgsSchema().load({"email": typed}) == {"email": account.email}
+    found = office.clerk.get(office.url("/identity/"), query_string={"email": typed})
+    assert found.status_code == 303 and found.headers["Location"].endswith(f"/identity/accounts/{account.id}")
+    refused = office.clerk.get(office.url("/identity/"), query_string={"email": "𠮷田@"})
+    assert refused.status_code == 422 and 'id="email-error"' in refused.get_data(as_text=True)
+    assert office.clerk.get(office.url("/identity/"), query_string={"email": "  "}).status_code == 422

@@ -130,6 +130,12 @@ class StaffUpdateSchema(Schema):
             raise ValidationError("Give roles, disabled, or both.", field_name="roles")
 
 
+class AccountLookupArgsSchema(Schema):
+    """Finding a resident's account by its address (the console's identity check)."""
+
+    email = Email(required=True, validate=validate.Length(max=254))
+
+
 class CounterIdentitySchema(Schema):
     resident_code = _resident_code()
 

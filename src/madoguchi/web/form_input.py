@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields, validate
 
 Errors = dict[str, list[str]]
 
@@ -39,3 +40,10 @@ def load(
 def _blank(value: Any) -> bool:
     """Whether a field was left empty (spaces alone count as empty: the person typed nothing)."""
     return value is None or value == [] or (isinstance(value, str) and not value.strip())
+
+
+@cache
+def confirmation(name: str) -> type[Schema]:
+    """The schema of a page's confirmation box ("I have checked …") named ``name``: ticked, or refused. A box sends
+    its value only when ticked; any true value a checkbox may carry (true, yes, on, 1) counts."""
+    return Schema.from_dict({name: fields.Boolean(required=True, validate=validate.Equal(True))}, name="Confirmation")

@@ -50,6 +50,7 @@ SETTING_LABELS = {
     "instructions": lazy_gettext("Instructions for residents"),
 }
 CONFIRM_FIELD = "confirm"
+CONFIRM_MESSAGES = {CONFIRM_FIELD: (lazy_gettext("Confirm that you have reviewed the changes."),) * 2}
 
 
 def _change_groups(changes: list[upgrades.Change]) -> list[tuple[str, list[dict[str, str]]]]:
@@ -105,8 +106,8 @@ def _parse_upgrade(to_enter: dict[str, Any], errors: Errors) -> tuple[dict[str, 
     messages = {name: (wrong, wrong) for name, (_empty, wrong) in range_messages(to_enter).items()}
     entered, refused = form_input.load(ProcedureSettingsSchema(only=list(to_enter)), values, messages)
     errors.update(refused)
-    if request.form.get(CONFIRM_FIELD) != "yes":
-        _add(errors, CONFIRM_FIELD, _("Confirm that you have reviewed the changes."))
+    ticked = {CONFIRM_FIELD: request.form.get(CONFIRM_FIELD)}
+    errors.update(form_input.load(form_input.confirmation(CONFIRM_FIELD)(), ticked, CONFIRM_MESSAGES)[1])
     return dict(entered or {}), values
 
 
