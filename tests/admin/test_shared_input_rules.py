@@ -7,8 +7,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from madoguchi.db import Database
-from madoguchi.platform.schemas import InvitationCreateSchema
-from madoguchi.tenancy.models import TenantInvitation
+from madoguchi.platform.schemas import InvitationCreateSchema, TenantDeleteConfirmationSchema
+from madoguchi.tenancy.models import Tenant, TenantInvitation
 from tests.admin.conftest import ADMIN
 from tests.admin.test_tenants import _post
 from tests.tenant_admin.conftest import Towns, error_summary_links, field_error
@@ -47,3 +47,18 @@ def test_a_full_width_address_and_a_blank_name_are_invited_as_the_api_would(
         "display_name": None,
         "locale": None,
     }
+
+
+def test_deleting_asks_for_the_slug_typed_again_normalized_as_the_new_tenant_form_normalizes_it(
+    db: Database, platform_admin: FlaskClient, towns: Towns
+) -> None:
+    url = f"{ADMIN}/tenants/{towns.b.id}/delete?lang=en"
+    wrong = _post(platform_admin, url, {"confirm_slug": "  "})
+    assert wrong.status_code == 422
+    assert field_error(wrong.get_data(as_text=True), "confirm_slug") == f"Type the slug {towns.b.slug} to confirm."
+    typed = "　" + towns.b.slug.upper().translate({code: code + 0xFEE0 for code in range(0x21, 0x7F)}) + " "
+    assert TenantDeleteConfirmationSchema().load({"confirm_slug": typed}) == {"confirm_slug": towns.b.slug}
+    assert _post(platform_admin, url, {"confirm_slug": typed}).status_code == 303
+    with db.transaction() as session:
+        tenant = session.execute(select(Tenant).where(Tenant.id == towns.b.id)).scalar_one()
+    assert tenant.status == "deleted"

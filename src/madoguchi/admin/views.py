@@ -19,14 +19,18 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
-from madoguchi import jp
 from madoguchi.context import db_session
 from madoguchi.errors import Conflict, ValidationFailed
 from madoguchi.identity.principal import current_principal
 from madoguchi.jp import PREFECTURES
 from madoguchi.platform import lifecycle
 from madoguchi.platform import provisioning as tenancy
-from madoguchi.platform.schemas import NOT_PRINTABLE, InvitationCreateSchema, TenantCreateSchema
+from madoguchi.platform.schemas import (
+    NOT_PRINTABLE,
+    InvitationCreateSchema,
+    TenantCreateSchema,
+    TenantDeleteConfirmationSchema,
+)
 from madoguchi.tenancy.models import TenantStatus
 from madoguchi.web import form_input
 from madoguchi.web.auth import require_platform_admin
@@ -239,9 +243,11 @@ def tenant_delete(tenant_id: uuid.UUID) -> ResponseReturnValue:
     context = {"tenant": tenant, "retention_days": retention_days}
     if request.method == "GET":
         return _render("tenant_delete.html", **context)
-    if jp.normalize_input(request.form.get("confirm_slug", "")).lower() != tenant.slug:
-        errors = {"confirm_slug": [_("Type the slug %(slug)s to confirm.", slug=tenant.slug)]}
-        return _render("tenant_delete.html", 422, **context, errors=errors)
+    retype = _("Type the slug %(slug)s to confirm.", slug=tenant.slug)
+    values = {"confirm_slug": request.form.get("confirm_slug", "")}
+    data, errors = form_input.load(TenantDeleteConfirmationSchema(), values, {"confirm_slug": (retype, retype)})
+    if data is None or data["confirm_slug"] != tenant.slug:
+        return _render("tenant_delete.html", 422, **context, errors=errors or {"confirm_slug": [retype]})
     try:
         lifecycle.delete_tenant(session, tenant.id, actor=_actor())
     except Conflict:

@@ -8,13 +8,21 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
+from madoguchi import jp
 from madoguchi.identity.schemas import Email
+
+
+class Slug(fields.String):
+    """A municipality's slug as typed: full-width letters and digits count as ASCII (NFKC), trimmed, lowercased."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return jp.normalize_input(super()._deserialize(value, attr, data, **kwargs)).lower()
 
 
 class TenantCreateSchema(Schema):
     """A new municipality as the platform admin writes it (the API's body, the new-tenant page's form)."""
 
-    slug = fields.String(required=True, metadata={"example": "hanamizuki-town"})
+    slug = Slug(required=True, metadata={"example": "hanamizuki-town"})
     name_ja = fields.String(required=True, metadata={"example": "花水木町"})
     name_en = fields.String(required=True, metadata={"example": "Hanamizuki Town"})
     local_government_code = fields.String(
@@ -35,13 +43,17 @@ class TenantCreateSchema(Schema):
         if not isinstance(data, dict):
             return data
         cleaned = dict(data)
-        for name in ("slug", "local_government_code", "prefecture_code", "name_ja", "name_en"):
+        for name in ("local_government_code", "prefecture_code", "name_ja", "name_en"):
             if isinstance(cleaned.get(name), str):
                 value = cleaned[name].strip()
                 cleaned[name] = value if name.startswith("name_") else unicodedata.normalize("NFKC", value)
-        if isinstance(cleaned.get("slug"), str):
-            cleaned["slug"] = cleaned["slug"].lower()
         return cleaned
+
+
+class TenantDeleteConfirmationSchema(Schema):
+    """Deleting a municipality from the admin page: its slug, typed again (compared with the tenant's by the page)."""
+
+    confirm_slug = Slug(required=True)
 
 
 #: The refusal of a display name with control or format characters.
