@@ -10,7 +10,6 @@ they still reach a suspended one.
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -22,12 +21,18 @@ from flask_babel import lazy_gettext
 
 from madoguchi.context import db_session
 from madoguchi.errors import Conflict, ValidationFailed
-from madoguchi.identity import operations as identity
 from madoguchi.identity.principal import current_principal
 from madoguchi.jp import PREFECTURES
 from madoguchi.platform import lifecycle
 from madoguchi.platform import provisioning as tenancy
+from madoguchi.platform.schemas import (
+    NOT_PRINTABLE,
+    InvitationCreateSchema,
+    TenantCreateSchema,
+    TenantDeleteConfirmationSchema,
+)
 from madoguchi.tenancy.models import TenantStatus
+from madoguchi.web import form_input
 from madoguchi.web.auth import require_platform_admin
 from madoguchi.web.i18n import LOCALE_NAMES, current_locale, localized
 
@@ -65,6 +70,20 @@ REFUSALS = {
     tenancy.SERVICE_UNKNOWN: lazy_gettext("Choose procedures of the standard catalog."),
 }
 
+#: How the invitation page words a refusal of the admin API's invitation schema: (left empty, wrong).
+INVITE_MESSAGES = {
+    "email": (lazy_gettext("Enter an email address like name@example.jp."),) * 2,
+    "display_name": (
+        lazy_gettext("Use at most 100 characters."),
+        lambda refusals: (
+            _("Use letters, digits and punctuation only.")
+            if NOT_PRINTABLE in refusals
+            else _("Use at most 100 characters.")
+        ),
+    ),
+    "form": (lazy_gettext("Check this field."),) * 2,
+}
+
 
 def _actor() -> str:
     return current_principal().actor.label
@@ -73,11 +92,6 @@ def _actor() -> str:
 def _render(template: str, status: int = 200, **context: Any) -> ResponseReturnValue:
     context.setdefault("errors", {})
     return render_template(f"admin/{template}", status_labels=STATUS_LABELS, **context), status
-
-
-def _text(name: str, *, normalize: bool = False) -> str:
-    value = request.form.get(name, "")
-    return (unicodedata.normalize("NFKC", value) if normalize else value).strip()
 
 
 @bp.get("/")
@@ -99,18 +113,14 @@ def tenant_new() -> ResponseReturnValue:
     if request.method == "GET":
         values: dict[str, Any] = {"locales": ["ja", "en"], "default_locale": "ja", "services": []}
         return _render("tenant_new.html", values=values, **_form_context())
-    values = {
-        "slug": _text("slug", normalize=True).lower(),
-        "name_ja": _text("name_ja"),
-        "name_en": _text("name_en"),
-        "local_government_code": _text("local_government_code", normalize=True),
-        "prefecture_code": _text("prefecture_code"),
-        "locales": request.form.getlist("locales"),
-        "default_locale": _text("default_locale"),
-        "services": request.form.getlist("services"),
+    lists = ("locales", "services")
+    posted: dict[str, Any] = {
+        name: request.form.getlist(name) if name in lists else request.form.get(name, "") for name in FORM_ORDER
     }
+    # Every field is text or a list of texts, so the schema refuses nothing here; it normalizes them as the API.
+    values = TenantCreateSchema().load(posted)
     errors: Errors = {}
-    prefecture = PREFECTURES.get(values["prefecture_code"])
+    prefecture = PREFECTURES.get(values["prefecture_code"] or "")
     if prefecture is None:
         errors["prefecture_code"] = [_("Choose the prefecture.")]
     else:
@@ -233,9 +243,11 @@ def tenant_delete(tenant_id: uuid.UUID) -> ResponseReturnValue:
     context = {"tenant": tenant, "retention_days": retention_days}
     if request.method == "GET":
         return _render("tenant_delete.html", **context)
-    if _text("confirm_slug", normalize=True).lower() != tenant.slug:
-        errors = {"confirm_slug": [_("Type the slug %(slug)s to confirm.", slug=tenant.slug)]}
-        return _render("tenant_delete.html", 422, **context, errors=errors)
+    retype = _("Type the slug %(slug)s to confirm.", slug=tenant.slug)
+    values = {"confirm_slug": request.form.get("confirm_slug", "")}
+    data, errors = form_input.load(TenantDeleteConfirmationSchema(), values, {"confirm_slug": (retype, retype)})
+    if data is None or data["confirm_slug"] != tenant.slug:
+        return _render("tenant_delete.html", 422, **context, errors=errors or {"confirm_slug": [retype]})
     try:
         lifecycle.delete_tenant(session, tenant.id, actor=_actor())
     except Conflict:
@@ -253,25 +265,17 @@ def tenant_invite(tenant_id: uuid.UUID) -> ResponseReturnValue:
     tenant = tenancy.get_tenant(session, tenant_id)
     if request.method == "GET":
         return _render("tenant_invite.html", tenant=tenant, values={})
-    values = {"email": _text("email"), "display_name": _text("display_name")}
-    errors: Errors = {}
-    email = None
-    try:
-        email = identity.normalize_email(values["email"])
-    except ValueError:
-        errors["email"] = [_("Enter an email address like name@example.jp.")]
-    if len(values["display_name"]) > 100:
-        errors["display_name"] = [_("Use at most 100 characters.")]
-    elif any(unicodedata.category(character).startswith("C") for character in values["display_name"]):
-        errors["display_name"] = [_("Use letters, digits and punctuation only.")]
-    if email is not None and not errors:
+    values = {"email": request.form.get("email", ""), "display_name": request.form.get("display_name", "")}
+    data, errors = form_input.load(InvitationCreateSchema(only=list(values)), values, INVITE_MESSAGES)
+    if data is not None:
+        email = data["email"]
         settings = current_app.config["MADOGUCHI"]
         try:
             issued = lifecycle.invite_tenant_admin(
                 session,
                 tenant.id,
                 email=email,
-                display_name=values["display_name"] or email.split("@", 1)[0],
+                display_name=data["display_name"] or email.split("@", 1)[0],
                 public_url=settings.public_url,
                 data_key=settings.data_key,
                 lifetime=timedelta(hours=settings.invitation_lifetime_hours),

@@ -18,7 +18,6 @@ Every change is audited in the tenant's own hash chain (actor ``platform_admin:<
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -26,7 +25,7 @@ from typing import Any
 
 from flask import current_app, g, request, url_for
 from flask.views import MethodView
-from marshmallow import Schema, ValidationError, fields, pre_load, validate
+from marshmallow import Schema, fields
 
 from madoguchi.api.auth import Unauthenticated, authenticate
 from madoguchi.api.etags import Blueprint
@@ -42,6 +41,7 @@ from madoguchi.identity.sessions import PLATFORM_ADMIN_SCOPE, PlatformPrincipal,
 from madoguchi.jp import PREFECTURES
 from madoguchi.platform import lifecycle
 from madoguchi.platform import provisioning as tenancy
+from madoguchi.platform.schemas import InvitationCreateSchema, TenantCreateSchema
 from madoguchi.security import AUTHENTICATED_ATTRIBUTE
 from madoguchi.tenancy.models import Tenant
 
@@ -135,48 +135,6 @@ class AdminTenantSchema(Schema):
         allow_none=True, metadata={"description": "deleted tenants: when `madoguchi tenants purge` may remove the data"}
     )
     purged_at = fields.DateTime(allow_none=True)
-
-
-class TenantCreateSchema(Schema):
-    slug = fields.String(required=True, metadata={"example": "hanamizuki-town"})
-    name_ja = fields.String(required=True, metadata={"example": "花水木町"})
-    name_en = fields.String(required=True, metadata={"example": "Hanamizuki Town"})
-    local_government_code = fields.String(
-        required=True, metadata={"description": "全国地方公共団体コード: six digits, the last a check digit"}
-    )
-    prefecture_code = fields.String(
-        load_default=None, metadata={"description": "JIS X 0401 (two digits); default: the code's first two"}
-    )
-    locales = fields.List(fields.String(), load_default=lambda: ["ja", "en"])
-    default_locale = fields.String(load_default="ja")
-    services = fields.List(
-        fields.String(), load_default=list, metadata={"description": "procedure keys of the published catalog"}
-    )
-
-    @pre_load
-    def normalize(self, data: Any, **_kwargs: Any) -> Any:
-        """Full-width digits and letters typed on a Japanese keyboard count as their ASCII selves."""
-        if not isinstance(data, dict):
-            return data
-        cleaned = dict(data)
-        for name in ("slug", "local_government_code", "prefecture_code", "name_ja", "name_en"):
-            if isinstance(cleaned.get(name), str):
-                value = cleaned[name].strip()
-                cleaned[name] = value if name.startswith("name_") else unicodedata.normalize("NFKC", value)
-        if isinstance(cleaned.get("slug"), str):
-            cleaned["slug"] = cleaned["slug"].lower()
-        return cleaned
-
-
-def _printable(value: str) -> None:
-    if any(unicodedata.category(character).startswith("C") for character in value):
-        raise ValidationError("Use letters, digits and punctuation only.")
-
-
-class InvitationCreateSchema(Schema):
-    email = fields.String(required=True, metadata={"example": "admin@hanamizuki.example.jp"})
-    display_name = fields.String(load_default=None, validate=[validate.Length(min=1, max=100), _printable])
-    locale = fields.String(load_default=None, validate=validate.OneOf(["ja", "en"]))
 
 
 class InvitationSchema(Schema):
@@ -386,10 +344,7 @@ class TenantInvitations(MethodView):
         the person sets a password and then an authenticator app. A new invitation to the same address
         replaces an open one.
         """
-        try:
-            email = identity.normalize_email(body["email"])
-        except ValueError:
-            raise ValidationFailed(errors={"email": ["Enter an email address like name@example.jp."]}) from None
+        email = body["email"]
         config = _settings()
         issued = lifecycle.invite_tenant_admin(
             db_session(),

@@ -28,11 +28,12 @@ from madoguchi.applications.schemas import (
     AssigneeSchema,
     HistoryEventSchema,
     TransitionCreateSchema,
+    assignee_filter,
 )
 from madoguchi.applications.workflow import Workflow
 from madoguchi.audit import access
 from madoguchi.context import current_tenant, db_session, records_reads
-from madoguchi.errors import Forbidden, ValidationFailed
+from madoguchi.errors import Forbidden
 from madoguchi.identity.principal import (
     APPLICATIONS_PROCESS,
     APPLICATIONS_READ,
@@ -118,24 +119,14 @@ def _filters(args: dict[str, Any], principal: Principal) -> list[ColumnElement[b
     staff_only = {"assignee", "overdue"} & {k for k, v in args.items() if v is not None}
     if staff_only and not repository.processes_applications(principal):
         raise Forbidden(f"Only staff may filter by {', '.join(sorted(staff_only))}.")
-    assignee = args.get("assignee")
-    assignee_id = None
-    if assignee == "me":
-        assert principal.account is not None  # filtering by assignee is for staff only (checked above)
-        assignee_id = principal.account.id
-    elif assignee and assignee != "none":
-        try:
-            assignee_id = uuid.UUID(assignee)
-        except ValueError:
-            raise ValidationFailed(errors={"assignee": ["must be 'me', 'none' or an account id"]}) from None
+    me = principal.account.id if principal.account else None
     return repository.queue_filters(
         db_session(),
         current_tenant.id,
         state=args.get("state"),
         procedure=args.get("procedure"),
-        assignee_id=assignee_id,
-        unassigned=assignee == "none",
         overdue=args.get("overdue"),
+        **assignee_filter(args.get("assignee"), me),
     )
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+import uuid
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
 
 from madoguchi.catalog.schemas import LocalizedTextSchema
 
@@ -40,12 +43,54 @@ class AssigneeSchema(Schema):
     assignee_id = fields.UUID(required=True, allow_none=True)
 
 
+#: The assignee a person names without an account id: themselves, or nobody.
+ME, NOBODY = "me", "none"
+
+
+class Assignee(fields.String):
+    """A staff member as a person names one: "me", "none" (nobody) or an account id; loads to ``ME``, ``NOBODY``
+    or the UUID. ``blank`` is what an empty value means (None: not given, as an empty filter of the queue)."""
+
+    def __init__(self, *, blank: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.blank = blank
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not text:
+            return self.blank
+        if text in (ME, NOBODY):
+            return text
+        try:
+            return uuid.UUID(text)
+        except ValueError:
+            raise ValidationError("must be 'me', 'none' or an account id") from None
+
+
+def assignee_account_id(chosen: str | uuid.UUID | None, me: uuid.UUID | None) -> uuid.UUID | None:
+    """The account an ``Assignee`` names: the caller's own for "me", None for "none" or nothing."""
+    if chosen == ME:
+        return me
+    return chosen if isinstance(chosen, uuid.UUID) else None
+
+
+def assignee_filter(chosen: str | uuid.UUID | None, me: uuid.UUID | None) -> dict[str, Any]:
+    """The queue filter an ``Assignee`` names, as ``repository.queue_filters`` takes it."""
+    return {"assignee_id": assignee_account_id(chosen, me), "unassigned": chosen == NOBODY}
+
+
+class AssigneeChoiceSchema(Schema):
+    """Assigning from a page: "me", a colleague's account id, or the blank choice for nobody."""
+
+    assignee = Assignee(blank=NOBODY, load_default=NOBODY)
+
+
 class QueueFilterArgsSchema(Schema):
     """The filters of the staff queue, as the API and the console take them."""
 
     state = fields.String()
     procedure = fields.String()
-    assignee = fields.String(metadata={"description": "staff: 'me', 'none' or an account id"})
+    assignee = Assignee(metadata={"description": "staff: 'me', 'none' or an account id"})
     overdue = fields.Boolean(metadata={"description": "staff: only applications past their due date"})
 
 

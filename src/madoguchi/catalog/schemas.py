@@ -1,8 +1,13 @@
-"""Marshmallow schemas of the public catalog API (dump only: the catalog is read-only over HTTP)."""
+"""Marshmallow schemas of the public catalog API (dump only: the catalog is read-only over HTTP), and of the
+settings a municipality changes on a procedure (loaded by the tenant admin's pages; normalized here, once)."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+import re
+import unicodedata
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields
 
 
 class LocalizedTextSchema(Schema):
@@ -55,3 +60,29 @@ class ProcedureDetailSchema(ProcedureSummarySchema):
     retention = fields.Dict()
     form = fields.Dict(required=True, metadata={"description": "JSON Schema 2020-12 of the application data"})
     workflow = fields.Dict(required=True, metadata={"description": "states and transitions"})
+
+
+# --- Input: a municipality's settings of a procedure --------------------------------------------------------------
+
+
+class WholeNumber(fields.Integer):
+    """A whole number as people type it: full-width digits (NFKC), surrounding spaces and thousands separators
+    ("１，０００" is 1000); anything else (decimals, words, other scripts' digits) is refused."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, str):
+            value = unicodedata.normalize("NFKC", value).strip().replace(",", "")
+            if not re.fullmatch(r"-?[0-9]+", value):
+                raise ValidationError("Not a valid integer.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class ProcedureSettingsSchema(Schema):
+    """Settings a municipality may change on a procedure. Whether the standard lets it, and within which range,
+    is the catalog's check (``catalog.operations.change_overrides``, ``upgrades.adopt_version``)."""
+
+    fee = WholeNumber(metadata={"description": "in yen, within the standard's range"})
+    sla_days = WholeNumber(metadata={"description": "processing time in days, within the standard's range"})
+    min_monthly_work_hours = WholeNumber(metadata={"description": "childcare: within the standard's range"})
+    auto_issue = fields.Boolean(metadata={"description": "issue without a clerk when the standard allows it"})
+    extra_steps = fields.List(fields.String(), metadata={"description": "optional steps the standard offers"})

@@ -14,14 +14,19 @@ ROLE_VALUES = [role.value for role in StaffRole]
 
 
 class Email(fields.String):
-    """An email address, normalized (NFKC, trimmed, domain lowercased)."""
+    """An email address, normalized (NFKC, trimmed, domain lowercased); ``error_messages={"invalid_email": …}``
+    words the refusal another way."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["error_messages"] = {"invalid_email": "Not a valid email address.", **kwargs.get("error_messages", {})}
+        super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
             return operations.normalize_email(text)
         except ValueError as error:
-            raise ValidationError("Not a valid email address.") from error
+            raise self.make_error("invalid_email") from error
 
 
 class Normalized(fields.String):
@@ -123,6 +128,12 @@ class StaffUpdateSchema(Schema):
     def _something(self, data: dict[str, Any], **kwargs: Any) -> None:
         if not data:
             raise ValidationError("Give roles, disabled, or both.", field_name="roles")
+
+
+class AccountLookupArgsSchema(Schema):
+    """Finding a resident's account by its address (the console's identity check)."""
+
+    email = Email(required=True, validate=validate.Length(max=254))
 
 
 class CounterIdentitySchema(Schema):

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields, validate
 
 Errors = dict[str, list[str]]
 
@@ -16,8 +17,9 @@ def load(
 ) -> tuple[dict[str, Any] | None, Errors]:
     """``values`` (read from the form) loaded by ``schema``: (data, {}) or (None, errors per field).
 
-    ``messages[field]`` is (the message when the field was left empty, the message when it is wrong); errors come in
-    the order of ``values``, the order of the form, so the error summary lists them as the page shows the fields.
+    ``messages[field]`` is (the message when the field was left empty, the message when it is wrong); the second
+    may be a function of the schema's messages, for a field refused for more than one reason. Errors come in the
+    order of ``values``, the order of the form, so the error summary lists them as the page shows the fields.
     """
     try:
         return schema.load(values), {}
@@ -27,6 +29,21 @@ def load(
         for name in [*values, *(name for name in refused if name not in values)]:
             if name not in refused:
                 continue
-            when_empty, when_wrong = messages.get(name, messages["form"])
-            errors[name] = [str(when_empty if values.get(name) in (None, "", []) else when_wrong)]
+            when_empty, when_wrong = messages[name] if name in messages else messages["form"]
+            if _blank(values.get(name)):
+                errors[name] = [str(when_empty)]
+            else:
+                errors[name] = [str(when_wrong(refused[name]) if callable(when_wrong) else when_wrong)]
         return None, errors
+
+
+def _blank(value: Any) -> bool:
+    """Whether a field was left empty (spaces alone count as empty: the person typed nothing)."""
+    return value is None or value == [] or (isinstance(value, str) and not value.strip())
+
+
+@cache
+def confirmation(name: str) -> type[Schema]:
+    """The schema of a page's confirmation box ("I have checked …") named ``name``: ticked, or refused. A box sends
+    its value only when ticked; any true value a checkbox may carry (true, yes, on, 1) counts."""
+    return Schema.from_dict({name: fields.Boolean(required=True, validate=validate.Equal(True))}, name="Confirmation")

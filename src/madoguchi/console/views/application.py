@@ -12,7 +12,12 @@ from flask_babel import lazy_gettext
 
 from madoguchi.applications import operations, repository
 from madoguchi.applications.models import Application, ApplicationEvent
-from madoguchi.applications.schemas import NoteCreateSchema, TransitionCreateSchema
+from madoguchi.applications.schemas import (
+    AssigneeChoiceSchema,
+    NoteCreateSchema,
+    TransitionCreateSchema,
+    assignee_account_id,
+)
 from madoguchi.applications.workflow import Workflow
 from madoguchi.audit import access
 from madoguchi.console.views.common import (
@@ -51,6 +56,9 @@ TEXT_MESSAGES = {
     "comment": (lazy_gettext("Keep it under 2000 characters."), lazy_gettext("Keep it under 2000 characters.")),
     "form": (lazy_gettext("This action is not possible now."), lazy_gettext("This action is not possible now.")),
 }
+
+#: How the assign form words a refusal: (empty, wrong); an empty choice is "nobody", never refused.
+ASSIGN_MESSAGES = {"assignee": (lazy_gettext("Choose a staff member."), lazy_gettext("Choose a staff member."))}
 
 
 def _event_title(workflow: Workflow, event: ApplicationEvent) -> str:
@@ -227,16 +235,13 @@ def add_comment(application_id: uuid.UUID) -> ResponseReturnValue:
 @bp.post("/applications/<uuid:application_id>/assignee")
 def assign(application_id: uuid.UUID) -> ResponseReturnValue:
     application = _load(application_id)
-    chosen = request.form.get("assignee", "")
     principal = current_principal()
-    assignee_id: uuid.UUID | None = None
-    if chosen == "me":
-        assignee_id = principal.account.id if principal.account else None
-    elif chosen:
-        try:
-            assignee_id = uuid.UUID(chosen)
-        except ValueError:
-            return _application_page(application, errors={"assignee": [_("Choose a staff member.")]}, status=422)
+    data, errors = form_input.load(
+        AssigneeChoiceSchema(), {"assignee": request.form.get("assignee", "")}, ASSIGN_MESSAGES
+    )
+    if data is None:
+        return _application_page(application, errors=errors, status=422)
+    assignee_id = assignee_account_id(data["assignee"], principal.account.id if principal.account else None)
     if _posted_version() is not None and _posted_version() != application.lock_version:
         return _changed_meanwhile(application_id)
     try:

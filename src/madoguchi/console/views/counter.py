@@ -8,9 +8,11 @@ from typing import Any
 from flask import abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 
 from madoguchi.applications import operations
 from madoguchi.applications.models import Application
+from madoguchi.applications.schemas import ApplicationCreateSchema
 from madoguchi.applications.workflow import Workflow
 from madoguchi.audit import access
 from madoguchi.console.views.common import (
@@ -29,11 +31,15 @@ from madoguchi.errors import (
 )
 from madoguchi.identity.principal import current_principal
 from madoguchi.registry.models import Person
-from madoguchi.web import schema_answers, schema_form
+from madoguchi.web import form_input, schema_answers, schema_form
 from madoguchi.web.i18n import localized
 from madoguchi.web.reads import record_read
 
 # ------------------------------------------------------------------------------------- counter filing
+
+#: How the counter pages word a refusal: (left empty, wrong).
+CHOOSE_PROCEDURE = {"procedure": (lazy_gettext("Choose a procedure."),) * 2}
+CONFIRM_CONTENT = {"checked": (lazy_gettext("Tick the box once the resident has checked the content."),) * 2}
 
 
 @bp.get("/counter/")
@@ -75,11 +81,17 @@ def _person_page(person: Person, errors: dict[str, list[str]] | None = None, sta
 @bp.post("/counter/people/<uuid:person_id>/applications")
 def counter_start(person_id: uuid.UUID) -> ResponseReturnValue:
     person = _person(person_id)
-    key = request.form.get("procedure", "")
-    if key not in dict(_counter_procedures()):
-        return _person_page(person, {"procedure": [_("Choose a procedure.")]}, 422)
+    values = {"procedure": request.form.get("procedure", "")}
+    data, errors = form_input.load(ApplicationCreateSchema(only=["procedure"]), values, CHOOSE_PROCEDURE)
+    if data is None or data["procedure"] not in dict(_counter_procedures()):  # only those the counter form supports
+        return _person_page(person, errors or {"procedure": [str(CHOOSE_PROCEDURE["procedure"][1])]}, 422)
     application = operations.create_draft(
-        db_session(), current_tenant, current_principal().actor, key, channel="counter", person_id=person.id
+        db_session(),
+        current_tenant,
+        current_principal().actor,
+        data["procedure"],
+        channel="counter",
+        person_id=person.id,
     )
     return redirect(url_for(".counter_form", tenant=current_tenant.slug, application_id=application.id), code=303)
 
@@ -186,10 +198,10 @@ def counter_confirm(application_id: uuid.UUID) -> ResponseReturnValue:
     application = _counter_draft(application_id)
     if request.method == "GET":
         return _confirm_page(application, {})
-    if request.form.get("checked") != "true":
-        return _confirm_page(
-            application, {"checked": [_("Tick the box once the resident has checked the content.")]}, 422
-        )
+    values = {"checked": request.form.get("checked")}
+    _data, errors = form_input.load(form_input.confirmation("checked")(), values, CONFIRM_CONTENT)
+    if errors:
+        return _confirm_page(application, errors, 422)
     try:
         operations.submit(
             db_session(), current_tenant, current_principal().actor, application.id, expected_version=_posted_version()

@@ -7,6 +7,7 @@ import uuid
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 
 from madoguchi.console.views.common import (
     _person,
@@ -22,7 +23,17 @@ from madoguchi.errors import (
 from madoguchi.identity import operations as identity
 from madoguchi.identity.models import Account, AccountKind
 from madoguchi.identity.principal import current_principal
+from madoguchi.identity.schemas import AccountLookupArgsSchema
 from madoguchi.registry.models import Person
+from madoguchi.web import form_input
+
+#: How the identity pages word a refusal: (left empty, wrong).
+FIND_MESSAGES = {
+    "email": (lazy_gettext("Enter this."), lazy_gettext("Enter an email address like name@example.jp.")),
+}
+CONFIRM_DOCUMENT = {
+    "checked": (lazy_gettext("Check the identity document against the register entry first."),) * 2,
+}
 
 # ------------------------------------------------------------------- identity verification at the counter
 # The resident shows an identity document; the clerk finds their account by email, searches the register, compares
@@ -35,12 +46,9 @@ def identity_find() -> ResponseReturnValue:
     raw = request.args.get("email", "")
     errors: dict[str, list[str]] = {}
     if "email" in request.args:
-        try:
-            email = identity.normalize_email(raw)
-        except ValueError:
-            errors["email"] = [_("Enter an email address like name@example.jp.") if raw.strip() else _("Enter this.")]
-        else:
-            account = identity.find_account_by_email(db_session(), current_tenant.id, email)
+        data, errors = form_input.load(AccountLookupArgsSchema(), {"email": raw}, FIND_MESSAGES)
+        if data is not None:
+            account = identity.find_account_by_email(db_session(), current_tenant.id, data["email"])
             if account is not None and account.kind == AccountKind.RESIDENT:
                 return redirect(
                     url_for(".identity_account", tenant=current_tenant.slug, account_id=account.id), code=303
@@ -94,8 +102,9 @@ def identity_confirm(account_id: uuid.UUID, person_id: uuid.UUID) -> ResponseRet
     account, person = _resident_account(account_id), _person(person_id)
     if request.method == "GET":
         return _identity_confirm_page(account, person)
-    if not request.form.get("checked"):
-        errors = {"checked": [_("Check the identity document against the register entry first.")]}
+    values = {"checked": request.form.get("checked")}
+    _data, errors = form_input.load(form_input.confirmation("checked")(), values, CONFIRM_DOCUMENT)
+    if errors:
         return _identity_confirm_page(account, person, errors, 422)
     principal = current_principal()
     assert principal.account is not None  # require_staff: a staff member is signed in

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from flask import render_template, request, url_for
@@ -10,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from marshmallow import EXCLUDE, ValidationError, fields, validate
 
 from madoguchi.applications import repository
-from madoguchi.applications.schemas import QueueFilterArgsSchema
+from madoguchi.applications.schemas import QueueFilterArgsSchema, assignee_filter
 from madoguchi.applications.workflow import Workflow
 from madoguchi.console.views.common import (
     _applicant_name,
@@ -62,26 +61,19 @@ def queue() -> ResponseReturnValue:
     chosen: dict[str, Any] = {
         "state": args.get("state", ""),
         "procedure": args.get("procedure", ""),
-        "assignee": args.get("assignee", ""),
+        "assignee": str(args.get("assignee") or ""),
         "overdue": bool(args.get("overdue")),
         "sort": args.get("sort", "submitted"),
     }
-    assignee = chosen["assignee"]
-    assignee_id = principal.account.id if assignee == "me" and principal.account else None
-    if assignee not in ("", "me", "none"):
-        try:
-            assignee_id = uuid.UUID(assignee)
-        except ValueError:
-            chosen["assignee"] = assignee = ""
+    me = principal.account.id if principal.account else None
     filters = repository.queue_filters(
         session,
         current_tenant.id,
         state=chosen["state"] or None,
         procedure=chosen["procedure"] or None,
-        assignee_id=assignee_id,
-        unassigned=assignee == "none",
         overdue=True if chosen["overdue"] else None,
         today=today,
+        **assignee_filter(args.get("assignee"), me),
     )
     sort, newest_first = SORTS[chosen["sort"]]
     after, before = args.get("after"), args.get("before")

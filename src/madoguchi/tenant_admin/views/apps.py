@@ -16,15 +16,16 @@ from madoguchi.identity.principal import SCOPE_DESCRIPTIONS
 from madoguchi.oauth import operations as oauth
 from madoguchi.oauth import repository as oauth_repository
 from madoguchi.oauth.models import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN
+from madoguchi.oauth.schemas import ClientCreateSchema
 from madoguchi.tenant_admin.views.common import (
     Errors,
     _actor,
     _add,
-    _form_text,
     _render,
     _to,
     bp,
 )
+from madoguchi.web import form_input
 
 #: How a vendor app works, as the admin chooses it, and the OAuth grants that means.
 APP_KINDS = {
@@ -54,6 +55,9 @@ APP_FIELD_MESSAGES = {
     "homepage_url": lazy_gettext("Enter the homepage as a full https address, or leave it empty."),
 }
 
+CHECK_THIS = lazy_gettext("Check this field.")
+#: The page's field for each field of the OAuth clients API it differs from.
+APP_FIELDS = {"grant_types": "kinds"}
 
 # --- Vendor apps ---------------------------------------------------------------------------------------------------
 
@@ -82,8 +86,8 @@ def app_new() -> ResponseReturnValue:
         }
         return _render("app_new.html", values=values, **_app_context())
     values = {
-        "name": _form_text("name"),
-        "homepage_url": _form_text("homepage_url"),
+        "name": request.form.get("name", ""),
+        "homepage_url": request.form.get("homepage_url", ""),
         "redirect_uris": request.form.get("redirect_uris", ""),
         "kinds": [kind for kind in request.form.getlist("kinds") if kind in APP_KINDS],
         "scopes": [scope for scope in request.form.getlist("scopes") if scope in VENDOR_SCOPES],
@@ -93,25 +97,49 @@ def app_new() -> ResponseReturnValue:
         _add(errors, "kinds", str(APP_FIELD_MESSAGES["grant_types"]))
     if not values["scopes"]:
         _add(errors, "scopes", _("Choose at least one permission."))
+    registration = None
     if not errors:
-        grants = [grant for kind in values["kinds"] for grant in APP_KINDS[kind][1]]
-        registration = oauth.ClientRegistration(
-            name=values["name"],
-            redirect_uris=[line.strip() for line in values["redirect_uris"].splitlines() if line.strip()],
-            grant_types=grants,
-            scopes=values["scopes"],
-            homepage_url=values["homepage_url"] or None,
-        )
+        registration, errors = _load_registration(values)
+    if registration is not None:
         try:
             client, secret = oauth.create_client(db_session(), current_tenant.id, registration, actor=_actor())
         except ValidationFailed as refused:
             db_session().rollback()
-            for name in refused.errors or {}:
-                field = {"grant_types": "kinds"}.get(name, name)
-                _add(errors, field, str(APP_FIELD_MESSAGES.get(name, _("Check this field."))))
+            errors = _page_errors(refused.errors or {})
         else:
             return _render("app_created.html", section="apps", client=client, secret=secret)
     return _render("app_new.html", 422, values=values, **_app_context(), errors=errors)
+
+
+def _registration(values: dict[str, Any]) -> dict[str, Any]:
+    """The page's answers as the OAuth clients API takes them (the page's kinds are grants; one URI a line)."""
+    return {
+        "name": values["name"],
+        "grant_types": [grant for kind in values["kinds"] for grant in APP_KINDS[kind][1]],
+        "redirect_uris": [line for line in values["redirect_uris"].splitlines() if line.strip()],
+        "scopes": values["scopes"],
+        "homepage_url": values["homepage_url"].strip() or None,
+    }
+
+
+def _load_registration(values: dict[str, Any]) -> tuple[oauth.ClientRegistration | None, Errors]:
+    """The answers loaded by the OAuth clients API's schema and checked by its registration rules (grants, URLs,
+    scopes) together, so the admin sees every field's problem at once, in the order of the form."""
+    registration = _registration(values)
+    messages = {"form": (CHECK_THIS, CHECK_THIS)} | {name: (text, text) for name, text in APP_FIELD_MESSAGES.items()}
+    data, refused = form_input.load(ClientCreateSchema(), registration, messages)
+    errors = {APP_FIELDS.get(name, name): messages for name, messages in refused.items()}
+    try:
+        checked = oauth.validate_registration(oauth.ClientRegistration(**(data or registration)))
+    except ValidationFailed as error:
+        errors = _page_errors(error.errors or {}) | errors
+    order = [APP_FIELDS.get(name, name) for name in registration]
+    errors = dict(sorted(errors.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
+    return (None if errors else checked), errors
+
+
+def _page_errors(refusals: dict[str, Any]) -> Errors:
+    return {APP_FIELDS.get(name, name): [str(APP_FIELD_MESSAGES.get(name, CHECK_THIS))] for name in refusals}
 
 
 @bp.post("/apps/<uuid:client_id>/revoke")

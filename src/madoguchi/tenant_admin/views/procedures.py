@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from flask import abort, flash, request
@@ -12,6 +11,7 @@ from flask_babel import lazy_gettext
 
 from madoguchi.catalog import operations as catalog
 from madoguchi.catalog import repository as catalog_repository
+from madoguchi.catalog.schemas import ProcedureSettingsSchema
 from madoguchi.context import current_tenant, db_session
 from madoguchi.errors import NotFound, ValidationFailed
 from madoguchi.tenant_admin.views.common import (
@@ -22,6 +22,7 @@ from madoguchi.tenant_admin.views.common import (
     _to,
     bp,
 )
+from madoguchi.web import form_input
 from madoguchi.web.i18n import localized
 
 # --- Procedure settings --------------------------------------------------------------------------------------------
@@ -66,6 +67,10 @@ def _editable(definition: dict[str, Any]) -> dict[str, Any]:
     return {"ranges": ranges, "auto_issue": auto_issue, "steps": steps}
 
 
+CHOOSE_AUTO_ISSUE = lazy_gettext("Choose whether certificates are issued automatically.")
+OFFERED_STEPS_ONLY = lazy_gettext("Choose only the optional steps the standard offers.")
+OUTSIDE_THE_STANDARD = lazy_gettext("This setting is outside what the standard allows.")
+
 RANGE_LABELS = {
     "fee": lazy_gettext("Fee (yen)"),
     "sla_days": lazy_gettext("Processing time (days)"),
@@ -82,32 +87,37 @@ def _range_message(name: str, low: int, high: int) -> str:
     return _("The minimum monthly working hours must be between %(min)s and %(max)s.", min=low, max=high)
 
 
-def _parse_settings(editable: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str], Errors]:
-    changes: dict[str, Any] = {}
-    values: dict[str, Any] = {}
-    errors: Errors = {}
-    for name, setting in editable["ranges"].items():
-        raw = unicodedata.normalize("NFKC", request.form.get(name, "")).strip().replace(",", "")
-        values[name] = raw
-        if not raw:
-            _add(errors, name, _("Enter a whole number."))
-        elif not raw.isascii() or not raw.lstrip("-").isdigit():
-            _add(errors, name, _("Enter a whole number, for example %(example)s.", example=setting["default"]))
-        else:
-            changes[name] = int(raw)
+def range_messages(ranges: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """How a settings page words a refusal of a range setting: (left empty, not a whole number)."""
+    return {
+        name: (
+            _("Enter a whole number."),
+            _("Enter a whole number, for example %(example)s.", example=setting["default"]),
+        )
+        for name, setting in ranges.items()
+    }
+
+
+def _parse_settings(editable: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Errors]:
+    values: dict[str, Any] = {name: request.form.get(name, "") for name in editable["ranges"]}
     if editable["auto_issue"]:
-        chosen = request.form.get("auto_issue")
-        values["auto_issue"] = chosen
-        if chosen not in ("yes", "no"):
-            _add(errors, "auto_issue", _("Choose whether certificates are issued automatically."))
-        else:
-            changes["auto_issue"] = chosen == "yes"
+        values["auto_issue"] = request.form.get("auto_issue")
     if editable["steps"]:
-        steps = request.form.getlist("extra_steps")
-        values["extra_steps"] = steps
+        values["extra_steps"] = request.form.getlist("extra_steps")
+    messages = {
+        **range_messages(editable["ranges"]),
+        "auto_issue": (CHOOSE_AUTO_ISSUE, CHOOSE_AUTO_ISSUE),
+        "extra_steps": (OFFERED_STEPS_ONLY, OFFERED_STEPS_ONLY),
+        "form": (OUTSIDE_THE_STANDARD, OUTSIDE_THE_STANDARD),
+    }
+    data, errors = form_input.load(ProcedureSettingsSchema(), values, messages)
+    changes = dict(data or {})
+    if "extra_steps" in changes:
+        steps = changes["extra_steps"]
+        # Kept in the standard's order; none chosen clears the setting.
         changes["extra_steps"] = [name for name in editable["steps"] if name in steps] or None
         if any(step not in editable["steps"] for step in steps):
-            _add(errors, "extra_steps", _("Choose only the optional steps the standard offers."))
+            _add(errors, "extra_steps", str(OFFERED_STEPS_ONLY))
     return changes, values, errors
 
 
@@ -120,8 +130,8 @@ def _settings_refusal(name: str, messages: list[str], definition: dict[str, Any]
     if name == "auto_issue":
         return _("This procedure does not allow automatic issuing.")
     if name == "extra_steps":
-        return _("Choose only the optional steps the standard offers.")
-    return _("This setting is outside what the standard allows.")
+        return str(OFFERED_STEPS_ONLY)
+    return str(OUTSIDE_THE_STANDARD)
 
 
 @bp.route("/procedures/<key>", methods=["GET", "POST"])

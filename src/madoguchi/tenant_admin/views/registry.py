@@ -9,6 +9,7 @@ from flask import flash, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
+from werkzeug.datastructures import FileStorage
 
 from madoguchi.context import current_tenant, db_session
 from madoguchi.identity import boundary
@@ -21,6 +22,7 @@ from madoguchi.registry.csv_formats import (
     decode_registry_csv,
     parse_registry_csv,
 )
+from madoguchi.registry.schemas import RegistryImportSchema
 from madoguchi.tenant_admin.views.common import (
     Errors,
     _actor,
@@ -29,6 +31,7 @@ from madoguchi.tenant_admin.views.common import (
     _to,
     bp,
 )
+from madoguchi.web import form_input
 
 #: The biggest registry CSV accepted from the browser (larger registers go through ``madoguchi registry import``).
 MAX_CSV_BYTES = 5 * 1024 * 1024
@@ -39,6 +42,12 @@ REGISTRY_KIND_LABELS = {
     "facilities": lazy_gettext("Childcare facilities"),
 }
 
+#: How the import page words a refusal of the registry's import schema: (left empty, wrong).
+UPLOAD_MESSAGES = {
+    "kind": (lazy_gettext("Choose what the file contains."),) * 2,
+    "file": (lazy_gettext("Choose a CSV file."),) * 2,
+    "form": (lazy_gettext("Choose a CSV file."),) * 2,
+}
 
 # --- Registry CSV import -------------------------------------------------------------------------------------------
 
@@ -54,11 +63,7 @@ def _registry_context(**extra: Any) -> dict[str, Any]:
     }
 
 
-def _read_upload(errors: Errors) -> str | None:
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        _add(errors, "file", _("Choose a CSV file."))
-        return None
+def _read_upload(upload: FileStorage, errors: Errors) -> str | None:
     try:
         content = upload.stream.read(MAX_CSV_BYTES + 1)
     finally:
@@ -77,14 +82,14 @@ def _read_upload(errors: Errors) -> str | None:
 def registry_import() -> ResponseReturnValue:
     if request.method == "GET":
         return _render("registry.html", **_registry_context(values={}))
-    errors: Errors = {}
-    kind = request.form.get("kind", "")
-    values = {"kind": kind}
-    if kind not in KINDS:
-        _add(errors, "kind", _("Choose what the file contains."))
-    text = _read_upload(errors)
-    if errors or text is None:
+    values = {"kind": request.form.get("kind", "")}
+    upload = request.files.get("file")
+    data, errors = form_input.load(RegistryImportSchema(), {**values, "file": upload}, UPLOAD_MESSAGES)
+    # A chosen file is read even when the kind is missing, so its own problems show at once too.
+    text = _read_upload(upload, errors) if upload is not None and "file" not in errors else None
+    if data is None or errors or text is None:
         return _render("registry.html", 422, **_registry_context(values=values, errors=errors))
+    kind: str = data["kind"]
     parsed = parse_registry_csv(kind, io.StringIO(text, newline=""))
     row_errors: list[RowError] = parsed.errors
     if not row_errors:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from flask import abort, flash, request
@@ -11,6 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
 from madoguchi.catalog import upgrades
+from madoguchi.catalog.schemas import ProcedureSettingsSchema
 from madoguchi.context import current_tenant, db_session
 from madoguchi.errors import Conflict, NotFound, ValidationFailed
 from madoguchi.tenant_admin.views.common import (
@@ -21,7 +21,8 @@ from madoguchi.tenant_admin.views.common import (
     _to,
     bp,
 )
-from madoguchi.tenant_admin.views.procedures import RANGE_LABELS, _editable, _settings_refusal
+from madoguchi.tenant_admin.views.procedures import RANGE_LABELS, _editable, _settings_refusal, range_messages
+from madoguchi.web import form_input
 from madoguchi.web.i18n import localized
 
 # --- Upgrading a procedure to a new version of the standard ----------------------------------------------------------
@@ -49,6 +50,7 @@ SETTING_LABELS = {
     "instructions": lazy_gettext("Instructions for residents"),
 }
 CONFIRM_FIELD = "confirm"
+CONFIRM_MESSAGES = {CONFIRM_FIELD: (lazy_gettext("Confirm that you have reviewed the changes."),) * 2}
 
 
 def _change_groups(changes: list[upgrades.Change]) -> list[tuple[str, list[dict[str, str]]]]:
@@ -99,18 +101,14 @@ def _upgrade_context(key: str, report: upgrades.UpgradeReport) -> dict[str, Any]
 
 
 def _parse_upgrade(to_enter: dict[str, Any], errors: Errors) -> tuple[dict[str, Any], dict[str, str]]:
-    values: dict[str, str] = {}
-    entered: dict[str, Any] = {}
-    for name, setting in to_enter.items():
-        raw = unicodedata.normalize("NFKC", request.form.get(name, "")).strip().replace(",", "")
-        values[name] = raw
-        if not raw.isascii() or not raw.lstrip("-").isdigit():
-            _add(errors, name, _("Enter a whole number, for example %(example)s.", example=setting["default"]))
-        else:
-            entered[name] = int(raw)
-    if request.form.get(CONFIRM_FIELD) != "yes":
-        _add(errors, CONFIRM_FIELD, _("Confirm that you have reviewed the changes."))
-    return entered, values
+    values = {name: request.form.get(name, "") for name in to_enter}
+    # The new range is shown beside each field, so an empty field gets the same message as a wrong one.
+    messages = {name: (wrong, wrong) for name, (_empty, wrong) in range_messages(to_enter).items()}
+    entered, refused = form_input.load(ProcedureSettingsSchema(only=list(to_enter)), values, messages)
+    errors.update(refused)
+    ticked = {CONFIRM_FIELD: request.form.get(CONFIRM_FIELD)}
+    errors.update(form_input.load(form_input.confirmation(CONFIRM_FIELD)(), ticked, CONFIRM_MESSAGES)[1])
+    return dict(entered or {}), values
 
 
 @bp.route("/procedures/<key>/upgrade", methods=["GET", "POST"])
