@@ -1,0 +1,503 @@
+"""Benchmark: the project's HTTP paths side by side with their floors, in one interleaved run (issue 15).
+
+    python bench/http_paths.py [--seconds 3] [--rounds 3] [--connections 16] [--paths submit,queue-api,...]
+
+Starts a throwaway PostgreSQL (tests/support/postgres.py), migrates it, seeds the shipped catalog and
+tenants, and adds people, verified residents and staff with live sessions in every tenant, and a few thousand
+applications (some filed and submitted through the project's own operations, the rest copied from those in
+bulk SQL). Then it starts two gunicorn servers as production runs them (``infra/gunicorn.conf.py``, both
+connecting as the non-owner app role, so row-level security applies):
+
+- the project (``madoguchi:create_app()``);
+- the floor (bench/http_floor.py): a bare Flask app doing the same database work without the project.
+
+Each path is paired with a floor and driven by N keep-alive connections (threads, ``http.client``); rounds
+alternate project and floor per path, so noise on the machine hits both. Per path it prints requests/s, p50
+and p99 of the project and of the floor, and the ratio project/floor (requests/s).
+
+| path          | project                                             | floor                  |
+| ------------- | --------------------------------------------------- | ---------------------- |
+| submit        | resident ``POST .../applications/`` + ``.../submit`` | one-row insert         |
+| queue-api     | staff ``GET /api/v1/t/<t>/applications/?limit=50``  | primary-key read       |
+| console-queue | staff ``GET /<t>/console/`` (25 rows)               | primary-key read       |
+| procedures    | ``GET /api/v1/t/<t>/procedures``                    | ping (``SELECT 1``)    |
+| portal-home   | resident ``GET /<t>/``                              | ping (``SELECT 1``)    |
+
+A "request" of the submit path is both calls (create, then submit), timed together. Worker settings are the
+production defaults of ``infra/gunicorn.conf.py``; ``MADOGUCHI_WEB_*`` variables in the environment are passed on
+to both servers, to measure others. The API's rate limit is raised so the limiter is consulted but never
+refuses. The load generator shares the machine with the servers: on a small machine it takes CPU from the
+floor more than from the project, so the ratios it prints are, if anything, flattering to the project.
+
+(Named http_paths.py, not http.py: run as a script, bench/ comes first on the path, and a bench/http.py would
+shadow the standard library's ``http`` package that gunicorn, Flask and this load generator import.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import psycopg
+
+from madoguchi import migrate
+from madoguchi.applications import operations
+from madoguchi.audit.keys import generate_key
+from madoguchi.config import Settings
+from madoguchi.crypto import Sealer
+from madoguchi.db import Database
+from madoguchi.identity.actors import Actor
+from madoguchi.identity.models import Account
+from madoguchi.identity.sessions import COOKIE_NAME, start_session
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the throwaway server and the factories the tests seed with
+
+from tests.factories import make_household, make_person, make_tax, resident, seed_catalog_and_tenants  # noqa: E402
+from tests.factories import staff as make_staff  # noqa: E402
+from tests.factories import tenants as seeded_tenants  # noqa: E402
+from tests.support.postgres import SUPERUSER, ThrowawayPostgres  # noqa: E402
+from tests.world import RESIDENCY  # noqa: E402
+
+FAMILY = ("髙橋", "佐藤", "鈴木", "渡邊", "伊藤", "山本", "中村", "小林", "加藤", "吉田", "𠮷田", "﨑山")
+GIVEN = ("一郎", "花子", "美咲", "陽葵", "蓮", "結衣", "大翔", "さくら", "悠真", "凛")
+PATHS = ("submit", "queue-api", "console-queue", "procedures", "portal-home")
+START_SECONDS = 90
+
+
+# ------------------------------------------------------------------------------------------------ seeding
+
+
+@dataclass
+class Town:
+    """One tenant's signed-in people (a resident per connection, a few staff) and its applications."""
+
+    tenant_id: uuid.UUID
+    slug: str
+    resident_cookies: list[str] = field(default_factory=list)
+    staff_cookies: list[str] = field(default_factory=list)
+    staff_ids: list[uuid.UUID] = field(default_factory=list)
+    application_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+def _session_cookie(db: Database, tenant_id: uuid.UUID, actor: Actor) -> str:
+    with db.transaction(tenant_id) as session:
+        account = session.get(Account, actor.account_id)
+        assert account is not None
+        _, token = start_session(session, account, second_factor_done=True)
+    return token
+
+
+def seed_people(db: Database, settings: Settings, *, residents: dict[str, int], staff: int) -> dict[str, Town]:
+    """Catalog and tenants as shipped; per tenant, verified residents who each file and submit once through
+    the project's operations, and clerks; every one of them with a live session (second factor done)."""
+    seed_catalog_and_tenants(db, settings)
+    towns: dict[str, Town] = {}
+    for tenant in seeded_tenants(db):
+        town = towns[tenant.slug] = Town(tenant.id, tenant.slug)
+        with db.transaction(tenant.id) as session:
+            here = session.merge(tenant)
+            filers = []
+            for n in range(residents.get(tenant.slug, residents["*"])):
+                person = make_person(
+                    session,
+                    here,
+                    make_household(session, here),
+                    family_name=FAMILY[n % len(FAMILY)],
+                    given_name=GIVEN[n % len(GIVEN)],
+                    birth_date=date(1950 + n % 55, 1 + n % 12, 1 + n % 28),
+                )
+                make_tax(session, here, person, fiscal_year=2025)
+                filers.append(resident(session, here, person))
+            clerks = [make_staff(session, here, "clerk") for _ in range(staff)]
+        for actor in filers:
+            town.resident_cookies.append(_session_cookie(db, tenant.id, actor))
+            with db.transaction(tenant.id) as session:
+                here = session.merge(tenant)
+                draft = operations.create_draft(session, here, actor, "residency-certificate", RESIDENCY)
+                operations.submit(session, here, actor, draft.id)
+        town.staff_cookies = [_session_cookie(db, tenant.id, clerk) for clerk in clerks]
+        town.staff_ids = [clerk.account_id for clerk in clerks if clerk.account_id is not None]
+    return towns
+
+
+def copy_applications(pg: ThrowawayPostgres, towns: dict[str, Town], per_tenant: dict[str, int]) -> None:
+    """Bulk SQL (as the superuser): copy each tenant's submitted applications until it has its share, spread
+    over the last 60 days, half of them assigned to one of its clerks; then note every tenant's ids."""
+    with psycopg.connect(pg.conninfo(SUPERUSER), autocommit=True) as conn:
+        columns = [
+            row[0]
+            for row in conn.execute(
+                "select column_name from information_schema.columns where table_name = 'applications'"
+                " and table_schema = 'public' order by ordinal_position"
+            )
+        ]
+        kept = [c for c in columns if c not in ("id", "reference", "created_at", "updated_at", "submitted_at")]
+        kept.remove("assignee_account_id")
+        listed = ", ".join(kept)
+        for slug, town in towns.items():
+            have = conn.execute(
+                "select count(*) from applications where tenant_id = %s and state <> 'draft'", (town.tenant_id,)
+            ).fetchone()
+            sources = have[0] if have else 0
+            copies = max(0, -(-(per_tenant.get(slug, per_tenant["*"]) - sources) // max(sources, 1)))
+            conn.execute(
+                f"insert into applications (id, reference, created_at, updated_at, submitted_at,"
+                f" assignee_account_id, {listed})"
+                f" select gen_random_uuid(), 'B' || substr(md5(random()::text || copy::text), 1, 17), at, at, at,"
+                f" case when random() < 0.5 then null"
+                f" else (%(staff)s::uuid[])[1 + floor(random() * %(clerks)s)::int] end, {listed}"
+                f" from (select a.*, copy, now() - random() * interval '60 days' as at"
+                f" from applications a, generate_series(1, %(copies)s) copy"
+                f" where a.tenant_id = %(tenant)s and a.state <> 'draft') source",
+                {"staff": town.staff_ids, "clerks": len(town.staff_ids), "copies": copies, "tenant": town.tenant_id},
+            )
+            town.application_ids = [
+                row[0]
+                for row in conn.execute(
+                    "select id from applications where tenant_id = %s and state <> 'draft'", (town.tenant_id,)
+                )
+            ]
+        conn.execute("analyze")
+
+
+# ------------------------------------------------------------------------------------------------ servers
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(name: str, app: str, env: dict[str, str], folder: Path, ready_path: str) -> Server:
+    """gunicorn as production runs it (``-c infra/gunicorn.conf.py``) on a free loopback port; waits until
+    ``ready_path`` answers 200."""
+    port = _free_port()
+    log = folder / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(REPO / "infra" / "gunicorn.conf.py"), app],
+            env={**env, "MADOGUCHI_BIND": f"127.0.0.1:{port}"},
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(name, port, process, log)
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        with contextlib.suppress(OSError):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", ready_path)
+            if connection.getresponse().status == 200:
+                return server
+        time.sleep(0.2)
+    server.stop()
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+    raise SystemExit(f"{name}: gunicorn did not come up on port {port}:\n{tail}")
+
+
+# ------------------------------------------------------------------------------------------------ load
+
+
+#: One operation on a keep-alive connection: (connection, connection number, random) -> whether it succeeded.
+Operation = Callable[[http.client.HTTPConnection, int, random.Random], bool]
+
+
+def _call(
+    conn: http.client.HTTPConnection, method: str, path: str, headers: dict[str, str], body: object = None
+) -> tuple[int, bytes]:
+    payload = None if body is None else json.dumps(body).encode()
+    if payload is not None:
+        headers = {**headers, "Content-Type": "application/json"}
+    conn.request(method, path, body=payload, headers=headers)
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+@dataclass
+class Pair:
+    """A path of the project and its floor."""
+
+    name: str
+    project: Operation
+    floor: Operation
+
+
+def pairs(town: Town) -> dict[str, Pair]:
+    slug, tenant = town.slug, town.tenant_id
+    ids = town.application_ids
+
+    def resident(n: int) -> dict[str, str]:
+        return {"Cookie": f"{COOKIE_NAME}={town.resident_cookies[n % len(town.resident_cookies)]}"}
+
+    def clerk(n: int) -> dict[str, str]:
+        return {"Cookie": f"{COOKIE_NAME}={town.staff_cookies[n % len(town.staff_cookies)]}"}
+
+    def submit(conn: http.client.HTTPConnection, n: int, rng: random.Random) -> bool:
+        base = f"/api/v1/t/{slug}/applications"
+        headers = {**resident(n), "Idempotency-Key": str(uuid.UUID(int=rng.getrandbits(128)))}
+        status, body = _call(
+            conn, "POST", f"{base}/", headers, {"procedure": "residency-certificate", "data": RESIDENCY}
+        )
+        if status != 201:
+            return False
+        headers["Idempotency-Key"] = str(uuid.UUID(int=rng.getrandbits(128)))
+        status, _ = _call(conn, "POST", f"{base}/{json.loads(body)['id']}/submit", headers)
+        return status == 200
+
+    def get(path: str, who: Callable[[int], dict[str, str]] | None = None) -> Operation:
+        def operation(conn: http.client.HTTPConnection, n: int, rng: random.Random) -> bool:
+            return _call(conn, "GET", path, who(n) if who else {})[0] == 200
+
+        return operation
+
+    def insert(conn: http.client.HTTPConnection, n: int, rng: random.Random) -> bool:
+        return _call(conn, "POST", f"/insert/{tenant}", {})[0] == 201
+
+    def read(conn: http.client.HTTPConnection, n: int, rng: random.Random) -> bool:
+        return _call(conn, "GET", f"/read/{tenant}/{rng.choice(ids)}", {})[0] == 200
+
+    ping = get("/ping")
+    return {
+        "submit": Pair("resident create + submit vs one-row insert", submit, insert),
+        "queue-api": Pair(
+            "staff queue API (50 rows) vs PK read", get(f"/api/v1/t/{slug}/applications/?limit=50", clerk), read
+        ),
+        "console-queue": Pair("console queue page (25 rows) vs PK read", get(f"/{slug}/console/", clerk), read),
+        "procedures": Pair("GET /api/v1/t/<t>/procedures vs ping", get(f"/api/v1/t/{slug}/procedures"), ping),
+        "portal-home": Pair("portal home (resident) vs ping", get(f"/{slug}/", resident), ping),
+    }
+
+
+def check_pages(port: int, town: Town) -> None:
+    """The queue paths show full pages (50 rows in the API, 25 on the console), or the figures mean nothing."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    cookie = {"Cookie": f"{COOKIE_NAME}={town.staff_cookies[0]}"}
+    status, body = _call(conn, "GET", f"/api/v1/t/{town.slug}/applications/?limit=50", cookie)
+    rows = len(json.loads(body)["items"]) if status == 200 else 0
+    status, body = _call(conn, "GET", f"/{town.slug}/console/", cookie)
+    console_rows = body.count(b'class="reference"') if status == 200 else 0
+    conn.close()
+    if (rows, console_rows) != (50, 25):
+        raise SystemExit(
+            f"the staff queue shows {rows} rows in the API and {console_rows} on the console, not 50 and 25"
+        )
+
+
+@dataclass
+class Tally:
+    """What the rounds of one side of one path added up to."""
+
+    done: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.seconds if self.seconds else 0.0
+
+    def figures(self) -> tuple[float, float, float]:
+        """Requests/s, p50 and p99 in milliseconds."""
+        return self.rate, self.percentile(50) * 1000, self.percentile(99) * 1000
+
+    def percentile(self, p: int) -> float:
+        if len(self.latencies) < 2:
+            return self.latencies[0] if self.latencies else float("nan")
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1]
+
+
+def drive(port: int, operation: Operation, connections: int, seconds: float, tally: Tally | None) -> None:
+    """``connections`` threads, each with its own keep-alive connection, repeat ``operation`` for ``seconds``."""
+    stop_at = time.perf_counter() + seconds
+    lock = threading.Lock()
+    began = time.perf_counter()
+
+    def client(n: int) -> None:
+        rng = random.Random(n)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        done, failed, latencies = 0, 0, []
+        while time.perf_counter() < stop_at:
+            sent = time.perf_counter()
+            try:
+                ok = operation(conn, n, rng)
+            except (OSError, http.client.HTTPException):
+                conn.close()  # e.g. a worker recycled after max_requests: reconnect
+                ok = False
+            if ok:
+                done += 1
+                latencies.append(time.perf_counter() - sent)
+            else:
+                failed += 1
+        conn.close()
+        if tally is not None:
+            with lock:
+                tally.done += done
+                tally.failed += failed
+                tally.latencies.extend(latencies)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if tally is not None:
+        tally.seconds += time.perf_counter() - began
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+@contextlib.contextmanager
+def running(servers: list[Server]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="seconds per round and side (default 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per path, project and floor each (default 3)")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent keep-alive connections (default 16)")
+    parser.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated, of {', '.join(PATHS)}")
+    parser.add_argument("--applications", type=int, default=3000, help="applications in all tenants (default 3000)")
+    parser.add_argument("--tenant", default="midorikawa-village", help="the tenant driven (default midorikawa-village)")
+    args = parser.parse_args()
+    chosen = [p.strip() for p in args.paths.split(",") if p.strip()]
+    unknown = sorted(set(chosen) - set(PATHS))
+    if unknown:
+        parser.error(f"unknown paths {', '.join(unknown)}; choose from {', '.join(PATHS)}")
+    reason = ThrowawayPostgres.unavailable_reason()
+    if reason:
+        raise SystemExit(f"cannot start PostgreSQL: {reason}")
+
+    with ThrowawayPostgres() as pg, tempfile.TemporaryDirectory(prefix="madoguchi-bench-") as folder:
+        began = time.monotonic()
+        settings = Settings(
+            data_dir=Path(folder),
+            database_url=pg.app_url,
+            migration_database_url=pg.owner_url,
+            secret_key="bench-secret",  # noqa: S106 - a throwaway app's
+            data_key=Sealer.generate_key(),
+            audit_key=generate_key("bench-1"),
+        )
+        migrate.upgrade(settings)
+        db = Database(pg.app_url, pool_size=1, audit_key=settings.audit_key)
+        # The driven tenant: a resident per connection; its share of the applications is half of them.
+        towns = seed_people(db, settings, residents={args.tenant: max(args.connections, 4), "*": 4}, staff=3)
+        if args.tenant not in towns:
+            raise SystemExit(f"no tenant {args.tenant!r}; the shipped ones are {', '.join(sorted(towns))}")
+        others = max(1, len(towns) - 1)
+        copy_applications(pg, towns, {args.tenant: args.applications // 2, "*": args.applications // 2 // others})
+        db.dispose()
+        town = towns[args.tenant]
+        with psycopg.connect(pg.conninfo(SUPERUSER)) as conn:
+            version = conn.execute(
+                "select service_version_id from applications where tenant_id = %s limit 1", (town.tenant_id,)
+            ).fetchone()
+            counts = conn.execute("select count(*), count(distinct tenant_id) from applications").fetchone()
+        assert version is not None and counts is not None
+        print(
+            f"seeded in {time.monotonic() - began:.0f} s: {counts[0]} applications in {counts[1]} tenants, "
+            f"{len(town.application_ids)} in {args.tenant}",
+            flush=True,
+        )
+
+        source_root = str(Path(migrate.__file__).resolve().parents[1])
+        passed_on = ("MADOGUCHI_", "WEB_CONCURRENCY", "GUNICORN_CMD_ARGS", "FORWARDED_ALLOW_IPS", "PORT")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(passed_on) or k.startswith("MADOGUCHI_WEB_")}
+        env.update(
+            PYTHONPATH=os.pathsep.join([source_root, str(REPO / "bench")]),
+            MADOGUCHI_DATABASE_URL=pg.app_url,
+            MADOGUCHI_MIGRATION_DATABASE_URL=pg.owner_url,
+            MADOGUCHI_DATA_DIR=folder,
+            MADOGUCHI_SECRET_KEY=settings.secret_key,
+            MADOGUCHI_DATA_KEY=settings.data_key,
+            MADOGUCHI_AUDIT_KEY=settings.audit_key,
+            MADOGUCHI_API_RATE_LIMIT="100000000/minute",
+            BENCH_FLOOR_DATABASE_URL=pg.conninfo("madoguchi_app"),
+            BENCH_FLOOR_SERVICE_VERSION=str(version[0]),
+        )
+        servers: list[Server] = []
+        with running(servers):
+            servers.append(start_gunicorn("project", "madoguchi:create_app()", env, Path(folder), "/healthz"))
+            servers.append(start_gunicorn("floor", "http_floor:create_app()", env, Path(folder), "/ping"))
+            project, floor = servers
+            work = pairs(town)
+            tallies = {name: (Tally(), Tally()) for name in chosen}
+            check_pages(project.port, town)
+            for name in chosen:  # warm every worker (imports, templates, caches) before anything counts
+                checked = Tally()
+                drive(project.port, work[name].project, args.connections, 1.0, checked)
+                drive(floor.port, work[name].floor, args.connections, 1.0, None)
+                if checked.done == 0:
+                    raise SystemExit(f"{name}: the project answered no request successfully; see {project.log}")
+            for number in range(args.rounds):
+                for name in chosen:
+                    sides = [
+                        (project, work[name].project, tallies[name][0]),
+                        (floor, work[name].floor, tallies[name][1]),
+                    ]
+                    for server, operation, tally in sides if number % 2 == 0 else sides[::-1]:
+                        drive(server.port, operation, args.connections, args.seconds, tally)
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = os.environ.get("MADOGUCHI_WEB_CONCURRENCY", "default")
+    print(
+        f"{cores} cores; gunicorn -c infra/gunicorn.conf.py (MADOGUCHI_WEB_CONCURRENCY={workers}); "
+        f"{args.connections} connections; {args.rounds} rounds x {args.seconds:g} s per side, interleaved"
+    )
+    columns = ("project/s", "p50 ms", "p99 ms", "floor/s", "p50 ms", "p99 ms", "ratio")
+    print(f"{'path':<44}" + "".join(f" {column:>9}" for column in columns))
+    for name in chosen:
+        mine, base = tallies[name]
+        failed = f"  ({mine.failed} project, {base.failed} floor failed)" if mine.failed or base.failed else ""
+        print(
+            f"{work[name].name:<44}"
+            + "".join(f" {figure:>9.1f}" for figure in (*mine.figures(), *base.figures()))
+            + f" {mine.rate / base.rate if base.rate else float('nan'):>8.3f}x{failed}"
+        )
+
+
+if __name__ == "__main__":
+    main()
