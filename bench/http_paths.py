@@ -13,7 +13,8 @@ connecting as the non-owner app role, so row-level security applies):
 
 Each path is paired with a floor and driven by N keep-alive connections (threads, ``http.client``); rounds
 alternate project and floor per path, so noise on the machine hits both. Per path it prints requests/s, p50
-and p99 of the project and of the floor, and the ratio project/floor (requests/s).
+and p99 of the project and of the floor, the CPU time their gunicorn processes (master and workers, not
+PostgreSQL) spent per request, and the ratio project/floor (requests/s).
 
 | path          | project                                             | floor                  |
 | ------------- | --------------------------------------------------- | ---------------------- |
@@ -328,20 +329,51 @@ class Tally:
     done: int = 0
     failed: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
         return self.done / self.seconds if self.seconds else 0.0
 
-    def figures(self) -> tuple[float, float, float]:
-        """Requests/s, p50 and p99 in milliseconds."""
-        return self.rate, self.percentile(50) * 1000, self.percentile(99) * 1000
+    @property
+    def cpu_ms(self) -> float:
+        """The server's CPU time (master and workers, user and system) per successful request."""
+        return self.cpu_seconds * 1000 / self.done if self.done else float("nan")
+
+    def figures(self) -> tuple[float, float, float, float]:
+        """Requests/s; p50 and p99 in milliseconds; server CPU milliseconds per request."""
+        return self.rate, self.percentile(50) * 1000, self.percentile(99) * 1000, self.cpu_ms
 
     def percentile(self, p: int) -> float:
         if len(self.latencies) < 2:
             return self.latencies[0] if self.latencies else float("nan")
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1]
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat(pid: int) -> list[str]:
+    """Fields of /proc/<pid>/stat after the command name (which may hold spaces): [0] is the state."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
+def server_cpu(master: int) -> float:
+    """CPU seconds of a gunicorn master and its workers so far, those reaped included (the master's cutime and
+    cstime count a worker recycled after max_requests once it has been waited for). NaN without /proc."""
+    try:
+        fields = _stat(master)
+    except OSError:
+        return float("nan")
+    ticks = sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                child = _stat(int(entry.name))
+                if int(child[1]) == master:  # ppid
+                    ticks += int(child[11]) + int(child[12])
+    return ticks / _TICK
 
 
 def drive(port: int, operation: Operation, connections: int, seconds: float, tally: Tally | None) -> None:
@@ -479,7 +511,9 @@ def main() -> None:
                         (floor, work[name].floor, tallies[name][1]),
                     ]
                     for server, operation, tally in sides if number % 2 == 0 else sides[::-1]:
+                        cpu = server_cpu(server.process.pid)
                         drive(server.port, operation, args.connections, args.seconds, tally)
+                        tally.cpu_seconds += server_cpu(server.process.pid) - cpu
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     workers = os.environ.get("MADOGUCHI_WEB_CONCURRENCY", "default")
@@ -487,14 +521,17 @@ def main() -> None:
         f"{cores} cores; gunicorn -c infra/gunicorn.conf.py (MADOGUCHI_WEB_CONCURRENCY={workers}); "
         f"{args.connections} connections; {args.rounds} rounds x {args.seconds:g} s per side, interleaved"
     )
-    columns = ("project/s", "p50 ms", "p99 ms", "floor/s", "p50 ms", "p99 ms", "ratio")
+    columns = ("project/s", "p50 ms", "p99 ms", "CPU ms", "floor/s", "p50 ms", "p99 ms", "CPU ms", "ratio")
     print(f"{'path':<44}" + "".join(f" {column:>9}" for column in columns))
     for name in chosen:
         mine, base = tallies[name]
         failed = f"  ({mine.failed} project, {base.failed} floor failed)" if mine.failed or base.failed else ""
         print(
             f"{work[name].name:<44}"
-            + "".join(f" {figure:>9.1f}" for figure in (*mine.figures(), *base.figures()))
+            + "".join(
+                f" {rate:>9.1f} {p50:>9.1f} {p99:>9.1f} {cpu:>9.2f}"
+                for rate, p50, p99, cpu in (mine.figures(), base.figures())
+            )
             + f" {mine.rate / base.rate if base.rate else float('nan'):>8.3f}x{failed}"
         )
 
