@@ -25,10 +25,11 @@ PostgreSQL) spent per request, and the ratio project/floor (requests/s).
 | portal-home   | resident ``GET /<t>/``                              | ping (``SELECT 1``)    |
 
 A "request" of the submit path is both calls (create, then submit), timed together. Worker settings are the
-production defaults of ``infra/gunicorn.conf.py``; ``MADOGUCHI_WEB_*`` variables in the environment are passed on
-to both servers, to measure others. The API's rate limit is raised so the limiter is consulted but never
-refuses. The load generator shares the machine with the servers: on a small machine it takes CPU from the
-floor more than from the project, so the ratios it prints are, if anything, flattering to the project.
+production defaults of ``infra/gunicorn.conf.py``; ``MADOGUCHI_WEB_*`` variables and ``GUNICORN_CMD_ARGS`` (e.g.
+``--worker-class=sync --workers=2``) in the environment are passed on to both servers, to measure others. The
+API's rate limit is raised so the limiter is consulted but never refuses. The load generator shares the machine
+with the servers: on a small machine it takes CPU from the floor more than from the project, so the ratios it
+prints are, if anything, flattering to the project.
 
 (Named http_paths.py, not http.py: run as a script, bench/ comes first on the path, and a bench/http.py would
 shadow the standard library's ``http`` package that gunicorn, Flask and this load generator import.)
@@ -476,8 +477,11 @@ def main() -> None:
         )
 
         source_root = str(Path(migrate.__file__).resolve().parents[1])
-        passed_on = ("MADOGUCHI_", "WEB_CONCURRENCY", "GUNICORN_CMD_ARGS", "FORWARDED_ALLOW_IPS", "PORT")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(passed_on) or k.startswith("MADOGUCHI_WEB_")}
+        # The caller's settings stay out, but for the worker settings, which both servers get alike.
+        settings_prefixes = ("MADOGUCHI_", "WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS", "PORT")
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(settings_prefixes) or k.startswith("MADOGUCHI_WEB_")
+        }
         env.update(
             PYTHONPATH=os.pathsep.join([source_root, str(REPO / "bench")]),
             MADOGUCHI_DATABASE_URL=pg.app_url,
@@ -516,9 +520,10 @@ def main() -> None:
                         tally.cpu_seconds += server_cpu(server.process.pid) - cpu
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    workers = os.environ.get("MADOGUCHI_WEB_CONCURRENCY", "default")
+    workers = os.environ.get("MADOGUCHI_WEB_CONCURRENCY") or f"{2 * (cores or 1) + 1} (default)"
+    extra = " ".join(["", *os.environ.get("GUNICORN_CMD_ARGS", "").split()])
     print(
-        f"{cores} cores; gunicorn -c infra/gunicorn.conf.py (MADOGUCHI_WEB_CONCURRENCY={workers}); "
+        f"{cores} cores; gunicorn -c infra/gunicorn.conf.py{extra}; MADOGUCHI_WEB_CONCURRENCY={workers}; "
         f"{args.connections} connections; {args.rounds} rounds x {args.seconds:g} s per side, interleaved"
     )
     columns = ("project/s", "p50 ms", "p99 ms", "CPU ms", "floor/s", "p50 ms", "p99 ms", "CPU ms", "ratio")
