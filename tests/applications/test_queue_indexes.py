@@ -31,13 +31,13 @@ from tests.applications.conftest import Town
 #: Applications per municipality: one big city, a town, a village (the queue must not degrade for either end).
 SIZES = {"sakuragaoka-city": 24_000, "shiomi-town": 5_000, "midorikawa-village": 1_000}
 TODAY = date(2026, 6, 1)
-#: The states the loaded rows cycle through (a tenth are residents' unsent drafts, hidden from staff).
+#: The states the loaded rows cycle through (a seventh are unsent drafts: staff see only the counter ones).
 STATES = ("draft", "submitted", "under_review", "more_info_requested", "approved", "rejected", "issued")
 
 
 def _load(owner: sa.Connection, tenant: Tenant, town: Town, count: int) -> None:
     """``count`` applications of the tenant in one INSERT ... SELECT: states, channels, assignees and due dates
-    spread the way a working queue has them (a fifth assigned, half with a due date, some overdue)."""
+    spread the way a working queue has them (a fifth assigned, half with a due date, most of those past)."""
     owner.execute(sa.text("select set_config('app.tenant_id', :t, true)"), {"t": str(tenant.id)})
     service = owner.execute(
         sa.select(TenantService.service_key, TenantService.service_version_id)
