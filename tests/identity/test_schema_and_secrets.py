@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyotp
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -30,6 +31,10 @@ def _tables_of(diff) -> set[str]:
     return names
 
 
+# SQLite's reflection cannot read the queue's expression indexes on applications (decision 0024); this test
+# compares the identity tables only.
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 def test_the_identity_migration_matches_the_models(backend, settings) -> None:
     engine = sa.create_engine(backend.owner_url, poolclass=sa.pool.NullPool)
     try:

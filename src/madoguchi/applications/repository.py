@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, false, 
 from sqlalchemy.orm import Session
 
 from madoguchi import jp
-from madoguchi.applications.models import Application, ApplicationEvent
+from madoguchi.applications.models import DUE_ORDER, SUBMITTED_ORDER, Application, ApplicationEvent
 from madoguchi.catalog.models import ServiceVersion, TenantService
 from madoguchi.errors import NotFound
 from madoguchi.identity.principal import APPLICATIONS_PROCESS, Principal
@@ -104,12 +104,11 @@ def last_actors_in(events: Sequence[ApplicationEvent]) -> dict[str, uuid.UUID | 
 
 #: Keyset orders of a queue. Each ends with the id, so every row has a distinct key and no page repeats one.
 #: "created" is the API's order; the console sorts by submission (a counter draft by its creation) or due date.
-_SUBMITTED = func.coalesce(Application.submitted_at, Application.created_at)
-_NO_DUE_DATE = date(9999, 12, 31)
+#: Each has its index (decision 0024; tests/applications/test_queue_indexes.py plans every queue query).
 SORT_KEYS: dict[str, tuple[SQLColumnExpression[Any], ...]] = {
     "created": (Application.created_at, Application.id),
-    "submitted": (_SUBMITTED, Application.id),
-    "due": (func.coalesce(Application.due_on, _NO_DUE_DATE), _SUBMITTED, Application.id),
+    "submitted": (SUBMITTED_ORDER, Application.id),
+    "due": (DUE_ORDER, SUBMITTED_ORDER, Application.id),
 }
 
 
@@ -158,9 +157,9 @@ def queue_filters(
         filters.append(Application.assignee_account_id == assignee_id)
     if overdue is not None:
         late = and_(
-            Application.due_on.is_not(None),
+            # DUE_ORDER rather than due_on: the "due" sort's index serves the filter (no due date is never late).
             # Japan's date, whatever the server's clock zone: the console and the API must agree.
-            Application.due_on < (today or jp.today()),
+            (today or jp.today()) > DUE_ORDER,
             Application.state.not_in(terminal_states(session, tenant_id)),
         )
         filters.append(late if overdue else ~late)
@@ -189,12 +188,29 @@ def page(
 ) -> list[Application]:
     """One keyset page in the order ``sort`` (``SORT_KEYS``) after the key ``after``, with one extra row
     when more follow: stable however many rows arrive meanwhile."""
+    stmt = page_statement(
+        tenant_id, visible=visible, filters=filters, newest_first=newest_first, after=after, limit=limit, sort=sort
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def page_statement(
+    tenant_id: uuid.UUID,
+    *,
+    visible: ColumnElement[bool],
+    filters: list[ColumnElement[bool]],
+    newest_first: bool,
+    after: Sequence[Any] | None,
+    limit: int,
+    sort: str = "created",
+) -> Select[Application]:
+    """The query :func:`page` runs (the queue indexes' EXPLAIN test plans it: decision 0024)."""
     key = SORT_KEYS[sort]
     stmt = select(Application).where(Application.tenant_id == tenant_id, visible, *filters)
     if after is not None:
         stmt = stmt.where(tuple_(*key) < tuple_(*after) if newest_first else tuple_(*key) > tuple_(*after))
     order = [column.desc() for column in key] if newest_first else list(key)
-    return list(session.execute(stmt.order_by(*order).limit(limit + 1)).scalars())
+    return stmt.order_by(*order).limit(limit + 1)
 
 
 # --- What applications need from the register (filing at the counter, the form's choices) ----------------
