@@ -29,6 +29,10 @@ def _deliveries(db, town) -> list[EmailDelivery]:
         return list(session.execute(select(EmailDelivery).order_by(EmailDelivery.created_at)).scalars())
 
 
+# SQLite's reflection cannot read the queue's expression indexes on applications (decision 0024); this test
+# compares other tables.
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 def test_the_migration_matches_the_models(backend) -> None:
     engine = sa.create_engine(backend.owner_url, poolclass=sa.pool.NullPool)
     try:
