@@ -52,12 +52,18 @@ def readyz() -> Response:
 
 
 def _probe_engine() -> sa.Engine:
-    """An engine without a pool for the probe (SQLite: the app's own, which never waits on a server)."""
+    """An engine without a pool for the probe.
+
+    SQLite: a plain engine on the same file, not the app's, whose transactions begin IMMEDIATE (a write lock): the
+    probe's ``select 1`` must not queue behind a writer, and a plain reader never does (WAL). An in-memory database
+    exists only inside the app's engine, so there the probe uses that one.
+    """
     engine = current_app.extensions.get(_PROBE_EXTENSION)
     if engine is None:
         app_engine = database().engine
         if app_engine.dialect.name != "postgresql":
-            engine = app_engine
+            in_memory = app_engine.url.database in (None, "", ":memory:")
+            engine = app_engine if in_memory else sa.create_engine(app_engine.url, poolclass=sa.pool.NullPool)
         else:
             engine = sa.create_engine(
                 app_engine.url,
