@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import uuid
 from copy import deepcopy
 from typing import Any
@@ -81,10 +82,38 @@ def version_for_sync(
     return current if current is not None else latest_version(session, key)
 
 
+#: Checked, merged settings by (published content hash, overrides as canonical JSON), per process. A published
+#: version never changes (``publish_service`` refuses new content under an old number), so the key determines the
+#: value; the bound only keeps memory flat (cleared whole when full: a few hundred entries cover a platform).
+_SETTINGS_CACHE: dict[tuple[str, str], dict[str, Any]] = {}
+_SETTINGS_CACHE_SIZE = 1024
+_settings_cache_lock = threading.Lock()
+
+
 def effective_settings(tenant_service: TenantService, version: ServiceVersion) -> dict[str, Any]:
-    """What the tenant runs: the published standard with the tenant's overrides applied."""
+    """What the tenant runs: the published standard with the tenant's overrides applied.
+
+    Computed once per process for each (published content, overrides): the check and merge cost about a
+    millisecond, paid on every procedure list before. Each caller gets its own copy (callers store it in an
+    application's snapshot or adapt it for display).
+    """
+    overrides = tenant_service.overrides or {}
+    if not version.content_sha256:  # not a stored version (built in memory): nothing identifies its content
+        return _merge(version, overrides)
+    key = (version.content_sha256, json.dumps(overrides, sort_keys=True, ensure_ascii=False))
+    merged = _SETTINGS_CACHE.get(key)
+    if merged is None:
+        merged = _merge(version, overrides)
+        with _settings_cache_lock:
+            if len(_SETTINGS_CACHE) >= _SETTINGS_CACHE_SIZE:
+                _SETTINGS_CACHE.clear()
+            _SETTINGS_CACHE[key] = merged
+    return deepcopy(merged)
+
+
+def _merge(version: ServiceVersion, overrides: dict[str, Any]) -> dict[str, Any]:
     service = {**deepcopy(version.definition), "form": deepcopy(version.form_schema)}
-    return definitions.effective_service(service, tenant_service.overrides or {})
+    return definitions.effective_service(service, overrides)
 
 
 def tenant_service_for(session: Session, tenant_id: uuid.UUID, key: str) -> tuple[TenantService, ServiceVersion]:
