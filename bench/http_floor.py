@@ -7,7 +7,9 @@ connection of its own (no pool, no ORM), the least a Python web app can do per r
 - ``GET /ping``: ``SELECT 1``;
 - ``GET /read/<tenant>/<application>``: one transaction: ``set_config`` of the tenant as the app does, then
   one application read by primary key (the columns an answer shows, not the settings snapshot);
-- ``POST /insert/<tenant>``: one transaction: ``set_config`` of the tenant, then one application row inserted.
+- ``POST /insert/<tenant>``: one transaction: ``set_config`` of the tenant, then one application row inserted
+  (with its settings snapshot written as the project writes one, ``INSERT ... ON CONFLICT DO NOTHING``: an empty
+  one here, already there after the first request).
 
 ``BENCH_FLOOR_DATABASE_URL`` is the libpq URL of the app role; ``BENCH_FLOOR_SERVICE_VERSION`` the procedure
 version an inserted row refers to.
@@ -15,6 +17,7 @@ version an inserted row refers to.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -28,10 +31,16 @@ _READ = (
     "select id, reference, service_key, state, channel, data, prefill_sources, assignee_account_id,"
     " created_at, updated_at, submitted_at, decided_at, due_on, lock_version from applications where id = %s"
 )
+#: The hash of an empty settings snapshot (the project's ``snapshots.snapshot_hash({})``; the floor stays bare).
+_SNAPSHOT = hashlib.sha256(b"{}").hexdigest()
+_INSERT_SNAPSHOT = (
+    "insert into settings_snapshots (tenant_id, hash, content, created_at) values (%s, %s, '{}', now())"
+    " on conflict do nothing"
+)
 _INSERT = (
     "insert into applications (id, tenant_id, reference, service_key, service_version_id, state, channel,"
-    " data, prefill_sources, settings_snapshot, decision, created_at, updated_at, lock_version)"
-    " values (%s, %s, %s, 'residency-certificate', %s, 'draft', 'online', %s, '{}', '{}', '{}', now(), now(), 1)"
+    " data, prefill_sources, settings_snapshot_hash, decision, created_at, updated_at, lock_version)"
+    " values (%s, %s, %s, 'residency-certificate', %s, 'draft', 'online', %s, '{}', %s, '{}', now(), now(), 1)"
 )
 _SET_TENANT = "select set_config('app.tenant_id', %s, true)"
 
@@ -76,7 +85,8 @@ def create_app() -> Flask:
         data = json.dumps({"purpose": "employment", "copies": 1})
         with conn.transaction(), conn.cursor() as cur:
             cur.execute(_SET_TENANT, (str(tenant),))
-            cur.execute(_INSERT, (new_id, tenant, f"F{secrets.token_hex(9)}", service_version, data))
+            cur.execute(_INSERT_SNAPSHOT, (tenant, _SNAPSHOT))
+            cur.execute(_INSERT, (new_id, tenant, f"F{secrets.token_hex(9)}", service_version, data, _SNAPSHOT))
         return answer({"id": str(new_id)}, 201)
 
     return app

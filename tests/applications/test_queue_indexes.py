@@ -44,11 +44,13 @@ def _load(owner: sa.Connection, tenant: Tenant, town: Town, count: int) -> None:
         .where(TenantService.tenant_id == tenant.id)
         .order_by(TenantService.service_key)
     ).all()
+    # The rows name one (empty) settings snapshot: these tests plan the queries, they read no settings.
+    snapshot = repository.store_snapshot(owner, tenant.id, {})
     owner.execute(
         sa.text(
             """
             INSERT INTO applications (id, tenant_id, reference, service_key, service_version_id, state, channel,
-                applicant_account_id, assignee_account_id, data, prefill_sources, settings_snapshot, decision,
+                applicant_account_id, assignee_account_id, data, prefill_sources, settings_snapshot_hash, decision,
                 created_at, updated_at, submitted_at, due_on, lock_version)
             SELECT gen_random_uuid(), :tenant, 'RC-' || lpad(g::text, 8, '0'),
                 (CAST(:keys AS text[]))[1 + g % :services], (CAST(:versions AS uuid[]))[1 + g % :services],
@@ -56,7 +58,7 @@ def _load(owner: sa.Connection, tenant: Tenant, town: Town, count: int) -> None:
                 CASE WHEN g % 13 = 0 THEN 'counter' ELSE 'online' END,
                 CASE WHEN g % 50 = 0 THEN CAST(:resident AS uuid) END,
                 CASE WHEN g % 5 = 0 THEN CAST(:clerk AS uuid) END,
-                '{}', '{}', '{}', '{}',
+                '{}', '{}', :snapshot, '{}',
                 timestamp '2025-01-01' + g * interval '17 minutes',
                 timestamp '2025-01-01' + g * interval '17 minutes',
                 CASE WHEN g % 7 <> 0 THEN timestamp '2025-01-01' + g * interval '17 minutes' + interval '1 hour' END,
@@ -75,6 +77,7 @@ def _load(owner: sa.Connection, tenant: Tenant, town: Town, count: int) -> None:
             "resident": town.resident.account_id,
             "clerk": town.clerk.account_id,
             "count": count,
+            "snapshot": snapshot,
         },
     )
 

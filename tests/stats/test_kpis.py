@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from madoguchi.applications.models import Application
+from madoguchi.applications.repository import store_snapshot
 from madoguchi.catalog import operations as catalog
 from madoguchi.db import Database
 from madoguchi.identity.models import StaffRole
@@ -41,6 +42,8 @@ def _application(
         channel=channel,
         submitted_at=T0 if submitted else None,
         decided_at=T0 + processing if processing is not None else None,
+        # The KPIs read no settings: an empty snapshot (an application always names one, decision 0027).
+        settings_snapshot_hash=store_snapshot(session, tenant.id, {}),
     )
     session.add(application)
     session.flush()

@@ -30,7 +30,6 @@ from madoguchi.applications.schemas import (
     TransitionCreateSchema,
     assignee_filter,
 )
-from madoguchi.applications.workflow import Workflow
 from madoguchi.audit import access
 from madoguchi.context import current_tenant, db_session, records_reads
 from madoguchi.errors import Forbidden
@@ -81,11 +80,11 @@ def _answer(application: Application, principal: Principal) -> dict[str, Any]:
 
 
 def _terminal(application: Application) -> bool:
-    return Workflow(application.settings_snapshot["workflow"]).is_terminal(application.state)
+    return application.workflow.is_terminal(application.state)
 
 
 def present(application: Application, principal: Principal) -> dict[str, Any]:
-    workflow = Workflow(application.settings_snapshot["workflow"])
+    workflow = application.workflow
     actor = principal.actor
     available = [
         {"name": t.name, "title": t.title, "to": t.to, "needs_comment": "comment_present" in t.guards}

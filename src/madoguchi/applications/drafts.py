@@ -119,6 +119,7 @@ def create_draft(
         if person is None:
             raise NotFound("No such person in this municipality's resident register.")
 
+    snapshot_hash = repository.store_snapshot(session, tenant.id, settings)
     application = Application(
         tenant_id=tenant.id,
         reference=_reference(service_key),
@@ -129,7 +130,7 @@ def create_draft(
         applicant_account_id=applicant_account_id,
         applicant_person_id=person.id if person else None,
         filed_by_client_id=client_id,
-        settings_snapshot=settings,
+        settings_snapshot_hash=snapshot_hash,
     )
     prefilled, sources = _prefill(person, settings.get("prefill") or {}) if person else ({}, {})
     application.prefill_sources = sources

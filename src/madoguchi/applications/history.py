@@ -30,7 +30,7 @@ def flush(session: Session) -> None:
 
 
 def workflow_of(application: Application) -> Workflow:
-    return Workflow(application.settings_snapshot["workflow"])
+    return application.workflow
 
 
 def record(

@@ -1,4 +1,5 @@
-"""Applications and their history (the documents issued and attached for them: ``madoguchi.documents.models``)."""
+"""Applications, the settings snapshots they were filed under, and their history (the documents issued and attached
+for them: ``madoguchi.documents.models``)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,47 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint, case, literal
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    Date,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+    case,
+    literal,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 from sqlalchemy.sql.elements import Grouping
 
-from madoguchi.applications.workflow import MORE_INFO_REQUESTED
-from madoguchi.db import Base, OrderedJSONType, TenantScoped, new_id, utcnow
+from madoguchi.applications import snapshots
+from madoguchi.applications.workflow import MORE_INFO_REQUESTED, Workflow
+from madoguchi.db import Base, OrderedJSONType, TenantScoped, bound_tenant, new_id, utcnow
+
+
+class SnapshotNotLoaded(RuntimeError):
+    """An application's settings snapshot is neither cached nor readable: its session is closed, or bound to
+    another tenant (a programming error)."""
+
+
+class SettingsSnapshot(TenantScoped, Base):
+    """The effective settings of a procedure as applications were filed under them, once per content.
+
+    Immutable: rows are only added (``repository.store_snapshot``, ``INSERT ... ON CONFLICT DO NOTHING``), and
+    the app role may not update or delete them. Decision 0027.
+    """
+
+    __tablename__ = "settings_snapshots"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "hash"),)
+
+    #: SHA-256 (hex) of the content's canonical JSON (``snapshots.snapshot_hash``).
+    hash: Mapped[str] = mapped_column(String(64))
+    #: As written, key order included (the form's question order, decision 0020): ``json``, not ``jsonb``.
+    content: Mapped[dict[str, Any]] = mapped_column(OrderedJSONType)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Application(TenantScoped, Base):
@@ -22,6 +58,12 @@ class Application(TenantScoped, Base):
         ForeignKeyConstraint(["tenant_id", "applicant_account_id"], ["accounts.tenant_id", "accounts.id"]),
         ForeignKeyConstraint(["tenant_id", "applicant_person_id"], ["persons.tenant_id", "persons.id"]),
         ForeignKeyConstraint(["tenant_id", "assignee_account_id"], ["accounts.tenant_id", "accounts.id"]),
+        # Named: the convention's name would pass PostgreSQL's 63 characters. Not on SQLite (migration 0022).
+        ForeignKeyConstraint(
+            ["tenant_id", "settings_snapshot_hash"],
+            ["settings_snapshots.tenant_id", "settings_snapshots.hash"],
+            name="fk_applications_settings_snapshot",
+        ),
         # The queue's indexes (decision 0024): tenant first (every query and the row-level security policy
         # name it), then a filter, then the API's keyset order; the console's sorts are indexed below.
         Index("ix_applications_keyset", "tenant_id", "created_at", "id"),
@@ -48,8 +90,9 @@ class Application(TenantScoped, Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: JSON pointer -> {"source": "resident_register", "field": "person.full_name"} for prefilled fields.
     prefill_sources: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    #: Effective settings at filing time (fee, SLA, steps), so later tenant changes don't rewrite history.
-    settings_snapshot: Mapped[dict[str, Any]] = mapped_column(OrderedJSONType, default=dict)
+    #: The effective settings at filing time (fee, SLA, steps), so later tenant changes don't rewrite history: a
+    #: ``SettingsSnapshot`` of the tenant, read through :attr:`settings_snapshot`.
+    settings_snapshot_hash: Mapped[str] = mapped_column(String(64))
     #: Staff's decision details (e.g. the facility a child is placed in), separate from what the applicant wrote.
     decision: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -70,7 +113,41 @@ class Application(TenantScoped, Base):
     def is_editable(self) -> bool:
         """Whether the applicant's answers and documents may still change: while it is a draft (the workflow's
         initial state) or awaits more information."""
-        return self.state in (self.settings_snapshot["workflow"]["initial"], MORE_INFO_REQUESTED)
+        return self.state in (self.workflow.initial, MORE_INFO_REQUESTED)
+
+    @property
+    def settings_snapshot(self) -> dict[str, Any]:
+        """The effective settings it was filed under (frozen: shared by every application with the same ones)."""
+        return self._parsed_snapshot().settings
+
+    @property
+    def workflow(self) -> Workflow:
+        """The workflow it was filed under, built once per process for each snapshot."""
+        workflow = self._parsed_snapshot().workflow
+        if workflow is None:
+            raise SnapshotNotLoaded(f"the settings snapshot of application {self.id} has no workflow")
+        return workflow
+
+    def _parsed_snapshot(self) -> snapshots.Parsed:
+        key = (self.tenant_id, self.settings_snapshot_hash)
+        session = object_session(self)
+        # The cache serves a session bound to this application's tenant, or an application no longer in a session
+        # (it was read by one allowed to); any other session reads the row, under its own tenant rules.
+        if session is None or bound_tenant(session) == self.tenant_id:
+            found = snapshots.cache.get(key)
+            if found is not None:
+                return found
+        if session is None:
+            raise SnapshotNotLoaded(f"the settings snapshot of application {self.id} is not loaded (no session)")
+        with session.no_autoflush:  # a read: it must not flush this application half-built
+            content = session.execute(
+                select(SettingsSnapshot.content).where(
+                    SettingsSnapshot.tenant_id == self.tenant_id, SettingsSnapshot.hash == self.settings_snapshot_hash
+                )
+            ).scalar_one_or_none()
+        if content is None:
+            raise SnapshotNotLoaded(f"the settings snapshot of application {self.id} cannot be read here")
+        return snapshots.cache.put(key, content)
 
 
 # The console's sort keys. CASE, not COALESCE: under row-level security PostgreSQL uses a condition as an index

@@ -9,12 +9,15 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, false, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Select, SQLColumnExpression, and_, false, func, or_, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from madoguchi import jp
-from madoguchi.applications.models import DUE_ORDER, SUBMITTED_ORDER, Application, ApplicationEvent
+from madoguchi.applications import snapshots
+from madoguchi.applications.models import DUE_ORDER, SUBMITTED_ORDER, Application, ApplicationEvent, SettingsSnapshot
 from madoguchi.catalog.models import ServiceVersion, TenantService
+from madoguchi.db import CrossTenantWrite, bound_tenant, utcnow
 from madoguchi.errors import NotFound
 from madoguchi.identity.principal import APPLICATIONS_PROCESS, Principal
 from madoguchi.registry.models import Facility, Person
@@ -65,6 +68,43 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
     return false()
 
 
+def store_snapshot(bind: Session | Connection, tenant_id: uuid.UUID, content: dict[str, Any]) -> str:
+    """Store ``content`` as a settings snapshot of the tenant, once, and return its hash (decision 0027).
+
+    ``INSERT ... ON CONFLICT DO NOTHING`` on both backends: two filings of the same settings at the same time both
+    succeed (the second waits for the first and inserts nothing), and a row once written never changes. ``bind`` is
+    a session bound to the tenant, or a connection (bulk loaders, the benchmarks: the caller sets the tenant).
+    """
+    if isinstance(bind, Session) and bound_tenant(bind) != tenant_id:
+        # A Core insert passes neither the ORM's tenant criteria nor the flush check: say so here as they would.
+        raise CrossTenantWrite("SettingsSnapshot of another tenant written in a session bound to one")
+    digest = snapshots.snapshot_hash(content)
+    engine = bind if isinstance(bind, Connection) else bind.get_bind()
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    values = {"tenant_id": tenant_id, "hash": digest, "content": content, "created_at": utcnow()}
+    bind.execute(dialect.insert(SettingsSnapshot.__table__).values(values).on_conflict_do_nothing())
+    snapshots.cache.put((tenant_id, digest), content)
+    return digest
+
+
+def load_snapshots(session: Session, applications: Sequence[Application]) -> None:
+    """Read the snapshots of ``applications`` that the process has not cached yet, each once, in one query:
+    a page of a queue then costs no snapshot reads once warm, and at most one per distinct snapshot when not."""
+    tenant_id = bound_tenant(session)
+    missing = {
+        a.settings_snapshot_hash
+        for a in applications
+        if a.tenant_id == tenant_id and snapshots.cache.get((a.tenant_id, a.settings_snapshot_hash)) is None
+    }
+    if tenant_id is None or not missing:
+        return
+    stmt = select(SettingsSnapshot.hash, SettingsSnapshot.content).where(
+        SettingsSnapshot.tenant_id == tenant_id, SettingsSnapshot.hash.in_(sorted(missing))
+    )
+    for digest, content in session.execute(stmt):
+        snapshots.cache.put((tenant_id, digest), content)
+
+
 def own_applications(session: Session, tenant_id: uuid.UUID, account_id: uuid.UUID, *, limit: int) -> list[Application]:
     """A resident's applications, newest first (the portal's "My applications")."""
     stmt = (
@@ -73,7 +113,9 @@ def own_applications(session: Session, tenant_id: uuid.UUID, account_id: uuid.UU
         .order_by(Application.created_at.desc(), Application.id.desc())
         .limit(limit)
     )
-    return list(session.execute(stmt).scalars())
+    rows = list(session.execute(stmt).scalars())
+    load_snapshots(session, rows)
+    return rows
 
 
 def next_event_seq(session: Session, tenant_id: uuid.UUID, application_id: uuid.UUID) -> int:
@@ -191,7 +233,9 @@ def page(
     stmt = page_statement(
         tenant_id, visible=visible, filters=filters, newest_first=newest_first, after=after, limit=limit, sort=sort
     )
-    return list(session.execute(stmt).scalars())
+    rows = list(session.execute(stmt).scalars())
+    load_snapshots(session, rows)
+    return rows
 
 
 def page_statement(

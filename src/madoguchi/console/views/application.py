@@ -80,7 +80,7 @@ def _application_page(
 ) -> ResponseReturnValue:
     session = db_session()
     principal = current_principal()
-    workflow = Workflow(application.settings_snapshot["workflow"])
+    workflow = application.workflow
     settings = application.settings_snapshot
     history = repository.history(session, current_tenant.id, application.id)
     names = _names(
@@ -214,7 +214,7 @@ def take_transition(application_id: uuid.UUID) -> ResponseReturnValue:
     flash(
         _(
             "Done: the application is now “%(state)s”.",
-            state=_state_title(Workflow(application.settings_snapshot["workflow"]), application.state),
+            state=_state_title(application.workflow, application.state),
         )
     )
     return redirect(url_for(".application_page", tenant=current_tenant.slug, application_id=application_id), code=303)

@@ -13,7 +13,6 @@ from flask_babel import lazy_gettext
 from madoguchi.applications import operations
 from madoguchi.applications.models import Application
 from madoguchi.applications.schemas import ApplicationCreateSchema
-from madoguchi.applications.workflow import Workflow
 from madoguchi.audit import access
 from madoguchi.console.views.common import (
     _load,
@@ -101,7 +100,7 @@ def _counter_draft(application_id: uuid.UUID) -> Application:
     application = _load(application_id)
     if application.channel != "counter":
         abort(404)
-    if application.state != Workflow(application.settings_snapshot["workflow"]).initial:
+    if application.state != application.workflow.initial:
         abort(redirect(url_for(".counter_done", tenant=current_tenant.slug, application_id=application.id), code=303))
     return application
 
@@ -221,7 +220,7 @@ def counter_done(application_id: uuid.UUID) -> ResponseReturnValue:
     application = _load(application_id)
     if application.channel != "counter":
         abort(404)
-    if application.state == Workflow(application.settings_snapshot["workflow"]).initial:
+    if application.state == application.workflow.initial:
         return redirect(
             url_for(".counter_confirm", tenant=current_tenant.slug, application_id=application_id), code=303
         )
@@ -229,5 +228,5 @@ def counter_done(application_id: uuid.UUID) -> ResponseReturnValue:
         "console/counter_done.html",
         application=application,
         procedure=localized(application.settings_snapshot.get("title")),
-        state=_state_title(Workflow(application.settings_snapshot["workflow"]), application.state),
+        state=_state_title(application.workflow, application.state),
     )

@@ -109,7 +109,7 @@ def queue() -> ResponseReturnValue:
     titles = {key: settings["title"] for key, settings in procedures}
     items = []
     for application in rows:
-        workflow = Workflow(application.settings_snapshot["workflow"])
+        workflow = application.workflow
         items.append(
             {
                 "application": application,

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from madoguchi.applications import operations as applications
 from madoguchi.applications import repository
-from madoguchi.applications.workflow import MORE_INFO_REQUESTED, Workflow
+from madoguchi.applications.workflow import MORE_INFO_REQUESTED
 from madoguchi.catalog import operations as catalog
 from madoguchi.catalog.presenters import procedure_view
 from madoguchi.context import current_tenant, db_session
@@ -283,7 +283,7 @@ def _timeline(application: Application) -> list[dict[str, Any]]:
 @bp.get("/<tenant>/applications/<uuid:application_id>")
 def application(application_id: uuid.UUID) -> Any:
     found = _own_application(application_id)
-    workflow = Workflow(found.settings_snapshot["workflow"])
+    workflow = found.workflow
     available = {
         t.name
         for t in workflow.available_to(
