@@ -16,7 +16,9 @@ import boto3
 import pytest
 import sqlalchemy as sa
 
-from madoguchi.applications.models import Application
+from madoguchi.applications import snapshots
+from madoguchi.applications.models import Application, SettingsSnapshot
+from madoguchi.applications.snapshots import snapshot_hash
 from madoguchi.audit import operations as audit
 from madoguchi.audit.models import AuditRecord
 from madoguchi.catalog import definitions
@@ -192,6 +194,67 @@ def test_imported_tenant_works_in_the_other_installation(
     with target.db.transaction() as session:
         checked = certificates.verify_code(session, issued.verification_code or "")
     assert (checked.status, checked.serial, checked.pdf_sha256) == ("valid", issued.serial, issued.pdf_sha256)
+
+
+def test_settings_snapshots_travel_as_written_and_their_hashes_still_hold(
+    source: Installation, target: Installation, tmp_path: Path
+) -> None:
+    seed_tenant(source)
+    path = tmp_path / "archive.tar.gz"
+    exported = export(source, AUTO_ISSUE, path)
+    import_(target, path)
+
+    assert exported.rows["settings_snapshots"] >= 1
+    tenant_id = exported.tenant_id
+    stored = {}
+    for name, installation in (("source", source), ("target", target)):
+        with installation.db.transaction(tenant_id) as session:
+            rows = session.execute(sa.select(SettingsSnapshot).order_by(SettingsSnapshot.hash)).scalars().all()
+            stored[name] = [(row.hash, json.dumps(row.content, ensure_ascii=False)) for row in rows]
+            # Key order is part of a snapshot (its form's question order): the hash of what arrived is its own.
+            assert all(snapshot_hash(row.content) == row.hash for row in rows)
+            names = {a.settings_snapshot_hash for a in session.execute(sa.select(Application)).scalars()}
+            assert names <= {row.hash for row in rows}
+    assert stored["source"] == stored["target"]
+
+
+def _as_written_before_0022(members: dict[str, bytes], settings: Any) -> dict[str, Any]:
+    """The archive as an installation before migration 0022 wrote it: each application's snapshot in its row
+    (keys sorted, as every JSON value was then). Returns application id -> its snapshot."""
+    stored = {row["hash"]: row["content"] for row in table_rows(members, "settings_snapshots")}
+    manifest = json.loads(members.pop("manifest.json"))
+    del members["tables/settings_snapshots.jsonl"], manifest["tables"]["settings_snapshots"]
+    rows = table_rows(members, "applications")
+    filed = {}
+    for row in rows:
+        row["settings_snapshot"] = filed[row["id"]] = stored[row.pop("settings_snapshot_hash")]
+    members["tables/applications.jsonl"] = "".join(
+        json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n" for row in rows
+    ).encode()
+    spec = manifest["tables"]["applications"]
+    spec["columns"] = sorted((set(spec["columns"]) - {"settings_snapshot_hash"}) | {"settings_snapshot"})
+    members["manifest.json"] = json.dumps(manifest).encode()
+    resign(members, settings)
+    return filed
+
+
+def test_an_archive_written_before_snapshots_were_stored_once_imports_them_once(
+    source: Installation, target: Installation, archive: Path
+) -> None:
+    members = read_archive(archive)
+    filed = _as_written_before_0022(members, source.settings)
+    write_archive(archive, members)
+
+    imported = import_(target, archive)
+    assert "settings_snapshots" not in imported.rows
+    snapshots.cache.clear()  # the source's snapshots, cached when they were filed: read the target's
+    with target.db.transaction(imported.tenant_id) as session:
+        applications = session.execute(sa.select(Application)).scalars().all()
+        assert {str(a.id): a.settings_snapshot for a in applications} == filed
+        stored = session.execute(sa.select(SettingsSnapshot.hash)).scalars().all()
+        # One row per distinct snapshot, hashed as it arrived (its keys sorted, as old archives wrote them).
+        as_arrived = {snapshot_hash(json.loads(json.dumps(s, sort_keys=True))) for s in filed.values()}
+        assert sorted(stored) == sorted(as_arrived)
 
 
 def test_archive_holds_no_secrets(source: Installation, archive: Path) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from madoguchi import models  # noqa: F401 - every model registered, so Base.metadata is complete
-from madoguchi.db import Base
+from madoguchi.db import Base, OrderedJSONType
 from madoguchi.errors import DomainError
 
 FORMAT = "madoguchi-tenant-archive"
@@ -83,6 +83,10 @@ COLUMN_POLICY: dict[str, ColumnPolicy] = {
     "audit_records.hash": ColumnPolicy(Treatment.KEEP, "the audit chain itself, not a secret"),
     "audit_records.prev_hash": ColumnPolicy(Treatment.KEEP, "the audit chain itself, not a secret"),
     "audit_chain_heads.last_hash": ColumnPolicy(Treatment.KEEP, "the audit chain's head, not a secret"),
+    "settings_snapshots.hash": ColumnPolicy(Treatment.KEEP, "the SHA-256 of the snapshot's content, not a secret"),
+    "applications.settings_snapshot_hash": ColumnPolicy(
+        Treatment.KEEP, "names the application's settings snapshot by its content's SHA-256, not a secret"
+    ),
 }
 
 #: Tables with a ``tenant_id`` that stay behind, and why.
@@ -189,8 +193,25 @@ def from_json(column: sa.Column[Any], value: Any) -> Any:
     return value
 
 
-def json_line(row: dict[str, Any]) -> bytes:
-    return (json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n").encode()
+def keeps_key_order(column: sa.Column[Any]) -> bool:
+    """Whether a column's JSON keeps its written key order (``OrderedJSONType``: forms, settings snapshots)."""
+    return column.type is OrderedJSONType
+
+
+def _keys_sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _keys_sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_keys_sorted(item) for item in value]
+    return value
+
+
+def json_line(row: dict[str, Any], ordered: frozenset[str] = frozenset()) -> bytes:
+    """One row as a line: columns by name, and inside every JSON value keys sorted (the same bytes from either
+    backend), except in the ``ordered`` columns, whose key order is part of the value (decision 0020: a form's
+    questions; a settings snapshot's hash is taken over it, decision 0027)."""
+    line = {name: row[name] if name in ordered else _keys_sorted(row[name]) for name in sorted(row)}
+    return (json.dumps(line, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n").encode()
 
 
 def primary_key_text(table: sa.Table, row: dict[str, Any]) -> str:

@@ -42,6 +42,7 @@ from madoguchi.platform.portability.archive import (
     column_python_type,
     is_tenant_table,
     json_line,
+    keeps_key_order,
     primary_key_text,
     reference_columns,
     storage_key_columns,
@@ -289,6 +290,7 @@ def _write_table(
 ) -> dict[str, Any]:
     """Write ``tables/<table>.jsonl`` and return its manifest entry."""
     columns = [c for c in table.c if treatment_of(table, c) not in (Treatment.OMIT, Treatment.REPLACE)]
+    ordered = frozenset(c.name for c in columns if keeps_key_order(c))
     resealed = [c.name for c in columns if treatment_of(table, c) is Treatment.RESEAL]
     if resealed and state.transfer is None:
         columns = [c for c in columns if c.name not in resealed]
@@ -310,7 +312,7 @@ def _write_table(
             for name in storage_key_columns(table):
                 if record[name] is not None:
                     state.storage_keys.setdefault(record[name], f"{table.name} {primary_key_text(table, dict(record))}")
-            line = json_line({k: to_json(v) for k, v in row.items()})
+            line = json_line({k: to_json(v) for k, v in row.items()}, ordered)
             stream.write(line)
             digest.update(line)
             size += len(line)

@@ -23,6 +23,8 @@ import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
 from sqlalchemy.orm import Session
 
+from madoguchi.applications.repository import store_snapshot
+from madoguchi.applications.snapshots import snapshot_hash
 from madoguchi.config import Settings
 from madoguchi.crypto import DataKeyMissing, Sealer
 from madoguchi.db import Base, Database, sqlite_begin_immediate
@@ -51,6 +53,10 @@ from madoguchi.platform.portability.archive import (
 from madoguchi.platform.portability.keys import ArchiveKeys, TransferCipher
 
 # --------------------------------------------------------------------------------------------- reading
+
+#: Archives written before migration 0022 carry each application's settings in the row (``applications.
+#: settings_snapshot``); they are imported into ``settings_snapshots``, each distinct one once (decision 0027).
+LEGACY_SNAPSHOT_COLUMN = "settings_snapshot"
 
 #: Rows inserted per statement on import.
 _BATCH = 500
@@ -176,6 +182,10 @@ class _ImportPlan:
     sealer: Sealer | None
     transfer: TransferCipher | None
     catalog_ids: dict[str, dict[Any, Any]] = field(default_factory=dict)
+    #: The archive's applications carry their settings in the row (written before migration 0022).
+    legacy_snapshots: bool = False
+    #: Hashes of the snapshots stored so far from such rows.
+    stored_snapshots: set[str] = field(default_factory=set)
 
 
 def _plan(archive: VerifiedArchive, keys: ArchiveKeys, settings: Settings) -> _ImportPlan:
@@ -186,15 +196,19 @@ def _plan(archive: VerifiedArchive, keys: ArchiveKeys, settings: Settings) -> _I
         raise ArchiveError(f"the archive has table {unknown[0]}, unknown here: run `madoguchi db upgrade` first?")
     if "tenants" not in described:
         raise ArchiveError("the archive has no tenant row")
+    legacy = LEGACY_SNAPSHOT_COLUMN in (described.get("applications") or {}).get("columns", ())
     for name, spec in described.items():
         table = known[name]
-        if bad := sorted(set(spec["columns"]) - set(table.c.keys())):
+        # An old archive's snapshot column becomes the hash of a snapshot row (_flush_batch).
+        converted = {LEGACY_SNAPSHOT_COLUMN} if legacy and name == "applications" else set()
+        if bad := sorted(set(spec["columns"]) - set(table.c.keys()) - converted):
             raise ArchiveError(
                 f"the archive has column {name}.{bad[0]}, unknown here: run `madoguchi db upgrade` first?"
             )
         for column in table.c:
             required = not column.nullable and column.default is None and column.server_default is None
             carried = column.name in spec["columns"] or treatment_of(table, column) is Treatment.REPLACE
+            carried = carried or (bool(converted) and column.name == "settings_snapshot_hash")
             if required and not carried:
                 raise ArchiveError(f"the archive lacks {name}.{column.name}, which this installation requires")
     sealed = archive.manifest.get("sealed_columns") or {}
@@ -220,7 +234,7 @@ def _plan(archive: VerifiedArchive, keys: ArchiveKeys, settings: Settings) -> _I
         except DataKeyMissing:
             raise ArchiveError("MADOGUCHI_DATA_KEY is not set: sealed values cannot be stored") from None
     tables = [table for table in archived_tables() if table.name in described]
-    return _ImportPlan(archive, tables, sealer, transfer)
+    return _ImportPlan(archive, tables, sealer, transfer, legacy_snapshots=legacy)
 
 
 def _check_free(session: Session, storage: Storage, archive: VerifiedArchive) -> None:
@@ -382,6 +396,7 @@ def _decode_row(plan: _ImportPlan, table: sa.Table, columns: set[str], line: byt
     if not isinstance(data, dict) or set(data) != columns:
         raise ArchiveError(f"{where}: the row's columns differ from the manifest's")
     tenant_id = plan.archive.tenant_id
+    legacy_snapshot = data.pop(LEGACY_SNAPSHOT_COLUMN, None) if table.name == "applications" else None
     try:
         row = {name: from_json(table.c[name], value) for name, value in data.items()}
     except (ValueError, TypeError, AttributeError, binascii.Error) as error:
@@ -404,6 +419,10 @@ def _decode_row(plan: _ImportPlan, table: sa.Table, columns: set[str], line: byt
                 row_key=primary_key_text(table, data),
             )
             row[column.name] = plan.sealer.seal(tenant_id, plaintext)
+    if plan.legacy_snapshots and table.name == "applications":
+        if not isinstance(legacy_snapshot, dict):
+            raise ArchiveError(f"{where}: the application's settings snapshot is not a JSON object")
+        row[LEGACY_SNAPSHOT_COLUMN] = legacy_snapshot
     return row
 
 
@@ -422,6 +441,8 @@ def _flush_batch(
     progress: Progress | None,
     total: int,
 ) -> None:
+    if plan.legacy_snapshots and table.name == "applications":
+        _store_legacy_snapshots(session, plan, batch)
     if table.name in REFERENCE_TABLES:
         batch = _match_reference_rows(session, plan, table, batch)
     else:
@@ -434,6 +455,17 @@ def _flush_batch(
         session.execute(table.insert(), batch)
     if progress:
         progress(len(batch), total)
+
+
+def _store_legacy_snapshots(session: Session, plan: _ImportPlan, batch: list[dict[str, Any]]) -> None:
+    """Rows of an archive written before migration 0022: each distinct snapshot stored once, each row its hash."""
+    for row in batch:
+        content = row.pop(LEGACY_SNAPSHOT_COLUMN)
+        digest = snapshot_hash(content)
+        if digest not in plan.stored_snapshots:
+            store_snapshot(session, plan.archive.tenant_id, content)
+            plan.stored_snapshots.add(digest)
+        row["settings_snapshot_hash"] = digest
 
 
 def _match_reference_rows(
