@@ -18,13 +18,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 
 from madoguchi import migrate
 from madoguchi.applications import snapshots
 from madoguchi.applications.models import Application, SettingsSnapshot
 from madoguchi.catalog.models import ServiceVersion
 from madoguchi.config import Settings
-from madoguchi.db import Database
+from madoguchi.db import Base, Database
 from madoguchi.tenancy.models import Tenant
 
 # SQLite's reflection cannot read the queue's expression indexes (decision 0024); these tests reflect columns.
@@ -192,3 +194,26 @@ def test_the_downgrade_puts_each_snapshot_back_into_its_application(fresh: Fresh
                 assert list(restored) == list(filed[application_id][1])
     # And up again: the same rows move once more.
     migrate.upgrade(fresh.settings)
+
+
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
+def test_the_migrated_snapshot_table_and_column_match_the_model(backend) -> None:
+    engine = sa.create_engine(backend.owner_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            diffs = [d for d in compare_metadata(context, Base.metadata) if "settings_snapshot" in repr(d)]
+    finally:
+        engine.dispose()
+    if backend.is_postgres:
+        assert diffs == []
+    else:
+        # SQLite cannot add a NOT NULL column or a foreign key to an existing table (migration 0022's docstring).
+        assert sorted(type(d).__name__ if not isinstance(d, tuple) else d[0] for d in _flat(diffs)) == [
+            "add_fk",
+            "modify_nullable",
+        ]
+
+
+def _flat(diffs: list[Any]) -> list[Any]:
+    return [item for d in diffs for item in (d if isinstance(d, list) else [d])]
