@@ -32,6 +32,7 @@ from click.testing import CliRunner
 from flask import Flask
 
 from madoguchi import create_app, migrate
+from madoguchi.api.auth import reset_rate_limits
 from madoguchi.audit.keys import generate_key
 from madoguchi.config import Settings
 from madoguchi.context import database as app_database
@@ -39,6 +40,7 @@ from madoguchi.crypto import Sealer
 from madoguchi.db import Base, Database, make_engine, sessions_joined_to
 from madoguchi.documents import storage
 from madoguchi.extensions import limiter
+from madoguchi.tenancy.resolution import serving_tenants
 from tests.factories import seed_catalog_and_tenants
 from tests.support.postgres import ThrowawayPostgres
 
@@ -112,7 +114,8 @@ class SharedDatabase:
 
     def app_for(self, settings: Settings) -> Flask:
         """The shared app as new for a test: its settings and document store, its config as created, no
-        extension built lazily by an earlier test (they capture settings), fresh rate-limit counters."""
+        extension built lazily by an earlier test (they capture settings), fresh rate-limit counters, no tenant
+        cached by an earlier test (decision 0025)."""
         app = self.app
         app.config.clear()
         app.config.update(self._config, MADOGUCHI=settings)
@@ -120,6 +123,8 @@ class SharedDatabase:
         app.extensions.update(self._extensions)
         app.extensions[storage.EXTENSION_KEY] = storage.storage_for(settings)
         limiter.reset()
+        reset_rate_limits(app)
+        serving_tenants(app).forget()
         return app
 
     def close(self) -> None:

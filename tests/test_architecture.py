@@ -163,7 +163,6 @@ DATA_ACCESS_ALLOWED: dict[str, set[str]] = {
     "madoguchi.api.admin": {"madoguchi.tenancy.models"},
     "madoguchi.api.catalog_upgrades": {"madoguchi.identity.models"},
     "madoguchi.api.emails": {"madoguchi.notify.models"},
-    "madoguchi.api.idempotency": {"delete", "select", "update"},
     "madoguchi.api.identity.accounts": {"madoguchi.identity.models"},
     "madoguchi.api.identity.common": {"madoguchi.identity.models"},
     "madoguchi.api.identity.staff": {"madoguchi.identity.models"},

@@ -67,10 +67,13 @@ class Settings:
     db_job_statement_timeout_seconds: float = 600.0
     #: Commands and the outbox worker: ``lock_timeout``. 0: no limit.
     db_job_lock_timeout_seconds: float = 30.0
-    #: Seconds after which an Idempotency-Key claim whose request never finished (its process died, or the
-    #: database was lost before the claim could be released) is taken over by a retry. A claim released
-    #: normally frees the key at once.
+    #: Seconds after which an Idempotency-Key claim committed while its request still ran is taken over by a retry.
+    #: Only an earlier version committed such claims (decision 0004); today's claim lives in the request's own
+    #: transaction and goes with it (decision 0025).
     idempotency_stale_seconds: float = 30.0
+    #: Seconds a web process keeps a serving tenant it has read (by slug) before reading it again: how long another
+    #: process may still serve a tenant after it was suspended or deleted (decision 0025). 0: read on every request.
+    tenant_cache_seconds: float = 5.0
     #: The standard catalog: one folder per procedure.
     services_dir: Path = _REPO_ROOT / "services"
     #: Municipality configuration files.

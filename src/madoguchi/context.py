@@ -92,12 +92,15 @@ def db_session() -> Session:
     session = g.get("_db_session")
     if session is None:
         tenant = g.get("tenant")
-        session = database().new_session(tenant.id if tenant else None)
-        g._db_session = session
+        db = database()
+        session = g._db_session = db.new_session(tenant.id if tenant else None)
+        db.begin(session)  # its first use: begun here, where a dead pooled connection can still be replaced
     return session
 
 
 def set_current_tenant(tenant: Tenant) -> None:
+    """Make ``tenant`` the request's. Set before the session's first statement (a tenant resolved from the cache),
+    the transaction begins in it with one ``set_config``; set later, ``bind_tenant`` sets it once more."""
     g.tenant = tenant
     bind_tenant(db_session(), tenant.id)
 

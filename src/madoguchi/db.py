@@ -134,11 +134,21 @@ class DatabaseTimeouts:
         return f"{round(self.lock_seconds * 1000)}ms"
 
 
+#: ``session.info`` key of the tenant ``app.tenant_id`` holds in the session's open transaction (absent: no
+#: transaction has reached the database yet, and ``after_begin`` will set the bound tenant when one does).
+_TRANSACTION_TENANT_KEY = "transaction_tenant_id"
+
+
 def bind_tenant(session: Session, tenant_id: uuid.UUID | None) -> None:
-    """Bind ``session`` to ``tenant_id`` (or to none) from now on, including the open transaction."""
+    """Bind ``session`` to ``tenant_id`` (or to none) from now on, including the open transaction.
+
+    ``set_config`` runs only when the open transaction's connection holds another tenant: binding before the first
+    statement, or to the tenant already set, costs nothing (one ``set_config`` per transaction, decision 0025).
+    """
     session.info[_TENANT_KEY] = tenant_id
-    if session.in_transaction():
+    if _TRANSACTION_TENANT_KEY in session.info and session.info[_TRANSACTION_TENANT_KEY] != tenant_id:
         _set_transaction_tenant(session.connection(), tenant_id)
+        session.info[_TRANSACTION_TENANT_KEY] = tenant_id
 
 
 def bound_tenant(session: Session) -> uuid.UUID | None:
@@ -162,12 +172,13 @@ _BEGIN_WITH_TIMEOUTS = text(
 
 
 def _after_begin(session: Session, transaction: Any, connection: sa.Connection) -> None:
+    tenant_id = session.info.get(_TENANT_KEY)
+    session.info[_TRANSACTION_TENANT_KEY] = tenant_id
     timeouts: DatabaseTimeouts | None = session.info.get(_TIMEOUTS_KEY)
     if timeouts is None or connection.dialect.name != "postgresql":
-        _set_transaction_tenant(connection, session.info.get(_TENANT_KEY))
+        _set_transaction_tenant(connection, tenant_id)
         return
     # One round trip for the tenant and both limits, all transaction-local like the tenant (DESIGN §7).
-    tenant_id = session.info.get(_TENANT_KEY)
     connection.execute(
         _BEGIN_WITH_TIMEOUTS,
         {
@@ -218,7 +229,7 @@ def _check_tenant_on_flush(session: Session, flush_context: Any, instances: Any)
 #: snapshot is stale. So every request that may write, and the outbox worker, take the lock first and
 #: wait their turn (``context._choose_sqlite_transaction_mode``); only API reads stay deferred. Code that
 #: opens a second transaction during a request must end the request's own first (they all do: the
-#: sign-in failure counters and the Idempotency-Key claim and store).
+#: sign-in failure counters and the stored 4xx answer of an Idempotency-Key).
 _begin_immediate: ContextVar[bool] = ContextVar("madoguchi_sqlite_begin_immediate", default=False)
 
 
@@ -268,9 +279,10 @@ def make_engine(
         engine = sa.create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
-    # pre-ping: after a database restart the first checkout of each stale pooled connection is tested and
-    # replaced instead of failing the request; a connection lost mid-request is invalidated by SQLAlchemy
-    # (a disconnect error invalidates the whole pool) and the request answers 503 (``errors``).
+    # pre-ping: after a database restart the first checkout of each stale pooled connection is tested and replaced.
+    # Not for web requests (``Database.for_web``, decision 0025): a round trip on every checkout is too dear there;
+    # a disconnect error invalidates the whole pool, a request whose very first statement meets a dead connection
+    # begins again on a fresh one (``Database.begin``), and one lost mid-request answers 503 (``errors``).
     kwargs.setdefault("pool_pre_ping", True)
     connect_args = {"connect_timeout": connect_timeout, **kwargs.pop("connect_args", {})}
     return sa.create_engine(
@@ -315,11 +327,13 @@ class Database:
             connect_timeout=settings.db_connect_timeout_seconds,
             timeouts=DatabaseTimeouts(settings.db_statement_timeout_seconds, settings.db_lock_timeout_seconds),
             audit_key=settings.audit_key,
+            pool_pre_ping=False,  # recover on error instead (``begin``, decision 0025)
         )
 
     @classmethod
     def for_jobs(cls, settings: Settings, *, url: str | None = None, pool_size: int = 2) -> Database:
-        """The database of a command or the outbox worker: longer limits for imports, exports and batches."""
+        """The database of a command or the outbox worker: longer limits for imports, exports and batches (and the
+        pool's pre-ping, which costs little for what checks out rarely, decision 0025)."""
         return cls(
             url or settings.effective_database_url,
             pool_size=pool_size,
@@ -336,6 +350,23 @@ class Database:
         if self.timeouts is not None:
             session.info[_TIMEOUTS_KEY] = self.timeouts
         return session
+
+    @staticmethod
+    def begin(session: Session) -> None:
+        """Begin ``session``'s transaction now, on a live connection.
+
+        Without a pre-ping, a pooled connection may have died since it was last used (the database restarted, or
+        dropped it). Its first statement (``after_begin``'s ``set_config``) then fails as a disconnect, which
+        invalidates the pool; nothing of the transaction has been sent, so it is begun once more, on a fresh
+        connection. A database still down fails the second time, and the caller answers 503.
+        """
+        try:
+            session.connection()
+        except sa.exc.DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            session.rollback()
+            session.connection()
 
     @contextmanager
     def transaction(self, tenant_id: uuid.UUID | None = None, *, all_tenants: bool = False) -> Iterator[Session]:
@@ -390,6 +421,12 @@ def _session_in_external_transaction(engine: Engine) -> Session | None:
 @event.listens_for(Session, "after_begin")
 def _session_after_begin(session: Session, transaction: Any, connection: sa.Connection) -> None:
     _after_begin(session, transaction, connection)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _session_after_transaction_end(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the session's own transaction ended: the next one sets the tenant again
+        session.info.pop(_TRANSACTION_TENANT_KEY, None)
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -112,6 +112,28 @@ def test_an_exhausted_pool_answers_503_within_the_pool_timeout_not_after_30_seco
         database().dispose()
 
 
+@pytest.mark.postgres_only
+def test_the_first_request_after_the_database_dropped_every_connection_is_served_on_a_fresh_one(
+    settings: Settings, seeded: None, backend: Backend, postgres_server: ThrowawayPostgres
+) -> None:
+    """No pre-ping on checkout (decision 0025): a pooled connection found dead at the first statement of a request's
+    transaction (nothing sent yet) is replaced and the transaction begun again, instead of answering 503."""
+    app = create_app(replace(settings, db_pool_size=2, db_max_overflow=0))
+    client = app.test_client()
+    assert client.get("/api/v1/tenants").status_code == 200
+    assert client.get("/api/v1/t/shiomi-town/procedures").status_code == 200
+    with psycopg.connect(postgres_server.conninfo(SUPERUSER, _database_name(backend)), autocommit=True) as conn:
+        dropped = conn.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s and usename = %s",
+            [_database_name(backend), APP_ROLE],
+        ).fetchall()
+    assert dropped, "no pooled connection to drop: the test proves nothing"
+    assert client.get("/api/v1/t/shiomi-town/procedures").status_code == 200
+    assert client.get("/api/v1/tenants").status_code == 200
+    with app.app_context():
+        database().dispose()
+
+
 class _RowLock:
     """A transaction of the app role holding the row lock of one application (FOR UPDATE) until released."""
 

@@ -4,7 +4,8 @@ Real ``gunicorn -w 2`` (sync workers, no ``--preload``) on the test database. Bo
 served the tenant list and a tenant's pages: any per-process cache would now be filled), which is proved by the
 access log: its format carries the worker's pid (``%(p)s``) and each request carries a unique probe number. Then
 the tenant is created through the admin API, and every following request, on both workers, must serve its portal
-page and its procedures; after a suspension every one must answer 403; after resuming, 200 again.
+page and its procedures; after a suspension every one must answer 403 once ``tenant_cache_seconds`` have passed (the
+worker that did not suspend it may serve it that long, decision 0025); after resuming, 200 again at once.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ NEW_TOWN = {
 }
 #: Requests in flight at once: more than the workers, so that neither can serve them all alone.
 CONCURRENCY = 4
+#: How long a worker keeps a serving tenant (shorter than the default 5 s, to keep the test short).
+TENANT_CACHE_SECONDS = 1.0
 _probes = itertools.count(1)
 
 
@@ -146,6 +149,7 @@ def server(settings: Settings, db: Database, seeded: None, tmp_path: Path) -> It
             "MADOGUCHI_DATA_KEY": settings.data_key,
             "MADOGUCHI_AUDIT_KEY": settings.audit_key,
             "MADOGUCHI_DB_POOL_SIZE": "2",
+            "MADOGUCHI_TENANT_CACHE_SECONDS": str(TENANT_CACHE_SECONDS),
         }
     )
     command = [
@@ -204,6 +208,7 @@ def test_a_tenant_created_suspended_and_resumed_through_the_api_is_served_so_by_
     assert [p["key"] for p in json.loads(body)] == NEW_TOWN["services"]
 
     assert server.request("POST", f"/api/v1/admin/tenants/{tenant_id}/suspend")[0] == 200
+    time.sleep(TENANT_CACHE_SECONDS)  # what the other worker may still serve from its cache, and no longer
     server.sweep_until_both_workers_answered([portal, procedures], expected=403)
 
     assert server.request("POST", f"/api/v1/admin/tenants/{tenant_id}/resume")[0] == 200

@@ -13,7 +13,7 @@ import flask_swagger_ui
 from flask import Blueprint, Flask, Response, send_from_directory
 from flask_smorest import Blueprint as SmorestBlueprint
 
-from madoguchi.api import json_bodies
+from madoguchi.api import auth, json_bodies
 from madoguchi.extensions import api, csrf
 from madoguchi.identity.sessions import COOKIE_NAME
 from madoguchi.security import guard_cookie_writes, mark_public_endpoint, public
@@ -55,6 +55,7 @@ def init_app(app: Flask, blueprints: Iterable[SmorestBlueprint]) -> None:
     """Mount ``blueprints`` under /api/v1, in order; each authenticated one carries its own authentication hook
     (``madoguchi.api.auth.require_authentication``)."""
     json_bodies.init_app(app)
+    auth.init_rate_limits(app)
 
     app.config.update({k: v for k, v in OPENAPI_CONFIG.items() if k not in app.config})
     # The API has no CSRF token: a cookie-authenticated write must come from this site.

@@ -8,11 +8,16 @@ anonymous callers with 401, and answers 404 when the credential belongs to anoth
 from __future__ import annotations
 
 import functools
+import math
+import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, Flask, current_app, g, request
 from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse_many
+from werkzeug.exceptions import TooManyRequests
 
 from madoguchi.errors import DomainError, Forbidden, NotFound
 from madoguchi.extensions import limiter
@@ -108,12 +113,83 @@ def rate_limit_key() -> str:
     return f"ip:{request.remote_addr}"
 
 
+class ProcessCounters:
+    """Fixed-window counters of this process, for the ``memory://`` store: what ``limits``' memory storage counts
+    (a window opens at its first hit and lasts the limit's period; a refused hit still counts), without the thread
+    that storage starts to expire keys whenever its last one has finished - most requests, on a quiet worker."""
+
+    SWEEP_EVERY = 10_000
+
+    def __init__(self) -> None:
+        self._windows: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+        self._hits = 0
+
+    def hit(self, item: RateLimitItem, key: str) -> float | None:
+        """Count one request; None if within ``item``, else the seconds until its window ends."""
+        now, period = time.monotonic(), item.get_expiry()
+        with self._lock:
+            self._hits += 1
+            if self._hits % self.SWEEP_EVERY == 0:  # forget windows that ended (addresses come and go)
+                self._windows = {k: w for k, w in self._windows.items() if now < w[0] + period}
+            started, count = self._windows.get(key, (now, 0))
+            if now >= started + period:
+                started, count = now, 0
+            self._windows[key] = (started, count + 1)
+        return None if count + 1 <= item.amount else started + period - now
+
+    def reset(self) -> None:
+        with self._lock:
+            self._windows.clear()
+
+
+_COUNTERS = "madoguchi.api_rate_counters"
+
+
+def _hit(item: RateLimitItem, scope: str, key: str) -> float | None:
+    """One request against ``item`` for ``key``: None if allowed, else the seconds until it is again."""
+    counters: ProcessCounters | None = current_app.extensions.get(_COUNTERS)
+    if counters is not None:
+        return counters.hit(item, f"{scope}/{key}")
+    strategy = limiter.limiter  # the shared store (MADOGUCHI_RATELIMIT_STORAGE_URL), as Flask-Limiter's own limits
+    if strategy.hit(item, scope, key):
+        return None
+    return max(strategy.get_window_stats(item, scope, key).reset_time - time.time(), 1.0)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(limits: str) -> tuple[RateLimitItem, ...]:
+    return tuple(parse_many(limits))
+
+
+def _check_api_rate() -> None:
+    """Both limits of ``api_rate_limit`` in one check: the caller's counter and the address's (decision 0025)."""
+    keys = (("api-caller", rate_limit_key()), ("api-address", get_remote_address()))
+    waits = [
+        wait
+        for item in _parsed(current_app.config["MADOGUCHI"].api_rate_limit)
+        for scope, key in keys
+        if (wait := _hit(item, scope, key)) is not None
+    ]
+    if waits:
+        raise TooManyRequests("Too many requests: slow down.", retry_after=max(1, math.ceil(max(waits))))
+
+
+def init_rate_limits(app: Flask) -> None:
+    """Count in this process for ``memory://``; otherwise in the configured shared store."""
+    if app.config["MADOGUCHI"].ratelimit_storage_url.startswith("memory://"):
+        app.extensions[_COUNTERS] = ProcessCounters()
+
+
+def reset_rate_limits(app: Flask) -> None:
+    """Forget every count (tests)."""
+    counters: ProcessCounters | None = app.extensions.get(_COUNTERS)
+    if counters is not None:
+        counters.reset()
+
+
 def limit_per_caller_and_address(blueprint: Blueprint) -> Blueprint:
-    """Apply the API rate limits (settings ``api_rate_limit``) per caller and per IP address: 429 + Retry-After."""
-
-    def configured() -> str:
-        return current_app.config["MADOGUCHI"].api_rate_limit
-
-    limiter.limit(configured, key_func=rate_limit_key, scope="api-caller")(blueprint)
-    limiter.limit(configured, key_func=get_remote_address, scope="api-address")(blueprint)
+    """Apply the API rate limits (settings ``api_rate_limit``) per caller and, separately, per IP address, in one
+    check before authentication answers (so anonymous floods count too): 429 + Retry-After beyond either."""
+    blueprint.before_request_funcs.setdefault(None, []).insert(0, _check_api_rate)
     return blueprint

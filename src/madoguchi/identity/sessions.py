@@ -171,15 +171,20 @@ def clear_cookie(response: Response) -> None:
 
 def find_live_session(session: Session, token: str) -> WebSession | None:
     row = session.execute(select(WebSession).where(WebSession.token_hash == hash_token(token))).scalar_one_or_none()
-    if row is None or row.revoked_at is not None:
-        return None
+    return row if row is not None and _is_live(row) else None
+
+
+def _is_live(row: WebSession) -> bool:
+    """Whether ``row`` still authenticates; an idle or expired one is ended on the way (touched when used)."""
+    if row.revoked_at is not None:
+        return False
     now = utcnow()
     if now >= row.expires_at or now - row.last_seen_at > timedelta(minutes=SESSION_IDLE_MINUTES):
         row.revoked_at = now
-        return None
+        return False
     if now - row.last_seen_at > _TOUCH_EVERY:
         row.last_seen_at = now
-    return row
+    return True
 
 
 def session_from_cookie() -> WebSession | None:
@@ -188,6 +193,24 @@ def session_from_cookie() -> WebSession | None:
     if not token:
         return None
     return find_live_session(db_session(), token)
+
+
+def _session_and_account_from_cookie() -> tuple[WebSession, Account | None] | None:
+    """The live session of this request's cookie, with its account when that is in the request's tenant: one
+    statement on the hot path (the account's row is joined, under the session's tenant criteria and RLS, so another
+    tenant's account is simply not found here and ``account_of`` reads it in its own tenant)."""
+    token = request.cookies.get(COOKIE_NAME)
+    if not token:
+        return None
+    joined = (
+        select(WebSession, Account)
+        .outerjoin(Account, Account.id == WebSession.account_id)
+        .where(WebSession.token_hash == hash_token(token))
+    )
+    found = db_session().execute(joined).one_or_none()
+    if found is None or not _is_live(found[0]):
+        return None
+    return found[0], found[1]
 
 
 def account_of(row: WebSession) -> Account | None:
@@ -222,10 +245,14 @@ def principal_from_session_cookie() -> Principal | None:
     ``@accepts_pending_second_factor``, only while its account has no TOTP yet (enrollment), and with no
     scopes. ``g.second_factor_pending`` tells such views which case they are in.
     """
-    row = session_from_cookie()
-    if row is None:
+    found = _session_and_account_from_cookie()
+    if found is None:
         return None
-    account = account_of(row)
+    row, account = found
+    if account is None:
+        account = account_of(row)  # not visible in the request's tenant: read it in the session's own
+    elif account.disabled:
+        account = None
     if account is None:
         return None
     pending = is_pending(row, account)

@@ -31,6 +31,7 @@ from madoguchi.identity.models import Account, AccountKind, IdentityAssurance, S
 from madoguchi.identity.passwords import hash_password
 from madoguchi.oauth.models import OAuthToken
 from madoguchi.platform.provisioning import get_tenant, record_tenant_event
+from madoguchi.tenancy import resolution
 from madoguchi.tenancy.models import Tenant, TenantInvitation, TenantStatus
 
 #: Outbox topic of account emails (the notifications area sends them).
@@ -88,6 +89,7 @@ def delete_tenant(session: Session, tenant_id: uuid.UUID, *, actor: str) -> Tena
     now = utcnow()
     tenant.status = TenantStatus.DELETED.value
     tenant.deleted_at = now
+    resolution.forget(tenant.slug)  # this process answers 404 at once; the others within tenant_cache_seconds
     session.execute(
         update(WebSession)
         .where(WebSession.tenant_id == tenant.id, WebSession.revoked_at.is_(None))

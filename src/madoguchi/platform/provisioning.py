@@ -19,6 +19,7 @@ from madoguchi.catalog.models import ServiceVersion, TenantService
 from madoguchi.db import bind_tenant, bound_tenant
 from madoguchi.errors import Conflict, NotFound, ValidationFailed
 from madoguchi.jp import is_valid_local_government_code
+from madoguchi.tenancy import resolution
 from madoguchi.tenancy.models import Tenant, TenantStatus
 
 
@@ -281,6 +282,7 @@ def _change_status(session: Session, tenant: Tenant, status: TenantStatus, *, ac
     before = tenant.status
     tenant.status = status.value
     session.flush()
+    resolution.forget(tenant.slug)  # this process refuses it at once; the others within tenant_cache_seconds
     record_tenant_event(session, tenant, actor=actor, action=action, data={"before": before, "after": status.value})
     return tenant
 
