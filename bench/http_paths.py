@@ -31,6 +31,10 @@ API's rate limit is raised so the limiter is consulted but never refuses. The lo
 with the servers: on a small machine it takes CPU from the floor more than from the project, so the ratios it
 prints are, if anything, flattering to the project.
 
+``--variants 'label=gunicorn args;...'`` starts one project server per set of worker settings (as
+``GUNICORN_CMD_ARGS``) and interleaves them all with the one floor, to choose worker settings by measurement
+(docs/operations.md quotes the run behind the defaults of ``infra/gunicorn.conf.py``).
+
 (Named http_paths.py, not http.py: run as a script, bench/ comes first on the path, and a bench/http.py would
 shadow the standard library's ``http`` package that gunicorn, Flask and this load generator import.)
 """
@@ -435,7 +439,15 @@ def main() -> None:
     parser.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated, of {', '.join(PATHS)}")
     parser.add_argument("--applications", type=int, default=3000, help="applications in all tenants (default 3000)")
     parser.add_argument("--tenant", default="midorikawa-village", help="the tenant driven (default midorikawa-village)")
+    parser.add_argument(
+        "--variants",
+        default="",
+        help="compare worker settings: 'label=gunicorn args;label=args', e.g. "
+        "'gthread=--workers 5 --threads 4;sync=--worker-class sync --workers 4': one project server per variant "
+        "(GUNICORN_CMD_ARGS), all interleaved with the one floor (default: one project, the environment's settings)",
+    )
     args = parser.parse_args()
+    variants = parse_variants(parser, args.variants)
     chosen = [p.strip() for p in args.paths.split(",") if p.strip()]
     unknown = sorted(set(chosen) - set(PATHS))
     if unknown:
@@ -496,25 +508,31 @@ def main() -> None:
         )
         servers: list[Server] = []
         with running(servers):
-            servers.append(start_gunicorn("project", "madoguchi:create_app()", env, Path(folder), "/healthz"))
-            servers.append(start_gunicorn("floor", "http_floor:create_app()", env, Path(folder), "/ping"))
-            project, floor = servers
+            projects = []
+            for label, gunicorn_args in variants.items():
+                settings_env = {**env, "GUNICORN_CMD_ARGS": gunicorn_args} if gunicorn_args is not None else env
+                projects.append(start_gunicorn(label, "madoguchi:create_app()", settings_env, Path(folder), "/healthz"))
+                servers.append(projects[-1])  # stopped on the way out even if a later one fails to start
+            floor = start_gunicorn("floor", "http_floor:create_app()", env, Path(folder), "/ping")
+            servers.append(floor)
             work = pairs(town)
-            tallies = {name: (Tally(), Tally()) for name in chosen}
-            check_pages(project.port, town)
+            tallies = {(name, server.name): Tally() for name in chosen for server in servers}
+            for project in projects:
+                check_pages(project.port, town)
             for name in chosen:  # warm every worker (imports, templates, caches) before anything counts
-                checked = Tally()
-                drive(project.port, work[name].project, args.connections, 1.0, checked)
+                for project in projects:
+                    checked = Tally()
+                    drive(project.port, work[name].project, args.connections, 1.0, checked)
+                    if checked.done == 0:
+                        raise SystemExit(f"{name}: {project.name} answered no request successfully; see {project.log}")
                 drive(floor.port, work[name].floor, args.connections, 1.0, None)
-                if checked.done == 0:
-                    raise SystemExit(f"{name}: the project answered no request successfully; see {project.log}")
             for number in range(args.rounds):
                 for name in chosen:
                     sides = [
-                        (project, work[name].project, tallies[name][0]),
-                        (floor, work[name].floor, tallies[name][1]),
+                        (server, work[name].project if server is not floor else work[name].floor) for server in servers
                     ]
-                    for server, operation, tally in sides if number % 2 == 0 else sides[::-1]:
+                    for server, operation in sides if number % 2 == 0 else sides[::-1]:
+                        tally = tallies[name, server.name]
                         cpu = server_cpu(server.process.pid)
                         drive(server.port, operation, args.connections, args.seconds, tally)
                         tally.cpu_seconds += server_cpu(server.process.pid) - cpu
@@ -529,16 +547,35 @@ def main() -> None:
     columns = ("project/s", "p50 ms", "p99 ms", "CPU ms", "floor/s", "p50 ms", "p99 ms", "CPU ms", "ratio")
     print(f"{'path':<44}" + "".join(f" {column:>9}" for column in columns))
     for name in chosen:
-        mine, base = tallies[name]
-        failed = f"  ({mine.failed} project, {base.failed} floor failed)" if mine.failed or base.failed else ""
-        print(
-            f"{work[name].name:<44}"
-            + "".join(
-                f" {rate:>9.1f} {p50:>9.1f} {p99:>9.1f} {cpu:>9.2f}"
-                for rate, p50, p99, cpu in (mine.figures(), base.figures())
+        base = tallies[name, "floor"]
+        for label in variants:
+            mine = tallies[name, label]
+            failed = f"  ({mine.failed} project, {base.failed} floor failed)" if mine.failed or base.failed else ""
+            title = work[name].name if len(variants) == 1 else f"{name} [{label}]"
+            print(
+                f"{title:<44}"
+                + "".join(
+                    f" {rate:>9.1f} {p50:>9.1f} {p99:>9.1f} {cpu:>9.2f}"
+                    for rate, p50, p99, cpu in (mine.figures(), base.figures())
+                )
+                + f" {mine.rate / base.rate if base.rate else float('nan'):>8.3f}x{failed}"
             )
-            + f" {mine.rate / base.rate if base.rate else float('nan'):>8.3f}x{failed}"
-        )
+    for label, gunicorn_args in variants.items():
+        if gunicorn_args is not None:
+            print(f"  [{label}]: GUNICORN_CMD_ARGS={gunicorn_args!r}")
+
+
+def parse_variants(parser: argparse.ArgumentParser, text: str) -> dict[str, str | None]:
+    """``--variants`` as {label: gunicorn arguments}; without it one project, "project", with the environment's."""
+    if not text.strip():
+        return {"project": None}
+    variants: dict[str, str | None] = {}
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        label, separator, gunicorn_args = item.partition("=")
+        if not separator or not label.strip() or label.strip() in variants or label.strip() == "floor":
+            parser.error(f"--variants: {item!r} is not 'label=gunicorn args' with a label of its own")
+        variants[label.strip()] = gunicorn_args.strip()
+    return variants
 
 
 if __name__ == "__main__":

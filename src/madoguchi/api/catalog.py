@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from madoguchi.catalog import operations, repository
-from madoguchi.catalog.presenters import procedure_view, tenant_view
+from madoguchi.catalog.presenters import tenant_view
 from madoguchi.catalog.schemas import ProcedureDetailSchema, ProcedureSummarySchema, TenantSchema
 from madoguchi.context import current_tenant, db_session
 from madoguchi.security import public
@@ -36,8 +36,8 @@ class Procedures(MethodView):
         """List the procedures this municipality offers, with its fees and processing times."""
         session = db_session()
         return [
-            procedure_view(operations.effective_settings(ts, sv), sv)
-            for ts, sv in repository.enabled_services(session, current_tenant.id)
+            operations.procedure_summary(ts, sv)
+            for ts, sv in repository.enabled_services(session, current_tenant.id, content=False)
         ]
 
 
@@ -50,7 +50,7 @@ class Procedure(MethodView):
     def get(self, key: str) -> dict[str, Any]:
         """One procedure as this municipality runs it: the form's JSON Schema, the workflow, the fee."""
         tenant_service, version = operations.tenant_service_for(db_session(), current_tenant.id, key)
-        return procedure_view(operations.effective_settings(tenant_service, version), version)
+        return operations.procedure_summary(tenant_service, version)
 
 
 API_BLUEPRINTS = [blp]

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from madoguchi.audit import operations as audit
 from madoguchi.catalog import definitions, repository
 from madoguchi.catalog.models import ServiceVersion, TenantService
+from madoguchi.catalog.presenters import procedure_view
+from madoguchi.catalog.readonly import freeze
 from madoguchi.errors import Conflict, NotFound, ValidationFailed
 
 
@@ -82,33 +84,50 @@ def version_for_sync(
     return current if current is not None else latest_version(session, key)
 
 
-#: Checked, merged settings by (published content hash, overrides as canonical JSON), per process. A published
-#: version never changes (``publish_service`` refuses new content under an old number), so the key determines the
-#: value; the bound only keeps memory flat (cleared whole when full: a few hundred entries cover a platform).
-_SETTINGS_CACHE: dict[tuple[str, str], dict[str, Any]] = {}
+#: Checked, merged settings by (published content hash, overrides as canonical JSON), per process, frozen
+#: (``madoguchi.catalog.readonly``), with the procedure's public view beside them. A published version never
+#: changes (``publish_service`` refuses new content under an old number), so the key determines the value; the
+#: bound only keeps memory flat (cleared whole when full: a few hundred entries cover a platform).
+_SETTINGS_CACHE: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
 _SETTINGS_CACHE_SIZE = 1024
 _settings_cache_lock = threading.Lock()
 
 
+def _cached(tenant_service: TenantService, version: ServiceVersion) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(effective settings, procedure view), both read-only and shared; computed once per process."""
+    overrides = tenant_service.overrides or {}
+    key = (version.content_sha256, json.dumps(overrides, sort_keys=True, ensure_ascii=False))
+    found = _SETTINGS_CACHE.get(key) if version.content_sha256 else None
+    if found is None:
+        merged = freeze(_merge(version, overrides))
+        found = (merged, freeze(procedure_view(merged, version)))
+        if version.content_sha256:  # else not a stored version (built in memory): nothing identifies its content
+            with _settings_cache_lock:
+                if len(_SETTINGS_CACHE) >= _SETTINGS_CACHE_SIZE:
+                    _SETTINGS_CACHE.clear()
+                _SETTINGS_CACHE[key] = found
+    return found
+
+
 def effective_settings(tenant_service: TenantService, version: ServiceVersion) -> dict[str, Any]:
-    """What the tenant runs: the published standard with the tenant's overrides applied.
+    """What the tenant runs: the published standard with the tenant's overrides applied, as a copy of one's own
+    (to store in an application's snapshot, or to change). To only read it, ``shared_effective_settings``.
 
     Computed once per process for each (published content, overrides): the check and merge cost about a
-    millisecond, paid on every procedure list before. Each caller gets its own copy (callers store it in an
-    application's snapshot or adapt it for display).
+    millisecond, paid on every procedure list before.
     """
-    overrides = tenant_service.overrides or {}
-    if not version.content_sha256:  # not a stored version (built in memory): nothing identifies its content
-        return _merge(version, overrides)
-    key = (version.content_sha256, json.dumps(overrides, sort_keys=True, ensure_ascii=False))
-    merged = _SETTINGS_CACHE.get(key)
-    if merged is None:
-        merged = _merge(version, overrides)
-        with _settings_cache_lock:
-            if len(_SETTINGS_CACHE) >= _SETTINGS_CACHE_SIZE:
-                _SETTINGS_CACHE.clear()
-            _SETTINGS_CACHE[key] = merged
-    return deepcopy(merged)
+    return deepcopy(_cached(tenant_service, version)[0])
+
+
+def shared_effective_settings(tenant_service: TenantService, version: ServiceVersion) -> dict[str, Any]:
+    """The same settings, shared with every other caller and read-only (a change raises ``TypeError``): no copy,
+    for the pages and lists that only show them (a deep copy costs more than the merge it saves)."""
+    return _cached(tenant_service, version)[0]
+
+
+def procedure_summary(tenant_service: TenantService, version: ServiceVersion) -> dict[str, Any]:
+    """The procedure as the public API and portal show it (``presenters.procedure_view``), shared and read-only."""
+    return _cached(tenant_service, version)[1]
 
 
 def _merge(version: ServiceVersion, overrides: dict[str, Any]) -> dict[str, Any]:

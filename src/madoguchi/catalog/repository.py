@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from madoguchi.catalog.models import ServiceVersion, TenantService
 
@@ -29,13 +29,20 @@ def versions_of(session: Session, key: str) -> list[ServiceVersion]:
     return list(session.execute(stmt).scalars())
 
 
-def enabled_services(session: Session, tenant_id: uuid.UUID) -> list[tuple[TenantService, ServiceVersion]]:
+def enabled_services(
+    session: Session, tenant_id: uuid.UUID, *, content: bool = True
+) -> list[tuple[TenantService, ServiceVersion]]:
+    """The procedures the tenant offers, by key. ``content=False`` leaves each version's definition and form
+    unread until used: the lists that show cached settings (``operations.procedure_summary``) need only the
+    content hash, and decoding about 20 KB of JSON per procedure on every request cost more than the rest."""
     stmt = (
         select(TenantService, ServiceVersion)
         .join(ServiceVersion, ServiceVersion.id == TenantService.service_version_id)
         .where(TenantService.tenant_id == tenant_id, TenantService.enabled.is_(True))
         .order_by(TenantService.service_key)
     )
+    if not content:
+        stmt = stmt.options(defer(ServiceVersion.definition), defer(ServiceVersion.form_schema))
     return [(ts, sv) for ts, sv in session.execute(stmt)]
 
 

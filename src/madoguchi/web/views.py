@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from flask import Blueprint, g, render_template, url_for
 
 from madoguchi.catalog import operations, repository
-from madoguchi.catalog.presenters import procedure_view
 from madoguchi.context import current_tenant, db_session
 from madoguchi.identity.models import AccountKind
 from madoguchi.identity.sessions import principal_from_platform_session, principal_from_session_cookie
@@ -62,8 +61,8 @@ def platform_home() -> str:
 def tenant_home() -> str:
     tenant = current_tenant
     procedures = [
-        procedure_view(operations.effective_settings(ts, sv), sv)
-        for ts, sv in repository.enabled_services(db_session(), tenant.id)
+        operations.procedure_summary(ts, sv)
+        for ts, sv in repository.enabled_services(db_session(), tenant.id, content=False)
     ]
     return render_template(
         "tenant_home.html", tenant=tenant, procedures=procedures, **nav_context(signed_in_resident(), "home")

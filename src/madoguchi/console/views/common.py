@@ -79,8 +79,8 @@ def _names(account_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
 def _procedures() -> list[tuple[str, dict[str, Any]]]:
     """(key, effective settings) of every procedure the municipality offers."""
     return [
-        (ts.service_key, catalog.effective_settings(ts, sv))
-        for ts, sv in catalog_repository.enabled_services(db_session(), current_tenant.id)
+        (ts.service_key, catalog.shared_effective_settings(ts, sv))
+        for ts, sv in catalog_repository.enabled_services(db_session(), current_tenant.id, content=False)
     ]
 
 

@@ -14,7 +14,6 @@ from madoguchi.applications import operations as applications
 from madoguchi.applications import repository
 from madoguchi.applications.workflow import MORE_INFO_REQUESTED
 from madoguchi.catalog import operations as catalog
-from madoguchi.catalog.presenters import procedure_view
 from madoguchi.context import current_tenant, db_session
 from madoguchi.errors import Forbidden, ValidationFailed
 from madoguchi.identity.principal import current_principal
@@ -45,7 +44,7 @@ from madoguchi.portal.views.common import (
 @public
 def procedure(key: str) -> Any:
     tenant_service, version = catalog.tenant_service_for(db_session(), current_tenant.id, key)
-    view = procedure_view(catalog.effective_settings(tenant_service, version), version)
+    view = catalog.procedure_summary(tenant_service, version)
     account = signed_in_resident()
     return render_template(
         "portal/procedure.html",
