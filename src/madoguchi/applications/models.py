@@ -89,6 +89,42 @@ DUE_ORDER = case(
 Index("ix_applications_submitted", Application.tenant_id, Grouping(SUBMITTED_ORDER), Application.id)
 Index("ix_applications_due", Application.tenant_id, Grouping(DUE_ORDER), Grouping(SUBMITTED_ORDER), Application.id)
 
+#: The terminal states of the standard's every workflow (a tenant's optional steps add none of their own). The
+#: "overdue" filter excludes a tenant's terminal states as literals in the SQL (``repository.queue_filters``), so
+#: PostgreSQL proves the open-queue indexes' predicate below from it in every plan, generic ones included.
+FINISHED_STATES = ("issued", "rejected", "withdrawn")
+#: The rows the queue's two time-bound filters look for: unassigned, and open (not finished). Both are a sliver
+#: of a long history, and their rows are the recent ones: walking a whole-table index in a queue order to find
+#: them reads the history first (decision 0028). A partial index of each, in each queue order, holds only them.
+UNASSIGNED = Application.assignee_account_id.is_(None)
+OPEN = Application.state.not_in(FINISHED_STATES)
+for _name, _where in (("unassigned", UNASSIGNED), ("open", OPEN)):
+    Index(
+        f"ix_applications_{_name}",
+        Application.tenant_id,
+        Application.created_at,
+        Application.id,
+        postgresql_where=_where,
+        sqlite_where=_where,
+    )
+    Index(
+        f"ix_applications_{_name}_submitted",
+        Application.tenant_id,
+        Grouping(SUBMITTED_ORDER),
+        Application.id,
+        postgresql_where=_where,
+        sqlite_where=_where,
+    )
+    Index(
+        f"ix_applications_{_name}_due",
+        Application.tenant_id,
+        Grouping(DUE_ORDER),
+        Grouping(SUBMITTED_ORDER),
+        Application.id,
+        postgresql_where=_where,
+        sqlite_where=_where,
+    )
+
 
 class ApplicationEvent(TenantScoped, Base):
     """One line of an application's history: who moved it from where to where, when, and why."""
