@@ -88,6 +88,24 @@ DUE_ORDER = case(
 # Grouping: PostgreSQL takes an expression in an index's column list only in parentheses.
 Index("ix_applications_submitted", Application.tenant_id, Grouping(SUBMITTED_ORDER), Application.id)
 Index("ix_applications_due", Application.tenant_id, Grouping(DUE_ORDER), Grouping(SUBMITTED_ORDER), Application.id)
+# The console's sorts after a state or an assignee (decision 0028): a prepared statement's generic plan does not
+# know which state or clerk it is for, and walked the sort's index through the history to find them.
+for _column in (Application.state, Application.assignee_account_id):
+    Index(
+        f"ix_applications_{_column.key}_submitted",
+        Application.tenant_id,
+        _column,
+        Grouping(SUBMITTED_ORDER),
+        Application.id,
+    )
+    Index(
+        f"ix_applications_{_column.key}_due",
+        Application.tenant_id,
+        _column,
+        Grouping(DUE_ORDER),
+        Grouping(SUBMITTED_ORDER),
+        Application.id,
+    )
 
 #: The terminal states of the standard's every workflow (a tenant's optional steps add none of their own). The
 #: "overdue" filter excludes a tenant's terminal states as literals in the SQL (``repository.queue_filters``), so
