@@ -47,101 +47,35 @@ import http.client
 import json
 import os
 import random
-import signal
-import socket
-import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import psycopg
+from harness import (
+    RESIDENCY,
+    Server,
+    Town,
+    call,
+    migrated,
+    percentile,
+    running,
+    seed_people,
+    server_env,
+    start_gunicorn,
+)
 
-from madoguchi import migrate
-from madoguchi.applications import operations
-from madoguchi.audit.keys import generate_key
-from madoguchi.config import Settings
-from madoguchi.crypto import Sealer
-from madoguchi.db import Database
-from madoguchi.identity.actors import Actor
-from madoguchi.identity.models import Account
-from madoguchi.identity.sessions import COOKIE_NAME, start_session
+from madoguchi.identity.sessions import COOKIE_NAME
+from tests.support.postgres import SUPERUSER, ThrowawayPostgres
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # the throwaway server and the factories the tests seed with
-
-from tests.factories import make_household, make_person, make_tax, resident, seed_catalog_and_tenants  # noqa: E402
-from tests.factories import staff as make_staff  # noqa: E402
-from tests.factories import tenants as seeded_tenants  # noqa: E402
-from tests.support.postgres import SUPERUSER, ThrowawayPostgres  # noqa: E402
-from tests.world import RESIDENCY  # noqa: E402
-
-FAMILY = ("髙橋", "佐藤", "鈴木", "渡邊", "伊藤", "山本", "中村", "小林", "加藤", "吉田", "𠮷田", "﨑山")
-GIVEN = ("一郎", "花子", "美咲", "陽葵", "蓮", "結衣", "大翔", "さくら", "悠真", "凛")
 PATHS = ("submit", "queue-api", "console-queue", "procedures", "portal-home")
-START_SECONDS = 90
 
 
 # ------------------------------------------------------------------------------------------------ seeding
-
-
-@dataclass
-class Town:
-    """One tenant's signed-in people (a resident per connection, a few staff) and its applications."""
-
-    tenant_id: uuid.UUID
-    slug: str
-    resident_cookies: list[str] = field(default_factory=list)
-    staff_cookies: list[str] = field(default_factory=list)
-    staff_ids: list[uuid.UUID] = field(default_factory=list)
-    application_ids: list[uuid.UUID] = field(default_factory=list)
-
-
-def _session_cookie(db: Database, tenant_id: uuid.UUID, actor: Actor) -> str:
-    with db.transaction(tenant_id) as session:
-        account = session.get(Account, actor.account_id)
-        assert account is not None
-        _, token = start_session(session, account, second_factor_done=True)
-    return token
-
-
-def seed_people(db: Database, settings: Settings, *, residents: dict[str, int], staff: int) -> dict[str, Town]:
-    """Catalog and tenants as shipped; per tenant, verified residents who each file and submit once through
-    the project's operations, and clerks; every one of them with a live session (second factor done)."""
-    seed_catalog_and_tenants(db, settings)
-    towns: dict[str, Town] = {}
-    for tenant in seeded_tenants(db):
-        town = towns[tenant.slug] = Town(tenant.id, tenant.slug)
-        with db.transaction(tenant.id) as session:
-            here = session.merge(tenant)
-            filers = []
-            for n in range(residents.get(tenant.slug, residents["*"])):
-                person = make_person(
-                    session,
-                    here,
-                    make_household(session, here),
-                    family_name=FAMILY[n % len(FAMILY)],
-                    given_name=GIVEN[n % len(GIVEN)],
-                    birth_date=date(1950 + n % 55, 1 + n % 12, 1 + n % 28),
-                )
-                make_tax(session, here, person, fiscal_year=2025)
-                filers.append(resident(session, here, person))
-            clerks = [make_staff(session, here, "clerk") for _ in range(staff)]
-        for actor in filers:
-            town.resident_cookies.append(_session_cookie(db, tenant.id, actor))
-            with db.transaction(tenant.id) as session:
-                here = session.merge(tenant)
-                draft = operations.create_draft(session, here, actor, "residency-certificate", RESIDENCY)
-                operations.submit(session, here, actor, draft.id)
-        town.staff_cookies = [_session_cookie(db, tenant.id, clerk) for clerk in clerks]
-        town.staff_ids = [clerk.account_id for clerk in clerks if clerk.account_id is not None]
-    return towns
 
 
 def copy_applications(pg: ThrowawayPostgres, towns: dict[str, Town], per_tenant: dict[str, int]) -> None:
@@ -184,77 +118,11 @@ def copy_applications(pg: ThrowawayPostgres, towns: dict[str, Town], per_tenant:
         conn.execute("analyze")
 
 
-# ------------------------------------------------------------------------------------------------ servers
-
-
-@dataclass
-class Server:
-    name: str
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_gunicorn(name: str, app: str, env: dict[str, str], folder: Path, ready_path: str) -> Server:
-    """gunicorn as production runs it (``-c infra/gunicorn.conf.py``) on a free loopback port; waits until
-    ``ready_path`` answers 200."""
-    port = _free_port()
-    log = folder / f"{name}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(REPO / "infra" / "gunicorn.conf.py"), app],
-            env={**env, "MADOGUCHI_BIND": f"127.0.0.1:{port}"},
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(name, port, process, log)
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        with contextlib.suppress(OSError):
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("GET", ready_path)
-            if connection.getresponse().status == 200:
-                return server
-        time.sleep(0.2)
-    server.stop()
-    tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
-    raise SystemExit(f"{name}: gunicorn did not come up on port {port}:\n{tail}")
-
-
 # ------------------------------------------------------------------------------------------------ load
 
 
 #: One operation on a keep-alive connection: (connection, connection number, random) -> whether it succeeded.
 Operation = Callable[[http.client.HTTPConnection, int, random.Random], bool]
-
-
-def _call(
-    conn: http.client.HTTPConnection, method: str, path: str, headers: dict[str, str], body: object = None
-) -> tuple[int, bytes]:
-    payload = None if body is None else json.dumps(body).encode()
-    if payload is not None:
-        headers = {**headers, "Content-Type": "application/json"}
-    conn.request(method, path, body=payload, headers=headers)
-    response = conn.getresponse()
-    return response.status, response.read()
 
 
 @dataclass
@@ -279,26 +147,26 @@ def pairs(town: Town) -> dict[str, Pair]:
     def submit(conn: http.client.HTTPConnection, n: int, rng: random.Random) -> bool:
         base = f"/api/v1/t/{slug}/applications"
         headers = {**resident(n), "Idempotency-Key": str(uuid.UUID(int=rng.getrandbits(128)))}
-        status, body = _call(
+        status, body = call(
             conn, "POST", f"{base}/", headers, {"procedure": "residency-certificate", "data": RESIDENCY}
         )
         if status != 201:
             return False
         headers["Idempotency-Key"] = str(uuid.UUID(int=rng.getrandbits(128)))
-        status, _ = _call(conn, "POST", f"{base}/{json.loads(body)['id']}/submit", headers)
+        status, _ = call(conn, "POST", f"{base}/{json.loads(body)['id']}/submit", headers)
         return status == 200
 
     def get(path: str, who: Callable[[int], dict[str, str]] | None = None) -> Operation:
         def operation(conn: http.client.HTTPConnection, n: int, rng: random.Random) -> bool:
-            return _call(conn, "GET", path, who(n) if who else {})[0] == 200
+            return call(conn, "GET", path, who(n) if who else {})[0] == 200
 
         return operation
 
     def insert(conn: http.client.HTTPConnection, n: int, rng: random.Random) -> bool:
-        return _call(conn, "POST", f"/insert/{tenant}", {})[0] == 201
+        return call(conn, "POST", f"/insert/{tenant}", {})[0] == 201
 
     def read(conn: http.client.HTTPConnection, n: int, rng: random.Random) -> bool:
-        return _call(conn, "GET", f"/read/{tenant}/{rng.choice(ids)}", {})[0] == 200
+        return call(conn, "GET", f"/read/{tenant}/{rng.choice(ids)}", {})[0] == 200
 
     ping = get("/ping")
     return {
@@ -316,9 +184,9 @@ def check_pages(port: int, town: Town) -> None:
     """The queue paths show full pages (50 rows in the API, 25 on the console), or the figures mean nothing."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     cookie = {"Cookie": f"{COOKIE_NAME}={town.staff_cookies[0]}"}
-    status, body = _call(conn, "GET", f"/api/v1/t/{town.slug}/applications/?limit=50", cookie)
+    status, body = call(conn, "GET", f"/api/v1/t/{town.slug}/applications/?limit=50", cookie)
     rows = len(json.loads(body)["items"]) if status == 200 else 0
-    status, body = _call(conn, "GET", f"/{town.slug}/console/", cookie)
+    status, body = call(conn, "GET", f"/{town.slug}/console/", cookie)
     console_rows = body.count(b'class="reference"') if status == 200 else 0
     conn.close()
     if (rows, console_rows) != (50, 25):
@@ -351,9 +219,7 @@ class Tally:
         return self.rate, self.percentile(50) * 1000, self.percentile(99) * 1000, self.cpu_ms
 
     def percentile(self, p: int) -> float:
-        if len(self.latencies) < 2:
-            return self.latencies[0] if self.latencies else float("nan")
-        return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1]
+        return percentile(self.latencies, p)
 
 
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -422,15 +288,6 @@ def drive(port: int, operation: Operation, connections: int, seconds: float, tal
 # ------------------------------------------------------------------------------------------------ main
 
 
-@contextlib.contextmanager
-def running(servers: list[Server]) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        for server in servers:
-            server.stop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per round and side (default 3)")
@@ -458,16 +315,7 @@ def main() -> None:
 
     with ThrowawayPostgres() as pg, tempfile.TemporaryDirectory(prefix="madoguchi-bench-") as folder:
         began = time.monotonic()
-        settings = Settings(
-            data_dir=Path(folder),
-            database_url=pg.app_url,
-            migration_database_url=pg.owner_url,
-            secret_key="bench-secret",  # noqa: S106 - a throwaway app's
-            data_key=Sealer.generate_key(),
-            audit_key=generate_key("bench-1"),
-        )
-        migrate.upgrade(settings)
-        db = Database(pg.app_url, pool_size=1, audit_key=settings.audit_key)
+        settings, db = migrated(pg, folder)
         # The driven tenant: a resident per connection; its share of the applications is half of them.
         towns = seed_people(db, settings, residents={args.tenant: max(args.connections, 4), "*": 4}, staff=3)
         if args.tenant not in towns:
@@ -488,21 +336,9 @@ def main() -> None:
             flush=True,
         )
 
-        source_root = str(Path(migrate.__file__).resolve().parents[1])
-        # The caller's settings stay out, but for the worker settings, which both servers get alike.
-        settings_prefixes = ("MADOGUCHI_", "WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS", "PORT")
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith(settings_prefixes) or k.startswith("MADOGUCHI_WEB_")
-        }
-        env.update(
-            PYTHONPATH=os.pathsep.join([source_root, str(REPO / "bench")]),
-            MADOGUCHI_DATABASE_URL=pg.app_url,
-            MADOGUCHI_MIGRATION_DATABASE_URL=pg.owner_url,
-            MADOGUCHI_DATA_DIR=folder,
-            MADOGUCHI_SECRET_KEY=settings.secret_key,
-            MADOGUCHI_DATA_KEY=settings.data_key,
-            MADOGUCHI_AUDIT_KEY=settings.audit_key,
-            MADOGUCHI_API_RATE_LIMIT="100000000/minute",
+        env = server_env(
+            settings,
+            folder,
             BENCH_FLOOR_DATABASE_URL=pg.conninfo("madoguchi_app"),
             BENCH_FLOOR_SERVICE_VERSION=str(version[0]),
         )

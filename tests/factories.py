@@ -7,7 +7,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from madoguchi.catalog import definitions
@@ -131,3 +131,25 @@ def staff(session: Session, tenant: Tenant, *roles: str) -> Actor:
 
 def resident(session: Session, tenant: Tenant, person: Person | None = None, *, verified: bool | None = None) -> Actor:
     return Actor.of(make_account(session, tenant, person=person, verified=verified))
+
+
+def many_tenants(session: Session, count: int, *, statuses: tuple[str, ...] = ("live",)) -> list[Tenant]:
+    """``count`` bare municipalities (no procedures, no accounts) in one bulk INSERT, their statuses cycling
+    through ``statuses``: enough rows to page through. Codes ``7xxxxx`` and slugs ``bulk-…`` clash with no
+    shipped municipality."""
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "slug": f"bulk-{n:05d}",
+            "name_ja": f"一括{n}町",
+            "name_en": f"Bulk Town {n}",
+            "local_government_code": f"7{n:05d}",
+            "prefecture_code": "13",
+            "status": statuses[n % len(statuses)],
+            "default_locale": "ja",
+            "profile": {},
+        }
+        for n in range(count)
+    ]
+    session.execute(insert(Tenant), rows)
+    return list(session.execute(select(Tenant).where(Tenant.slug.like("bulk-%"))).scalars())

@@ -24,6 +24,7 @@ from madoguchi.identity.sessions import COOKIE_NAME, start_platform_session
 from madoguchi.outbox import OutboxMessage, open_secrets
 from madoguchi.tenancy.models import Tenant, TenantInvitation
 from tests.conftest import DATA_KEY
+from tests.factories import many_tenants
 from tests.identity.conftest import PASSWORD, Towns, add_account, fresh_ip, login, next_code, staff_account
 from tests.oauth.conftest import HTTPS, REDIRECT_URI, Pkce, register, sign_in, token_request
 
@@ -139,7 +140,7 @@ def test_a_signed_in_platform_admin_session_may_use_the_api(app: Any, db: Databa
     http.set_cookie(COOKIE_NAME, cookie, domain="localhost", secure=True, httponly=True)
     response = http.get(f"{ADMIN_API}/tenants")
     assert response.status_code == 200
-    assert {t["slug"] for t in response.json} >= {"midorikawa-village", "sakuragaoka-city"}
+    assert {t["slug"] for t in response.json["items"]} >= {"midorikawa-village", "sakuragaoka-city"}
 
 
 def test_tenant_credentials_never_reach_the_admin_api_and_change_nothing(
@@ -162,6 +163,7 @@ def test_tenant_credentials_never_reach_the_admin_api_and_change_nothing(
     before = _tenant_count(db)
     calls = [
         ("GET", "/tenants", None),
+        ("GET", "/tenants?limit=5&after=not-a-cursor", None),  # refused before the query string is looked at
         ("POST", "/tenants", NEW_TOWN),
         ("GET", f"/tenants/{target.id}", None),
         ("POST", f"/tenants/{target.id}/go-live", None),
@@ -267,8 +269,34 @@ def test_an_unknown_tenant_is_404(operator: Operator) -> None:
 
 
 def test_the_list_includes_every_status(operator: Operator, towns: Towns) -> None:
-    statuses = {t["slug"]: t["status"] for t in operator.get("/tenants").json}
+    page = operator.get("/tenants").json
+    assert page["next_cursor"] is None
+    statuses = {t["slug"]: t["status"] for t in page["items"]}
     assert statuses[towns.a.slug] == "trial" and statuses[towns.b.slug] == "live"
+
+
+def test_paging_through_the_list_gets_every_municipality_exactly_once(
+    db: Database, operator: Operator, towns: Towns
+) -> None:
+    with db.transaction() as session:
+        many_tenants(session, 2_510, statuses=("live", "suspended", "deleted"))
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = operator.get("/tenants?limit=100" + (f"&after={cursor}" if cursor else "")).json
+        assert len(page["items"]) <= 100
+        seen += [t["local_government_code"] for t in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == _tenant_count(db) == 3 + 2_510
+    assert seen == sorted(seen)
+    assert len(operator.get("/tenants").json["items"]) == 20  # the default page
+
+
+@pytest.mark.parametrize("query", ["after=not-a-cursor", "after=eyJhIjogMX0", "limit=0", "limit=101", "limit=x"])
+def test_a_bad_cursor_or_limit_is_a_422_problem(operator: Operator, query: str) -> None:
+    assert set(_problem(operator.get(f"/tenants?{query}"), 422)["errors"]) == {query.partition("=")[0]}
 
 
 # --- Status changes ----------------------------------------------------------------------------------

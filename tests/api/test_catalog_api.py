@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
 from openapi_spec_validator import validate
 from sqlalchemy import update
 
 from madoguchi.db import Database
 from madoguchi.tenancy.models import Tenant
-from tests.factories import tenants
+from tests.factories import many_tenants, tenants
 
 PROCEDURE_KEYS = {"residency-certificate", "tax-certificate", "childcare-admission"}
 
@@ -18,7 +24,9 @@ def test_healthz_and_readyz_answer(client) -> None:
 
 
 def test_tenants_lists_every_served_municipality_with_its_code(client, db: Database) -> None:
-    body = client.get("/api/v1/tenants").json
+    response = client.get("/api/v1/tenants")
+    assert "Link" not in response.headers  # all on one page
+    body = response.json
     assert [t["slug"] for t in body] == [t.slug for t in tenants(db)]
     for entry in body:
         assert len(entry["local_government_code"]) == 6
@@ -143,3 +151,90 @@ def test_each_tenant_reads_only_its_own_procedure_settings(client, db: Database,
         page = client.get(f"/{tenant.slug}/").get_data(as_text=True)
         others = [t.name_ja for t in tenants(db) if t.id != tenant.id]
         assert not any(name in page for name in others)
+
+
+# --- Pages of the tenant list ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bulk_towns(db: Database, seeded: None) -> list[Tenant]:
+    """2,520 more municipalities: every fourth suspended, every fourth deleted (neither is served)."""
+    with db.transaction() as session:
+        return many_tenants(session, 2_520, statuses=("live", "trial", "suspended", "deleted"))
+
+
+def _next_link(response: Any) -> str | None:
+    found = re.fullmatch(r'<([^>]+)>; rel="next"', response.headers.get("Link", ""))
+    return found.group(1) if found else None
+
+
+def test_paging_through_the_tenant_list_gets_every_served_municipality_exactly_once(
+    client, db: Database, bulk_towns: list[Tenant]
+) -> None:
+    seen: list[str] = []
+    url: str | None = "/api/v1/tenants?limit=100"
+    pages = 0
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert len(response.json) <= 100
+        seen += [t["slug"] for t in response.json]
+        url, pages = _next_link(response), pages + 1
+        if url:
+            assert parse_qs(urlsplit(url).query)["limit"] == ["100"]
+    served = [t.slug for t in tenants(db) if t.status in ("live", "trial")]
+    assert len(served) == 3 + 1_260
+    assert sorted(seen) == sorted(served) and seen == sorted(seen)  # each once, by slug
+    assert Counter(seen).most_common(1)[0][1] == 1
+    assert pages == 13
+
+
+def test_the_tenant_list_pages_by_twenty_unless_asked(client, bulk_towns: list[Tenant]) -> None:
+    first = client.get("/api/v1/tenants")
+    assert len(first.json) == 20 and _next_link(first)
+    following = client.get(_next_link(first))
+    assert len(following.json) == 20
+    assert following.json[0]["slug"] > first.json[-1]["slug"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("after=not-a-cursor", "after"),
+        ("after=WyJ4Il0", None),  # a cursor of this shape that names no municipality: simply the rest
+        ("after=eyJhIjogMX0", "after"),  # base64 JSON, but not a cursor of this list
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=many", "limit"),
+    ],
+)
+def test_a_bad_cursor_or_limit_of_the_tenant_list_is_a_422_problem(client, query: str, field: str | None) -> None:
+    response = client.get(f"/api/v1/tenants?{query}")
+    if field is None:
+        assert response.status_code == 200
+        return
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    assert field in response.json["errors"]
+
+
+def test_the_front_page_lists_municipalities_a_page_at_a_time_each_once(
+    client, db: Database, bulk_towns: list[Tenant]
+) -> None:
+    seen: list[str] = []
+    url: str | None = "/"
+    while url:
+        page = client.get(url).get_data(as_text=True)
+        slugs = re.findall(r'<li class="card"><a href="/([a-z0-9-]+)/">', page)
+        assert 0 < len(slugs) <= 100
+        seen += slugs
+        found = re.search(r'<a href="([^"]+)" rel="next">', page)
+        url = found.group(1).replace("&amp;", "&") if found else None
+    assert sorted(seen) == sorted(t.slug for t in tenants(db) if t.status in ("live", "trial"))
+    assert len(seen) == len(set(seen)) == 1_263
+
+
+def test_the_openapi_document_describes_the_tenant_list_pages(client) -> None:
+    operation = client.get("/api/v1/openapi.json").json["paths"]["/api/v1/tenants"]["get"]
+    assert {p["name"] for p in operation["parameters"]} >= {"limit", "after"}
+    assert "Link" in operation["responses"]["200"]["headers"]

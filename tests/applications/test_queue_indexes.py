@@ -10,7 +10,7 @@ once psycopg has prepared the statement). The migrated indexes also match the mo
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -206,6 +206,109 @@ def test_no_queue_query_scans_the_whole_applications_table(db: Database, loaded:
     first = next(iter(scans), "")
     assert not scans, (
         f"{len(scans)} of {planned} plans scan applications:\n" + "\n".join(scans) + f"\n\n{first}:\n{scans[first]}"
+    )
+
+
+#: A municipality's long history (finished, assigned) and its recent open queue, for the time-bound filters.
+HISTORY, RECENT = 40_000, 600
+
+
+def _load_history(owner: sa.Connection, tenant: Tenant, town: Town) -> None:
+    """Years of finished, assigned applications, then the last weeks' open ones: half unassigned, most overdue.
+    Unassigned and overdue rows are thus a sliver of the table, and the newest: what a real queue looks like."""
+    owner.execute(sa.text("select set_config('app.tenant_id', :t, true)"), {"t": str(tenant.id)})
+    key, version = owner.execute(
+        sa.select(TenantService.service_key, TenantService.service_version_id)
+        .where(TenantService.tenant_id == tenant.id)
+        .order_by(TenantService.service_key)
+        .limit(1)
+    ).one()
+    owner.execute(
+        sa.text(
+            """
+            INSERT INTO applications (id, tenant_id, reference, service_key, service_version_id, state, channel,
+                assignee_account_id, data, prefill_sources, settings_snapshot, decision, created_at, updated_at,
+                submitted_at, due_on, lock_version)
+            SELECT gen_random_uuid(), :tenant, 'H-' || lpad(g::text, 8, '0'), :key, :version,
+                CASE WHEN g <= :history THEN (ARRAY['issued', 'rejected', 'withdrawn'])[1 + g % 3]
+                    ELSE (ARRAY['submitted', 'in_review', 'more_info_requested'])[1 + g % 3] END,
+                'online',
+                CASE WHEN g <= :history OR g % 2 = 0 THEN CAST(:clerk AS uuid) END,
+                '{}', '{}', '{}', '{}',
+                timestamp '2022-01-01' + g * interval '39 minutes',
+                timestamp '2022-01-01' + g * interval '39 minutes',
+                timestamp '2022-01-01' + g * interval '39 minutes',
+                date '2022-01-01' + (g * 39 / 1440) + 3,
+                1
+            FROM generate_series(1, :history + :recent) AS g
+            """
+        ),
+        {
+            "tenant": tenant.id,
+            "key": key,
+            "version": version,
+            "clerk": town.clerk.account_id,
+            "history": HISTORY,
+            "recent": RECENT,
+        },
+    )
+
+
+@pytest.mark.postgres_only
+@pytest.mark.commits
+def test_the_unassigned_overdue_and_state_queues_read_their_own_indexes(
+    db: Database, backend, towns: dict[str, Town]
+) -> None:
+    """Decision 0028: "unassigned" and "overdue" in every queue order read the partial index of their rows, and a
+    state in the console's sorts its own index, not a walk of the whole history (which the no-sequential-scan test
+    above lets through)."""
+    town = towns["shiomi-town"]
+    owner = sa.create_engine(backend.owner_url, poolclass=sa.pool.NullPool)
+    try:
+        with owner.begin() as connection:
+            _load_history(
+                connection, connection.execute(sa.select(Tenant).where(Tenant.id == town.tenant.id)).one(), town
+            )
+        with owner.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE applications")
+    finally:
+        owner.dispose()
+    # Today: after the history, so the open applications are overdue (their due dates passed) and the finished
+    # ones' due dates are older still.
+    today = date(2022, 1, 1) + timedelta(days=(HISTORY + RECENT) * 39 // 1440 + 10)
+    expected = {
+        "unassigned": "ix_applications_unassigned",
+        "overdue": "ix_applications_open",
+        "state": "ix_applications_state_",  # the console's sorts after a state (the API's has its own)
+    }
+    console = [("submitted", False, 25), ("submitted", True, 25), ("due", False, 25)]
+    wrong: dict[str, str] = {}
+    planned = 0
+    with db.transaction(town.tenant.id) as session:
+        for name, chosen, orders in (
+            ("unassigned", {"unassigned": True}, [("created", False, 50), ("created", True, 50), *console]),
+            ("overdue", {"overdue": True}, [("created", False, 50), ("created", True, 50), *console]),
+            ("state", {"state": "submitted"}, console),
+        ):
+            for sort, newest_first, limit in orders:
+                statement = repository.page_statement(
+                    town.tenant.id,
+                    visible=repository.staff_visible(),
+                    filters=repository.queue_filters(session, town.tenant.id, today=today, **chosen),
+                    newest_first=newest_first,
+                    after=None,
+                    limit=limit,
+                    sort=sort,
+                )
+                assert len(session.execute(statement).all()) == limit + 1  # a full page: the queue is there
+                for kind, plan in _plans(session, statement).items():
+                    planned += 1
+                    if f"using {expected[name]}" not in plan:
+                        wrong[f"{name} {sort} newest={newest_first} ({kind} plan)"] = plan
+    assert planned == 26
+    first = next(iter(wrong), "")
+    assert not wrong, (
+        f"{len(wrong)} plans walk another index:\n" + "\n".join(wrong) + f"\n\n{first}:\n{wrong.get(first)}"
     )
 
 

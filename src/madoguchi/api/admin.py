@@ -29,6 +29,7 @@ from marshmallow import Schema, fields
 
 from madoguchi.api.auth import Unauthenticated, authenticate
 from madoguchi.api.etags import Blueprint
+from madoguchi.api.pagination import PageArgsSchema, decode_key_cursor, encode_key_cursor, keyset_page
 from madoguchi.catalog import repository as catalog_repository
 from madoguchi.config import Settings
 from madoguchi.context import db_session
@@ -137,6 +138,13 @@ class AdminTenantSchema(Schema):
     purged_at = fields.DateTime(allow_none=True)
 
 
+class AdminTenantPageSchema(Schema):
+    items = fields.List(fields.Nested(AdminTenantSchema), required=True)
+    next_cursor = fields.String(
+        allow_none=True, required=True, metadata={"description": "send as `after` for the next page; null on the last"}
+    )
+
+
 class InvitationSchema(Schema):
     id = fields.UUID(required=True)
     email = fields.String(required=True)
@@ -188,7 +196,7 @@ _PROBLEMS = {
     404: "No such municipality",
     409: "Not possible in the municipality's current status",
     412: "If-Match does not match the municipality's current ETag",
-    422: "The data is not valid: `errors` names each field",
+    422: "The data (or the query string) is not valid: `errors` names each field",
 }
 
 
@@ -227,11 +235,17 @@ def problems(
 
 @blp.route("/tenants")
 class Tenants(MethodView):
-    @blp.response(200, AdminTenantSchema(many=True))
-    @problems(401, 403)
-    def get(self) -> list[dict[str, Any]]:
-        """Every municipality with its status, including suspended and deleted ones."""
-        return [_tenant_view(t) for t in tenancy.list_tenants(db_session())]
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, AdminTenantPageSchema)
+    @problems(401, 403, 422)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Every municipality with its status, including suspended and deleted ones, by local government code, a
+        page at a time (`limit`; `after`: the previous page's `next_cursor`)."""
+        after = decode_key_cursor(args["after"]) if args.get("after") else None
+        rows = tenancy.list_tenants(db_session(), after=after, limit=args["limit"] + 1)
+        return keyset_page(
+            rows, args["limit"], _tenant_view, cursor=lambda tenant: encode_key_cursor(tenant.local_government_code)
+        )
 
     @blp.etag
     @blp.arguments(TenantCreateSchema)

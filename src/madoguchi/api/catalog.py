@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from madoguchi.api.pagination import PageArgsSchema, decode_key_cursor, encode_key_cursor, keyset_page
 from madoguchi.catalog import operations, repository
 from madoguchi.catalog.presenters import tenant_view
 from madoguchi.catalog.schemas import ProcedureDetailSchema, ProcedureSummarySchema, TenantSchema
@@ -17,13 +19,32 @@ from madoguchi.tenancy import repository as tenancy
 blp = Blueprint("catalog", __name__, description="Municipalities on the platform and the procedures they offer")
 
 
+NEXT_PAGE_LINK = {
+    "description": 'When more municipalities follow: `<URL of the next page>; rel="next"` (RFC 8288). Absent on the'
+    " last page.",
+    "schema": {"type": "string"},
+}
+
+
 @blp.route("/tenants")
 @public
 class Tenants(MethodView):
-    @blp.response(200, TenantSchema(many=True))
-    def get(self) -> list[dict[str, Any]]:
-        """List the municipalities served (suspended ones are left out)."""
-        return [tenant_view(t) for t in tenancy.serving_tenants(db_session(), by_slug=True)]
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, TenantSchema(many=True), headers={"Link": NEXT_PAGE_LINK})
+    @blp.alt_response(422, description="`limit` out of range, or `after` not a cursor of this list")
+    def get(self, args: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        """List the municipalities served (suspended ones are left out), by slug, a page at a time.
+
+        The body is the page's municipalities. When more follow, the `Link` header names the next page (`rel="next"`:
+        the same `limit`, and `after` set to a cursor); follow it until there is no such header."""
+        after = decode_key_cursor(args["after"]) if args.get("after") else None
+        rows = tenancy.serving_tenants(db_session(), by_slug=True, after=after, limit=args["limit"] + 1)
+        page = keyset_page(rows, args["limit"], tenant_view, cursor=lambda tenant: encode_key_cursor(tenant.slug))
+        headers = {}
+        if page["next_cursor"]:
+            following = url_for("catalog.Tenants", limit=args["limit"], after=page["next_cursor"], _external=True)
+            headers["Link"] = f'<{following}>; rel="next"'
+        return page["items"], headers
 
 
 @blp.route("/t/<tenant>/procedures")

@@ -165,6 +165,60 @@ DUE_ORDER = case(
 # Grouping: PostgreSQL takes an expression in an index's column list only in parentheses.
 Index("ix_applications_submitted", Application.tenant_id, Grouping(SUBMITTED_ORDER), Application.id)
 Index("ix_applications_due", Application.tenant_id, Grouping(DUE_ORDER), Grouping(SUBMITTED_ORDER), Application.id)
+# The console's sorts after a state or an assignee (decision 0028): a prepared statement's generic plan does not
+# know which state or clerk it is for, and walked the sort's index through the history to find them.
+for _column in (Application.state, Application.assignee_account_id):
+    Index(
+        f"ix_applications_{_column.key}_submitted",
+        Application.tenant_id,
+        _column,
+        Grouping(SUBMITTED_ORDER),
+        Application.id,
+    )
+    Index(
+        f"ix_applications_{_column.key}_due",
+        Application.tenant_id,
+        _column,
+        Grouping(DUE_ORDER),
+        Grouping(SUBMITTED_ORDER),
+        Application.id,
+    )
+
+#: The terminal states of the standard's every workflow (a tenant's optional steps add none of their own). The
+#: "overdue" filter excludes a tenant's terminal states as literals in the SQL (``repository.queue_filters``), so
+#: PostgreSQL proves the open-queue indexes' predicate below from it in every plan, generic ones included.
+FINISHED_STATES = ("issued", "rejected", "withdrawn")
+#: The rows the queue's two time-bound filters look for: unassigned, and open (not finished). Both are a sliver
+#: of a long history, and their rows are the recent ones: walking a whole-table index in a queue order to find
+#: them reads the history first (decision 0028). A partial index of each, in each queue order, holds only them.
+UNASSIGNED = Application.assignee_account_id.is_(None)
+OPEN = Application.state.not_in(FINISHED_STATES)
+for _name, _where in (("unassigned", UNASSIGNED), ("open", OPEN)):
+    Index(
+        f"ix_applications_{_name}",
+        Application.tenant_id,
+        Application.created_at,
+        Application.id,
+        postgresql_where=_where,
+        sqlite_where=_where,
+    )
+    Index(
+        f"ix_applications_{_name}_submitted",
+        Application.tenant_id,
+        Grouping(SUBMITTED_ORDER),
+        Application.id,
+        postgresql_where=_where,
+        sqlite_where=_where,
+    )
+    Index(
+        f"ix_applications_{_name}_due",
+        Application.tenant_id,
+        Grouping(DUE_ORDER),
+        Grouping(SUBMITTED_ORDER),
+        Application.id,
+        postgresql_where=_where,
+        sqlite_where=_where,
+    )
 
 
 class ApplicationEvent(TenantScoped, Base):

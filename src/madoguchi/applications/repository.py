@@ -9,7 +9,19 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, SQLColumnExpression, and_, false, func, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    SQLColumnExpression,
+    and_,
+    bindparam,
+    false,
+    func,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -198,11 +210,14 @@ def queue_filters(
     elif assignee_id is not None:
         filters.append(Application.assignee_account_id == assignee_id)
     if overdue is not None:
+        finished = sorted(terminal_states(session, tenant_id))
         late = and_(
             # DUE_ORDER rather than due_on: the "due" sort's index serves the filter (no due date is never late).
             # Japan's date, whatever the server's clock zone: the console and the API must agree.
             (today or jp.today()) > DUE_ORDER,
-            Application.state.not_in(terminal_states(session, tenant_id)),
+            # The terminal states as literals, not parameters: every plan, a prepared statement's generic one
+            # too, then proves the predicate of the open-queue indexes (models.OPEN; decision 0028).
+            Application.state.not_in(bindparam("finished", finished, expanding=True, literal_execute=True)),
         )
         filters.append(late if overdue else ~late)
     return filters

@@ -256,8 +256,13 @@ def get_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
     return tenant
 
 
-def list_tenants(session: Session) -> list[Tenant]:
-    return list(session.execute(select(Tenant).order_by(Tenant.local_government_code)).scalars())
+def list_tenants(session: Session, *, after: str | None = None, limit: int | None = None) -> list[Tenant]:
+    """Every municipality, whatever its status, by local government code: a keyset page of at most ``limit``
+    after the code ``after``."""
+    stmt = select(Tenant).order_by(Tenant.local_government_code).limit(limit)
+    if after is not None:
+        stmt = stmt.where(Tenant.local_government_code > after)
+    return list(session.execute(stmt).scalars())
 
 
 def record_tenant_event(session: Session, tenant: Tenant, *, actor: str, action: str, data: dict[str, Any]) -> None:

@@ -8,8 +8,13 @@ from sqlalchemy.orm import Session
 from madoguchi.tenancy.models import SERVING_STATUSES, Tenant
 
 
-def serving_tenants(session: Session, *, by_slug: bool = False) -> list[Tenant]:
-    """The municipalities that serve residents, by local government code (the platform's front page) or slug."""
+def serving_tenants(
+    session: Session, *, by_slug: bool = False, after: str | None = None, limit: int | None = None
+) -> list[Tenant]:
+    """The municipalities that serve residents, by local government code (the platform's front page) or slug:
+    a keyset page of at most ``limit`` after the code or slug ``after`` (both unique and indexed)."""
     order = Tenant.slug if by_slug else Tenant.local_government_code
-    stmt = select(Tenant).where(Tenant.status.in_(SERVING_STATUSES)).order_by(order)
+    stmt = select(Tenant).where(Tenant.status.in_(SERVING_STATUSES)).order_by(order).limit(limit)
+    if after is not None:
+        stmt = stmt.where(order > after)
     return list(session.execute(stmt).scalars())

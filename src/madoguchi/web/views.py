@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, g, render_template, url_for
+from flask import Blueprint, g, render_template, request, url_for
 
 from madoguchi.catalog import operations, repository
 from madoguchi.context import current_tenant, db_session
@@ -15,6 +15,9 @@ from madoguchi.tenancy import repository as tenancy
 from madoguchi.web.resident_nav import nav_context, signed_in_resident
 
 blp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
+
+#: Municipalities per page of the platform's front page.
+HOME_PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,15 @@ def signed_in_account() -> SignedIn | None:
 @blp.get("/")
 @public
 def platform_home() -> str:
-    tenants = tenancy.serving_tenants(db_session())
-    return render_template("platform_home.html", tenants=tenants)
+    """The municipalities by local government code, a keyset page at a time (``?after=`` the last code shown)."""
+    after = request.args.get("after") or None
+    tenants = tenancy.serving_tenants(db_session(), after=after, limit=HOME_PAGE_SIZE + 1)
+    next_url = None
+    if len(tenants) > HOME_PAGE_SIZE:
+        tenants = tenants[:HOME_PAGE_SIZE]
+        next_url = url_for(".platform_home", after=tenants[-1].local_government_code)
+    first_url = url_for(".platform_home") if after else None
+    return render_template("platform_home.html", tenants=tenants, next_url=next_url, first_url=first_url)
 
 
 @blp.get("/<tenant>/")

@@ -15,14 +15,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from madoguchi.migrations.queue_orders import DUE_ORDER, SUBMITTED_ORDER
+
 revision = "0020"
 down_revision = "0019"
 branch_labels = None
 depends_on = None
-
-SUBMITTED_ORDER = sa.text("(CASE WHEN submitted_at IS NULL THEN created_at ELSE submitted_at END)")
-#: As ``DUE_ORDER`` in the model renders it: a query matches the index only with the very same expression.
-DUE_ORDER = sa.text("(CASE WHEN due_on IS NULL THEN '9999-12-31' ELSE due_on END)")
 
 #: name -> columns of each index this migration adds to ``applications``.
 INDEXES: dict[str, list[str | sa.TextClause]] = {
