@@ -8,7 +8,7 @@ API's created order, the console's submitted and due orders), and the console's 
 assignee. Decision 0028; tests/applications/test_queue_indexes.py checks that those queries use them.
 
 Revision ID: 0023
-Revises: 0020
+Revises: 0022
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from alembic import op
 from madoguchi.migrations.queue_orders import DUE_ORDER, SUBMITTED_ORDER
 
 revision = "0023"
-down_revision = "0020"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
