@@ -11,7 +11,7 @@ import pytest
 
 from madoguchi.catalog import definitions, operations
 from madoguchi.catalog.models import ServiceVersion, TenantService
-from madoguchi.catalog.readonly import ReadOnlyDict, ReadOnlyList
+from madoguchi.readonly import ReadOnlyDict, ReadOnlyList
 
 REPO = Path(__file__).resolve().parents[2]
 

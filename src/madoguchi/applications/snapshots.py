@@ -7,7 +7,7 @@ same few settings, so the content lives once per tenant in ``settings_snapshots`
 hash determines the content, so a parsed snapshot and its ``Workflow`` are cached per process by
 ``(tenant_id, hash)`` (:data:`cache`) and shared by every request. Shared values are frozen (:func:`freeze`): a
 caller that tried to change one would change it for everybody, so it gets a ``TypeError`` instead; ``deepcopy``
-gives a plain, changeable copy. Decision 0027.
+gives a plain, changeable copy (``madoguchi.readonly``). Decision 0027.
 
 This module does no I/O: ``applications.models`` reads the table and ``applications.repository`` writes it.
 """
@@ -18,11 +18,11 @@ import hashlib
 import json
 import threading
 import uuid
-from copy import deepcopy
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 from madoguchi.applications.workflow import Workflow
+from madoguchi.readonly import freeze
 
 
 def canonical_json(content: Any) -> bytes:
@@ -37,54 +37,6 @@ def canonical_json(content: Any) -> bytes:
 def snapshot_hash(content: Any) -> str:
     """The SHA-256 (hex) of :func:`canonical_json`: what ``settings_snapshots.hash`` holds for ``content``."""
     return hashlib.sha256(canonical_json(content)).hexdigest()
-
-
-# ------------------------------------------------------------------------------------------- frozen values
-
-
-def _refuse(self: Any, *args: Any, **kwargs: Any) -> NoReturn:
-    raise TypeError("a settings snapshot is shared and never changes: deepcopy() it to get one you may change")
-
-
-class FrozenDict(dict[str, Any]):
-    """A dict that refuses every change (a JSON object of a cached snapshot)."""
-
-    __setitem__ = __delitem__ = __ior__ = _refuse
-    clear = pop = popitem = setdefault = update = _refuse
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
-        return {key: deepcopy(value, memo) for key, value in self.items()}
-
-    def __copy__(self) -> dict[str, Any]:
-        return dict(self)
-
-    def __reduce__(self) -> Any:
-        return (dict, (dict(self),))
-
-
-class FrozenList(list[Any]):
-    """A list that refuses every change (a JSON array of a cached snapshot)."""
-
-    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
-    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
-        return [deepcopy(value, memo) for value in self]
-
-    def __copy__(self) -> list[Any]:
-        return list(self)
-
-    def __reduce__(self) -> Any:
-        return (list, (list(self),))
-
-
-def freeze(value: Any) -> Any:
-    """``value`` (parsed JSON) with every object and array frozen, keys in the same order."""
-    if isinstance(value, dict):
-        return FrozenDict((key, freeze(item)) for key, item in value.items())
-    if isinstance(value, list):
-        return FrozenList(freeze(item) for item in value)
-    return value
 
 
 # -------------------------------------------------------------------------------------------- the cache

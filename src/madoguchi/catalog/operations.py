@@ -17,8 +17,8 @@ from madoguchi.audit import operations as audit
 from madoguchi.catalog import definitions, repository
 from madoguchi.catalog.models import ServiceVersion, TenantService
 from madoguchi.catalog.presenters import procedure_view
-from madoguchi.catalog.readonly import freeze
 from madoguchi.errors import Conflict, NotFound, ValidationFailed
+from madoguchi.readonly import freeze
 
 
 def content_hash(definition: dict[str, Any], form: dict[str, Any]) -> str:
@@ -85,7 +85,7 @@ def version_for_sync(
 
 
 #: Checked, merged settings by (published content hash, overrides as canonical JSON), per process, frozen
-#: (``madoguchi.catalog.readonly``), with the procedure's public view beside them. A published version never
+#: (``madoguchi.readonly``), with the procedure's public view beside them. A published version never
 #: changes (``publish_service`` refuses new content under an old number), so the key determines the value; the
 #: bound only keeps memory flat (cleared whole when full: a few hundred entries cover a platform).
 _SETTINGS_CACHE: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}

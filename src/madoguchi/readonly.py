@@ -1,4 +1,5 @@
-"""Read-only dicts and lists, for values shared between requests by a per-process cache.
+"""Read-only dicts and lists, for values shared between requests by a per-process cache (effective settings of
+a procedure, an application's settings snapshot).
 
 A cached value handed to many callers must not be changed by one of them: the next request would see the
 change. ``freeze`` turns a JSON-like value into dict and list subclasses that refuse every change with a
