@@ -202,9 +202,18 @@ def _add_tenant_criteria(state: ORMExecuteState) -> None:
     )
 
 
+def check_tenant_of_write(session: Session, tenant_id: uuid.UUID, what: str) -> None:
+    """Refuse a row of ``tenant_id`` that this session may not write: the flush's rule, also for rows that are
+    written later, without it (audit records, chained at commit)."""
+    bound = session.info.get(_TENANT_KEY)
+    if bound is None and not session.info.get(_ALL_TENANTS_KEY):
+        raise TenantNotBound(f"{what} written with no tenant bound to the session")
+    if bound is not None and tenant_id != bound:
+        raise CrossTenantWrite(f"{what} of another tenant written in a session bound to one")
+
+
 def _check_tenant_on_flush(session: Session, flush_context: Any, instances: Any) -> None:
     tenant_id = session.info.get(_TENANT_KEY)
-    all_tenants = session.info.get(_ALL_TENANTS_KEY)
     for obj in session.new:
         if not isinstance(obj, TenantScoped):
             continue
@@ -212,10 +221,8 @@ def _check_tenant_on_flush(session: Session, flush_context: Any, instances: Any)
             if tenant_id is None:
                 raise TenantNotBound(f"{type(obj).__name__} written with no tenant bound to the session")
             obj.tenant_id = tenant_id
-        elif tenant_id is not None and obj.tenant_id != tenant_id:
-            raise CrossTenantWrite(f"{type(obj).__name__} of another tenant written in a session bound to one")
-        elif tenant_id is None and not all_tenants:
-            raise TenantNotBound(f"{type(obj).__name__} written with no tenant bound to the session")
+        else:
+            check_tenant_of_write(session, obj.tenant_id, type(obj).__name__)
     for obj in session.dirty:
         if isinstance(obj, TenantScoped):
             history = sa.inspect(obj).attrs.tenant_id.history

@@ -36,7 +36,7 @@ class AuditRecord(TenantScoped, Base):
 
 
 class AuditChainHead(TenantScoped, Base):
-    """The last link of a tenant's chain. Locking this row serialises appends within one tenant."""
+    """The last link of a tenant's chain. A commit that appends locks it (decision 0026): appends go in turn."""
 
     __tablename__ = "audit_chain_heads"
 
