@@ -54,6 +54,7 @@ from urllib.parse import urlencode
 
 import psycopg
 from harness import Server, Town, call, migrated, percentile, running, seed_people, server_env, start_gunicorn
+from psycopg import sql
 from psycopg.types.json import Json
 from sqlalchemy import Select
 from sqlalchemy.dialects import postgresql
@@ -457,13 +458,11 @@ def database_times(world: World, slug: str, query: Query, count: int) -> list[fl
         arguments = [numbered.params[name] for name in numbered.positiontup or []]
         connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
         connection.exec_driver_sql(f"PREPARE queue_query AS {numbered}")
-        driver = connection.connection.driver_connection  # psycopg's own: EXECUTE takes plain %s arguments
+        driver = connection.connection.driver_connection  # psycopg's own, to quote the arguments as literals
         assert driver is not None
-        placeholders = ", ".join(["%s"] * len(arguments))
+        values = sql.SQL(", ").join(sql.Literal(value) for value in arguments).as_string(driver)
         for _ in range(count):
-            row = driver.execute(
-                f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE queue_query({placeholders})", arguments
-            ).fetchone()
+            row = driver.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE queue_query({values})").fetchone()
             assert row is not None
             plan = row[0] if isinstance(row[0], list) else json.loads(row[0])
             times.append(float(plan[0]["Execution Time"]))
