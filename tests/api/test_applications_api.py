@@ -10,6 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
+from madoguchi.api.auth import COUNTERS_EXTENSION
 from madoguchi.applications import operations
 from madoguchi.applications.models import Application
 from madoguchi.db import Database
@@ -318,6 +319,22 @@ def test_rate_limit_answers_429_with_retry_after(app, callers: Callers) -> None:
     limited = callers.resident.get(callers.url("/"))
     assert limited.mimetype == "application/problem+json"
     assert int(limited.headers["Retry-After"]) > 0
+
+
+def test_the_rate_limit_also_counts_every_caller_from_one_address_together(app, callers: Callers) -> None:
+    app.config["MADOGUCHI"] = replace(app.config["MADOGUCHI"], api_rate_limit="3/minute")
+    clients = (callers.resident, callers.other_resident, callers.resident, callers.other_resident)
+    assert [client.get(callers.url("/")).status_code for client in clients] == [200, 200, 200, 429]
+
+
+def test_the_rate_limit_counts_in_the_configured_store_without_the_in_process_counters(app, callers: Callers) -> None:
+    """What production's shared store (redis://) does: the same limits, counted through Flask-Limiter's store."""
+    app.extensions.pop(COUNTERS_EXTENSION)
+    app.config["MADOGUCHI"] = replace(app.config["MADOGUCHI"], api_rate_limit="3/minute")
+    codes = [callers.resident.get(callers.url("/")).status_code for _ in range(2)]
+    codes += [callers.other_resident.get(callers.url("/")).status_code for _ in range(2)]
+    assert codes == [200, 200, 200, 429]
+    assert int(callers.resident.get(callers.url("/")).headers["Retry-After"]) > 0
 
 
 def test_staff_comments_are_internal_notes_the_applicant_does_not_see(callers: Callers, db) -> None:

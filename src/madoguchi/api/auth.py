@@ -121,34 +121,36 @@ class ProcessCounters:
     SWEEP_EVERY = 10_000
 
     def __init__(self) -> None:
+        #: key -> (when its window ends, requests counted in it)
         self._windows: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
         self._hits = 0
 
     def hit(self, item: RateLimitItem, key: str) -> float | None:
         """Count one request; None if within ``item``, else the seconds until its window ends."""
-        now, period = time.monotonic(), item.get_expiry()
+        now = time.monotonic()
+        scoped = f"{item.key_for()}/{key}"  # the limit's amount and period: "10/second;300/minute" counts apart
         with self._lock:
             self._hits += 1
             if self._hits % self.SWEEP_EVERY == 0:  # forget windows that ended (addresses come and go)
-                self._windows = {k: w for k, w in self._windows.items() if now < w[0] + period}
-            started, count = self._windows.get(key, (now, 0))
-            if now >= started + period:
-                started, count = now, 0
-            self._windows[key] = (started, count + 1)
-        return None if count + 1 <= item.amount else started + period - now
+                self._windows = {k: w for k, w in self._windows.items() if now < w[0]}
+            ends, count = self._windows.get(scoped, (0.0, 0))
+            if now >= ends:
+                ends, count = now + item.get_expiry(), 0
+            self._windows[scoped] = (ends, count + 1)
+        return None if count + 1 <= item.amount else ends - now
 
     def reset(self) -> None:
         with self._lock:
             self._windows.clear()
 
 
-_COUNTERS = "madoguchi.api_rate_counters"
+COUNTERS_EXTENSION = "madoguchi.api_rate_counters"
 
 
 def _hit(item: RateLimitItem, scope: str, key: str) -> float | None:
     """One request against ``item`` for ``key``: None if allowed, else the seconds until it is again."""
-    counters: ProcessCounters | None = current_app.extensions.get(_COUNTERS)
+    counters: ProcessCounters | None = current_app.extensions.get(COUNTERS_EXTENSION)
     if counters is not None:
         return counters.hit(item, f"{scope}/{key}")
     strategy = limiter.limiter  # the shared store (MADOGUCHI_RATELIMIT_STORAGE_URL), as Flask-Limiter's own limits
@@ -178,12 +180,12 @@ def _check_api_rate() -> None:
 def init_rate_limits(app: Flask) -> None:
     """Count in this process for ``memory://``; otherwise in the configured shared store."""
     if app.config["MADOGUCHI"].ratelimit_storage_url.startswith("memory://"):
-        app.extensions[_COUNTERS] = ProcessCounters()
+        app.extensions[COUNTERS_EXTENSION] = ProcessCounters()
 
 
 def reset_rate_limits(app: Flask) -> None:
     """Forget every count (tests)."""
-    counters: ProcessCounters | None = app.extensions.get(_COUNTERS)
+    counters: ProcessCounters | None = app.extensions.get(COUNTERS_EXTENSION)
     if counters is not None:
         counters.reset()
 
