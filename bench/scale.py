@@ -31,9 +31,10 @@ and the time of the tenant lists: ``GET /api/v1/tenants`` (a page, and the next)
 ``/`` and the platform admin API's ``GET /api/v1/admin/tenants`` (with a platform token), each at its default
 page size. ``--applications 0`` measures only those.
 
-Each loaded application stores its own copy of its procedure's settings snapshot (11-17 KB of JSON), as the app
-does today: 1M applications take about 10 GB (checked against the free disk first). ``snapshot_source`` is the
-one place that says how a loaded row gets it.
+Each loaded application names its procedure's settings snapshot by hash, as the app stores it (decision 0027):
+the snapshots are copied once per municipality and procedure into ``settings_snapshots``. 1M applications take
+about 4 GB (checked against the free disk first). ``snapshot_source`` is the one place that says how a loaded
+row gets its snapshot.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ from sqlalchemy import Select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from madoguchi.applications import repository
+from madoguchi.applications import repository, snapshots
 from madoguchi.applications.schemas import assignee_filter
 from madoguchi.catalog import operations as catalog
 from madoguchi.catalog import repository as catalog_repository
@@ -82,7 +83,7 @@ HISTORY_DAYS = 1095
 #: How applications spread over procedures.
 PROCEDURES = (("residency-certificate", 0.6), ("tax-certificate", 0.3), ("childcare-admission", 0.1))
 #: Bytes per loaded application (row, its snapshot, indexes, history), to check the disk before loading.
-BYTES_PER_APPLICATION = 12_000
+BYTES_PER_APPLICATION = 4_000
 #: Unmeasured requests before each query's measured ones (every worker's first answers are slower).
 WARM_UP = 10
 
@@ -111,14 +112,18 @@ class World:
         return self.server.port
 
 
-def snapshot_source(conn: psycopg.Connection[Any]) -> tuple[str, str]:
+def snapshot_source(conn: psycopg.Connection[Any], tenant: Any, template: Any) -> tuple[str, str]:
     """How a loaded application gets its settings snapshot: (its column in ``applications``, the SQL value over
     ``s``, the row of ``bench_procedures`` of its municipality's template and procedure).
 
-    Today every application stores its own copy of the snapshot JSON, so the value is the JSON itself. When
-    snapshots are stored once by hash, this is where they go into their table (once per template and
-    procedure, from ``bench_procedures``) and where the column becomes the reference."""
-    return "settings_snapshot", "s.snapshot"
+    Snapshots are stored once per tenant by hash (decision 0027): the municipality gets its own copies of its
+    template's (``settings_snapshots`` is tenant-owned), and each application names one."""
+    conn.execute(
+        "insert into settings_snapshots (tenant_id, hash, content, created_at)"
+        " select %s, hash, content, now() from settings_snapshots where tenant_id = %s on conflict do nothing",
+        (tenant, template),
+    )
+    return "settings_snapshot_hash", "s.snapshot_hash"
 
 
 def make_templates(world: World) -> None:
@@ -126,14 +131,9 @@ def make_templates(world: World) -> None:
     the settings snapshot the app stores (the procedure's effective settings, as ``create_draft`` computes
     them), its SLA, and the form data of a residency certificate filed through the app."""
     with world.superuser() as conn:
-        column_type = conn.execute(
-            "select format_type(atttypid, atttypmod) from pg_attribute"
-            " where attrelid = 'applications'::regclass and attname = 'settings_snapshot'"
-        ).fetchone()
-        assert column_type is not None
         conn.execute(
-            f"create table bench_procedures (template_id uuid, ordinal int, service_key text,"
-            f" service_version_id uuid, sla_days int, snapshot {column_type[0]}, data jsonb)"
+            "create table bench_procedures (template_id uuid, ordinal int, service_key text,"
+            " service_version_id uuid, sla_days int, snapshot_hash text, data jsonb)"
         )
         for town in world.towns.values():
             with world.db.transaction(town.tenant_id) as session:
@@ -148,6 +148,12 @@ def make_templates(world: World) -> None:
             for ordinal, (key, _) in enumerate(PROCEDURES, 1):
                 version, settings = offered[key]
                 data = filed[0] if filed and key == "residency-certificate" else {}
+                digest = snapshots.snapshot_hash(settings)
+                conn.execute(  # as the app stores it: the written key order, in a json (not jsonb) column
+                    "insert into settings_snapshots (tenant_id, hash, content, created_at)"
+                    " values (%s, %s, %s::json, now()) on conflict do nothing",
+                    (town.tenant_id, digest, snapshots.canonical_json(settings).decode()),
+                )
                 conn.execute(
                     "insert into bench_procedures values (%s, %s, %s, %s, %s, %s, %s)",
                     (
@@ -156,7 +162,7 @@ def make_templates(world: World) -> None:
                         key,
                         version,
                         int(settings.get("sla_days") or 0),
-                        Json(settings),
+                        digest,
                         Json(data),
                     ),
                 )
@@ -266,8 +272,6 @@ def load_applications(world: World) -> float:
     began = time.monotonic()
     shares = zipf_shares(world.size)
     with world.superuser() as conn:
-        column, value = snapshot_source(conn)
-        statement = _LOAD.format(column=column, snapshot=value)
         rows = conn.execute(
             "select rank, tenant_id, template_id, coalesce(staff, '{}'), coalesce(persons, '{}'), loaded"
             " from bench_tenants where rank <= %s order by rank",
@@ -277,8 +281,9 @@ def load_applications(world: World) -> float:
             wanted = shares[rank]
             if wanted <= loaded:
                 continue
+            column, value = snapshot_source(conn, tenant, template)
             conn.execute(
-                statement,
+                _LOAD.format(column=column, snapshot=value),
                 {
                     "span": history_days(world.size),
                     "first": loaded + 1,
