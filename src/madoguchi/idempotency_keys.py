@@ -19,9 +19,9 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import String, Text, UniqueConstraint, func, literal, select, update
+from sqlalchemy import CursorResult, String, Text, UniqueConstraint, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -122,7 +122,7 @@ def take_over(session: Session, row: IdempotencyKey, request_hash: str) -> datet
         .values(claimed_at=claimed_at, request_hash=request_hash)
         .execution_options(synchronize_session=False)
     )
-    return claimed_at if taken.rowcount == 1 else None  # type: ignore[attr-defined]
+    return claimed_at if cast(CursorResult[Any], taken).rowcount == 1 else None
 
 
 def complete(session: Session, key_id: uuid.UUID, **response: Any) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -13,7 +16,7 @@ from sqlalchemy import func, select, update
 from madoguchi.api.auth import COUNTERS_EXTENSION
 from madoguchi.applications import operations
 from madoguchi.applications.models import Application
-from madoguchi.db import Database
+from madoguchi.db import Database, utcnow
 from madoguchi.idempotency_keys import IdempotencyKey
 from madoguchi.identity.actors import Actor
 from madoguchi.identity.models import Account, AccountKind
@@ -272,10 +275,9 @@ def test_same_idempotency_key_with_another_body_is_422(callers: Callers, db) -> 
     assert _count(db, callers.tenant) == 1
 
 
-def test_idempotency_key_still_in_flight_is_409(callers: Callers, db) -> None:
-    import hashlib
-
-    body = b'{"procedure": "residency-certificate", "data": {}}'
+def _post_over_an_in_flight_claim(callers: Callers, db, *, claimed_seconds_ago: float) -> Any:
+    """POST with a key whose in_flight claim was committed (as decision 0004's version did) that long ago."""
+    body = json.dumps({"procedure": "residency-certificate", "data": RESIDENCY}).encode()
     path = f"/api/v1/t/{callers.tenant.slug}/applications/"
     digest = hashlib.sha256()
     for part in (b"POST", path.encode(), body):
@@ -288,13 +290,26 @@ def test_idempotency_key_still_in_flight_is_409(callers: Callers, db) -> None:
                 key="busy",
                 request_hash=digest.hexdigest(),
                 status="in_flight",
+                claimed_at=utcnow() - timedelta(seconds=claimed_seconds_ago),
             )
         )
-    response = callers.resident.post(
+    return callers.resident.post(
         callers.url("/"), data=body, content_type="application/json", headers={"Idempotency-Key": "busy"}
     )
-    assert response.status_code == 409
+
+
+def test_idempotency_key_still_in_flight_is_409(callers: Callers, db) -> None:
+    assert _post_over_an_in_flight_claim(callers, db, claimed_seconds_ago=1).status_code == 409
     assert _count(db, callers.tenant) == 0
+
+
+def test_an_in_flight_claim_older_than_the_stale_window_is_taken_over(callers: Callers, db) -> None:
+    response = _post_over_an_in_flight_claim(callers, db, claimed_seconds_ago=60)
+    assert response.status_code == 201, response.json
+    assert _count(db, callers.tenant) == 1
+    with db.transaction(callers.tenant.id) as session:
+        (row,) = session.execute(select(IdempotencyKey).where(IdempotencyKey.key == "busy")).scalars()
+        assert row.status == "completed" and row.response_status == 201
 
 
 def test_idempotency_keys_are_scoped_per_caller(callers: Callers, db) -> None:
