@@ -76,8 +76,8 @@ def _load(owner: sa.Connection, tenant: Tenant, town: Town, count: int) -> None:
             "state_count": len(STATES),
             "resident": town.resident.account_id,
             "clerk": town.clerk.account_id,
-            "count": count,
             "snapshot": snapshot,
+            "count": count,
         },
     )
 
@@ -223,18 +223,19 @@ def _load_history(owner: sa.Connection, tenant: Tenant, town: Town) -> None:
         .order_by(TenantService.service_key)
         .limit(1)
     ).one()
+    snapshot = repository.store_snapshot(owner, tenant.id, {})
     owner.execute(
         sa.text(
             """
             INSERT INTO applications (id, tenant_id, reference, service_key, service_version_id, state, channel,
-                assignee_account_id, data, prefill_sources, settings_snapshot, decision, created_at, updated_at,
+                assignee_account_id, data, prefill_sources, settings_snapshot_hash, decision, created_at, updated_at,
                 submitted_at, due_on, lock_version)
             SELECT gen_random_uuid(), :tenant, 'H-' || lpad(g::text, 8, '0'), :key, :version,
                 CASE WHEN g <= :history THEN (ARRAY['issued', 'rejected', 'withdrawn'])[1 + g % 3]
                     ELSE (ARRAY['submitted', 'in_review', 'more_info_requested'])[1 + g % 3] END,
                 'online',
                 CASE WHEN g <= :history OR g % 2 = 0 THEN CAST(:clerk AS uuid) END,
-                '{}', '{}', '{}', '{}',
+                '{}', '{}', :snapshot, '{}',
                 timestamp '2022-01-01' + g * interval '39 minutes',
                 timestamp '2022-01-01' + g * interval '39 minutes',
                 timestamp '2022-01-01' + g * interval '39 minutes',
@@ -248,6 +249,7 @@ def _load_history(owner: sa.Connection, tenant: Tenant, town: Town) -> None:
             "key": key,
             "version": version,
             "clerk": town.clerk.account_id,
+            "snapshot": snapshot,
             "history": HISTORY,
             "recent": RECENT,
         },
