@@ -4,7 +4,7 @@ Everything a deployment may want to change comes from the environment, so the co
 same in every environment (docs/operations.md lists the variables):
 
 - ``MADOGUCHI_WEB_CONCURRENCY`` (or gunicorn's own ``WEB_CONCURRENCY``): worker processes; default
-  ``2 × CPUs + 1`` of the CPUs this process may run on (a Fargate task sees its own vCPUs).
+  ``CPUs + 1`` of the CPUs this process may run on (a Fargate task sees its own vCPUs).
 - ``MADOGUCHI_WEB_THREADS``: threads per worker (gthread), default 4.
 - ``MADOGUCHI_BIND`` (or ``PORT``): where to listen, default ``0.0.0.0:8000``.
 - ``MADOGUCHI_FORWARDED_ALLOW_IPS`` (or gunicorn's ``FORWARDED_ALLOW_IPS``): comma-separated addresses or
@@ -64,7 +64,12 @@ def _default_bind() -> str:
 
 # -- where and how many -------------------------------------------------------------------------------
 bind = _default_bind()
-workers = _env_int("MADOGUCHI_WEB_CONCURRENCY", 2 * _available_cpus() + 1, "WEB_CONCURRENCY") or 1
+# CPUs + 1, not gunicorn's usual 2 × CPUs + 1: a request is mostly Python on the CPU (the database answers in
+# well under a millisecond), so processes beyond the cores only take turns, and each one warms its own
+# per-process caches (effective settings, settings snapshots, tenants). Measured with
+# ``bench/http_paths.py --variants`` on 2 CPUs: 3 workers answered 10-25% more than 5 on the queue, console
+# and submit paths, with a lower p99 (decision 0029).
+workers = _env_int("MADOGUCHI_WEB_CONCURRENCY", _available_cpus() + 1, "WEB_CONCURRENCY") or 1
 # Threads let a worker overlap requests that wait on PostgreSQL or S3; each worker has its own
 # SQLAlchemy pool (MADOGUCHI_DB_POOL_SIZE, default 5), so keep threads <= pool size.
 worker_class = "gthread"
@@ -72,8 +77,8 @@ threads = _env_int("MADOGUCHI_WEB_THREADS", 4) or 1
 
 # Not preloading: every worker builds its own app, so no database connection, pool or lock is ever
 # created before fork and shared by accident, and each worker reads fresh settings when gunicorn is
-# told to reload (HUP). The cost is a little more memory and start-up time per worker; tenant data is
-# never cached in the process, so there is nothing preloading would share anyway.
+# told to reload (HUP). The cost is a little more memory and start-up time per worker; the per-process
+# caches fill on first use after the fork, so preloading would not share them anyway.
 preload_app = False
 
 # -- behind the load balancer -------------------------------------------------------------------------
@@ -97,8 +102,10 @@ graceful_timeout = _env_int("MADOGUCHI_WEB_GRACEFUL_TIMEOUT", 25)
 keepalive = _env_int("MADOGUCHI_WEB_KEEPALIVE", 75)
 
 # -- recycling: bounds the damage of a slow leak; the jitter keeps workers from restarting together ----------
-max_requests = _env_int("MADOGUCHI_WEB_MAX_REQUESTS", 1000)
-max_requests_jitter = _env_int("MADOGUCHI_WEB_MAX_REQUESTS_JITTER", 100)
+# 10,000, not 1,000: a recycled worker imports and builds the app again (about 1.5 s of CPU) and starts
+# with cold caches: at 1,000 requests that was about 1.5 ms on every request, 10-15% of one (decision 0029).
+max_requests = _env_int("MADOGUCHI_WEB_MAX_REQUESTS", 10000)
+max_requests_jitter = _env_int("MADOGUCHI_WEB_MAX_REQUESTS_JITTER", 1000)
 
 # -- logs: both to stdout/stderr, which the container runtime ships (awslogs) --------------------------------
 accesslog = "-"

@@ -47,13 +47,13 @@ def load_config(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
 
 def test_defaults_scale_workers_with_the_cpus_this_process_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
     config = load_config(monkeypatch)
-    assert config["workers"] == 2 * len(os.sched_getaffinity(0)) + 1
+    assert config["workers"] == len(os.sched_getaffinity(0)) + 1
     assert config["bind"] == "0.0.0.0:8000"
     assert config["forwarded_allow_ips"] == "127.0.0.1"
     assert config["worker_class"] == "gthread" and config["threads"] == 4
     assert config["preload_app"] is False
     assert (config["timeout"], config["graceful_timeout"], config["keepalive"]) == (30, 25, 75)
-    assert (config["max_requests"], config["max_requests_jitter"]) == (1000, 100)
+    assert (config["max_requests"], config["max_requests_jitter"]) == (10000, 1000)
     assert config["accesslog"] == "-" and config["errorlog"] == "-"
 
 
@@ -100,7 +100,7 @@ def test_the_config_is_valid_for_gunicorn_itself(monkeypatch: pytest.MonkeyPatch
         if name in cfg.settings:
             cfg.set(name, value)  # gunicorn validates each value
     assert cfg.workers == 2
-    assert cfg.max_requests_jitter == 100
+    assert cfg.max_requests_jitter == 1000
     assert cfg.logger_class.__name__ == "JsonAccessLogger"
 
 
