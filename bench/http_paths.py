@@ -374,7 +374,7 @@ def main() -> None:
                         tally.cpu_seconds += server_cpu(server.process.pid) - cpu
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    workers = os.environ.get("MADOGUCHI_WEB_CONCURRENCY") or f"{2 * (cores or 1) + 1} (default)"
+    workers = os.environ.get("MADOGUCHI_WEB_CONCURRENCY") or f"{(cores or 1) + 1} (default)"
     extra = " ".join(["", *os.environ.get("GUNICORN_CMD_ARGS", "").split()])
     print(
         f"{cores} cores; gunicorn -c infra/gunicorn.conf.py{extra}; MADOGUCHI_WEB_CONCURRENCY={workers}; "
