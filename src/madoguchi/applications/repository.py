@@ -210,14 +210,15 @@ def queue_filters(
     elif assignee_id is not None:
         filters.append(Application.assignee_account_id == assignee_id)
     if overdue is not None:
-        finished = sorted(terminal_states(session, tenant_id))
+        # Drafts too: none has a due date, and leaving them out lets the open-queue index serve the filter.
+        not_open = sorted({*terminal_states(session, tenant_id), "draft"})
         late = and_(
             # DUE_ORDER rather than due_on: the "due" sort's index serves the filter (no due date is never late).
             # Japan's date, whatever the server's clock zone: the console and the API must agree.
             (today or jp.today()) > DUE_ORDER,
             # The terminal states as literals, not parameters: every plan, a prepared statement's generic one
             # too, then proves the predicate of the open-queue indexes (models.OPEN; decision 0028).
-            Application.state.not_in(bindparam("finished", finished, expanding=True, literal_execute=True)),
+            Application.state.not_in(bindparam("not_open", not_open, expanding=True, literal_execute=True)),
         )
         filters.append(late if overdue else ~late)
     return filters

@@ -28,10 +28,10 @@ ORDERS: dict[str, list[str | sa.TextClause]] = {
     "_submitted": ["tenant_id", SUBMITTED_ORDER, "id"],
     "_due": ["tenant_id", DUE_ORDER, SUBMITTED_ORDER, "id"],
 }
-#: As ``UNASSIGNED`` and ``OPEN`` in the model (``FINISHED_STATES``: the standard's terminal states).
+#: As ``UNASSIGNED`` and ``OPEN`` in the model (``NOT_OPEN_STATES``: the standard's terminal states, and drafts).
 ROWS = {
     "unassigned": sa.text("assignee_account_id IS NULL"),
-    "open": sa.text("state NOT IN ('issued', 'rejected', 'withdrawn')"),
+    "open": sa.text("state NOT IN ('issued', 'rejected', 'withdrawn', 'draft')"),
 }
 
 
