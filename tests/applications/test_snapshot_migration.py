@@ -18,16 +18,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 
 from madoguchi import migrate
 from madoguchi.applications import snapshots
 from madoguchi.applications.models import Application, SettingsSnapshot
 from madoguchi.catalog.models import ServiceVersion
 from madoguchi.config import Settings
-from madoguchi.db import Base, Database
+from madoguchi.db import Database
 from madoguchi.tenancy.models import Tenant
+from tests.support.schema import schema_differences
 
 # SQLite's reflection cannot read the queue's expression indexes (decision 0024); these tests reflect columns.
 pytestmark = pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
@@ -198,13 +197,7 @@ def test_the_downgrade_puts_each_snapshot_back_into_its_application(fresh: Fresh
 
 @pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 def test_the_migrated_snapshot_table_and_column_match_the_model(backend) -> None:
-    engine = sa.create_engine(backend.owner_url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
-            diffs = [d for d in compare_metadata(context, Base.metadata) if "settings_snapshot" in repr(d)]
-    finally:
-        engine.dispose()
+    diffs = [d for d in schema_differences(backend.owner_url, compare_type=True) if "settings_snapshot" in repr(d)]
     if backend.is_postgres:
         assert diffs == []
     else:

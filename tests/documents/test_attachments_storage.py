@@ -16,15 +16,11 @@ from urllib.parse import unquote
 
 import boto3
 import pytest
-import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from moto import mock_aws
 from werkzeug.http import parse_options_header
 
 from madoguchi import models  # noqa: F401 - every model in the metadata
 from madoguchi.config import Settings
-from madoguchi.db import Base
 from madoguchi.documents.attachments import detect_type, sanitize_name
 from madoguchi.documents.backend import content_disposition, new_key
 from madoguchi.documents.s3 import S3Storage
@@ -37,7 +33,7 @@ from madoguchi.documents.scanning import (
 )
 from madoguchi.documents.storage import LocalStorage, storage_for
 from tests.documents.conftest import FakeClamd, image_bytes, pdf_bytes
-from tests.identity.test_schema_and_secrets import _tables_of
+from tests.support.schema import schema_differences, tables_of
 
 TENANT = uuid.UUID("11111111-2222-3333-4444-555555555555")
 
@@ -234,11 +230,4 @@ def test_without_a_kms_key_no_encryption_parameters_are_sent(aws: None, tmp_path
 @pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 @pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 def test_the_attachments_table_as_migrated_matches_the_model(backend) -> None:
-    engine = sa.create_engine(backend.owner_url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": False})
-            diffs = [d for d in compare_metadata(context, Base.metadata) if "attachments" in _tables_of(d)]
-    finally:
-        engine.dispose()
-    assert diffs == []
+    assert [d for d in schema_differences(backend.owner_url) if "attachments" in tables_of(d)] == []

@@ -4,31 +4,13 @@ from __future__ import annotations
 
 import pyotp
 import pytest
-import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 
 from madoguchi import models  # noqa: F401 - every model in the metadata
-from madoguchi.db import Base, Database
+from madoguchi.db import Database
 from tests.identity.conftest import Clock, Towns, load_account, login, staff_account
+from tests.support.schema import schema_differences, tables_of
 
 IDENTITY_TABLES = {"accounts", "web_sessions", "platform_admins", "email_verifications", "identity_verifications"}
-
-
-def _tables_of(diff) -> set[str]:
-    """The table names a diff entry (or a list of column-level entries) touches."""
-    if isinstance(diff, list):
-        return set().union(*(_tables_of(d) for d in diff))
-    names = set()
-    for part in diff[1:]:
-        if isinstance(part, str):
-            names.add(part)
-        table = getattr(part, "table", None)
-        if table is not None:
-            names.add(table.name)
-        if isinstance(part, sa.Table):
-            names.add(part.name)
-    return names
 
 
 # SQLite's reflection cannot read the queue's expression indexes on applications (decision 0024); this test
@@ -36,14 +18,7 @@ def _tables_of(diff) -> set[str]:
 @pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 @pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 def test_the_identity_migration_matches_the_models(backend, settings) -> None:
-    engine = sa.create_engine(backend.owner_url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": False})
-            diffs = [d for d in compare_metadata(context, Base.metadata) if _tables_of(d) & IDENTITY_TABLES]
-    finally:
-        engine.dispose()
-    assert diffs == []
+    assert [d for d in schema_differences(backend.owner_url) if tables_of(d) & IDENTITY_TABLES] == []
 
 
 def test_a_totp_secret_copied_to_another_account_does_not_open(app, db: Database, towns: Towns, clock: Clock) -> None:
