@@ -15,8 +15,10 @@ from sqlalchemy import update
 
 from madoguchi import create_app
 from madoguchi.config import Settings
+from madoguchi.context import current_tenant
 from madoguchi.db import Database
 from madoguchi.platform import provisioning
+from madoguchi.tenancy import resolution
 from madoguchi.tenancy.models import Tenant, TenantStatus
 from tests.factories import tenants
 
@@ -76,3 +78,19 @@ def test_without_a_cache_time_every_request_reads_the_tenant(settings: Settings,
     assert client.get(f"/api/v1/t/{slug}/procedures").status_code == 200
     _set_status(db, slug, TenantStatus.SUSPENDED)
     assert client.get(f"/api/v1/t/{slug}/procedures").status_code == 403
+
+
+def test_each_request_gets_its_own_copy_of_a_cached_tenant(settings: Settings, db: Database, seeded: None) -> None:
+    """A request that changes its tenant's profile in place changes nothing for the next request."""
+    app = _cached_app(settings)
+    tenant = tenants(db)[0]
+    with app.test_request_context(f"/{tenant.slug}/"):
+        resolution.serving_tenants().put(tenant, 60)
+    seen = []
+    for _ in range(2):
+        with app.test_request_context(f"/{tenant.slug}/"):
+            resolution._resolve_tenant_from_path(None, {"tenant": tenant.slug})
+            seen.append((current_tenant.profile.get("prefecture"), list(current_tenant.profile.get("locales", []))))
+            current_tenant.profile["prefecture"] = "changed by a request"
+            current_tenant.profile.setdefault("locales", []).append("xx")
+    assert seen[1] == seen[0] and seen[0][0] != "changed by a request" and "xx" not in seen[0][1]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,9 +95,10 @@ def _resolve_tenant_from_path(endpoint: str | None, values: dict[str, Any] | Non
     cache = serving_tenants()
     columns = cache.get(slug)
     if columns is not None:
-        # The request's own copy (nothing is shared between requests), made the request's before its session
-        # exists, so that the transaction begins bound to it; then put in the session as if loaded, without SQL.
-        tenant = Tenant(**columns)
+        # The request's own copy, deep (the profile is a dict a request could change): nothing is shared between
+        # requests. Made the request's before its session exists, so that the transaction begins bound to it;
+        # then put in the session as if loaded, without SQL.
+        tenant = Tenant(**deepcopy(columns))
         make_transient_to_detached(tenant)
         set_current_tenant(tenant)
         db_session().add(tenant)
