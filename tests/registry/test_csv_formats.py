@@ -121,8 +121,11 @@ def test_row_error_reads_as_line_column_message() -> None:
 def test_column_constants_are_the_canonical_orders() -> None:
     assert COLUMNS == {"residents": RESIDENT_COLUMNS, "tax": TAX_COLUMNS, "facilities": FACILITY_COLUMNS}
     assert RESIDENT_COLUMNS[:3] == ("resident_code", "household_code", "family_name")
-    assert RESIDENT_COLUMNS[-1] == "individual_number"
-    assert len(RESIDENT_COLUMNS) == 22
+    # The 22 columns of the first format, then those added for 旧氏, 除票 and 外国人住民 (which a file may leave out).
+    assert RESIDENT_COLUMNS[21] == "individual_number"
+    assert RESIDENT_COLUMNS[22:24] == ("former_surname", "former_surname_kana")
+    assert RESIDENT_COLUMNS[-1] == "alias_kana"
+    assert len(RESIDENT_COLUMNS) == 35
     assert len(TAX_COLUMNS) == 14
     assert FACILITY_COLUMNS[6:12] == tuple(f"capacity_age_{age}" for age in range(6))
 

@@ -145,6 +145,24 @@ class DemoPerson:
     address_set_on: date = date.min
     notified_on: date | None = None
     previous_address: str | None = None
+    former_surname: Name | None = None  # 旧氏
+    removed_on: date | None = None  # 除票: removed from the register on this day ...
+    removal_reason: str | None = None  # ... because of 転出, 死亡 or 職権消除
+    moved_out_to: str | None = None  # 転出先
+    foreign: ForeignItems | None = None  # 外国人住民
+
+
+@dataclass
+class ForeignItems:
+    """What a foreign resident's record states instead of 本籍 (住民基本台帳法30条の45)."""
+
+    category: str
+    nationality: str
+    residence_status: str | None = None
+    period_of_stay: str | None = None
+    period_of_stay_ends_on: date | None = None
+    residence_card_number: str | None = None
+    alias: Name | None = None  # 通称
 
 
 @dataclass
@@ -161,6 +179,8 @@ class DemoHousehold:
     previous_local_address: str | None  # set when the household moved within the municipality
     address: str = ""
     tax_rows: list[list[str]] = field(default_factory=list)
+    #: Former members whose records were removed (除票): written to the register, assessed no more.
+    removed: list[DemoPerson] = field(default_factory=list)
 
 
 def years_before(d: date, years: int) -> date:

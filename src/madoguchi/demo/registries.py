@@ -18,7 +18,9 @@ What is in them:
   aged 18 or over on January 1 of that year who lived in the municipality then (a newcomer's earlier
   years were assessed by the previous municipality): salary, business and pension income, simple
   but consistent deductions, about 10% tax, and non-taxable rows for people with little income;
-* 6-10 childcare facilities of the three kinds with capacities per age class.
+* 6-10 childcare facilities of the three kinds with capacities per age class;
+* the register's rarer items (``register_examples``): a 旧氏, two 除票 (a death, a move out) and two foreign
+  residents (a 中長期在留者, a 特別永住者 with a 通称).
 
 **The demo family.** The first household's head has the resident code ending in ``000001``
 (:func:`demo_resident_code` gives it without writing anything). He is a salaried parent in his
@@ -47,6 +49,7 @@ from madoguchi.demo.population import (
     demo_resident_code,
     years_before,
 )
+from madoguchi.demo.register_examples import add_register_examples
 from madoguchi.demo.tax import ADULT_AGE, TAX_YEARS, assess
 from madoguchi.jp import age_on
 from madoguchi.registry.csv_formats import (
@@ -326,6 +329,29 @@ def _resident_row(household: DemoHousehold, person: DemoPerson, prefecture: str,
         person.domicile or "",
         person.domicile_head or "",
         person.individual_number or "",
+        *_register_items(person),
+    ]
+
+
+def _register_items(person: DemoPerson) -> list[str]:
+    """旧氏, 除票 and 外国人住民 columns, in the order of RESIDENT_COLUMNS."""
+    foreign = person.foreign
+    alias = foreign.alias if foreign else None
+    ends_on = foreign.period_of_stay_ends_on if foreign else None
+    return [
+        person.former_surname[0] if person.former_surname else "",
+        person.former_surname[1] if person.former_surname else "",
+        person.removed_on.isoformat() if person.removed_on else "",
+        person.removal_reason or "",
+        person.moved_out_to or "",
+        foreign.category if foreign else "",
+        foreign.nationality if foreign else "",
+        (foreign.residence_status if foreign else None) or "",
+        (foreign.period_of_stay if foreign else None) or "",
+        ends_on.isoformat() if ends_on else "",
+        (foreign.residence_card_number if foreign else None) or "",
+        alias[0] if alias else "",
+        alias[1] if alias else "",
     ]
 
 
@@ -378,13 +404,15 @@ def write_demo_csvs(
     for index in range(1, households):
         family_name = variant_slots.get(index) or generator.family_name()
         placed.append(generator.place(index + 1, generator.random_household(family_name)))
+    add_register_examples(generator, placed, seed)
 
     out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     resident_rows: list[list[str]] = []
     tax_rows = []
     for household in placed:
         resident_rows.extend(
-            _resident_row(household, person, prefecture_ja, municipality_ja) for person in household.members
+            _resident_row(household, person, prefecture_ja, municipality_ja)
+            for person in household.members + household.removed
         )
         assess(generator.rng, today, household)
         tax_rows.extend(household.tax_rows)

@@ -14,12 +14,18 @@ from madoguchi.jp import (
 from madoguchi.registry.csv_fields import (
     ADDRESS_COLUMNS,
     CAPACITY_COLUMNS,
+    CARD_HOLDERS,
+    FOREIGN_RESIDENT_ITEMS,
     HEAD_OF_HOUSEHOLD,
     INCOME_COLUMNS,
+    MID_TO_LONG_TERM,
     MIN_BIRTH_YEAR,
     MIN_FISCAL_YEAR,
+    MOVED_OUT,
+    PERMANENT_RESIDENT,
     SMALL_SCALE_AGES,
     SMALL_SCALE_MAX_CAPACITY,
+    WITH_PERIOD,
     shown,
 )
 
@@ -73,6 +79,80 @@ def check_resident(record: CsvRecord, today: date) -> Iterator[tuple[str | None,
             yield column, f"in the future: {shown(raw[column])}"
         elif birth is not None and when < birth:
             yield column, f"before birth_date: {shown(raw[column])}"
+    yield from _check_removal(values, raw, today)
+    yield from _check_foreign_resident(values, raw)
+    if values.get("former_surname_kana") and not values.get("former_surname"):
+        yield "former_surname_kana", "given without former_surname (旧氏)"
+
+
+def _check_removal(values: dict[str, Any], raw: dict[str, str], today: date) -> Iterator[tuple[str | None, str]]:
+    """A 除票 has the day and the reason of its removal, and a 転出 says where to; a current record has none."""
+    removed, reason = values.get("removed_on"), values.get("removal_reason")
+    if removed is None:
+        if raw.get("removed_on", "").strip():
+            return  # unreadable: the field error says so
+        if reason:
+            yield "removal_reason", "given without removed_on"
+        if values.get("moved_out_to"):
+            yield "moved_out_to", "given without removed_on"
+        return
+    if removed > today:
+        yield "removed_on", f"in the future: {shown(raw['removed_on'])}"
+    for column in ("became_resident_on", "address_set_on"):
+        since = values.get(column)
+        if since is not None and removed < since:
+            yield "removed_on", f"before {column} ({since.isoformat()}): {shown(raw['removed_on'])}"
+            break
+    if not reason and not raw.get("removal_reason", "").strip():
+        yield "removal_reason", "required with removed_on (転出, 死亡 or 職権消除)"
+    if reason == MOVED_OUT and not values.get("moved_out_to"):
+        yield "moved_out_to", "required for 転出 (the address moved out to)"
+    if reason and reason != MOVED_OUT and values.get("moved_out_to"):
+        yield "moved_out_to", f"only for 転出, not {reason}"
+
+
+def _check_foreign_resident(values: dict[str, Any], raw: dict[str, str]) -> Iterator[tuple[str | None, str]]:
+    """Each 区分 has its own items; a Japanese resident has none of them, a foreign resident no 本籍."""
+
+    def given(column: str) -> bool:
+        # Written in the file, readable or not: an unreadable value has its own error, not "required" as well.
+        return bool(raw.get(column, "").strip())
+
+    category = values.get("foreign_resident_category")
+    if category is None:
+        if given("foreign_resident_category"):
+            return  # unreadable: the field error says so, and the items cannot be judged without it
+        for column in FOREIGN_RESIDENT_ITEMS:
+            if given(column):
+                yield column, "only for a foreign resident (set foreign_resident_category)"
+        return
+    if not given("nationality"):
+        yield "nationality", f"required for a foreign resident ({category})"
+    for column in ("domicile", "domicile_head"):
+        if given(column):
+            yield column, "a foreign resident has no 本籍 (住民基本台帳法30条の45)"
+    status = values.get("residence_status")
+    if category == MID_TO_LONG_TERM:
+        for column in ("residence_status", "period_of_stay"):
+            if not given(column):
+                yield column, f"required for a {MID_TO_LONG_TERM}"
+        if status == PERMANENT_RESIDENT and given("period_of_stay_ends_on"):
+            yield "period_of_stay_ends_on", f"a {PERMANENT_RESIDENT}'s stay has no end date"
+        elif status is not None and status != PERMANENT_RESIDENT and not given("period_of_stay_ends_on"):
+            yield "period_of_stay_ends_on", f"required for a {MID_TO_LONG_TERM} other than {PERMANENT_RESIDENT}"
+    elif given("residence_status"):
+        yield "residence_status", f"only a {MID_TO_LONG_TERM} has a 在留資格, not a {category}"
+    if category not in WITH_PERIOD:
+        for column in ("period_of_stay", "period_of_stay_ends_on"):
+            if given(column):
+                yield column, f"a {category} has no period of stay"
+    elif category != MID_TO_LONG_TERM and not given("period_of_stay"):
+        yield "period_of_stay", f"required for a {category} (the period on the permit)"
+    if category in CARD_HOLDERS:
+        if not given("residence_card_number"):
+            yield "residence_card_number", f"required for a {category}"
+    elif given("residence_card_number"):
+        yield "residence_card_number", f"a {category} has no 在留カード or 特別永住者証明書"
 
 
 def _duplicates(records: list[CsvRecord], key: Callable[[CsvRecord], Any]) -> Iterator[tuple[CsvRecord, int]]:
@@ -88,6 +168,10 @@ def _duplicates(records: list[CsvRecord], key: Callable[[CsvRecord], Any]) -> It
             first_line[value] = record.line
 
 
+def _removed(record: CsvRecord) -> bool:
+    return record.values.get("removed_on") is not None or bool(record.raw.get("removed_on", "").strip())
+
+
 def check_residents(records: list[CsvRecord]) -> Iterator[RowError]:
     for record, first in _duplicates(records, lambda r: r.values.get("resident_code")):
         yield RowError(record.line, "resident_code", f"duplicate of line {first}: {shown(record.raw['resident_code'])}")
@@ -99,16 +183,21 @@ def check_residents(records: list[CsvRecord]) -> Iterator[RowError]:
         if record.has("household_code"):
             households.setdefault(record.values["household_code"], []).append(record)
     for code, members in households.items():
-        heads = [m for m in members if m.values.get("relationship") == HEAD_OF_HOUSEHOLD]
+        # A removed member (除票) keeps the 続柄 they had: only current members make the household's one head.
+        current = [m for m in members if not _removed(m)]
+        heads = [m for m in current if m.values.get("relationship") == HEAD_OF_HOUSEHOLD]
         for extra in heads[1:]:
             yield RowError(
                 extra.line, "relationship", f"second head of household {code!r} (the first is on line {heads[0].line})"
             )
         # With an unreadable relationship the head may be that member: the field error says enough.
-        if not heads and all(m.has("relationship") for m in members):
-            yield RowError(members[0].line, "relationship", f"household {code!r} has no head ({HEAD_OF_HOUSEHOLD})")
-        reference = heads[0] if heads else members[0]
-        for member in members:
+        if current and not heads and all(m.has("relationship") for m in current):
+            yield RowError(current[0].line, "relationship", f"household {code!r} has no head ({HEAD_OF_HOUSEHOLD})")
+        if not current:
+            continue
+        # The household's address is its current members' (a removed member's row has the address they left from).
+        reference = heads[0] if heads else current[0]
+        for member in current:
             if member is reference:
                 continue
             for column in ADDRESS_COLUMNS:

@@ -41,6 +41,76 @@ RELATIONSHIPS: tuple[str, ...] = (
     "縁故者",
 )
 SEXES: tuple[str, ...] = ("male", "female")
+#: Why a record was removed from the register (消除), making it a 除票.
+MOVED_OUT = "転出"
+REMOVAL_REASONS: tuple[str, ...] = (MOVED_OUT, "死亡", "職権消除")
+#: The 区分 of 住民基本台帳法30条の45: who is a foreign resident, and which items their record has.
+MID_TO_LONG_TERM = "中長期在留者"
+SPECIAL_PERMANENT = "特別永住者"
+TEMPORARY_REFUGE = "一時庇護許可者"
+PROVISIONAL_STAY = "仮滞在許可者"
+FOREIGN_RESIDENT_CATEGORIES: tuple[str, ...] = (
+    MID_TO_LONG_TERM,
+    SPECIAL_PERMANENT,
+    TEMPORARY_REFUGE,
+    PROVISIONAL_STAY,
+    "出生による経過滞在者",
+    "国籍喪失による経過滞在者",
+)
+#: 区分 whose record states a card number (在留カード, 特別永住者証明書) and those that state a period of stay
+#: (在留期間, 上陸期間, 仮滞在期間).
+CARD_HOLDERS: tuple[str, ...] = (MID_TO_LONG_TERM, SPECIAL_PERMANENT)
+WITH_PERIOD: tuple[str, ...] = (MID_TO_LONG_TERM, TEMPORARY_REFUGE, PROVISIONAL_STAY)
+#: Columns only a foreign resident's record has (住民基本台帳法30条の45, and 通称: 施行令30条の26).
+FOREIGN_RESIDENT_ITEMS: tuple[str, ...] = (
+    "nationality",
+    "residence_status",
+    "period_of_stay",
+    "period_of_stay_ends_on",
+    "residence_card_number",
+    "alias",
+    "alias_kana",
+)
+#: 在留資格 a 中長期在留者 can hold, as the 在留カード writes them (入管法 別表第一・第二). 外交, 公用 and 短期滞在
+#: are not among them: their holders are not 中長期在留者 and have no resident record.
+PERMANENT_RESIDENT = "永住者"
+RESIDENCE_STATUSES: tuple[str, ...] = (
+    "教授",
+    "芸術",
+    "宗教",
+    "報道",
+    "高度専門職1号イ",
+    "高度専門職1号ロ",
+    "高度専門職1号ハ",
+    "高度専門職2号",
+    "経営・管理",
+    "法律・会計業務",
+    "医療",
+    "研究",
+    "教育",
+    "技術・人文知識・国際業務",
+    "企業内転勤",
+    "介護",
+    "興行",
+    "技能",
+    "特定技能1号",
+    "特定技能2号",
+    "技能実習1号イ",
+    "技能実習1号ロ",
+    "技能実習2号イ",
+    "技能実習2号ロ",
+    "技能実習3号イ",
+    "技能実習3号ロ",
+    "文化活動",
+    "留学",
+    "研修",
+    "家族滞在",
+    "特定活動",
+    PERMANENT_RESIDENT,
+    "日本人の配偶者等",
+    "永住者の配偶者等",
+    "定住者",
+)
 FACILITY_KINDS: Mapping[str, str] = {
     "nursery": "認可保育所",
     "certified_center": "認定こども園",
@@ -147,6 +217,28 @@ def individual_number(raw: str) -> str:
     if not is_valid_individual_number(value):
         raise InvalidField("invalid check digit")
     return value
+
+
+def shaped(pattern: str, what: str) -> Callable[[str], str]:
+    """A code written in a fixed shape (full-width and lower case accepted): ``what`` says which shape."""
+    compiled = re.compile(pattern)
+
+    def parse(raw: str) -> str:
+        value = normalize_input(raw).upper()
+        if not compiled.fullmatch(value):
+            raise InvalidField(f"not {what}: {shown(raw)}")
+        return value
+
+    return parse
+
+
+#: 在留カード or 特別永住者証明書 number: two letters, eight digits, two letters.
+residence_card_number = shaped(r"[A-Z]{2}[0-9]{8}[A-Z]{2}", "a card number (two letters, eight digits, two letters)")
+#: 在留期間 as the card writes it (5年, 1年6月, 6月, 90日, 無期限).
+period_of_stay = shaped(
+    r"無期限|[0-9]{1,2}年(?:[0-9]{1,2}月)?|[0-9]{1,2}月|[0-9]{1,3}日",
+    "a period of stay (e.g. 3年, 1年6月, 6月, 90日, 無期限)",
+)
 
 
 _AMOUNT = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+")

@@ -5,7 +5,9 @@ systems and Excel on Japanese Windows write; :func:`decode_registry_csv`) with a
 columns in any order:
 
 * ``residents`` — the resident register (住民基本台帳): one row per person, grouped into
-  households by ``household_code``;
+  households by ``household_code``; a removed person (除票: moved out, died, struck off) keeps a row with
+  ``removed_on`` and ``removal_reason``, and a foreign resident's row carries the items of 住民基本台帳法30条の45
+  (``foreign_resident_category`` and what that 区分 states) instead of 本籍・筆頭者;
 * ``tax`` — inhabitant tax assessments (住民税の課税情報): one row per taxpayer and fiscal year;
 * ``facilities`` — childcare facilities (保育施設) with their capacity per age class.
 
@@ -50,10 +52,13 @@ from madoguchi.registry.csv_checks import (
 from madoguchi.registry.csv_fields import (
     CAPACITY_COLUMNS,
     FACILITY_KINDS,
+    FOREIGN_RESIDENT_CATEGORIES,
     HEAD_OF_HOUSEHOLD,
     INCOME_COLUMNS,
     PROGRESS_EVERY,
     RELATIONSHIPS,
+    REMOVAL_REASONS,
+    RESIDENCE_STATUSES,
     SEXES,
     SMALL_SCALE_MAX_CAPACITY,
     InvalidField,
@@ -69,7 +74,9 @@ from madoguchi.registry.csv_fields import (
     iso_date,
     kana,
     normalized,
+    period_of_stay,
     postal_code,
+    residence_card_number,
     year,
 )
 
@@ -121,6 +128,9 @@ class _Column:
     name: str
     parse: Callable[[str], Any]
     required: bool = True
+    #: A column added after files were already being written (旧氏, 除票, 外国人住民): a file without it still
+    #: imports, and an import without it leaves what the register holds for it unchanged.
+    may_be_absent: bool = False
 
 
 _CrossCheck = Callable[[list[CsvRecord]], Iterator[RowError]]
@@ -160,6 +170,31 @@ _RESIDENT_SPEC: tuple[_Column, ...] = (
     _Column("domicile", as_given, required=False),  # 本籍
     _Column("domicile_head", as_given, required=False),  # 筆頭者
     _Column("individual_number", individual_number, required=False),  # 個人番号
+    _Column("former_surname", as_given, required=False, may_be_absent=True),  # 旧氏
+    _Column("former_surname_kana", kana, required=False, may_be_absent=True),  # 旧氏の振り仮名
+    _Column("removed_on", iso_date, required=False, may_be_absent=True),  # 消除の年月日 (除票)
+    _Column(
+        "removal_reason", choice(REMOVAL_REASONS, "転出, 死亡 or 職権消除"), required=False, may_be_absent=True
+    ),  # 消除の事由
+    _Column("moved_out_to", as_given, required=False, may_be_absent=True),  # 転出先
+    _Column(  # 外国人住民の区分 (住民基本台帳法30条の45)
+        "foreign_resident_category",
+        choice(FOREIGN_RESIDENT_CATEGORIES, "a category of 住民基本台帳法30条の45 (e.g. 中長期在留者, 特別永住者)"),
+        required=False,
+        may_be_absent=True,
+    ),
+    _Column("nationality", as_given, required=False, may_be_absent=True),  # 国籍・地域
+    _Column(  # 在留資格
+        "residence_status",
+        choice(RESIDENCE_STATUSES, "a 在留資格 of a 中長期在留者 (e.g. 留学, 永住者)"),
+        required=False,
+        may_be_absent=True,
+    ),
+    _Column("period_of_stay", period_of_stay, required=False, may_be_absent=True),  # 在留期間 (上陸期間, 仮滞在期間)
+    _Column("period_of_stay_ends_on", iso_date, required=False, may_be_absent=True),  # 在留期間の満了の日
+    _Column("residence_card_number", residence_card_number, required=False, may_be_absent=True),  # 在留カード等の番号
+    _Column("alias", as_given, required=False, may_be_absent=True),  # 通称
+    _Column("alias_kana", kana, required=False, may_be_absent=True),  # 通称の振り仮名
 )
 
 _TAX_SPEC: tuple[_Column, ...] = (
@@ -219,7 +254,11 @@ def _check_header(header: list[str], fmt: _Format) -> tuple[list[str], list[RowE
         elif name not in fmt.names:
             errors.append(RowError(1, name, "unknown column"))
         seen.add(name)
-    errors.extend(RowError(1, name, "missing column") for name in fmt.names if name not in seen)
+    errors.extend(
+        RowError(1, column.name, "missing column")
+        for column in fmt.columns
+        if column.name not in seen and not column.may_be_absent
+    )
     return names, errors
 
 
@@ -228,6 +267,8 @@ def _parse_fields(line: int, header: list[str], fields: list[str], fmt: _Format)
     values: dict[str, Any] = {}
     errors: list[RowError] = []
     for column in fmt.columns:
+        if column.name not in raw:
+            continue  # a column that may be absent, and is
         text = raw[column.name]
         if not text.strip():
             if column.required:

@@ -39,13 +39,24 @@ class Household(TenantScoped, Base):
 
     @property
     def address(self) -> str:
-        return "".join(part for part in (self.prefecture, self.municipality, self.town, self.block) if part) + (
-            f" {self.building}" if self.building else ""
-        )
+        return format_address(self.prefecture, self.municipality, self.town, self.block, self.building)
+
+    @property
+    def residents(self) -> list[Person]:
+        """The members still in the register: a removed member (除票) is no longer part of the household."""
+        return [m for m in self.members if m.removed_on is None]
 
     @property
     def head(self) -> Person | None:
-        return next((m for m in self.members if m.relation_to_head == HEAD_OF_HOUSEHOLD), None)
+        # A removed head (died, moved out) keeps 世帯主 on their 除票; the household's head is a current one.
+        return next((m for m in self.residents if m.relation_to_head == HEAD_OF_HOUSEHOLD), None)
+
+
+def format_address(prefecture: str, municipality: str, town: str, block: str, building: str | None) -> str:
+    """An address as certificates print it: 東京都千代田区千代田一丁目1番1号 and the building after a space."""
+    return "".join(part for part in (prefecture, municipality, town, block) if part) + (
+        f" {building}" if building else ""
+    )
 
 
 #: 続柄 of the head of household.
@@ -85,6 +96,27 @@ class Person(TenantScoped, Base):
     domicile_head: Mapped[str | None] = mapped_column(String(100))
     #: 個人番号, encrypted with the platform data key (madoguchi.crypto); never logged, never in an API.
     individual_number_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: 旧氏 and its reading (住民基本台帳法施行令30条の13): printed beside the name wherever the name is.
+    former_surname: Mapped[str | None] = mapped_column(String(100))
+    former_surname_kana: Mapped[str | None] = mapped_column(String(100))
+    #: 除票: the day the record was removed (消除), why (REMOVAL_REASONS) and, for 転出, where to (転出先).
+    removed_on: Mapped[date | None]
+    removal_reason: Mapped[str | None] = mapped_column(String(10))
+    moved_out_to: Mapped[str | None] = mapped_column(String(300))
+    #: A removed person's address when they were removed: the 除票 states it even after the household moved on.
+    address_at_removal: Mapped[str | None] = mapped_column(String(300))
+    #: 外国人住民 (住民基本台帳法30条の45): the 区分 (FOREIGN_RESIDENT_CATEGORIES) marks a foreign resident, who
+    #: has 国籍・地域 and the 区分's items instead of 本籍・筆頭者; 通称 and its reading where registered.
+    foreign_resident_category: Mapped[str | None] = mapped_column(String(20))
+    nationality: Mapped[str | None] = mapped_column(String(100))
+    residence_status: Mapped[str | None] = mapped_column(String(40))
+    #: 在留期間 (or the 上陸期間 / 仮滞在期間 of those permits) as written, e.g. 3年, 1年6月, 無期限.
+    period_of_stay: Mapped[str | None] = mapped_column(String(40))
+    period_of_stay_ends_on: Mapped[date | None]
+    #: 在留カード or 特別永住者証明書 number (two letters, eight digits, two letters).
+    residence_card_number: Mapped[str | None] = mapped_column(String(12))
+    alias: Mapped[str | None] = mapped_column(String(100))
+    alias_kana: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     household: Mapped[Household] = relationship(back_populates="members", overlaps="members")
@@ -98,8 +130,16 @@ class Person(TenantScoped, Base):
         return f"{self.family_name_kana}　{self.given_name_kana}"
 
     @property
+    def is_removed(self) -> bool:
+        return self.removed_on is not None
+
+    @property
+    def is_foreign_resident(self) -> bool:
+        return self.foreign_resident_category is not None
+
+    @property
     def address(self) -> str:
-        return self.household.address
+        return (self.is_removed and self.address_at_removal) or self.household.address
 
     @property
     def postal_code(self) -> str:

@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session
 from madoguchi.audit import operations as audit
 from madoguchi.crypto import Sealer
 from madoguchi.db import new_id
+from madoguchi.registry.csv_fields import FOREIGN_RESIDENT_ITEMS
 from madoguchi.registry.csv_formats import PROGRESS_EVERY, RowError
-from madoguchi.registry.models import Facility, Household, Person, TaxAssessment
+from madoguchi.registry.models import Facility, Household, Person, TaxAssessment, format_address
 
 HOUSEHOLD_FIELDS = ("postal_code", "prefecture", "municipality", "town", "block", "building")
+ADDRESS_PARTS = ("prefecture", "municipality", "town", "block", "building")
 PERSON_FIELDS = (
     "family_name",
     "given_name",
@@ -36,6 +38,13 @@ PERSON_FIELDS = (
     "previous_address",
     "domicile",
     "domicile_head",
+    "former_surname",
+    "former_surname_kana",
+    "removed_on",
+    "removal_reason",
+    "moved_out_to",
+    "foreign_resident_category",
+    *FOREIGN_RESIDENT_ITEMS,
 )
 TAX_FIELDS = (
     "fiscal_year",
@@ -72,6 +81,8 @@ class ImportReport:
 def _set(row: Any, values: dict[str, Any], names: tuple[str, ...]) -> bool:
     changed = False
     for name in names:
+        if name not in values:
+            continue  # a column the file did not have (csv_formats: may_be_absent): left as the register has it
         if getattr(row, name) != values.get(name):
             setattr(row, name, values.get(name))
             changed = True
@@ -129,19 +140,26 @@ def import_residents(
 
     def import_row(row: dict[str, Any]) -> Outcome:
         household = households.get(row["household_code"])
+        removed = row.get("removed_on") is not None
         if household is None:
             # The id is set here, not at flush, so the person below can refer to it without a flush per row.
             household = households[row["household_code"]] = Household(
                 id=new_id(), tenant_id=tenant_id, household_code=row["household_code"]
             )
             session.add(household)
-        _set(household, row, HOUSEHOLD_FIELDS)
+            _set(household, row, HOUSEHOLD_FIELDS)
+        elif not removed:
+            # A removed member's row has the address they left from, not necessarily the household's today.
+            _set(household, row, HOUSEHOLD_FIELDS)
         person = persons.get(row["resident_code"])
         created = person is None
         if person is None:
             person = persons[row["resident_code"]] = Person(tenant_id=tenant_id, resident_code=row["resident_code"])
             session.add(person)
         changed = _set(person, row, PERSON_FIELDS)
+        at_removal = format_address(*(row[c] for c in ADDRESS_PARTS)) if removed else None
+        if "removed_on" in row and person.address_at_removal != at_removal:
+            person.address_at_removal, changed = at_removal, True
         if person.relation_to_head != row["relationship"]:
             person.relation_to_head, changed = row["relationship"], True
         if person.household_id != household.id:
