@@ -160,11 +160,15 @@ class DocumentPdf(MethodView):
     @records_reads
     @blp.response(200, description="The signed PDF (PAdES)", content_type="application/pdf")
     @blp.alt_response(302, description="Redirect to a short-lived download URL (S3 storage)")
+    @blp.alt_response(403, description="An app asked for a certificate with the Individual Number")
     @blp.alt_response(404, description="No such document for this caller")
     @requires_scope(APPLICATIONS_READ)
     def get(self, document_id: uuid.UUID) -> Response:
-        """Download the signed PDF. A revoked certificate can still be downloaded; /verify reports it revoked."""
-        return pdf_response(_document(document_id))
+        """Download the signed PDF. A revoked certificate can still be downloaded; /verify reports it revoked.
+        A certificate with the Individual Number is never given to an app (403): the resident downloads it."""
+        document = _document(document_id)
+        certificates.ensure_deliverable_to(document, current_principal())
+        return pdf_response(document)
 
 
 @blp.route("/documents/<uuid:document_id>/revocation")

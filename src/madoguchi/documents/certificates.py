@@ -39,12 +39,14 @@ from madoguchi import jp
 from madoguchi.audit import operations as audit
 from madoguchi.config import Settings
 from madoguchi.db import bind_tenant, utcnow
+from madoguchi.documents import content as document_content
 from madoguchi.documents import pdf, signature_check, signing
 from madoguchi.documents.backend import Storage, StorageError, new_key
 from madoguchi.documents.models import CertificateVerification, IssuedDocument
 from madoguchi.documents.storage import current_storage, storage_for
 from madoguchi.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from madoguchi.identity.actors import Actor
+from madoguchi.identity.principal import Principal
 from madoguchi.tenancy.models import Tenant
 
 #: 32 symbols without 0/O and 1/I (read aloud and typed from paper): 12 of them are 60 random bits.
@@ -191,7 +193,10 @@ def attach_signed_pdf(session: Session, tenant: Tenant, document: IssuedDocument
             kind=document.kind,
             serial=document.serial,
             issued_on=jp.date_in_japan(document.issued_at),
-            content=document.content,
+            # With what is printed but never stored (the 個人番号, decrypted now): see content.for_rendering.
+            content=document_content.for_rendering(
+                session, tenant.id, document.kind, document.content, certificates.settings.data_key
+            ),
             code=code,
         )
         digest = hashlib.sha256(signed).hexdigest()
@@ -213,6 +218,15 @@ def attach_signed_pdf(session: Session, tenant: Tenant, document: IssuedDocument
     session.add(CertificateVerification(code=code, tenant_id=tenant.id, document_id=document.id, pdf_sha256=digest))
     session.flush()
     return True
+
+
+def ensure_deliverable_to(document: IssuedDocument, principal: Principal) -> None:
+    """A certificate that prints a 個人番号 is never handed to a vendor app, even one the resident consented to: the
+    number may go only where 番号利用法19条 allows, and an app is not among them. The resident downloads it."""
+    if principal.client_id is not None and document_content.states_individual_number(document.content):
+        raise Forbidden(
+            "A certificate with the Individual Number is not given to apps; the resident downloads it from the portal."
+        )
 
 
 def pdf_bytes(document: IssuedDocument, storage: Storage) -> bytes:

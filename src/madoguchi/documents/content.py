@@ -8,6 +8,7 @@ Rendering to a signed PDF arrives with the documents issue; these builders are i
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import date
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from madoguchi import jp
 from madoguchi.applications.models import Application
+from madoguchi.crypto import DataKeyMissing, Sealer
 from madoguchi.errors import Conflict
 from madoguchi.registry.models import Person, TaxAssessment
 from madoguchi.tenancy.models import Tenant
@@ -34,54 +36,198 @@ def _applicant_person(session: Session, application: Application) -> Person:
     return person
 
 
-def _person_entry(person: Person, include: dict[str, Any]) -> dict[str, Any]:
+# --- 住民票の写し and 除票の写し ----------------------------------------------------------------------------
+
+#: Who may ask for a 個人番号入り copy (住民基本台帳法12条, 番号利用法): the person and their household.
+INDIVIDUAL_NUMBER_REQUESTERS = frozenset({"self", "household_member"})
+#: ``/record`` of the form: a current record (住民票) or one removed from the register (除票).
+CURRENT_RECORD, REMOVED_RECORD = "resident", "removed"
+
+
+def requester_relationship(application: Application) -> str:
+    """Who asks, as the form says (``/requester/relationship``): self, household_member, agent or third_party."""
+    return str((application.data.get("requester") or {}).get("relationship") or "self")
+
+
+def may_include_individual_number(application: Application) -> bool:
+    """Whether this request may have the 個人番号 printed. Only the person or a member of their household asks
+    for it here; an agent's 個人番号入り copy is sent by post to the person's registered address instead of to the
+    agent (the ``agents`` part of issue 16 decides that case and extends this hook)."""
+    return requester_relationship(application) in INDIVIDUAL_NUMBER_REQUESTERS
+
+
+def _basic_entry(person: Person) -> dict[str, Any]:
+    """基礎証明事項 (住民基本台帳法12条の3第7項): name (with 旧氏; 通称 and 国籍・地域 for a foreign resident),
+    birth date, sex, address and the date it was set. All a third party is ever given; every copy starts from it."""
     entry: dict[str, Any] = {
-        "resident_code": person.resident_code,
+        "resident_code": person.resident_code,  # finds the record again at rendering; printed only if chosen
         "name": person.full_name,
         "name_kana": person.full_name_kana,
         "birth_date": person.birth_date.isoformat(),
         "birth_date_wareki": jp.to_wareki(person.birth_date),
         "sex": person.sex,
-        "became_resident_on": person.became_resident_on.isoformat(),
         "address_set_on": person.address_set_on.isoformat(),
     }
-    if include.get("relationship"):
-        entry["relationship"] = person.relation_to_head
-    if include.get("domicile"):
-        entry["domicile"] = person.domicile
-        entry["domicile_head"] = person.domicile_head
-    if include.get("resident_record_code"):
-        entry["resident_record_code"] = person.resident_code
-    if include.get("individual_number"):
-        # The number itself is decrypted only when the certificate is rendered; never copied into JSON.
-        entry["individual_number_included"] = person.individual_number_encrypted is not None
+    # 旧氏 and 通称, once registered, go with the name on every copy: they cannot be left off one of them.
+    if person.former_surname:
+        entry["former_surname"] = person.former_surname
+        if person.former_surname_kana:
+            entry["former_surname_kana"] = person.former_surname_kana
+    if person.is_foreign_resident:
+        entry["foreign_resident"] = True
+        entry["nationality"] = person.nationality
+        if person.alias:
+            entry["alias"] = person.alias
+            if person.alias_kana:
+                entry["alias_kana"] = person.alias_kana
     return entry
 
 
-def residency_certificate(session: Session, application: Application) -> dict[str, Any]:
-    person = _applicant_person(session, application)
-    data = application.data
-    include = data.get("include") or {}
+def _optional(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _full_entry(person: Person, include: dict[str, Any], *, individual_number: bool) -> dict[str, Any]:
+    """What the person or their household (or an agent for them) gets: the register's items, the optional ones
+    only when chosen (住民基本台帳法12条5項)."""
+    entry = _basic_entry(person)
+    # 住民となった年月日; for a foreign resident the 外国人住民となった年月日 (30条の45), printed under that label.
+    entry["became_resident_on"] = person.became_resident_on.isoformat()
+    if person.notified_on:
+        entry["notified_on"] = person.notified_on.isoformat()  # 届出の年月日: always, where the register has it
+    if include.get("previous_address"):
+        entry["previous_address"] = person.previous_address
+    if include.get("relationship"):
+        entry["relationship"] = person.relation_to_head
+    if include.get("domicile") and not person.is_foreign_resident:  # a foreign resident has no 本籍
+        entry["domicile"] = person.domicile
+        entry["domicile_head"] = person.domicile_head
+    if include.get("foreign_resident_items") and person.is_foreign_resident:
+        entry["foreign_resident_items"] = {
+            "category": person.foreign_resident_category,
+            "residence_status": person.residence_status,
+            "period_of_stay": person.period_of_stay,
+            "period_of_stay_ends_on": _optional(person.period_of_stay_ends_on),
+            "residence_card_number": person.residence_card_number,
+        }
+    if include.get("resident_record_code"):
+        entry["resident_record_code"] = person.resident_code
+    if individual_number:
+        if person.individual_number_encrypted is None:
+            raise Conflict(f"The register holds no Individual Number for {person.full_name}; a clerk must check it.")
+        # A flag only: the number is decrypted when the PDF is drawn (``for_rendering``), never stored here.
+        entry["individual_number_included"] = True
+    return entry
+
+
+def _removal(person: Person) -> dict[str, Any]:
+    return {
+        "removed_on": _optional(person.removed_on),
+        "reason": person.removal_reason,
+        "moved_out_to": person.moved_out_to,
+    }
+
+
+def _persons_of_the_request(person: Person, data: dict[str, Any], record: str) -> list[Person]:
+    """The persons the copy is of: the applicant, the household or those picked from it; current persons for a
+    住民票, removed ones for a 除票 (a copy never mixes the two)."""
+    removed = record == REMOVED_RECORD
+    household = person.household.members
     scope = data.get("scope", "self")
-    members = person.household.members
     if scope == "whole_household":
-        persons = list(members)
+        persons = [m for m in household if m.is_removed == removed]
     elif scope == "selected":
         wanted = set(data.get("selected_members") or [])
-        persons = [m for m in members if m.resident_code in wanted]
+        persons = [m for m in household if m.resident_code in wanted]
         if not persons:
             raise Conflict("None of the selected persons belongs to the applicant's household.")
     else:
         persons = [person]
-    head = person.household.head
-    return {
-        "address": person.address,
+    if any(m.is_removed != removed for m in persons) or not persons:
+        if removed:
+            raise Conflict("A copy of the 除票 is only for persons removed from the register (moved out, died).")
+        raise Conflict("A selected person is no longer in the register: request a copy of the 除票 for them.")
+    return persons
+
+
+def residency_certificate(session: Session, application: Application) -> dict[str, Any]:
+    """住民票の写し (or 除票の写し), as the register states it and with exactly the items the request may have."""
+    person = _applicant_person(session, application)
+    data = application.data
+    include = data.get("include") or {}
+    record = data.get("record") or CURRENT_RECORD
+    persons = _persons_of_the_request(person, data, record)
+    # 第三者 (12条の3): 基礎証明事項 only, whatever was ticked.
+    third_party = requester_relationship(application) == "third_party"
+    individual_number = bool(include.get("individual_number")) and may_include_individual_number(application)
+    # A 除票 states where its person lived when removed; a household's copy, the household's address.
+    address = persons[0].address if record == REMOVED_RECORD else person.address
+    entries = []
+    for member in persons:
+        entry = (
+            _basic_entry(member) if third_party else _full_entry(member, include, individual_number=individual_number)
+        )
+        if record == REMOVED_RECORD:
+            entry["removal"] = _removal(member)
+            if member.address != address:
+                entry["address"] = member.address
+        entries.append(entry)
+    content: dict[str, Any] = {
+        "record": record,
+        "address": address,
         "postal_code": person.postal_code,
-        "head_of_household": head.full_name if head else None,
-        "persons": [_person_entry(p, include) for p in persons],
+        "persons": entries,
         "copies": data.get("copies", 1),
         "purpose": data.get("purpose"),
     }
+    if third_party:
+        content["basic_items_only"] = True
+    elif include.get("relationship"):
+        # 世帯主の氏名 goes with 続柄 (7条4号): printed only when that item was chosen.
+        head = person.household.head
+        content["head_of_household"] = head.full_name if head else None
+    return content
+
+
+def states_individual_number(content: dict[str, Any]) -> bool:
+    """Whether the certificate made from ``content`` prints a 個人番号 (特定個人情報 under 番号利用法)."""
+    return any(person.get("individual_number_included") for person in content.get("persons") or [])
+
+
+def for_rendering(
+    session: Session, tenant_id: uuid.UUID, kind: str, content: dict[str, Any], data_key: str
+) -> dict[str, Any]:
+    """``content`` with what is drawn on the PDF but never stored: the 個人番号 of each person whose entry asks
+    for it, decrypted from the register now. The stored content keeps the flag only, so the number is in no JSON,
+    API answer, email or log; the signed PDF is the one place it is written."""
+    persons = content.get("persons") or []
+    if kind != "residency_certificate" or not states_individual_number(content):
+        return content
+    try:
+        sealer = Sealer(data_key)
+    except DataKeyMissing:
+        raise Conflict("The Individual Number cannot be printed: no data key is configured.") from None
+    codes = [p["resident_code"] for p in persons if p.get("individual_number_included")]
+    sealed = dict(
+        session.execute(
+            select(Person.resident_code, Person.individual_number_encrypted).where(
+                Person.tenant_id == tenant_id, Person.resident_code.in_(codes)
+            )
+        ).all()
+    )
+    rendered = []
+    for entry in persons:
+        if entry.get("individual_number_included"):
+            token = sealed.get(entry["resident_code"])
+            if token is None:
+                raise Conflict("The register no longer holds the Individual Number to print; a clerk must check it.")
+            try:
+                number = sealer.open(tenant_id, token)
+            except ValueError:
+                raise Conflict("The Individual Number on record cannot be decrypted; a clerk must check it.") from None
+            entry = {**entry, "individual_number": number}
+        rendered.append(entry)
+    return {**content, "persons": rendered}
 
 
 def tax_certificate(session: Session, application: Application) -> dict[str, Any]:
@@ -130,7 +276,9 @@ def childcare_decision(session: Session, application: Application) -> dict[str, 
     if child_code:
         child = session.execute(select(Person).where(Person.resident_code == child_code)).scalar_one_or_none()
     return {
-        "child": _person_entry(child, {}) if child else {"name": (data.get("child") or {}).get("name")},
+        "child": _full_entry(child, {}, individual_number=False)
+        if child
+        else {"name": (data.get("child") or {}).get("name")},
         "certification_category": data.get("certification_category"),
         "care_time": data.get("care_time"),
         "decision": application.state,

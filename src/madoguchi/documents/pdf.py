@@ -42,6 +42,8 @@ TITLES = {
     "residency_certificate": "住民票の写し",
     "childcare_decision": "保育所等利用決定通知書",
 }
+#: A copy of a record removed from the register (moved out, died): 住民票の除票の写し.
+REMOVED_RECORD_TITLE = "除票の写し"
 TAX_TITLES = {"taxation": "課税証明書", "income": "所得証明書", "non_taxable": "非課税証明書"}
 _SEX = {"male": "男", "female": "女"}
 
@@ -128,6 +130,8 @@ class CertificatePage:
 
 
 def title_of(kind: str, content: dict[str, Any]) -> str:
+    if kind == "residency_certificate" and content.get("record") == "removed":
+        return REMOVED_RECORD_TITLE
     if kind == "tax_certificate":
         return TAX_TITLES.get(content.get("kind", "taxation"), "課税証明書")
     return TITLES.get(kind, "証明書")
@@ -141,23 +145,88 @@ def _wareki(iso: str | None) -> str:
     return jp.to_wareki(date.fromisoformat(iso)) if iso else ""
 
 
+def _individual_number(number: str) -> str:
+    """12 digits in groups of four, as the 個人番号カード writes them: 1234 5678 9018."""
+    return " ".join(number[i : i + 4] for i in range(0, len(number), 4)) if len(number) == 12 else number
+
+
+def _name_lines(person: dict[str, Any]) -> list[tuple[str, str]]:
+    lines = [("氏名", person.get("name") or ""), ("フリガナ", person.get("name_kana") or "")]
+    if person.get("former_surname"):
+        # 旧氏 is printed beside the name once registered (住民基本台帳法施行令30条の13).
+        lines.append(("旧氏", person["former_surname"]))
+        if person.get("former_surname_kana"):
+            lines.append(("旧氏フリガナ", person["former_surname_kana"]))
+    if person.get("alias"):
+        lines.append(("通称", person["alias"]))
+        if person.get("alias_kana"):
+            lines.append(("通称フリガナ", person["alias_kana"]))
+    return lines
+
+
+def _foreign_resident_lines(items: dict[str, Any]) -> list[tuple[str, str]]:
+    """The items of 住民基本台帳法30条の45 for the person's 区分 (only those the register has for it)."""
+    lines = [("第30条の45に規定する区分", items.get("category") or "")]
+    if items.get("residence_status"):
+        lines.append(("在留資格", items["residence_status"]))
+    if items.get("period_of_stay"):
+        lines.append(("在留期間等", items["period_of_stay"]))
+    if items.get("period_of_stay_ends_on"):
+        lines.append(("在留期間等の満了の日", _wareki(items["period_of_stay_ends_on"])))
+    if items.get("residence_card_number"):
+        lines.append(("在留カード等の番号", items["residence_card_number"]))
+    return lines
+
+
+def _residency_person_lines(person: dict[str, Any]) -> list[tuple[str, str]]:
+    foreign = bool(person.get("foreign_resident"))
+    lines = _name_lines(person)
+    lines.append(("生年月日", person.get("birth_date_wareki") or _wareki(person.get("birth_date"))))
+    lines.append(("性別", _SEX.get(person.get("sex") or "", "")))
+    if foreign:
+        lines.append(("国籍・地域", person.get("nationality") or ""))
+    if "relationship" in person:
+        lines.append(("続柄", person.get("relationship") or ""))
+    if "became_resident_on" in person:
+        label = "外国人住民となった年月日" if foreign else "住民となった年月日"
+        lines.append((label, _wareki(person.get("became_resident_on"))))
+    if person.get("address"):
+        lines.append(("住所", person["address"]))  # a 除票 of someone who lived elsewhere than the first person
+    lines.append(("住所を定めた年月日", _wareki(person.get("address_set_on"))))
+    if person.get("notified_on"):
+        lines.append(("届出日", _wareki(person.get("notified_on"))))
+    if "previous_address" in person:
+        lines.append(("前住所", person.get("previous_address") or "（記載なし）"))
+    if "domicile" in person:
+        lines.append(("本籍", person.get("domicile") or ""))
+        lines.append(("筆頭者", person.get("domicile_head") or ""))
+    if "foreign_resident_items" in person:
+        lines.extend(_foreign_resident_lines(person["foreign_resident_items"]))
+    if "resident_record_code" in person:
+        lines.append(("住民票コード", person.get("resident_record_code") or ""))
+    if person.get("individual_number"):
+        # Present only in the content handed to rendering (documents.content.for_rendering), never stored.
+        lines.append(("個人番号", _individual_number(person["individual_number"])))
+    removal = person.get("removal")
+    if removal:
+        lines.append(("消除日", _wareki(removal.get("removed_on"))))
+        lines.append(("消除事由", removal.get("reason") or ""))
+        if removal.get("moved_out_to"):
+            lines.append(("転出先", removal["moved_out_to"]))
+    return lines
+
+
 def _residency_lines(content: dict[str, Any]) -> list[tuple[str, str]]:
-    lines = [("住所", content.get("address") or ""), ("世帯主", content.get("head_of_household") or "")]
+    """住民票の写し / 除票の写し: the household's address (and 世帯主 only with 世帯主・続柄), then each person."""
+    lines = [("住所", content.get("address") or "")]
+    if "head_of_household" in content:
+        lines.append(("世帯主", content.get("head_of_household") or ""))
     for person in content.get("persons") or []:
         lines.append(("", ""))
-        lines.append(("氏名", person.get("name") or ""))
-        lines.append(("フリガナ", person.get("name_kana") or ""))
-        lines.append(("生年月日", person.get("birth_date_wareki") or _wareki(person.get("birth_date"))))
-        lines.append(("性別", _SEX.get(person.get("sex") or "", "")))
-        if "relationship" in person:
-            lines.append(("続柄", person.get("relationship") or ""))
-        lines.append(("住民となった年月日", _wareki(person.get("became_resident_on"))))
-        lines.append(("住所を定めた年月日", _wareki(person.get("address_set_on"))))
-        if "domicile" in person:
-            lines.append(("本籍", person.get("domicile") or ""))
-            lines.append(("筆頭者", person.get("domicile_head") or ""))
-        if "resident_record_code" in person:
-            lines.append(("住民票コード", person.get("resident_record_code") or ""))
+        lines.extend(_residency_person_lines(person))
+    if content.get("basic_items_only"):
+        lines.append(("", ""))
+        lines.append(("備考", "基礎証明事項のみ記載（住民基本台帳法第12条の3）"))
     return lines
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 
 from madoguchi import jp
 from madoguchi.applications import forms
+from madoguchi.registry.models import Person
 from madoguchi.web.i18n import localized
 
 Options = list[tuple[str, str]]
@@ -136,6 +137,16 @@ class Choices:
 
     household_members: Options = field(default_factory=list)
     facilities: Options = field(default_factory=list)
+
+
+def household_member_options(members: Iterable[Person]) -> Options:
+    """The household-member picker's options: name and 続柄, a member removed from the register marked as such
+    (they can be picked for a copy of the 除票, not of the 住民票)."""
+    options = []
+    for member in members:
+        label = f"{member.full_name}（{member.relation_to_head}）" if member.relation_to_head else member.full_name
+        options.append((member.resident_code, f"{label}［{_('removed record')}］" if member.is_removed else label))
+    return options
 
 
 def _enum_options(schema: Mapping[str, Any]) -> Options:

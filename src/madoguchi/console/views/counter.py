@@ -109,7 +109,7 @@ def _household(application: Application) -> list[tuple[str, str]]:
     if not application.applicant_person_id:
         return []
     person = _person(application.applicant_person_id)
-    return [(m.resident_code, m.full_name) for m in person.household.members]
+    return schema_form.household_member_options(person.household.members)
 
 
 def _counter_page(application: Application) -> schema_form.Page:

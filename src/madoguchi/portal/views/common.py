@@ -68,10 +68,7 @@ def _choices(application: Application) -> schema_form.Choices:
         if application.applicant_person_id is not None
         else []
     )
-    members: schema_form.Options = [
-        (m.resident_code, f"{m.full_name}（{m.relation_to_head}）" if m.relation_to_head else m.full_name)
-        for m in household
-    ]
+    members = schema_form.household_member_options(household)
     facilities = [
         (f.facility_code, localized({"ja": f.name_ja, "en": f.name_en}))
         for f in repository.facilities(session, current_tenant.id)
