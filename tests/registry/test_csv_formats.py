@@ -123,7 +123,9 @@ def test_column_constants_are_the_canonical_orders() -> None:
     assert RESIDENT_COLUMNS[:3] == ("resident_code", "household_code", "family_name")
     assert RESIDENT_COLUMNS[-1] == "individual_number"
     assert len(RESIDENT_COLUMNS) == 22
-    assert len(TAX_COLUMNS) == 14
+    # The original 14, then the itemised ones (optional: decision 0032).
+    assert len(TAX_COLUMNS) == 44
+    assert TAX_COLUMNS[13] == "non_taxable"
     assert FACILITY_COLUMNS[6:12] == tuple(f"capacity_age_{age}" for age in range(6))
 
 

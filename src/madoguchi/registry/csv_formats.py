@@ -6,7 +6,9 @@ columns in any order:
 
 * ``residents`` — the resident register (住民基本台帳): one row per person, grouped into
   households by ``household_code``;
-* ``tax`` — inhabitant tax assessments (住民税の課税情報): one row per taxpayer and fiscal year;
+* ``tax`` — inhabitant tax assessments (住民税の課税情報): one row per taxpayer and fiscal year, with the totals
+  and, optionally, the items a certificate states (収入, 所得 by kind, each 所得控除, dependants by kind, 所得割 and
+  均等割, 森林環境税: ``registry.tax_items``); a file without those columns imports as before;
 * ``facilities`` — childcare facilities (保育施設) with their capacity per age class.
 
 :func:`parse_registry_csv` reports *every* problem, each with the physical line it starts on (the
@@ -36,6 +38,7 @@ from datetime import date
 from typing import Any, TextIO
 
 from madoguchi.jp import today as japan_today
+from madoguchi.registry import tax_items
 from madoguchi.registry.csv_checks import (
     CsvRecord,
     RowCheck,
@@ -121,6 +124,9 @@ class _Column:
     name: str
     parse: Callable[[str], Any]
     required: bool = True
+    #: A column a format added later: a file written before it may leave it out of its header (every row then
+    #: reads as empty there), so files that imported before still import.
+    added: bool = False
 
 
 _CrossCheck = Callable[[list[CsvRecord]], Iterator[RowError]]
@@ -167,13 +173,20 @@ _TAX_SPEC: tuple[_Column, ...] = (
     _Column("fiscal_year", year),
     _Column("address_on_jan1", as_given),  # 1月1日現在の住所
     *(_Column(name, amount) for name in INCOME_COLUMNS),
-    _Column("total_income", amount),  # 総所得金額
-    _Column("deductions", amount),  # 所得控除額
+    _Column("total_income", amount),  # 合計所得金額
+    _Column("deductions", amount),  # 所得控除額合計
     _Column("taxable_income", amount),  # 課税標準額
     _Column("municipal_tax", amount),  # 市町村民税
     _Column("prefectural_tax", amount),  # 道府県民税
     _Column("dependents", count),  # 扶養人数
     _Column("non_taxable", boolean),  # 非課税
+    # The itemised format (decision 0032): optional columns, each may be absent or empty (not itemised).
+    *(_Column(name, amount, required=False, added=True) for name, _label in tax_items.REVENUES),
+    *(_Column(name, amount, required=False, added=True) for name in tax_items.ADDED_INCOMES),
+    *(_Column(name, amount, required=False, added=True) for name, _label in tax_items.DEDUCTIONS),
+    *(_Column(name, count, required=False, added=True) for name, _label in tax_items.DEPENDENTS),
+    *(_Column(name, amount, required=False, added=True) for name, _label in tax_items.TAX_PARTS),
+    _Column(tax_items.FOREST_ENVIRONMENT_TAX[0], amount, required=False, added=True),
 )
 
 _FACILITY_SPEC: tuple[_Column, ...] = (
@@ -219,7 +232,7 @@ def _check_header(header: list[str], fmt: _Format) -> tuple[list[str], list[RowE
         elif name not in fmt.names:
             errors.append(RowError(1, name, "unknown column"))
         seen.add(name)
-    errors.extend(RowError(1, name, "missing column") for name in fmt.names if name not in seen)
+    errors.extend(RowError(1, c.name, "missing column") for c in fmt.columns if c.name not in seen and not c.added)
     return names, errors
 
 
@@ -228,7 +241,7 @@ def _parse_fields(line: int, header: list[str], fields: list[str], fmt: _Format)
     values: dict[str, Any] = {}
     errors: list[RowError] = []
     for column in fmt.columns:
-        text = raw[column.name]
+        text = raw.get(column.name, "")  # a column added later may be absent from an older file
         if not text.strip():
             if column.required:
                 errors.append(RowError(line, column.name, "required"))

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from madoguchi.audit import operations as audit
 from madoguchi.crypto import Sealer
 from madoguchi.db import new_id
+from madoguchi.registry import tax_items
 from madoguchi.registry.csv_formats import PROGRESS_EVERY, RowError
 from madoguchi.registry.models import Facility, Household, Person, TaxAssessment
 
@@ -51,6 +52,7 @@ TAX_FIELDS = (
     "prefectural_tax",
     "dependents",
     "non_taxable",
+    *tax_items.ITEMISED_COLUMNS,
 )
 FACILITY_FIELDS = ("name_ja", "name_en", "kind", "postal_code", "address", "accepts_short_hours")
 
