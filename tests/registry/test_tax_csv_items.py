@@ -3,12 +3,14 @@ itemised columns add up to their totals, and each bad value is reported at its l
 
 from __future__ import annotations
 
+import importlib
 import io
 
 import pytest
 
 from madoguchi.registry import tax_items
 from madoguchi.registry.csv_formats import TAX_COLUMNS, parse_registry_csv
+from madoguchi.registry.models import TaxAssessment
 from tests.registry.test_csv_formats import TODAY, csv_text, tax
 
 ORIGINAL_COLUMNS = TAX_COLUMNS[:14]
@@ -52,6 +54,13 @@ def itemised(n: int, **overrides: str) -> dict[str, str]:
 
 def parse(rows: list[dict[str, str]], header: tuple[str, ...] = TAX_COLUMNS):
     return parse_registry_csv("tax", io.StringIO(csv_text(header, rows), newline=""), today=TODAY)
+
+
+def test_the_migration_adds_exactly_the_itemised_columns_of_the_model() -> None:
+    migration = importlib.import_module("madoguchi.migrations.versions.0025_itemised_tax_assessments")
+    assert migration.COLUMNS == tax_items.ITEMISED_COLUMNS
+    assert set(tax_items.ITEMISED_COLUMNS) <= set(TaxAssessment.__table__.columns.keys())
+    assert set(tax_items.ITEMISED_COLUMNS) <= set(TAX_COLUMNS)
 
 
 def test_a_file_of_the_original_format_still_imports_with_no_items() -> None:

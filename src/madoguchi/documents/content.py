@@ -180,10 +180,11 @@ def tax_certificate(session: Session, application: Application) -> dict[str, Any
             "municipal": assessment.municipal_tax,
             "prefectural": assessment.prefectural_tax,
             **parts,
-            # 森林環境税 exists from fiscal 2024 only: before it the line is not printed at all.
+            # 森林環境税 exists from fiscal 2024 only: before it the line is not printed at all (nor when the
+            # municipality's file did not give it).
             **(
-                {tax_items.FOREST_ENVIRONMENT_TAX[0]: forest or 0}
-                if fiscal_year >= tax_items.FOREST_ENVIRONMENT_TAX_FROM
+                {tax_items.FOREST_ENVIRONMENT_TAX[0]: forest}
+                if fiscal_year >= tax_items.FOREST_ENVIRONMENT_TAX_FROM and forest is not None
                 else {}
             ),
         }
