@@ -22,6 +22,7 @@ from madoguchi.errors import (
 )
 from madoguchi.outbox import OutboxMessage
 from madoguchi.registry.models import Person
+from tests.documents.certificate_fixtures import TAX
 from tests.factories import staff
 from tests.world import RESIDENCY
 
@@ -246,14 +247,7 @@ def test_auto_issue_that_the_register_cannot_support_leaves_the_submission_for_a
 
 def test_a_tax_certificate_of_a_year_without_an_assessment_is_refused_when_drafted(db, towns) -> None:
     town = towns[AUTO_ISSUE]
-    data = {
-        "requester": {"relationship": "self"},
-        "fiscal_year": 2023,
-        "kind": "income",
-        "purpose": "loan",
-        "copies": 1,
-        "delivery": "electronic",
-    }
+    data = {**TAX, "fiscal_year": 2023, "kind": "income"}
     with pytest.raises(ValidationFailed) as refused:
         _draft(db, town, key="tax-certificate", data=data)
     assert list(refused.value.errors or {}) == ["/fiscal_year"]
