@@ -177,10 +177,20 @@ def _tax_lines(content: dict[str, Any]) -> list[tuple[str, str]]:
         ("生年月日", _wareki(content.get("birth_date"))),
         (_january_first(content.get("fiscal_year")), content.get("address_on_jan1") or ""),
     ]
+    # Kinds of revenue and income the person had none of are left out (合計所得金額 says there is no other), but for
+    # 給与 which every reader looks for first.
     revenues = content.get("revenues") or {}
-    lines.extend((title, _yen(revenues[name])) for name, title in tax_items.REVENUES if name in revenues)
+    lines.extend(
+        (title, _yen(revenues[name]))
+        for name, title in tax_items.REVENUES
+        if name in revenues and (revenues[name] or name == "salary_revenue")
+    )
     incomes = content.get("incomes") or {}
-    lines.extend((title, _yen(incomes.get(name))) for name, title in tax_items.INCOMES)
+    lines.extend(
+        (title, _yen(incomes.get(name)))
+        for name, title in tax_items.INCOMES
+        if incomes.get(name) or name == "salary_income"
+    )
     lines.append(("合計所得金額", _yen((content.get("income") or {}).get("total"))))
     if "deductions" in content:
         items = content.get("deduction_items")

@@ -30,7 +30,7 @@ INCOMES: tuple[tuple[str, str], ...] = (
     ("business_income", "営業等所得"),
     ("real_estate_income", "不動産所得"),
     ("dividend_income", "配当所得"),
-    ("other_income", "その他の所得（一時・譲渡等）"),
+    ("other_income", "その他の所得"),  # 一時所得, 総合譲渡所得 and the like
 )
 ORIGINAL_INCOMES: tuple[str, ...] = ("salary_income", "business_income", "pension_income", "other_income")
 ADDED_INCOMES: tuple[str, ...] = tuple(name for name, _label in INCOMES if name not in ORIGINAL_INCOMES)
