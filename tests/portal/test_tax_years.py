@@ -8,8 +8,11 @@ import re
 from datetime import timedelta
 
 from madoguchi import jp
+from madoguchi.applications import operations
 from madoguchi.db import Database
-from tests.factories import make_tax
+from madoguchi.identity.actors import Actor
+from tests.documents.certificate_fixtures import TAX
+from tests.factories import make_tax, staff
 from tests.portal.conftest import Town, Towns, load, start, submit, url
 
 
@@ -90,3 +93,22 @@ def test_another_municipality_s_assessments_are_not_offered(towns: Towns, db: Da
     _started(towns.a, db, (2023, 2024, 2025))  # a's register only
     html = towns.b.client.get(_certificate_page(towns.b, db, years=(2025,))[0]).get_data(as_text=True)
     assert _options(html) == {"2025": "令和7年度（令和6年中所得）"}
+
+
+def test_a_resident_withdraws_an_approved_request_from_its_page(towns: Towns, db: Database) -> None:
+    town = towns.a
+    with db.transaction(town.tenant.id) as session:
+        tenant = session.merge(town.tenant)
+        make_tax(session, tenant, session.merge(town.person), 2025)
+        resident = Actor.of(session.merge(town.resident))
+        application = operations.create_draft(session, tenant, resident, "tax-certificate", TAX)
+        operations.submit(session, tenant, resident, application.id)
+        clerk = staff(session, tenant, "clerk")
+        for step in ("start_review", "approve"):
+            operations.transition(session, tenant, clerk, application.id, step)
+        application_id = application.id
+    page = url(town.tenant, f"/applications/{application_id}")
+    html = town.client.get(page).get_data(as_text=True)
+    assert "交付決定" in html and f"/applications/{application_id}/withdraw" in html
+    assert submit(town.client, page, {}, action=page + "/withdraw").status_code == 303
+    assert load(db, town.tenant, application_id).state == "withdrawn"
