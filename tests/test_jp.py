@@ -15,6 +15,7 @@ from madoguchi.jp import (
     fiscal_year_label_ja,
     fiscal_year_of,
     income_year_for_fiscal_year,
+    income_year_label_ja,
     individual_number_check_digit,
     is_katakana,
     is_valid_individual_number,
@@ -23,6 +24,7 @@ from madoguchi.jp import (
     mask_individual_number,
     normalize_input,
     normalize_postal_code,
+    tax_year_label_ja,
     to_wareki,
     wareki_year,
 )
@@ -170,6 +172,26 @@ def test_fiscal_year_runs_from_april_to_march(day: date, fiscal_year: int) -> No
 )
 def test_fiscal_year_labels(fiscal_year: int, label: str) -> None:
     assert fiscal_year_label_ja(fiscal_year) == label
+
+
+@pytest.mark.parametrize(
+    ("fiscal_year", "label"),
+    [
+        (2019, "令和元年度（平成30年中所得）"),  # FY2019 is 令和元年度; its income year ended in 平成
+        (2020, "令和2年度（令和元年中所得）"),  # 2019 spans 平成31年 and 令和元年: named by the era at its end
+        (2025, "令和7年度（令和6年中所得）"),
+        (2026, "令和8年度（令和7年中所得）"),
+        (1989, "平成元年度（昭和63年中所得）"),
+        (1990, "平成2年度（平成元年中所得）"),
+    ],
+)
+def test_tax_year_labels_name_the_fiscal_year_and_the_income_year(fiscal_year: int, label: str) -> None:
+    assert tax_year_label_ja(fiscal_year) == label
+
+
+def test_the_income_of_2019_is_reiwa_gannen_not_heisei_31() -> None:
+    assert income_year_label_ja(2019) == "令和元年"
+    assert income_year_label_ja(2018) == "平成30年"
 
 
 def test_tax_of_a_fiscal_year_is_based_on_the_previous_calendar_year() -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "fiscal_year_label_ja",
     "fiscal_year_of",
     "income_year_for_fiscal_year",
+    "income_year_label_ja",
     "individual_number_check_digit",
     "is_katakana",
     "is_valid_individual_number",
@@ -41,6 +42,7 @@ __all__ = [
     "normalize_input",
     "normalize_postal_code",
     "now",
+    "tax_year_label_ja",
     "to_wareki",
     "today",
     "wareki_year",
@@ -248,6 +250,21 @@ def income_year_for_fiscal_year(fy: int) -> int:
     令和8年度 (2026) inhabitant tax is assessed on the income of 2025.
     """
     return fy - 1
+
+
+def income_year_label_ja(year: int) -> str:
+    """Return the Japanese label of a calendar year of income: ``令和6年`` for 2024.
+
+    Like a fiscal year, a year that changed era is named by the era in force at its end: the income of 2019
+    (平成31年1月-4月 and 令和元年5月-12月) is ``令和元年`` 中所得, as the 令和元年分 tax returns were named.
+    """
+    name, year_in_era = wareki_year(date(year, 12, 31))
+    return _era_year_text(name, year_in_era)
+
+
+def tax_year_label_ja(fy: int) -> str:
+    """Return the label of an inhabitant tax year as certificates print it: ``令和7年度（令和6年中所得）``."""
+    return f"{fiscal_year_label_ja(fy)}（{income_year_label_ja(income_year_for_fiscal_year(fy))}中所得）"
 
 
 def age_on(birth: date, on: date) -> int:

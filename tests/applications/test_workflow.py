@@ -22,6 +22,7 @@ from madoguchi.errors import (
 )
 from madoguchi.outbox import OutboxMessage
 from madoguchi.registry.models import Person
+from tests.documents.certificate_fixtures import TAX
 from tests.factories import staff
 from tests.world import RESIDENCY
 
@@ -230,15 +231,10 @@ def test_auto_issue_turns_a_verified_submission_into_an_issued_certificate(db, t
 
 def test_auto_issue_that_the_register_cannot_support_leaves_the_submission_for_a_clerk(db, towns) -> None:
     town = towns[AUTO_ISSUE]
-    data = {
-        "requester": {"relationship": "self"},
-        "fiscal_year": 2023,
-        "kind": "income",
-        "purpose": "loan",
-        "copies": 1,
-        "delivery": "electronic",
-    }
-    application_id = _draft(db, town, key="tax-certificate", data=data)
+    # Only issuing finds out that the selected person is not in the household (a tax certificate of a year without
+    # an assessment, which this test used, is now refused when it is asked for: the test below, decision 0032).
+    data = {**RESIDENCY, "scope": "selected", "selected_members": ["99999999999"]}
+    application_id = _draft(db, town, data=data)
     _act(db, town, "submit", town.resident, application_id)
     with db.transaction(town.tenant.id) as session:
         application = repository.get(session, town.tenant.id, application_id)
@@ -247,6 +243,14 @@ def test_auto_issue_that_the_register_cannot_support_leaves_the_submission_for_a
     assert application.state == "submitted"
     assert actions[-1] == "auto_issue_declined"
     assert issued == []
+
+
+def test_a_tax_certificate_of_a_year_without_an_assessment_is_refused_when_drafted(db, towns) -> None:
+    town = towns[AUTO_ISSUE]
+    data = {**TAX, "fiscal_year": 2023, "kind": "income"}
+    with pytest.raises(ValidationFailed) as refused:
+        _draft(db, town, key="tax-certificate", data=data)
+    assert list(refused.value.errors or {}) == ["/fiscal_year"]
 
 
 def test_tax_certificate_is_auto_issued_from_the_assessment(db, towns) -> None:

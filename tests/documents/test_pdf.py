@@ -67,7 +67,7 @@ def test_the_tax_certificate_states_the_assessment_in_japanese(tmp_path: Path) -
     text = pdftotext(data, tmp_path)
     for expected in (
         "所得証明書",
-        "令和7年度（2024年分所得）",
+        "令和7年度（令和6年中所得）",
         spaced("渡邊　花子"),
         "3,000,000円",
         "平成2年1月15日",

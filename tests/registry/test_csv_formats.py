@@ -126,7 +126,9 @@ def test_column_constants_are_the_canonical_orders() -> None:
     assert RESIDENT_COLUMNS[22:24] == ("former_surname", "former_surname_kana")
     assert RESIDENT_COLUMNS[-1] == "alias_kana"
     assert len(RESIDENT_COLUMNS) == 35
-    assert len(TAX_COLUMNS) == 14
+    # The original 14, then the itemised ones (optional: decision 0032).
+    assert len(TAX_COLUMNS) == 44
+    assert TAX_COLUMNS[13] == "non_taxable"
     assert FACILITY_COLUMNS[6:12] == tuple(f"capacity_age_{age}" for age in range(6))
 
 

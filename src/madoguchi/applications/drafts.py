@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from madoguchi.applications import forms, repository
+from madoguchi.applications import forms, hooks, repository
 from madoguchi.applications.history import check_version, ensure_visible, flush, record, role_label
 from madoguchi.applications.models import Application
 from madoguchi.catalog import operations as catalog
@@ -74,10 +74,14 @@ def _check_prefilled_unchanged(application: Application, data: dict[str, Any]) -
     return result
 
 
-def _validate_draft(application: Application, data: dict[str, Any]) -> None:
+def _validate_draft(session: Session, application: Application, data: dict[str, Any]) -> None:
     errors = forms.field_errors(application.settings_snapshot["form"], data, partial=True)
     if errors:
         raise ValidationFailed("Some fields are not valid.", errors=errors)
+    refused = hooks.data_errors(session, application, data)
+    if refused:
+        # What the register says (no assessment for that year, ...) is told now, not found by a clerk later.
+        raise ValidationFailed(" ".join(m for messages in refused.values() for m in messages), errors=refused)
 
 
 def create_draft(
@@ -137,7 +141,7 @@ def create_draft(
     application.data = prefilled
     data = forms.normalize(settings["form"], data) if data else data
     merged = _check_prefilled_unchanged(application, data) if data else prefilled
-    _validate_draft(application, merged)
+    _validate_draft(session, application, merged)
     application.data = merged
     session.add(application)
     flush(session)
@@ -178,7 +182,7 @@ def update_draft(
     if not application.is_editable:
         raise Conflict(f"The application is '{application.state}' and can no longer be edited.")
     merged = _check_prefilled_unchanged(application, forms.normalize(application.settings_snapshot["form"], data))
-    _validate_draft(application, merged)
+    _validate_draft(session, application, merged)
     application.data = merged
     application.updated_at = utcnow()
     flush(session)

@@ -2,16 +2,17 @@
 
 The workflow (``operations``) runs the catalog's guards and actions by name. A few are another domain's work:
 ``issue_document`` signs a certificate and ``required_documents_present`` counts attachments (documents), and
-``notify_applicant`` also writes the resident's inbox notice (notify). Those domains sit above applications in
-the layers (docs/decisions/0016-layers.md), so they register their handler here when imported
-(``@on_action``, ``@on_guard``) and the composition root, ``madoguchi.app``, imports them. A guard or action
-that the catalog names but nobody handles is refused (409), never skipped.
+``notify_applicant`` also writes the resident's inbox notice (notify); what the register says of the answers (a tax
+certificate asked for a year with no assessment) is the documents' knowledge too. Those domains sit above applications
+in the layers (docs/decisions/0016-layers.md), so they register their handler here when imported
+(``@on_action``, ``@on_guard``, ``@on_data_check``) and the composition root, ``madoguchi.app``, imports them. A
+guard or action that the catalog names but nobody handles is refused (409), never skipped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -26,10 +27,33 @@ ActionHandler = Callable[[Session, "Tenant", "Application", "Actor", "Transition
 #: ``(session, application)``; raises a ``DomainError`` (usually ``ValidationFailed``) when the guard fails.
 GuardHandler = Callable[[Session, "Application"], None]
 
+#: ``(session, application, data)`` -> messages keyed by JSON pointer: what the register says of answers that
+#: validate against the form (no tax assessment for the year asked, say), so the applicant is told at once,
+#: not a clerk later. ``data`` may be a draft's: check only what it answers.
+DataCheck = Callable[[Session, "Application", dict[str, Any]], dict[str, list[str]]]
+
 _actions: dict[str, list[ActionHandler]] = {}
 _guards: dict[str, GuardHandler] = {}
+_data_checks: dict[str, DataCheck] = {}
 #: Document kinds the system may issue on its own, without a clerk (registered by documents).
 auto_issuable_kinds: set[str] = set()
+
+
+def on_data_check(document_kind: str) -> Callable[[DataCheck], DataCheck]:
+    """Register ``check`` for the answers of procedures whose output document is ``document_kind``."""
+
+    def register(check: DataCheck) -> DataCheck:
+        _data_checks[document_kind] = check
+        return check
+
+    return register
+
+
+def data_errors(session: Session, application: Application, data: dict[str, Any]) -> dict[str, list[str]]:
+    """What the register says of ``data`` (empty when the procedure's document has no check, or all is well)."""
+    kind = (application.settings_snapshot.get("output_document") or {}).get("kind")
+    check = _data_checks.get(kind) if kind else None
+    return check(session, application, data) if check is not None else {}
 
 
 def on_action(name: str) -> Callable[[ActionHandler], ActionHandler]:

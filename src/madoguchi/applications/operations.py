@@ -59,6 +59,9 @@ def _guard(
         errors = forms.field_errors(settings["form"], application.data)
         if errors:
             raise ValidationFailed("The application is not complete.", errors=errors)
+        refused = hooks.data_errors(session, application, application.data)
+        if refused:
+            raise ValidationFailed(" ".join(m for messages in refused.values() for m in messages), errors=refused)
     elif guard == "identity_assurance_met":
         if settings.get("identity_assurance") == "verified" and role == APPLICANT_ROLE and not actor.is_verified:
             raise Forbidden(

@@ -19,8 +19,17 @@ from madoguchi import jp
 from madoguchi.applications.models import Application
 from madoguchi.crypto import DataKeyMissing, Sealer
 from madoguchi.errors import Conflict
+from madoguchi.registry import repository as registry_repository
+from madoguchi.registry import tax_items
 from madoguchi.registry.models import Person, TaxAssessment
 from madoguchi.tenancy.models import Tenant
+
+
+class NotIssuable(Conflict):
+    """The register cannot support the document asked for (no assessment of that year, ...): the clerk is told
+    why, and the application can still be rejected with that reason or withdrawn (decision 0032)."""
+
+    slug, title = "not-issuable", "The register cannot support this certificate"
 
 
 def new_serial(tenant: Tenant, today: date) -> str:
@@ -230,27 +239,69 @@ def for_rendering(
     return {**content, "persons": rendered}
 
 
+# --- 課税・所得証明書 ------------------------------------------------------------------------------------------------
+
+
+def tax_request_errors(session: Session, application: Application, data: dict[str, Any]) -> dict[str, list[str]]:
+    """What the register says of a tax certificate request (``data``, a draft's or a complete one): no
+    assessment of that year (with the 1月1日 rule when the person moved here after 1 January), or a 非課税証明書
+    asked for a year the person was taxed. Empty when the register supports it, or cannot tell (no linked person:
+    a clerk checks)."""
+    fiscal_year = data.get("fiscal_year")
+    if application.applicant_person_id is None or not isinstance(fiscal_year, int):
+        return {}
+    person_id = application.applicant_person_id
+    assessment = registry_repository.find_tax_assessment(session, application.tenant_id, person_id, fiscal_year)
+    if assessment is None:
+        person = registry_repository.find_person(session, application.tenant_id, person_id)
+        if person is not None and tax_items.latest_year_assessed_elsewhere(person.became_resident_on) >= fiscal_year:
+            message = tax_items.LIVED_ELSEWHERE.format(
+                since=person.became_resident_on.isoformat(), fiscal_year=fiscal_year
+            )
+        else:
+            message = tax_items.NO_ASSESSMENT.format(fiscal_year=fiscal_year)
+        return {"/fiscal_year": [message]}
+    if data.get("kind") == "non_taxable" and not assessment.non_taxable:
+        return {"/kind": [tax_items.TAXED_THAT_YEAR.format(fiscal_year=fiscal_year)]}
+    return {}
+
+
+def _given(assessment: TaxAssessment, columns: tuple[tuple[str, str], ...]) -> dict[str, int] | None:
+    """The items of one section, or None when the register did not itemise it (a file of the original format)."""
+    values = {name: getattr(assessment, name) for name, _label in columns}
+    if all(value is None for value in values.values()):
+        return None
+    return {name: value or 0 for name, value in values.items()}
+
+
 def tax_certificate(session: Session, application: Application) -> dict[str, Any]:
+    """課税証明書 (income, deductions, dependants, taxes), 所得証明書 (income only) or 非課税証明書 (a year the person
+    was not taxed), of the fiscal year asked, from the register. The year is labelled as certificates label it:
+    令和7年度（令和6年中所得）."""
     person = _applicant_person(session, application)
     data = application.data
-    fiscal_year = data.get("fiscal_year")
-    assessment = session.execute(
-        select(TaxAssessment).where(TaxAssessment.person_id == person.id, TaxAssessment.fiscal_year == fiscal_year)
-    ).scalar_one_or_none()
-    if assessment is None:
-        raise Conflict(f"There is no tax assessment of fiscal year {fiscal_year} for the applicant.")
+    refused = tax_request_errors(session, application, data)
+    if refused:
+        raise NotIssuable(next(iter(refused.values()))[0])
+    fiscal_year = data["fiscal_year"]
+    assessment = registry_repository.find_tax_assessment(session, application.tenant_id, person.id, fiscal_year)
+    assert assessment is not None  # tax_request_errors said so
     kind = data.get("kind", "taxation")
-    if kind == "non_taxable" and not assessment.non_taxable:
-        raise Conflict("The applicant was taxed in that fiscal year: a non-taxable certificate cannot be issued.")
+    income_year = jp.income_year_for_fiscal_year(fiscal_year)
     content: dict[str, Any] = {
         "kind": kind,
         "fiscal_year": fiscal_year,
-        "fiscal_year_label": jp.fiscal_year_label_ja(assessment.fiscal_year),
-        "income_year": jp.income_year_for_fiscal_year(assessment.fiscal_year),
+        "fiscal_year_label": jp.fiscal_year_label_ja(fiscal_year),
+        "income_year": income_year,
+        "income_year_label": jp.income_year_label_ja(income_year),
+        "year_label": jp.tax_year_label_ja(fiscal_year),
         "name": person.full_name,
         "name_kana": person.full_name_kana,
         "birth_date": person.birth_date.isoformat(),
         "address_on_jan1": assessment.address_on_jan1,
+        "revenues": _given(assessment, tax_items.REVENUES) or {},
+        # Every kind of income, 0 where there was none; the original four are always in the register.
+        "incomes": {name: getattr(assessment, name) or 0 for name, _label in tax_items.INCOMES},
         "income": {
             "salary": assessment.salary_income,
             "business": assessment.business_income,
@@ -258,14 +309,31 @@ def tax_certificate(session: Session, application: Application) -> dict[str, Any
             "other": assessment.other_income,
             "total": assessment.total_income,
         },
-        "deductions": assessment.deductions,
-        "taxable_income": assessment.taxable_income,
-        "dependents": assessment.dependents,
         "non_taxable": assessment.non_taxable,
         "copies": data.get("copies", 1),
     }
-    if kind in ("taxation", "non_taxable"):
-        content["tax"] = {"municipal": assessment.municipal_tax, "prefectural": assessment.prefectural_tax}
+    if kind == "income":
+        return content  # 所得証明書: income only
+    content["deductions"] = assessment.deductions
+    content["deduction_items"] = _given(assessment, tax_items.DEDUCTIONS)
+    content["dependents"] = assessment.dependents
+    content["dependent_counts"] = _given(assessment, tax_items.DEPENDENTS)
+    if kind == "taxation":
+        content["taxable_income"] = assessment.taxable_income
+        parts = _given(assessment, tax_items.TAX_PARTS) or {}
+        forest = assessment.forest_environment_tax
+        content["tax"] = {
+            "municipal": assessment.municipal_tax,
+            "prefectural": assessment.prefectural_tax,
+            **parts,
+            # 森林環境税 exists from fiscal 2024 only: before it the line is not printed at all (nor when the
+            # municipality's file did not give it).
+            **(
+                {tax_items.FOREST_ENVIRONMENT_TAX[0]: forest}
+                if fiscal_year >= tax_items.FOREST_ENVIRONMENT_TAX_FROM and forest is not None
+                else {}
+            ),
+        }
     return content
 
 

@@ -23,6 +23,8 @@ from madoguchi.identity.actors import Actor
 from madoguchi.tenancy.models import Tenant
 
 hooks.auto_issuable_kinds.update(document_content.AUTO_ISSUABLE)
+# A tax certificate the register cannot support is refused when it is asked for, not when a clerk issues it.
+hooks.on_data_check("tax_certificate")(document_content.tax_request_errors)
 
 
 @hooks.on_action("issue_document")

@@ -29,6 +29,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from madoguchi import jp
+from madoguchi.registry import tax_items
 
 FONT_NAME = "MadoguchiCertificateFont"
 #: File names of the IPAex fonts as Debian (fonts-ipaexfont-gothic / -mincho) and upstream ship them. Gothic
@@ -231,21 +232,89 @@ def _residency_lines(content: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _tax_lines(content: dict[str, Any]) -> list[tuple[str, str]]:
-    income = content.get("income") or {}
+    """The items of a 課税・所得・非課税証明書 (decision 0032): the year labelled 令和7年度（令和6年中所得）, 収入 and
+    所得 by kind, then (課税・非課税) the 所得控除 item by item and the dependants by kind, then (課税) 所得割 and
+    均等割 of each inhabitant tax and, from 令和6年度, the 森林環境税. Content issued before the items existed
+    (``incomes`` absent) prints its totals, with the same labels."""
+    if "incomes" not in content:
+        return _tax_lines_without_items(content)
+    label = content.get("year_label") or f"{content.get('fiscal_year_label', '')}"
     lines = [
-        ("年度", f"{content.get('fiscal_year_label', '')}（{content.get('income_year', '')}年分所得）"),
+        ("年度", label),
         ("氏名", content.get("name") or ""),
         ("フリガナ", content.get("name_kana") or ""),
         ("生年月日", _wareki(content.get("birth_date"))),
-        ("1月1日現在の住所", content.get("address_on_jan1") or ""),
+        (_january_first(content.get("fiscal_year")), content.get("address_on_jan1") or ""),
+    ]
+    # Kinds of revenue and income the person had none of are left out (合計所得金額 says there is no other), but for
+    # 給与 which every reader looks for first.
+    revenues = content.get("revenues") or {}
+    lines.extend(
+        (title, _yen(revenues[name]))
+        for name, title in tax_items.REVENUES
+        if name in revenues and (revenues[name] or name == "salary_revenue")
+    )
+    incomes = content.get("incomes") or {}
+    lines.extend(
+        (title, _yen(incomes.get(name)))
+        for name, title in tax_items.INCOMES
+        if incomes.get(name) or name == "salary_income"
+    )
+    lines.append(("合計所得金額", _yen((content.get("income") or {}).get("total"))))
+    if "deductions" in content:
+        items = content.get("deduction_items")
+        if items:
+            lines.extend((title, _yen(items.get(name))) for name, title in tax_items.DEDUCTIONS if items.get(name))
+        lines.append(("所得控除額合計", _yen(content.get("deductions"))))
+    if "taxable_income" in content:
+        lines.append(("課税標準額", _yen(content.get("taxable_income"))))
+    if "dependents" in content:
+        counts = content.get("dependent_counts")
+        if counts:
+            lines.extend((title, f"{int(counts.get(name) or 0)}人") for name, title in tax_items.DEPENDENTS)
+        lines.append(("扶養親族の数", f"{int(content.get('dependents') or 0)}人"))
+    tax = content.get("tax")
+    if tax is not None:
+        for total, title, parts in (
+            ("municipal", "市町村民税額", tax_items.TAX_PARTS[:2]),
+            ("prefectural", "道府県民税額", tax_items.TAX_PARTS[2:]),
+        ):
+            lines.extend((part_title, _yen(tax[name])) for name, part_title in parts if name in tax)
+            lines.append((title, _yen(tax.get(total))))
+        forest, forest_title = tax_items.FOREST_ENVIRONMENT_TAX
+        if forest in tax:
+            lines.append((f"{forest_title}（国税）", _yen(tax[forest])))
+    if content.get("non_taxable"):
+        lines.append(("課税状況", "非課税"))
+    return lines
+
+
+def _january_first(fiscal_year: Any) -> str:
+    """The label of the address that decides who taxes: 1 January of the fiscal year (令和7年1月1日現在の住所;
+    fiscal 2019's is 平成31年1月1日, before the era changed)."""
+    if not fiscal_year:
+        return "1月1日現在の住所"
+    return f"{jp.to_wareki(date(int(fiscal_year), 1, 1))}現在の住所"
+
+
+def _tax_lines_without_items(content: dict[str, Any]) -> list[tuple[str, str]]:
+    income = content.get("income") or {}
+    fiscal_year = content.get("fiscal_year")
+    year = jp.tax_year_label_ja(int(fiscal_year)) if fiscal_year else content.get("fiscal_year_label", "")
+    lines = [
+        ("年度", year),
+        ("氏名", content.get("name") or ""),
+        ("フリガナ", content.get("name_kana") or ""),
+        ("生年月日", _wareki(content.get("birth_date"))),
+        (_january_first(fiscal_year), content.get("address_on_jan1") or ""),
         ("給与所得", _yen(income.get("salary"))),
-        ("事業所得", _yen(income.get("business"))),
-        ("年金所得", _yen(income.get("pension"))),
+        ("営業等所得", _yen(income.get("business"))),
+        ("雑所得（公的年金等）", _yen(income.get("pension"))),
         ("その他の所得", _yen(income.get("other"))),
         ("合計所得金額", _yen(income.get("total"))),
-        ("所得控除額", _yen(content.get("deductions"))),
+        ("所得控除額合計", _yen(content.get("deductions"))),
         ("課税標準額", _yen(content.get("taxable_income"))),
-        ("扶養人数", f"{content.get('dependents', 0)}人"),
+        ("扶養親族の数", f"{content.get('dependents', 0)}人"),
     ]
     tax = content.get("tax")
     if tax is not None:

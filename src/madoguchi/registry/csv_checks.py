@@ -3,7 +3,7 @@ disagree), every problem a RowError at the line where its row starts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -11,13 +11,13 @@ from typing import Any
 from madoguchi.jp import (
     fiscal_year_of,
 )
+from madoguchi.registry import tax_items
 from madoguchi.registry.csv_fields import (
     ADDRESS_COLUMNS,
     CAPACITY_COLUMNS,
     CARD_HOLDERS,
     FOREIGN_RESIDENT_ITEMS,
     HEAD_OF_HOUSEHOLD,
-    INCOME_COLUMNS,
     MID_TO_LONG_TERM,
     MIN_BIRTH_YEAR,
     MIN_FISCAL_YEAR,
@@ -209,15 +209,26 @@ def check_residents(records: list[CsvRecord]) -> Iterator[RowError]:
                     )
 
 
+def _sum_of(values: dict[str, Any], columns: Iterable[str]) -> int:
+    return sum(values.get(column) or 0 for column in columns)
+
+
+def _itemised(values: dict[str, Any], columns: Iterable[str]) -> bool:
+    """Whether the row gives any of ``columns`` (an empty or absent one is 'not itemised')."""
+    return any(values.get(column) is not None for column in columns)
+
+
 def check_tax(record: CsvRecord, today: date) -> Iterator[tuple[str | None, str]]:
     values, raw = record.values, record.raw
     latest = fiscal_year_of(today) + 1
     if record.has("fiscal_year") and not MIN_FISCAL_YEAR <= values["fiscal_year"] <= latest:
         yield "fiscal_year", f"outside {MIN_FISCAL_YEAR}-{latest}: {shown(raw['fiscal_year'])}"
-    if record.has(*INCOME_COLUMNS, "total_income"):
-        expected = sum(values[column] for column in INCOME_COLUMNS)
+    incomes = [name for name, _label in tax_items.INCOMES]
+    if record.has(*incomes, "total_income"):
+        expected = _sum_of(values, incomes)
         if values["total_income"] != expected:
             yield "total_income", f"not the sum of the incomes ({expected:,}): {shown(raw['total_income'])}"
+    yield from _check_tax_items(record)
     if record.has("total_income", "deductions", "taxable_income"):
         # 課税標準額 is rounded down to the thousand yen (地方税法 20条の4の2).
         expected = max(0, values["total_income"] - values["deductions"]) // 1000 * 1000
@@ -233,6 +244,46 @@ def check_tax(record: CsvRecord, today: date) -> Iterator[tuple[str | None, str]
         and (values["municipal_tax"] or values["prefectural_tax"])
     ):
         yield "non_taxable", "true but municipal_tax or prefectural_tax is not 0"
+
+
+def _check_tax_items(record: CsvRecord) -> Iterator[tuple[str | None, str]]:
+    """The itemised columns (decision 0032): each group adds up to its total, when the row gives it."""
+    values, raw = record.values, record.raw
+    for revenue, income in (("salary_revenue", "salary_income"), ("pension_revenue", "pension_income")):
+        if record.has(revenue, income) and values[revenue] is not None and values[income] > values[revenue]:
+            yield income, f"more than {revenue} ({values[revenue]:,}): {shown(raw[income])}"
+    deductions = [name for name, _label in tax_items.DEDUCTIONS]
+    if record.has("deductions", *deductions) and _itemised(values, deductions):
+        expected = _sum_of(values, deductions)
+        if values["deductions"] != expected:
+            yield "deductions", f"not the sum of the itemised deductions ({expected:,}): {shown(raw['deductions'])}"
+    counted = tax_items.DEPENDENT_KINDS_COUNTED
+    if record.has("dependents", *counted) and _itemised(values, counted):
+        expected = _sum_of(values, counted)
+        if values["dependents"] != expected:
+            yield (
+                "dependents",
+                f"not general + specific + elderly + young dependents ({expected}): {shown(raw['dependents'])}",
+            )
+    if (values.get("qualifying_spouse") or 0) > 1:
+        yield "qualifying_spouse", f"not 0 or 1: {shown(raw['qualifying_spouse'])}"
+    if (values.get("cohabiting_elderly_parents") or 0) > (values.get("elderly_dependents") or 0):
+        yield (
+            "cohabiting_elderly_parents",
+            f"more than elderly_dependents, of which they are a part: {shown(raw['cohabiting_elderly_parents'])}",
+        )
+    for total, parts in tax_items.TAX_TOTALS.items():
+        if record.has(total, *parts) and _itemised(values, parts):
+            expected = _sum_of(values, parts)
+            if values[total] != expected:
+                yield total, f"not {parts[0]} + {parts[1]} ({expected:,}): {shown(raw[total])}"
+    forest = tax_items.FOREST_ENVIRONMENT_TAX[0]
+    if record.has(forest, "fiscal_year") and values[forest] is not None:
+        fiscal_year = values["fiscal_year"]
+        levied = fiscal_year >= tax_items.FOREST_ENVIRONMENT_TAX_FROM
+        allowed = (0, tax_items.FOREST_ENVIRONMENT_TAX_YEN) if levied else (0,)
+        if values[forest] not in allowed or (values[forest] and values.get("non_taxable")):
+            yield forest, f"must be {tax_items.forest_environment_tax_rule(fiscal_year)}: {shown(raw[forest])}"
 
 
 def check_tax_rows(records: list[CsvRecord]) -> Iterator[RowError]:

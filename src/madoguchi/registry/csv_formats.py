@@ -8,7 +8,9 @@ columns in any order:
   households by ``household_code``; a removed person (除票: moved out, died, struck off) keeps a row with
   ``removed_on`` and ``removal_reason``, and a foreign resident's row carries the items of 住民基本台帳法30条の45
   (``foreign_resident_category`` and what that 区分 states) instead of 本籍・筆頭者;
-* ``tax`` — inhabitant tax assessments (住民税の課税情報): one row per taxpayer and fiscal year;
+* ``tax`` — inhabitant tax assessments (住民税の課税情報): one row per taxpayer and fiscal year, with the totals
+  and, optionally, the items a certificate states (収入, 所得 by kind, each 所得控除, dependants by kind, 所得割 and
+  均等割, 森林環境税: ``registry.tax_items``); a file without those columns imports as before;
 * ``facilities`` — childcare facilities (保育施設) with their capacity per age class.
 
 :func:`parse_registry_csv` reports *every* problem, each with the physical line it starts on (the
@@ -38,6 +40,7 @@ from datetime import date
 from typing import Any, TextIO
 
 from madoguchi.jp import today as japan_today
+from madoguchi.registry import tax_items
 from madoguchi.registry.csv_checks import (
     CsvRecord,
     RowCheck,
@@ -202,13 +205,20 @@ _TAX_SPEC: tuple[_Column, ...] = (
     _Column("fiscal_year", year),
     _Column("address_on_jan1", as_given),  # 1月1日現在の住所
     *(_Column(name, amount) for name in INCOME_COLUMNS),
-    _Column("total_income", amount),  # 総所得金額
-    _Column("deductions", amount),  # 所得控除額
+    _Column("total_income", amount),  # 合計所得金額
+    _Column("deductions", amount),  # 所得控除額合計
     _Column("taxable_income", amount),  # 課税標準額
     _Column("municipal_tax", amount),  # 市町村民税
     _Column("prefectural_tax", amount),  # 道府県民税
     _Column("dependents", count),  # 扶養人数
     _Column("non_taxable", boolean),  # 非課税
+    # The itemised format (decision 0032): optional columns, each may be absent or empty (not itemised).
+    *(_Column(name, amount, required=False, may_be_absent=True) for name, _label in tax_items.REVENUES),
+    *(_Column(name, amount, required=False, may_be_absent=True) for name in tax_items.ADDED_INCOMES),
+    *(_Column(name, amount, required=False, may_be_absent=True) for name, _label in tax_items.DEDUCTIONS),
+    *(_Column(name, count, required=False, may_be_absent=True) for name, _label in tax_items.DEPENDENTS),
+    *(_Column(name, amount, required=False, may_be_absent=True) for name, _label in tax_items.TAX_PARTS),
+    _Column(tax_items.FOREST_ENVIRONMENT_TAX[0], amount, required=False, may_be_absent=True),
 )
 
 _FACILITY_SPEC: tuple[_Column, ...] = (

@@ -188,6 +188,38 @@ class TaxAssessment(TenantScoped, Base):
     prefectural_tax: Mapped[int]
     dependents: Mapped[int]
     non_taxable: Mapped[bool]
+    # The itemised items (registry.tax_items; migration 0025). None where the municipality's file did not
+    # itemise them (a file of the original format): the certificate then states the totals above only.
+    salary_revenue: Mapped[int | None]  # 給与収入
+    pension_revenue: Mapped[int | None]  # 公的年金等収入
+    miscellaneous_income: Mapped[int | None]  # 雑所得（その他）
+    real_estate_income: Mapped[int | None]  # 不動産所得
+    dividend_income: Mapped[int | None]  # 配当所得
+    casualty_loss_deduction: Mapped[int | None]  # 雑損控除
+    medical_expense_deduction: Mapped[int | None]  # 医療費控除
+    social_insurance_deduction: Mapped[int | None]  # 社会保険料控除
+    mutual_aid_deduction: Mapped[int | None]  # 小規模企業共済等掛金控除
+    life_insurance_deduction: Mapped[int | None]  # 生命保険料控除
+    earthquake_insurance_deduction: Mapped[int | None]  # 地震保険料控除
+    disability_deduction: Mapped[int | None]  # 障害者控除
+    widow_deduction: Mapped[int | None]  # 寡婦控除
+    single_parent_deduction: Mapped[int | None]  # ひとり親控除
+    working_student_deduction: Mapped[int | None]  # 勤労学生控除
+    spouse_deduction: Mapped[int | None]  # 配偶者控除
+    spouse_special_deduction: Mapped[int | None]  # 配偶者特別控除
+    dependent_deduction: Mapped[int | None]  # 扶養控除
+    basic_deduction: Mapped[int | None]  # 基礎控除
+    qualifying_spouse: Mapped[int | None]  # 控除対象配偶者 (0 or 1)
+    general_dependents: Mapped[int | None]  # 一般扶養
+    specific_dependents: Mapped[int | None]  # 特定扶養 (19-22)
+    elderly_dependents: Mapped[int | None]  # 老人扶養 (70+)
+    cohabiting_elderly_parents: Mapped[int | None]  # うち同居老親等
+    young_dependents: Mapped[int | None]  # 年少扶養 (under 16: counted, no deduction)
+    municipal_income_levy: Mapped[int | None]  # 市町村民税 所得割
+    municipal_per_capita_levy: Mapped[int | None]  # 市町村民税 均等割
+    prefectural_income_levy: Mapped[int | None]  # 道府県民税 所得割
+    prefectural_per_capita_levy: Mapped[int | None]  # 道府県民税 均等割
+    forest_environment_tax: Mapped[int | None]  # 森林環境税 (国税, from fiscal 2024)
 
     person: Mapped[Person] = relationship()
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from madoguchi.audit import operations as audit
 from madoguchi.crypto import Sealer
 from madoguchi.db import new_id
+from madoguchi.registry import tax_items
 from madoguchi.registry.csv_fields import FOREIGN_RESIDENT_ITEMS
 from madoguchi.registry.csv_formats import PROGRESS_EVERY, RowError
 from madoguchi.registry.models import Facility, Household, Person, TaxAssessment, format_address
@@ -60,6 +61,7 @@ TAX_FIELDS = (
     "prefectural_tax",
     "dependents",
     "non_taxable",
+    *tax_items.ITEMISED_COLUMNS,
 )
 FACILITY_FIELDS = ("name_ja", "name_en", "kind", "postal_code", "address", "accepts_short_hours")
 
@@ -192,7 +194,9 @@ def import_tax(
         if assessment is None:
             assessment = TaxAssessment(tenant_id=tenant_id, person_id=person_id)
             session.add(assessment)
-        return created, _set(assessment, row, TAX_FIELDS)
+        # A file without the itemised columns (an older format) states only totals: items held from an earlier
+        # file would no longer add up to them, so they are cleared rather than left as they were.
+        return created, _set(assessment, {**dict.fromkeys(tax_items.ITEMISED_COLUMNS), **row}, TAX_FIELDS)
 
     return _run(ImportReport("tax"), rows, lines, import_row, progress)
 

@@ -1,4 +1,4 @@
-"""Queries over the resident register that pages make. Every function takes (session, tenant_id, ...)."""
+"""Queries over the resident register and the tax assessments. Every function takes (session, tenant_id, ...)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from madoguchi.registry.models import Person
+from madoguchi.registry.models import Person, TaxAssessment
 
 
 def find_person(session: Session, tenant_id: uuid.UUID, person_id: uuid.UUID) -> Person | None:
@@ -48,3 +48,22 @@ def search_people(
         stmt = stmt.where(Person.resident_code == resident_code)
     order = (Person.family_name_kana, Person.given_name_kana, Person.birth_date, Person.id)
     return list(session.execute(stmt.order_by(*order).limit(limit)).scalars())
+
+
+def tax_years(session: Session, tenant_id: uuid.UUID, person_id: uuid.UUID) -> list[int]:
+    """The fiscal years the register has a tax assessment of the person for, newest first."""
+    stmt = select(TaxAssessment.fiscal_year).where(
+        TaxAssessment.tenant_id == tenant_id, TaxAssessment.person_id == person_id
+    )
+    return sorted(session.execute(stmt).scalars(), reverse=True)
+
+
+def find_tax_assessment(
+    session: Session, tenant_id: uuid.UUID, person_id: uuid.UUID, fiscal_year: int
+) -> TaxAssessment | None:
+    stmt = select(TaxAssessment).where(
+        TaxAssessment.tenant_id == tenant_id,
+        TaxAssessment.person_id == person_id,
+        TaxAssessment.fiscal_year == fiscal_year,
+    )
+    return session.execute(stmt).scalar_one_or_none()

@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 
 from madoguchi import jp
 from madoguchi.applications import forms
+from madoguchi.registry import tax_items
 from madoguchi.registry.models import Person
 from madoguchi.web.i18n import localized
 
@@ -48,6 +49,8 @@ class Field:
     children: list[Field] = field(default_factory=list)
     #: For a row of a list of objects: its 1-based number ("Guardian 2").
     row: int | None = None
+    #: What the municipality's data adds to the hint (the 1月1日 rule for someone who moved here).
+    note: str = ""
 
     @property
     def id(self) -> str:
@@ -68,6 +71,8 @@ class Field:
         example = self.schema.get("x-placeholder")
         if example:
             hint = f"{hint} {_('For example: %(example)s', example=example)}".strip()
+        if self.note:
+            hint = f"{hint} {self.note}".strip()
         return hint or None
 
     @property
@@ -137,6 +142,10 @@ class Choices:
 
     household_members: Options = field(default_factory=list)
     facilities: Options = field(default_factory=list)
+    #: The fiscal years the register has a tax assessment of the applicant for (None: not known, every year
+    #: since the form's minimum is offered and the answer is checked when it is saved), and why some are not.
+    fiscal_years: list[int] | None = None
+    fiscal_year_note: str = ""
 
 
 def household_member_options(members: Iterable[Person]) -> Options:
@@ -154,16 +163,55 @@ def _enum_options(schema: Mapping[str, Any]) -> Options:
     return [(str(v), localized(titles.get(str(v))) or str(v)) for v in schema.get("enum", [])]
 
 
+def tax_year_title(year: int) -> str:
+    """A fiscal year of inhabitant tax as certificates name it: 令和7年度（令和6年中所得） / FY2025 (income of 2024)."""
+    income_year = jp.income_year_for_fiscal_year(year)
+    return localized({"ja": jp.tax_year_label_ja(year), "en": f"FY{year} (income of {income_year})"})
+
+
+def tax_year_options(years: list[int]) -> Options:
+    """The given fiscal years, newest first, as a certificate names them."""
+    return [(str(year), tax_year_title(year)) for year in sorted(years, reverse=True)]
+
+
 def fiscal_year_options(minimum: int, today: date | None = None) -> Options:
-    """The fiscal years a certificate can be asked for, newest first: 令和8年度（2026年度） / FY2026."""
-    today = today or jp.today()
-    newest = today.year if today.month >= 4 else today.year - 1
-    options = []
-    for year in range(newest, minimum - 1, -1):
-        era, era_year = jp.wareki_year(date(year, 4, 1))
-        japanese = f"{era}{'元' if era_year == 1 else era_year}年度（{year}年度）"
-        options.append((str(year), localized({"ja": japanese, "en": f"FY{year} (April {year} – March {year + 1})"})))
-    return options
+    """Every fiscal year a certificate can be asked for, newest first (when the applicant's years are not known)."""
+    newest = jp.fiscal_year_of(today or jp.today())
+    return tax_year_options(list(range(minimum, newest + 1)))
+
+
+def tax_year_note(years: list[int], became_resident_on: date | None, today: date | None = None) -> str:
+    """Why years are missing from the list: no assessment at all, or (the 1月1日 rule) the person lived elsewhere
+    on 1 January of the recent ones; empty when nothing needs saying."""
+    notes = []
+    if not years:
+        notes.append(_("This municipality has no inhabitant tax assessment for you."))
+    if became_resident_on is not None:
+        elsewhere = tax_items.latest_year_assessed_elsewhere(became_resident_on)
+        if elsewhere >= jp.fiscal_year_of(today or jp.today()) - RECENT_YEARS:
+            notes.append(
+                _(
+                    "You became a resident here on %(since)s. The tax of a fiscal year is assessed by the municipality"
+                    " where you lived on 1 January of it: for %(year)s and earlier, ask the municipality where you"
+                    " lived then.",
+                    since=_date_text(became_resident_on),
+                    year=_fiscal_year_text(elsewhere),
+                )
+            )
+    return " ".join(notes)
+
+
+#: How far back the portal explains the 1月1日 rule to someone who moved here (certificates are asked for the
+#: last few years).
+RECENT_YEARS = 5
+
+
+def _date_text(day: date) -> str:
+    return localized({"ja": jp.to_wareki(day), "en": day.isoformat()})
+
+
+def _fiscal_year_text(year: int) -> str:
+    return localized({"ja": jp.fiscal_year_label_ja(year), "en": f"FY{year}"})
 
 
 def _node(pointer: str, schema: dict[str, Any], required: bool, prefilled: set[str], choices: Choices) -> Field:
@@ -198,9 +246,11 @@ def _node(pointer: str, schema: dict[str, Any], required: bool, prefilled: set[s
         return Field(pointer, schema, "checkbox", required)
     if kind == "integer":
         if widget == "fiscal-year":
-            return Field(
-                pointer, schema, "select", required, options=fiscal_year_options(int(schema.get("minimum", 2019)))
+            years = choices.fiscal_years
+            options = (
+                tax_year_options(years) if years is not None else fiscal_year_options(int(schema.get("minimum", 2019)))
             )
+            return Field(pointer, schema, "select", required, options=options, note=choices.fiscal_year_note)
         return Field(pointer, schema, "number", required)
     if "enum" in schema:
         return Field(
@@ -409,7 +459,82 @@ def friendly(form: Mapping[str, Any], pointer: str, message: str) -> str:
         return _("Enter a whole number, like 3.") if kind == "integer" else _("Check this answer.")
     if message == "is not a field of this form":
         return _("This is not a question of this form.")
-    return _("Check this answer.")
+    return _register_words(message, clerk=False) or _("Check this answer.")
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """A regular expression matching ``template`` filled in: ``{fiscal_year}`` a year, ``{since}`` an ISO date."""
+    fields = {"fiscal_year": "(?P<fiscal_year>[0-9]{4})", "since": "(?P<since>[0-9]{4}-[0-9]{2}-[0-9]{2})"}
+    parts = re.split(r"\{(\w+)\}", template)
+    seen: set[str] = set()
+    pattern = ""
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            pattern += re.escape(part)
+        else:
+            pattern += f"(?P={part})" if part in seen else fields[part]
+            seen.add(part)
+    return re.compile(f"^{pattern}$")
+
+
+_REGISTER_PATTERNS = {
+    "no_assessment": _pattern(tax_items.NO_ASSESSMENT),
+    "lived_elsewhere": _pattern(tax_items.LIVED_ELSEWHERE),
+    "taxed": _pattern(tax_items.TAXED_THAT_YEAR),
+}
+
+
+def _register_words(message: str, *, clerk: bool) -> str | None:
+    """What the register said of an answer (``registry.tax_items``) in the reader's language: to the resident
+    ("you"), or to the clerk (the person in the third person). None for any other message."""
+    found = next(((kind, m) for kind, pattern in _REGISTER_PATTERNS.items() if (m := pattern.match(message))), None)
+    if found is None:
+        return None
+    kind, match = found
+    year = int(match["fiscal_year"])
+    since = match.groupdict().get("since")
+    params = {
+        "year": _fiscal_year_text(year),
+        "day": _date_text(date(year, 1, 1)),
+        "since": _date_text(date.fromisoformat(since)) if since else "",
+    }
+    words = {
+        "no_assessment": (
+            _(
+                "There is no tax assessment of %(year)s for you: choose a year from the list. A new fiscal year's"
+                " assessments are usually ready in June.",
+                **params,
+            ),
+            _("The register has no tax assessment of %(year)s for this person.", **params),
+        ),
+        "lived_elsewhere": (
+            _(
+                "On %(day)s you lived in another municipality (you became a resident here on %(since)s). The tax of"
+                " %(year)s was assessed by the municipality where you lived on that day: ask that municipality for"
+                " this certificate.",
+                **params,
+            ),
+            _(
+                "The person lived in another municipality on %(day)s (resident here since %(since)s): that"
+                " municipality assessed the tax of %(year)s.",
+                **params,
+            ),
+        ),
+        "taxed": (
+            _(
+                "You were taxed in %(year)s, so a certificate of non-taxation cannot be issued: choose a tax"
+                " certificate or an income certificate.",
+                **params,
+            ),
+            _("The person was taxed in %(year)s: a certificate of non-taxation cannot be issued.", **params),
+        ),
+    }
+    return words[kind][1 if clerk else 0]
+
+
+def register_reason(message: str) -> str | None:
+    """Why the register cannot support a certificate, worded for the clerk, or None for another message."""
+    return _register_words(message, clerk=True)
 
 
 def page_errors(

@@ -33,6 +33,7 @@ from madoguchi.console.views.common import (
     bp,
 )
 from madoguchi.context import current_tenant, db_session
+from madoguchi.documents.content import NotIssuable
 from madoguchi.errors import (
     Conflict,
     Forbidden,
@@ -192,6 +193,15 @@ def take_transition(application_id: uuid.UUID) -> ResponseReturnValue:
         fresh = _load(application_id)
         if not isinstance(error, InvalidTransition) and fresh.lock_version != _posted_version():
             return _changed_meanwhile(application_id)
+        if isinstance(error, NotIssuable):
+            # Say why, and the ways on: the request is not stuck in 交付決定 (decision 0032).
+            reason = schema_form.register_reason(error.detail or "") or error.detail
+            message = _(
+                "The certificate cannot be issued. %(reason)s Reject the request with this reason (the applicant is"
+                " told), or the applicant may withdraw it.",
+                reason=reason,
+            )
+            return _application_page(fresh, errors={"form": [message]}, status=409)
         return _application_page(fresh, errors={"form": [_("This action is not possible now.")]}, status=409)
     except ValidationFailed as error:
         db_session().rollback()

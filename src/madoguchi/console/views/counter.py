@@ -30,7 +30,7 @@ from madoguchi.errors import (
 )
 from madoguchi.identity.principal import current_principal
 from madoguchi.registry.models import Person
-from madoguchi.web import form_input, schema_answers, schema_form
+from madoguchi.web import form_input, schema_answers, schema_form, tax_years
 from madoguchi.web.i18n import localized
 from madoguchi.web.reads import record_read
 
@@ -114,7 +114,13 @@ def _household(application: Application) -> list[tuple[str, str]]:
 
 def _counter_page(application: Application) -> schema_form.Page:
     settings = application.settings_snapshot
-    choices = schema_form.Choices(household_members=_household(application))
+    choices = tax_years.with_tax_years(
+        schema_form.Choices(household_members=_household(application)),
+        settings["form"],
+        db_session(),
+        current_tenant.id,
+        application.applicant_person_id,
+    )
     return schema_form.counter_page(settings["form"], application.prefill_sources or {}, choices)
 
 

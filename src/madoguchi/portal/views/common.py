@@ -11,7 +11,7 @@ from flask import Blueprint, render_template
 from madoguchi.applications import forms, repository
 from madoguchi.context import current_tenant, db_session
 from madoguchi.identity.principal import current_principal
-from madoguchi.web import schema_answers, schema_form
+from madoguchi.web import schema_answers, schema_form, tax_years
 from madoguchi.web.auth import require_resident
 from madoguchi.web.i18n import localized
 from madoguchi.web.resident_nav import nav_context
@@ -73,7 +73,9 @@ def _choices(application: Application) -> schema_form.Choices:
         (f.facility_code, localized({"ja": f.name_ja, "en": f.name_en}))
         for f in repository.facilities(session, current_tenant.id)
     ]
-    return schema_form.Choices(household_members=members, facilities=facilities)
+    choices = schema_form.Choices(household_members=members, facilities=facilities)
+    form = application.settings_snapshot["form"]
+    return tax_years.with_tax_years(choices, form, session, current_tenant.id, application.applicant_person_id)
 
 
 def _pages(application: Application) -> list[schema_form.Page]:
