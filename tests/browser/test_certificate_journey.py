@@ -42,7 +42,8 @@ def test_an_auto_issued_certificate_is_downloaded_and_checked_by_code_and_by_fil
     page: Any, demo_server: DemoServer, axe_check: Any, snap: Any, tmp_path: Path
 ) -> None:
     sign_in(page, demo_server, CITY, demo_email(CITY, "resident"))
-    reference = submit_residency_certificate(page, demo_server, CITY)
+    # Electronic delivery: the PDF is the resident's (a posted certificate is paper, decision 0033).
+    reference = submit_residency_certificate(page, demo_server, CITY, delivery="electronic")
     page.locator("main a.button", has_text="申請状況を見る").click()
     page.wait_for_load_state("domcontentloaded")
     assert "交付済み" in page.locator("main").inner_text()  # issued with no clerk

@@ -50,8 +50,13 @@ def axe_everywhere(page: Any, axe_check: Any, name: str, *, english: bool = True
     page.set_viewport_size(PHONE)
 
 
-def submit_residency_certificate(page: Any, server: DemoServer, tenant: str) -> str:
-    """As a signed-in, verified resident: apply for one copy of their residency certificate; the reference."""
+#: The delivery radio buttons in the form's order (electronic, 郵送, 窓口).
+DELIVERY_INPUTS = {"electronic": "f-delivery", "mail": "f-delivery-2", "counter": "f-delivery-3"}
+
+
+def submit_residency_certificate(page: Any, server: DemoServer, tenant: str, delivery: str = "mail") -> str:
+    """As a signed-in, verified resident: apply for one copy of their residency certificate, to receive it as
+    ``delivery`` says (by post unless told otherwise); the reference."""
     page.goto(server.url(f"/{tenant}/procedures/residency-certificate?lang=ja"))
     page.locator("main form button[type=submit]").click()
     page.wait_for_url(re.compile(r".*/form/1$"))
@@ -63,7 +68,7 @@ def submit_residency_certificate(page: Any, server: DemoServer, tenant: str) -> 
     page.select_option("[id='f-purpose']", "employment")
     page.fill("[id='f-copies']", "1")
     _continue(page)
-    page.check("[id='f-delivery-2']")  # 郵送
+    page.check(f"[id='{DELIVERY_INPUTS[delivery]}']")
     _continue(page)
     page.wait_for_url(re.compile(r".*/review$"))
     page.locator("main form button[type=submit]").last.click()

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from madoguchi.api.auth import limit_per_caller_and_address, require_authentication, requires_scope
 from madoguchi.applications import repository as applications
 from madoguchi.context import current_tenant, db_session, records_reads
-from madoguchi.documents import certificates, repository
+from madoguchi.documents import certificates, delivery, repository
 from madoguchi.errors import Forbidden, ValidationFailed
 from madoguchi.identity.principal import APPLICATIONS_PROCESS, APPLICATIONS_READ, Principal, current_principal
 from madoguchi.security import public
@@ -52,6 +52,18 @@ limit_per_caller_and_address(verification_blp)
 # ----------------------------------------------------------------------------------------------- schemas
 
 
+class DeliverySchema(Schema):
+    method = fields.String(metadata={"description": "electronic (download), mail (郵送) or counter (窓口)"})
+    status = fields.String(
+        metadata={"description": "electronic: issued; mail: pending, then sent; counter: pending, then handed_over"}
+    )
+    pickup_code = fields.String(
+        allow_none=True, metadata={"description": "counter: shown at the counter, e.g. ACE-347"}
+    )
+    completed_at = fields.DateTime(allow_none=True, metadata={"description": "when it was posted or handed over"})
+    downloadable = fields.Boolean(metadata={"description": "the applicant gets the PDF (electronic delivery only)"})
+
+
 class IssuedDocumentSchema(Schema):
     id = fields.UUID()
     application_id = fields.UUID()
@@ -68,6 +80,7 @@ class IssuedDocumentSchema(Schema):
     revoked = fields.Boolean()
     revoked_at = fields.DateTime(allow_none=True)
     revoked_reason = fields.String(allow_none=True, metadata={"description": "Shown to staff only"})
+    delivery = fields.Nested(DeliverySchema)
 
 
 class RevocationSchema(Schema):
@@ -126,6 +139,26 @@ def present(document: IssuedDocument, principal: Principal) -> dict[str, Any]:
         "revoked": document.revoked_at is not None,
         "revoked_at": document.revoked_at,
         "revoked_reason": document.revoked_reason if principal.is_staff else None,
+        "delivery": _delivery(document),
+    }
+
+
+def _delivery(document: IssuedDocument) -> dict[str, Any]:
+    filed = delivery.of_document(db_session(), document)
+    if filed is None:
+        return {
+            "method": delivery.ELECTRONIC,
+            "status": "issued",
+            "pickup_code": None,
+            "completed_at": None,
+            "downloadable": True,
+        }
+    return {
+        "method": filed.method,
+        "status": filed.status,
+        "pickup_code": delivery.grouped_pickup_code(filed.pickup_code) if filed.pickup_code else None,
+        "completed_at": filed.completed_at,
+        "downloadable": False,
     }
 
 
@@ -160,12 +193,16 @@ class DocumentPdf(MethodView):
     @records_reads
     @blp.response(200, description="The signed PDF (PAdES)", content_type="application/pdf")
     @blp.alt_response(302, description="Redirect to a short-lived download URL (S3 storage)")
-    @blp.alt_response(403, description="An app asked for a certificate with the Individual Number")
+    @blp.alt_response(
+        403,
+        description="Delivered on paper (mail or counter), or an app asked for a certificate with the Individual Number",
+    )
     @blp.alt_response(404, description="No such document for this caller")
     @requires_scope(APPLICATIONS_READ)
     def get(self, document_id: uuid.UUID) -> Response:
         """Download the signed PDF. A revoked certificate can still be downloaded; /verify reports it revoked.
-        A certificate with the Individual Number is never given to an app (403): the resident downloads it."""
+        A certificate with the Individual Number is never given to an app (403): the resident downloads it. A
+        certificate delivered on paper (mail, counter) is the staff's record: 403 for anyone else."""
         document = _document(document_id)
         certificates.ensure_deliverable_to(document, current_principal())
         return pdf_response(document)

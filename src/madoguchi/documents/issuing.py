@@ -2,7 +2,8 @@
 
 The workflow in ``applications`` names the action; documents does the work and registers it with
 ``applications.hooks`` (docs/decisions/0016-layers.md): the content from the register (``content``), the signed
-PDF (``certificates``), the audit record and the ``document.issued`` outbox event, in the transition's transaction.
+PDF (``certificates``), the paper copy's delivery when the resident chose post or the counter (``delivery``), the
+audit record and the ``document.issued`` outbox event, in the transition's transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from madoguchi.applications.models import Application
 from madoguchi.applications.workflow import Transition
 from madoguchi.audit import operations as audit
 from madoguchi.db import utcnow
-from madoguchi.documents import certificates
+from madoguchi.documents import certificates, delivery
 from madoguchi.documents import content as document_content
 from madoguchi.documents.models import IssuedDocument
 from madoguchi.errors import Conflict
@@ -54,6 +55,8 @@ def issue_document(session: Session, tenant: Tenant, application: Application, a
     session.flush()
     # The signed PDF (reportlab + pyHanko), stored and registered for /verify, in this same transaction.
     certificates.attach_signed_pdf(session, tenant, document)
+    # Post or counter: the printed copy goes on the day's mail-out or the pick-up list (decision 0033).
+    delivered = delivery.file_for(session, tenant, application, document)
     audit.record(
         session,
         tenant.id,
@@ -66,6 +69,7 @@ def issue_document(session: Session, tenant: Tenant, application: Application, a
             "kind": kind,
             "application": application.reference,
             "pdf_sha256": document.pdf_sha256,
+            "delivery": delivered.method if delivered else delivery.ELECTRONIC,
         },
     )
     outbox.enqueue(

@@ -1,4 +1,5 @@
-"""The documents of an application: certificates issued for it, their public verification index, attachments.
+"""The documents of an application: certificates issued for it, their public verification index, attachments,
+and the delivery of the printed copy (post or counter).
 
 Tables keep the names they had when these models lived in ``madoguchi.applications.models``.
 """
@@ -6,10 +7,10 @@ Tables keep the names they had when these models lived in ``madoguchi.applicatio
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from madoguchi.db import Base, TenantScoped, new_id, utcnow
@@ -88,3 +89,42 @@ class Attachment(TenantScoped, Base):
     uploaded_by_account_id: Mapped[uuid.UUID | None]
     #: "clean" (scanned), "not_scanned" (scanning is off). An infected file is never stored.
     scan_status: Mapped[str] = mapped_column(String(20), default="not_scanned")
+
+
+class Delivery(TenantScoped, Base):
+    """How the paper of an issued certificate reaches the resident when they chose post (郵送) or the counter (窓口).
+
+    One row per certificate issued with either method (electronic delivery needs none: the resident downloads the
+    signed PDF). The signed PDF stays the record; the row tracks the printed copy until it is posted or handed over.
+    The name and address are copied from the register at issue, as the certificate states them, so the label
+    printed later matches the certificate in the envelope. See docs/decisions/0033-delivery.md.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "document_id"),
+        UniqueConstraint("tenant_id", "pickup_code"),
+        ForeignKeyConstraint(["tenant_id", "application_id"], ["applications.tenant_id", "applications.id"]),
+        Index("ix_deliveries_worklist", "tenant_id", "method", "day", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    application_id: Mapped[uuid.UUID]
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("issued_documents.id", ondelete="RESTRICT"))
+    #: "mail" (郵送) or "counter" (窓口), the form's ``delivery`` choice.
+    method: Mapped[str] = mapped_column(String(10))
+    #: "pending", then "sent" (mail) or "handed_over" (counter).
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    #: The day (Japan time) the certificate was issued: the mail-out worklist it belongs to.
+    day: Mapped[date]
+    recipient_name: Mapped[str] = mapped_column(String(200))
+    postal_code: Mapped[str] = mapped_column(String(8))
+    address: Mapped[str] = mapped_column(String(300))
+    #: Counter only: the short code the resident shows at the counter (no 0/O, 1/I/L).
+    pickup_code: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When and by whom it was posted or handed over (an actor label, as in the audit trail).
+    completed_at: Mapped[datetime | None]
+    completed_by: Mapped[str | None] = mapped_column(String(200))
+    #: Counter only: the identity document the clerk checked at hand-over (e.g. "my_number_card").
+    identity_document: Mapped[str | None] = mapped_column(String(40))

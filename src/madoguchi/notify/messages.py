@@ -10,7 +10,8 @@ so rendering needs the app's context (its Babel and catalogs), which the outbox 
 which names the state as the procedure titles it.
 
 What an application email may contain: the municipality's name, the procedure's title in the reader's language,
-the reference and a link to the application in the portal. Nothing the resident typed, no clerk comment.
+the reference and a link to the application in the portal, how the certificate reaches them (download, post,
+counter with its pick-up code). Nothing the resident typed, no clerk comment, no address.
 
 Language: the account's chosen language (``accounts.locale``), else the municipality's default, limited to the
 locales the municipality offers.
@@ -38,6 +39,7 @@ from madoguchi import jp, outbox
 from madoguchi.applications.models import Application
 from madoguchi.crypto import Sealer
 from madoguchi.db import utcnow
+from madoguchi.documents import delivery
 from madoguchi.identity.models import Account
 from madoguchi.outbox import OutboxMessage
 from madoguchi.tenancy.models import Tenant
@@ -175,8 +177,19 @@ def _application_email(
         "reference": application.reference,
         "state": state_titles.get(state, state),
         "application_url": f"{base}/{tenant.slug}/applications/{application.id}?lang={locale}",
+        **_delivery_context(session, application),
     }
     return template, account.email, application.reference, locale, context
+
+
+def _delivery_context(session: Session, application: Application) -> dict[str, Any]:
+    """How the resident receives the paper (``delivery``: electronic, mail, counter) and the counter's pick-up
+    code: the issue and delivery emails say what happens next by the method chosen (decision 0033)."""
+    filed = delivery.of_application(session, application)
+    return {
+        "delivery": filed.method if filed is not None else delivery.method_of(application),
+        "pickup_code": delivery.grouped_pickup_code(filed.pickup_code) if filed and filed.pickup_code else "",
+    }
 
 
 def _account_email(

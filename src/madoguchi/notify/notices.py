@@ -1,7 +1,8 @@
 """A resident's notices inbox (お知らせ): its queries and its one write, marking notices read.
 
 The notices themselves are written in the transition's transaction, by the handler this module registers
-for the workflow action ``notify_applicant`` (``applications.hooks``). Every function is scoped to one
+for the workflow action ``notify_applicant`` (``applications.hooks``), and in the delivery's when a clerk posts
+or hands over a certificate (``documents.delivery.completion_listeners``). Every function is scoped to one
 account of one tenant: another resident's notice is not there.
 """
 
@@ -16,6 +17,8 @@ from madoguchi.applications import hooks
 from madoguchi.applications.models import Application
 from madoguchi.applications.workflow import Transition
 from madoguchi.db import utcnow
+from madoguchi.documents import delivery
+from madoguchi.documents.models import Delivery
 from madoguchi.errors import NotFound
 from madoguchi.identity.actors import Actor
 from madoguchi.notify.models import Notice
@@ -27,16 +30,28 @@ def add_notice(
     session: Session, tenant: Tenant, application: Application, actor: Actor, transition: Transition
 ) -> None:
     """The resident's inbox notice of the step (the email goes through the outbox, enqueued by the workflow)."""
+    _notify(session, application, f"application.{transition.to}")
+
+
+def _notify(session: Session, application: Application, kind: str) -> None:
     if application.applicant_account_id is not None:
         session.add(
             Notice(
                 tenant_id=application.tenant_id,
                 account_id=application.applicant_account_id,
                 application_id=application.id,
-                kind=f"application.{transition.to}",
+                kind=kind,
                 reference=application.reference,
             )
         )
+
+
+def add_delivery_notice(session: Session, filed: Delivery, application: Application) -> None:
+    """The resident's inbox notice that the paper was posted (``delivery.sent``) or handed over at the counter."""
+    _notify(session, application, f"delivery.{filed.status}")
+
+
+delivery.completion_listeners.append(add_delivery_notice)
 
 
 #: The most notices the inbox page lists (newest first); older ones stay reachable by their links.

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 
 from madoguchi.context import db_session
-from madoguchi.documents import certificates, pdf, repository
+from madoguchi.documents import certificates, delivery, pdf, repository
 from madoguchi.errors import ValidationFailed
 from madoguchi.extensions import limiter
 from madoguchi.identity.principal import current_principal
@@ -56,6 +56,12 @@ def _status_labels() -> dict[str, str]:
 def issued_documents_for(application: Application) -> list[IssuedDocument]:
     """The documents issued for an application the page already shows (it has checked who may see it)."""
     return repository.documents_of(db_session(), application)
+
+
+@verify_pages.app_template_global("resident_may_download")
+def resident_may_download(document: IssuedDocument) -> bool:
+    """Whether the page offers the PDF: electronic delivery, or staff (a posted or collected certificate is paper)."""
+    return current_principal().is_staff or delivery.resident_may_download(db_session(), document)
 
 
 @verify_pages.app_template_global("document_title")

@@ -16,9 +16,11 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from madoguchi.audit import access
 from madoguchi.context import db_session
-from madoguchi.documents import attachments, certificates, repository
+from madoguchi.documents import attachments, certificates, delivery, repository
 from madoguchi.documents.backend import StorageError, content_disposition
 from madoguchi.documents.storage import current_storage
+from madoguchi.errors import Forbidden
+from madoguchi.identity.principal import current_principal
 from madoguchi.web.reads import record_read
 
 if TYPE_CHECKING:  # annotations only
@@ -66,7 +68,10 @@ def download_response(attachment: Attachment, application: Application) -> Werkz
 def pdf_response(document: IssuedDocument) -> WerkzeugResponse:
     """The signed PDF as an attachment (RFC 6266 ``filename*`` for the Japanese name), or a redirect to a
     short-lived presigned URL where the storage backend offers one. A download by staff or a vendor app is
-    recorded for the resident's ledger."""
+    recorded for the resident's ledger. A certificate delivered on paper (post, counter) is downloaded by staff
+    only: the resident receives the paper (decision 0033)."""
+    if not current_principal().is_staff and not delivery.resident_may_download(db_session(), document):
+        raise Forbidden("This certificate is delivered on paper (by post or at the counter), not as a download.")
     application = repository.application_of(db_session(), document)
     record_read(
         action=access.DOWNLOAD_CERTIFICATE,

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 
 from madoguchi.applications.workflow import MORE_INFO_REQUESTED
 from madoguchi.context import current_tenant, db_session
+from madoguchi.documents import delivery
 from madoguchi.errors import Conflict, ValidationFailed
 from madoguchi.extensions import limiter
 from madoguchi.identity import boundary
@@ -46,6 +47,35 @@ def notice_text(notice: Notice, application: Application | None) -> str:
         return _("There is news about your application %(reference)s.", reference=reference)
     state = notice.kind.removeprefix("application.")
     procedure_title = _procedure_title(application)
+    if notice.kind == "delivery.sent":
+        return _(
+            "The certificate for your application %(reference)s (%(procedure)s) has been posted to your registered "
+            "address.",
+            reference=reference,
+            procedure=procedure_title,
+        )
+    if notice.kind == "delivery.handed_over":
+        return _(
+            "The certificate for your application %(reference)s (%(procedure)s) was handed over at the counter.",
+            reference=reference,
+            procedure=procedure_title,
+        )
+    if state == "issued":
+        method = delivery.method_of(application)
+        if method == delivery.MAIL:
+            return _(
+                "The certificate for your application %(reference)s (%(procedure)s) has been issued and will be "
+                "posted to your registered address.",
+                reference=reference,
+                procedure=procedure_title,
+            )
+        if method == delivery.COUNTER:
+            return _(
+                "The certificate for your application %(reference)s (%(procedure)s) is ready at the counter: open "
+                "the application for your pick-up code.",
+                reference=reference,
+                procedure=procedure_title,
+            )
     if state == "submitted":
         return _(
             "We received your application %(reference)s (%(procedure)s).",

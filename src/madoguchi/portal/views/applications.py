@@ -15,6 +15,7 @@ from madoguchi.applications import repository
 from madoguchi.applications.workflow import MORE_INFO_REQUESTED
 from madoguchi.catalog import operations as catalog
 from madoguchi.context import current_tenant, db_session
+from madoguchi.documents import delivery
 from madoguchi.errors import Forbidden, ValidationFailed
 from madoguchi.identity.principal import current_principal
 from madoguchi.security import public
@@ -33,6 +34,7 @@ from madoguchi.portal.views.common import (
     _procedure_title,
     _render,
     _state_titles,
+    _status_title,
     bp,
     public_pages,
 )
@@ -237,12 +239,14 @@ def submitted(application_id: uuid.UUID) -> Any:
 
 @bp.get("/<tenant>/applications/")
 def my_applications() -> Any:
-    rows = repository.own_applications(db_session(), current_tenant.id, _account().id, limit=_MY_APPLICATIONS)
+    session = db_session()
+    rows = repository.own_applications(session, current_tenant.id, _account().id, limit=_MY_APPLICATIONS)
+    deliveries = delivery.of_applications(session, current_tenant.id, [a.id for a in rows])
     items = [
         {
             "application": a,
             "title": _procedure_title(a),
-            "state": _state_titles(a).get(a.state, a.state),
+            "state": _status_title(a, deliveries.get(a.id)),
             "is_draft": a.state == a.settings_snapshot["workflow"]["initial"],
             "needs_answer": a.state == MORE_INFO_REQUESTED,
         }
@@ -282,6 +286,7 @@ def _timeline(application: Application) -> list[dict[str, Any]]:
 @bp.get("/<tenant>/applications/<uuid:application_id>")
 def application(application_id: uuid.UUID) -> Any:
     found = _own_application(application_id)
+    filed = delivery.of_application(db_session(), found)
     workflow = found.workflow
     available = {
         t.name
@@ -294,7 +299,9 @@ def application(application_id: uuid.UUID) -> Any:
         active="applications",
         application=found,
         procedure_title=_procedure_title(found),
-        state_title=_state_titles(found).get(found.state, found.state),
+        state_title=_status_title(found, filed),
+        delivery=filed,
+        pickup_code=delivery.grouped_pickup_code(filed.pickup_code) if filed and filed.pickup_code else "",
         is_draft=found.state == workflow.initial,
         timeline=_timeline(found),
         may_withdraw="withdraw" in available,

@@ -7,9 +7,11 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, render_template
+from flask_babel import lazy_gettext
 
 from madoguchi.applications import forms, repository
 from madoguchi.context import current_tenant, db_session
+from madoguchi.documents import delivery
 from madoguchi.identity.principal import current_principal
 from madoguchi.web import schema_answers, schema_form, tax_years
 from madoguchi.web.auth import require_resident
@@ -18,6 +20,7 @@ from madoguchi.web.resident_nav import nav_context
 
 if TYPE_CHECKING:  # annotations only: the pages go through the repositories and the operations
     from madoguchi.applications.models import Application
+    from madoguchi.documents.models import Delivery
     from madoguchi.identity.models import Account
 
 public_pages = Blueprint("portal_public", __name__, template_folder="../templates")
@@ -59,6 +62,22 @@ def _own_application(application_id: uuid.UUID) -> Application:
 
 def _state_titles(application: Application) -> dict[str, str]:
     return {s["name"]: localized(s.get("title")) for s in application.settings_snapshot["workflow"]["states"]}
+
+
+#: The status a resident reads once a certificate to post or collect is issued: where the paper is (decision 0033).
+DELIVERY_STATUS_TITLES = {
+    (delivery.MAIL, delivery.PENDING): lazy_gettext("Issued (to be posted)"),
+    (delivery.MAIL, delivery.SENT): lazy_gettext("Sent by post"),
+    (delivery.COUNTER, delivery.PENDING): lazy_gettext("Issued (ready at the counter)"),
+    (delivery.COUNTER, delivery.HANDED_OVER): lazy_gettext("Issued (handed over at the counter)"),
+}
+
+
+def _status_title(application: Application, filed: Delivery | None) -> str:
+    """The application's state as the procedure names it, or where its paper is once issued by post or counter."""
+    if filed is not None and (filed.method, filed.status) in DELIVERY_STATUS_TITLES:
+        return str(DELIVERY_STATUS_TITLES[(filed.method, filed.status)])
+    return _state_titles(application).get(application.state, application.state)
 
 
 def _choices(application: Application) -> schema_form.Choices:
