@@ -76,8 +76,8 @@ def calendar_remove(day: date) -> ResponseReturnValue:
         abort(404)
     except ValidationFailed:
         db_session().rollback()
-        _errors: Errors = {}
-        _add(_errors, "form", _("This closed day comes from the municipality's settings file: it is removed there."))
-        return _page(422, errors=_errors)
+        errors: Errors = {}
+        _add(errors, "form", _("This closed day comes from the municipality's settings file: it is removed there."))
+        return _page(422, errors=errors)
     flash(_("%(day)s is no longer a closed day.", day=format_due_date(day)))
     return _to("tenant_admin.calendar")
