@@ -40,7 +40,7 @@ def test_route_ids_are_typed(app) -> None:
         for argument, converter in rule._converters.items():
             if argument in NON_ID_ARGUMENTS:
                 continue
-            if type(converter).__name__ not in ("UUIDConverter", "IntegerConverter"):
+            if type(converter).__name__ not in ("UUIDConverter", "IntegerConverter", "IsoDateConverter"):
                 untyped.append(f"{rule.rule}: <{argument}>")
     assert untyped == []
 

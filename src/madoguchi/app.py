@@ -21,6 +21,7 @@ from madoguchi.api import attachments as attachments_api
 from madoguchi.api import catalog as catalog_api
 from madoguchi.api import catalog_upgrades as catalog_upgrades_api
 from madoguchi.api import certificates as certificates_api
+from madoguchi.api import closed_days as closed_days_api
 from madoguchi.api import emails as emails_api
 from madoguchi.api import identity as identity_api
 from madoguchi.api import oauth_clients as oauth_clients_api
@@ -44,6 +45,7 @@ from madoguchi.portal import certificates as certificate_pages
 from madoguchi.portal import views as portal_pages
 from madoguchi.tenancy import resolution
 from madoguchi.tenant_admin import views as tenant_admin_pages
+from madoguchi.web import converters
 
 #: Mounted under /api/v1 in this order (the OpenAPI document lists their tags in it).
 API_BLUEPRINTS = (
@@ -57,6 +59,7 @@ API_BLUEPRINTS = (
     *emails_api.API_BLUEPRINTS,
     *admin_api.API_BLUEPRINTS,
     *catalog_upgrades_api.API_BLUEPRINTS,
+    *closed_days_api.API_BLUEPRINTS,
 )
 
 #: Pages (and the OAuth protocol endpoints), more specific ones first: ``madoguchi.web`` registers the
@@ -81,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     settings.check_production()  # before anything falls back to a per-process default
     app = Flask(__name__, static_folder=None)
+    converters.init_app(app)
     if settings.trusted_proxy_hops:
         hops = settings.trusted_proxy_hops
         # Wrapping wsgi_app is how Flask documents adding WSGI middleware (mypy sees a method replaced).

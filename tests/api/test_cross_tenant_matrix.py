@@ -30,6 +30,7 @@ from madoguchi.identity.sessions import COOKIE_NAME
 from madoguchi.notify.models import WebhookDelivery
 from madoguchi.notify.webhooks import subscribe
 from madoguchi.security import is_public_endpoint
+from madoguchi.tenancy import closed_days
 from madoguchi.tenancy.models import Tenant
 from tests.factories import make_account, make_household, make_person, tenants
 from tests.oauth.conftest import HTTPS, register, sign_in, token_request, tokens_for
@@ -43,7 +44,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/staff/{account_id}"): {"disabled": True},
     ("POST", "/accounts/{account_id}/identity"): {"resident_code": "00000000001"},
     ("POST", "/documents/{document_id}/revocation"): {"reason": "issued in error"},
+    ("POST", "/closed-days"): {"day": "2099-06-11", "reason": "matrix"},
 }
+#: B's closed day (a path argument that is a date, not an id).
+B_CLOSED_DAY = "2099-06-10"
 #: Path arguments that name something every tenant has (a procedure key), not an object of one tenant: under
 #: tenant A's URL they address A's own procedure, so they take no part in the "B's ids under A's URLs" test.
 NAME_ARGUMENTS = {"key"}
@@ -119,7 +123,9 @@ def _b_objects(app, db: Database, tenant: Tenant) -> dict[str, str]:
         )
         session.add_all([attachment, document])
         session.flush()
+        closed_days.add(session, tenant.id, B_CLOSED_DAY, "matrix", actor="test")
         return {
+            "day": B_CLOSED_DAY,
             "key": "residency-certificate",
             "attachment_id": str(attachment.id),
             "document_id": str(document.id),
@@ -159,6 +165,10 @@ def world(app, db: Database, seeded) -> World:
     return world
 
 
+def _sample_argument(match: re.Match[str]) -> str:
+    return {"{tenant}": "x", "{day}": B_CLOSED_DAY}.get(match.group(0)) or str(uuid.uuid4())
+
+
 def _operations(app) -> list[tuple[str, str]]:
     """(method, path under /api/v1/t/{tenant}) of every authenticated tenant operation."""
     spec = app.test_client().get("/api/v1/openapi.json").json
@@ -170,7 +180,7 @@ def _operations(app) -> list[tuple[str, str]]:
         for method in item:
             if method.upper() not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
                 continue
-            sample = re.sub(r"\{[^}]+\}", lambda m: "x" if m.group(0) == "{tenant}" else str(uuid.uuid4()), path)
+            sample = re.sub(r"\{[^}]+\}", _sample_argument, path)
             endpoint, _ = adapter.match(sample.replace("/x/", "/probe/"), method=method.upper())
             if not is_public_endpoint(app, endpoint):
                 found.append((method.upper(), path.removeprefix("/api/v1/t/{tenant}")))

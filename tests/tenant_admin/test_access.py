@@ -20,6 +20,7 @@ PAGES = [
     "/apps/new",
     "/registry",
     "/kpis",
+    "/calendar",
 ]
 
 

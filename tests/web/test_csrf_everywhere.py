@@ -35,12 +35,16 @@ def _url(rule, slug: str) -> str:
     values = {}
     for argument in rule.arguments:
         converter = type(rule._converters[argument]).__name__
-        values[argument] = {"UUIDConverter": str(uuid.uuid4()), "IntegerConverter": "1"}.get(converter, slug)
+        values[argument] = {
+            "UUIDConverter": str(uuid.uuid4()),
+            "IntegerConverter": "1",
+            "IsoDateConverter": "2099-06-10",
+        }.get(converter, slug)
     values["tenant"] = slug
     path = rule.rule
     for name, value in values.items():
         path = path.replace(f"<{name}>", value)
-        for converter in ("uuid", "int", "string", "path"):
+        for converter in ("uuid", "int", "string", "path", "date"):
             path = path.replace(f"<{converter}:{name}>", value)
     return f"https://localhost{path}"
 

@@ -17,6 +17,7 @@ from madoguchi.api import auth, json_bodies
 from madoguchi.extensions import api, csrf
 from madoguchi.identity.sessions import COOKIE_NAME
 from madoguchi.security import guard_cookie_writes, mark_public_endpoint, public
+from madoguchi.web import converters
 
 API_PREFIX = "/api/v1"
 
@@ -61,6 +62,7 @@ def init_app(app: Flask, blueprints: Iterable[SmorestBlueprint]) -> None:
     # The API has no CSRF token: a cookie-authenticated write must come from this site.
     guard_cookie_writes(app, prefix=API_PREFIX, cookie_name=COOKIE_NAME)
     api.init_app(app)
+    api.register_converter(converters.IsoDateConverter, converters.openapi_schema)
     # flask-smorest's own blueprint serves openapi.json and the docs page: both public by nature.
     for endpoint in ("api-docs.openapi_json", "api-docs.openapi_swagger_ui"):
         mark_public_endpoint(app, endpoint)

@@ -108,6 +108,9 @@ def present(application: Application, principal: Principal) -> dict[str, Any]:
         "submitted_at": application.submitted_at,
         "decided_at": application.decided_at,
         "due_on": application.due_on,
+        "sla_pause": {"paused_on": application.sla_paused_on, "remaining_working_days": application.sla_remaining_days}
+        if application.sla_paused
+        else None,
         "overdue": overdue,
         "version": application.lock_version,
         "available_transitions": available,

@@ -21,7 +21,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from madoguchi.errors import DomainError, Forbidden, NotFound
 from madoguchi.extensions import limiter
-from madoguchi.identity.principal import Principal, set_principal
+from madoguchi.identity.principal import Principal, current_principal, set_principal
 from madoguchi.identity.sessions import principal_from_session_cookie
 from madoguchi.oauth.resource import principal_from_bearer
 from madoguchi.security import AUTHENTICATED_ATTRIBUTE
@@ -81,6 +81,17 @@ def require_authentication(blueprint: Blueprint) -> Blueprint:
     blueprint.before_request(_authenticate_for_tenant)
     setattr(blueprint, AUTHENTICATED_ATTRIBUTE, True)
     return blueprint
+
+
+def signed_in_tenant_admin(manages: str) -> Principal:
+    """The caller, if it is a signed-in tenant admin of the municipality (a browser session, not a token): else
+    ``Forbidden`` saying who ``manages`` (e.g. "closed days")."""
+    principal = current_principal()
+    if principal.method != "session" or not principal.is_staff:
+        raise Forbidden(f"Only the municipality's tenant admin, signed in, manages {manages}.")
+    if not principal.is_tenant_admin:
+        raise Forbidden(f"Only the municipality's tenant admin manages {manages}.")
+    return principal
 
 
 def requires_scope(*scopes: str) -> Callable[[F], F]:

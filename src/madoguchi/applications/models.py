@@ -99,7 +99,13 @@ class Application(TenantScoped, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
+    #: The last day of the processing time (標準処理期間) in the municipality's working days; empty before submission
+    #: and while the clock is stopped for 補正 (then :attr:`sla_remaining_days` holds what is left). Decision 0034.
     due_on: Mapped[date | None]
+    #: While waiting for the resident's 補正: the working days the processing time had left when it stopped.
+    sla_remaining_days: Mapped[int | None]
+    #: While waiting for the resident's 補正: the day (in Japan) the clock stopped.
+    sla_paused_on: Mapped[date | None]
     #: Optimistic lock: every UPDATE checks it, so of two concurrent transitions exactly one wins.
     lock_version: Mapped[int] = mapped_column(default=1)
 
@@ -114,6 +120,11 @@ class Application(TenantScoped, Base):
         """Whether the applicant's answers and documents may still change: while it is a draft (the workflow's
         initial state) or awaits more information."""
         return self.state in (self.workflow.initial, MORE_INFO_REQUESTED)
+
+    @property
+    def sla_paused(self) -> bool:
+        """Whether the processing time's clock is stopped (waiting for the resident's 補正)."""
+        return self.sla_remaining_days is not None
 
     @property
     def settings_snapshot(self) -> dict[str, Any]:

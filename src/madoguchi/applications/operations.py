@@ -11,14 +11,13 @@ caller sent a stale ``If-Match`` version up front).
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from madoguchi import jp, outbox
-from madoguchi.applications import forms, hooks, repository
+from madoguchi import outbox
+from madoguchi.applications import due_dates, forms, hooks, repository
 from madoguchi.applications.drafts import CHANNELS, REGISTRY_SOURCE, create_draft, update_draft
 from madoguchi.applications.history import check_version, ensure_visible, flush, record, role_label, workflow_of
 from madoguchi.applications.models import Application, ApplicationEvent
@@ -176,10 +175,8 @@ def _apply(
         application.decision = {**(application.decision or {}), **decision}
     if from_state == workflow.initial:
         application.submitted_at = application.updated_at
-        sla = application.settings_snapshot.get("sla_days")
-        if sla:
-            # Counted from the day it arrived in Japan (a submission at 00:30 JST arrived that day, not the UTC one).
-            application.due_on = jp.date_in_japan(application.submitted_at) + timedelta(days=int(sla))
+    # Working days from the day it arrived; the clock stops while the resident is asked for 補正 (decision 0034).
+    due_dates.after_transition(session, application, workflow, from_state, application.updated_at)
     flush(session)
     _act(session, tenant, application, actor, step)
     record(

@@ -112,6 +112,19 @@ class AvailableTransitionSchema(Schema):
     needs_comment = fields.Boolean(required=True)
 
 
+class SlaPauseSchema(Schema):
+    """The processing time's clock, stopped while the applicant is asked for more information (補正)."""
+
+    paused_on = fields.Date(required=True, metadata={"description": "the day (in Japan) the clock stopped"})
+    remaining_working_days = fields.Integer(
+        required=True,
+        metadata={
+            "description": "working days the processing time had left; after the answer the application is due "
+            "that many working days after the day of the answer (0: on that day)"
+        },
+    )
+
+
 class ApplicationSchema(Schema):
     id = fields.UUID(required=True)
     reference = fields.String(required=True, metadata={"example": "RC-7K3M-Q2XD"})
@@ -131,7 +144,20 @@ class ApplicationSchema(Schema):
     updated_at = fields.DateTime(required=True)
     submitted_at = fields.DateTime(allow_none=True)
     decided_at = fields.DateTime(allow_none=True)
-    due_on = fields.Date(allow_none=True)
+    due_on = fields.Date(
+        allow_none=True,
+        metadata={
+            "description": "the last day of the processing time, counted in the municipality's working days (no "
+            "土日, national holidays, 12/29-1/3 or its own closed days) from the day after submission; null before "
+            "submission and while `sla_pause` is set"
+        },
+    )
+    sla_pause = fields.Nested(
+        SlaPauseSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "set while the clock is stopped for more information (補正); else null"},
+    )
     overdue = fields.Boolean(required=True)
     version = fields.Integer(required=True, metadata={"description": "also the ETag; send it in If-Match"})
     available_transitions = fields.List(fields.Nested(AvailableTransitionSchema), required=True)

@@ -80,6 +80,12 @@ class Principal:
     def is_resident(self) -> bool:
         return self.account is not None and self.account.kind == AccountKind.RESIDENT
 
+    @property
+    def is_tenant_admin(self) -> bool:
+        """Staff holding ``tenant_admin`` (whatever the credential: callers that want a browser session check
+        ``method`` too)."""
+        return self.is_staff and self.account is not None and StaffRole.TENANT_ADMIN in (self.account.roles or [])
+
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
 

@@ -19,7 +19,7 @@ from madoguchi.catalog.models import ServiceVersion, TenantService
 from madoguchi.db import bind_tenant, bound_tenant
 from madoguchi.errors import Conflict, NotFound, ValidationFailed
 from madoguchi.jp import is_valid_local_government_code
-from madoguchi.tenancy import resolution
+from madoguchi.tenancy import closed_days, resolution
 from madoguchi.tenancy.models import Tenant, TenantStatus
 
 
@@ -110,6 +110,8 @@ def sync_tenant(session: Session, spec: dict[str, Any], *, actor: str = "cli:ten
         if key not in wanted and row.enabled:
             row.enabled = False
             outcome = "updated" if outcome == "unchanged" else outcome
+    if closed_days.sync_from_file(session, tenant.id, spec.get("closed_days") or [], actor=actor):
+        outcome = "updated" if outcome == "unchanged" else outcome
     session.flush()
     if outcome != "unchanged":
         audit.record(

@@ -1,13 +1,14 @@
-"""The tenant (a municipality), its status, and the invitations that bring in its first admins."""
+"""The tenant (a municipality), its status, the invitations that bring in its first admins, and the days it is
+closed beyond the law's (its calendar: ``madoguchi.workdays``, ``tenancy.closed_days``)."""
 
 from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from madoguchi.db import Base, TenantScoped, new_id, utcnow
@@ -87,3 +88,28 @@ class TenantInvitation(TenantScoped, Base):
     revoked_at: Mapped[datetime | None]
     #: The tenant admin account the invitation created.
     account_id: Mapped[uuid.UUID | None]
+
+
+class ClosedDaySource(enum.StrEnum):
+    """Where a closed day was configured: each place manages its own (a tenant file sync never removes a day the
+    tenant admin entered, and the admin's pages remove only those)."""
+
+    FILE = "file"
+    ADMIN = "admin"
+
+
+class TenantClosedDay(TenantScoped, Base):
+    """A day the municipality's offices are closed beyond 土日祝 and 年末年始 (a 臨時閉庁日): no working day for due
+    dates. One row per day (the primary key refuses a duplicate). Decision 0034."""
+
+    __tablename__ = "tenant_closed_days"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "day"),)
+
+    day: Mapped[date]
+    #: Why, as residents and staff see it (e.g. 庁舎移転に伴う臨時閉庁); may be empty.
+    reason: Mapped[str] = mapped_column(String(100), default="")
+    #: ``ClosedDaySource``: the tenant file or the tenant admin.
+    source: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Who entered it (an actor label, or the sync's).
+    created_by: Mapped[str] = mapped_column(String(200))

@@ -142,6 +142,22 @@ def format_date_local(value: date | datetime | str | None, locale: str | None = 
     return jp.to_wareki(value) if (locale or current_locale()) == "ja" else value.isoformat()
 
 
+#: 月曜日 = 0, as ``date.weekday()`` numbers them.
+_WEEKDAYS_JA = "月火水木金土日"
+
+
+def format_due_date(value: date | None, locale: str | None = None) -> str:
+    """A due date with its weekday, as a counter says it: 1月6日（水） (令和9年1月6日（水） in another year than
+    this one), Wed 6 Jan (Wed 6 Jan 2027)."""
+    if value is None:
+        return ""
+    this_year = value.year == jp.today().year
+    if (locale or current_locale()) == "ja":
+        day = f"{value.month}月{value.day}日" if this_year else jp.to_wareki(value)
+        return f"{day}（{_WEEKDAYS_JA[value.weekday()]}）"
+    return f"{value:%a} {value.day} {value:%b}" + ("" if this_year else f" {value.year}")
+
+
 def format_datetime_local(value: datetime | None, locale: str | None = None) -> str:
     """令和8年11月26日 14:05 in Japanese, 2026-11-26 14:05 in English; Japan time either way."""
     if value is None:
@@ -178,7 +194,11 @@ def init_app(app: Flask) -> None:
     babel.domain_instance = PoDomain()  # a cached property of Babel: set it before the first request
     app.after_request(_remember_choice)
     app.jinja_env.filters.update(
-        date_local=format_date_local, datetime_local=format_datetime_local, yen=format_yen, localized=localized
+        date_local=format_date_local,
+        datetime_local=format_datetime_local,
+        due_date=format_due_date,
+        yen=format_yen,
+        localized=localized,
     )
     app.jinja_env.globals.update(current_locale=current_locale, language_links=language_links, localized=localized)
 

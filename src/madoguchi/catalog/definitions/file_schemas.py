@@ -260,6 +260,23 @@ TENANT_FILE_SCHEMA = {
                 "hours": TEXT,
             },
         },
+        # The municipality's own closed days (臨時閉庁日) beyond 土日祝 and 年末年始 (decision 0034).
+        "closed_days": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["day"],
+                "properties": {
+                    "day": {
+                        "type": "string",
+                        "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                        "x-message": "must be a date written YYYY-MM-DD, e.g. 2027-05-06",
+                    },
+                    "reason": {"type": "string", "maxLength": 100},
+                },
+            },
+        },
         "services": {
             "type": "object",
             "propertyNames": _KEBAB,

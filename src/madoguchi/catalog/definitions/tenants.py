@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from madoguchi import workdays
 from madoguchi.catalog.definitions.file_schemas import TENANT_FILE_SCHEMA, structure_problems
 from madoguchi.catalog.definitions.overrides import check_overrides_at
 from madoguchi.catalog.definitions.problems import WHOLE_FILE, CatalogError, Problem, display, field_path, unique
@@ -47,6 +50,7 @@ def inspect_tenant(
     tenant, problems = read_yaml(path, file)
     if tenant is None:
         return None, problems
+    _closed_days_as_text(tenant)
     structure, broken = structure_problems(tenant, TENANT_FILE_SCHEMA, file)
     problems += structure
     if None in broken:
@@ -85,6 +89,8 @@ def inspect_tenant(
         )
         problems.append(Problem(file, "branding.primary_color", message))
 
+    if isinstance(tenant.get("closed_days"), list):  # each entry on its own: one malformed hides no other
+        problems += _check_closed_days(tenant["closed_days"], file)
     if "services" in ok:
         tenant["services"] = {
             key: {"version": (entry or {}).get("version"), "overrides": (entry or {}).get("overrides") or {}}
@@ -93,6 +99,39 @@ def inspect_tenant(
         if services is not None:
             problems += _check_tenant_services(tenant["services"], services, file, published)
     return tenant, unique(problems)
+
+
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _closed_days_as_text(tenant: Any) -> None:
+    """YAML reads an unquoted 2027-05-06 as a date: the file format has it as text either way."""
+    entries = tenant.get("closed_days") if isinstance(tenant, dict) else None
+    for entry in entries if isinstance(entries, list) else ():
+        if isinstance(entry, dict) and isinstance(entry.get("day"), date):
+            entry["day"] = entry["day"].isoformat()
+
+
+def _check_closed_days(entries: list[dict[str, Any]], file: str) -> list[Problem]:
+    """Each a real date, listed once, and not a day the law closes anyway (a typo, most likely)."""
+    problems: list[Problem] = []
+    seen: dict[date, int] = {}
+    for index, entry in enumerate(entries):
+        where = field_path(("closed_days", index, "day"))
+        if not (isinstance(entry, dict) and isinstance(entry.get("day"), str) and _ISO_DAY.fullmatch(entry["day"])):
+            continue  # reported by the structure check
+        try:
+            day = date.fromisoformat(entry["day"])
+        except ValueError:
+            problems.append(Problem(file, where, f"{entry['day']!r} is not a date"))
+            continue
+        if day in seen:
+            problems.append(Problem(file, where, f"{day.isoformat()} is listed twice (first at [{seen[day]}])"))
+            continue
+        seen[day] = index
+        if (closed := workdays.closed_reason(day)) is not None:
+            problems.append(Problem(file, where, f"{day.isoformat()} is closed anyway ({closed})"))
+    return problems
 
 
 def _check_tenant_services(

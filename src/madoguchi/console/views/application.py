@@ -22,6 +22,7 @@ from madoguchi.applications.workflow import Workflow
 from madoguchi.audit import access
 from madoguchi.console.views.common import (
     STOPPING_STATES,
+    _calendar,
     _due_badge,
     _load,
     _message,
@@ -118,7 +119,7 @@ def _application_page(
             application=application,
             procedure=localized(settings.get("title")) or application.service_key,
             state=_state_title(workflow, application.state),
-            due=_due_badge(application, workflow, _today()),
+            due=_due_badge(application, workflow, _today(), _calendar(_today())),
             sections=schema_answers.answer_sections(
                 settings["form"], application.data or {}, application.prefill_sources or {}
             ),

@@ -11,8 +11,8 @@ from flask import Blueprint, abort, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
-from madoguchi import jp
-from madoguchi.applications import forms, repository
+from madoguchi import jp, workdays
+from madoguchi.applications import due_dates, forms, repository
 from madoguchi.applications.models import Application
 from madoguchi.applications.workflow import Workflow
 from madoguchi.catalog import operations as catalog
@@ -24,6 +24,7 @@ from madoguchi.identity.models import Account, StaffRole
 from madoguchi.identity.principal import current_principal
 from madoguchi.registry import repository as registry_repository
 from madoguchi.registry.models import Person
+from madoguchi.tenancy import closed_days
 from madoguchi.web.auth import require_staff
 from madoguchi.web.i18n import localized
 
@@ -90,12 +91,19 @@ class Due:
     css: str
 
 
-def _due_badge(application: Application, workflow: Workflow, today: date) -> Due | None:
+def _calendar(today: date) -> workdays.Calendar:
+    """The municipality's working days from today on (what a due-date badge counts in)."""
+    return closed_days.calendar_for(db_session(), current_tenant.id, since=today)
+
+
+def _due_badge(application: Application, workflow: Workflow, today: date, calendar: workdays.Calendar) -> Due | None:
+    """Overdue, due soon (on the due date or the working day before it) or on time; none while paused for 補正
+    (no due date then) or once finished."""
     if application.due_on is None or workflow.is_terminal(application.state):
         return None
     if application.due_on < today:
         return Due(_("Overdue"), "badge-overdue")
-    if (application.due_on - today).days <= 1:
+    if due_dates.working_days_left(application.due_on, today, calendar) <= 1:
         return Due(_("Due soon"), "badge-warn")
     return Due(_("On time"), "badge-ok")
 

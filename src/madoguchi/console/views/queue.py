@@ -13,6 +13,7 @@ from madoguchi.applications.schemas import QueueFilterArgsSchema, assignee_filte
 from madoguchi.applications.workflow import Workflow
 from madoguchi.console.views.common import (
     _applicant_name,
+    _calendar,
     _due_badge,
     _names,
     _people,
@@ -107,6 +108,7 @@ def queue() -> ResponseReturnValue:
         {a.assignee_account_id for a in rows if a.assignee_account_id}
     )
     titles = {key: settings["title"] for key, settings in procedures}
+    calendar = _calendar(today)
     items = []
     for application in rows:
         workflow = application.workflow
@@ -119,7 +121,7 @@ def queue() -> ResponseReturnValue:
                 or application.service_key,
                 "applicant": _applicant_name(application, people),
                 "state": _state_title(workflow, application.state),
-                "due": _due_badge(application, workflow, today),
+                "due": _due_badge(application, workflow, today, calendar),
                 "assignee": staff_names.get(application.assignee_account_id)
                 if application.assignee_account_id
                 else None,

@@ -6,12 +6,13 @@ forms and call the areas' operations, which hold the rules (the overrides a stan
 tenant admin, what a vendor app may be granted, what a registry row must contain). Bad input re-renders the
 form with status 422, the message beside each field and in the summary, and nothing stored.
 
-One module per screen: ``overview`` (and KPIs), ``staff``, ``procedures``, ``upgrades``, ``apps``, ``registry``.
+One module per screen: ``overview`` (and KPIs), ``staff``, ``procedures``, ``calendar`` (closed days),
+``upgrades``, ``apps``, ``registry``.
 """
 
-from madoguchi.tenant_admin.views import apps, overview, procedures, registry, staff, upgrades
+from madoguchi.tenant_admin.views import apps, calendar, overview, procedures, registry, staff, upgrades
 from madoguchi.tenant_admin.views.common import bp
 
-__all__ = ["WEB_BLUEPRINTS", "apps", "bp", "overview", "procedures", "registry", "staff", "upgrades"]
+__all__ = ["WEB_BLUEPRINTS", "apps", "bp", "calendar", "overview", "procedures", "registry", "staff", "upgrades"]
 
 WEB_BLUEPRINTS = [bp]
