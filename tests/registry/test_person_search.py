@@ -89,7 +89,7 @@ def test_a_shift_jis_import_stores_names_exactly_and_finds_them_folded(db: Datab
         resident(1, family_name="髙橋", given_name="一郎", family_name_kana="ﾀｶﾊｼ"),
         resident(2, family_name="山﨑", given_name="花子", family_name_kana="ヤマサキ"),
     ]
-    data = csv_text(RESIDENT_COLUMNS, rows).replace("\n", "\r\n").encode("cp932")
+    data = csv_text(RESIDENT_COLUMNS, rows).encode("cp932")
     text, encoding = decode_registry_csv(data)
     assert encoding == "Shift_JIS (CP932)"
     parsed = parse_registry_csv("residents", io.StringIO(text, newline=""), today=date(2026, 12, 7))
