@@ -102,10 +102,8 @@ class Person(TenantScoped, Base):
     household: Mapped[Household] = relationship(back_populates="members", overlaps="members")
 
     def refresh_search_keys(self) -> None:
-        # NFKC may lengthen a name (㍻ -> 平成); a key longer than its column only loses what no query reaches.
-        name = jp.name_search_key(f"{self.family_name or ''}{self.given_name or ''}")
-        kana = jp.kana_search_key(f"{self.family_name_kana or ''}{self.given_name_kana or ''}")
-        self.name_search_key, self.kana_search_key = name[:SEARCH_KEY_LENGTH], kana[:SEARCH_KEY_LENGTH]
+        keys = search_keys(self.family_name, self.given_name, self.family_name_kana, self.given_name_kana)
+        self.name_search_key, self.kana_search_key = keys["name_search_key"], keys["kana_search_key"]
 
     @property
     def full_name(self) -> str:
@@ -140,6 +138,17 @@ class Person(TenantScoped, Base):
             "person.resident_code": self.resident_code,
             "household.head_name": head.full_name if head else None,
         }
+
+
+def search_keys(
+    family_name: str | None, given_name: str | None, family_name_kana: str | None, given_name_kana: str | None
+) -> dict[str, str]:
+    """The ``persons`` search-key columns for these names: what the model writes, and what a tenant import writes
+    for rows an archive brings (derived data: recomputed by this installation's folding, never trusted)."""
+    name = jp.name_search_key(f"{family_name or ''}{given_name or ''}")
+    kana = jp.kana_search_key(f"{family_name_kana or ''}{given_name_kana or ''}")
+    # NFKC may lengthen a name (㍻ -> 平成); a key longer than its column only loses what no query reaches.
+    return {"name_search_key": name[:SEARCH_KEY_LENGTH], "kana_search_key": kana[:SEARCH_KEY_LENGTH]}
 
 
 @event.listens_for(Person, "before_insert")
