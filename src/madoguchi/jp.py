@@ -12,7 +12,11 @@ where it is defined below:
   Calculation of Age (年齢計算ニ関スル法律) and childcare age classes (年齢区分);
 * text: NFKC normalization for what people type full-width (digits, Latin letters, postal codes),
   and the opposite rule for names, which are stored exactly as given because registry names
-  contain 外字 and ideographic variation sequences that normalization would destroy.
+  contain 外字 and ideographic variation sequences that normalization would destroy;
+* search keys: names and readings folded the way a counter searches (異体字 such as 髙/高 and 𠮷/吉 one
+  letter, variation selectors dropped, ひらがな/カタカナ and half-width alike), used for matching only and
+  never shown or stored in place of a name (:func:`name_search_key`, :func:`kana_search_key`, decision 0035);
+* dates typed in 和暦 or 西暦 (:func:`parse_date`: ``令和8年12月7日``, ``R8.12.7``, ``2026/12/7``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from zoneinfo import ZoneInfo
 __all__ = [
     "JAPAN",
     "PREFECTURES",
+    "DateOutsideEra",
     "age_on",
     "childcare_age_class",
     "clean_name",
@@ -37,11 +42,15 @@ __all__ = [
     "is_katakana",
     "is_valid_individual_number",
     "is_valid_local_government_code",
+    "kana_search_key",
     "local_government_code_check_digit",
     "mask_individual_number",
+    "name_search_key",
     "normalize_input",
+    "normalize_kana",
     "normalize_postal_code",
     "now",
+    "parse_date",
     "tax_year_label_ja",
     "to_wareki",
     "today",
@@ -228,6 +237,53 @@ def to_wareki(d: date) -> str:
     return f"{_era_year_text(name, year)}{d.month}月{d.day}日"
 
 
+class DateOutsideEra(ValueError):
+    """A 和暦 date the era never reached (平成31年5月1日: 令和 had begun) or had not yet begun (令和元年4月30日)."""
+
+    def __init__(self, text: str, era: str, first: date, last: date | None) -> None:
+        span = f"ran from {to_wareki(first)} to {to_wareki(last)}" if last else f"began on {to_wareki(first)}"
+        super().__init__(f"{text} is not a date of {era}: {era} {span}")
+        self.era, self.first, self.last = era, first, last
+
+
+# 和暦 as people write it: the era's name, its initial (M T S H R, either case) or a square era sign (㍻, which
+# NFKC has already opened into 平成), the year (元 for 1), then month and day with 年月日 or . / - between.
+_ERA_INITIALS = {"M": "明治", "T": "大正", "S": "昭和", "H": "平成", "R": "令和"}
+_ERA_DATE = re.compile(
+    r"(明治|大正|昭和|平成|令和|[MTSHR])([0-9]{1,2}|元)[年./-]([0-9]{1,2})[月./-]([0-9]{1,2})日?", re.IGNORECASE
+)
+_WESTERN_DATE = re.compile(r"([0-9]{4})[年./-]([0-9]{1,2})[月./-]([0-9]{1,2})日?|([0-9]{4})([0-9]{2})([0-9]{2})")
+
+
+def parse_date(text: str) -> date:
+    """A date typed in 西暦 or 和暦: ``2026-12-07``, ``2026/12/7``, ``2026年12月7日``, ``20261207``,
+    ``令和8年12月7日``, ``R8.12.7``, ``令和元年5月1日``, ``H31.4.30``, full-width or half-width alike.
+
+    Raises :class:`DateOutsideEra` for an era date the era never had (``平成31年5月1日``: 令和 began on
+    2019-05-01) and ``ValueError`` for anything else that is not a real date.
+    """
+    value = normalize_input(text).replace(" ", "")
+    western = _WESTERN_DATE.fullmatch(value)
+    if western:
+        year, month, day = (int(part) for part in (western.groups()[:3] if western.group(1) else western.groups()[3:]))
+        return date(year, month, day)
+    era_date = _ERA_DATE.fullmatch(value)
+    if era_date is None:
+        raise ValueError(f"not a date: {text!r}")
+    name = _ERA_INITIALS.get(era_date.group(1).upper(), era_date.group(1))
+    era_year = 1 if era_date.group(2) == "元" else int(era_date.group(2))
+    starts = [start for start, era in _ERAS if era == name]
+    first = starts[0]
+    following = [start for start, _era in _ERAS if start > first]
+    last = date.fromordinal(min(following).toordinal() - 1) if following else None
+    if era_year < 1:
+        raise ValueError(f"not a date: {text!r}")
+    result = date(first.year + era_year - 1, int(era_date.group(3)), int(era_date.group(4)))
+    if result < first or (last is not None and result > last):
+        raise DateOutsideEra(text.strip(), name, first, last)
+    return result
+
+
 def fiscal_year_of(d: date) -> int:
     """Return the fiscal year (年度, April to March) containing ``d``, named by its starting year."""
     return d.year if d.month >= 4 else d.year - 1
@@ -363,3 +419,124 @@ def is_katakana(s: str) -> bool:
             return False
         has_letter = has_letter or ch not in "・ー"
     return has_letter
+
+
+_HALF_WIDTH_KANA = re.compile("[\uff61-\uff9f]+")
+
+
+def normalize_kana(s: str) -> str:
+    """A reading typed half-width (``ﾔﾏﾀﾞ ﾀﾛｳ``) as full-width katakana (``ヤマダ タロウ``); nothing else changes.
+
+    Only the half-width katakana block goes through NFKC (which joins a kana and its separate voicing mark:
+    ﾀﾞ → ダ); hiragana and the ideographic space of a registered reading (タカハシ　イチロウ) stay as they are.
+    """
+    return _HALF_WIDTH_KANA.sub(lambda run: unicodedata.normalize("NFKC", run.group()), s).strip()
+
+
+# --- Search keys (decision 0035) -------------------------------------------------------------------------------------
+
+#: 異体字 of names, each folded to the form a counter types (高, 吉, 崎 …). Sources: the pairs of the MJ 縮退マップ
+#: (文字情報技術促進協議会, the degeneration of the MJ character set to JIS X 0213 that 住基 systems use) and of
+#: Unihan's kZVariant/kSemanticVariant for the letters of family names that registers hold most (法務省 戸籍統一
+#: 文字 lists them as variants of one another). Kept small on purpose: a search that folds too much finds strangers.
+#: CJK compatibility ideographs with a canonical decomposition (神 U+FA19 …) are folded by NFKC before this; the
+#: twelve without one (﨑 U+FA11 among them) are listed here.
+NAME_VARIANTS: dict[str, str] = {
+    variant: common
+    for common, variants in (
+        ("高", "髙"),
+        ("吉", "𠮷"),
+        ("崎", "﨑嵜碕"),
+        ("斎", "齋齊斉"),
+        ("浜", "濵濱"),
+        ("辺", "邊邉"),
+        ("沢", "澤"),
+        ("桜", "櫻"),
+        ("広", "廣"),
+        ("国", "國圀"),
+        ("徳", "德"),
+        ("恵", "惠"),
+        ("真", "眞"),
+        ("竜", "龍"),
+        ("島", "嶋嶌"),
+        ("富", "冨"),
+        ("槙", "槇"),
+        ("柳", "栁"),
+        ("桑", "桒"),
+        ("曽", "曾"),
+        ("戸", "戶"),
+        ("淵", "渕渊"),
+        ("蔵", "藏"),
+        ("栄", "榮"),
+        ("寿", "壽"),
+        ("万", "萬"),
+        ("実", "實"),
+        ("条", "條"),
+        ("瀬", "瀨"),
+        ("黒", "黑"),
+        ("芦", "蘆"),
+        ("峰", "峯"),
+        ("鉄", "鐵"),
+        ("豊", "豐"),
+        ("関", "關"),
+        ("円", "圓"),
+        ("沖", "冲"),
+        ("来", "來"),
+    )
+    for variant in variants
+}
+_FOLD_VARIANTS = str.maketrans(NAME_VARIANTS)
+# Variation selectors: VS1-16 (U+FE00-FE0F, standardized variants) and VS17-256 (U+E0100-E01EF, the ideographic
+# variation sequences of the IVD that 住基 names use: 葛󠄀 is 葛 U+E0100).
+_VARIATION_SELECTOR = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+# Spaces between family and given name, and the ・ between the parts of a foreign name, are not part of the name.
+_NOT_IN_KEY = str.maketrans("", "", " \u3000\t・")
+
+
+def name_search_key(s: str) -> str:
+    """The key a name is matched by: NFKC, variation selectors dropped, 異体字 folded, spaces removed.
+
+    ``name_search_key("髙橋　一郎") == name_search_key("高橋一郎")``; 葛󠄀西 (IVS) and 葛西 have one key. For matching
+    only: a name is stored and printed exactly as registered (:func:`clean_name`).
+    """
+    text = _VARIATION_SELECTOR.sub("", unicodedata.normalize("NFKC", s))
+    return text.translate(_FOLD_VARIANTS).translate(_NOT_IN_KEY)
+
+
+_SMALL_KANA = str.maketrans("ァィゥェォッャュョヮヵヶヰヱ", "アイウエオツヤユヨワカケイエ")
+# The vowel of each katakana, to read a long-vowel mark (ー) the way a register writes the reading.
+_VOWEL_ROWS = {
+    "ア": "アカガサザタダナハバパマヤラワ",
+    "イ": "イキギシジチヂニヒビピミリ",
+    "ウ": "ウクグスズツヅヌフブプムユルヴ",
+    "エ": "エケゲセゼテデネヘベペメレ",
+    "オ": "オコゴソゾトドノホボポモヨロヲ",
+}
+_VOWEL_OF = {kana: vowel for vowel, row in _VOWEL_ROWS.items() for kana in row}
+# A long vowel as registers write readings: オ-row lengthened with ウ (サトウ, not サトオ), エ-row with イ (ケイコ).
+_LONG_VOWEL = {"ア": "ア", "イ": "イ", "ウ": "ウ", "エ": "イ", "オ": "ウ"}
+_LONG_VOWEL_MARKS = "ー-"
+
+
+def kana_search_key(s: str) -> str:
+    """The key a reading is matched by: ﾔﾏﾀﾞ, やまだ and ヤマダ alike.
+
+    NFKC (half-width to full-width, ﾀﾞ → ダ), hiragana to katakana, spaces and ・ removed, small kana as large
+    ones (old registers wrote キヨウコ for キョウコ), and a long vowel spelt as registers spell it: ー after a
+    kana becomes its vowel, with オ-row and エ-row lengthened by ウ and イ, and オ after an オ-row kana read as
+    ウ, so サトー, サトウ and サトオ, or オータ, オオタ and オウタ, have one key. Decision 0035.
+    """
+    text = "".join(
+        chr(ord(ch) + 0x60) if "\u3041" <= ch <= "\u3096" or ch in "ゝゞ" else ch
+        for ch in unicodedata.normalize("NFKC", s)
+    )
+    text = text.translate(_NOT_IN_KEY).translate(_SMALL_KANA)
+    key: list[str] = []
+    for ch in text:
+        vowel = _VOWEL_OF.get(key[-1]) if key else None
+        if ch in _LONG_VOWEL_MARKS and vowel:
+            ch = _LONG_VOWEL[vowel]
+        elif ch == "オ" and vowel == "オ":
+            ch = "ウ"
+        key.append(ch)
+    return "".join(key)

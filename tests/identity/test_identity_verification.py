@@ -199,6 +199,21 @@ def test_details_that_match_nobody_send_no_letter(app, db: Database, towns: Town
     assert outbox(db, towns.a, "notify.letter") == [] and _verifications(db, towns.a) == []
 
 
+def test_the_birth_date_may_be_given_in_wareki_and_an_era_date_the_era_never_had_is_refused(
+    app, db: Database, towns: Towns
+) -> None:
+    person = _person(db, towns.a)
+    client = signed_in(app, towns.a, add_account(db, towns.a))
+    url = api(towns.a, "/me/identity-verification")
+    refused = client.post(url, json={"resident_code": person.resident_code, "birth_date": "平成31年5月1日"})
+    assert refused.status_code == 422
+    assert "平成31年4月30日" in str(problem(refused)["errors"]["birth_date"])
+    assert outbox(db, towns.a, "notify.letter") == []
+    sent = client.post(url, json={"resident_code": person.resident_code, "birth_date": "昭和60年4月2日"})  # BIRTH
+    assert sent.status_code == 202, sent.json
+    assert len(outbox(db, towns.a, "notify.letter")) == 1
+
+
 def test_five_wrong_codes_use_the_letter_up(app, db: Database, towns: Towns) -> None:
     person = _person(db, towns.a)
     resident = add_account(db, towns.a)

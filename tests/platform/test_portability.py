@@ -34,6 +34,7 @@ from madoguchi.notify.models import WebhookSubscription
 from madoguchi.oauth.models import OAuthClient, secret_hash
 from madoguchi.platform import portability
 from madoguchi.platform.portability import ArchiveError, Treatment
+from madoguchi.registry import repository as registry_repository
 from madoguchi.registry.models import Person
 from madoguchi.tenancy.models import Tenant
 from tests.conftest import REPO
@@ -255,6 +256,36 @@ def test_an_archive_written_before_snapshots_were_stored_once_imports_them_once(
         # One row per distinct snapshot, hashed as it arrived (its keys sorted, as old archives wrote them).
         as_arrived = {snapshot_hash(json.loads(json.dumps(s, sort_keys=True))) for s in filed.values()}
         assert sorted(stored) == sorted(as_arrived)
+
+
+def test_an_archive_from_before_search_keys_imports_people_the_register_search_finds(
+    source: Installation, target: Installation, archive: Path
+) -> None:
+    members = read_archive(archive)
+    manifest = json.loads(members.pop("manifest.json"))
+    rows = table_rows(members, "persons")
+    keys = {"name_search_key", "kana_search_key"}
+    for row in rows:  # as exported before migration 0028 (decision 0035): no search keys
+        for key in keys:
+            row.pop(key)
+    members["tables/persons.jsonl"] = "".join(
+        json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n" for row in rows
+    ).encode()
+    spec = manifest["tables"]["persons"]
+    spec["columns"] = sorted(set(spec["columns"]) - keys)
+    members["manifest.json"] = json.dumps(manifest).encode()
+    resign(members, source.settings)
+    write_archive(archive, members)
+
+    imported = import_(target, archive)
+    with target.db.transaction(imported.tenant_id) as session:
+        people = session.execute(sa.select(Person)).scalars().all()
+        assert people and all(p.name_search_key and p.kana_search_key for p in people)
+        first = people[0]
+        found = registry_repository.search_people(
+            session, imported.tenant_id, name=first.family_name, name_kana=first.family_name_kana, limit=50
+        )
+        assert first in found
 
 
 def test_archive_holds_no_secrets(source: Installation, archive: Path) -> None:

@@ -103,7 +103,7 @@ def test_no_file_or_kind_and_a_file_in_no_known_encoding_are_refused(
     assert error_summary_links(response.get_data(as_text=True)) == ["kind", "file"]
     response = _upload(admin_b, b"facility_code,\x82\xa0\x00\x81\n")  # neither UTF-8 nor Shift_JIS
     assert response.status_code == 422
-    message = "The file must be a CSV file saved as UTF-8 or Shift_JIS text."
+    message = "The file must be a CSV file saved as UTF-8 or Shift_JIS text: line 1 is neither."
     assert field_error(response.get_data(as_text=True), "file") == message
 
 

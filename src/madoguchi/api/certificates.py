@@ -195,7 +195,7 @@ class DocumentPdf(MethodView):
     @blp.alt_response(302, description="Redirect to a short-lived download URL (S3 storage)")
     @blp.alt_response(
         403,
-        description="Delivered on paper (mail or counter), or an app asked for a certificate with the Individual Number",
+        description="Delivered on paper (mail, counter), or an app asking for a copy with the Individual Number",
     )
     @blp.alt_response(404, description="No such document for this caller")
     @requires_scope(APPLICATIONS_READ)

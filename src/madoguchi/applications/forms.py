@@ -3,11 +3,16 @@
 Errors are keyed by JSON pointer (``/applicant/birth_date``), the same pointers the catalog's prefill
 mapping and the portal's fields use. A draft may be incomplete, so draft validation drops "required"
 errors and keeps the rest (a wrong date is wrong in a draft too).
+
+Before validation, :func:`normalize` makes what people type acceptable where the meaning is certain (decision
+0035): a postal code in any common form becomes ``NNN-NNNN``, a reading typed half-width becomes full-width, a
+date in 和暦 or with slashes becomes ISO, full-width digits become ASCII. The normalized value is what is stored
+and shown back. Names and free text are never touched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
@@ -15,6 +20,8 @@ from jsonschema import Draft202012Validator, ValidationError
 from madoguchi import jp
 
 _MISSING = object()
+#: The start of the message for a 和暦 date its era never had (平成31年5月1日).
+DATE_OUTSIDE_ERA = "is not a date of that era"
 
 
 def pointer(path: Any) -> str:
@@ -60,6 +67,13 @@ def _friendly(error: ValidationError) -> str:
     if v == "pattern":
         return "is not in the expected format"
     if v == "format":
+        if error.validator_value == "date" and isinstance(error.instance, str):
+            try:
+                jp.parse_date(error.instance)
+            except jp.DateOutsideEra as outside:
+                return f"{DATE_OUTSIDE_ERA}: {outside}"
+            except ValueError:
+                pass
         return f"is not a valid {error.validator_value}"
     if v == "const":
         return f"must be {error.validator_value!r}"
@@ -104,14 +118,49 @@ def field_errors(schema: dict[str, Any], data: Any, *, partial: bool = False) ->
     return found
 
 
-def _is_code_like(schema: dict[str, Any]) -> bool:
+def _is_code_like(schema: Mapping[str, Any]) -> bool:
     """Fields of digits and Latin letters (postal codes, phone numbers, dates, e-mail), never names."""
     pattern = schema.get("pattern", "")
     return schema.get("format") in ("date", "email", "date-time") or "\\d" in pattern or "0-9" in pattern
 
 
+def is_kana_field(schema: Mapping[str, Any]) -> bool:
+    """A reading (フリガナ): its pattern allows the katakana block."""
+    return "\\u30a0" in schema.get("pattern", "").lower()
+
+
+def is_postal_code_field(schema: Mapping[str, Any]) -> bool:
+    return schema.get("x-autocomplete") == "postal-code" or schema.get("pattern") == POSTAL_CODE_PATTERN
+
+
+POSTAL_CODE_PATTERN = "^[0-9]{3}-[0-9]{4}$"
+
+
+def normalize_value(schema: Mapping[str, Any], value: str) -> str:
+    """One typed string as it is stored: postal codes, readings, dates and codes made canonical, names untouched.
+
+    A value that cannot be made canonical is returned NFKC-normalized, for validation to refuse it.
+    """
+    if schema.get("format") == "date":
+        try:
+            return jp.parse_date(value).isoformat()
+        except ValueError:
+            return jp.normalize_input(value)
+    if is_postal_code_field(schema):
+        try:
+            return jp.normalize_postal_code(value)
+        except ValueError:
+            return jp.normalize_input(value)
+    if is_kana_field(schema):
+        return jp.normalize_kana(value)
+    if _is_code_like(schema):
+        return jp.normalize_input(value)
+    return value
+
+
 def normalize(schema: dict[str, Any], data: Any) -> Any:
-    """NFKC + trim for code-like strings typed full-width (１００－０００１ -> 100-0001), once, at the edge.
+    """Every string of ``data`` as :func:`normalize_value` makes it, once, at the edge (１００－０００１ -> 100-0001,
+    〒4982323 -> 498-2323, ﾔﾏﾀﾞ -> ヤマダ, 令和8年12月7日 -> 2026-12-07).
 
     Names and free text are left exactly as typed (外字 and ideographic spaces included): registry names hold
     characters outside JIS levels 1-2 and ideographic variation sequences that NFKC would change or drop.
@@ -122,6 +171,6 @@ def normalize(schema: dict[str, Any], data: Any) -> Any:
     if isinstance(data, list):
         items = schema.get("items") or {}
         return [normalize(items, v) for v in data]
-    if isinstance(data, str) and _is_code_like(schema):
-        return jp.normalize_input(data)
+    if isinstance(data, str):
+        return normalize_value(schema, data)
     return data

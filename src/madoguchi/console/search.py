@@ -1,10 +1,12 @@
-"""Finding a person in the resident register at the counter: by kana, name, date of birth or resident code."""
+"""Finding a person in the resident register at the counter: by kana, name, date of birth or resident code.
+
+Names and readings are matched folded (異体字, variation selectors, ひらがな/カタカナ, half-width: decision 0035) by the
+registry's repository; the date of birth may be typed in 和暦 (S60.4.2) or 西暦."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext
@@ -13,17 +15,12 @@ from werkzeug.datastructures import MultiDict
 
 from madoguchi import jp
 from madoguchi.registry import repository as registry
+from madoguchi.web.form_input import date_outside_era
 
 if TYPE_CHECKING:  # annotations only
     from madoguchi.registry.models import Person
 
 MAX_RESULTS = 50
-_SPACES = str.maketrans("", "", " \u3000")
-
-
-def _katakana(text: str) -> str:
-    """Hiragana typed at the counter matches the register's katakana."""
-    return "".join(chr(ord(ch) + 0x60) if "\u3041" <= ch <= "\u3096" else ch for ch in text)
 
 
 @dataclass
@@ -51,9 +48,13 @@ class PersonQuery:
             ]
         if self.birth_date:
             try:
-                date.fromisoformat(self.birth_date)
+                jp.parse_date(self.birth_date)
+            except jp.DateOutsideEra as outside:
+                found["birth_date"] = [date_outside_era(outside)]
             except ValueError:
-                found["birth_date"] = [lazy_gettext("Enter a real date, for example 1985-04-02.")]
+                found["birth_date"] = [
+                    lazy_gettext("Enter a real date, for example 1985-04-02, 昭和60年4月2日 or S60.4.2.")
+                ]
         if self.resident_code and not (self.resident_code.isdigit() and len(self.resident_code) == 11):
             found["resident_code"] = [lazy_gettext("A resident code has 11 digits.")]
         return found
@@ -64,9 +65,9 @@ def people(session: Session, tenant_id: uuid.UUID, query: PersonQuery) -> list[P
     return registry.search_people(
         session,
         tenant_id,
-        name_kana=_katakana(query.name_kana.translate(_SPACES)) if query.name_kana else "",
-        name=query.name.translate(_SPACES) if query.name else "",
-        birth_date=date.fromisoformat(query.birth_date) if query.birth_date else None,
+        name_kana=query.name_kana,
+        name=query.name,
+        birth_date=jp.parse_date(query.birth_date) if query.birth_date else None,
         resident_code=query.resident_code,
         limit=MAX_RESULTS,
     )

@@ -36,6 +36,22 @@ class Normalized(fields.String):
         return jp.normalize_input(super()._deserialize(value, attr, data, **kwargs))
 
 
+class JapaneseDate(fields.Date):
+    """A date in 西暦 or 和暦 (``1985-04-02``, ``1985/4/2``, ``昭和60年4月2日``, ``S60.4.2``), read by
+    ``jp.parse_date``; a 和暦 date the era never had (平成31年5月1日) is refused saying when the era ran
+    (decision 0035)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return jp.parse_date(value)
+            except jp.DateOutsideEra as outside:
+                raise ValidationError(str(outside)) from None
+            except ValueError:
+                pass  # the field's own refusal
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 #: The longest display name, on the API and on the sign-up page.
 DISPLAY_NAME_MAX_LENGTH = 100
 
@@ -142,7 +158,9 @@ class CounterIdentitySchema(Schema):
 
 class IdentityLetterRequestSchema(Schema):
     resident_code = _resident_code()
-    birth_date = fields.Date(required=True, metadata={"example": "1985-04-02"})
+    birth_date = JapaneseDate(
+        required=True, metadata={"example": "1985-04-02", "description": "西暦 or 和暦 (昭和60年4月2日, S60.4.2)"}
+    )
 
 
 class OneTimeCodeSchema(Schema):

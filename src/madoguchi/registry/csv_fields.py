@@ -152,10 +152,10 @@ def normalized(raw: str) -> str:
 
 def kana(raw: str) -> str:
     # Readings are normalized (half-width ｻﾄｳ -> サトウ) because people search by them; unlike
-    # kanji names they have no variant glyphs to lose.
+    # kanji names they have no variant glyphs to lose. What is still refused is not katakana at all.
     value = normalize_input(raw)
     if not is_katakana(value):
-        raise InvalidField(f"not katakana: {shown(raw)}")
+        raise InvalidField(f"not full-width katakana (全角カタカナ): {shown(raw)}")
     return value
 
 

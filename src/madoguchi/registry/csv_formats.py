@@ -1,8 +1,8 @@
 """Parse and validate the registry CSV files a municipality imports (no database here).
 
 Three kinds of file, each UTF-8 (a BOM is accepted) or Shift_JIS (CP932, what municipal back-office
-systems and Excel on Japanese Windows write; :func:`decode_registry_csv`) with a header row naming its
-columns in any order:
+systems and Excel on Japanese Windows write; :func:`decode_registry_csv`; 外字 beyond CP932 only in UTF-8) with
+a header row naming its columns in any order:
 
 * ``residents`` — the resident register (住民基本台帳): one row per person, grouped into
   households by ``household_code``; a removed person (除票: moved out, died, struck off) keeps a row with
@@ -293,19 +293,37 @@ def _parse_fields(line: int, header: list[str], fields: list[str], fmt: _Format)
     return CsvRecord(line, raw, values), errors
 
 
-#: A file that is valid UTF-8 is UTF-8 (Shift_JIS text with kana or kanji almost never is); otherwise CP932,
-#: Microsoft's Shift_JIS with the NEC/IBM extensions (①, ㈱, 髙, 﨑) that municipal systems and Excel write.
 class UnreadableEncoding(ValueError):
-    """The bytes are neither UTF-8 nor Shift_JIS text; the message says where and what to do."""
+    """The bytes are neither UTF-8 nor Shift_JIS text; the message says on which line, and what to do."""
+
+    def __init__(self, line: int, message: str, *, gaiji: bool = False) -> None:
+        super().__init__(f"line {line}: {message}")
+        #: The line of the offending byte; ``gaiji``: it is a user-defined 外字 of a Shift_JIS file.
+        self.line, self.gaiji = line, gaiji
 
 
 #: Control characters never found in a text export. Python's CP932 decodes every byte but 0x81-0x9F and
 #: 0xE0-0xFC on its own, so binary data "decodes"; its NULs and other controls give it away.
 _BINARY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: What CP932 decodes bytes to that no Shift_JIS text means: the user-defined area 0xF040-0xF9FC (each system's
+#: own 外字, whose pictures only that system knows) to U+E000-E757, and the unassigned single bytes 0x80, 0xA0 and
+#: 0xFD-0xFF to U+0080, U+F8F0-F8F3.
+_NOT_SHIFT_JIS_TEXT = re.compile("[\ue000-\ue757\u0080\uf8f0-\uf8f3]")
+_SAVE_AS = "save the CSV as UTF-8 or Shift_JIS"
+_GAIJI_ONLY_IN_UTF8 = (
+    "a user-defined character (外字) of the exporting system, which Shift_JIS cannot carry: "
+    "names with 外字 (𠮷, variation sequences such as 葛󠄀) can only be imported from a UTF-8 file"
+)
 
 
 def decode_registry_csv(data: bytes) -> tuple[str, str]:
-    """The text of a registry CSV and the name of the encoding it was read in (UTF-8 first, then CP932)."""
+    """The text of a registry CSV and the name of the encoding it was read in.
+
+    UTF-8 (with or without a BOM) first: Shift_JIS text with kana or kanji is almost never valid UTF-8, so a file
+    that decodes is UTF-8. Otherwise CP932, Microsoft's Shift_JIS with the NEC/IBM extensions (①, ㈱, 髙, 﨑) that
+    municipal systems and Excel on Japanese Windows write. Raises :class:`UnreadableEncoding` naming the line of
+    the first byte that is neither, or of a user-defined 外字: only UTF-8 carries characters beyond CP932.
+    """
     try:
         return data.decode("utf-8-sig"), "UTF-8"
     except UnicodeDecodeError:
@@ -314,15 +332,21 @@ def decode_registry_csv(data: bytes) -> tuple[str, str]:
         text = data.decode("cp932")
     except UnicodeDecodeError as error:
         line, byte = data.count(b"\n", 0, error.start) + 1, data[error.start]
-    else:
-        control = _BINARY.search(text)
-        if control is None:
-            return text, "Shift_JIS (CP932)"
-        line, byte = text.count("\n", 0, control.start()) + 1, ord(control.group())
-    raise UnreadableEncoding(
-        f"line {line}: byte 0x{byte:02X} is neither UTF-8 nor Shift_JIS (CP932) text; "
-        "save the CSV as UTF-8 or Shift_JIS"
-    )
+        raise UnreadableEncoding(
+            line, f"byte 0x{byte:02X} is neither UTF-8 nor Shift_JIS (CP932) text; {_SAVE_AS}"
+        ) from None
+    control = _BINARY.search(text)
+    if control is not None:
+        line = text.count("\n", 0, control.start()) + 1
+        raise UnreadableEncoding(
+            line, f"byte 0x{ord(control.group()):02X} is neither UTF-8 nor Shift_JIS (CP932) text; {_SAVE_AS}"
+        )
+    foreign = _NOT_SHIFT_JIS_TEXT.search(text)
+    if foreign is not None:
+        line = text.count("\n", 0, foreign.start()) + 1
+        raw = foreign.group().encode("cp932", errors="replace").hex().upper()
+        raise UnreadableEncoding(line, f"bytes 0x{raw} are {_GAIJI_ONLY_IN_UTF8}", gaiji=True)
+    return text, "Shift_JIS (CP932)"
 
 
 def parse_registry_csv(

@@ -11,10 +11,16 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKeyConstraint, Index, LargeBinary, String, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from madoguchi import jp
 from madoguchi.db import Base, TenantScoped, new_id, utcnow
+
+#: A search key: compared in code-point order (PostgreSQL's "C" collation, SQLite's default), so the keys that begin
+#: with a query are one range of the index whatever the database's locale.
+SEARCH_KEY_LENGTH = 200
+SEARCH_KEY = String(SEARCH_KEY_LENGTH).with_variant(String(SEARCH_KEY_LENGTH, collation="C"), "postgresql")
 
 
 class Household(TenantScoped, Base):
@@ -72,6 +78,8 @@ class Person(TenantScoped, Base):
         UniqueConstraint("tenant_id", "resident_code"),
         ForeignKeyConstraint(["tenant_id", "household_id"], ["households.tenant_id", "households.id"]),
         Index("ix_persons_tenant_kana", "tenant_id", "family_name_kana", "given_name_kana"),
+        Index("ix_persons_tenant_name_search_key", "tenant_id", "name_search_key"),
+        Index("ix_persons_tenant_kana_search_key", "tenant_id", "kana_search_key"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -118,8 +126,16 @@ class Person(TenantScoped, Base):
     alias: Mapped[str | None] = mapped_column(String(100))
     alias_kana: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: Family + given name and reading folded for the counter's search (jp.name_search_key, jp.kana_search_key):
+    #: matching only, never shown. Set from the names on every insert and update (below), decision 0035.
+    name_search_key: Mapped[str] = mapped_column(SEARCH_KEY, default="")
+    kana_search_key: Mapped[str] = mapped_column(SEARCH_KEY, default="")
 
     household: Mapped[Household] = relationship(back_populates="members", overlaps="members")
+
+    def refresh_search_keys(self) -> None:
+        keys = search_keys(self.family_name, self.given_name, self.family_name_kana, self.given_name_kana)
+        self.name_search_key, self.kana_search_key = keys["name_search_key"], keys["kana_search_key"]
 
     @property
     def full_name(self) -> str:
@@ -162,6 +178,24 @@ class Person(TenantScoped, Base):
             "person.resident_code": self.resident_code,
             "household.head_name": head.full_name if head else None,
         }
+
+
+def search_keys(
+    family_name: str | None, given_name: str | None, family_name_kana: str | None, given_name_kana: str | None
+) -> dict[str, str]:
+    """The ``persons`` search-key columns for these names: what the model writes, and what a tenant import writes
+    for rows an archive brings (derived data: recomputed by this installation's folding, never trusted)."""
+    name = jp.name_search_key(f"{family_name or ''}{given_name or ''}")
+    kana = jp.kana_search_key(f"{family_name_kana or ''}{given_name_kana or ''}")
+    # NFKC may lengthen a name (㍻ -> 平成); a key longer than its column only loses what no query reaches.
+    return {"name_search_key": name[:SEARCH_KEY_LENGTH], "kana_search_key": kana[:SEARCH_KEY_LENGTH]}
+
+
+@event.listens_for(Person, "before_insert")
+@event.listens_for(Person, "before_update")
+def _keep_search_keys(_mapper: object, _connection: object, person: Person) -> None:
+    # Every write of a person through the ORM (import, counter, tests) keeps the keys in step with the names.
+    person.refresh_search_keys()
 
 
 class TaxAssessment(TenantScoped, Base):

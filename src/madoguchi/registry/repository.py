@@ -5,11 +5,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import date
+from typing import TypedDict, Unpack
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from madoguchi import jp
 from madoguchi.registry.models import Person, TaxAssessment
+
+#: Above every code point a key can hold: ``key >= q AND key < q + _AFTER`` is "the key begins with q".
+_AFTER = "\U0010ffff"
 
 
 def find_person(session: Session, tenant_id: uuid.UUID, person_id: uuid.UUID) -> Person | None:
@@ -26,28 +31,45 @@ def full_names(session: Session, tenant_id: uuid.UUID, person_ids: Iterable[uuid
     return {person.id: person.full_name for person in session.execute(stmt).scalars()}
 
 
-def search_people(
-    session: Session,
-    tenant_id: uuid.UUID,
-    *,
-    name_kana: str = "",
-    name: str = "",
-    birth_date: date | None = None,
-    resident_code: str = "",
-    limit: int,
-) -> list[Person]:
-    """People matching every criterion given (kana and name as substrings of family + given), in kana order."""
+class SearchCriteria(TypedDict, total=False):
+    """What the register may be searched by; every criterion given must match."""
+
+    name_kana: str
+    name: str
+    birth_date: date | None
+    resident_code: str
+
+
+def search_statement(tenant_id: uuid.UUID, *, limit: int, **criteria: Unpack[SearchCriteria]) -> Select[Person]:
+    """The query of :func:`search_people` (the benchmark explains it)."""
     stmt = select(Person).where(Person.tenant_id == tenant_id)
-    if name_kana:
-        stmt = stmt.where((Person.family_name_kana + Person.given_name_kana).contains(name_kana, autoescape=True))
-    if name:
-        stmt = stmt.where((Person.family_name + Person.given_name).contains(name, autoescape=True))
-    if birth_date is not None:
+    if name_kana := criteria.get("name_kana"):
+        stmt = stmt.where(*_starts_with(Person.kana_search_key, jp.kana_search_key(name_kana)))
+    if name := criteria.get("name"):
+        stmt = stmt.where(*_starts_with(Person.name_search_key, jp.name_search_key(name)))
+    if (birth_date := criteria.get("birth_date")) is not None:
         stmt = stmt.where(Person.birth_date == birth_date)
-    if resident_code:
+    if resident_code := criteria.get("resident_code"):
         stmt = stmt.where(Person.resident_code == resident_code)
     order = (Person.family_name_kana, Person.given_name_kana, Person.birth_date, Person.id)
-    return list(session.execute(stmt.order_by(*order).limit(limit)).scalars())
+    return stmt.order_by(*order).limit(limit)
+
+
+def search_people(
+    session: Session, tenant_id: uuid.UUID, *, limit: int, **criteria: Unpack[SearchCriteria]
+) -> list[Person]:
+    """People matching every criterion given, in kana order.
+
+    Name and reading are matched folded (``jp.name_search_key``, ``jp.kana_search_key``: 高橋 finds 髙橋, やまだ finds
+    ヤマダ) against the start of family + given name, the way a counter asks: 高橋, 高橋一郎, たかはし. The stored
+    keys are indexed after ``tenant_id``, so a search reads a range of the index, never the whole register.
+    """
+    return list(session.execute(search_statement(tenant_id, limit=limit, **criteria)).scalars())
+
+
+def _starts_with(column: InstrumentedAttribute[str], prefix: str) -> tuple[ColumnElement[bool], ...]:
+    # A range rather than LIKE: the same index range on both databases, with or without a known parameter.
+    return (column >= prefix, column < prefix + _AFTER)
 
 
 def tax_years(session: Session, tenant_id: uuid.UUID, person_id: uuid.UUID) -> list[int]:

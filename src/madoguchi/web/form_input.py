@@ -7,7 +7,10 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
+from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate
+
+from madoguchi import jp
 
 Errors = dict[str, list[str]]
 
@@ -47,3 +50,16 @@ def confirmation(name: str) -> type[Schema]:
     """The schema of a page's confirmation box ("I have checked …") named ``name``: ticked, or refused. A box sends
     its value only when ticked; any true value a checkbox may carry (true, yes, on, 1) counts."""
     return Schema.from_dict({name: fields.Boolean(required=True, validate=validate.Equal(True))}, name="Confirmation")
+
+
+def date_outside_era(outside: jp.DateOutsideEra) -> str:
+    """The refusal of a 和暦 date its era never had (平成31年5月1日), saying when the era ran."""
+    if outside.last is None:
+        first = jp.to_wareki(outside.first)
+        return _("%(era)s began on %(first)s: check the era and the year.", era=outside.era, first=first)
+    return _(
+        "%(era)s ran from %(first)s to %(last)s: check the era and the year.",
+        era=outside.era,
+        first=jp.to_wareki(outside.first),
+        last=jp.to_wareki(outside.last),
+    )

@@ -26,6 +26,7 @@ from madoguchi import jp
 from madoguchi.applications import forms
 from madoguchi.registry import tax_items
 from madoguchi.registry.models import Person
+from madoguchi.web.form_input import date_outside_era
 from madoguchi.web.i18n import localized
 
 Options = list[tuple[str, str]]
@@ -298,13 +299,15 @@ def values_from_data(page: Page, data: Any) -> dict[str, Any]:
 
 
 def values_from_form(page: Page, posted: Any) -> dict[str, Any]:
-    """Pointer -> what the resident posted, to show it again beside the errors."""
+    """Pointer -> what the resident posted, to show it again beside the errors, normalized as it would be stored
+    (〒4982323 shows as 498-2323, ﾔﾏﾀﾞ as ヤマダ), so the page shows what the answer became."""
     values: dict[str, Any] = {}
     for leaf in page.leaves():
         if leaf.widget in ("facilities", "members", "checkboxes"):
             values[leaf.pointer] = posted.getlist(leaf.name)
         else:
-            values[leaf.pointer] = posted.get(leaf.name, "")
+            text = str(posted.get(leaf.name, ""))
+            values[leaf.pointer] = forms.normalize_value(leaf.schema, text.strip()) if text.strip() else text
     return values
 
 
@@ -419,9 +422,17 @@ def schema_at(form: Mapping[str, Any], pointer: str) -> dict[str, Any]:
     return dict(node)
 
 
-def friendly(form: Mapping[str, Any], pointer: str, message: str) -> str:
-    """A message from ``applications.forms`` (English, technical) as a resident should read it."""
+def friendly(form: Mapping[str, Any], pointer: str, message: str, value: Any = None) -> str:
+    """A message from ``applications.forms`` (English, technical) as a resident should read it; ``value`` is the
+    answer refused, where the message depends on it (a 和暦 date its era never had)."""
     schema = schema_at(form, pointer)
+    if message.startswith(forms.DATE_OUTSIDE_ERA) and isinstance(value, str):
+        try:
+            jp.parse_date(value)
+        except jp.DateOutsideEra as outside:
+            return date_outside_era(outside)
+        except ValueError:
+            pass
     kind = schema.get("type")
     if message == "is required":
         if "enum" in schema or kind in ("boolean", "array") or schema.get("x-widget") == "fiscal-year":
@@ -433,15 +444,15 @@ def friendly(form: Mapping[str, Any], pointer: str, message: str) -> str:
         return _("This answer is not possible with your other answers: choose another.")
     if "non-unique" in message:
         return _("Choose each one only once.")
-    if message == "is not a valid date":
-        return _("Enter a real date, like 2026-04-01.")
+    if message == "is not a valid date" or message.startswith(forms.DATE_OUTSIDE_ERA):
+        return _("Enter a real date, like 2026-04-01 or 令和8年4月1日.")
     if message == "is not in the expected format":
         if schema.get("x-placeholder"):
             return _("Check the format, like %(example)s.", example=schema["x-placeholder"])
         if schema.get("x-widget") == "month":
             return _("Enter a year and month, like 2027-04.")
-        if "\\u30A0" in schema.get("pattern", ""):
-            return _("Enter in katakana or hiragana.")
+        if forms.is_kana_field(schema):
+            return _("Enter in full-width katakana (全角カタカナ) or hiragana.")
         return _("Check the format.")
     if "is greater than" in message or "is less than" in message:
         if "maximum" in schema and "minimum" in schema:
@@ -558,7 +569,7 @@ def page_errors(
         if anchor in found and any(p for p in read.errors if page.anchor_for(p, id_of) == anchor):
             continue  # the conversion error already says it
         for message in messages:
-            text = friendly(form, pointer, message)
+            text = friendly(form, pointer, message, forms.resolve(read.data, pointer, None))
             if text not in found.setdefault(anchor, []):
                 found[anchor].append(text)
     return found

@@ -22,7 +22,7 @@ from madoguchi import jp, workdays
 from madoguchi.migrations import rls
 
 revision = "0027"
-down_revision = "0023"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 

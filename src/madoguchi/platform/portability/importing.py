@@ -51,6 +51,7 @@ from madoguchi.platform.portability.archive import (
     treatment_of,
 )
 from madoguchi.platform.portability.keys import ArchiveKeys, TransferCipher
+from madoguchi.registry.models import Person, search_keys
 
 # --------------------------------------------------------------------------------------------- reading
 
@@ -419,6 +420,9 @@ def _decode_row(plan: _ImportPlan, table: sa.Table, columns: set[str], line: byt
                 row_key=primary_key_text(table, data),
             )
             row[column.name] = plan.sealer.seal(tenant_id, plaintext)
+    if table.name == Person.__tablename__:
+        # The search keys derive from the names (decision 0035): an archive from before migration 0028 has none.
+        row.update(search_keys(row["family_name"], row["given_name"], row["family_name_kana"], row["given_name_kana"]))
     if plan.legacy_snapshots and table.name == "applications":
         if not isinstance(legacy_snapshot, dict):
             raise ArchiveError(f"{where}: the application's settings snapshot is not a JSON object")

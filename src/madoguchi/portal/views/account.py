@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from madoguchi import jp
 from madoguchi.applications.workflow import MORE_INFO_REQUESTED
 from madoguchi.context import current_tenant, db_session
 from madoguchi.documents import delivery
@@ -24,6 +24,7 @@ from madoguchi.identity.sessions import principal_from_session_cookie
 from madoguchi.notify import notices as inbox
 from madoguchi.oauth import operations as oauth
 from madoguchi.oauth import repository as oauth_repository
+from madoguchi.web.form_input import date_outside_era
 from madoguchi.web.i18n import localized
 
 if TYPE_CHECKING:  # annotations only: the pages go through the repositories and the operations
@@ -174,7 +175,10 @@ def request_letter() -> Any:
     if not code.isdigit() or len(code) != 11:
         errors["resident_code"] = [_("Enter the 11-digit resident record code.")]
     try:
-        birth_date = date.fromisoformat(values["birth_date"].strip())
+        # In 西暦 or 和暦, as the API and the counter take it (a browser without a date picker sends text).
+        birth_date = jp.parse_date(values["birth_date"])
+    except jp.DateOutsideEra as outside:
+        errors["birth_date"] = [date_outside_era(outside)]
     except ValueError:
         errors["birth_date"] = [_("Enter your date of birth, like 1985-04-02.")]
     if errors:

@@ -73,8 +73,19 @@ def _read_upload(upload: FileStorage, errors: Errors) -> str | None:
         return None
     try:
         return decode_registry_csv(content)[0]
-    except UnreadableEncoding:
-        _add(errors, "file", _("The file must be a CSV file saved as UTF-8 or Shift_JIS text."))
+    except UnreadableEncoding as unreadable:
+        if unreadable.gaiji:
+            message = _(
+                "Line %(line)s has a user-defined character (外字) that Shift_JIS cannot carry: "
+                "save the file as UTF-8 to import names with 外字.",
+                line=unreadable.line,
+            )
+        else:
+            message = _(
+                "The file must be a CSV file saved as UTF-8 or Shift_JIS text: line %(line)s is neither.",
+                line=unreadable.line,
+            )
+        _add(errors, "file", message)
         return None
 
 
