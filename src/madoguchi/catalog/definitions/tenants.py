@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,9 @@ def inspect_tenant(
         )
         problems.append(Problem(file, "branding.primary_color", message))
 
+    if "issuer" in ok and tenant["issuer"].get("seal"):
+        problems += _load_seal(tenant["issuer"], path.parent, file)
+
     if "services" in ok:
         tenant["services"] = {
             key: {"version": (entry or {}).get("version"), "overrides": (entry or {}).get("overrides") or {}}
@@ -93,6 +97,26 @@ def inspect_tenant(
         if services is not None:
             problems += _check_tenant_services(tenant["services"], services, file, published)
     return tenant, unique(problems)
+
+
+#: A seal is a small image printed at ~21 mm: a larger file is a mistake (a scan at full resolution).
+SEAL_MAX_BYTES = 64 * 1024
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _load_seal(issuer: dict[str, Any], folder: Path, file: str) -> list[Problem]:
+    """Read the seal image the tenant file names into ``issuer["seal_png"]`` (base64), so the database alone holds
+    what a certificate prints: workers issuing it need no tenants folder."""
+    seal = (folder / issuer["seal"]).resolve()
+    if folder.resolve() not in seal.parents or not seal.is_file():
+        return [Problem(file, "issuer.seal", f"no file {issuer['seal']} beside the tenant file")]
+    data = seal.read_bytes()
+    if not data.startswith(_PNG_SIGNATURE):
+        return [Problem(file, "issuer.seal", f"{issuer['seal']} is not a PNG image")]
+    if len(data) > SEAL_MAX_BYTES:
+        return [Problem(file, "issuer.seal", f"{issuer['seal']} is {len(data):,} bytes; at most {SEAL_MAX_BYTES:,}")]
+    issuer["seal_png"] = base64.b64encode(data).decode("ascii")
+    return []
 
 
 def _check_tenant_services(
