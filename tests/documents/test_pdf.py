@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from madoguchi.documents import pdf
+from madoguchi.documents import fonts, pdf
 from tests.documents.certificate_fixtures import pdftotext, spaced
 
 TAX_CONTENT = {
@@ -138,3 +138,15 @@ def test_the_printed_qr_code_reads_back_as_the_verification_url(tmp_path) -> Non
     assert [(code.format.name, code.text) for code in found] == [
         ("QRCode", "https://madoguchi.example.jp/verify/QRTESTCODE42")
     ]
+
+
+def test_a_configured_ipaex_font_still_renders_and_refuses_what_it_lacks(tmp_path: Path) -> None:
+    """IPAex (MADOGUCHI_CERTIFICATE_FONT) stays usable: it prints what it has and refuses 𠮷, which it lacks."""
+    ipaex = next(Path("/usr/share/fonts").rglob("ipaexg.ttf"), None)
+    if ipaex is None:
+        pytest.skip("fonts-ipaexfont-gothic is not installed")
+    font = pdf.find_font(str(ipaex))
+    text = pdftotext(pdf.render(_page("tax_certificate", TAX_CONTENT), font), tmp_path)
+    assert spaced("渡邊　花子") in text
+    with pytest.raises(fonts.GlyphMissing, match=r"U\+20BB7"):
+        pdf.render(_page("tax_certificate", {**TAX_CONTENT, "name": "𠮷田　花子"}), font)

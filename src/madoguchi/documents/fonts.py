@@ -65,6 +65,7 @@ class Glyph:
     gid: int
     text: str  # the code points this glyph stands for in the text layer (a whole cluster)
     advance: int  # font units, as shaped
+    nominal: int  # font units, the glyph's own advance (hmtx): what a PDF viewer moves by unless told otherwise
 
 
 @dataclass(frozen=True)
@@ -192,10 +193,11 @@ class ShapingFont:
                 # the cluster's first glyph already stands for the whole sequence.
                 if not position.x_advance and not self.glyph_data(info.codepoint):
                     continue
-                glyphs.append(Glyph(info.codepoint, "", position.x_advance))
+                glyphs.append(Glyph(info.codepoint, "", position.x_advance, self.metrics(info.codepoint)[0]))
                 continue
             seen_clusters.add(cluster)
-            glyphs.append(Glyph(info.codepoint, text[cluster : end_of[cluster]], position.x_advance))
+            nominal = self.metrics(info.codepoint)[0]
+            glyphs.append(Glyph(info.codepoint, text[cluster : end_of[cluster]], position.x_advance, nominal))
         return Run(tuple(glyphs), sum(g.advance for g in glyphs), self.per_em)
 
     def subset(self, gids: Iterable[int]) -> tuple[bytes, dict[int, int]]:
@@ -267,15 +269,21 @@ def _font_file(tables: dict[str, bytes]) -> bytes:
     header = struct.pack(">LHHHH", 0x00010000, count, power * 16, power.bit_length() - 1, count * 16 - power * 16)
     offset = 12 + 16 * count
     directory, body = [], []
+    total = 0
     for tag in tags:
         data = tables[tag]
-        directory.append(struct.pack(">4sLLL", tag.encode("latin-1"), _checksum(data), offset, len(data)))
         padded = data + b"\0" * (-len(data) % 4)
+        checksum = _checksum(padded)
+        total += checksum
+        directory.append(struct.pack(">4sLLL", tag.encode("latin-1"), checksum, offset, len(data)))
         body.append(padded)
         offset += len(padded)
-    font = bytearray(header + b"".join(directory) + b"".join(body))
-    head_at = 12 + 16 * count + sum(len(b) for b in body[: tags.index("head")])
-    struct.pack_into(">L", font, head_at + 8, (0xB1B0AFBA - _checksum(bytes(font))) & 0xFFFFFFFF)
+    heading = header + b"".join(directory)
+    # The whole file's checksum is the sum of its 4-byte-aligned parts': each table is summed once.
+    total += _checksum(heading)
+    font = bytearray(heading + b"".join(body))
+    head_at = len(heading) + sum(len(b) for b in body[: tags.index("head")])
+    struct.pack_into(">L", font, head_at + 8, (0xB1B0AFBA - total) & 0xFFFFFFFF)
     return bytes(font)
 
 
@@ -298,18 +306,23 @@ class Embedding:
         self.font = font
         self.resource = resource
         self.cids: dict[tuple[int, str], int] = {}
+        self.widths: list[int] = []  # font units, by CID - 1
 
     def show(self, run: Run, size: float, x: float, y: float) -> str:
         """The content-stream operators that draw ``run`` at (x, y) in points."""
         parts: list[str] = []
         hexes: list[str] = []
         scale = 1000 / self.font.per_em
+        cids = self.cids
         for glyph in run.glyphs:
-            cid = self.cids.setdefault((glyph.gid, glyph.text), len(self.cids) + 1)
+            key = (glyph.gid, glyph.text)
+            cid = cids.get(key)
+            if cid is None:
+                cid = cids[key] = len(cids) + 1
+                self.widths.append(glyph.nominal)
             hexes.append(f"{cid:04X}")
-            nominal = self.font.metrics(glyph.gid)[0]
-            if glyph.advance != nominal:  # kerning or a zero-width glyph: move by what HarfBuzz says
-                parts.append(f"<{''.join(hexes)}>{(nominal - glyph.advance) * scale:.1f}")
+            if glyph.advance != glyph.nominal:  # kerning or a zero-width glyph: move by what HarfBuzz says
+                parts.append(f"<{''.join(hexes)}>{(glyph.nominal - glyph.advance) * scale:.1f}")
                 hexes = []
         if hexes:
             parts.append(f"<{''.join(hexes)}>")
@@ -348,7 +361,7 @@ class Embedding:
                 }
             )
         )
-        widths = [round(font.metrics(gid)[0] * scale) for (gid, _t), _c in by_cid]
+        widths = [round(width * scale) for width in self.widths]
         cid_font = doc.Reference(
             pdfdoc.PDFDictionary(
                 {

@@ -196,6 +196,8 @@ def _childcare_lines(content: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+#: Per kind: its rows (label, value) and the statement above the issuer. A row ``("", "")`` is a section break (a
+#: rule): the rows between two breaks (one person of a household) are kept on one page when they fit on one.
 _BODIES = {
     "residency_certificate": (_residency_lines, "この写しは、住民票の原本と相違ないことを証明する。"),
     "tax_certificate": (_tax_lines, "上記のとおり証明する。"),
