@@ -1,6 +1,6 @@
-"""Benchmark: certificates rendered (reportlab, embedded IPAex subset, QR code) and signed (pyHanko, PAdES B-B,
-ECDSA P-256 / SHA-256) per second on one CPU core, through the same code the issue path uses
-(``madoguchi.documents.certificates.Certificates.render_and_sign``).
+"""Benchmark: certificates rendered (reportlab, text shaped by HarfBuzz in an embedded IPAmj Mincho subset, QR
+code, the mayor's name and seal) and signed (pyHanko, PAdES B-B, ECDSA P-256 / SHA-256) per second on one CPU core,
+through the same code the issue path uses (``madoguchi.documents.certificates.Certificates.render_and_sign``).
 
     python bench/certificates.py [-n 500] [--rounds 5] [--compare]
 
@@ -16,6 +16,7 @@ attribute re-encoded), which is where the issue's naive ~40/s went.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import statistics
 import tempfile
@@ -32,7 +33,9 @@ from madoguchi import jp
 from madoguchi.config import Settings
 from madoguchi.documents import certificates, pdf
 
-FAMILY = ("髙橋", "佐藤", "鈴木", "渡邊", "伊藤", "山本", "中村", "小林", "加藤", "吉田")
+# 外字 and ideographic variation sequences (IPAmj's MJ ones) among them, as in real registers.
+FAMILY = ("髙橋", "佐藤", "鈴木", "渡邊\U000e0109", "伊藤", "山﨑", "中村", "葛\U000e0102西", "加藤", "𠮷田")
+SEAL = Path(__file__).parents[1] / "tenants" / "seals" / "sakuragaoka-city.png"
 GIVEN = ("一郎", "花子", "美咲", "陽葵", "蓮", "結衣", "大翔", "さくら", "悠真", "凛")
 
 
@@ -42,7 +45,10 @@ def _tenant() -> SimpleNamespace:
         id=None,
         slug="sakuragaoka-city",
         name_ja="桜ヶ丘市",
-        profile={"contact": {"department": {"ja": "市民課"}}},
+        profile={
+            "contact": {"department": {"ja": "市民課"}},
+            "issuer": {"name": "桜井　雅之", "seal_png": base64.b64encode(SEAL.read_bytes()).decode()},
+        },
     )
 
 

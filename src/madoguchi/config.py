@@ -165,8 +165,8 @@ class Settings:
     signing_kms_region: str = ""
     #: KMS endpoint URL override (a VPC endpoint; tests). Empty: AWS's.
     signing_kms_endpoint_url: str = ""
-    #: TrueType font embedded (as a subset) in certificates. Empty: IPAex Gothic (else Mincho), searched for in
-    #: the standard font folders (Debian package ``fonts-ipaexfont-gothic``).
+    #: TrueType font embedded (as a subset) in certificates. Empty: IPAmj Mincho, searched for in the standard
+    #: font folders (Debian package ``fonts-ipamj-mincho``; decision 0030).
     certificate_font: str = ""
     #: The issuing official printed on certificates; ``{municipality}`` is replaced by the municipality's
     #: Japanese name (default: 桜ヶ丘市長, 緑川村長).

@@ -103,6 +103,16 @@ def submit(town: Town, procedure: str = "residency-certificate", data: dict[str,
     return submitted.json
 
 
+def issue_after_approval(town: Town) -> tuple[dict[str, Any], Any]:
+    """Submit as the resident, then start review, approve and issue as the clerk: the application and the issue's
+    response (for the tests of an issue that must fail)."""
+    application = submit(town)
+    url = town.api(f"/applications/{application['id']}/transitions")
+    for step in ("start_review", "approve"):
+        assert town.clerk.post(url, json={"transition": step}).status_code == 200
+    return application, town.clerk.post(url, json={"transition": "issue"})
+
+
 def issue_by_clerk(town: Town) -> dict[str, Any]:
     application = submit(town)
     url = town.api(f"/applications/{application['id']}/transitions")

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from madoguchi.config import Settings
 from madoguchi.db import Database
 from madoguchi.documents.models import CertificateVerification, IssuedDocument
-from tests.documents.certificate_fixtures import World, submit, world
+from tests.documents.certificate_fixtures import World, issue_after_approval, submit, world
 
 __all__ = ["world"]
 
@@ -36,11 +36,7 @@ def test_auto_issue_without_keys_leaves_the_submission_for_a_clerk(world: World,
 
 
 def test_a_clerk_issue_without_keys_is_503_and_changes_nothing(world: World, db: Database) -> None:
-    application = submit(world.b)
-    url = world.b.api(f"/applications/{application['id']}/transitions")
-    for step in ("start_review", "approve"):
-        assert world.b.clerk.post(url, json={"transition": step}).status_code == 200
-    refused = world.b.clerk.post(url, json={"transition": "issue"})
+    application, refused = issue_after_approval(world.b)
     assert refused.status_code == 503 and refused.mimetype == "application/problem+json"
     assert "not-provisioned" not in refused.get_data(as_text=True)
     assert world.b.clerk.get(world.b.api(f"/applications/{application['id']}")).json["state"] == "approved"

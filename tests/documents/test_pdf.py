@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from madoguchi.documents import pdf
+from madoguchi.documents import fonts, pdf
 from tests.documents.certificate_fixtures import pdftotext, spaced
 
 TAX_CONTENT = {
@@ -53,13 +53,16 @@ def _fonts(data: bytes) -> list[dict]:
 
 
 def test_every_font_on_the_page_is_an_embedded_subset() -> None:
+    """One font, IPAmj Mincho, as a CID-keyed TrueType subset with its own ToUnicode map (decision 0030)."""
     data = pdf.render(_page("tax_certificate", TAX_CONTENT), pdf.find_font())
     fonts = _fonts(data)
-    assert fonts
+    assert len(fonts) == 1
     for font in fonts:
-        assert font["/Subtype"] == "/TrueType"
-        assert str(font["/BaseFont"]).split("+", 1)[1].startswith("IPAex")  # e.g. AAAAAA+IPAexMincho: a subset
-        assert "/FontFile2" in font["/FontDescriptor"]
+        assert font["/Subtype"] == "/Type0" and font["/Encoding"] == "/Identity-H" and "/ToUnicode" in font
+        cid_font = font["/DescendantFonts"][0]
+        assert cid_font["/Subtype"] == "/CIDFontType2"
+        assert str(font["/BaseFont"]).split("+", 1)[1] == "IPAmjMincho"  # e.g. ABCDEF+IPAmjMincho: a subset
+        assert "/FontFile2" in cid_font["/FontDescriptor"]
 
 
 def test_the_tax_certificate_states_the_assessment_in_japanese(tmp_path: Path) -> None:
@@ -80,22 +83,25 @@ def test_the_tax_certificate_states_the_assessment_in_japanese(tmp_path: Path) -
     assert "市町村民税額" not in text  # an income certificate states no tax
 
 
+CHILDCARE_CONTENT = {
+    "child": {"name": "渡邊　陽葵", "birth_date": "2024-08-03"},
+    "certification_category": "3号",
+    "care_time": "standard",
+    "decision": "issued",
+    "desired_start_month": "2027-04",
+    "facility_code": "F-001",
+}
+
+
 def test_the_childcare_decision_notice_renders(tmp_path: Path) -> None:
-    content = {
-        "child": {"name": "渡邊　陽葵", "birth_date": "2024-08-03"},
-        "certification_category": "3号",
-        "care_time": "standard",
-        "decision": "issued",
-        "desired_start_month": "2027-04",
-        "facility_code": "F-001",
-    }
+    content = CHILDCARE_CONTENT
     text = pdftotext(pdf.render(_page("childcare_decision", content), pdf.find_font()), tmp_path)
     assert "保育所等利用決定通知書" in text and spaced("渡邊　陽葵") in text and "令和6年8月3日" in text
 
 
 def test_a_missing_font_names_the_package_and_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pdf, "FONT_DIRS", (str(tmp_path / "no-fonts-here"),))
-    with pytest.raises(pdf.FontMissing, match="fonts-ipaexfont-gothic") as missing:
+    with pytest.raises(pdf.FontMissing, match="fonts-ipamj-mincho") as missing:
         pdf.find_font()
     assert "MADOGUCHI_CERTIFICATE_FONT" in str(missing.value)
     with pytest.raises(pdf.FontMissing, match="no font file"):
@@ -132,3 +138,15 @@ def test_the_printed_qr_code_reads_back_as_the_verification_url(tmp_path) -> Non
     assert [(code.format.name, code.text) for code in found] == [
         ("QRCode", "https://madoguchi.example.jp/verify/QRTESTCODE42")
     ]
+
+
+def test_a_configured_ipaex_font_still_renders_and_refuses_what_it_lacks(tmp_path: Path) -> None:
+    """IPAex (MADOGUCHI_CERTIFICATE_FONT) stays usable: it prints what it has and refuses 𠮷, which it lacks."""
+    ipaex = next(Path("/usr/share/fonts").rglob("ipaexg.ttf"), None)
+    if ipaex is None:
+        pytest.skip("fonts-ipaexfont-gothic is not installed")
+    font = pdf.find_font(str(ipaex))
+    text = pdftotext(pdf.render(_page("tax_certificate", TAX_CONTENT), font), tmp_path)
+    assert spaced("渡邊　花子") in text
+    with pytest.raises(fonts.GlyphMissing, match=r"U\+20BB7"):
+        pdf.render(_page("tax_certificate", {**TAX_CONTENT, "name": "𠮷田　花子"}), font)

@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
 import logging
 import re
@@ -40,7 +42,7 @@ from madoguchi.audit import operations as audit
 from madoguchi.config import Settings
 from madoguchi.db import bind_tenant, utcnow
 from madoguchi.documents import content as document_content
-from madoguchi.documents import pdf, signature_check, signing
+from madoguchi.documents import fonts, pdf, signature_check, signing
 from madoguchi.documents.backend import Storage, StorageError, new_key
 from madoguchi.documents.models import CertificateVerification, IssuedDocument
 from madoguchi.documents.storage import current_storage, storage_for
@@ -101,6 +103,23 @@ class CertificateUnavailable(Conflict):
     retry_after = 60
 
 
+class CertificateRefused(Conflict):
+    """The content has a character the certificate font cannot draw: the document is refused, never printed with
+    a box in its place (decision 0030). A ``Conflict``, so auto-issue declines and leaves the application to a
+    clerk with this message on its history, which the resident sees too; a clerk's issue answers 409."""
+
+    slug, title = "certificate-refused", "The certificate cannot be printed exactly"
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = missing
+        described = ", ".join(fonts.describe(m) for m in missing)
+        super().__init__(
+            f"The certificate font has no glyph for {described}: the name or address cannot be printed exactly, so "
+            "nothing was issued. A clerk issues this certificate by another means (証明書に印字できない文字があるため"
+            f"交付できません: {described}。職員が対応します。)"
+        )
+
+
 class Certificates:
     """Renders and signs certificates for one process: keys, fonts and signers are loaded once and reused."""
 
@@ -119,13 +138,20 @@ class Certificates:
         return self._font
 
     def issuer_of(self, tenant: Tenant) -> pdf.Issuer:
-        """The municipality, its head as the issuing official (MADOGUCHI_CERTIFICATE_OFFICIAL, e.g. 桜ヶ丘市長)
-        and the section in charge (the tenant file's contact department)."""
-        department = ((tenant.profile or {}).get("contact") or {}).get("department") or {}
+        """The municipality; its head as the issuing official: the tenant file's ``issuer.title`` else
+        MADOGUCHI_CERTIFICATE_OFFICIAL (e.g. 桜ヶ丘市長), with ``issuer.name`` (the 市町村長名) and the seal image
+        ``issuer.seal`` when the tenant file gives them; and the section in charge (the contact department)."""
+        profile = tenant.profile or {}
+        department = (profile.get("contact") or {}).get("department") or {}
+        issuer = profile.get("issuer") or {}
+        seal = issuer.get("seal_png")
+        office = self.settings.certificate_official.replace("{municipality}", tenant.name_ja)
         return pdf.Issuer(
             municipality=tenant.name_ja,
-            official=self.settings.certificate_official.replace("{municipality}", tenant.name_ja),
+            official=issuer.get("title") or office,
             department=(department.get("ja") if isinstance(department, dict) else department) or "",
+            name=issuer.get("name") or "",
+            seal=_seal_bytes(seal) if seal else None,
         )
 
     def render_and_sign(
@@ -143,6 +169,12 @@ class Certificates:
         )
         document = pdf.render(page, self.font)
         return self.keys.signer_for(tenant.slug, tenant.name_ja).sign(document)
+
+
+@functools.lru_cache(maxsize=64)
+def _seal_bytes(encoded: str) -> bytes:
+    """The seal PNG from the tenant profile (base64 there: the profile is JSON), decoded once per process."""
+    return base64.b64decode(encoded)
 
 
 _override: ContextVar[Certificates | None] = ContextVar("madoguchi_certificates", default=None)
@@ -204,6 +236,11 @@ def attach_signed_pdf(session: Session, tenant: Tenant, document: IssuedDocument
         # Stored before the transaction commits: if it then rolls back, an unreferenced object is left, never
         # a document whose PDF is missing.
         certificates.storage.put(key, signed, tenant_id=tenant.id, content_type=PDF_CONTENT_TYPE)
+    except fonts.GlyphMissing as missing:
+        # Code points only: the log is no place for a resident's name.
+        codes = ", ".join(" ".join(f"U+{ord(c):04X}" for c in m) for m in missing.missing)
+        log.warning("certificate %s of tenant %s refused: no glyph for %s", document.serial, tenant.slug, codes)
+        raise CertificateRefused(missing.missing) from missing
     except (pdf.FontMissing, signing.SigningKeyMissing, StorageError) as exc:
         log.error("certificate %s of tenant %s could not be produced: %s", document.serial, tenant.slug, exc)
         # The detail may name server paths: it goes to the log, not to the caller.

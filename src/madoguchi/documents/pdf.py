@@ -1,41 +1,47 @@
-"""Certificates rendered to PDF with reportlab, from what ``IssuedDocument.content`` states.
+"""Certificates and notices rendered to PDF with reportlab, from what ``IssuedDocument.content`` states.
 
-The page carries the serial number, the issue date in 和暦, the municipality and its issuing official, the
-content from the register, a QR code of ``<public_url>/verify/<code>`` and the verification code itself.
-Text is set in a TrueType font that is **embedded** as a subset (IPAex Gothic by default), so the file
-renders the same everywhere and can be archived; reportlab's built-in CID fonts would not be embedded.
+A document is laid out for any length (``_layout``): A4 pages with the title and the document number on each,
+the items as label/value rows whose values wrap within their column, 「以下余白」 after the last item, and on the
+last page the certifying statement, the issue date, the issuer (市町村長 and name) with the municipality's seal
+and, for a notice of a decision (通知書), the 教示 that 行政不服審査法 82条 and 行政事件訴訟法 46条 require.
+Every page carries its number (n/m) and the verification footer: a QR code of ``<public_url>/verify/<code>``,
+the URL and the verification code. Rows of one section (one person of a household) stay on one page when they
+fit; nothing is drawn over anything else: each element has its own box, and boxes are stacked, never shared.
 
-Rendering is the first half of the per-certificate cost (``bench/certificates.py``), so what never
-changes is prepared once per process: the font is registered once, and the QR code and the text are
-drawn with plain canvas calls (no platypus layout).
+All text is shaped with HarfBuzz and set in IPAmj Mincho (``documents.fonts``, decision 0030), embedded as a
+subset whose text layer carries the exact code points. A character the font cannot draw is never printed as a
+box: ``render`` raises ``fonts.GlyphMissing`` naming it, and nothing is issued.
+
+Rendering is the first half of the per-certificate cost (``bench/certificates.py``), so what never changes is
+prepared once per process: the font is parsed once, shaped strings are cached, and the QR code and the text
+are drawn with plain content-stream operators (no platypus layout).
 """
 
 from __future__ import annotations
 
 import functools
-import threading
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import segno
+from PIL import Image
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfdoc, pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfbase import pdfdoc
 from reportlab.pdfgen.canvas import Canvas
 
 from madoguchi import jp
+from madoguchi.documents import fonts
 from madoguchi.registry import tax_items
 
-FONT_NAME = "MadoguchiCertificateFont"
-#: File names of the IPAex fonts as Debian (fonts-ipaexfont-gothic / -mincho) and upstream ship them. Gothic
-#: first: it reads better on screens, where these certificates are mostly read, and its simpler outlines make
-#: the embedded subset ~20% smaller (and quicker to embed) than Mincho's.
-FONT_FILES = ("ipaexg.ttf", "ipaexm.ttf")
+#: The font embedded in every certificate: IPAmj Mincho (Debian fonts-ipamj-mincho), the MJ character set of
+#: 58,000+ kanji with the Moji_Joho ideographic variation sequences, made for the names in family and resident
+#: registers. IPAex (fonts-ipaexfont-*) lacks 𠮷 and every variation sequence; it can still be configured.
+FONT_FILES = ("ipamjm.ttf",)
 #: Standard font folders (fontconfig's defaults on Linux), searched in order.
 FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts")
 
@@ -46,6 +52,9 @@ TITLES = {
 #: A copy of a record removed from the register (moved out, died): 住民票の除票の写し.
 REMOVED_RECORD_TITLE = "除票の写し"
 TAX_TITLES = {"taxation": "課税証明書", "income": "所得証明書", "non_taxable": "非課税証明書"}
+#: Kinds that notify a decision (処分) rather than certify: headed 文書番号 and carrying the 教示. A notice of
+#: refusal (不交付決定通知書 and the like) is added here with its title.
+NOTICES = frozenset({"childcare_decision"})
 _SEX = {"male": "男", "female": "女"}
 
 
@@ -63,11 +72,11 @@ pdfdoc.PDFZCompress = _FastFlate()
 
 
 class FontMissing(RuntimeError):
-    """No Japanese TrueType font to embed: install fonts-ipaexfont-gothic or set MADOGUCHI_CERTIFICATE_FONT."""
+    """No font to embed: install fonts-ipamj-mincho or set MADOGUCHI_CERTIFICATE_FONT."""
 
 
 def find_font(configured: str = "") -> Path:
-    """The font file to embed: the configured one, else IPAex found in the standard font folders."""
+    """The font file to embed: the configured one, else IPAmj Mincho found in the standard font folders."""
     if configured:
         path = Path(configured).expanduser()
         if not path.is_file():
@@ -82,37 +91,24 @@ def find_font(configured: str = "") -> Path:
             if found:
                 return found[0]
     raise FontMissing(
-        "No Japanese font to embed in certificates: install the Debian package fonts-ipaexfont-gothic "
-        "(or fonts-ipaexfont-mincho), or set MADOGUCHI_CERTIFICATE_FONT to a TrueType (.ttf) file."
+        "No font to embed in certificates: install the Debian package fonts-ipamj-mincho (IPAmj Mincho, the MJ "
+        "character set of registry names), or set MADOGUCHI_CERTIFICATE_FONT to a TrueType (.ttf) file."
     )
-
-
-_font_lock = threading.Lock()
-_registered_font: Path | None = None
-
-
-def register_font(path: Path) -> str:
-    """Register the font with reportlab once per process (parsing a 4 MB TTF takes ~100 ms)."""
-    global _registered_font
-    with _font_lock:
-        if _registered_font != path:
-            # subfontPrefix keeps the embedded subset's name stable and readable in pdffonts output.
-            font = TTFont(FONT_NAME, str(path))
-            # Every subset copies whole tables out of the font file (``glyf`` alone is megabytes). Tables are
-            # immutable bytes, so one copy per table serves every certificate: ~1 ms less per page.
-            font.face.get_table = functools.lru_cache(maxsize=None)(font.face.get_table)
-            pdfmetrics.registerFont(font)
-            _registered_font = path
-    return FONT_NAME
 
 
 @dataclass(frozen=True)
 class Issuer:
-    """Who issues: printed at the foot of the certificate."""
+    """Who issues: printed at the foot of the last page."""
 
     municipality: str  # 桜ヶ丘市
-    official: str  # 桜ヶ丘市長
+    official: str  # 桜ヶ丘市長 (the office)
     department: str = ""  # 市民課
+    name: str = ""  # the 市町村長's name, printed after the office: 汐見町長　浜田誠一
+    seal: bytes | None = field(default=None, repr=False)  # the 公印 as a PNG image, printed beside the name
+
+    @property
+    def line(self) -> str:
+        return f"{self.official}　{self.name}" if self.name else self.official
 
 
 @dataclass(frozen=True)
@@ -338,6 +334,8 @@ def _childcare_lines(content: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+#: Per kind: its rows (label, value) and the statement above the issuer. A row ``("", "")`` is a section break (a
+#: rule): the rows between two breaks (one person of a household) are kept on one page when they fit on one.
 _BODIES = {
     "residency_certificate": (_residency_lines, "この写しは、住民票の原本と相違ないことを証明する。"),
     "tax_certificate": (_tax_lines, "上記のとおり証明する。"),
@@ -361,12 +359,24 @@ def qr_modules(text: str) -> list[list[bool]]:
 
 def _draw_qr(canvas: Canvas, text: str, x: float, y: float, size: float) -> None:
     """Draw the code as filled horizontal runs (reportlab's QR widget draws a shape per module: ~10 ms)."""
+    canvas.saveState()
+    count, runs = _qr_runs(text)
+    cell = size / (count + 2 * _QR_QUIET)
+    canvas.transform(cell, 0, 0, -cell, x + _QR_QUIET * cell, y + size - _QR_QUIET * cell)
+    canvas.addLiteral(runs)
+    canvas.restoreState()
+
+
+_QR_QUIET = 4  # the quiet zone the standard asks for, in modules
+
+
+@functools.lru_cache(maxsize=16)
+def _qr_runs(text: str) -> tuple[int, str]:
+    """The code as one literal path in module units from the top-left (integer coordinates): formatting ~250
+    rectangles through reportlab's path object costs more than encoding the code itself. Cached: every page of
+    a document carries the same code."""
     modules = qr_modules(text)
-    quiet = 4  # the quiet zone the standard asks for, in modules
     count = len(modules)
-    cell = size / (count + 2 * quiet)
-    # One literal path in module units from the top-left (integer coordinates): formatting ~250 rectangles
-    # through reportlab's path object costs more than encoding the code itself.
     runs: list[str] = []
     for row_index, row in enumerate(modules):
         col = 0
@@ -378,61 +388,372 @@ def _draw_qr(canvas: Canvas, text: str, x: float, y: float, size: float) -> None
                 runs.append(f"{start} {row_index} {col - start} 1 re")
             else:
                 col += 1
-    canvas.saveState()
-    canvas.transform(cell, 0, 0, -cell, x + quiet * cell, y + size - quiet * cell)
-    canvas.addLiteral("\n".join(runs) + "\nf")
-    canvas.restoreState()
+    return count, "\n".join(runs) + "\nf"
+
+
+# ----------------------------------------------------------------------------------------------- notices
+
+
+def is_notice(kind: str) -> bool:
+    return kind in NOTICES
+
+
+def appeal_instructions(issuer: Issuer) -> list[str]:
+    """教示: how to contest the decision (行政不服審査法 82条 1項; 行政事件訴訟法 46条 1項).
+
+    The municipality's head decided and has no superior agency, so the request for review goes to the head
+    (行政不服審査法 4条 1号); an action for revocation names the municipality as defendant, represented by its
+    head."""
+    head, town = issuer.official, issuer.municipality
+    return [
+        f"１　この決定に不服がある場合は、この決定があったことを知った日の翌日から起算して3か月以内に、{head}に"
+        "対して審査請求をすることができます（なお、この決定があったことを知った日の翌日から起算して3か月以内で"
+        "あっても、この決定の日の翌日から起算して1年を経過すると審査請求をすることができなくなります。）。",
+        f"２　この決定の取消しを求める訴訟は、この決定があったことを知った日の翌日から起算して6か月以内に、{town}を"
+        f"被告として（訴訟において{town}を代表する者は{head}となります。）提起することができます（なお、この決定"
+        "があったことを知った日の翌日から起算して6か月以内であっても、この決定の日の翌日から起算して1年を経過すると"
+        "この決定の取消しを求める訴訟を提起することができなくなります。）。ただし、上記１の審査請求をした場合には、"
+        "当該審査請求に対する裁決があったことを知った日の翌日から起算して6か月以内に提起することができます。",
+    ]
+
+
+# ------------------------------------------------------------------------------------------------ layout
+
+PAGE_WIDTH, PAGE_HEIGHT = A4
+LEFT, RIGHT = 20 * mm, PAGE_WIDTH - 20 * mm
+#: The lowest point any text may reach and the highest the verification footer takes (tests hold both).
+BOTTOM_MARGIN = 10 * mm
+FOOTER_TOP = 46 * mm
+_SERIAL_BASELINE = PAGE_HEIGHT - 16 * mm
+_TITLE_BASELINE = PAGE_HEIGHT - 31 * mm
+_BODY_TOP = PAGE_HEIGHT - 40 * mm
+_BODY_BOTTOM = FOOTER_TOP + 4 * mm
+_LABEL_WIDTH = 40 * mm
+_VALUE_X = LEFT + 43 * mm
+_VALUE_SIZE, _VALUE_LEAD = 11.0, 15.5
+_LABEL_SIZE, _LABEL_LEAD = 9.0, 12.5
+_ROW_GAP = 5.0
+_SEAL_SIZE = 21 * mm
+_QR_SIZE = 28 * mm
+#: Characters that may not begin a line (禁則): a break before one moves the previous character down with it.
+_NO_LINE_START = frozenset(
+    "、。，．,.・：；:;！!？?）)］]｝}」』】〕〉》ー―ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ々"
+)
+
+
+@dataclass(frozen=True)
+class _Text:
+    run: fonts.Run
+    size: float
+    x: float
+    y: float  # baseline, relative to the top of its block until placed
+
+
+@dataclass(frozen=True)
+class _Rule:
+    y: float
+
+
+@dataclass(frozen=True)
+class _Image:
+    png: bytes
+    x: float
+    y: float
+    size: float
+
+
+_Element = _Text | _Rule | _Image
+
+
+@dataclass
+class _Block:
+    """Something stacked in the body: its height and what it draws, positioned from its own top (y <= 0)."""
+
+    height: float
+    elements: list[_Element]
+    rule: bool = False  # a section break, dropped at the top of a page
+
+
+def _shape(font: fonts.ShapingFont, text: str) -> fonts.Run:
+    return font.shape(text)
+
+
+def _wrap(run: fonts.Run, size: float, width: float) -> list[fonts.Run]:
+    """``run`` broken into lines no wider than ``width`` points, by glyph, keeping 禁則 characters off a line start."""
+    limit = width * run.per_em / size
+    lines: list[list[fonts.Glyph]] = []
+    line: list[fonts.Glyph] = []
+    used = 0
+    for glyph in run.glyphs:
+        if line and used + glyph.advance > limit:
+            carried: list[fonts.Glyph] = []
+            if glyph.text[:1] in _NO_LINE_START and len(line) > 1:
+                carried = [line.pop()]
+            lines.append(line)
+            line, used = carried, sum(g.advance for g in carried)
+        line.append(glyph)
+        used += glyph.advance
+    if line:
+        lines.append(line)
+    return [fonts.Run(tuple(glyphs), sum(g.advance for g in glyphs), run.per_em) for glyphs in lines]
+
+
+def wrapped_lines(font: fonts.ShapingFont, text: str, size: float, width: float) -> list[fonts.Run]:
+    """``text`` shaped and broken into lines no wider than ``width`` points (also the mail-out's labels)."""
+    return _wrap(_shape(font, text), size, width) if text else []
+
+
+_lines = wrapped_lines
+
+
+def _row(font: fonts.ShapingFont, label: str, value: str) -> _Block:
+    labels = _lines(font, label, _LABEL_SIZE, _LABEL_WIDTH)
+    values = _lines(font, value, _VALUE_SIZE, RIGHT - _VALUE_X)
+    first = -_VALUE_SIZE  # both columns share the first baseline
+    elements: list[_Element] = [_Text(run, _LABEL_SIZE, LEFT, first - i * _LABEL_LEAD) for i, run in enumerate(labels)]
+    elements += [_Text(run, _VALUE_SIZE, _VALUE_X, first - i * _VALUE_LEAD) for i, run in enumerate(values)]
+    height = max(_VALUE_SIZE + (len(labels) - 1) * _LABEL_LEAD, _VALUE_SIZE + (len(values) - 1) * _VALUE_LEAD)
+    return _Block(height + _ROW_GAP + 3, elements)
+
+
+def _paragraph(
+    font: fonts.ShapingFont, text: str, size: float, lead: float, x: float = LEFT, width: float = RIGHT - LEFT
+) -> _Block:
+    runs = _lines(font, text, size, width)
+    elements: list[_Element] = [_Text(run, size, x, -size - i * lead) for i, run in enumerate(runs)]
+    return _Block(size + (len(runs) - 1) * lead + size * 0.45, elements)
+
+
+def _centred(font: fonts.ShapingFont, text: str, size: float, gap_above: float) -> _Block:
+    run = _shape(font, text)
+    x = (PAGE_WIDTH - run.width(size)) / 2
+    return _Block(gap_above + size * 1.5, [_Text(run, size, x, -gap_above - size)])
+
+
+def _sections(font: fonts.ShapingFont, rows: list[tuple[str, str]]) -> list[list[_Block]]:
+    """Rows grouped at the section breaks (``("", "")``: the rule between two persons of a household)."""
+    sections: list[list[_Block]] = [[]]
+    for label, value in rows:
+        if not label and not value:
+            sections.append([_Block(8.0, [_Rule(-3.0)], rule=True)])
+        else:
+            sections[-1].append(_row(font, label, value))
+    return [section for section in sections if any(not block.rule for block in section)]
+
+
+def _closing(font: fonts.ShapingFont, page: CertificatePage, statement: str) -> list[_Block]:
+    """The last page's foot: statement, date, issuer with seal, department; the 教示 for a notice."""
+    issuer = page.issuer
+    blocks = [
+        _Block(10.0, []),
+        _paragraph(font, statement, 11, 15.5),
+        _paragraph(font, jp.to_wareki(page.issued_on), 11, 15.5),
+    ]
+    name = _shape(font, issuer.line)
+    seal_x = RIGHT - _SEAL_SIZE
+    name_size = 13.0
+    name_x = max(LEFT, seal_x - 4 * mm - name.width(name_size))
+    height = max(_SEAL_SIZE, name_size * 1.6)
+    name_y = -(height / 2) - name_size * 0.35  # the name's middle on the seal's middle
+    elements: list[_Element] = [_Text(name, name_size, name_x, name_y)]
+    if issuer.seal:
+        elements.append(_Image(issuer.seal, seal_x, -height, _SEAL_SIZE))
+    blocks.append(_Block(height + 4, elements))
+    if issuer.department:
+        department = _shape(font, f"（担当　{issuer.department}）")
+        x = seal_x - 4 * mm - department.width(9)
+        blocks.append(_Block(14.0, [_Text(department, 9, max(LEFT, x), -9)]))
+    if is_notice(page.kind):
+        blocks.append(_Block(8.0, []))
+        blocks.append(_paragraph(font, "教示", 10, 14))
+        blocks += [_paragraph(font, text, 8.5, 12.5) for text in appeal_instructions(issuer)]
+    return blocks
+
+
+@dataclass
+class _Page:
+    elements: list[_Element] = field(default_factory=list)
+
+
+class _Flow:
+    """Blocks stacked down the body of as many pages as they need."""
+
+    def __init__(self) -> None:
+        self.pages = [_Page()]
+        self.y = _BODY_TOP
+
+    @property
+    def room(self) -> float:
+        return self.y - _BODY_BOTTOM
+
+    @property
+    def at_top(self) -> bool:
+        return self.y == _BODY_TOP
+
+    def new_page(self) -> None:
+        self.pages.append(_Page())
+        self.y = _BODY_TOP
+
+    def place(self, block: _Block) -> None:
+        if block.rule and self.at_top:
+            return
+        if block.height > self.room and not self.at_top:
+            self.new_page()
+            if block.rule:
+                return
+        for element in block.elements:
+            if isinstance(element, _Text):
+                element = _Text(element.run, element.size, element.x, self.y + element.y)
+            elif isinstance(element, _Rule):
+                element = _Rule(self.y + element.y)
+            else:
+                element = _Image(element.png, element.x, self.y + element.y, element.size)
+            self.pages[-1].elements.append(element)
+        self.y -= block.height
+
+    def mark(self) -> tuple[int, int, float]:
+        return len(self.pages), len(self.pages[-1].elements), self.y
+
+    def undo(self, mark: tuple[int, int, float]) -> None:
+        pages, elements, y = mark
+        del self.pages[pages:]
+        del self.pages[-1].elements[elements:]
+        self.y = y
+
+
+_PAGE_ROOM = _BODY_TOP - _BODY_BOTTOM
+
+
+def _height(blocks: list[_Block]) -> float:
+    return sum(block.height for block in blocks)
+
+
+def _layout(font: fonts.ShapingFont, page: CertificatePage) -> list[_Page]:
+    lines_of, statement = _BODIES.get(page.kind, (lambda c: [], "上記のとおり証明する。"))
+    sections = _sections(font, lines_of(page.content))
+    tail = [_centred(font, "以下余白", 10.5, 4.0), *_closing(font, page, statement)]
+    flow = _Flow()
+    last = flow.mark()
+    for section in sections:
+        last = flow.mark()
+        if _height(section) > flow.room and _height(section) <= _PAGE_ROOM and not flow.at_top:
+            flow.new_page()  # keep a person's rows together
+            last = flow.mark()
+        for block in section:
+            flow.place(block)
+    if _height(tail) > flow.room:
+        # Keep the last section with 以下余白 and the issuer: the statement never stands on a page alone.
+        moved = sections[-1] if sections else []
+        if moved and last[2] != _BODY_TOP and _height(moved) + _height(tail) <= _PAGE_ROOM:
+            flow.undo(last)
+            flow.new_page()
+            for block in moved:
+                flow.place(block)
+        else:
+            flow.place(tail[0])
+            if _height(tail[1:]) > flow.room:
+                flow.new_page()
+            for block in tail[1:]:
+                flow.place(block)
+            return flow.pages
+    for block in tail:
+        flow.place(block)
+    return flow.pages
+
+
+# ------------------------------------------------------------------------------------------------ render
+
+
+class EmbeddedFontCanvas(Canvas):
+    """A canvas whose pages name no font of reportlab's (its preamble would reference an unembedded Helvetica):
+    all text is drawn through ``fonts.Embedding``."""
+
+    def _make_preamble(self) -> None:
+        self._preamble = "1 0 0 1 0 0 cm"
+
+
+@functools.lru_cache(maxsize=32)
+def _seal_streams(png: bytes) -> tuple[int, int, bytes, bytes]:
+    """The seal's pixels as compressed RGB and alpha, once per process: decoding and compressing the image for
+    every certificate through reportlab's ``drawImage`` costs ~8 ms."""
+    image = Image.open(BytesIO(png)).convert("RGBA")
+    alpha = image.getchannel("A").tobytes()
+    return image.width, image.height, zlib.compress(image.convert("RGB").tobytes(), 9), zlib.compress(alpha, 9)
+
+
+def _draw_seal(canvas: Canvas, png: bytes, x: float, y: float, size: float) -> None:
+    width, height, rgb, alpha = _seal_streams(png)
+    doc = canvas._doc
+    name = "Seal"
+    registered = doc.getXObjectName(name)
+    if registered not in doc.idToObject:
+
+        def image(colours: str, content: bytes, **more: Any) -> pdfdoc.PDFStream:
+            entries = {
+                "Type": pdfdoc.PDFName("XObject"),
+                "Subtype": pdfdoc.PDFName("Image"),
+                "Width": width,
+                "Height": height,
+                "ColorSpace": pdfdoc.PDFName(colours),
+                "BitsPerComponent": 8,
+                "Filter": pdfdoc.PDFName("FlateDecode"),  # already compressed: reportlab leaves it as it is
+                **more,
+            }
+            return pdfdoc.PDFStream(pdfdoc.PDFDictionary(entries), content)
+
+        mask = doc.Reference(image("DeviceGray", alpha))
+        doc.Reference(image("DeviceRGB", rgb, SMask=mask), registered)
+    canvas._formsinuse.append(name)
+    canvas.addLiteral(f"q {size:.2f} 0 0 {size:.2f} {x:.2f} {y:.2f} cm /{registered} Do Q")
+
+
+def _draw_text(canvas: Canvas, embedding: fonts.Embedding, text: _Text) -> None:
+    canvas.addLiteral(embedding.show(text.run, text.size, text.x, text.y))
 
 
 def render(page: CertificatePage, font_path: Path) -> bytes:
-    """One A4 page, the font subset embedded. Deterministic apart from reportlab's creation date/ID."""
-    font = register_font(font_path)
+    """The document as A4 pages, the font subset embedded. Deterministic apart from reportlab's creation date/ID.
+
+    Raises ``fonts.GlyphMissing`` (naming each character) when the font cannot draw something the content says."""
+    font = fonts.load(font_path)
+    pages = _layout(font, page)
     out = BytesIO()
-    canvas = Canvas(out, pagesize=A4, pageCompression=1, initialFontName=font, initialFontSize=11)
+    canvas = EmbeddedFontCanvas(out, pagesize=A4, pageCompression=1)
+    embedding = fonts.Embedding(font)
     title = title_of(page.kind, page.content)
     canvas.setTitle(f"{title} {page.serial}")
     canvas.setAuthor(page.issuer.official)
     canvas.setSubject(f"{page.issuer.municipality} {title}")
     if page.keywords:
         canvas.setKeywords(page.keywords)
-    width, height = A4
-    left, right = 22 * mm, width - 22 * mm
-
-    canvas.setFont(font, 20)
-    canvas.drawCentredString(width / 2, height - 30 * mm, title)
-    canvas.setFont(font, 9)
-    canvas.drawRightString(right, height - 18 * mm, f"証明書番号 {page.serial}")
-
-    lines_of, statement = _BODIES.get(page.kind, (lambda c: [], "上記のとおり証明する。"))
-    y = height - 48 * mm
+    notice = is_notice(page.kind)
+    serial = _shape(font, f"{'文書番号' if notice else '証明書番号'}　{page.serial}")
+    title_run = _shape(font, title)
+    noun = "通知書" if notice else "証明書"
+    footer = [
+        _shape(font, f"この{noun}は電子署名されています。真正性は次のページで確認できます。"),
+        _shape(font, page.verification_url),
+        _shape(font, f"検証コード　{page.verification_code}"),
+    ]
     canvas.setLineWidth(0.4)
-    for label, value in lines_of(page.content):
-        if not label:
-            y -= 3 * mm
-            canvas.line(left, y + 5.5 * mm, right, y + 5.5 * mm)
-            continue
-        canvas.setFont(font, 9)
-        canvas.drawString(left, y, label)
-        canvas.setFont(font, 11)
-        canvas.drawString(left + 42 * mm, y, value)
-        y -= 7.5 * mm
-
-    y = min(y - 8 * mm, 95 * mm)
-    canvas.setFont(font, 11)
-    canvas.drawString(left, y, statement)
-    canvas.drawString(left, y - 10 * mm, jp.to_wareki(page.issued_on))
-    canvas.setFont(font, 13)
-    canvas.drawString(left + 20 * mm, y - 20 * mm, page.issuer.official)
-    if page.issuer.department:
-        canvas.setFont(font, 9)
-        canvas.drawString(left + 20 * mm, y - 26 * mm, f"（担当　{page.issuer.department}）")
-
-    _draw_qr(canvas, page.verification_url, right - 30 * mm, 18 * mm, 30 * mm)
-    canvas.setFont(font, 8)
-    canvas.drawString(left, 34 * mm, "この証明書は電子署名されています。真正性は次のページで確認できます。")
-    canvas.drawString(left, 29 * mm, page.verification_url)
-    canvas.setFont(font, 11)
-    canvas.drawString(left, 21 * mm, f"検証コード　{page.verification_code}")
-    canvas.showPage()
+    for number, laid in enumerate(pages, start=1):
+        _draw_text(canvas, embedding, _Text(serial, 9, RIGHT - serial.width(9), _SERIAL_BASELINE))
+        _draw_text(canvas, embedding, _Text(title_run, 18, (PAGE_WIDTH - title_run.width(18)) / 2, _TITLE_BASELINE))
+        for element in laid.elements:
+            if isinstance(element, _Text):
+                _draw_text(canvas, embedding, element)
+            elif isinstance(element, _Rule):
+                canvas.line(LEFT, element.y, RIGHT, element.y)
+            else:
+                _draw_seal(canvas, element.png, element.x, element.y, element.size)
+        canvas.line(LEFT, FOOTER_TOP, RIGHT, FOOTER_TOP)
+        _draw_qr(canvas, page.verification_url, RIGHT - _QR_SIZE, FOOTER_TOP - 2 * mm - _QR_SIZE, _QR_SIZE)
+        _draw_text(canvas, embedding, _Text(footer[0], 8, LEFT, FOOTER_TOP - 8 * mm))
+        _draw_text(canvas, embedding, _Text(footer[1], 8, LEFT, FOOTER_TOP - 13 * mm))
+        _draw_text(canvas, embedding, _Text(footer[2], 11, LEFT, FOOTER_TOP - 21 * mm))
+        number_run = _shape(font, f"{number}/{len(pages)}")
+        _draw_text(canvas, embedding, _Text(number_run, 9, (PAGE_WIDTH - number_run.width(9)) / 2, BOTTOM_MARGIN + 2))
+        canvas.showPage()
+    embedding.add_to(canvas._doc)
     canvas.save()
     return out.getvalue()

@@ -46,6 +46,8 @@ def _tenant_values(spec: dict[str, Any]) -> dict[str, Any]:
             "locales": spec.get("locales", ["ja", "en"]),
             "branding": spec.get("branding", {}),
             "contact": spec.get("contact", {}),
+            # Who signs certificates (市町村長名) and the seal image, read in by the tenant file's loader.
+            "issuer": {k: v for k, v in (spec.get("issuer") or {}).items() if k in ("title", "name", "seal_png")},
         },
     }
 

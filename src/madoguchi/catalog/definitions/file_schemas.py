@@ -277,6 +277,19 @@ TENANT_FILE_SCHEMA = {
                 },
             },
         },
+        "issuer": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "title": {"type": "string", "minLength": 1, "maxLength": 40},
+                "name": {"type": "string", "minLength": 1, "maxLength": 40},
+                "seal": {
+                    "type": "string",
+                    "pattern": r"^[a-z0-9][a-z0-9/_-]*\.png$",
+                    "x-message": "must be a .png file in the tenants folder, e.g. seals/shiomi-town.png",
+                },
+            },
+        },
         "services": {
             "type": "object",
             "propertyNames": _KEBAB,

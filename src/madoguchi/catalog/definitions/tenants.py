@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping
 from datetime import date
@@ -91,6 +92,9 @@ def inspect_tenant(
 
     if isinstance(tenant.get("closed_days"), list):  # each entry on its own: one malformed hides no other
         problems += _check_closed_days(tenant["closed_days"], file)
+    if "issuer" in ok and tenant["issuer"].get("seal"):
+        problems += _load_seal(tenant["issuer"], path.parent, file)
+
     if "services" in ok:
         tenant["services"] = {
             key: {"version": (entry or {}).get("version"), "overrides": (entry or {}).get("overrides") or {}}
@@ -132,6 +136,26 @@ def _check_closed_days(entries: list[dict[str, Any]], file: str) -> list[Problem
         if (closed := workdays.closed_reason(day)) is not None:
             problems.append(Problem(file, where, f"{day.isoformat()} is closed anyway ({closed})"))
     return problems
+
+
+#: A seal is a small image printed at ~21 mm: a larger file is a mistake (a scan at full resolution).
+SEAL_MAX_BYTES = 64 * 1024
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _load_seal(issuer: dict[str, Any], folder: Path, file: str) -> list[Problem]:
+    """Read the seal image the tenant file names into ``issuer["seal_png"]`` (base64), so the database alone holds
+    what a certificate prints: workers issuing it need no tenants folder."""
+    seal = (folder / issuer["seal"]).resolve()
+    if folder.resolve() not in seal.parents or not seal.is_file():
+        return [Problem(file, "issuer.seal", f"no file {issuer['seal']} beside the tenant file")]
+    data = seal.read_bytes()
+    if not data.startswith(_PNG_SIGNATURE):
+        return [Problem(file, "issuer.seal", f"{issuer['seal']} is not a PNG image")]
+    if len(data) > SEAL_MAX_BYTES:
+        return [Problem(file, "issuer.seal", f"{issuer['seal']} is {len(data):,} bytes; at most {SEAL_MAX_BYTES:,}")]
+    issuer["seal_png"] = base64.b64encode(data).decode("ascii")
+    return []
 
 
 def _check_tenant_services(
