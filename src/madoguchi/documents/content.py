@@ -26,11 +26,13 @@ def new_serial(tenant: Tenant, today: date) -> str:
 
 
 def _applicant_person(session: Session, application: Application) -> Person:
-    if application.applicant_person_id is None:
-        raise Conflict("The applicant is not linked to a person in the resident register; a clerk must issue this.")
-    person = session.execute(select(Person).where(Person.id == application.applicant_person_id)).scalar_one_or_none()
+    """The person concerned (本人: ``subject_person_id``), whom the certificate is about: the applicant's own entry only
+    when they filed for themselves or their household; never the applicant by default (decision 0036)."""
+    if application.subject_person_id is None:
+        raise Conflict("The person concerned is not linked to the resident register; a clerk must link them first.")
+    person = session.execute(select(Person).where(Person.id == application.subject_person_id)).scalar_one_or_none()
     if person is None:
-        raise Conflict("The applicant's resident record no longer exists.")
+        raise Conflict("The resident record of the person concerned no longer exists.")
     return person
 
 
