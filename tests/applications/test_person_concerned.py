@@ -292,3 +292,32 @@ def test_a_household_of_ten_is_certified_for_the_linked_person(db, seeded) -> No
     (document,) = _documents(db, town, application_id)
     assert len(document.content["persons"]) == 10
     assert not any(p["name"].startswith("渡邊") for p in document.content["persons"])  # never the agent
+
+
+def test_the_applicants_answer_to_a_request_for_more_information_is_reviewed_again(db, towns) -> None:
+    town = towns[STANDARD]
+    agent = _agent(db, town)
+    application_id = _submitted(db, town, agent, residency_by_agent("渡邊󠄂 花子"), "power_of_attorney")
+    _act(db, town, "transition", town.clerk, application_id, "start_review")
+    _act(db, town, "link_person_concerned", town.clerk, application_id, town.parent.id)
+    _act(db, town, "review_evidence", town.clerk, application_id, "not_accepted", "委任者の署名がありません")
+    _act(db, town, "transition", town.clerk, application_id, "request_more_info", comment="署名のある委任状を")
+    _act(db, town, "transition", agent, application_id, "respond", comment="差し替えました")
+    answered = _get(db, town, application_id)
+    assert answered.state == "in_review" and answered.evidence_review is None
+    assert answered.subject_person_id == town.parent.id  # the person stays linked
+
+
+def test_at_the_counter_the_clerk_found_the_person_first_and_may_record_an_agent(db, towns) -> None:
+    town = towns[STANDARD]
+    with db.transaction(town.tenant.id) as session:
+        draft = ops.create_draft(
+            session, town.tenant, town.clerk, "residency-certificate", RESIDENCY, channel="counter",
+            person_id=town.parent.id,
+        )  # fmt: skip
+        application_id = draft.id
+    agent = residency_by_agent("渡邊󠄂 花子")["requester"]
+    _act(db, town, "update_draft", town.clerk, application_id, {**RESIDENCY, "requester": agent})
+    at_counter = _get(db, town, application_id)
+    assert at_counter.relation == "agent" and at_counter.subject_person_id == town.parent.id
+    assert at_counter.data["applicant"]["name"] == town.parent.full_name  # from the register, as found

@@ -194,11 +194,14 @@ def _may_edit(actor: Actor, application: Application) -> str:
 
 
 def _keep_relation(application: Application, data: dict[str, Any]) -> None:
-    """The relation is fixed when the draft starts (it decided whose entry was prefilled): refuse another one."""
+    """The relation is fixed when the draft starts (it decided whose entry was prefilled): refuse another one. At the
+    counter the clerk found the person concerned first, so the relation of whoever stands there may change."""
     if application.relation is None:
         return
     given = relations.given_relation(data)
-    if given is not None and given != application.relation:
+    if given is not None and application.channel == "counter":
+        application.relation = given
+    elif given is not None and given != application.relation:
         raise ValidationFailed(
             "The relation to the person is fixed when the application starts.",
             errors={relations.RELATION_POINTER: ["is fixed when the application starts: start a new application"]},
