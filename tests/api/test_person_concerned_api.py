@@ -21,7 +21,7 @@ from madoguchi.tenancy.models import Tenant
 from tests.factories import make_account, make_attachment, make_household, make_person, tenants
 from tests.world import HTTPS, residency_by_agent
 
-#: A valid Individual Number (DOMAIN.md's test vector): it must never appear in an answer.
+#: A valid Individual Number (its check digit holds): it must never appear in an answer.
 NUMBER = "123456789018"
 AGENT_WITH_NUMBER: dict[str, Any] = {
     **residency_by_agent("渡邊󠄂 花子"),
