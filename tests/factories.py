@@ -14,6 +14,7 @@ from madoguchi.catalog import definitions
 from madoguchi.catalog import operations as catalog
 from madoguchi.config import Settings
 from madoguchi.db import Database
+from madoguchi.documents.models import Attachment
 from madoguchi.identity.actors import Actor
 from madoguchi.identity.models import Account, AccountKind, IdentityAssurance
 from madoguchi.platform import provisioning as tenancy
@@ -123,6 +124,23 @@ def make_account(
     session.add(account)
     session.flush()
     return account
+
+
+def make_attachment(session: Session, tenant: Tenant, application_id: uuid.UUID, document_key: str) -> Attachment:
+    """An attachment row (its file not stored): enough for the ``required_documents_present`` guard."""
+    attachment = Attachment(
+        tenant_id=tenant.id,
+        application_id=application_id,
+        document_key=document_key,
+        original_name=f"{document_key}.pdf",
+        content_type="application/pdf",
+        size_bytes=1000,
+        sha256="0" * 64,
+        storage_key=f"tenants/{tenant.id}/{document_key}",
+    )
+    session.add(attachment)
+    session.flush()
+    return attachment
 
 
 def staff(session: Session, tenant: Tenant, *roles: str) -> Actor:

@@ -37,10 +37,20 @@ RESIDENCY: dict[str, Any] = {
 }
 
 
-def residency_by_agent(agent_name: str) -> dict[str, Any]:
-    """A residency certificate requested by an agent (代理人), which asks for a letter of attorney."""
+#: The person concerned (本人) as someone filing for them names them: nothing of the applicant's own entry is prefilled.
+PRINCIPAL: dict[str, Any] = {
+    "name": "髙橋　一郎",
+    "name_kana": "タカハシ　イチロウ",
+    "birth_date": "1985-04-02",
+    "address": "東京都千代田区一丁目1番1号",
+}
+
+
+def residency_by_agent(agent_name: str, principal: dict[str, Any] = PRINCIPAL) -> dict[str, Any]:
+    """A residency certificate requested by an agent (代理人) under their own account for ``principal``, which
+    asks for a letter of attorney."""
     agent = {"name": agent_name, "address": "東京都千代田区一丁目1番1号", "phone": "03-1234-5678"}
-    return {**RESIDENCY, "requester": {"relationship": "agent", "agent": agent}}
+    return {**RESIDENCY, "applicant": dict(principal), "requester": {"relationship": "agent", "agent": agent}}
 
 
 def family(

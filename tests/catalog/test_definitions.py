@@ -250,7 +250,7 @@ def test_transition_from_an_unknown_state_is_reported(catalog: Path) -> None:
             "guards",
             "stamp_present",
             "unknown guard 'stamp_present' (known: form_valid, required_documents_present, "
-            "identity_assurance_met, comment_present, assigned)",
+            "identity_assurance_met, comment_present, assigned, person_concerned_confirmed)",
         ),
         (
             "actions",
@@ -265,7 +265,7 @@ def test_unknown_role_guard_or_action_is_reported(catalog: Path, key: str, value
         approve.setdefault(key, []).append(value)
 
     edit_yaml(service_yaml(catalog, "residency-certificate"), add)
-    index = {"roles": 3, "guards": 0, "actions": 2}[key]
+    index = {"roles": 3, "guards": 1, "actions": 2}[key]
 
     assert problems_in(catalog) == [
         f"services/residency-certificate/service.yaml: workflow.transitions[4].{key}[{index}]: {message}"
@@ -839,7 +839,7 @@ def test_effective_service_applies_settings_and_the_supervisor_step(services: di
         "from": ["awaiting_approval"],
         "to": "approved",
         "roles": ["supervisor"],
-        "guards": [],
+        "guards": ["person_concerned_confirmed"],
         "actions": ["record_decision", "notify_applicant"],
         "required_by_law": False,
         "actor_differs_from": ["recommend_approval"],
@@ -978,9 +978,13 @@ def test_residency_individual_number_needs_a_purpose_and_the_person_or_household
     assert errors(form, request) == ["'purpose_detail' is a required property"]
     request["purpose_detail"] = "勤務先への個人番号の提出（年末調整）"
     assert errors(form, request) == []
+    # An agent may ask for it (the copy then goes by post to the person, decision 0036); a third party never.
     agent = {"name": "山田 太郎", "address": "長野県桜ヶ丘市二丁目3番4号", "phone": "0260-00-9999"}
-    assert errors(form, {**request, "requester": {"relationship": "agent", "agent": agent}}) == [
-        "'agent' is not one of ['self', 'household_member']"
+    assert errors(form, {**request, "requester": {"relationship": "agent", "agent": agent}}) == []
+    third_party = {"relationship": "third_party", "third_party_reason": "債権回収のため"}
+    assert sorted(errors(form, {**request, "requester": third_party})) == [
+        "'third_party' is not one of ['self', 'household_member', 'agent', 'legal_representative']",
+        "False was expected",
     ]
 
 
@@ -1016,7 +1020,7 @@ def test_tax_form_rejects_years_before_reiwa(services: dict[str, dict[str, Any]]
     assert errors(form, request) == []
     assert errors(form, {**request, "fiscal_year": 2018}) == ["2018 is less than the minimum of 2019"]
     assert errors(form, {**request, "requester": {"relationship": "third_party"}}) == [
-        "'third_party' is not one of ['self', 'household_member', 'agent']"
+        "'third_party' is not one of ['self', 'household_member', 'agent', 'legal_representative']"
     ]
 
 

@@ -213,7 +213,8 @@ def test_the_diff_covers_types_enums_titles_required_documents_prefill_output_an
         ["approve", "withdraw"],
         ["approve"],
     )
-    assert len(changes) == 11
+    assert changes[("documents", "removed", "required_documents.legal_representation_evidence")][1] is None
+    assert len(changes) == 12
 
 
 def test_an_unknown_version_or_procedure_is_not_found_naming_what_is_published(

@@ -26,7 +26,9 @@ from madoguchi.applications.schemas import (
     ApplicationSchema,
     ApplicationUpdateSchema,
     AssigneeSchema,
+    EvidenceReviewSchema,
     HistoryEventSchema,
+    PersonConcernedLinkSchema,
     TransitionCreateSchema,
     assignee_filter,
 )
@@ -93,6 +95,16 @@ def present(application: Application, principal: Principal) -> dict[str, Any]:
     overdue = bool(
         application.due_on and application.due_on < jp.today() and not workflow.is_terminal(application.state)
     )
+    staff = repository.processes_applications(principal)
+    review = (
+        {
+            "outcome": application.evidence_review,
+            "reason": application.evidence_review_reason,
+            "reviewed_at": application.evidence_reviewed_at,
+        }
+        if application.evidence_review
+        else None
+    )
     return {
         "id": application.id,
         "reference": application.reference,
@@ -112,6 +124,19 @@ def present(application: Application, principal: Principal) -> dict[str, Any]:
         if application.sla_paused
         else None,
         "overdue": overdue,
+        # Who filed it and whom it is about, apart (decision 0036); register ids for staff only.
+        "relation": application.relation,
+        "applicant": {
+            "account_id": application.applicant_account_id,
+            "person_id": application.applicant_person_id if staff else None,
+        },
+        "person_concerned": {
+            "linked": application.subject_person_id is not None,
+            "person_id": application.subject_person_id if staff else None,
+        },
+        "evidence_review": review,
+        "delivery": application.delivery_method,
+        "forced_delivery": application.forced_delivery,
         "version": application.lock_version,
         "available_transitions": available,
     }
@@ -274,6 +299,46 @@ class Transitions(MethodView):
             decision=body.get("decision"),
         )
         return _answer(application, principal)
+
+
+@blp.route("/<uuid:application_id>/person-concerned")
+class PersonConcerned(MethodView):
+    @blp.etag
+    @blp.doc(parameters=[IF_MATCH])
+    @blp.arguments(PersonConcernedLinkSchema)
+    @blp.response(200, ApplicationSchema)
+    @blp.alt_response(404, description="No such application, or no such person in this municipality's register")
+    @blp.alt_response(409, description="Filed for oneself, or already decided")
+    @requires_scope(APPLICATIONS_PROCESS)
+    def put(self, body: dict[str, Any], application_id: uuid.UUID) -> dict[str, Any]:
+        """Staff: link an application filed for someone else (agent, legal representative, third party) to the
+        person it is about, found in the register. Approval waits for it and for the evidence review."""
+        _check_version(application_id)
+        session = db_session()
+        person = repository.person_by_resident_code(session, current_tenant.id, body["resident_code"])
+        application = operations.link_person_concerned(
+            session, current_tenant, current_principal().actor, application_id, person.id
+        )
+        return _answer(application, current_principal())
+
+
+@blp.route("/<uuid:application_id>/evidence-review")
+class EvidenceReview(MethodView):
+    @blp.etag
+    @blp.doc(parameters=[IF_MATCH])
+    @blp.arguments(EvidenceReviewSchema)
+    @blp.response(200, ApplicationSchema)
+    @blp.alt_response(404, description="No such application")
+    @blp.alt_response(409, description="Filed for oneself, or already decided")
+    @requires_scope(APPLICATIONS_PROCESS)
+    def put(self, body: dict[str, Any], application_id: uuid.UUID) -> dict[str, Any]:
+        """Staff: record the review of the evidence (power of attorney, proof of the legitimate reason): accepted,
+        or not accepted with the reason."""
+        _check_version(application_id)
+        application = operations.review_evidence(
+            db_session(), current_tenant, current_principal().actor, application_id, body["outcome"], body["reason"]
+        )
+        return _answer(application, current_principal())
 
 
 @blp.route("/<uuid:application_id>/assignee")

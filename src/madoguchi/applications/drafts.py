@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from madoguchi.applications import forms, hooks, repository
+from madoguchi.applications import forms, hooks, relations, repository
 from madoguchi.applications.history import check_version, ensure_visible, flush, record, role_label
 from madoguchi.applications.models import Application
 from madoguchi.catalog import operations as catalog
@@ -75,13 +75,30 @@ def _check_prefilled_unchanged(application: Application, data: dict[str, Any]) -
 
 
 def _validate_draft(session: Session, application: Application, data: dict[str, Any]) -> None:
-    errors = forms.field_errors(application.settings_snapshot["form"], data, partial=True)
+    settings = application.settings_snapshot
+    errors = forms.field_errors(settings["form"], data, partial=True)
+    # What the relation may not ask for, said plainly (the form's own rule would only say "False was expected").
+    errors.update(relations.entitlement_errors(application.relation, data, settings))
     if errors:
         raise ValidationFailed("Some fields are not valid.", errors=errors)
     refused = hooks.data_errors(session, application, data)
     if refused:
         # What the register says (no assessment for that year, ...) is told now, not found by a clerk later.
         raise ValidationFailed(" ".join(m for messages in refused.values() for m in messages), errors=refused)
+
+
+def _relation(settings: dict[str, Any], data: dict[str, Any] | None) -> str | None:
+    """The applicant's relation to the person concerned, fixed when the draft starts (None: the form asks none)."""
+    if not relations.asks_relation(settings["form"]):
+        return None
+    relation = relations.given_relation(data) or relations.SELF
+    if relation not in (settings.get("eligible_applicants") or []):
+        allowed = ", ".join(settings.get("eligible_applicants") or [])
+        raise ValidationFailed(
+            "You may not apply for this procedure in that capacity.",
+            errors={relations.RELATION_POINTER: [f"may not apply as '{relation}' (allowed: {allowed})"]},
+        )
+    return relation
 
 
 def create_draft(
@@ -98,7 +115,10 @@ def create_draft(
 ) -> Application:
     """Start an application, prefilled from the register when the applicant is linked to a person.
 
-    Residents file for themselves (their linked person). At the counter (書かない窓口) a clerk names the
+    Residents file for themselves or their household (their linked person, who is then the person concerned), or
+    for someone else under their own account as the relation in ``data`` says (``/requester/relationship``: an
+    agent, a legal representative, a third party): then nothing of the applicant's own entry is prefilled as the
+    person's, and a clerk links the person they named (decision 0036). At the counter (書かない窓口) a clerk names the
     person found in the register; the application is prefilled from that record and the resident only
     confirms it.
     """
@@ -106,11 +126,15 @@ def create_draft(
         raise ValidationFailed(errors={"channel": [f"must be one of: {', '.join(CHANNELS)}"]})
     tenant_service, version = catalog.tenant_service_for(session, tenant.id, service_key)
     settings = catalog.effective_settings(tenant_service, version)
+    relation = _relation(settings, data)
+    subject_person_id = person_id
 
     if actor.is_resident:
         if person_id is not None and person_id != actor.person_id:
-            raise Forbidden("A resident files for themselves; an agent files with a power of attorney instead.")
+            raise Forbidden("A resident files for themselves; for someone else, say how you stand to them.")
         person_id, applicant_account_id = actor.person_id, actor.account_id
+        # Filing for someone else: the applicant's own entry is not the person concerned's (a clerk links that).
+        subject_person_id = None if relation in relations.ON_BEHALF else person_id
     elif actor.is_staff:
         if not actor.staff_roles:
             raise Forbidden("This account has no staff role.")
@@ -133,16 +157,23 @@ def create_draft(
         channel=channel,
         applicant_account_id=applicant_account_id,
         applicant_person_id=person.id if person else None,
+        subject_person_id=subject_person_id,
+        relation=relation,
         filed_by_client_id=client_id,
         settings_snapshot_hash=snapshot_hash,
     )
-    prefilled, sources = _prefill(person, settings.get("prefill") or {}) if person else ({}, {})
+    # The form's person is the person concerned: prefilled from the register only when that is the applicant's entry.
+    prefills = person is not None and subject_person_id == person.id
+    prefilled, sources = _prefill(person, settings.get("prefill") or {}) if prefills and person else ({}, {})
     application.prefill_sources = sources
     application.data = prefilled
     data = forms.normalize(settings["form"], data) if data else data
     merged = _check_prefilled_unchanged(application, data) if data else prefilled
+    if relation is not None:
+        forms.assign(merged, relations.RELATION_POINTER, relation)
     _validate_draft(session, application, merged)
     application.data = merged
+    application.forced_delivery = relations.forced_delivery(relation, merged)
     session.add(application)
     flush(session)
     record(
@@ -153,7 +184,7 @@ def create_draft(
         role=role_label(actor),
         from_state=None,
         to_state=application.state,
-        data={"service": service_key, "version": version.version, "channel": channel},
+        data={"service": service_key, "version": version.version, "channel": channel, "relation": relation},
     )
     flush(session)
     return application
@@ -164,6 +195,22 @@ def _may_edit(actor: Actor, application: Application) -> str:
     if actor.account_id is not None and actor.account_id == application.applicant_account_id:
         return APPLICANT_ROLE
     return role_label(actor)
+
+
+def _keep_relation(application: Application, data: dict[str, Any]) -> None:
+    """The relation is fixed when the draft starts (it decided whose entry was prefilled): refuse another one. At the
+    counter the clerk found the person concerned first, so the relation of whoever stands there may change."""
+    if application.relation is None:
+        return
+    given = relations.given_relation(data)
+    if given is not None and application.channel == "counter":
+        application.relation = given
+    elif given is not None and given != application.relation:
+        raise ValidationFailed(
+            "The relation to the person is fixed when the application starts.",
+            errors={relations.RELATION_POINTER: ["is fixed when the application starts: start a new application"]},
+        )
+    forms.assign(data, relations.RELATION_POINTER, application.relation)
 
 
 def update_draft(
@@ -182,8 +229,10 @@ def update_draft(
     if not application.is_editable:
         raise Conflict(f"The application is '{application.state}' and can no longer be edited.")
     merged = _check_prefilled_unchanged(application, forms.normalize(application.settings_snapshot["form"], data))
+    _keep_relation(application, merged)
     _validate_draft(session, application, merged)
     application.data = merged
+    application.forced_delivery = relations.forced_delivery(application.relation, merged)
     application.updated_at = utcnow()
     flush(session)
     record(

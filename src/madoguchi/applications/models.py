@@ -58,6 +58,12 @@ class Application(TenantScoped, Base):
         ForeignKeyConstraint(["tenant_id", "applicant_account_id"], ["accounts.tenant_id", "accounts.id"]),
         ForeignKeyConstraint(["tenant_id", "applicant_person_id"], ["persons.tenant_id", "persons.id"]),
         ForeignKeyConstraint(["tenant_id", "assignee_account_id"], ["accounts.tenant_id", "accounts.id"]),
+        # Named, and not on SQLite, as the snapshot's below (migration 0029).
+        ForeignKeyConstraint(
+            ["tenant_id", "subject_person_id"],
+            ["persons.tenant_id", "persons.id"],
+            name="fk_applications_subject_person",
+        ),
         # Named: the convention's name would pass PostgreSQL's 63 characters. Not on SQLite (migration 0022).
         ForeignKeyConstraint(
             ["tenant_id", "settings_snapshot_hash"],
@@ -82,8 +88,25 @@ class Application(TenantScoped, Base):
     state: Mapped[str] = mapped_column(String(40))
     #: online (the resident), counter (a clerk at the counter), api (a vendor on the resident's behalf)
     channel: Mapped[str] = mapped_column(String(20))
+    #: Who filed it (申請者): the signed-in account, and that account's own entry in the register if it has one.
     applicant_account_id: Mapped[uuid.UUID | None]
     applicant_person_id: Mapped[uuid.UUID | None]
+    #: Whom it is about (本人): the person in the register the certificate is built for. The applicant's own entry
+    #: when they file for themselves or their household; for an agent, a legal representative or a third party,
+    #: None until a clerk has matched the person they named (decision 0036).
+    subject_person_id: Mapped[uuid.UUID | None]
+    #: How the applicant stands to the person concerned: self, household_member, agent (任意代理人),
+    #: legal_representative (法定代理人) or third_party (第三者, 住民基本台帳法12条の3). Fixed when the draft starts,
+    #: and always equal to the form's ``/requester/relationship``. None: the procedure does not ask (childcare).
+    relation: Mapped[str | None] = mapped_column(String(30))
+    #: The clerk's review of the evidence (委任状, 疎明資料): accepted or not_accepted (with the reason), who, when.
+    evidence_review: Mapped[str | None] = mapped_column(String(20))
+    evidence_review_reason: Mapped[str | None] = mapped_column(Text)
+    evidence_reviewed_at: Mapped[datetime | None]
+    evidence_reviewed_by_account_id: Mapped[uuid.UUID | None]
+    #: A delivery the rules impose over the one chosen: "mail" when an agent asks for 個人番号 or 住民票コード (the
+    #: copy goes by post to the person concerned's registered address, never to the agent).
+    forced_delivery: Mapped[str | None] = mapped_column(String(20))
     #: The vendor app (OAuth client) that filed it on the resident's behalf, if any.
     filed_by_client_id: Mapped[uuid.UUID | None]
     assignee_account_id: Mapped[uuid.UUID | None]
@@ -125,6 +148,11 @@ class Application(TenantScoped, Base):
     def sla_paused(self) -> bool:
         """Whether the processing time's clock is stopped (waiting for the resident's 補正)."""
         return self.sla_remaining_days is not None
+
+    @property
+    def delivery_method(self) -> str | None:
+        """How the document reaches its recipient: the delivery the rules force, else the one chosen."""
+        return self.forced_delivery or (self.data or {}).get("delivery")
 
     @property
     def settings_snapshot(self) -> dict[str, Any]:

@@ -17,20 +17,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from madoguchi import outbox
-from madoguchi.applications import due_dates, forms, hooks, repository
+from madoguchi.applications import due_dates, forms, hooks, relations, repository
 from madoguchi.applications.drafts import CHANNELS, REGISTRY_SOURCE, create_draft, update_draft
 from madoguchi.applications.history import check_version, ensure_visible, flush, record, role_label, workflow_of
 from madoguchi.applications.models import Application, ApplicationEvent
-from madoguchi.applications.workflow import Transition, Workflow
+from madoguchi.applications.workflow import MORE_INFO_REQUESTED, Transition, Workflow
 from madoguchi.db import utcnow
 from madoguchi.errors import (
     Conflict,
     Forbidden,
+    NotFound,
     SeparationOfDuties,
     ValidationFailed,
 )
 from madoguchi.identity.actors import APPLICANT_ROLE, SYSTEM_ROLE, Actor
 from madoguchi.identity.models import Account, AccountKind
+from madoguchi.registry.models import Person
 from madoguchi.tenancy.models import Tenant
 
 __all__ = [
@@ -41,6 +43,8 @@ __all__ = [
     "assign",
     "available_transitions",
     "create_draft",
+    "link_person_concerned",
+    "review_evidence",
     "submit",
     "transition",
     "update_draft",
@@ -56,6 +60,7 @@ def _guard(
     settings = application.settings_snapshot
     if guard == "form_valid":
         errors = forms.field_errors(settings["form"], application.data)
+        errors.update(relations.entitlement_errors(application.relation, application.data, settings, complete=True))
         if errors:
             raise ValidationFailed("The application is not complete.", errors=errors)
         refused = hooks.data_errors(session, application, application.data)
@@ -72,6 +77,14 @@ def _guard(
     elif guard == "assigned":
         if application.assignee_account_id is None:
             raise Conflict("Assign the application to a clerk first.")
+    elif guard == "person_concerned_confirmed":
+        problems = relations.confirmation_problems(application)
+        if problems:
+            raise Conflict(
+                "Filed for someone else: link the person concerned in the register and accept the evidence first.",
+                rule="person_concerned_confirmed",
+                missing=problems,
+            )
     else:
         handler = hooks.guard_handler(guard)  # another domain's check (documents present, ...)
         if handler is None:
@@ -173,6 +186,8 @@ def _apply(
     application.updated_at = utcnow()
     if decision:
         application.decision = {**(application.decision or {}), **decision}
+    if from_state == MORE_INFO_REQUESTED and application.evidence_review is not None:
+        _clear_evidence_review(application)  # the applicant may have replaced the evidence: it is reviewed again
     if from_state == workflow.initial:
         application.submitted_at = application.updated_at
     # Working days from the day it arrived; the clock stops while the resident is asked for 補正 (decision 0034).
@@ -255,7 +270,9 @@ def _may_auto_issue(application: Application, actor: Actor) -> bool:
         and kind in hooks.auto_issuable_kinds
         and actor.is_resident
         and actor.is_verified
-        and actor.person_id == application.applicant_person_id
+        # Never for someone else (代理人, 第三者): a clerk matches the person and reviews the evidence.
+        and application.relation not in relations.ON_BEHALF
+        and actor.person_id == application.applicant_person_id == application.subject_person_id
     )
 
 
@@ -285,6 +302,104 @@ def assign(
     )
     flush(session)
     return application
+
+
+# ------------------------------------------------------------------------ the person concerned, the evidence
+
+
+def _to_confirm(
+    session: Session, tenant: Tenant, actor: Actor, application_id: uuid.UUID, expected_version: int | None
+) -> Application:
+    """An application filed for someone else, for staff to confirm whom it is about while it awaits a decision."""
+    application = repository.get(session, tenant.id, application_id)
+    check_version(application, expected_version)
+    ensure_visible(actor, application)
+    if not actor.is_staff:
+        raise Forbidden("Only staff link the person concerned or review the evidence.")
+    workflow = workflow_of(application)
+    if application.state == workflow.initial or workflow.is_terminal(application.state) or application.decided_at:
+        raise Conflict(f"The application is '{application.state}': nothing is to be confirmed now.")
+    if application.relation not in relations.ON_BEHALF:
+        raise Conflict("The applicant filed for themselves or their household: their own entry is the person's.")
+    return application
+
+
+def _clear_evidence_review(application: Application) -> None:
+    application.evidence_review = None
+    application.evidence_review_reason = None
+    application.evidence_reviewed_at = None
+    application.evidence_reviewed_by_account_id = None
+
+
+def _record_step(
+    session: Session, application: Application, actor: Actor, action: str, data: dict[str, Any], comment: str | None
+) -> Application:
+    """A change that is no transition: the row flushed (optimistic lock), then its history event and audit record."""
+    application.updated_at = utcnow()
+    flush(session)
+    record(
+        session,
+        application,
+        actor,
+        action=action,
+        role=role_label(actor),
+        from_state=application.state,
+        to_state=application.state,
+        comment=comment,
+        data=data,
+    )
+    flush(session)
+    return application
+
+
+def link_person_concerned(
+    session: Session,
+    tenant: Tenant,
+    actor: Actor,
+    application_id: uuid.UUID,
+    person_id: uuid.UUID,
+    *,
+    expected_version: int | None = None,
+) -> Application:
+    """The clerk's match of the person the applicant named with an entry of the register (本人の特定). Linking
+    another person than before sets the evidence review aside: the evidence is about the person."""
+    application = _to_confirm(session, tenant, actor, application_id, expected_version)
+    person = session.execute(select(Person).where(Person.id == person_id)).scalar_one_or_none()
+    if person is None:
+        raise NotFound("No such person in this municipality's resident register.")
+    if application.subject_person_id != person.id:
+        _clear_evidence_review(application)
+    application.subject_person_id = person.id
+    return _record_step(session, application, actor, "link_person", {"person_id": str(person.id)}, None)
+
+
+def review_evidence(
+    session: Session,
+    tenant: Tenant,
+    actor: Actor,
+    application_id: uuid.UUID,
+    outcome: str,
+    reason: str | None = None,
+    *,
+    expected_version: int | None = None,
+) -> Application:
+    """The clerk's review of the evidence (委任状, 疎明資料): accepted, or not accepted with the reason."""
+    application = _to_confirm(session, tenant, actor, application_id, expected_version)
+    text = (reason or "").strip()
+    errors: dict[str, list[str]] = {}
+    if outcome not in relations.EVIDENCE_OUTCOMES:
+        errors["outcome"] = [f"must be one of: {', '.join(relations.EVIDENCE_OUTCOMES)}"]
+    elif outcome == relations.NOT_ACCEPTED and not text:
+        errors["reason"] = ["is required when the evidence is not accepted"]
+    if len(text) > 2000:
+        errors["reason"] = ["must be at most 2000 characters"]
+    if errors:
+        raise ValidationFailed("The review is not complete.", errors=errors)
+    application.evidence_review = outcome
+    application.evidence_review_reason = text or None
+    application.evidence_reviewed_at = utcnow()
+    application.evidence_reviewed_by_account_id = actor.account_id
+    return _record_step(session, application, actor, "evidence_review", {"outcome": outcome}, text or None)
 
 
 # --------------------------------------------------------------------------------------------- comments

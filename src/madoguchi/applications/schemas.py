@@ -39,6 +39,17 @@ class NoteCreateSchema(Schema):
     note = fields.String(required=True, validate=validate.Length(min=1, max=COMMENT_MAX_LENGTH))
 
 
+class EvidenceReviewSchema(Schema):
+    """Staff's review of the evidence of an application filed for someone else (委任状, 疎明資料)."""
+
+    outcome = fields.String(required=True, validate=validate.OneOf(["accepted", "not_accepted"]))
+    reason = fields.String(
+        validate=validate.Length(max=COMMENT_MAX_LENGTH),
+        load_default=None,
+        metadata={"description": "required when not accepted: the applicant is told it"},
+    )
+
+
 class AssigneeSchema(Schema):
     assignee_id = fields.UUID(required=True, allow_none=True)
 
@@ -125,6 +136,28 @@ class SlaPauseSchema(Schema):
     )
 
 
+class ApplicantSchema(Schema):
+    account_id = fields.UUID(allow_none=True, metadata={"description": "the account that filed it"})
+    person_id = fields.UUID(allow_none=True, metadata={"description": "staff: that account's own register entry"})
+
+
+class PersonConcernedSchema(Schema):
+    linked = fields.Boolean(required=True, metadata={"description": "a clerk (or the register) identified the person"})
+    person_id = fields.UUID(allow_none=True, metadata={"description": "staff: the register entry it is about"})
+
+
+class EvidenceReviewStateSchema(Schema):
+    outcome = fields.String(required=True, metadata={"example": "accepted"})
+    reason = fields.String(allow_none=True)
+    reviewed_at = fields.DateTime(required=True)
+
+
+class PersonConcernedLinkSchema(Schema):
+    """Staff: the register entry an application filed for someone else is about."""
+
+    resident_code = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{11}$", error="must be 11 digits"))
+
+
 class ApplicationSchema(Schema):
     id = fields.UUID(required=True)
     reference = fields.String(required=True, metadata={"example": "RC-7K3M-Q2XD"})
@@ -159,6 +192,25 @@ class ApplicationSchema(Schema):
         metadata={"description": "set while the clock is stopped for more information (補正); else null"},
     )
     overdue = fields.Boolean(required=True)
+    relation = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "how the applicant stands to the person concerned: self, household_member, agent, "
+            "legal_representative, third_party (null: the procedure does not ask)"
+        },
+    )
+    applicant = fields.Nested(ApplicantSchema, required=True, metadata={"description": "who filed it"})
+    person_concerned = fields.Nested(
+        PersonConcernedSchema, required=True, metadata={"description": "whom it is about (本人)"}
+    )
+    evidence_review = fields.Nested(EvidenceReviewStateSchema, allow_none=True)
+    delivery = fields.String(
+        allow_none=True, metadata={"description": "how the document is delivered: the one chosen, or one forced"}
+    )
+    forced_delivery = fields.String(
+        allow_none=True,
+        metadata={"description": "'mail': an agent asked for the Individual Number: posted to the person's address"},
+    )
     version = fields.Integer(required=True, metadata={"description": "also the ETag; send it in If-Match"})
     available_transitions = fields.List(fields.Nested(AvailableTransitionSchema), required=True)
 

@@ -37,18 +37,22 @@ def new_serial(tenant: Tenant, today: date) -> str:
 
 
 def _applicant_person(session: Session, application: Application) -> Person:
-    if application.applicant_person_id is None:
-        raise Conflict("The applicant is not linked to a person in the resident register; a clerk must issue this.")
-    person = session.execute(select(Person).where(Person.id == application.applicant_person_id)).scalar_one_or_none()
+    """The person concerned (本人: ``subject_person_id``), whom the certificate is about: the applicant's own entry only
+    when they filed for themselves or their household; never the applicant by default (decision 0036)."""
+    if application.subject_person_id is None:
+        raise Conflict("The person concerned is not linked to the resident register; a clerk must link them first.")
+    person = session.execute(select(Person).where(Person.id == application.subject_person_id)).scalar_one_or_none()
     if person is None:
-        raise Conflict("The applicant's resident record no longer exists.")
+        raise Conflict("The resident record of the person concerned no longer exists.")
     return person
 
 
 # --- 住民票の写し and 除票の写し ----------------------------------------------------------------------------
 
 #: Who may ask for a 個人番号入り copy (住民基本台帳法12条, 番号利用法): the person and their household.
-INDIVIDUAL_NUMBER_REQUESTERS = frozenset({"self", "household_member"})
+#: Besides these, an agent whose copy the rules send by post to the person's registered address (decision 0036);
+#: a third party never gets it.
+INDIVIDUAL_NUMBER_REQUESTERS = frozenset({"self", "household_member", "legal_representative"})
 #: ``/record`` of the form: a current record (住民票) or one removed from the register (除票).
 CURRENT_RECORD, REMOVED_RECORD = "resident", "removed"
 
@@ -59,10 +63,13 @@ def requester_relationship(application: Application) -> str:
 
 
 def may_include_individual_number(application: Application) -> bool:
-    """Whether this request may have the 個人番号 printed. Only the person or a member of their household asks
-    for it here; an agent's 個人番号入り copy is sent by post to the person's registered address instead of to the
-    agent (the ``agents`` part of issue 16 decides that case and extends this hook)."""
-    return requester_relationship(application) in INDIVIDUAL_NUMBER_REQUESTERS
+    """Whether this request may have the 個人番号 printed: asked by the person, their household or their legal
+    representative, or by an agent (whose copy then goes by post to the person's registered address, never to the
+    agent: ``Application.forced_delivery``). Never for a third party."""
+    relationship = requester_relationship(application)
+    if relationship == "agent":
+        return application.forced_delivery == "mail"
+    return relationship in INDIVIDUAL_NUMBER_REQUESTERS
 
 
 def _basic_entry(person: Person) -> dict[str, Any]:

@@ -64,8 +64,9 @@ completion_listeners: list[CompletionListener] = []
 
 
 def method_of(application: Application) -> str:
-    """The delivery the resident chose (``electronic`` when the procedure's form has no such question)."""
-    chosen = (application.data or {}).get("delivery")
+    """The delivery the rules force (an agent's copy with 個人番号: by post, decision 0036), else the one the
+    applicant chose (``electronic`` when the procedure's form has no such question)."""
+    chosen = application.delivery_method
     return chosen if chosen in METHODS else ELECTRONIC
 
 
@@ -105,16 +106,18 @@ def _new_pickup_code(session: Session, tenant_id: uuid.UUID) -> str:
 def file_for(session: Session, tenant: Tenant, application: Application, document: IssuedDocument) -> Delivery | None:
     """The delivery of a certificate just issued by post or for the counter (None for electronic delivery).
 
-    Called by ``issuing.issue_document`` in the issue's transaction. Post goes to the applicant's registered
-    address in the register (never an address typed into the form): no registered person, no postal delivery.
+    Called by ``issuing.issue_document`` in the issue's transaction. Post goes to an address in the register
+    (never one typed into the form): the applicant's own, or, when the rules forced the post (an agent's copy
+    with 個人番号), the person concerned's (decision 0036). No registered person, no postal delivery.
     """
     method = method_of(application)
     if method == ELECTRONIC:
         return None
+    recipient_id = application.subject_person_id if application.forced_delivery else application.applicant_person_id
     person = None
-    if application.applicant_person_id is not None:
+    if recipient_id is not None:
         person = session.execute(
-            select(Person).where(Person.tenant_id == tenant.id, Person.id == application.applicant_person_id)
+            select(Person).where(Person.tenant_id == tenant.id, Person.id == recipient_id)
         ).scalar_one_or_none()
     if person is None:
         raise Conflict("The applicant has no registered address in the resident register to post to.")

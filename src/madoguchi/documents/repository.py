@@ -1,19 +1,21 @@
 """Queries over the documents of applications: the files residents attach and the certificates issued.
 
 Who sees an issued document is who sees its application: :func:`documents_for` joins the application and applies
-``applications.repository.visible_to``, the one visibility rule, instead of a copy of it.
+``applications.repository.visible_to``, the one visibility rule, instead of a copy of it. One exception: a copy the
+rules send by post (``Application.forced_delivery``: an agent's copy with 個人番号) is never handed to the applicant,
+so only staff who process applications see it (decision 0036).
 """
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
 
 from madoguchi.applications.models import Application
 from madoguchi.applications.repository import get as get_application
-from madoguchi.applications.repository import visible_to
+from madoguchi.applications.repository import processes_applications, visible_to
 from madoguchi.documents.models import Attachment, IssuedDocument
 from madoguchi.errors import NotFound
 from madoguchi.identity.principal import Principal
@@ -67,6 +69,7 @@ def documents_for(session: Session, principal: Principal, *criteria: ColumnEleme
             (Application.tenant_id == IssuedDocument.tenant_id) & (Application.id == IssuedDocument.application_id),
         )
         .where(IssuedDocument.tenant_id == principal.tenant_id, visible_to(principal), *criteria)
+        .where(true() if processes_applications(principal) else Application.forced_delivery.is_(None))
         .order_by(IssuedDocument.issued_at)
     )
     return list(session.execute(stmt).scalars())

@@ -44,7 +44,9 @@ def record_read(
     if reader is None:
         return
     if application is not None:
-        subject = access.Subject(application.id, application.applicant_person_id, application.applicant_account_id)
+        # Whose data: the person concerned (本人), or the applicant's own entry while nobody is linked yet.
+        person = application.subject_person_id or application.applicant_person_id
+        subject = access.Subject(application.id, person, application.applicant_account_id)
         purpose = purpose or f"application {application.id}"
     else:
         subject = access.Subject(person_id=person_id)

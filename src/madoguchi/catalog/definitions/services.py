@@ -17,7 +17,12 @@ from madoguchi.catalog.definitions.forms import (
 )
 from madoguchi.catalog.definitions.problems import WHOLE_FILE, CatalogError, Problem, display, field_path, unique
 from madoguchi.catalog.definitions.reading import read_json, read_yaml
-from madoguchi.catalog.definitions.vocabulary import EXTRA_QUESTIONS_PROPERTY, RANGE_SETTINGS, REGISTRY_FIELDS
+from madoguchi.catalog.definitions.vocabulary import (
+    EVIDENCE_DOCUMENTS,
+    EXTRA_QUESTIONS_PROPERTY,
+    RANGE_SETTINGS,
+    REGISTRY_FIELDS,
+)
 from madoguchi.catalog.definitions.workflows import check_workflow, system_can_issue
 
 # --- Services ---------------------------------------------------------------------------------------------------------
@@ -84,11 +89,12 @@ def _check_service_rules(service: dict[str, Any], broken: set[Any], folder_name:
             if name == "auto_issue" and "auto_issue" in ok and not service["auto_issue"]["allowed"]:
                 message = "auto_issue cannot be overridden when auto_issue.allowed is false"
                 problems.append(Problem(file, where, message))
-    if "eligible_applicants" in ok and "required_documents" in ok and "agent" in service["eligible_applicants"]:
+    if "eligible_applicants" in ok and "required_documents" in ok:
         keys = {document["key"] for document in service["required_documents"]}
-        if "power_of_attorney" not in keys:
-            message = "agents need a power of attorney: add a required document 'power_of_attorney'"
-            problems.append(Problem(file, "eligible_applicants", message))
+        for relation, evidence in EVIDENCE_DOCUMENTS.items():
+            if relation in service["eligible_applicants"] and evidence not in keys:
+                message = f"{relation} applicants need their evidence: add a required document {evidence!r}"
+                problems.append(Problem(file, "eligible_applicants", message))
     if "required_documents" in ok:
         seen: set[str] = set()
         for index, document in enumerate(service["required_documents"]):

@@ -8,9 +8,26 @@ from jsonschema import Draft202012Validator
 # --- The closed vocabularies the workflow engine and the portal understand --------------------------------------------
 
 KNOWN_ROLES = ("applicant", "clerk", "supervisor", "tenant_admin", "system")
-KNOWN_GUARDS = ("form_valid", "required_documents_present", "identity_assurance_met", "comment_present", "assigned")
+KNOWN_GUARDS = (
+    "form_valid",
+    "required_documents_present",
+    "identity_assurance_met",
+    "comment_present",
+    "assigned",
+    # Someone other than the person concerned (代理人, 法定代理人, 第三者) applied: the clerk has linked the person in
+    # the register and accepted the evidence (委任状, 疎明資料) before the decision (decision 0036).
+    "person_concerned_confirmed",
+)
 KNOWN_ACTIONS = ("notify_applicant", "issue_document", "record_decision", "notify_staff")
-APPLICANT_KINDS = ("self", "household_member", "agent", "third_party")
+APPLICANT_KINDS = ("self", "household_member", "agent", "legal_representative", "third_party")
+#: The document that shows an applicant who is not the person concerned may apply for them, by relation: a power of
+#: attorney (委任状) for an agent, proof of legal representation (戸籍謄本, 登記事項証明書) for a legal representative,
+#: evidence of the legitimate reason (疎明資料, 住民基本台帳法12条の3) for a third party.
+EVIDENCE_DOCUMENTS = {
+    "agent": "power_of_attorney",
+    "legal_representative": "legal_representation_evidence",
+    "third_party": "legitimate_reason_evidence",
+}
 IDENTITY_ASSURANCE_LEVELS = ("email", "verified")
 TENANT_STATUSES = ("trial", "live", "suspended")
 LOCALES = ("ja", "en")

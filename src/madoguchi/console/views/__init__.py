@@ -5,12 +5,13 @@ Staff of the municipality in the URL only (any staff role); what a staff member 
 is decided by the procedure's workflow and the operations, never here. Forms post back to the page they
 came from; input errors re-render it with status 422, a changed application with status 409.
 
-One module per screen: ``queue``, ``application``, ``counter``, ``identity_check``; ``common`` holds the blueprint.
+One module per screen: ``queue``, ``application``, ``person_concerned`` (applications filed for someone else),
+``counter``, ``identity_check``; ``common`` holds the blueprint.
 """
 
-from madoguchi.console.views import application, counter, identity_check, queue
+from madoguchi.console.views import application, counter, identity_check, person_concerned, queue
 from madoguchi.console.views.common import bp
 
-__all__ = ["WEB_BLUEPRINTS", "application", "bp", "counter", "identity_check", "queue"]
+__all__ = ["WEB_BLUEPRINTS", "application", "bp", "counter", "identity_check", "person_concerned", "queue"]
 
 WEB_BLUEPRINTS = [bp]

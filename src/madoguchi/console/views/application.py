@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
-from madoguchi.applications import operations, repository
+from madoguchi.applications import operations, relations, repository
 from madoguchi.applications.models import Application, ApplicationEvent
 from madoguchi.applications.schemas import (
     AssigneeChoiceSchema,
@@ -70,11 +70,21 @@ def _event_title(workflow: Workflow, event: ApplicationEvent) -> str:
         "assign": _("Assignee changed"),
         "comment": _("Comment"),
         "auto_issue_declined": _("Automatic issue not possible"),
+        "link_person": _("Person concerned linked"),
+        "evidence_review": _("Evidence reviewed"),
     }
     if event.action in labels:
         return labels[event.action]
     step = next((t for t in workflow.transitions if t.name == event.action), None)
     return localized(step.title) if step else event.action
+
+
+def _relation_title(application: Application) -> str | None:
+    """How the applicant stands to the person, as the form titles it (None: the procedure does not ask)."""
+    if application.relation is None:
+        return None
+    field = schema_form.schema_at(application.settings_snapshot["form"], relations.RELATION_POINTER) or {}
+    return localized((field.get("x-enum-titles") or {}).get(application.relation)) or application.relation
 
 
 def _application_page(
@@ -88,10 +98,13 @@ def _application_page(
     names = _names(
         {e.actor_account_id for e in history if e.actor_account_id}
         | ({application.assignee_account_id} if application.assignee_account_id else set())
+        | ({application.evidence_reviewed_by_account_id} if application.evidence_reviewed_by_account_id else set())
     )
-    person = None
-    if application.applicant_person_id:
-        person = registry_repository.find_person(session, current_tenant.id, application.applicant_person_id)
+    person = applicant_person = None
+    if application.subject_person_id:  # whom it is about (本人)
+        person = registry_repository.find_person(session, current_tenant.id, application.subject_person_id)
+    if application.applicant_person_id and application.applicant_person_id != application.subject_person_id:
+        applicant_person = registry_repository.find_person(session, current_tenant.id, application.applicant_person_id)
     is_draft = application.state == workflow.initial
     last_actors = repository.last_actors_in(history)
     mine: dict[str, Any] = {"applicant_account_id": application.applicant_account_id, "last_actors": last_actors}
@@ -132,6 +145,13 @@ def _application_page(
                 for ptr, src in (application.prefill_sources or {}).items()
             ],
             person=person,
+            applicant_person=applicant_person,
+            relation=_relation_title(application),
+            on_behalf=application.relation in relations.ON_BEHALF,
+            to_confirm=relations.confirmation_problems(application),
+            reviewer=names.get(application.evidence_reviewed_by_account_id)
+            if application.evidence_reviewed_by_account_id
+            else None,
             timeline=timeline,
             comments=[row for row in timeline if row["event"].action == "comment"],
             transitions=transitions,
@@ -157,7 +177,8 @@ def _changed_meanwhile(application_id: uuid.UUID) -> ResponseReturnValue:
 @bp.get("/applications/<uuid:application_id>")
 def application_page(application_id: uuid.UUID) -> ResponseReturnValue:
     application = _load(application_id)
-    shows_register = application.applicant_person_id is not None  # the page shows the applicant's 基本4情報
+    # The page shows the 基本4情報 of the person concerned, and of the applicant when someone else filed.
+    shows_register = application.subject_person_id is not None or application.applicant_person_id is not None
     record_read(
         action=access.VIEW_APPLICATION,
         object_type="application",
@@ -203,7 +224,12 @@ def take_transition(application_id: uuid.UUID) -> ResponseReturnValue:
                 reason=reason,
             )
             return _application_page(fresh, errors={"form": [message]}, status=409)
-        return _application_page(fresh, errors={"form": [_("This action is not possible now.")]}, status=409)
+        message = (
+            _("Link the person concerned in the register and accept the evidence before deciding.")
+            if error.extra.get("rule") == "person_concerned_confirmed"
+            else _("This action is not possible now.")
+        )
+        return _application_page(fresh, errors={"form": [message]}, status=409)
     except ValidationFailed as error:
         db_session().rollback()
         fresh = _load(application_id)

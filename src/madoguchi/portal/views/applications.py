@@ -42,31 +42,52 @@ from madoguchi.portal.views.common import (
 # --- Procedures (public) --------------------------------------------------------------------------------
 
 
-@public_pages.get("/<tenant>/procedures/<key>")
-@public
-def procedure(key: str) -> Any:
+def _applicant_kinds() -> dict[str, str]:
+    return {
+        "self": _("You, for yourself"),
+        "household_member": _("A member of your household"),
+        "agent": _("An agent with a power of attorney from the person"),
+        "legal_representative": _("A legal representative of the person (parent of a minor, guardian)"),
+        "third_party": _("A third party with a legitimate reason"),
+    }
+
+
+def _procedure_page(key: str, errors: dict[str, list[str]] | None = None, status: int = 200) -> Any:
     tenant_service, version = catalog.tenant_service_for(db_session(), current_tenant.id, key)
     view = catalog.procedure_summary(tenant_service, version)
     account = signed_in_resident()
+    kinds = _applicant_kinds()
     return render_template(
         "portal/procedure.html",
         tenant=current_tenant,
         p=view,
-        applicant_kinds={
-            "self": _("You, for yourself"),
-            "household_member": _("A member of your household"),
-            "agent": _("An agent with a power of attorney from the person"),
-            "third_party": _("A third party with a legitimate reason"),
-        },
+        applicant_kinds=kinds,
+        relation_options=[(who, kinds.get(who, who)) for who in view["eligible_applicants"]],
+        errors=errors or {},
         **nav_context(account, "home"),
         login_url=url_for("identity_web.login", tenant=current_tenant.slug, next=request.path),
         sign_up_url=url_for("identity_web.sign_up", tenant=current_tenant.slug),
-    )
+    ), status
+
+
+@public_pages.get("/<tenant>/procedures/<key>")
+@public
+def procedure(key: str) -> Any:
+    return _procedure_page(key)
 
 
 @bp.post("/<tenant>/procedures/<key>/start")
-def start(key: str) -> Response:
-    application = applications.create_draft(db_session(), current_tenant, current_principal().actor, key)
+def start(key: str) -> Response | tuple[str, int]:
+    # Whom the request is for decides whose entry fills the form: fixed here, for the whole application.
+    relation = request.form.get("relation", "").strip()
+    data = {"requester": {"relationship": relation}} if relation else None
+    try:
+        application = applications.create_draft(db_session(), current_tenant, current_principal().actor, key, data)
+    except ValidationFailed:
+        db_session().rollback()
+        message = _("Choose how you stand to the person from the list.")
+        response: tuple[str, int] = _procedure_page(key, {"relation": [message]}, 422)
+        return response
     return redirect(url_for(".form_page", tenant=current_tenant.slug, application_id=application.id, step=1), 303)
 
 
@@ -128,6 +149,8 @@ def form_page(application_id: uuid.UUID, step: int) -> Any:
                 errors.setdefault(anchor, []).extend(schema_form.friendly(form, pointer, m) for m in messages)
     if errors:
         return _render_form(application, page_list, page, schema_form.values_from_form(page, request.form), errors, 422)
+    if application.forced_delivery:
+        flash(_forced_delivery_message())
     if action == "save":
         flash(_("Your answers are saved. You can continue any time from My applications."))
         return redirect(url_for(".my_applications", tenant=current_tenant.slug), 303)
@@ -136,6 +159,13 @@ def form_page(application_id: uuid.UUID, step: int) -> Any:
     else:
         target = url_for(".review", tenant=current_tenant.slug, application_id=application.id)
     return redirect(target, 303)
+
+
+def _forced_delivery_message() -> str:
+    return _(
+        "A copy with the Individual Number or the resident record code is sent by post to the registered address "
+        "of the person it is about. It is not given to an agent, at the counter or as a download."
+    )
 
 
 # --- Review, submit, respond ----------------------------------------------------------------------------

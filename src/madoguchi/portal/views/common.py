@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, render_template
 from flask_babel import lazy_gettext
 
-from madoguchi.applications import forms, repository
+from madoguchi.applications import forms, relations, repository
 from madoguchi.context import current_tenant, db_session
 from madoguchi.documents import delivery
 from madoguchi.identity.principal import current_principal
@@ -82,9 +82,12 @@ def _status_title(application: Application, filed: Delivery | None) -> str:
 
 def _choices(application: Application) -> schema_form.Choices:
     session = db_session()
+    # The applicant's own household, when they file for themselves or it: someone filing for another person
+    # (代理人, 第三者) never browses a household of the register.
+    own = application.relation not in relations.ON_BEHALF
     household = (
         repository.household_of(session, current_tenant.id, application.applicant_person_id)
-        if application.applicant_person_id is not None
+        if own and application.applicant_person_id is not None
         else []
     )
     members = schema_form.household_member_options(household)
