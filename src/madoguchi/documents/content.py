@@ -252,12 +252,12 @@ def for_rendering(
 def tax_request_errors(session: Session, application: Application, data: dict[str, Any]) -> dict[str, list[str]]:
     """What the register says of a tax certificate request (``data``, a draft's or a complete one): no
     assessment of that year (with the 1月1日 rule when the person moved here after 1 January), or a 非課税証明書
-    asked for a year the person was taxed. Empty when the register supports it, or cannot tell (no linked person:
-    a clerk checks)."""
+    asked for a year the person was taxed. Empty when the register supports it, or cannot tell (the person
+    concerned not linked yet, e.g. an agent's request: a clerk checks)."""
     fiscal_year = data.get("fiscal_year")
-    if application.applicant_person_id is None or not isinstance(fiscal_year, int):
+    person_id = application.subject_person_id
+    if person_id is None or not isinstance(fiscal_year, int):
         return {}
-    person_id = application.applicant_person_id
     assessment = registry_repository.find_tax_assessment(session, application.tenant_id, person_id, fiscal_year)
     if assessment is None:
         person = registry_repository.find_person(session, application.tenant_id, person_id)

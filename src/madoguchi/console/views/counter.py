@@ -119,7 +119,7 @@ def _counter_page(application: Application) -> schema_form.Page:
         settings["form"],
         db_session(),
         current_tenant.id,
-        application.applicant_person_id,
+        application.subject_person_id or application.applicant_person_id,  # the person the certificate is about
     )
     return schema_form.counter_page(settings["form"], application.prefill_sources or {}, choices)
 

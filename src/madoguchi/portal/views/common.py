@@ -97,7 +97,8 @@ def _choices(application: Application) -> schema_form.Choices:
     ]
     choices = schema_form.Choices(household_members=members, facilities=facilities)
     form = application.settings_snapshot["form"]
-    return tax_years.with_tax_years(choices, form, session, current_tenant.id, application.applicant_person_id)
+    # The years the register holds for the person concerned; every year when not linked yet (checked on save).
+    return tax_years.with_tax_years(choices, form, session, current_tenant.id, application.subject_person_id)
 
 
 def _pages(application: Application) -> list[schema_form.Page]:
