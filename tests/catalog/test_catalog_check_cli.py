@@ -98,7 +98,7 @@ def test_every_problem_in_every_file_is_listed_in_order(copied: Path) -> None:
 def test_folders_come_from_the_environment_when_no_option_is_given(
     copied: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    set_in_yaml(copied / "tenants/shiomi-town.yaml", ["services", "tax-certificate", "version"], "2.0.0")
+    set_in_yaml(copied / "tenants/shiomi-town.yaml", ["services", "tax-certificate", "version"], "3.0.0")
     monkeypatch.setenv("MADOGUCHI_SERVICES_DIR", str(copied / "services"))
     monkeypatch.setenv("MADOGUCHI_TENANTS_DIR", str(copied / "tenants"))
     elsewhere = tmp_path / "elsewhere"
@@ -110,7 +110,7 @@ def test_folders_come_from_the_environment_when_no_option_is_given(
     assert result.exit_code == 1
     assert result.stdout == (
         f"{copied.as_posix()}/tenants/shiomi-town.yaml: services.tax-certificate.version: "
-        "version 2.0.0 of tax-certificate is not published (available: 1.0.0)\n"
+        "version 3.0.0 of tax-certificate is not published (available: 2.0.0)\n"
     )
 
 

@@ -29,7 +29,7 @@ def _catalog_with_a_patch_release(root: Path) -> tuple[Path, Path]:
     service_file.write_text(yaml.safe_dump(service, allow_unicode=True, sort_keys=False), encoding="utf-8")
     for tenant_file in tenants_dir.glob("*.yaml"):
         tenant = yaml.safe_load(tenant_file.read_text(encoding="utf-8"))
-        (tenant["services"].get(KEY) or {}).pop("version", None)  # a pin to 1.0.0 would no longer pass the check
+        (tenant["services"].get(KEY) or {}).pop("version", None)  # a pin to 2.0.0 would no longer pass the check
         tenant_file.write_text(yaml.safe_dump(tenant, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return services, tenants_dir
 
