@@ -24,7 +24,7 @@ from tests.documents.certificate_fixtures import pdftotext
 from tests.factories import make_household, make_person, tenants
 from tests.world import RESIDENCY
 
-NUMBER = "123456789018"  # the test vector of DOMAIN.md: a valid 個人番号
+NUMBER = "123456789018"  # a valid 個人番号 (its check digit is right)
 KATSURA = "葛\U000e0100"  # 葛󠄀: 葛 with a variation selector, the registered glyph
 #: Labels of items that are printed only when chosen, by the form's ``include`` key.
 CHOSEN_LABELS = {

@@ -25,7 +25,7 @@ IVS_17 = "\U000e0100"
 
 def _search(db: Database, tenant: Tenant, **criteria: str) -> list[tuple[str, str]]:
     with db.transaction(tenant.id) as session:
-        found = repository.search_people(session, tenant.id, limit=50, **criteria)  # type: ignore[arg-type]
+        found = repository.search_people(session, tenant.id, limit=50, **criteria)
         return [(p.family_name, p.given_name) for p in found]
 
 

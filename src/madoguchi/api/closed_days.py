@@ -58,8 +58,15 @@ class ClosedDaysArgsSchema(Schema):
     since = fields.Date(metadata={"description": "only days from this one on (default: today in Japan)"})
 
 
+class ClosedDayProblemSchema(ProblemSchema):
+    """A refused change: which rule refused it, as a stable code."""
+
+    rule = fields.String(metadata={"example": "not_a_date"})
+
+
 def _problem(status: int, description: str) -> Any:
-    return blp.alt_response(status, schema=ProblemSchema, content_type=PROBLEM_CONTENT_TYPE, description=description)
+    schema = ClosedDayProblemSchema if status == 422 else ProblemSchema
+    return blp.alt_response(status, schema=schema, content_type=PROBLEM_CONTENT_TYPE, description=description)
 
 
 @blp.route("")

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from madoguchi import jp, outbox
@@ -150,7 +150,7 @@ class Item:
     application: Application
 
 
-def _items(session: Session, tenant_id: uuid.UUID, *criteria: object) -> list[Item]:
+def _items(session: Session, tenant_id: uuid.UUID, *criteria: ColumnElement[bool]) -> list[Item]:
     stmt = (
         select(Delivery, IssuedDocument, Application)
         .join(
@@ -158,7 +158,7 @@ def _items(session: Session, tenant_id: uuid.UUID, *criteria: object) -> list[It
             (IssuedDocument.tenant_id == Delivery.tenant_id) & (IssuedDocument.id == Delivery.document_id),
         )
         .join(Application, (Application.tenant_id == Delivery.tenant_id) & (Application.id == Delivery.application_id))
-        .where(Delivery.tenant_id == tenant_id, *criteria)  # type: ignore[arg-type]
+        .where(Delivery.tenant_id == tenant_id, *criteria)
         .order_by(Delivery.created_at, Delivery.id)
     )
     return [Item(d, doc, app) for d, doc, app in session.execute(stmt).all()]
