@@ -1,5 +1,5 @@
 """Migration 0029 gives every application a relation and, where the applicant was the person, a person concerned
-(decision 0036): on SQLite and on PostgreSQL, from rows as 0023 stored them; and its columns match the model."""
+(decision 0036): on SQLite and on PostgreSQL, from rows as 0028 stored them; and its columns match the model."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ NEW_COLUMNS = (
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Settings, str]:
-    """An empty database of its own at 0023 (the revision before this one): its settings and owner URL."""
+    """An empty database of its own at 0028 (the revision before this one): its settings and owner URL."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'madoguchi.db'}"
         settings, owner_url = Settings(database_url=url, data_dir=tmp_path), url
@@ -44,11 +44,11 @@ def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Settings, str
         server = request.getfixturevalue("postgres_server")
         owner_url, app_url = server.create_database(f"concerned_{uuid.uuid4().hex[:12]}")
         settings = Settings(database_url=app_url, migration_database_url=owner_url)
-    migrate.upgrade(settings, "0023")
+    migrate.upgrade(settings, "0028")
     return settings, owner_url
 
 
-#: ``applications`` as 0023 had it: the model's columns less the ones 0029 adds.
+#: ``applications`` as 0028 had it: the model's columns less the ones 0029 adds.
 _OLD_APPLICATIONS = sa.table(
     "applications", *(sa.column(c.name, c.type) for c in Application.__table__.c if c.name not in NEW_COLUMNS)
 )
@@ -59,7 +59,7 @@ def _insert(connection: sa.Connection, table: Any, **values: Any) -> None:
 
 
 def _file_old_style(connection: sa.Connection) -> dict[str, uuid.UUID]:
-    """One tenant, a person, and applications as 0023 stored them: for oneself, as an agent, and a childcare one."""
+    """One tenant, a person, and applications as 0028 stored them: for oneself, as an agent, and a childcare one."""
     now, tenant_id, person_id, version_id = datetime.now(UTC), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     _insert(
         connection, Tenant.__table__, id=tenant_id, slug="town-x", name_ja="町", name_en="Town",
@@ -132,7 +132,7 @@ def test_the_upgrade_keeps_the_applicant_as_the_person_only_where_they_filed_for
     }
     # And down and up again: the columns go, and come back filled the same way.
     config = migrate.alembic_config(settings.effective_migration_url, app_db_role=settings.app_db_role)
-    command.downgrade(config, "0023")
+    command.downgrade(config, "0028")
     command.upgrade(config, "head")
 
 

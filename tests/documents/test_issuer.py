@@ -67,7 +67,7 @@ def test_the_issuer_printed_is_the_tenant_files_else_the_setting(settings: Setti
         "contact": {"department": {"ja": "住民福祉課"}},
         "issuer": {"title": "汐見町長", "name": "浜田　誠一", "seal_png": base64.b64encode(seal).decode()},
     }
-    issuer = made.issuer_of(SimpleNamespace(name_ja="汐見町", profile=profile))  # type: ignore[arg-type]
+    issuer = made.issuer_of(SimpleNamespace(name_ja="汐見町", profile=profile))
     assert (issuer.line, issuer.department, issuer.seal) == ("汐見町長　浜田　誠一", "住民福祉課", seal)
-    plain = made.issuer_of(SimpleNamespace(name_ja="緑川村", profile={}))  # type: ignore[arg-type]
+    plain = made.issuer_of(SimpleNamespace(name_ja="緑川村", profile={}))
     assert (plain.line, plain.seal) == ("緑川村長", None)

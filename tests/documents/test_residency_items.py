@@ -81,9 +81,16 @@ def _household_of(db: Database, tenant: Tenant, size: int, data_key: str) -> lis
         return people
 
 
-def _build(db: Database, tenant: Tenant, person: Person, **data: Any) -> dict[str, Any]:
+def _build(
+    db: Database, tenant: Tenant, person: Person, forced_delivery: str | None = None, **data: Any
+) -> dict[str, Any]:
     with db.transaction(tenant.id) as session:
-        application = Application(applicant_person_id=person.id, data={**RESIDENCY, **data})
+        application = Application(
+            applicant_person_id=person.id,
+            subject_person_id=person.id,
+            forced_delivery=forced_delivery,
+            data={**RESIDENCY, **data},
+        )
         return content.residency_certificate(session, application)
 
 
@@ -147,7 +154,7 @@ def test_the_individual_number_is_a_flag_in_content_and_printed_only_at_renderin
 
 
 @pytest.mark.parametrize("relationship", ["agent", "third_party"])
-def test_the_individual_number_is_never_for_an_agent_or_a_third_party(
+def test_the_individual_number_is_never_handed_to_an_agent_or_a_third_party(
     db: Database, family: list[Person], relationship: str
 ) -> None:
     tenant = _tenant(db)
@@ -159,6 +166,21 @@ def test_the_individual_number_is_never_for_an_agent_or_a_third_party(
         requester={"relationship": relationship, "third_party_reason": "債権回収"},
     )
     assert "individual_number_included" not in built["persons"][0]
+
+
+def test_an_agents_copy_with_the_individual_number_is_made_only_when_it_goes_by_post_to_the_person(
+    db: Database, family: list[Person]
+) -> None:
+    tenant = _tenant(db)
+    built = _build(
+        db,
+        tenant,
+        family[0],
+        forced_delivery="mail",
+        include={"individual_number": True},
+        requester={"relationship": "agent"},
+    )
+    assert built["persons"][0]["individual_number_included"] is True
 
 
 def test_a_requested_individual_number_the_register_lacks_goes_to_a_clerk(db: Database, family: list[Person]) -> None:

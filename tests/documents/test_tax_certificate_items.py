@@ -73,7 +73,11 @@ def _content(db: Database, town: Town, **data: Any) -> dict[str, Any]:
     """What the certificate would state for the town's resident asking ``data`` (the builder, no PDF)."""
     with db.transaction(town.tenant.id) as session:
         application = Application(
-            tenant_id=town.tenant.id, applicant_person_id=town.person.id, data={**TAX, **data}, service_key="tax"
+            tenant_id=town.tenant.id,
+            applicant_person_id=town.person.id,
+            subject_person_id=town.person.id,
+            data={**TAX, **data},
+            service_key="tax",
         )
         return content.tax_certificate(session, application)
 
