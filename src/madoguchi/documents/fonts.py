@@ -82,6 +82,7 @@ class Run:
     glyphs: tuple[Glyph, ...]
     units: int  # total advance in units of ``per_em`` (the first font's em)
     per_em: int
+    mixed: bool = False  # some glyphs come from a fallback font (drawing then switches fonts)
 
     def width(self, size: float) -> float:
         return self.units * size / self.per_em
@@ -386,7 +387,7 @@ class FontChain:
         glyphs: list[Glyph] = []
         for index, part in segments:
             glyphs += self.font(index).glyphs(part, index, self.per_em).glyphs
-        return Run(tuple(glyphs), sum(g.advance for g in glyphs), self.per_em)
+        return Run(tuple(glyphs), sum(g.advance for g in glyphs), self.per_em, len(segments) > 1 or segments[0][0] > 0)
 
 
 _chains: dict[tuple[Path, ...], FontChain] = {}
@@ -423,6 +424,11 @@ class Embedding:
     def show(self, run: Run, size: float, x: float, y: float) -> str:
         """The content-stream operators that draw ``run`` at (x, y) in points: one text array per font run, the
         font switched between them (the text position carries on)."""
+        if not run.mixed:  # the common case, one font: no grouping
+            subset = self.subset(0)
+            return (
+                f"BT /{subset.resource} {size:g} Tf {x:.2f} {y:.2f} Td [{subset.array(run.glyphs, run.per_em)}] TJ ET"
+            )
         parts: list[str] = []
         glyphs = run.glyphs
         start = 0
@@ -435,8 +441,6 @@ class Embedding:
             place = f" {x:.2f} {y:.2f} Td" if not parts else ""
             parts.append(f"/{subset.resource} {size:g} Tf{place} [{subset.array(glyphs[start:end], run.per_em)}] TJ")
             start = end
-        if not parts:
-            return f"BT /{self.subset(0).resource} {size:g} Tf {x:.2f} {y:.2f} Td [] TJ ET"
         return f"BT {' '.join(parts)} ET"
 
     def add_to(self, doc: pdfdoc.PDFDocument) -> None:
@@ -461,7 +465,8 @@ class Subset:
         parts: list[str] = []
         hexes: list[str] = []
         scale = 1000 / self.font.per_em
-        run_scale = 1000 / per_em
+        ratio = self.font.per_em / per_em  # run units to this font's: 1 for the first font, 1/2 for Hanazono
+        scaled = ratio != 1
         cids = self.cids
         for glyph in glyphs:
             key = (glyph.gid, glyph.text)
@@ -470,9 +475,9 @@ class Subset:
                 cid = cids[key] = len(cids) + 1
                 self.widths.append(glyph.nominal)
             hexes.append(f"{cid:04X}")
-            move = glyph.nominal * scale - glyph.advance * run_scale
-            if abs(move) >= 0.05:  # kerning or a zero-width glyph: move by what HarfBuzz says
-                parts.append(f"<{''.join(hexes)}>{move:.1f}")
+            advance = glyph.advance * ratio if scaled else glyph.advance
+            if advance != glyph.nominal:  # kerning or a zero-width glyph: move by what HarfBuzz says
+                parts.append(f"<{''.join(hexes)}>{(glyph.nominal - advance) * scale:.1f}")
                 hexes = []
         if hexes:
             parts.append(f"<{''.join(hexes)}>")

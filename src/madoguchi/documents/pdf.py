@@ -517,7 +517,7 @@ def _wrap(run: fonts.Run, size: float, width: float) -> list[fonts.Run]:
         used += glyph.advance
     if line:
         lines.append(line)
-    return [fonts.Run(tuple(glyphs), sum(g.advance for g in glyphs), run.per_em) for glyphs in lines]
+    return [fonts.Run(tuple(glyphs), sum(g.advance for g in glyphs), run.per_em, run.mixed) for glyphs in lines]
 
 
 def wrapped_lines(font: fonts.FontChain, text: str, size: float, width: float) -> list[fonts.Run]:
