@@ -2,7 +2,7 @@
 code, the mayor's name and seal) and signed (pyHanko, PAdES B-B, ECDSA P-256 / SHA-256) per second on one CPU core,
 through the same code the issue path uses (``madoguchi.documents.certificates.Certificates.render_and_sign``).
 
-    python bench/certificates.py [-n 500] [--rounds 5] [--compare]
+    python bench/certificates.py [-n 500] [--rounds 5] [--compare] [--fallback]
 
 Each round renders and signs N residency and tax certificates with varying names, serials and codes; the
 best round is the figure (other processes on the machine only ever slow a round down). Nothing is stored:
@@ -11,6 +11,9 @@ the storage write and the database rows are not part of this measurement.
 ``--compare`` also times, in alternating rounds under the same conditions, the same pages signed the plain
 pyHanko way (``signers.sign_pdf`` with a fresh ``SimpleSigner``: a dry-run signature to size the CMS, every
 attribute re-encoded), which is where the issue's naive ~40/s went.
+
+``--fallback`` writes two of the ten family names with the Adobe-Japan1 sequences IPAmj lacks (葛 U+E0100, 邊
+U+E0102), so one certificate in five also embeds a Hanazono Mincho subset (the fallback font).
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ from madoguchi.documents import certificates, pdf
 # 外字 and ideographic variation sequences (IPAmj's MJ ones) among them, as in real registers.
 FAMILY = ("髙橋", "佐藤", "鈴木", "渡邊\U000e0109", "伊藤", "山﨑", "中村", "葛\U000e0102西", "加藤", "𠮷田")
 SEAL = Path(__file__).parents[1] / "tenants" / "seals" / "sakuragaoka-city.png"
+#: Two of them with the Adobe-Japan1 sequences IPAmj lacks: drawn from the fallback font (``--fallback``).
+FALLBACK_FAMILY = tuple(
+    {"渡邊\U000e0109": "渡邊\U000e0102", "葛\U000e0102西": "葛\U000e0100西"}.get(name, name) for name in FAMILY
+)
 GIVEN = ("一郎", "花子", "美咲", "陽葵", "蓮", "結衣", "大翔", "さくら", "悠真", "凛")
 
 
@@ -52,8 +59,8 @@ def _tenant() -> SimpleNamespace:
     )
 
 
-def _content(i: int) -> tuple[str, dict]:  # type: ignore[type-arg]
-    name = f"{FAMILY[i % 10]}　{GIVEN[(i // 10) % 10]}"
+def _content(i: int, family: tuple[str, ...] = FAMILY) -> tuple[str, dict]:  # type: ignore[type-arg]
+    name = f"{family[i % 10]}　{GIVEN[(i // 10) % 10]}"
     birth = date(1950 + i % 60, 1 + i % 12, 1 + i % 28)
     if i % 2:
         return "tax_certificate", {
@@ -95,6 +102,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=500, help="certificates per round (default 500)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds; the best is reported (default 5)")
     parser.add_argument("--compare", action="store_true", help="also time plain pyHanko signing of the same pages")
+    parser.add_argument("--fallback", action="store_true", help="names with sequences from the fallback font too")
     args = parser.parse_args()
 
     if hasattr(os, "sched_setaffinity"):
@@ -107,7 +115,7 @@ def main() -> None:
         tenant = _tenant()
         jobs = []
         for i in range(args.n):
-            kind, content = _content(i)
+            kind, content = _content(i, FALLBACK_FAMILY if args.fallback else FAMILY)
             code = certificates.new_verification_code()
             jobs.append((kind, f"202983-20261126-{i:08X}", content, code))
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from madoguchi.demo.registries import VARIANT_FAMILY_NAMES, DemoCsvs, demo_resident_code, write_demo_csvs
+from madoguchi.documents import pdf
 from madoguchi.jp import age_on, childcare_age_class, fiscal_year_of
 from madoguchi.registry.csv_formats import COLUMNS, ParseResult, parse_registry_csv
 
@@ -70,6 +71,15 @@ def test_demo_registry_uses_many_names_and_every_variant_name(demo: dict[str, Pa
     # Stored exactly: 髙, 﨑, 𠮷, 德, 濵 and the ideographic variation sequence of 葛󠄀西 survive parsing.
     assert set(VARIANT_FAMILY_NAMES) <= names
     assert any("\U000e0100" in r["family_name"] for r in residents)
+
+
+def test_every_demo_name_and_address_can_be_printed_on_a_certificate(demo: dict[str, ParseResult]) -> None:
+    """No demo resident is refused a certificate for a character the certificate fonts lack: 葛󠄀西's U+E0100
+    (not in IPAmj) comes from the fallback font."""
+    chain = pdf.font_chain(pdf.find_font())
+    texts = {r[column] for r in demo["residents"].rows for column in ("family_name", "given_name", "town", "block")}
+    assert any("\U000e0100" in text for text in texts)
+    assert {text: chain.missing(text) for text in texts if chain.missing(text)} == {}
 
 
 def test_individual_numbers_are_valid_and_unique(demo: dict[str, ParseResult]) -> None:

@@ -77,35 +77,47 @@ def raster(data: bytes, tmp_path: Path, page: int, dpi: int = 72) -> Image.Image
     return Image.open(f"{prefix}.png").convert("RGB")
 
 
-def _font(data: bytes) -> Any:
+def _fonts(data: bytes) -> dict[str, Any]:
+    """The first page's fonts by resource name (``/FMJ``; ``/FMJ1``... for fallback fonts)."""
     reader = PdfFileReader(BytesIO(data))
     page = reader.root["/Pages"]["/Kids"][0]
-    fonts = [font.get_object() for font in page["/Resources"]["/Font"].values()]
-    assert len(fonts) == 1
-    return fonts[0]
+    return {str(name): font.get_object() for name, font in page["/Resources"]["/Font"].items()}
 
 
 def _to_unicode(cmap: str) -> dict[int, str]:
     entries = {}
-    for cid, utf16 in re.findall(r"<([0-9A-F]{4})> <([0-9A-F]*)>", cmap):
+    for cid, utf16 in re.findall(r"<([0-9A-F]{4})> <([0-9A-F]*)>", cmap.split("endcodespacerange", 1)[-1]):
         entries[int(cid, 16)] = bytes.fromhex(utf16).decode("utf-16-be")
     return entries
 
 
 def embedded_glyphs(data: bytes) -> dict[str, Any]:
-    """The outline embedded for each text the PDF's ToUnicode map names (e.g. ``"葛\\U000e0102"``), as the pen
+    """The outline embedded for each text the PDF's ToUnicode maps name (e.g. ``"葛\\U000e0102"``), as the pen
     operations that draw it: what the PDF shows for that text, whatever glyph id it has in the subset."""
-    font = _font(data)
-    cid_font = font["/DescendantFonts"][0]
-    cid_to_gid = cid_font["/CIDToGIDMap"].data
-    subset = TTFont(BytesIO(cid_font["/FontDescriptor"]["/FontFile2"].data))
-    glyph_order = subset.getGlyphOrder()
-    glyphs = subset.getGlyphSet()
-    found = {}
-    for cid, text in _to_unicode(font["/ToUnicode"].data.decode("ascii")).items():
-        gid = int.from_bytes(cid_to_gid[2 * cid : 2 * cid + 2], "big")
-        found[text] = outline(glyphs, glyph_order[gid])
+    return {text: drawn for text, (_font, drawn) in embedded_glyphs_by_font(data).items()}
+
+
+def embedded_glyphs_by_font(data: bytes) -> dict[str, tuple[str, Any]]:
+    """Each text the ToUnicode maps name, with the embedded font that draws it (its name without the subset
+    tag: ``IPAmjMincho``, ``HanaMinA``) and the outline; a text drawn by two fonts fails."""
+    found: dict[str, tuple[str, Any]] = {}
+    for font in _fonts(data).values():
+        cid_font = font["/DescendantFonts"][0]
+        cid_to_gid = cid_font["/CIDToGIDMap"].data
+        subset = TTFont(BytesIO(cid_font["/FontDescriptor"]["/FontFile2"].data))
+        glyph_order = subset.getGlyphOrder()
+        glyphs = subset.getGlyphSet()
+        name = str(font["/BaseFont"]).lstrip("/").split("+", 1)[-1]
+        for cid, text in _to_unicode(font["/ToUnicode"].data.decode("ascii")).items():
+            gid = int.from_bytes(cid_to_gid[2 * cid : 2 * cid + 2], "big")
+            assert text not in found, f"{text!r} drawn by both {found[text][0]} and {name}"
+            found[text] = (name, outline(glyphs, glyph_order[gid]))
     return found
+
+
+def embedded_font_names(data: bytes) -> list[str]:
+    """The first page's embedded fonts, by name without the subset tag, in resource order."""
+    return [str(font["/BaseFont"]).lstrip("/").split("+", 1)[-1] for _name, font in sorted(_fonts(data).items())]
 
 
 def outline(glyphs: Any, name: str) -> Any:

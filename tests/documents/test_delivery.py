@@ -28,6 +28,7 @@ from madoguchi.notify import messages
 from madoguchi.notify.models import Notice
 from madoguchi.outbox import OutboxMessage
 from tests.documents.certificate_fixtures import HTTPS, Town, World, pdftotext, submit, world
+from tests.documents.pdf_reading import embedded_glyphs_by_font
 from tests.factories import make_account, make_household, make_person
 from tests.world import RESIDENCY, client_of
 
@@ -208,14 +209,28 @@ def _font_path(app: Flask) -> Path:
 
 def test_labels_print_names_with_their_exact_code_points_and_leave_what_the_font_lacks_blank(tmp_path: Path) -> None:
     font = pdf.find_font()
-    names = [f"{YOSHIDA}　太郎", "髙橋　美咲", "山﨑　花子", "葛\U000e0102西　一郎"]
+    # 葛󠄀 (U+E0100) and 渡邊󠄂 (U+E0102) are not in IPAmj: they print from the fallback font.
+    names = [
+        f"{YOSHIDA}　太郎",
+        "髙橋　美咲",
+        "山﨑　花子",
+        "葛\U000e0102西　一郎",
+        "葛\U000e0100西　二郎",
+        "渡邊\U000e0102　蓮",
+    ]
     address = "愛知県弥富市前ケ須町南本田三三五番地"
     labels = [mailing.Label("〒498-2323", address, name, f"RC-{i}") for i, name in enumerate(names)]
-    text = pdftotext(mailing.labels_pdf(labels, font), tmp_path)
+    data = mailing.labels_pdf(labels, font)
+    text = pdftotext(data, tmp_path)
     for name in names:
         assert " ".join(name.split()) in text  # the variation sequence and 𠮷 exactly, from the shaped text layer
+    drawn = embedded_glyphs_by_font(data)
+    assert drawn["葛\U000e0100"][0] == drawn["邊\U000e0102"][0] == "HanaMinA"
+    assert drawn["葛\U000e0102"][0] == drawn["西"][0] == "IPAmjMincho"
     # A character the font has no glyph for is not drawn (no box): the clerk writes that field by hand.
     assert mailing.needs_handwriting(mailing.Label("〒1", "東京都", "\ue000田"), font) == ["name"]
+    assert mailing.needs_handwriting(mailing.Label("〒1", "東京都", "葛\U000e01ef西"), font) == ["name"]
+    assert mailing.needs_handwriting(mailing.Label("〒1", "東京都", "葛\U000e0100西"), font) == []
 
 
 def test_thirteen_labels_take_two_pages_of_twelve(tmp_path: Path) -> None:

@@ -140,13 +140,16 @@ def test_the_printed_qr_code_reads_back_as_the_verification_url(tmp_path) -> Non
     ]
 
 
-def test_a_configured_ipaex_font_still_renders_and_refuses_what_it_lacks(tmp_path: Path) -> None:
-    """IPAex (MADOGUCHI_CERTIFICATE_FONT) stays usable: it prints what it has and refuses 𠮷, which it lacks."""
+def test_a_configured_ipaex_font_still_renders_and_what_it_lacks_comes_from_the_fallbacks(tmp_path: Path) -> None:
+    """IPAex (MADOGUCHI_CERTIFICATE_FONT) stays usable as the first font: it prints what it has; 𠮷, which it
+    lacks, now comes from the fallback fonts (it was refused before them), and what no font has is refused."""
     ipaex = next(Path("/usr/share/fonts").rglob("ipaexg.ttf"), None)
     if ipaex is None:
         pytest.skip("fonts-ipaexfont-gothic is not installed")
     font = pdf.find_font(str(ipaex))
     text = pdftotext(pdf.render(_page("tax_certificate", TAX_CONTENT), font), tmp_path)
     assert spaced("渡邊　花子") in text
-    with pytest.raises(fonts.GlyphMissing, match=r"U\+20BB7"):
-        pdf.render(_page("tax_certificate", {**TAX_CONTENT, "name": "𠮷田　花子"}), font)
+    text = pdftotext(pdf.render(_page("tax_certificate", {**TAX_CONTENT, "name": "𠮷田　花子"}), font), tmp_path)
+    assert spaced("𠮷田　花子") in text
+    with pytest.raises(fonts.GlyphMissing, match=r"U\+E000"):
+        pdf.render(_page("tax_certificate", {**TAX_CONTENT, "name": "\ue000田　花子"}), font)

@@ -116,7 +116,7 @@ def test_runtime_installs_the_package_offline_from_the_builders_wheels(stages: l
 def test_runtime_installs_the_certificate_fonts_and_nothing_recommended(stages: list[Stage]) -> None:
     (apt,) = [i for i in stages[1].all("RUN") if "apt-get install" in i.arguments]
     words = apt.arguments.split()
-    assert {"fonts-ipamj-mincho", "fonts-ipaexfont-gothic", "fonts-ipaexfont-mincho"} <= set(words)
+    assert {"fonts-ipamj-mincho", "fonts-hanazono", "fonts-ipaexfont-gothic", "fonts-ipaexfont-mincho"} <= set(words)
     assert "--no-install-recommends" in words
     assert "rm -rf /var/lib/apt/lists/*" in apt.arguments
 

@@ -10,8 +10,13 @@ things must hold on a certificate, and reportlab's own TrueType support gives no
   point sequence of its cluster (base + selector, or a surrogate pair for non-BMP), so ``pdftotext`` gives back
   the stored name (reportlab's CMap writes ``<%04X>`` and its shaper maps variant glyphs to private-use code
   points);
-* **nothing missing**: ``check`` names every character, and every variation sequence, the font has no glyph
+* **nothing missing**: ``missing`` names every character, and every variation sequence, the font has no glyph
   for; the caller refuses to issue (``GlyphMissing``) instead of printing a box or silently dropping a selector.
+
+A ``FontChain`` puts fallback fonts behind the first (IPAmj Mincho, then Hanazono Mincho A and B): each cluster
+(a character with its selectors) is drawn by the first font of the chain that has it, a text is shaped as runs of
+consecutive clusters per font, and each font a document uses is embedded as its own subset (``Embedding``); only
+a cluster no font has is missing. A text the first font draws entirely never touches a fallback.
 
 The font (IPAmj Mincho, 46 MB) is mapped into memory once per process (shared by all processes through the page
 cache); HarfBuzz reads it in place and only ``loca``, ``hmtx`` and the format-14 cmap are parsed here, so the first
@@ -65,17 +70,19 @@ class GlyphMissing(ValueError):
 class Glyph:
     gid: int
     text: str  # the code points this glyph stands for in the text layer (a whole cluster)
-    advance: int  # font units, as shaped
-    nominal: int  # font units, the glyph's own advance (hmtx): what a PDF viewer moves by unless told otherwise
+    advance: int  # units of the run's em (its first font's), as shaped
+    nominal: int  # units of its own font's em: the glyph's advance (hmtx), what a PDF viewer moves by unless told
+    font: int = 0  # which font of the chain draws it (0: the first)
 
 
 @dataclass(frozen=True)
 class Run:
-    """One shaped line of text."""
+    """One shaped line of text, possibly in several fonts of a chain (each glyph says which)."""
 
     glyphs: tuple[Glyph, ...]
-    units: int  # total advance in font units
+    units: int  # total advance in units of ``per_em`` (the first font's em)
     per_em: int
+    mixed: bool = False  # some glyphs come from a fallback font (drawing then switches fonts)
 
     def width(self, size: float) -> float:
         return self.units * size / self.per_em
@@ -180,6 +187,12 @@ class ShapingFont:
         missing = self.missing(text)
         if missing:
             raise GlyphMissing(missing)
+        return self.glyphs(text)
+
+    def glyphs(self, text: str, index: int = 0, per_em: int = 0) -> Run:
+        """``text`` shaped, unchecked (the caller has checked ``missing``); glyphs tagged as font ``index`` of a
+        chain, advances in units of ``per_em`` (the chain's first font's em; default this font's)."""
+        per_em = per_em or self.per_em
         text = "".join(_AS_SPACE.get(c, c) for c in text)
         buffer = hb.Buffer()
         buffer.add_str(text)
@@ -202,7 +215,9 @@ class ShapingFont:
             seen_clusters.add(cluster)
             nominal = self.metrics(info.codepoint)[0]
             glyphs.append(Glyph(info.codepoint, text[cluster : end_of[cluster]], position.x_advance, nominal))
-        return Run(tuple(glyphs), sum(g.advance for g in glyphs), self.per_em)
+        if index or per_em != self.per_em:
+            glyphs = [Glyph(g.gid, g.text, round(g.advance * per_em / self.per_em), g.nominal, index) for g in glyphs]
+        return Run(tuple(glyphs), sum(g.advance for g in glyphs), per_em)
 
     def subset(self, gids: Iterable[int]) -> tuple[bytes, dict[int, int]]:
         """A TrueType font with just ``gids`` (and their components), renumbered; and old -> new glyph ids."""
@@ -303,34 +318,170 @@ def load(path: Path) -> ShapingFont:
         return _loaded[path]
 
 
-class Embedding:
-    """The font as one PDF document uses it: CIDs handed out as text is drawn, objects written at the end."""
+def clusters(text: str) -> list[str]:
+    """``text`` cut into what must be drawn by one font: a character with the variation selectors after it."""
+    found: list[str] = []
+    for char in text:
+        if found and is_selector(ord(char)) and not is_selector(ord(found[-1][-1])):
+            found[-1] += char
+        else:
+            found.append(char)
+    return found
 
-    def __init__(self, font: ShapingFont, resource: str = "FMJ") -> None:
+
+class FontChain:
+    """Fonts tried in order for each cluster (a character, or a base with its variation selector): the first
+    font draws everything it has; a cluster it lacks is drawn by the first fallback that has it, and only a
+    cluster no font of the chain has is missing. Fallbacks are parsed the first time a text needs one, so text
+    entirely in the first font costs what it did with that font alone."""
+
+    def __init__(self, first: ShapingFont, fallbacks: Iterable[Path] = ()) -> None:
+        self.first = first
+        self.per_em = first.per_em
+        self.paths = (first.path, *fallbacks)
+        self._fonts: dict[int, ShapingFont] = {0: first}
+        self._shape = functools.lru_cache(maxsize=8192)(self._shape_uncached)
+
+    def font(self, index: int) -> ShapingFont:
+        if index not in self._fonts:
+            self._fonts[index] = load(self.paths[index])
+        return self._fonts[index]
+
+    def _font_for(self, cluster: str) -> int | None:
+        for index in range(len(self.paths)):
+            if not self.font(index).missing(cluster):
+                return index
+        return None
+
+    def _segments(self, text: str) -> tuple[list[tuple[int, str]], list[str]]:
+        """``text`` as (font index, text) runs of consecutive clusters one font draws; and the clusters no font has."""
+        segments: list[tuple[int, str]] = []
+        missing: list[str] = []
+        for cluster in clusters(text):
+            index = self._font_for(cluster)
+            if index is None:
+                missing.append(cluster)
+            elif segments and segments[-1][0] == index:
+                segments[-1] = (index, segments[-1][1] + cluster)
+            else:
+                segments.append((index, cluster))
+        return segments, list(dict.fromkeys(missing))
+
+    def missing(self, text: str) -> list[str]:
+        """Every cluster of ``text`` no font of the chain can draw (in order, once each)."""
+        if not self.first.missing(text):
+            return []
+        return self._segments(text)[1]
+
+    def shape(self, text: str) -> Run:
+        """``text`` as glyphs, each from the first font that has its cluster; raises ``GlyphMissing`` naming
+        what no font has."""
+        return self._shape(text)
+
+    def _shape_uncached(self, text: str) -> Run:
+        if not self.first.missing(text):
+            return self.first.glyphs(text)
+        segments, missing = self._segments(text)
+        if missing:
+            raise GlyphMissing(missing)
+        glyphs: list[Glyph] = []
+        for index, part in segments:
+            glyphs += self.font(index).glyphs(part, index, self.per_em).glyphs
+        return Run(tuple(glyphs), sum(g.advance for g in glyphs), self.per_em, len(segments) > 1 or segments[0][0] > 0)
+
+
+_chains: dict[tuple[Path, ...], FontChain] = {}
+
+
+def chain(first: Path, fallbacks: Iterable[Path] = ()) -> FontChain:
+    """The chain ``first`` then ``fallbacks``, made once per process (fonts parsed when first needed)."""
+    key = (first, *fallbacks)
+    with _lock:
+        found = _chains.get(key)
+    if found is None:
+        made = FontChain(load(first), key[1:])
+        with _lock:
+            found = _chains.setdefault(key, made)
+    return found
+
+
+class Embedding:
+    """The fonts of a chain as one PDF document uses them: each font that draws something is embedded as its
+    own subset under its own resource name (``FMJ`` for the first, ``FMJ1``, ``FMJ2`` for fallbacks)."""
+
+    def __init__(self, fonts: FontChain, resource: str = "FMJ") -> None:
+        self.chain = fonts
+        self.resource = resource
+        self.subsets: dict[int, Subset] = {}
+
+    def subset(self, index: int) -> Subset:
+        found = self.subsets.get(index)
+        if found is None:
+            name = self.resource if index == 0 else f"{self.resource}{index}"
+            found = self.subsets[index] = Subset(self.chain.font(index), name)
+        return found
+
+    def show(self, run: Run, size: float, x: float, y: float) -> str:
+        """The content-stream operators that draw ``run`` at (x, y) in points: one text array per font run, the
+        font switched between them (the text position carries on)."""
+        if not run.mixed:  # the common case, one font: no grouping
+            subset = self.subset(0)
+            return (
+                f"BT /{subset.resource} {size:g} Tf {x:.2f} {y:.2f} Td [{subset.array(run.glyphs, run.per_em)}] TJ ET"
+            )
+        parts: list[str] = []
+        glyphs = run.glyphs
+        start = 0
+        while start < len(glyphs):
+            index = glyphs[start].font
+            end = start + 1
+            while end < len(glyphs) and glyphs[end].font == index:
+                end += 1
+            subset = self.subset(index)
+            place = f" {x:.2f} {y:.2f} Td" if not parts else ""
+            parts.append(f"/{subset.resource} {size:g} Tf{place} [{subset.array(glyphs[start:end], run.per_em)}] TJ")
+            start = end
+        return f"BT {' '.join(parts)} ET"
+
+    def add_to(self, doc: pdfdoc.PDFDocument) -> None:
+        """Write each used font's subset into ``doc``'s fonts."""
+        if not self.subsets:
+            self.subset(0)
+        for subset in self.subsets.values():
+            subset.add_to(doc)
+
+
+class Subset:
+    """One font as one PDF document uses it: CIDs handed out as text is drawn, objects written at the end."""
+
+    def __init__(self, font: ShapingFont, resource: str) -> None:
         self.font = font
         self.resource = resource
         self.cids: dict[tuple[int, str], int] = {}
         self.widths: list[int] = []  # font units, by CID - 1
 
-    def show(self, run: Run, size: float, x: float, y: float) -> str:
-        """The content-stream operators that draw ``run`` at (x, y) in points."""
+    def array(self, glyphs: Iterable[Glyph], per_em: int) -> str:
+        """The TJ array's content for ``glyphs`` (advances in units of ``per_em``)."""
         parts: list[str] = []
         hexes: list[str] = []
         scale = 1000 / self.font.per_em
+        ratio = self.font.per_em / per_em  # run units to this font's: 1 for the first font, 1/2 for Hanazono
+        scaled = ratio != 1
         cids = self.cids
-        for glyph in run.glyphs:
+        for glyph in glyphs:
             key = (glyph.gid, glyph.text)
             cid = cids.get(key)
             if cid is None:
                 cid = cids[key] = len(cids) + 1
                 self.widths.append(glyph.nominal)
             hexes.append(f"{cid:04X}")
-            if glyph.advance != glyph.nominal:  # kerning or a zero-width glyph: move by what HarfBuzz says
-                parts.append(f"<{''.join(hexes)}>{(glyph.nominal - glyph.advance) * scale:.1f}")
+            advance = glyph.advance * ratio if scaled else glyph.advance
+            if advance != glyph.nominal:  # kerning or a zero-width glyph: move by what HarfBuzz says
+                parts.append(f"<{''.join(hexes)}>{(glyph.nominal - advance) * scale:.1f}")
                 hexes = []
         if hexes:
             parts.append(f"<{''.join(hexes)}>")
-        return f"BT /{self.resource} {size:g} Tf {x:.2f} {y:.2f} Td [{''.join(parts)}] TJ ET"
+        return "".join(parts)
 
     def add_to(self, doc: pdfdoc.PDFDocument) -> None:
         """Write the Type0 font (CIDFontType2 subset, widths, CID->GID map, ToUnicode) into ``doc``'s fonts."""

@@ -1,6 +1,7 @@
 """The mail-out's printouts: a sheet of address labels (A4, 2 x 6) and the day's certificates as one PDF to print.
 
-Labels are drawn like certificates (``documents.fonts``): text shaped with HarfBuzz in the certificates' font, so
+Labels are drawn like certificates (``documents.fonts``): text shaped with HarfBuzz in the certificates' fonts
+(IPAmj Mincho, then the fallbacks for what it lacks), so
 a variation sequence (葛󠄀, 渡邊󠄂) prints its variant glyph and 𠮷 prints as itself, and the text layer carries the
 exact code points. A name or address with a character the font cannot draw is never printed with a box in its
 place: that field is left blank on the label for the clerk to write by hand, and the worklist says so
@@ -50,7 +51,7 @@ class Label:
 
 def drawable(text: str, font_path: Path) -> bool:
     """Whether the font draws every character (and variation sequence) of ``text`` exactly."""
-    return not fonts.load(font_path).missing(text)
+    return not pdf.font_chain(font_path).missing(text)
 
 
 def needs_handwriting(label: Label, font_path: Path) -> list[str]:
@@ -60,7 +61,7 @@ def needs_handwriting(label: Label, font_path: Path) -> list[str]:
     ]
 
 
-def _fit_address(font: fonts.ShapingFont, text: str, width: float) -> tuple[float, list[fonts.Run]]:
+def _fit_address(font: fonts.FontChain, text: str, width: float) -> tuple[float, list[fonts.Run]]:
     """The largest size (down to the minimum) at which the address fits the label's lines, and its lines."""
     size = float(ADDRESS_SIZE)
     while True:
@@ -73,7 +74,7 @@ def _fit_address(font: fonts.ShapingFont, text: str, width: float) -> tuple[floa
 class _Sheet:
     """A canvas and the embedded font subset its labels use."""
 
-    def __init__(self, canvas: pdf.EmbeddedFontCanvas, font: fonts.ShapingFont) -> None:
+    def __init__(self, canvas: pdf.EmbeddedFontCanvas, font: fonts.FontChain) -> None:
         self.canvas, self.font, self.embedding = canvas, font, fonts.Embedding(font)
 
     def text(self, run: fonts.Run, size: float, x: float, y: float) -> None:
@@ -113,7 +114,7 @@ def labels_pdf(labels: Sequence[Label], font_path: Path, *, title: str = "宛名
     out = BytesIO()
     canvas = pdf.EmbeddedFontCanvas(out, pagesize=A4, pageCompression=1)
     canvas.setTitle(title)
-    sheet = _Sheet(canvas, fonts.load(font_path))
+    sheet = _Sheet(canvas, pdf.font_chain(font_path))
     _, height = A4
     per_page = COLUMNS * ROWS
     for index, label in enumerate(labels):

@@ -9,8 +9,10 @@ the URL and the verification code. Rows of one section (one person of a househol
 fit; nothing is drawn over anything else: each element has its own box, and boxes are stacked, never shared.
 
 All text is shaped with HarfBuzz and set in IPAmj Mincho (``documents.fonts``, decision 0030), embedded as a
-subset whose text layer carries the exact code points. A character the font cannot draw is never printed as a
-box: ``render`` raises ``fonts.GlyphMissing`` naming it, and nothing is issued.
+subset whose text layer carries the exact code points; a character or variation sequence IPAmj lacks (葛󠄀 =
+葛 U+E0100, an Adobe-Japan1 sequence) is drawn from the fallback fonts, Hanazono Mincho A then B, each embedded
+as its own subset. A character no font of the chain can draw is never printed as a box: ``render`` raises
+``fonts.GlyphMissing`` naming it, and nothing is issued.
 
 Rendering is the first half of the per-certificate cost (``bench/certificates.py``), so what never changes is
 prepared once per process: the font is parsed once, shaped strings are cached, and the QR code and the text
@@ -42,6 +44,9 @@ from madoguchi.registry import tax_items
 #: 58,000+ kanji with the Moji_Joho ideographic variation sequences, made for the names in family and resident
 #: registers. IPAex (fonts-ipaexfont-*) lacks 𠮷 and every variation sequence; it can still be configured.
 FONT_FILES = ("ipamjm.ttf",)
+#: Fonts tried, in order, for what the first font lacks: Hanazono Mincho A and B (Debian fonts-hanazono), which
+#: carry the Adobe-Japan1 and Hanyo-Denshi variation sequences (葛 U+E0100, 邊 U+E0102) and CJK Ext. B+.
+FALLBACK_FONT_FILES = ("HanaMinA.ttf", "HanaMinB.ttf")
 #: Standard font folders (fontconfig's defaults on Linux), searched in order.
 FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts")
 
@@ -82,18 +87,35 @@ def find_font(configured: str = "") -> Path:
         if not path.is_file():
             raise FontMissing(f"MADOGUCHI_CERTIFICATE_FONT: no font file at {path}")
         return path
-    for folder in FONT_DIRS:
-        root = Path(folder).expanduser()
-        if not root.is_dir():
-            continue
-        for name in FONT_FILES:
-            found = sorted(root.rglob(name))
-            if found:
-                return found[0]
+    for name in FONT_FILES:
+        found = _installed(name)
+        if found is not None:
+            return found
     raise FontMissing(
         "No font to embed in certificates: install the Debian package fonts-ipamj-mincho (IPAmj Mincho, the MJ "
         "character set of registry names), or set MADOGUCHI_CERTIFICATE_FONT to a TrueType (.ttf) file."
     )
+
+
+def _installed(name: str) -> Path | None:
+    for folder in FONT_DIRS:
+        root = Path(folder).expanduser()
+        found = sorted(root.rglob(name)) if root.is_dir() else []
+        if found:
+            return found[0]
+    return None
+
+
+@functools.cache
+def find_fallback_fonts() -> tuple[Path, ...]:
+    """The fallback fonts installed in the standard font folders, in order (looked up once per process)."""
+    return tuple(path for path in map(_installed, FALLBACK_FONT_FILES) if path is not None)
+
+
+@functools.lru_cache(maxsize=8)
+def font_chain(font_path: Path) -> fonts.FontChain:
+    """``font_path`` first, then the installed fallbacks: what certificates and labels are drawn with."""
+    return fonts.chain(font_path, [path for path in find_fallback_fonts() if path != font_path])
 
 
 @dataclass(frozen=True)
@@ -474,7 +496,7 @@ class _Block:
     rule: bool = False  # a section break, dropped at the top of a page
 
 
-def _shape(font: fonts.ShapingFont, text: str) -> fonts.Run:
+def _shape(font: fonts.FontChain, text: str) -> fonts.Run:
     return font.shape(text)
 
 
@@ -495,10 +517,10 @@ def _wrap(run: fonts.Run, size: float, width: float) -> list[fonts.Run]:
         used += glyph.advance
     if line:
         lines.append(line)
-    return [fonts.Run(tuple(glyphs), sum(g.advance for g in glyphs), run.per_em) for glyphs in lines]
+    return [fonts.Run(tuple(glyphs), sum(g.advance for g in glyphs), run.per_em, run.mixed) for glyphs in lines]
 
 
-def wrapped_lines(font: fonts.ShapingFont, text: str, size: float, width: float) -> list[fonts.Run]:
+def wrapped_lines(font: fonts.FontChain, text: str, size: float, width: float) -> list[fonts.Run]:
     """``text`` shaped and broken into lines no wider than ``width`` points (also the mail-out's labels)."""
     return _wrap(_shape(font, text), size, width) if text else []
 
@@ -506,7 +528,7 @@ def wrapped_lines(font: fonts.ShapingFont, text: str, size: float, width: float)
 _lines = wrapped_lines
 
 
-def _row(font: fonts.ShapingFont, label: str, value: str) -> _Block:
+def _row(font: fonts.FontChain, label: str, value: str) -> _Block:
     labels = _lines(font, label, _LABEL_SIZE, _LABEL_WIDTH)
     values = _lines(font, value, _VALUE_SIZE, RIGHT - _VALUE_X)
     first = -_VALUE_SIZE  # both columns share the first baseline
@@ -517,20 +539,20 @@ def _row(font: fonts.ShapingFont, label: str, value: str) -> _Block:
 
 
 def _paragraph(
-    font: fonts.ShapingFont, text: str, size: float, lead: float, x: float = LEFT, width: float = RIGHT - LEFT
+    font: fonts.FontChain, text: str, size: float, lead: float, x: float = LEFT, width: float = RIGHT - LEFT
 ) -> _Block:
     runs = _lines(font, text, size, width)
     elements: list[_Element] = [_Text(run, size, x, -size - i * lead) for i, run in enumerate(runs)]
     return _Block(size + (len(runs) - 1) * lead + size * 0.45, elements)
 
 
-def _centred(font: fonts.ShapingFont, text: str, size: float, gap_above: float) -> _Block:
+def _centred(font: fonts.FontChain, text: str, size: float, gap_above: float) -> _Block:
     run = _shape(font, text)
     x = (PAGE_WIDTH - run.width(size)) / 2
     return _Block(gap_above + size * 1.5, [_Text(run, size, x, -gap_above - size)])
 
 
-def _sections(font: fonts.ShapingFont, rows: list[tuple[str, str]]) -> list[list[_Block]]:
+def _sections(font: fonts.FontChain, rows: list[tuple[str, str]]) -> list[list[_Block]]:
     """Rows grouped at the section breaks (``("", "")``: the rule between two persons of a household)."""
     sections: list[list[_Block]] = [[]]
     for label, value in rows:
@@ -541,7 +563,7 @@ def _sections(font: fonts.ShapingFont, rows: list[tuple[str, str]]) -> list[list
     return [section for section in sections if any(not block.rule for block in section)]
 
 
-def _closing(font: fonts.ShapingFont, page: CertificatePage, statement: str) -> list[_Block]:
+def _closing(font: fonts.FontChain, page: CertificatePage, statement: str) -> list[_Block]:
     """The last page's foot: statement, date, issuer with seal, department; the 教示 for a notice."""
     issuer = page.issuer
     blocks = [
@@ -628,7 +650,7 @@ def _height(blocks: list[_Block]) -> float:
     return sum(block.height for block in blocks)
 
 
-def _layout(font: fonts.ShapingFont, page: CertificatePage) -> list[_Page]:
+def _layout(font: fonts.FontChain, page: CertificatePage) -> list[_Page]:
     lines_of, statement = _BODIES.get(page.kind, (lambda c: [], "上記のとおり証明する。"))
     sections = _sections(font, lines_of(page.content))
     tail = [_centred(font, "以下余白", 10.5, 4.0), *_closing(font, page, statement)]
@@ -714,8 +736,9 @@ def _draw_text(canvas: Canvas, embedding: fonts.Embedding, text: _Text) -> None:
 def render(page: CertificatePage, font_path: Path) -> bytes:
     """The document as A4 pages, the font subset embedded. Deterministic apart from reportlab's creation date/ID.
 
-    Raises ``fonts.GlyphMissing`` (naming each character) when the font cannot draw something the content says."""
-    font = fonts.load(font_path)
+    Raises ``fonts.GlyphMissing`` (naming each character) when no font of the chain (``font_path``, then the
+    fallbacks) can draw something the content says."""
+    font = font_chain(font_path)
     pages = _layout(font, page)
     out = BytesIO()
     canvas = EmbeddedFontCanvas(out, pagesize=A4, pageCompression=1)
