@@ -70,6 +70,15 @@ def test_an_approved_residency_certificate_can_be_rejected_with_reasons_or_withd
         operations.transition(session, session.merge(office.tenant), resident, second, "withdraw")
     assert office.application(second).state == "withdrawn"
 
+    # The refusal is a decision the resident may contest: the portal says how, to whom and by when (教示).
+    refused = office.resident.get(f"/{office.tenant.slug}/applications/{first}").get_data(as_text=True)
+    office_title = f"{office.tenant.name_ja}長"
+    assert "この決定に不服がある場合（教示）" in refused
+    assert f"3か月以内に、{office_title}に対して審査請求" in refused
+    assert f"{office.tenant.name_ja}を被告として" in refused
+    withdrawn = office.resident.get(f"/{office.tenant.slug}/applications/{second}").get_data(as_text=True)
+    assert "教示" not in withdrawn
+
 
 def test_a_clerk_of_another_municipality_cannot_reach_the_approved_request(office: Office) -> None:
     application_id = _approved(office)

@@ -241,6 +241,8 @@ def test_each_event_arrives_once_in_the_residents_own_language(app, db, seeded, 
             assert subject_words in subject, (template, subject)
             assert TENANT_NAME[locale] in subject and references[application_id] in subject
             assert body_words in body, (template, body)
+            if template == "application.rejected":  # a refusal can be contested: the email says so (教示)
+                assert "教示" in body and ("審査請求" in body or "request a review" in body), body
             assert PROCEDURE[locale] in body and references[application_id] in body
             assert f"https://madoguchi.example/{BILINGUAL}/applications/{application_id}?lang={locale}" in body
             assert not any(word in body or word in subject for word in PERSONAL_WORDS)

@@ -145,10 +145,9 @@ class Certificates:
         department = (profile.get("contact") or {}).get("department") or {}
         issuer = profile.get("issuer") or {}
         seal = issuer.get("seal_png")
-        office = self.settings.certificate_official.replace("{municipality}", tenant.name_ja)
         return pdf.Issuer(
             municipality=tenant.name_ja,
-            official=issuer.get("title") or office,
+            official=issuing_official(tenant, self.settings),
             department=(department.get("ja") if isinstance(department, dict) else department) or "",
             name=issuer.get("name") or "",
             seal=_seal_bytes(seal) if seal else None,
@@ -188,6 +187,13 @@ def using(certificates: Certificates) -> Iterator[Certificates]:
         yield certificates
     finally:
         _override.reset(token)
+
+
+def issuing_official(tenant: Tenant, settings: Settings) -> str:
+    """The office that decides and issues (e.g. 汐見町長): the tenant file's ``issuer.title``, else
+    MADOGUCHI_CERTIFICATE_OFFICIAL with the municipality's name. Also whom a request for review goes to (教示)."""
+    title = ((tenant.profile or {}).get("issuer") or {}).get("title")
+    return str(title) if title else settings.certificate_official.replace("{municipality}", tenant.name_ja)
 
 
 def current() -> Certificates | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -15,7 +15,7 @@ from madoguchi.applications import repository
 from madoguchi.applications.workflow import MORE_INFO_REQUESTED
 from madoguchi.catalog import operations as catalog
 from madoguchi.context import current_tenant, db_session
-from madoguchi.documents import delivery
+from madoguchi.documents import certificates, delivery
 from madoguchi.errors import Forbidden, ValidationFailed
 from madoguchi.identity.principal import current_principal
 from madoguchi.security import public
@@ -336,9 +336,19 @@ def application(application_id: uuid.UUID) -> Any:
         timeline=_timeline(found),
         may_withdraw="withdraw" in available,
         more_info=_latest_request(found),
+        # A refusal is a decision the resident may contest: the 教示 of 行政不服審査法 82条 goes with it.
+        appeal_to=(
+            certificates.issuing_official(current_tenant, current_app.config["MADOGUCHI"])
+            if found.state == REJECTED
+            else ""
+        ),
         pages=_pages(found),
         data=found.data,
     )
+
+
+#: The workflows' state of a refusal (不交付, 不承認): a decision (処分) that can be contested.
+REJECTED = "rejected"
 
 
 @bp.post("/<tenant>/applications/<uuid:application_id>/withdraw")
