@@ -226,6 +226,9 @@ def axe_source() -> str:
 def axe_check(axe_source: str) -> Any:
     def check(page: Any, name: str = "") -> list[dict[str, Any]]:
         """Run axe on the page; fail listing every serious or critical violation. Returns all violations."""
+        # A click that navigates returns once the new URL is committed, before the document exists:
+        # axe run then would find no documentElement. Wait for the page the click led to.
+        page.wait_for_load_state("load")
         if not page.evaluate("() => typeof window.axe !== 'undefined'"):
             page.evaluate(axe_source)  # evaluated by the browser's devtools protocol, so the CSP allows it
         result = page.evaluate(
