@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import threading
 import uuid
 from html import unescape
 from typing import Any
@@ -321,3 +322,32 @@ def test_another_towns_admin_gets_404_on_every_page_and_changes_nothing(
         response = admin_a.http.get(page(towns.b, path))
         assert response.status_code == 303 and f"/{towns.b.slug}/login" in response.headers["Location"], path
     assert versions(db, towns.b) == before
+
+
+@pytest.mark.commits  # threads, each with its own connection
+def test_publishing_one_draft_twice_at_once_publishes_it_once(db: Database, backend: Any, towns: Towns) -> None:
+    if not backend.is_postgres:
+        pytest.skip("row locks: SQLite serialises writers by refusing the second (database is locked)")
+    draft = make(db, towns.a)
+    # Both requests have loaded the draft (as the page does) before either publishes: only the row lock decides.
+    both_loaded = threading.Barrier(2, timeout=20)
+    outcomes: list[str] = []
+
+    def publish() -> None:
+        try:
+            with db.transaction(towns.a.id) as session:
+                assert session.get(AllocationRuleSet, draft).status == "draft"
+                both_loaded.wait()
+                rule_sets.publish(session, towns.a.id, draft, actor=actor_of())
+            outcomes.append("published")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=publish) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["conflict", "published"]
+    assert [status for _, _, status, _ in versions(db, towns.a)] == ["published"]
+    assert actions(db, towns.a).count("allocation_rule_set.published") == 1

@@ -42,11 +42,16 @@ def listed(session: Session, tenant_id: uuid.UUID) -> list[AllocationRuleSet]:
     return list(session.execute(stmt).scalars())
 
 
-def get(session: Session, tenant_id: uuid.UUID, rule_set_id: uuid.UUID) -> AllocationRuleSet:
-    """One version of the tenant's rule sets; another tenant's is not found."""
-    found = session.execute(
-        select(AllocationRuleSet).where(AllocationRuleSet.tenant_id == tenant_id, AllocationRuleSet.id == rule_set_id)
-    ).scalar_one_or_none()
+def get(session: Session, tenant_id: uuid.UUID, rule_set_id: uuid.UUID, *, lock: bool = False) -> AllocationRuleSet:
+    """One version of the tenant's rule sets; another tenant's is not found. ``lock``: row-locked until the end of the
+    transaction (PostgreSQL), so a second publish of the same draft (a double click) waits and then sees it
+    published."""
+    stmt = select(AllocationRuleSet).where(
+        AllocationRuleSet.tenant_id == tenant_id, AllocationRuleSet.id == rule_set_id
+    )
+    if lock:  # and read again: the row the request loaded before the lock may be stale once the lock is granted
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    found = session.execute(stmt).scalar_one_or_none()
     if found is None:
         raise NotFound("No such rule set.")
     return found
@@ -135,7 +140,7 @@ def create_draft(
 
 
 def _draft(session: Session, tenant_id: uuid.UUID, rule_set_id: uuid.UUID) -> AllocationRuleSet:
-    found = get(session, tenant_id, rule_set_id)
+    found = get(session, tenant_id, rule_set_id, lock=True)
     if found.status != DRAFT:
         raise Conflict(f"Version {found.version} is {found.status}: only a draft changes.", rule="not_draft")
     return found
@@ -194,7 +199,7 @@ def publish(session: Session, tenant_id: uuid.UUID, rule_set_id: uuid.UUID, *, a
 def retire(session: Session, tenant_id: uuid.UUID, rule_set_id: uuid.UUID, *, actor: Actor) -> AllocationRuleSet:
     """Take a published version out of force: the year falls back to the standard default until another is
     published. ``Conflict`` if the version is not published."""
-    found = get(session, tenant_id, rule_set_id)
+    found = get(session, tenant_id, rule_set_id, lock=True)
     if found.status != PUBLISHED:
         raise Conflict(f"Version {found.version} is {found.status}: only the published one is retired.", rule="status")
     found.status, found.retired_at = RETIRED, utcnow()
