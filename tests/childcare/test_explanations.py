@@ -8,9 +8,7 @@ from typing import Any
 import pytest
 
 from madoguchi.childcare import explanations
-
-SAKURA = {"ja": "さくら保育園", "en": "Sakura"}
-MINATO = {"ja": "みなと保育園", "en": "Minato"}
+from tests.childcare.allocation_results import MINATO, explanation_item
 
 POINTS: dict[str, Any] = {
     "eligible": True,
@@ -33,21 +31,7 @@ POINTS: dict[str, Any] = {
 
 
 def _item(rank: int, decided_by: str, **more: Any) -> dict[str, Any]:
-    item = {
-        "facility": "F-SAKURA" if rank == 1 else "F-MINATO",
-        "facility_name": SAKURA if rank == 1 else MINATO,
-        "age_class": 1,
-        "rank": rank,
-        "seats": 2,
-        "placed_count": 2,
-        "your_score": 20,
-        "lowest_placed_score": 20,
-        "decided_by": decided_by,
-        "your_value": None,
-        "border_value": None,
-        "waiting_position": None,
-    }
-    return {**item, **more}
+    return explanation_item("F-SAKURA" if rank == 1 else "F-MINATO", rank, decided_by, **more)
 
 
 #: The spec's example (§1.4): a waitlisted child, tied at its first choice and below at its second.

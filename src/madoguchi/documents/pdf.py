@@ -351,8 +351,9 @@ def _childcare_lines(content: dict[str, Any]) -> list[tuple[str, str]]:
     if "children" not in content:
         return _childcare_lines_of_one_child(content)
     lines = _guardian_lines(content)
-    for child in content["children"]:
-        lines.append(("", ""))
+    for number, child in enumerate(content["children"]):
+        if number:  # the first child stays with the guardian: a short first page would otherwise stand alone
+            lines.append(("", ""))
         lines.extend(_child_lines(child))
         lines.append(("利用施設", child.get("facility_name") or ""))
         lines.append(("クラス", child.get("class_label") or ""))
@@ -363,8 +364,9 @@ def _childcare_lines(content: dict[str, Any]) -> list[tuple[str, str]]:
             lines.append(("認定の有効期間", f"{_wareki(child['valid_from'])}から{_wareki(child['valid_to'])}まで"))
         lines.append(("保育料（月額）", _fee_text(child)))
         explanation = child.get("explanation") or {}
-        if explanation.get("choices"):
-            lines.extend(_explanation_lines(explanation))
+        if explanation.get("result"):
+            lines.append(("利用調整の結果", explanation["result"]))
+        lines.extend(_explanation_lines(explanation))
     return lines
 
 
@@ -411,8 +413,8 @@ def _child_lines(child: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _explanation_lines(explanation: dict[str, Any]) -> list[tuple[str, str]]:
-    """利用調整の結果: one row per class ranked above the result, then the points' breakdown."""
-    lines = [("利用調整の結果" if i == 0 else "", text) for i, text in enumerate(explanation.get("choices") or [])]
+    """Why not a class ranked higher: one row per class, then the points' breakdown."""
+    lines = [("希望施設ごとの結果" if i == 0 else "", text) for i, text in enumerate(explanation.get("choices") or [])]
     points = explanation.get("points") or []
     if points:
         lines.append(("指数の内訳", "、".join(points)))
@@ -423,8 +425,9 @@ def _waitlist_lines(content: dict[str, Any]) -> list[tuple[str, str]]:
     """保留通知書 (spec §1.4): guardian, 申込日, then each waitlisted child: desired month and facilities with their
     ranks, the reason, the period, the explanation and that the application stays considered."""
     lines = _guardian_lines(content)
-    for child in content.get("children") or []:
-        lines.append(("", ""))
+    for number, child in enumerate(content.get("children") or []):
+        if number:
+            lines.append(("", ""))
         lines.extend(_child_lines(child))
         lines.append(("入所希望月", child.get("desired_month_label") or ""))
         lines.extend(
