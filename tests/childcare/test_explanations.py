@@ -109,7 +109,7 @@ def test_the_spec_example_in_english_names_the_tie_breaker_and_both_values() -> 
             1,
             3,
             "「世帯の児童数の多い順」（あなたの世帯 1人、内定者 3人）",
-            "(yours 1 children, border 3 children)",
+            "(yours 1, border 3)",
         ),
         (
             "LOTTERY_ASC",
@@ -195,10 +195,15 @@ def test_the_points_breakdown_names_each_guardian_each_adjustment_and_the_facili
         "きょうだい在園（SIB_ENROLLED・みなと保育園のみ）+3",
         "保育可能な同居親族（GRANDPARENT）-1",
         "あなたの指数 18点",
+        "同点の場合に用いる値：ひとり親世帯 該当なし、事由の順位 第3順位、児童数 1人、市区町村民税所得割額 100,000円",
     ]
     english = explanations.points_lines({**POINTS, "tier": -1}, "en", names)
     assert "sibling already enrolled (SIB_ENROLLED, only at Minato) +3" in english
-    assert english[-1] == "Priority group -1 (0 is the usual)"
+    assert english[-2:] == [
+        "Priority group -1 (0 is the usual)",
+        "Values used to break a tie: single parent no, reason for care rank 3, children 1, municipal income levy "
+        "¥100,000",
+    ]
 
 
 def test_a_placed_child_is_told_where_and_why_not_higher() -> None:

@@ -16,7 +16,7 @@ here before it is shown.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,6 +120,12 @@ _TEXT: dict[str, dict[str, str]] = {
         "base_total": "基準指数の合計 {points}点",
         "score": "あなたの指数 {points}点",
         "tier": "優先区分 {tier}（0が通常）",
+        "tie_values": "同点の場合に用いる値：{values}",
+        "tie_single_parent": "ひとり親世帯 {value}",
+        "tie_reason_rank": "事由の順位 {value}",
+        "tie_children_count": "児童数 {value}",
+        "tie_income_levy": "市区町村民税所得割額 {value}",
+        "list_sep": "、",
         "yen": "{value:,}円",
         "people": "{value}人",
         "points": "{value}点",
@@ -177,8 +183,14 @@ _TEXT: dict[str, dict[str, str]] = {
         "base_total": "Base score {points} points",
         "score": "Your score {points} points",
         "tier": "Priority group {tier} (0 is the usual)",
+        "tie_values": "Values used to break a tie: {values}",
+        "tie_single_parent": "single parent {value}",
+        "tie_reason_rank": "reason for care {value}",
+        "tie_children_count": "children {value}",
+        "tie_income_levy": "municipal income levy {value}",
+        "list_sep": ", ",
         "yen": "¥{value:,}",
-        "people": "{value} children",
+        "people": "{value}",
         "points": "{value} points",
         "reason_rank": "rank {value}",
         "lottery": "lottery number {value}",
@@ -353,7 +365,24 @@ def points_lines(points: Mapping[str, Any], locale: str, facility_names: Mapping
     lines.append(text["score"].format(points=points.get("score", 0)))
     if points.get("tier"):
         lines.append(text["tier"].format(tier=_signed(int(points["tier"]))))
+    tie = _tie_values(points.get("tie") or {}, locale)
+    if tie:
+        lines.append(text["tie_values"].format(values=text["list_sep"].join(tie)))
     return lines
+
+
+def _tie_values(tie: Mapping[str, Any], locale: str) -> list[str]:
+    """The household's tie-break values in words (``Points.tie`` holds them plain, before any signing)."""
+    text = _TEXT[locale]
+    words: dict[str, Callable[[Any], str]] = {
+        "single_parent": lambda value: text["yes"] if value else text["no"],
+        "reason_rank": lambda value: text["reason_rank"].format(value=value),
+        "children_count": lambda value: text["people"].format(value=value),
+        "income_levy": lambda value: text["yen"].format(value=int(value)),
+    }
+    return [
+        text[f"tie_{name}"].format(value=show(tie[name])) for name, show in words.items() if tie.get(name) is not None
+    ]
 
 
 def month_label(month: str, locale: str, wareki: str = "") -> str:
