@@ -151,7 +151,7 @@ def _facility(code: str, names: dict[str, str], tenant: Tenant) -> Facility:
     )
 
 
-def _family(app: Any, db: Database, allocation: dict[str, Any], **data: Any) -> Family:
+def _family(app: Any, db: Database, allocation: dict[str, Any], *, facilities: bool = True, **data: Any) -> Family:
     by_slug = {t.slug: t for t in tenants(db)}
     tenant, other = by_slug["shiomi-town"], by_slug["midorikawa-village"]
     with db.transaction(tenant.id) as session:
@@ -178,7 +178,8 @@ def _family(app: Any, db: Database, allocation: dict[str, Any], **data: Any) -> 
         make_tax(session, tenant, father, 2026, municipal_income_levy=100_000)
         make_tax(session, tenant, mother, 2027, municipal_income_levy=10_000)
         make_tax(session, tenant, father, 2027, municipal_income_levy=30_000)
-        session.add_all([_facility("F-SAKURA", SAKURA, tenant), _facility("F-MINATO", MINATO, tenant)])
+        if facilities:
+            session.add_all([_facility("F-SAKURA", SAKURA, tenant), _facility("F-MINATO", MINATO, tenant)])
         parent = make_account(session, tenant, person=mother)
         clerk = make_account(session, tenant, kind=AccountKind.STAFF, roles=["clerk"])
         application = ops.create_draft(session, tenant, Actor.of(parent), "childcare-admission")
@@ -289,6 +290,20 @@ def test_waitlisting_every_child_issues_one_waitlist_notice(
     assert set(documents) == {"childcare_waitlist"}
     text = pdftotext(family.pdf(documents["childcare_waitlist"]), tmp_path)
     assert spaced("葛󠄀西　陽葵") in text and spaced("葛󠄀西　湊") in text
+
+
+def test_a_clerk_waitlisting_by_hand_without_a_round_issues_the_notice_for_every_child(
+    app: Any, db: Database, seeded: None, tmp_path: Path
+) -> None:
+    by_hand = _family(app, db, {})
+    by_hand.transition("allocate")  # no round result: nobody known to wait, nothing issued, the step goes on
+    assert by_hand.documents() == {}
+    other = _family(app, db, {}, facilities=False)  # a second household of the same town
+    other.transition("waitlist")
+    text = _flat(pdftotext(other.pdf(other.documents()["childcare_waitlist"]), tmp_path))
+    assert _flat("葛󠄀西　陽葵") in text and _flat("葛󠄀西　湊") in text
+    assert "令和9年4月1日から令和9年4月30日まで" in text and "引き続き次回以降の利用調整の対象となります。" in text
+    assert "希望施設ごとの結果" not in text  # no round, no per-choice explanation
 
 
 def test_without_consent_to_read_tax_data_the_fee_is_notified_separately(

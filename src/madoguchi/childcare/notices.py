@@ -36,6 +36,8 @@ WAITLIST_REASON = "利用調整の結果、希望施設に空きがないため"
 #: The children a notice is about, by outcome.
 DECIDED = (explanations.PLACED, explanations.STAYS)
 WAITING = (explanations.WAITLISTED,)
+#: The workflow state ``waitlist`` leads to (the transition's actions run once the state is set).
+WAITLISTED_STATE = "waitlisted"
 
 
 class NothingToNotify(Conflict):
@@ -208,12 +210,28 @@ def decision_content(session: Session, application: Application) -> dict[str, An
     return {**_common(session, application, allocation), "children": children}
 
 
+def _without_round(application: Application, children: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """A clerk's ``waitlist`` with no published round (a month's 途中入所 decided by hand): every child of the
+    application is waiting, with no explanation of points. On ``allocate`` there is then nobody to notify."""
+    if application.state != WAITLISTED_STATE:
+        raise NothingToNotify("No round result says which child waits: there is no 保留 to notify.")
+    month = str(application.data.get("desired_start_month") or "")
+    return {
+        "intake_month": month,
+        "children": [
+            {"index": index, "outcome": explanations.WAITLISTED, "start_month": month, "explanation": []}
+            for index in range(len(children))
+        ],
+    }
+
+
 def waitlist_content(session: Session, application: Application) -> dict[str, Any]:
     """保留通知書 (spec §1.4): for each waitlisted child, the desired month and facilities with their ranks, the
     reason, the period (the desired month's first to last day), the explanation and that it stays considered."""
-    allocation = _allocation(application)
     data = application.data
     form_children = _children_of_form(data)
+    published = (application.decision or {}).get("allocation")
+    allocation = _allocation(application) if published else _without_round(application, form_children)
     wanted = [str(code) for child in form_children for code in child.get("desired_facilities") or []]
     names = _facility_names(session, application.tenant_id, sorted(set(wanted)))
     desired_month = str(data.get("desired_start_month") or allocation.get("intake_month") or "")
@@ -225,6 +243,8 @@ def waitlist_content(session: Session, application: Application) -> dict[str, An
         typed = form_children[index] if index < len(form_children) else {}
         person = fees.person_by_code(session, application.tenant_id, typed.get("resident_code"))
         month = str(result.get("start_month") or desired_month)
+        if not month:
+            raise Conflict("The application names no desired start month: the 保留期間 cannot be stated.")
         first, last = waiting_period(month)
         children.append(
             {
