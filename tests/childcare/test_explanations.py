@@ -130,7 +130,7 @@ def test_every_tie_breaker_is_named_in_words_with_both_values_unsigned(
 
 
 def test_no_seats_says_so_without_a_score() -> None:
-    item = _item(1, "no_seats", seats=0, placed_count=0, lowest_placed_score=None)
+    item = _item(1, "no_seats", seats=0, placed_count=0, lowest_placed_score=None, waiting_position=3)
     assert (
         explanations.choice_sentence(item, "ja")
         == "第1希望 さくら保育園（1歳児クラス）：募集0人のため、内定に至りませんでした。"
@@ -255,3 +255,44 @@ def test_both_languages_have_every_message() -> None:
         explanations.SIBLING_MODES,
     ):
         assert all(set(names) == {"ja", "en"} for names in table.values())
+
+
+def test_no_seats_at_a_class_with_places_says_none_was_free() -> None:
+    """Every place held by children keeping their own (transfers): the engine says no_seats with places offered."""
+    item = _item(1, "no_seats", seats=2, placed_count=2, lowest_placed_score=None)
+    assert explanations.choice_sentence(item, "ja") == (
+        "第1希望 さくら保育園（1歳児クラス）：募集2人、内定2人。空いている枠がなかったため、内定に至りませんでした。"
+    )
+    assert explanations.choice_sentence(item, "en").endswith(
+        "2 admitted. No place was free, so no place could be offered to you."
+    )
+
+
+def test_an_unknown_levy_or_reason_rank_is_shown_as_unknown_not_as_the_sorting_value() -> None:
+    """The points engine stores an unknown 所得割額 as 10**12 (negated) so it sorts last: the parent reads 不明."""
+    levy = _item(1, "tiebreak:INCOME_LEVY_ASC", your_value=-(10**12), border_value=-80_000)
+    assert "（あなたの世帯 不明、内定者 80,000円）" in explanations.choice_sentence(levy, "ja")
+    assert "(yours unknown, border ¥80,000)" in explanations.choice_sentence(levy, "en")
+    rank = _item(1, "tiebreak:REASON_RANK_ASC", your_value=-100, border_value=-3)
+    assert "（あなたの世帯 不明、内定者 第3順位）" in explanations.choice_sentence(rank, "ja")
+
+
+def test_the_rule_sets_own_labels_name_the_guardian_rows_and_the_reason_a_child_is_ineligible() -> None:
+    label = {"ja": "就労（月160時間以上）", "en": "Employed, 160 hours a month or more"}
+    points = {**POINTS, "guardians": [{"code": "EMP160", "reason": "employed", "points": 10, "label": label}]}
+    assert explanations.points_lines(points, "ja")[0] == "保護者1（就労（月160時間以上）・EMP160）10点"
+    assert (
+        explanations.points_lines(points, "en")[0]
+        == "Guardian 1 (Employed, 160 hours a month or more, EMP160) 10 points"
+    )
+    why = {
+        "ja": "就労時間が保育を必要とする最低時間に満たないため",
+        "en": "Working hours are below the minimum for a need for care",
+    }
+    ineligible = {"outcome": "ineligible", "points": {**POINTS, "ineligible_label": why}, "explanation": []}
+    assert explanations.explain(ineligible, "ja").result == (
+        "就労時間が保育を必要とする最低時間に満たないため、利用調整の対象となりませんでした。"
+    )
+    assert explanations.explain(ineligible, "en").result == (
+        "Working hours are below the minimum for a need for care, so the child was not allocated."
+    )

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 LOCALES = ("ja", "en")
+#: What the points engine stores for an unknown 所得割額 and an unranked reason (``points.priority``): shown as unknown.
+UNKNOWN_INCOME_LEVY = 10**12
+UNRANKED_REASON = 100
 
 #: Outcomes of one child (engine_types.Outcome, plus "ineligible" from the points engine).
 PLACED, STAYS, WAITLISTED, INELIGIBLE = "placed", "stays", "waitlisted", "ineligible"
@@ -81,7 +84,9 @@ _TEXT: dict[str, dict[str, str]] = {
     "ja": {
         "head": "{rank} {facility}（{age_class}）：",
         "full": "募集{seats}人、内定{placed}人。内定者の最低指数は{lowest}でした。",
+        "full_no_score": "募集{seats}人、内定{placed}人。",
         "no_seats": "募集{seats}人のため、内定に至りませんでした。",
+        "no_free_seat": "空いている枠がなかったため、内定に至りませんでした。",
         "score_below": "募集{seats}人、{placed_part}最低指数{lowest}。あなたの指数{yours}が下回りました。",
         "placed_part": "内定{placed}人、",
         "tiebreak": (
@@ -109,6 +114,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "placed": "{rank} {facility}（{age_class}）に内定しました。利用開始は{start}です。",
         "stays": "現在の{facility}（{age_class}）での利用を継続します。",
         "ineligible": "保育の必要性の認定要件を満たさないため、利用調整の対象となりませんでした。",
+        "ineligible_because": "{why}、利用調整の対象となりませんでした。",
         "waitlisted": "利用調整の結果、希望施設に空きがないため保留となりました。",
         "age_class": "{age}歳児クラス",
         "rank": "第{rank}希望",
@@ -133,6 +139,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "lottery": "抽選番号{value}",
         "new": "新規",
         "transfer": "転園",
+        "unknown": "不明",
         "yes": "該当",
         "no": "該当なし",
         "month": "{era}（{year}年{month}月）",
@@ -140,7 +147,9 @@ _TEXT: dict[str, dict[str, str]] = {
     "en": {
         "head": "{rank} {facility} ({age_class}): ",
         "full": "{seats} places, {placed} admitted, lowest admitted score {lowest}. ",
+        "full_no_score": "{seats} places, {placed} admitted. ",
         "no_seats": "{seats} places were offered, so no place could be offered to you.",
+        "no_free_seat": "No place was free, so no place could be offered to you.",
         "score_below": "{seats} places, {placed_part}lowest admitted score {lowest}. Your score {yours} was lower.",
         "placed_part": "{placed} admitted, ",
         "tiebreak": (
@@ -172,6 +181,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "placed": "A place was allocated at your {rank}, {facility} ({age_class}), starting {start}.",
         "stays": "Your child keeps the current place at {facility} ({age_class}).",
         "ineligible": "The conditions for a certified need for care are not met, so the child was not allocated.",
+        "ineligible_because": "{why}, so the child was not allocated.",
         "waitlisted": "No place was free at the facilities you chose, so the application is on the waiting list.",
         "age_class": "age-{age} class",
         "rank": "{ordinal} choice",
@@ -196,6 +206,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "lottery": "lottery number {value}",
         "new": "new application",
         "transfer": "transfer",
+        "unknown": "unknown",
         "yes": "yes",
         "no": "no",
         "month": "{year}-{month:02d}",
@@ -257,9 +268,10 @@ def tie_value(code: str, value: int | None, locale: str) -> str:
         return "—"
     plain = -value if code.endswith("_ASC") else value
     if code == "INCOME_LEVY_ASC":
-        return text["yen"].format(value=plain)
+        # The points engine sorts an unknown levy (no consent, not assessed) after every real one.
+        return text["unknown"] if plain >= UNKNOWN_INCOME_LEVY else text["yen"].format(value=plain)
     if code == "REASON_RANK_ASC":
-        return text["reason_rank"].format(value=plain)
+        return text["unknown"] if plain >= UNRANKED_REASON else text["reason_rank"].format(value=plain)
     if code == "LOTTERY_ASC":
         return text["lottery"].format(value=plain)
     if code == "CHILDREN_DESC":
@@ -306,12 +318,12 @@ def choice_sentence(
     }
     waiting = item.get("waiting_position")
     tail = text["waiting"].format(position=waiting) if waiting else ""
-    if decided == "no_seats" or not values["seats"]:
-        return head + text["no_seats"].format(**values) + tail
+    if not values["seats"]:
+        return head + text["no_seats"].format(**values)  # no place offered: no queue to be placed in
     if decided == "score_below":
         placed_part = "" if values["placed"] == values["seats"] else text["placed_part"].format(**values)
         return head + text["score_below"].format(placed_part=placed_part, **values) + tail
-    body = head + text["full"].format(**values)
+    body = head + (text["full"] if values["lowest"] is not None else text["full_no_score"]).format(**values)
     if decided.startswith("tiebreak:"):
         code = decided.split(":", 1)[1]
         because = text["tiebreak"].format(
@@ -328,6 +340,8 @@ def choice_sentence(
             )
         else:
             because = text["tier_other"].format(**values)
+    elif decided == "no_seats":  # every seat held by children who keep theirs (a transfer's own seat)
+        because = text["no_free_seat"]
     elif decided == "sibling_combination":
         mode = SIBLING_MODES.get(sibling_mode or "")
         key = "sibling" if mode else "sibling_no_mode"
@@ -345,7 +359,7 @@ def points_lines(points: Mapping[str, Any], locale: str, facility_names: Mapping
     names = facility_names or {}
     lines = []
     for number, row in enumerate(points.get("guardians") or [], start=1):
-        reason = _pick(REASONS.get(str(row.get("reason"))), locale, str(row.get("reason") or ""))
+        reason = _pick(row.get("label") or REASONS.get(str(row.get("reason"))), locale, str(row.get("reason") or ""))
         lines.append(text["guardian"].format(number=number, reason=reason, code=row.get("code"), points=row["points"]))
     lines.append(text["base_total"].format(points=points.get("base_total", 0)))
     for row in points.get("adjustments") or []:
@@ -418,7 +432,8 @@ def explain(
     elif outcome == STAYS:
         result = text["stays"].format(facility=facility, age_class=age_label)
     elif outcome == INELIGIBLE:
-        result = text["ineligible"]
+        why = _pick(points.get("ineligible_label"), locale)
+        result = text["ineligible_because"].format(why=why) if why else text["ineligible"]
     else:
         result = text["waitlisted"]
     choices = tuple(choice_sentence(item, locale, points=points, sibling_mode=sibling_mode) for item in items)
