@@ -9,6 +9,8 @@ hypothesis; sizes are kept small enough for each test to take a few seconds.
 
 from __future__ import annotations
 
+import itertools
+import math
 import random
 from collections import Counter
 from dataclasses import replace
@@ -17,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from madoguchi.childcare.allocation import combinations, compute, result_sha256, verify
-from madoguchi.childcare.engine_types import Entry, Placement, RoundInput, RoundOutcome
+from madoguchi.childcare.engine_types import Entry, Placement, RoundInput, RoundOutcome, SiblingGroup
 from madoguchi.childcare.synthetic import generate_round
 from tests.childcare.oracles import INF, STAY, Option, Unit, key, serial_dictatorship, singleton_units
 
@@ -236,3 +238,64 @@ def test_every_explanation_is_the_cutoff_comparison(seed: int) -> None:
             assert (item.your_score, item.lowest_placed_score) == (mine_key[1], border[1])
             if want.startswith("tiebreak:"):
                 assert (item.your_value, item.border_value) == (mine_key[first], border[first])
+
+
+def _spec_order(entries: tuple[Entry, ...], group: SiblingGroup) -> list[tuple[int, ...]]:
+    """Spec §1.3's ordering of a group's combinations, written from its text (choices: preference index, -1 for a
+    transfer's own seat, -2 for not placed)."""
+    lists = []
+    for e in entries:
+        options = list(range(len(e.preferences)))
+        if e.current_facility is not None:
+            if e.current_facility in e.preferences:
+                options = options[: e.preferences.index(e.current_facility)]
+            options.append(-1)
+        lists.append(options)
+    fallback = tuple(-1 if e.current_facility else -2 for e in entries)
+
+    def facility(e: Entry, c: int) -> str | None:
+        return None if c == -2 else e.current_facility if c == -1 else e.preferences[c]
+
+    def rank(options: list[int], c: int) -> int:
+        return options.index(c) + 1
+
+    combos = []
+    if group.mode == "same_facility_required":
+        for f in {facility(entries[0], c) for c in lists[0]}:
+            picks = [next((c for c in o if facility(e, c) == f), None) for e, o in zip(entries, lists, strict=True)]
+            if None not in picks and tuple(picks) != fallback:
+                ranks = [rank(o, c) for o, c in zip(lists, picks, strict=True)]
+                combos.append(((sum(ranks), ranks[0]), tuple(picks)))
+    else:
+        partial = group.mode == "partial_ok"
+        choices = [[*o, -2] if partial and not e.current_facility else o for e, o in zip(entries, lists, strict=True)]
+        for combo in itertools.product(*choices):
+            if combo == fallback:
+                continue
+            seated = [(facility(e, c), rank(o, c)) for e, o, c in zip(entries, lists, combo, strict=True) if c != -2]
+            together = len(seated) - len({f for f, _ in seated})
+            product = math.prod(r for _, r in seated)
+            ranks = tuple(rank(o, c) if c != -2 else 0 for o, c in zip(lists, combo, strict=True))
+            if not partial:
+                combos.append(((-together, product, ranks), combo))
+                continue
+            who = tuple(c == -2 for c in combo)
+            if group.partial_priority == "younger":
+                who = who[::-1]
+            combos.append(((-len(seated), who, -together, product, ranks), combo))
+    return [combo for _, combo in sorted(combos)]
+
+
+@FEW
+@given(seed=SEEDS)
+def test_sibling_combinations_are_ordered_as_the_spec_says(seed: int) -> None:
+    round_input = generate_round(400, 12, seed=seed, sibling_share=0.5, transfer_share=0.1)
+    entries = {e.id: e for e in round_input.entries}
+    seen = Counter()
+    for group in round_input.groups:
+        if group.mode == "independent":
+            continue
+        members = tuple(entries[m] for m in group.members)
+        assert combinations(members, group) == _spec_order(members, group), group
+        seen[(group.mode, group.partial_priority, len(members))] += 1
+    assert len(seen) >= 5

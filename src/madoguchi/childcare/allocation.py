@@ -25,7 +25,7 @@ import math
 from bisect import bisect_right, insort
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from madoguchi.childcare.engine_types import (
@@ -270,6 +270,10 @@ def combinations(entries: Sequence[Entry], group: SiblingGroup) -> list[tuple[in
         younger_first = group.partial_priority == "younger"
         size = len(rows)
         prod = math.prod
+        if size in (2, 3) and not younger_first:
+            keyed = _pairs_and_triples(rows, fallback, partial)
+            keyed.sort()
+            return [combo for _, combo in keyed]
         for product in itertools.product(*rows):
             combo, ranks, facilities = zip(*product, strict=True)
             if combo == fallback:
@@ -285,6 +289,55 @@ def combinations(entries: Sequence[Entry], group: SiblingGroup) -> list[tuple[in
                 keyed.append(((len(set(facilities)) - size, prod(ranks), ranks), combo))
     keyed.sort()
     return [combo for _, combo in keyed]
+
+
+def _pairs_and_triples(
+    rows: list[list[tuple[int, int, str | None]]], fallback: tuple[int, ...], partial: bool
+) -> list[tuple[tuple[Any, ...], tuple[int, ...]]]:
+    """The general ordering of :func:`combinations`, written out for two and three members (most households):
+    the same keys, built without a tuple per member per combination (a household of three has 1,331)."""
+    if len(rows) == 2:
+        one, two = rows
+        if not partial:
+            return [
+                ((f1 != f2, r1 * r2, (r1, r2)), (c1, c2))
+                for c1, r1, f1 in one
+                for c2, r2, f2 in two
+                if (c1, c2) != fallback
+            ]
+        return [
+            (
+                (
+                    -((f1 is not None) + (f2 is not None)),
+                    (f1 is None, f2 is None),
+                    -(f1 is not None and f1 == f2),
+                    r1 * r2,
+                    (r1, r2),
+                ),
+                (c1, c2),
+            )
+            for c1, r1, f1 in one
+            for c2, r2, f2 in two
+            if (c1, c2) != fallback
+        ]
+    one, two, three = rows
+    if not partial:
+        return [
+            ((len({f1, f2, f3}), r1 * r2 * r3, (r1, r2, r3)), (c1, c2, c3))
+            for c1, r1, f1 in one
+            for c2, r2, f2 in two
+            for c3, r3, f3 in three
+            if (c1, c2, c3) != fallback
+        ]
+    keyed = []
+    for c1, r1, f1 in one:
+        for c2, r2, f2 in two:
+            for c3, r3, f3 in three:
+                seated = (f1 is not None) + (f2 is not None) + (f3 is not None)
+                distinct = len({f1, f2, f3} - {None})
+                pattern = (f1 is None, f2 is None, f3 is None)
+                keyed.append(((-seated, pattern, distinct - seated, r1 * r2 * r3, (r1, r2, r3)), (c1, c2, c3)))
+    return [row for row in keyed if row[1] != fallback]
 
 
 def _units(index: _Index) -> list[_Unit]:
@@ -653,35 +706,49 @@ def _explain(
             row_position[row] = n
 
     placements = []
-    classes = index.classes
+    # Per class, what every explanation item about it repeats.
+    low_score = [None if key is None else key[1] for key in lowest]
+    full_of_stays = [key is not None and key[0] == INF_MARK for key in border]
+    info = [
+        (
+            k.facility,
+            k.age_class,
+            capacity[c],
+            len(holders[c]),
+            low_score[c],
+            border[c],
+            not capacity[c] or full_of_stays[c],
+        )
+        for c, k in enumerate(index.classes)
+    ]
     for i, entry in enumerate(index.entries):
         items = []
-        grouped = matcher.units[unit_of[i]].group is not None
+        grouped = units[unit_of[i]].group is not None
         for row in range(first_row[i], first_row[i + 1]):
             c, key = row_class[row], row_key[row]
-            cutoff = border[c]
-            low = lowest[c]
+            facility, age, seats, placed_count, low, cutoff, no_seats = info[c]
             yours: int | None = None
             theirs: int | None = None
-            if capacity[c] == 0 or (cutoff is not None and cutoff[0] == INF_MARK):
+            if no_seats:
                 decided = "no_seats"
             elif cutoff is None or key > cutoff:
                 # A free seat or a key above the border: only a sibling combination can leave a child out.
                 decided = "sibling_combination" if grouped else "no_seats"
+            elif key[0] != cutoff[0]:
+                decided = "tier"
+            elif key[1] != cutoff[1]:
+                decided = "score_below"
             else:
                 decided, yours, theirs = _first_difference(key, cutoff, tail_names)
-                if not decided.startswith("tiebreak:"):
-                    yours = theirs = None
-            klass = classes[c]
             items.append(
                 ExplanationItem(
-                    klass.facility,
-                    klass.age_class,
+                    facility,
+                    age,
                     row_rank[row] + 1,
-                    capacity[c],
-                    len(holders[c]),
+                    seats,
+                    placed_count,
                     key[1],
-                    None if low is None else low[1],
+                    low,
                     decided,
                     yours,
                     theirs,
@@ -718,14 +785,13 @@ def _explain(
             below = next((key for key, _ in wanting[c] if key < cutoff), None)
             if below is not None and below[:2] == cutoff[:2]:
                 tiebreak = _first_difference(below, cutoff, tail_names)[0].removeprefix("tiebreak:")
-        low = lowest[c]
         stats.append(
             ClassStats(
                 key=klass,
                 seats=capacity[c],
                 listed_by=listed_by[c],
                 placed=len(holders[c]),
-                lowest_placed_score=None if low is None else low[1],
+                lowest_placed_score=low_score[c],
                 lowest_placed_tiebreak=tiebreak,
                 waiting_count=len(wanting[c]),
             )
@@ -784,7 +850,8 @@ def _verify(round_input: RoundInput, outcome: RoundOutcome) -> VerifyReport:
             continue
         facility = _facility_of(entry, c)
         assert facility is not None
-        seated.setdefault((facility, entry.age_class), []).append((_key(entry, facility, _bonus(entry)), entry_id))
+        bonus = dict(entry.priority.facility_bonus)
+        seated.setdefault((facility, entry.age_class), []).append((_key(entry, facility, bonus), entry_id))
     for klass, rows in seated.items():
         if len(rows) > capacity.get(klass, 0):
             problems.append(
@@ -797,11 +864,13 @@ def _verify(round_input: RoundInput, outcome: RoundOutcome) -> VerifyReport:
                 by_group[gid] = min(by_group.get(gid, key), key)
         rows[:] = sorted((by_group[group_of[e].id] if e in group_of else k, e) for k, e in rows)
 
-    def stronger(klass: tuple[str, int], key: Key, own: set[str]) -> int:
-        rows = seated.get(klass, [])
-        if not own:
-            return len(rows) - bisect_right(rows, (key, "\U0010ffff"))
-        return sum(1 for k, e in rows if k > key and e not in own)
+    def stronger(klass: tuple[str, int], key: Key, own: dict[tuple[str, int], list[Key]]) -> int:
+        """Seats of the class held with a key above ``key``, but for the ``own`` keys (the unit's own seats)."""
+        rows = seated.get(klass)
+        if not rows:
+            return 0
+        mine = own.get(klass)
+        return len(rows) - bisect_right(rows, (key, "\U0010ffff")) - (sum(k > key for k in mine) if mine else 0)
 
     # Singletons: no listed class above the result has a free seat or a seat held by a lower key.
     for entry_id, entry in sorted(entries.items()):
@@ -811,19 +880,20 @@ def _verify(round_input: RoundInput, outcome: RoundOutcome) -> VerifyReport:
         current = choice[entry_id]
         if current not in options and current != UNPLACED:
             continue  # already reported as ineligible
-        bonus = _bonus(entry)
+        bonus = dict(entry.priority.facility_bonus)
+        no_one: dict[tuple[str, int], list[Key]] = {}
         for c in options[: options.index(current) if current != UNPLACED else len(options)]:
             facility = _facility_of(entry, c)
             assert facility is not None
             klass = (facility, entry.age_class)
             key = _key(entry, facility, bonus)
-            if stronger(klass, key, set()) + 1 <= capacity.get(klass, 0):
+            if stronger(klass, key, no_one) + 1 <= capacity.get(klass, 0):
                 problems.append(
                     Violation("blocking", entry_id, f"justified envy or a wasted seat at {facility}/{entry.age_class}")
                 )
                 break
 
-    envious = _check_groups(round_input, entries, choice, capacity, stronger, problems)
+    envious = _check_groups(round_input, entries, choice, capacity, seated, stronger, problems)
     listed = set(outcome.residual_sibling_envy)
     for gid in sorted(envious - listed):
         problems.append(Violation("residual_envy", gid, "envious sibling group missing from the outcome's list"))
@@ -835,10 +905,6 @@ def _verify(round_input: RoundInput, outcome: RoundOutcome) -> VerifyReport:
         if row.placed != len(seated.get(klass, [])) or row.seats != capacity.get(klass, 0):
             problems.append(Violation("stats", f"{klass[0]}/{klass[1]}", "placed or seats differ from the placements"))
     return VerifyReport(violations=tuple(problems), residual_sibling_envy=tuple(sorted(envious)))
-
-
-def _bonus(entry: Entry) -> dict[str, int]:
-    return dict(entry.priority.facility_bonus)
 
 
 def _checked_choice(entry: Entry, placement: Placement, problems: list[Violation]) -> int:
@@ -877,6 +943,7 @@ def _check_groups(
     entries: dict[str, Entry],
     choice: dict[str, int],
     capacity: dict[tuple[str, int], int],
+    seated_rows: dict[tuple[str, int], list[tuple[Key, str]]],
     stronger: Any,
     problems: list[Violation],
 ) -> set[str]:
@@ -902,16 +969,34 @@ def _check_groups(
         else:
             problems.append(Violation("sibling", group.id, f"{got} is not one of the group's combinations"))
             continue
-        own = set(group.members)
-        for combo in combos[:rank]:
-            demand: dict[tuple[str, int], tuple[int, Key]] = {}
-            for entry, c in zip(members, combo, strict=True):
-                if c == UNPLACED or (c == STAY and not round_input.reuse_transfer_seats):
-                    continue
+        # The group's own seats, as the seat rows hold them (its lowest key in each class).
+        own: dict[tuple[str, int], list[Key]] = {}
+        for entry, c in zip(members, got, strict=True):
+            if c == UNPLACED or (c == STAY and not round_input.reuse_transfer_seats):
+                continue
+            facility = _facility_of(entry, c)
+            assert facility is not None
+            klass = (facility, entry.age_class)
+            if klass not in own:
+                own[klass] = [k for k, e in seated_rows.get(klass, []) if e in group.members]
+        # Per member, per choice: the class it takes a seat in and its key there (None: no seat).
+        seat: list[dict[int, tuple[tuple[str, int], Key] | None]] = []
+        for entry in members:
+            bonus = dict(entry.priority.facility_bonus)
+            row: dict[int, tuple[tuple[str, int], Key] | None] = {UNPLACED: None}
+            for c in _choices(entry):
                 facility = _facility_of(entry, c)
                 assert facility is not None
-                klass = (facility, entry.age_class)
-                key = _key(entry, facility, _bonus(entry))
+                seats_taken = c != STAY or round_input.reuse_transfer_seats
+                row[c] = ((facility, entry.age_class), _key(entry, facility, bonus)) if seats_taken else None
+            seat.append(row)
+        for combo in combos[:rank]:
+            demand: dict[tuple[str, int], tuple[int, Key]] = {}
+            for row, c in zip(seat, combo, strict=True):
+                taken = row[c]
+                if taken is None:
+                    continue
+                klass, key = taken
                 need, low = demand.get(klass, (0, key))
                 demand[klass] = (need + 1, min(low, key))
             if all(stronger(k, low, own) + need <= capacity.get(k, 0) for k, (need, low) in demand.items()):
@@ -981,7 +1066,7 @@ def result_document(outcome: RoundOutcome) -> dict[str, Any]:
                     "facility": p.facility,
                     "age_class": p.age_class,
                     "pref_rank": p.pref_rank,
-                    "explanation": [asdict(item) for item in p.explanation],
+                    "explanation": [_item(item) for item in p.explanation],
                 }
                 for p in sorted(outcome.placements, key=lambda p: p.entry_id)
             ],
@@ -1003,6 +1088,23 @@ def result_document(outcome: RoundOutcome) -> dict[str, Any]:
     )
 
 
+def _item(item: ExplanationItem) -> dict[str, Any]:
+    # By hand: dataclasses.asdict deep-copies every field, seconds on a round of 20,000 children.
+    return {
+        "facility": item.facility,
+        "age_class": item.age_class,
+        "rank": item.rank,
+        "seats": item.seats,
+        "placed_count": item.placed_count,
+        "your_score": item.your_score,
+        "lowest_placed_score": item.lowest_placed_score,
+        "decided_by": item.decided_by,
+        "your_value": item.your_value,
+        "border_value": item.border_value,
+        "waiting_position": item.waiting_position,
+    }
+
+
 def input_sha256(round_input: RoundInput) -> str:
     return hashlib.sha256(_canonical(input_document(round_input))).hexdigest()
 
@@ -1013,4 +1115,4 @@ def result_sha256(outcome: RoundOutcome) -> str:
 
 def explanation_dict(item: ExplanationItem) -> dict[str, Any]:
     """An explanation item as JSON-safe data (what ``decision["allocation"]`` stores, before facility names)."""
-    return asdict(item)
+    return _item(item)
