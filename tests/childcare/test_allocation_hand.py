@@ -405,3 +405,40 @@ def test_verify_reports_split_siblings_and_lost_transfers() -> None:
 def test_verify_checks_the_listed_residual_envy() -> None:
     outcome = compute(ROUND_2)
     assert ("residual_envy", "g1") in _kinds(ROUND_2, replace(outcome, residual_sibling_envy=("g1",)))
+
+
+def test_a_group_evicts_no_one_it_can_do_without() -> None:
+    """x (10; twins, A and B) and z (9; A) hold A1's two seats and B1's one. The twins g (5, but +10 at A and B, where
+    their sibling is enrolled) come last and ask for A and B with 15: at A the lowest is z, at B it is x; evicting x
+    frees A as well, so z keeps its seat. One eviction, nothing left for the stabilisation pass."""
+    bonus = (("A", 10), ("B", 10))
+    round_input = RoundInput(
+        seats=seats(A1=2, B1=1),
+        entries=(
+            child("z", 9, 3, "A"),
+            child("x1", 10, 1, "A", group="x"),
+            child("x2", 10, 2, "B", group="x"),
+            child("g1", 5, 4, "A", bonus=bonus, group="g"),
+            child("g2", 5, 5, "B", bonus=bonus, group="g"),
+        ),
+        groups=(SiblingGroup("x", ("x1", "x2"), "all_or_none"), SiblingGroup("g", ("g1", "g2"), "all_or_none")),
+        tail_names=LOTTERY,
+    )
+    outcome = compute(round_input)
+    by_id = {p.entry_id: (p.outcome, p.facility) for p in outcome.placements}
+    assert by_id == {
+        "z": ("placed", "A"),
+        "g1": ("placed", "A"),
+        "g2": ("placed", "B"),
+        "x1": ("waitlisted", None),
+        "x2": ("waitlisted", None),
+    }
+    assert (outcome.extra["evictions"], outcome.extra["stabilisation_passes"]) == (1, 0)
+    assert verify(round_input, outcome).ok
+    entries = {e.id: e for e in round_input.entries}
+    units = [
+        *singleton_units(round_input, {"x1", "x2", "g1", "g2"}),
+        Unit("x", (entries["x1"], entries["x2"]), (("A", "B"),), (None, None)),
+        Unit("g", (entries["g1"], entries["g2"]), (("A", "B"),), (None, None)),
+    ]
+    assert stable_matchings(round_input, units) == [as_options(round_input)]

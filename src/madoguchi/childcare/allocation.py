@@ -509,12 +509,26 @@ class _Matcher:
             if over > len(others) or others[over - 1][0] >= key:
                 return False
             evicted.update(h[1] for h in others[:over])
+        if len(evicted) > 1:
+            # A unit evicted in one class may free a seat in another, where the lowest was evicted first: keep
+            # every unit the option can do without, the strongest first.
+            for v in sorted(evicted, key=lambda v: max(k for k, w in self._seats_of(v)), reverse=True):
+                evicted.discard(v)
+                if not all(
+                    sum(1 for h in self.holders[c] if h[1] not in evicted) + need <= self.capacity[c]
+                    for c, need, _ in option
+                ):
+                    evicted.add(v)
         for v in sorted(evicted):
             self.evict(v)
         for c, need, key in option:
             for _ in range(need):
                 insort(self.holders[c], (key, u))
         return True
+
+    def _seats_of(self, u: int) -> list[tuple[Key, int]]:
+        held = self.held[u]
+        return [] if held is None else [(key, c) for c, _, key in self.option(u, held)]
 
     def result(self, u: int) -> int:
         """The rank (option index) a unit holds; len(options) when it holds none."""
