@@ -355,6 +355,8 @@ def test_entry_order_does_not_change_the_result_or_the_hashes() -> None:
         (replace(ROUND_1, seats=seats(A1=-1)), "has -1 seats"),
         (replace(ROUND_2, groups=(SiblingGroup("g1", ("s1", "nobody"), "all_or_none"),)), "unknown entry 'nobody'"),
         (replace(ROUND_2, groups=()), "names sibling group 'g1'"),
+        (replace(ROUND_2, groups=(PAIR, SiblingGroup("g2", (), "partial_ok"))), "'g2' has no members"),
+        (replace(ROUND_2, groups=(PAIR, replace(PAIR, id="g2"))), "'s1' is in sibling groups 'g1' and 'g2'"),
     ],
 )
 def test_an_inconsistent_input_is_refused_with_a_clear_message(round_input: RoundInput, message: str) -> None:

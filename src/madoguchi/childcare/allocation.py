@@ -125,6 +125,8 @@ def _validate(round_input: RoundInput) -> None:
         if group.id in group_ids:
             raise ValueError(f"sibling group {group.id!r} appears twice")
         group_ids.add(group.id)
+        if not group.members:
+            raise ValueError(f"sibling group {group.id!r} has no members")
         for member in group.members:
             if member not in by_id:
                 raise ValueError(f"sibling group {group.id!r} names unknown entry {member!r}")
