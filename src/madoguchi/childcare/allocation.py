@@ -375,6 +375,7 @@ def _units(index: _Index) -> list[_Unit]:
             continue
         age, prefs, current, bonus = entry.age_class, entry.preferences, entry.current_facility, index.bonus[i]
         tier, score, tail = entry.priority.tier, entry.priority.score, entry.priority.tail
+        base = (tier, score, *tail)
         choices = _choices(entry)
         options: list[tuple[Demand, ...] | None] = []
         for c in choices:
@@ -382,7 +383,9 @@ def _units(index: _Index) -> list[_Unit]:
                 options.append(((class_of[(current, age)], 1, INF_KEY),) if reuse else ())
             else:
                 facility = prefs[c]
-                options.append(((class_of[(facility, age)], 1, (tier, score + bonus.get(facility, 0), *tail)),))
+                # Most children have no facility bonus: one key tuple serves all their options.
+                key = (tier, score + bonus[facility], *tail) if facility in bonus else base
+                options.append(((class_of[(facility, age)], 1, key),))
         units.append(
             _Unit(
                 uid="e:" + entry.id,
@@ -391,7 +394,7 @@ def _units(index: _Index) -> list[_Unit]:
                 assignments=[(c,) for c in choices],
                 fallback=(_fallback(entry),),
                 group=None,
-                processing=(tier, score, *tail),
+                processing=base,
             )
         )
     units.sort(key=lambda unit: unit.uid)
