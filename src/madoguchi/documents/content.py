@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from madoguchi import jp
 from madoguchi.applications.models import Application
 from madoguchi.crypto import DataKeyMissing, Sealer
+from madoguchi.documents.application_copy import application_copy
+from madoguchi.documents.certification_notice import childcare_certification
 from madoguchi.errors import Conflict
 from madoguchi.registry import repository as registry_repository
 from madoguchi.registry import tax_items
@@ -366,10 +368,14 @@ BUILDERS = {
     "residency_certificate": residency_certificate,
     "tax_certificate": tax_certificate,
     "childcare_decision": childcare_decision,
+    "childcare_certification": childcare_certification,
+    "application_copy": application_copy,
 }
 
 #: Certificates that may be issued with no clerk when the tenant enables auto-issue.
 AUTO_ISSUABLE = frozenset({"residency_certificate", "tax_certificate"})
+#: Documents that are only ever downloaded, never posted or handed over (no delivery, whatever the form chose).
+ELECTRONIC_ONLY = frozenset({"application_copy"})
 
 
 def build(session: Session, application: Application, kind: str) -> dict[str, Any]:

@@ -105,6 +105,9 @@ def _check_workflow_graph(
                     problems.append(Problem(file, field_path((*path, key, index)), message))
 
     for entry in transitions:
+        if entry.item.get("document") and "issue_document" not in (entry.item.get("actions") or []):
+            message = "a transition that names a document must have the action issue_document"
+            problems.append(Problem(file, field_path((*entry.path, "document")), message))
         for index, name in enumerate(entry.item.get("actor_differs_from") or []):
             if name not in seen_transitions:
                 where = field_path((*entry.path, "actor_differs_from", index))
