@@ -47,6 +47,8 @@ HOURS_REASONS = frozenset({"employed", "self_employed", "student"})
 #: 求職活動: the certification lasts until the end of the month in which 90 days pass (施行規則8条).
 JOB_SEEKING_DAYS = 90
 MAX_CHILDREN = 6
+#: What is decided per child (besides its index).
+FIELDS = ("category", "care_time", "valid_from", "valid_to")
 
 #: The English wording of each problem (the API's problem+json); the console words them from the codes.
 MESSAGES = {
@@ -255,7 +257,9 @@ def proposal(application: Application, *, today: date | None = None) -> dict[str
                 ends = min(ends, _month_end(begins + timedelta(days=JOB_SEEKING_DAYS)))
             entry.update(category=category, valid_from=begins.isoformat(), valid_to=max(ends, begins).isoformat())
             if category != "1":
-                entry["care_time"] = child.care_time or default_care_time(guardians)
+                # What the parent asked, unless the hours cannot support 標準時間 (the check would refuse it).
+                allowed = default_care_time(guardians)
+                entry["care_time"] = "short" if allowed == "short" else child.care_time or allowed
         children.append(entry)
     return {"certified_on": today.isoformat(), "children": children}
 

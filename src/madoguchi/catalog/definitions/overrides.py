@@ -174,6 +174,8 @@ def _state_view(entry: Entry) -> dict[str, Any]:
     view = {"name": item["name"], "title": item["title"], "terminal": bool(item.get("terminal", False))}
     if "description" in item:
         view["description"] = item["description"]
+    if item.get("document"):
+        view["document"] = item["document"]  # the kind its issue_document issues (decision 0041)
     return view
 
 
@@ -193,6 +195,8 @@ def _transition_view(entry: Entry) -> dict[str, Any]:
     }
     if "description" in item:
         view["description"] = item["description"]
+    if item.get("document"):
+        view["document"] = item["document"]  # the kind its issue_document issues (decision 0041)
     return view
 
 

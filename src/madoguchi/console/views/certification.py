@@ -54,7 +54,6 @@ PROBLEM_MESSAGES = {
     "in_the_future": lazy_gettext("The day of certification must not be in the future."),
     "no_birth_date": lazy_gettext("The child's date of birth is not known: it is needed to certify."),
 }
-FIELDS = ("category", "care_time", "valid_from", "valid_to")
 
 
 def _category_options() -> list[tuple[str, str]]:
@@ -91,7 +90,7 @@ def errors_by_field(problems: list[dict[str, Any]], indexes: list[int]) -> dict[
     for problem in problems:
         parts = problem.get("pointer", "").strip("/").split("/")
         if len(parts) >= 4 and parts[1] == "children" and parts[2].isdigit() and int(parts[2]) < len(indexes):
-            field = parts[3] if parts[3] in FIELDS else "category"
+            field = parts[3] if parts[3] in certification.FIELDS else "category"
             key = _field_id(indexes[int(parts[2])], field)
         elif parts[-1] == "certified_on":
             key = "certified_on"
