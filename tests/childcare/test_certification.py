@@ -111,8 +111,8 @@ def test_a_category_wrong_for_the_age_is_refused_beside_the_field_and_nothing_ch
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert 'id="child-0-category-error"' in page and 'id="child-2-category-error"' in page
-    assert "Categories 1 and 2 are for a child of 3 or more: the child is 0" in page
-    assert "Category 3 is for a child under 3: the child is 4" in page
+    assert "1号・2号認定は満3歳以上の児童が対象です。" in page and "に0歳です。" in page
+    assert "3号認定は満3歳未満の児童が対象です。" in page and "に4歳です。" in page
     assert 'id="child-1-category-error"' not in page
     state, decision = decision_of(db, town, application_id)
     assert state == "in_review" and "certification" not in decision
@@ -128,7 +128,8 @@ def test_standard_hours_need_120_hours_of_each_working_guardian(world: World, db
     fields = {f"child-{c['index']}-{name}": c[name] for c in _expected() for name in certification.FIELDS}
     response = post_form(town.clerk, form_url, fields, form_url=form_url)
     assert response.status_code == 422
-    assert "Standard hours need 120 hours of work a month; 髙橋　美咲 works 100." in response.get_data(as_text=True)
+    message = "保育標準時間には月120時間以上の就労が必要です。髙橋　美咲さんは月100時間のため"
+    assert message in response.get_data(as_text=True)
     assert decision_of(db, town, application_id)[0] == "in_review"
     for index in range(3):
         fields[f"child-{index}-care_time"] = "short"  # the clerk chooses 短時間: accepted
