@@ -9,7 +9,7 @@ checks it. A refusal comes back by field with a code, worded here beside the fie
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -18,13 +18,15 @@ from flask_babel import lazy_gettext
 
 from madoguchi import jp
 from madoguchi.applications import operations
-from madoguchi.applications.models import Application
 from madoguchi.childcare import certification
 from madoguchi.console.views.common import _load, _posted_version, _state_title, bp
 from madoguchi.context import current_tenant, db_session
 from madoguchi.errors import Conflict, Forbidden, PreconditionFailed, ValidationFailed
 from madoguchi.identity.principal import current_principal
 from madoguchi.web.i18n import format_date_local
+
+if TYPE_CHECKING:  # annotations only: the pages go through the repository and the operations
+    from madoguchi.applications.models import Application
 
 #: How each problem ``childcare.certification`` names is worded beside its field.
 PROBLEM_MESSAGES = {
