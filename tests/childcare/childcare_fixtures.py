@@ -108,7 +108,9 @@ def births() -> tuple[date, date, date]:
 NAMES = ("髙橋　𠮷乃", f"髙橋　{KUZU}葉", "髙橋　﨑斗")
 
 
-def childcare_in_review(db: Database, town: Town, *, hours: tuple[int, int] = (160, 130)) -> str:
+def childcare_in_review(
+    db: Database, town: Town, *, hours: tuple[int, int] = (160, 130), mother_reason: str = "employed"
+) -> str:
     """File a 2.0.0 childcare application as the town's resident for three of their children, in review."""
     with db.transaction(town.tenant.id) as session:
         parent = session.get(Person, town.person.id)
@@ -151,7 +153,7 @@ def childcare_in_review(db: Database, town: Town, *, hours: tuple[int, int] = (1
         ],
         "guardians": [
             {"name": "髙橋　一郎", "relationship": "father", "need_reason": "employed", "monthly_hours": hours[0]},
-            {"name": "髙橋　美咲", "relationship": "mother", "need_reason": "employed", "monthly_hours": hours[1]},
+            {"name": "髙橋　美咲", "relationship": "mother", "need_reason": mother_reason, "monthly_hours": hours[1]},
         ],
         "desired_start_month": start_month().strftime("%Y-%m"),
         "accept_leave_extension": True,

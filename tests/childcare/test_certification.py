@@ -139,6 +139,16 @@ def test_standard_hours_need_120_hours_of_each_working_guardian(world: World, db
     ] * 3
 
 
+def test_job_seeking_is_proposed_until_the_end_of_the_month_90_days_on(world: World, db: Database) -> None:
+    town = world.a
+    application_id = childcare_in_review(db, town, mother_reason="job_seeking")
+    form = html.unescape(town.clerk.get(f"{_console(town, application_id)}/certification").get_data(as_text=True))
+    start = start_month()
+    three_months = date(start.year, 6, 30)  # 1 April + 90 days is 30 June: the end of that month (施行規則8条)
+    assert form.count(f'value="{three_months.isoformat()}"') == 2  # the baby and the 4-year-old
+    assert f'value="{date(start.year, 6, 13).isoformat()}"' in form  # the 2-year-old's 3号 ends before
+
+
 # ------------------------------------------------------------------------------------------------------- the API
 
 
