@@ -125,6 +125,7 @@ def test_standard_hours_need_120_hours_of_each_working_guardian(world: World, db
     form_url = f"{_console(town, application_id)}/certification"
     proposed = html.unescape(town.clerk.get(form_url).get_data(as_text=True))
     assert '<option value="short" selected>' in proposed  # the form proposes 短時間 for 100 h
+    assert "髙橋　美咲: 就労 (月100時間)" in proposed  # beside the guardians' needs
     fields = {f"child-{c['index']}-{name}": c[name] for c in _expected() for name in certification.FIELDS}
     response = post_form(town.clerk, form_url, fields, form_url=form_url)
     assert response.status_code == 422

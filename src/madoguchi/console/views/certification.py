@@ -58,6 +58,23 @@ PROBLEM_MESSAGES = {
 }
 
 
+#: The guardians' needs for care (the form's ``need_reason``), as the clerk reads them beside the decision.
+NEED_REASONS = {
+    "employed": lazy_gettext("Employed"),
+    "self_employed": lazy_gettext("Self-employed"),
+    "pregnancy": lazy_gettext("Pregnancy or childbirth"),
+    "illness": lazy_gettext("Illness"),
+    "disability": lazy_gettext("Disability"),
+    "caregiving": lazy_gettext("Caring for a relative"),
+    "disaster": lazy_gettext("Disaster recovery"),
+    "job_seeking": lazy_gettext("Job seeking"),
+    "student": lazy_gettext("Studying"),
+    "abuse_dv": lazy_gettext("Risk of abuse or domestic violence"),
+    "childcare_leave": lazy_gettext("Continuity during childcare leave"),
+    "other": lazy_gettext("Other"),
+}
+
+
 def _category_options() -> list[tuple[str, str]]:
     return [
         ("1", _("Category 1 (education, 3 or older)")),
@@ -138,7 +155,7 @@ def _page(
             "child": child,
             "birth_date": format_date_local(child.birth_date) if child.birth_date else "",
             "asked_category": child.desired_category or "",
-            "asked_care_time": child.care_time or "",
+            "asked_care_time": dict(_care_time_options()).get(child.care_time or "", ""),
             "values": decided.get(child.index) or {},
         }
         for child in children
@@ -148,7 +165,10 @@ def _page(
             "console/certification.html",
             application=application,
             rows=rows,
-            guardians=certification.guardians_of(data),
+            guardians=[
+                (g.name, str(NEED_REASONS.get(g.need_reason or "", g.need_reason or "")), g.monthly_hours)
+                for g in certification.guardians_of(data)
+            ],
             certified_on=values.get("certified_on") or "",
             category_options=_category_options(),
             care_time_options=_care_time_options(),
