@@ -255,7 +255,8 @@ def test_transition_from_an_unknown_state_is_reported(catalog: Path) -> None:
         (
             "actions",
             "print_paper",
-            "unknown action 'print_paper' (known: notify_applicant, issue_document, record_decision, notify_staff)",
+            "unknown action 'print_paper' (known: notify_applicant, issue_document, record_decision, notify_staff, "
+            "record_certification)",
         ),
     ],
 )

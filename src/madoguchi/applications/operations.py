@@ -109,7 +109,7 @@ def _act(session: Session, tenant: Tenant, application: Application, actor: Acto
                     "service_key": application.service_key,
                 },
             )
-        elif not handlers:
+        elif not handlers and hooks.decision_check(action) is None:
             raise Conflict(f"Unknown action '{action}' in the procedure definition.")
         for handler in handlers:
             handler(session, tenant, application, actor, transition)
@@ -181,6 +181,10 @@ def _apply(
     _check_separation(session, application, actor, workflow, step)
     for guard in step.guards:
         _guard(session, application, actor, role, guard, comment)
+    for action in step.actions:
+        check = hooks.decision_check(action)  # what staff decided (支給認定), checked before anything changes
+        if check is not None:
+            decision = check(session, application, decision)
     from_state = application.state
     application.state = step.to
     application.updated_at = utcnow()

@@ -69,7 +69,8 @@ _TRANSITION_SCHEMA = {
         "required_by_law": {"type": "boolean"},
         # Four eyes: whoever last took one of the named transitions on an application may not take this one.
         "actor_differs_from": {**_NAME_LIST, "items": _SNAKE},
-        # The document this transition's issue_document issues instead of output_document (decision 0042).
+        # The document kind this transition's issue_document issues instead of output_document (支給認定証 on
+        # certify, 保留通知書 on waitlist): a procedure may issue more than one kind of document.
         "document": _SNAKE,
     },
 }

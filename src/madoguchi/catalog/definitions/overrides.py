@@ -175,7 +175,7 @@ def _state_view(entry: Entry) -> dict[str, Any]:
     if "description" in item:
         view["description"] = item["description"]
     if item.get("document"):
-        view["document"] = item["document"]  # issued by this transition's issue_document (decision 0042)
+        view["document"] = item["document"]  # the kind its issue_document issues (decisions 0041, 0042)
     return view
 
 
@@ -196,7 +196,7 @@ def _transition_view(entry: Entry) -> dict[str, Any]:
     if "description" in item:
         view["description"] = item["description"]
     if item.get("document"):
-        view["document"] = item["document"]  # issued by this transition's issue_document (decision 0042)
+        view["document"] = item["document"]  # the kind its issue_document issues (decisions 0041, 0042)
     return view
 
 

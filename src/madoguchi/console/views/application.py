@@ -20,6 +20,7 @@ from madoguchi.applications.schemas import (
 )
 from madoguchi.applications.workflow import Workflow
 from madoguchi.audit import access
+from madoguchi.childcare.certification import ACTION as CERTIFICATION_ACTION
 from madoguchi.console.views.common import (
     STOPPING_STATES,
     _calendar,
@@ -114,7 +115,12 @@ def _application_page(
         kind = "warning" if t.to in STOPPING_STATES else "secondary"
         if kind == "secondary" and not needs_comment and not any(x["kind"] == "primary" for x in transitions):
             kind = "primary"
-        transitions.append({"name": t.name, "title": localized(t.title), "kind": kind})
+        entry = {"name": t.name, "title": localized(t.title), "kind": kind}
+        if CERTIFICATION_ACTION in t.actions:  # the 支給認定 is decided on its own form, child by child
+            entry["form_url"] = url_for(
+                ".certification_form", tenant=current_tenant.slug, application_id=application.id
+            )
+        transitions.append(entry)
     timeline: list[dict[str, Any]] = [
         {
             "event": event,
