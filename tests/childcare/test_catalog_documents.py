@@ -29,7 +29,7 @@ def test_the_shipped_certify_issues_the_certification_notice() -> None:
 
 def test_a_document_without_issue_document_is_reported(catalog: Path) -> None:  # noqa: F811
     def name_a_document(service: dict[str, Any]) -> None:
-        transition(service, "waitlist")["document"] = "waitlist_notice"
+        transition(service, "start_review")["document"] = "childcare_waitlist"  # start_review issues nothing
 
     edit_yaml(service_yaml(catalog, "childcare-admission"), name_a_document)
     [problem] = problems_in(catalog)
