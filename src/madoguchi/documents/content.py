@@ -346,16 +346,16 @@ def tax_certificate(session: Session, application: Application) -> dict[str, Any
 
 def childcare_decision(session: Session, application: Application) -> dict[str, Any]:
     data = application.data
-    child_code = (data.get("child") or {}).get("resident_code")
+    # Form 2.0.0 lists the children (the notice names the first until it prints each one); 1.0.0 had one child.
+    first = (data.get("children") or [data.get("child") or {}])[0]
+    child_code = first.get("resident_code")
     child = None
     if child_code:
         child = session.execute(select(Person).where(Person.resident_code == child_code)).scalar_one_or_none()
     return {
-        "child": _full_entry(child, {}, individual_number=False)
-        if child
-        else {"name": (data.get("child") or {}).get("name")},
-        "certification_category": data.get("certification_category"),
-        "care_time": data.get("care_time"),
+        "child": _full_entry(child, {}, individual_number=False) if child else {"name": first.get("name")},
+        "certification_category": first.get("desired_category", data.get("certification_category")),
+        "care_time": first.get("care_time", data.get("care_time")),
         "decision": application.state,
         "desired_start_month": data.get("desired_start_month"),
         "facility_code": (application.decision or {}).get("facility_code"),

@@ -131,7 +131,8 @@ def form_page(application_id: uuid.UUID, step: int) -> Any:
     form = application.settings_snapshot["form"]
     action = request.form.get("action", "continue")
     read = schema_form.read_page(page, request.form, application.data, application.prefill_sources)
-    errors = schema_form.page_errors(form, page, read, complete=action == "continue")
+    picked = schema_form.fill_picked(db_session(), application, page, read)
+    errors = schema_form.page_errors(form, page, read, complete=action == "continue", picked=picked)
     if not errors:
         try:
             applications.update_draft(
