@@ -81,7 +81,8 @@ def _month(value: Any) -> date | None:
 
 
 def _english() -> bool:
-    return str(get_locale() or "ja") == "en"
+    # Outside a request (a worker, a test) gettext has no catalog either: English throughout.
+    return str(get_locale() or "en") == "en"
 
 
 def _facility_name(facility: Facility) -> str:
