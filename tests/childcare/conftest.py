@@ -11,16 +11,16 @@ import pytest
 
 from madoguchi.db import Database
 from madoguchi.identity.actors import Actor
+from madoguchi.identity.models import Account, AccountKind
 from madoguchi.registry.models import Person
 from madoguchi.tenancy.models import Tenant
 from tests.factories import (
     born_in_class,
+    make_account,
     make_facility,
     make_household,
     make_person,
     next_april,
-    resident,
-    staff,
     tenants,
 )
 
@@ -36,10 +36,22 @@ class Family:
     head: Person
     #: By given name: 陽葵 (1-year-old class), the twins 蓮 and 葵 (2), 𠮷太 (4), 葛󠄀葉 (5), 髙志 (school age).
     children: dict[str, Person]
-    resident: Actor
-    clerk: Actor
+    resident_account: Account
+    clerk_account: Account
     #: A resident of the other municipality (a household of one).
-    foreign_resident: Actor
+    foreign_account: Account
+
+    @property
+    def resident(self) -> Actor:
+        return Actor.of(self.resident_account)
+
+    @property
+    def clerk(self) -> Actor:
+        return Actor.of(self.clerk_account)
+
+    @property
+    def foreign_resident(self) -> Actor:
+        return Actor.of(self.foreign_account)
 
 
 def _adult(given: str, kana: str, born: date, sex: str, relation: str) -> dict[str, Any]:
@@ -60,7 +72,7 @@ def family(db: Database, seeded: None) -> Family:
     )
     with db.transaction(other.id) as session:
         make_facility(session, other, "OT-01", "よその保育園")
-        foreign_resident = resident(session, other, make_person(session, other))
+        foreign_account = make_account(session, other, person=make_person(session, other))
     with db.transaction(tenant.id) as session:
         household = make_household(session, tenant)
         names = {"family_name": "山﨑", "family_name_kana": "ヤマサキ"}
@@ -89,9 +101,9 @@ def family(db: Database, seeded: None) -> Family:
             intake=intake,
             head=head,
             children=children,
-            resident=resident(session, tenant, head),
-            clerk=staff(session, tenant, "clerk"),
-            foreign_resident=foreign_resident,
+            resident_account=make_account(session, tenant, person=head),
+            clerk_account=make_account(session, tenant, kind=AccountKind.STAFF, roles=["clerk"]),
+            foreign_account=foreign_account,
         )
     return family
 
