@@ -46,10 +46,6 @@ class Family:
         return Actor.of(self.resident_account)
 
     @property
-    def clerk(self) -> Actor:
-        return Actor.of(self.clerk_account)
-
-    @property
     def foreign_resident(self) -> Actor:
         return Actor.of(self.foreign_account)
 

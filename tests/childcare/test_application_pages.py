@@ -154,33 +154,19 @@ def test_the_portal_asks_the_siblings_and_relatives_block_by_block(
     client: FlaskClient = sign_in(family.resident_account)
     page, draft_id = _portal_children_page(db, family)
     household_page = page[: -len("/2")] + "/4"
-    response = submit(
-        client,
-        household_page,
-        {
-            "/household/cohabiting_relatives/1/name": "山﨑　髙雄",
-            "/household/cohabiting_relatives/1/relationship": "grandparent",
-            "/household/cohabiting_relatives/1/can_provide_care": "true",
-            "/household/siblings_enrolled/0/name": "山﨑　陽葵",
-            "/household/siblings_enrolled/0/facility_code": "NO-SUCH",
-            "action": "save",
-        },
-    )
+    answers = {
+        # The second block of relatives filled in, the first left empty: only the answered one is kept.
+        "/household/cohabiting_relatives/1/name": "山﨑　髙雄",
+        "/household/cohabiting_relatives/1/relationship": "grandparent",
+        "/household/cohabiting_relatives/1/can_provide_care": "true",
+        "/household/siblings_enrolled/0/name": "山﨑　陽葵",
+        "action": "save",
+    }
+    response = submit(client, household_page, {**answers, "/household/siblings_enrolled/0/facility_code": "NO-SUCH"})
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert field_error(html, "f-household-siblings_enrolled-0-facility_code") is not None
-    response = submit(
-        client,
-        household_page,
-        {
-            "/household/cohabiting_relatives/1/name": "山﨑　髙雄",
-            "/household/cohabiting_relatives/1/relationship": "grandparent",
-            "/household/cohabiting_relatives/1/can_provide_care": "true",
-            "/household/siblings_enrolled/0/name": "山﨑　陽葵",
-            "/household/siblings_enrolled/0/facility_code": "CC-01",
-            "action": "save",
-        },
-    )
+    response = submit(client, household_page, {**answers, "/household/siblings_enrolled/0/facility_code": "CC-01"})
     assert response.status_code == 303
     with db.transaction(family.tenant.id) as session:
         saved = session.get(Application, draft_id)
