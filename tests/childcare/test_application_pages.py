@@ -138,9 +138,13 @@ def test_the_portal_shows_a_cross_check_beside_the_field_and_saves_nothing(
     with db.transaction(family.tenant.id) as session:
         kept = session.get(Application, draft_id)
         assert kept is not None and "children" not in kept.data
-    # The same child as category 2: saved, with the register's name though only the picker was answered.
-    response = submit(client, page, {**answers, "/children/0/desired_category": "2"})
-    assert response.status_code == 303, response.get_data(as_text=True)
+    # The same child as category 2, filled in from the register with the page's own button: back on the page,
+    # the name, reading and date of birth from the register in the inputs though only the picker was answered.
+    response = submit(client, page, {**answers, "/children/0/desired_category": "2", "action": "fill"})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/form/2")
+    html = client.get(page).get_data(as_text=True)
+    assert 'value="山﨑　𠮷太"' in html and 'value="ヤマサキ　キチタ"' in html
+    assert f'value="{family.children["𠮷太"].birth_date.isoformat()}"' in html
     with db.transaction(family.tenant.id) as session:
         saved = session.get(Application, draft_id)
         assert saved is not None and saved.data["children"][0]["name"] == "山﨑　𠮷太"

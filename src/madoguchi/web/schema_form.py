@@ -122,6 +122,11 @@ class Page:
     def leaves(self) -> list[Field]:
         return [leaf for f in self.fields for leaf in f.leaves()]
 
+    @property
+    def fills_from_register(self) -> bool:
+        """Whether a household-member picker on this page fills its block from the register (each child)."""
+        return any(leaf.schema.get("x-prefill") for leaf in self.leaves() if leaf.options)
+
     def owns(self, pointer: str) -> bool:
         return any(pointer == f.pointer or pointer.startswith(f.pointer + "/") for f in self.fields)
 

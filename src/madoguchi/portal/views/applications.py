@@ -152,6 +152,10 @@ def form_page(application_id: uuid.UUID, step: int) -> Any:
         return _render_form(application, page_list, page, schema_form.values_from_form(page, request.form), errors, 422)
     if application.forced_delivery:
         flash(_forced_delivery_message())
+    if action == "fill":
+        # The picked children's names, readings, dates of birth and sex, shown before going on.
+        target = url_for(".form_page", tenant=current_tenant.slug, application_id=application.id, step=step)
+        return redirect(target, 303)
     if action == "save":
         flash(_("Your answers are saved. You can continue any time from My applications."))
         return redirect(url_for(".my_applications", tenant=current_tenant.slug), 303)
