@@ -163,6 +163,22 @@ def test_form_object_open_to_unknown_fields_is_reported(catalog: Path) -> None:
     ]
 
 
+def test_a_picker_prefill_naming_an_unknown_field_or_registry_field_is_reported(catalog: Path) -> None:
+    form = catalog / "services/childcare-admission/form.json"
+
+    def break_prefill(f: dict[str, Any]) -> None:
+        picker = f["properties"]["children"]["items"]["properties"]["resident_code"]
+        picker["x-prefill"] = {"nickname": "person.full_name", "sex": "person.gender"}
+
+    edit_json(form, break_prefill)
+
+    where = "services/childcare-admission/form.json: properties.children.items.properties.resident_code.x-prefill"
+    assert problems_in(catalog) == [
+        f"{where}.nickname: no such field beside the picker",
+        f"{where}.sex: unknown registry field 'person.gender'",
+    ]
+
+
 def test_form_keyword_typo_is_reported(catalog: Path) -> None:
     form = catalog / "services/residency-certificate/form.json"
     edit_json(form, lambda f: f["properties"]["applicant"].update(requird=f["properties"]["applicant"].pop("required")))
