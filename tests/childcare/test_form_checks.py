@@ -4,11 +4,13 @@ about, and nothing is saved; another municipality's facilities are not facilitie
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from madoguchi import jp
 from madoguchi.applications import hooks
 from madoguchi.applications import operations as ops
 from madoguchi.applications.models import Application
@@ -219,3 +221,19 @@ def test_every_childcare_message_has_a_japanese_translation() -> None:
 
 def test_the_check_is_registered_for_the_childcare_decision() -> None:
     assert hooks._data_checks["childcare_decision"] is form_checks.childcare_form_errors
+
+
+def test_a_filed_application_is_not_refused_later_because_its_start_month_has_come(
+    db: Database, family: Family
+) -> None:
+    """Answering a clerk's request in May for an April start: the calendar check was for filing only."""
+    child = child_answers(family.children["陽葵"], "3", ["NS-01"])
+    draft = _create(db, family, application(family, [child]))
+    past = {**draft.data, "desired_start_month": f"{jp.today():%Y-%m}"}  # this month: already begun
+    with db.transaction(family.tenant.id) as session:
+        filed = session.get(Application, draft.id)
+        assert filed is not None
+        assert list(form_checks.childcare_form_errors(session, filed, past)) == ["/desired_start_month"]
+        filed.submitted_at = datetime.now(UTC)
+        assert form_checks.childcare_form_errors(session, filed, past) == {}
+        session.rollback()

@@ -3,7 +3,7 @@ beside the field it is about (decision 0039).
 
 The schema checks each answer alone; these check answers against each other and against the municipality's data:
 
-* the start month is after the current month, and each child is born before it;
+* the start month is after the current month (until the application is filed), and each child is born before it;
 * each child's age class (年齢区分: the age on 1 April of the start month's fiscal year, ``jp.childcare_age_class``)
   goes with the category asked: 1号/2号 from age 3, 3号 under 3; no child of school age;
 * each facility named (ranked, current, a sibling's) is one of this municipality's, and takes that age class:
@@ -109,7 +109,8 @@ def childcare_form_errors(session: Session, application: Application, data: dict
     """Messages keyed by JSON pointer; empty when the answers given agree (a draft's missing ones are not asked)."""
     errors: Errors = {}
     start = _month(data.get("desired_start_month"))
-    if start is not None and start <= jp.today():
+    # Asked before the application is filed: answering a clerk's request later must not fail on the calendar.
+    if start is not None and start <= jp.today() and application.submitted_at is None:
         _add(errors, "/desired_start_month", _("Choose a month after the current one: places start on the 1st."))
         start = None  # the classes of a month already begun are not worth checking against
     facilities = {f.facility_code: f for f in repository.facilities(session, application.tenant_id)}
