@@ -91,6 +91,7 @@ def family(db: Database, seeded: None) -> Family:
         make_facility(session, tenant, "SS-01", "ひよこ小規模保育園", kind="small_scale")
         # Places from age 3 only (a 保育所 whose building has no infant room).
         make_facility(session, tenant, "NS-02", "さくら保育園", capacity_by_age={"3": 10, "4": 10, "5": 10})
+        make_facility(session, tenant, "NS-03", "ながい保育園", accepts_short_hours=False)
         family = Family(
             tenant=tenant,
             other=other,

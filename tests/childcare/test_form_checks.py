@@ -117,12 +117,16 @@ def test_a_name_with_an_ideographic_variation_sequence_is_filled_in_exactly_and_
         ("𠮷太", "2", ["NO-SUCH"], "/children/0/desired_facilities", "NO-SUCH is not a facility of this"),
         ("𠮷太", "2", ["OT-01"], "/children/0/desired_facilities", "OT-01 is not a facility of this municipality"),
         ("髙志", "2", ["NS-01"], "/children/0/birth_date", "this child is of school age (the 7-year-old class)"),
+        ("陽葵", "3s", ["NS-01", "NS-03"], "/children/0/desired_facilities", "ながい保育園 does not take children for"),
     ],
 )
 def test_age_class_category_and_facility_cross_checks_refuse_beside_the_field(
     db: Database, family: Family, who: str, category: str, facilities: list[str], pointer: str, words: str
 ) -> None:
-    child = child_answers(family.children[who], category, facilities)
+    short = category.endswith("s")  # 保育短時間
+    child = child_answers(family.children[who], category.removesuffix("s"), facilities)
+    if short:
+        child["care_time"] = "short"
     errors = _refused(db, family, application(family, [child]))
     assert list(errors) == [pointer]
     assert words in errors[pointer][0]

@@ -8,7 +8,8 @@ The schema checks each answer alone; these check answers against each other and 
   goes with the category asked: 1号/2号 from age 3, 3号 under 3; no child of school age;
 * each facility named (ranked, current, a sibling's) is one of this municipality's, and takes that age class:
   a small-scale nursery (小規模保育) takes ages 0–2 only, a facility with no places ever for the class (its
-  ``capacity_by_age``) is refused, and 1号 (education) is only at a 認定こども園;
+  ``capacity_by_age``) is refused, 1号 (education) is only at a 認定こども園, and 保育短時間 only where the facility
+  offers it (``accepts_short_hours``);
 * 保育標準時間 needs every guardian's need to allow it: work or study of at least 120 hours a month (short hours
   below that, as is job seeking); employment counts only from the municipality's minimum hours;
 * no child is listed twice (the same register entry, or the same name and date of birth).
@@ -194,7 +195,7 @@ def _check_child(
         if facility is None:
             _add(errors, f"{pointer}/desired_facilities", _unknown_facility(code))
             continue
-        message = _refusal(facility, age_class, category)
+        message = _refusal(facility, age_class, category) or _hours_refusal(facility, child)
         if message:
             _add(errors, f"{pointer}/desired_facilities", message)
     current = child.get("current_facility")
@@ -235,6 +236,16 @@ def _refusal(facility: Facility, age_class: int | None, category: Any) -> str | 
             "%(facility)s has no places for %(class)s: choose another facility.",
             facility=name,
             **{"class": _class_text(age_class)},
+        )
+    return None
+
+
+def _hours_refusal(facility: Facility, child: Mapping[str, Any]) -> str | None:
+    """A facility that offers no 保育短時間 cannot take a child certified for it."""
+    if child.get("care_time") == "short" and not facility.accepts_short_hours:
+        return _(
+            "%(facility)s does not take children for short hours: choose another facility.",
+            facility=_facility_name(facility),
         )
     return None
 
