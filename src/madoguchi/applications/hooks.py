@@ -37,6 +37,13 @@ GuardHandler = Callable[[Session, "Application"], None]
 #: not a clerk later. ``data`` may be a draft's: check only what it answers.
 DataCheck = Callable[[Session, "Application", dict[str, Any]], dict[str, list[str]]]
 
+
+class Worded(str):
+    """A data check's message already worded for whoever answered, in their language (a childcare cross-check
+    naming the class and the facility): the portal and the console show it as it is, where a technical message of
+    ``applications.forms`` is reworded first."""
+
+
 #: ``(session, application, decision)`` -> the decision to record (normalised), or ``ValidationFailed`` naming
 #: each field that is wrong. ``decision`` is what the caller sent (None: nothing).
 DecisionCheck = Callable[[Session, "Application", dict[str, Any] | None], dict[str, Any]]

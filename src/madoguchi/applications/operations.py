@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from madoguchi import outbox
 from madoguchi.applications import due_dates, forms, hooks, relations, repository
-from madoguchi.applications.drafts import CHANNELS, REGISTRY_SOURCE, create_draft, update_draft
+from madoguchi.applications.drafts import CHANNELS, REGISTRY_SOURCE, create_draft, fill_picked, update_draft
 from madoguchi.applications.history import check_version, ensure_visible, flush, record, role_label, workflow_of
 from madoguchi.applications.models import Application, ApplicationEvent
 from madoguchi.applications.workflow import MORE_INFO_REQUESTED, Transition, Workflow
@@ -43,6 +43,7 @@ __all__ = [
     "assign",
     "available_transitions",
     "create_draft",
+    "fill_picked",
     "link_person_concerned",
     "review_evidence",
     "submit",

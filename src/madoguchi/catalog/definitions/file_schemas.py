@@ -169,6 +169,8 @@ SERVICE_FILE_SCHEMA = {
         },
         "sla_days": _range_schema(1, 365),
         "min_monthly_work_hours": _range_schema(0, 744),
+        # Childcare: how many facilities each child may rank. 30 is the most any municipality asks for (spec 1.2).
+        "max_preferences": _range_schema(1, 30),
         "auto_issue": {
             "type": "object",
             "additionalProperties": False,

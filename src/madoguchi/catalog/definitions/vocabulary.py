@@ -69,13 +69,14 @@ OVERRIDABLE_SETTINGS = (
     "fee",
     "sla_days",
     "min_monthly_work_hours",
+    "max_preferences",
     "auto_issue",
     "extra_steps",
     "extra_questions",
     "instructions",
 )
 #: Overridable settings declared in service.yaml as ``{default, min, max}`` integers.
-RANGE_SETTINGS = ("fee", "sla_days", "min_monthly_work_hours")
+RANGE_SETTINGS = ("fee", "sla_days", "min_monthly_work_hours", "max_preferences")
 
 FORM_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 #: The keywords of JSON Schema 2020-12. Anything else in a form must be a UI hint starting with ``x-``: the

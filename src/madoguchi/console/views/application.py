@@ -25,6 +25,7 @@ from madoguchi.console.views.common import (
     STOPPING_STATES,
     _calendar,
     _due_badge,
+    _facility_names,
     _load,
     _message,
     _names,
@@ -140,7 +141,7 @@ def _application_page(
             state=_state_title(workflow, application.state),
             due=_due_badge(application, workflow, _today(), _calendar(_today())),
             sections=schema_answers.answer_sections(
-                settings["form"], application.data or {}, application.prefill_sources or {}
+                settings["form"], application.data or {}, application.prefill_sources or {}, _facility_names()
             ),
             prefill=[
                 (
