@@ -219,6 +219,7 @@ def test_the_counter_files_childcare_with_the_picker_and_shows_the_answers_reada
         "/guardians/0/relationship": "father",
         "/guardians/0/need_reason": "employed",
         "/guardians/0/monthly_hours": "１６０",
+        "/household/single_parent": "true",  # one guardian: a single parent's household
         "/tax_lookup_consent": "true",
     }
     refused = post_form(clerk, form_url + "?lang=ja", answers, form_url=form_url)

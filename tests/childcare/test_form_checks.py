@@ -161,6 +161,18 @@ def test_work_below_the_municipalitys_minimum_hours_is_refused_beside_the_hours(
     assert "from 64 hours a month" in errors["/guardians/0/monthly_hours"][0]
 
 
+def test_one_guardian_in_a_household_that_is_not_a_single_parents_is_asked_for_the_other(
+    db: Database, family: Family
+) -> None:
+    child = child_answers(family.children["陽葵"], "3", ["NS-01"])
+    alone = {"guardians": [guardian()], "household": {"single_parent": False}}
+    errors = _refused(db, family, application(family, [child], **alone))
+    assert list(errors) == ["/household/single_parent"]
+    assert "add the other guardian" in errors["/household/single_parent"][0]
+    single = {"guardians": [guardian()], "household": {"single_parent": True}}
+    assert _create(db, family, application(family, [child], **single)).data["household"]["single_parent"] is True
+
+
 def test_the_start_month_must_be_after_the_current_one_and_the_child_born_before_it(
     db: Database, family: Family
 ) -> None:

@@ -122,6 +122,7 @@ def childcare_form_errors(session: Session, application: Application, data: dict
     _check_duplicates(errors, children)
     _check_guardians(errors, data, application.settings_snapshot)
     household = data.get("household")
+    _check_both_guardians(errors, data, household)
     siblings = _list(household.get("siblings_enrolled")) if isinstance(household, dict) else []
     for index, sibling in enumerate(siblings):
         code = sibling.get("facility_code") if isinstance(sibling, dict) else None
@@ -286,6 +287,18 @@ def _check_guardians(errors: Errors, data: Mapping[str, Any], settings: Mapping[
                 minimum=minimum,
             )
             _add(errors, f"/guardians/{index}/monthly_hours", message)
+
+
+def _check_both_guardians(errors: Errors, data: Mapping[str, Any], household: Any) -> None:
+    """One guardian listed in a household that is not a single parent's: the points would count the missing one
+    as needing no care, and the child could not be placed at all. Asked once the household page is answered."""
+    answered = isinstance(household, dict) and household.get("single_parent") is False
+    if answered and len(_list(data.get("guardians"))) == 1:
+        message = _(
+            "Only one guardian is listed: add the other guardian on the guardians page, or choose this if you bring"
+            " up the children alone."
+        )
+        _add(errors, "/household/single_parent", message)
 
 
 def _check_duplicates(errors: Errors, children: list[Any]) -> None:
