@@ -140,3 +140,27 @@ class RoundOutcome:
     residual_sibling_envy: tuple[str, ...] = ()
     algorithm_version: str = "da-siblings-1"
     extra: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One property of spec §1.5 (3–7) that an outcome breaks, found by ``allocation.verify``."""
+
+    #: capacity | eligibility | placement | sibling | individual_rationality | blocking | residual_envy | stats
+    kind: str
+    #: The entry id, sibling group id or class (``facility/age``) concerned.
+    subject: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What ``allocation.verify`` found: no violations means every checked property holds."""
+
+    violations: tuple[Violation, ...]
+    #: Sibling groups with justified envy, as the checker sees them (allowed, but listed: spec §1.3).
+    residual_sibling_envy: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations

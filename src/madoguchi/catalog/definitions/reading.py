@@ -30,15 +30,16 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-class _DuplicateJSONKeyError(ValueError):
-    pass
+class DuplicateJSONKeyError(ValueError):
+    """A JSON object names a key twice (``json`` would silently keep the last); ``args[0]`` is the key."""
 
 
-def _reject_duplicate_json_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def reject_duplicate_json_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` for ``json.loads`` that refuses duplicate keys."""
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise _DuplicateJSONKeyError(key)
+            raise DuplicateJSONKeyError(key)
         result[key] = value
     return result
 
@@ -80,10 +81,10 @@ def read_json(path: Path, file: str) -> tuple[Any, list[Problem]]:
     if text is None:
         return None, problems
     try:
-        data = json.loads(text, object_pairs_hook=_reject_duplicate_json_keys)
+        data = json.loads(text, object_pairs_hook=reject_duplicate_json_keys)
     except json.JSONDecodeError as exc:
         return None, [Problem(file, WHOLE_FILE, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")]
-    except _DuplicateJSONKeyError as exc:
+    except DuplicateJSONKeyError as exc:
         return None, [Problem(file, WHOLE_FILE, f"invalid JSON: duplicate key {exc.args[0]!r}")]
     if not isinstance(data, dict):
         return None, [Problem(file, WHOLE_FILE, "must be a JSON object at the top level")]
