@@ -130,9 +130,15 @@ def certification(household: Household) -> dict[str, Any]:
 
 
 def file_application(
-    session: Session, tenant: Tenant, household: Household, *, income_levy: int | None = None
+    session: Session,
+    tenant: Tenant,
+    household: Household,
+    *,
+    income_levy: int | None = None,
+    reference: str | None = None,
 ) -> Application:
-    """A resident's childcare application, certified by a clerk, as the database holds it."""
+    """A resident's childcare application, certified by a clerk, as the database holds it (``reference`` fixes
+    the otherwise random reference, which names the round's entries)."""
     home = make_household(session, tenant)
     parent = make_person(session, tenant, home, family_name="渡邊󠄂", given_name="葉子")
     if income_levy is not None:
@@ -141,6 +147,8 @@ def file_application(
     draft = operations.create_draft(session, tenant, Actor.of(account), "childcare-admission", {})
     draft.data = form_data(household)
     draft.state = household.state
+    if reference is not None:
+        draft.reference = reference
     draft.decision = {"certification": certification(household)}
     session.flush()
     return draft

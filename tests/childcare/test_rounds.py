@@ -72,9 +72,16 @@ def _round(db: Database, office: Office, **overrides) -> uuid.UUID:
         return created.id
 
 
-def _file(db: Database, office: Office, *households: Household, income_levy: int | None = None) -> list[uuid.UUID]:
+def _file(
+    db: Database, office: Office, *households: Household, income_levy: int | None = None, fixed: bool = False
+) -> list[uuid.UUID]:
     with db.transaction(office.tenant.id) as session:
-        return [file_application(session, office.tenant, h, income_levy=income_levy).id for h in households]
+        return [
+            file_application(
+                session, office.tenant, h, income_levy=income_levy, reference=f"CC-GOLD-{i:04d}" if fixed else None
+            ).id
+            for i, h in enumerate(households)
+        ]
 
 
 def _run(db: Database, office: Office, verb: str, round_id: uuid.UUID, actor: Actor | None = None, **options):
@@ -140,7 +147,7 @@ def test_residents_and_other_municipalities_cannot_run_a_round(db: Database, off
         rounds.freeze(session, office.tenant, admin, round_id)
 
 
-def _twins_and_others(db: Database, office: Office) -> dict[str, uuid.UUID]:
+def _twins_and_others(db: Database, office: Office, *, fixed: bool = False) -> dict[str, uuid.UUID]:
     """Six households wanting the 1-year-old classes (HK-01: 2 seats, HK-02: 1, HK-03: 1)."""
     one = born(2025, 10, 1)  # 1歳児 in fiscal 2027
     households = {
@@ -154,7 +161,7 @@ def _twins_and_others(db: Database, office: Office) -> dict[str, uuid.UUID]:
         "too_few_hours": Household(kids=[Kid("佐藤　凛", one, ["HK-03"])], hours=(40, 160)),
         "not_certified": Household(kids=[Kid("鈴木　翼", one, ["HK-01"])], state="in_review"),
     }
-    filed = _file(db, office, *households.values())
+    filed = _file(db, office, *households.values(), fixed=fixed)
     return dict(zip(households, filed, strict=True))
 
 
@@ -174,7 +181,7 @@ def test_a_round_runs_from_freeze_to_publication(db: Database, office: Office) -
 
     computed = _run(db, office, "compute", round_id)
     assert computed.status == "computed" and computed.result_sha256
-    assert computed.stats["entries"] == 5
+    assert computed.stats["entries"] == 5 and computed.stats["violations"] == []
 
     with pytest.raises(Forbidden):
         _run(db, office, "approve", round_id, office.clerk)  # a clerk does not approve
@@ -371,3 +378,16 @@ def test_a_later_round_takes_the_waitlisted_and_tells_them_again(db: Database, o
     assert application.state == "waitlisted"
     child = application.decision["allocation"]["children"][0]
     assert child["outcome"] == "waitlisted" and child["start_month"] == "2027-05"
+
+
+#: The hashes of the golden round below: the same on SQLite and PostgreSQL (each backend runs this test).
+GOLDEN_INPUT = "f3ea99b21883d273099005040156ee284febeca57bcde95c7f5730be4c7cec57"
+GOLDEN_RESULT = "1ec48a647bc54430c96ce7c680bae226128d8d1a3e318de931f780cc207410f0"
+
+
+def test_the_same_frozen_input_gives_the_same_result_on_every_database(db: Database, office: Office) -> None:
+    _twins_and_others(db, office, fixed=True)
+    round_id = _round(db, office)
+    frozen = _run(db, office, "freeze", round_id, seed="golden-round")
+    computed = _run(db, office, "compute", round_id)
+    assert (frozen.input_sha256, computed.result_sha256) == (GOLDEN_INPUT, GOLDEN_RESULT)

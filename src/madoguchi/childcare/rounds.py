@@ -433,8 +433,8 @@ def freeze(
     _require_worker(actor)
     round_ = get_round(session, tenant.id, round_id)
     _require_status(round_, DRAFT)
-    rule_set = rules.rules_for(session, tenant.id, round_.fiscal_year)
-    body: dict[str, Any] = rule_set.body
+    rule_set = pinned_rules(session, tenant.id, round_.fiscal_year)
+    body = rule_set.body
     intake_start = date.fromisoformat(f"{round_.intake_month}-01")
     candidates = _candidates(session, round_)
     levies = _income_levies(session, tenant.id, candidates, tax_fiscal_year(round_.intake_month))
@@ -540,12 +540,30 @@ def freeze(
         applications=len(candidates),
         entries=len(entry_rows),
         sibling_groups=len(group_rows),
-        rule_set_id=str(rule_set.id),
+        rule_set_id=str(rule_set.id) if rule_set.id else None,
         rule_set_sha256=rule_set.body_sha256,
         lottery_seed=seed,
         input_sha256=round_.input_sha256,
     )
     return round_
+
+
+@dataclass(frozen=True)
+class PinnedRules:
+    """The rule set a round is frozen under: its body, and what names it (id and version when the tenant
+    published one; always the body's hash)."""
+
+    id: uuid.UUID | None
+    version: int | None
+    body: dict[str, Any]
+    body_sha256: str
+
+
+def pinned_rules(session: Session, tenant_id: uuid.UUID, fiscal_year: int) -> PinnedRules:
+    """The rules in force for ``fiscal_year``: the standard default until the tenant's published rule sets
+    (``allocation_rule_sets``, the rules part's table) are read here."""
+    body = rules.default_rules()
+    return PinnedRules(id=None, version=None, body=body, body_sha256=rules.body_sha256(body))
 
 
 def _priority_json(priority: Priority) -> dict[str, Any]:
@@ -606,7 +624,12 @@ def compute(session: Session, tenant: Tenant, actor: Actor, round_id: uuid.UUID)
     given = round_input(session, round_)
     if allocation.input_sha256(given) != round_.input_sha256:
         raise Conflict("The frozen snapshot no longer matches its hash: it was changed after freezing.")
-    outcome = allocation.compute(given)
+    try:
+        outcome = allocation.compute(given)
+    except ValueError as refused:  # an inconsistent snapshot (a class twice, an unknown sibling): say which
+        raise Conflict(f"The engine refused the snapshot: {refused}", rule="engine_input") from refused
+    # The checker reads the outcome against the input without re-running it: what the review page shows.
+    report = allocation.verify(given, outcome)
     for model in (RoundResult, RoundClassStat):
         session.execute(delete(model).where(model.tenant_id == tenant.id, model.round_id == round_.id))
     _store_outcome(session, round_, outcome)
@@ -624,6 +647,7 @@ def compute(session: Session, tenant: Tenant, actor: Actor, round_id: uuid.UUID)
         "entries": len(given.entries) + len(ineligible),
         **{name: counts[name] for name in ("placed", "stays", "waitlisted", "ineligible")},
         "residual_sibling_envy": list(outcome.residual_sibling_envy),
+        "violations": [asdict(v) for v in report.violations],
         "extra": dict(outcome.extra),
     }
     session.flush()
@@ -637,6 +661,7 @@ def compute(session: Session, tenant: Tenant, actor: Actor, round_id: uuid.UUID)
         algorithm_version=round_.algorithm_version,
         counts=dict(counts),
         residual_sibling_envy=len(outcome.residual_sibling_envy),
+        violations=len(report.violations),
     )
     return round_
 
@@ -652,7 +677,7 @@ def _store_outcome(session: Session, round_: AllocationRound, outcome: RoundOutc
             "facility_code": p.facility,
             "age_class": p.age_class,
             "pref_rank": p.pref_rank,
-            "explanation": [asdict(item) for item in p.explanation],
+            "explanation": [allocation.explanation_dict(item) for item in p.explanation],
         }
         for p in outcome.placements
     ]
@@ -703,6 +728,8 @@ def approve(session: Session, tenant: Tenant, actor: Actor, round_id: uuid.UUID)
         raise Forbidden("Only a supervisor approves an allocation round.")
     round_ = get_round(session, tenant.id, round_id)
     _require_status(round_, COMPUTED)
+    if round_.stats.get("violations"):
+        raise Conflict("The result breaks a rule of the allocation (see the review): it cannot be approved.")
     if round_.computed_by == actor.label:
         raise SeparationOfDuties(
             "You computed this round, so another supervisor must approve it (four eyes).",
