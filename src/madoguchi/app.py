@@ -21,6 +21,7 @@ from madoguchi.api import attachments as attachments_api
 from madoguchi.api import catalog as catalog_api
 from madoguchi.api import catalog_upgrades as catalog_upgrades_api
 from madoguchi.api import certificates as certificates_api
+from madoguchi.api import childcare_rounds as childcare_rounds_api
 from madoguchi.api import closed_days as closed_days_api
 from madoguchi.api import emails as emails_api
 from madoguchi.api import identity as identity_api
@@ -60,6 +61,7 @@ API_BLUEPRINTS = (
     *admin_api.API_BLUEPRINTS,
     *catalog_upgrades_api.API_BLUEPRINTS,
     *closed_days_api.API_BLUEPRINTS,
+    *childcare_rounds_api.API_BLUEPRINTS,
 )
 
 #: Pages (and the OAuth protocol endpoints), more specific ones first: ``madoguchi.web`` registers the

@@ -154,7 +154,7 @@ def _require_status(round_: AllocationRound, *allowed: str) -> None:
         raise Conflict(
             f"The round is {round_.status}: this needs it {' or '.join(allowed)}.",
             rule="round_status",
-            status=round_.status,
+            round_status=round_.status,
         )
 
 
@@ -822,7 +822,69 @@ def publish(session: Session, tenant: Tenant, actor: Actor, round_id: uuid.UUID)
     return round_
 
 
+# --------------------------------------------------------------------------------------------- review
+
+
+def review_rows(session: Session, round_: AllocationRound) -> list[dict[str, Any]]:
+    """Every child of the round with its outcome (none before computing), by entry key."""
+    results = {r.entry_key: r for r in results_of(session, round_)}
+    rows = []
+    for entry in entries_of(session, round_):
+        result = results.get(entry.key)
+        rows.append(
+            {
+                "entry": entry.key,
+                "application_id": entry.application_id,
+                "child_index": entry.child_index,
+                "child_name": entry.child_name,
+                "age_class": entry.age_class,
+                "preferences": list(entry.preferences),
+                "current_facility": entry.current_facility,
+                "score": entry.priority.get("score") if entry.eligible else None,
+                "tier": entry.priority.get("tier") if entry.eligible else None,
+                "eligible": entry.eligible,
+                "sibling_group": entry.sibling_group_key,
+                "outcome": result.outcome if result is not None else None,
+                "facility_code": result.facility_code if result is not None else None,
+                "pref_rank": result.pref_rank if result is not None else None,
+                "explanation": list(result.explanation) if result is not None else [],
+            }
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class ClassReview:
+    """One class on the review page: its numbers and the children placed in it, highest priority first."""
+
+    numbers: dict[str, Any]
+    placed: list[dict[str, Any]]
+
+
+def review(session: Session, round_: AllocationRound) -> list[ClassReview]:
+    """The clerk's review: per class, the open numbers and who was placed there (by score, high first)."""
+    placed: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    for row in review_rows(session, round_):
+        if row["outcome"] in ("placed", "stays") and row["facility_code"]:
+            placed[(row["facility_code"], row["age_class"])].append(row)
+    return [
+        ClassReview(
+            numbers=numbers,
+            placed=sorted(
+                placed.get((numbers["facility_code"], numbers["age_class"]), []),
+                key=lambda r: (-(r["tier"] or 0), -(r["score"] or 0), r["entry"]),
+            ),
+        )
+        for numbers in open_numbers(session, round_)
+    ]
+
+
 # --------------------------------------------------------------------------------------------- open numbers
+
+
+def export_name(round_: AllocationRound) -> str:
+    """The file name of the round's open numbers (ASCII: the intake month and the kind)."""
+    return f"allocation-{round_.intake_month}-{round_.kind}"
 
 
 def open_numbers(session: Session, round_: AllocationRound) -> list[dict[str, Any]]:
