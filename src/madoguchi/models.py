@@ -6,6 +6,7 @@ from madoguchi.applications import models as applications_models
 from madoguchi.audit import models as audit_models
 from madoguchi.catalog import models as catalog_models
 from madoguchi.childcare import round_models as childcare_round_models
+from madoguchi.childcare import rule_set_models as childcare_rule_set_models
 from madoguchi.documents import models as documents_models
 from madoguchi.identity import models as identity_models
 from madoguchi.notify import models as notify_models
@@ -18,6 +19,7 @@ __all__ = [
     "audit_models",
     "catalog_models",
     "childcare_round_models",
+    "childcare_rule_set_models",
     "documents_models",
     "idempotency_models",
     "identity_models",

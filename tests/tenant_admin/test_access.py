@@ -21,6 +21,7 @@ PAGES = [
     "/registry",
     "/kpis",
     "/calendar",
+    "/allocation-rules",
 ]
 
 

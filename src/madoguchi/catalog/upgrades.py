@@ -96,7 +96,7 @@ def _path(*parts: str | int) -> str:
     return definitions.field_path(parts)
 
 
-def _compare(area: str, path: str, old: Any, new: Any) -> Iterator[Change]:
+def compare(area: str, path: str, old: Any, new: Any) -> Iterator[Change]:
     """One change for a value that differs (a missing value is ``None``)."""
     if old == new:
         return
@@ -108,13 +108,13 @@ def _compare(area: str, path: str, old: Any, new: Any) -> Iterator[Change]:
         yield Change(area, CHANGED, path, old, new)
 
 
-def _compare_mapping(area: str, path: tuple[str | int, ...], old: Any, new: Any) -> Iterator[Change]:
+def compare_mapping(area: str, path: tuple[str | int, ...], old: Any, new: Any) -> Iterator[Change]:
     """Mappings key by key (a mapping that appears or disappears as a whole is one change)."""
     if not isinstance(old, Mapping) or not isinstance(new, Mapping):
-        yield from _compare(area, _path(*path), old, new)
+        yield from compare(area, _path(*path), old, new)
         return
     for name in _union(old, new):
-        yield from _compare(area, _path(*path, name), old.get(name), new.get(name))
+        yield from compare(area, _path(*path, name), old.get(name), new.get(name))
 
 
 def _union(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -131,16 +131,16 @@ def _by_name(items: Any, name_key: str = "name") -> dict[str, Any]:
     return {item[name_key]: item for item in items or [] if isinstance(item, Mapping) and name_key in item}
 
 
-def _compare_named(
+def compare_named(
     area: str, path: tuple[str | int, ...], old: Any, new: Any, name_key: str = "name"
 ) -> Iterator[Change]:
     """Lists of named things (states, transitions, documents): added and removed whole, changed key by key."""
     old_items, new_items = _by_name(old, name_key), _by_name(new, name_key)
     for name in _union_in_order(old_items, new_items):
         if name in old_items and name in new_items:
-            yield from _compare_mapping(area, (*path, name), old_items[name], new_items[name])
+            yield from compare_mapping(area, (*path, name), old_items[name], new_items[name])
         else:
-            yield from _compare(area, _path(*path, name), old_items.get(name), new_items.get(name))
+            yield from compare(area, _path(*path, name), old_items.get(name), new_items.get(name))
 
 
 def form_fields(form: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -171,27 +171,27 @@ def _compare_forms(old: Mapping[str, Any], new: Mapping[str, Any]) -> Iterator[C
     for pointer in _union(old_fields, new_fields):
         where: tuple[str, ...] = ("form", pointer) if pointer else ("form",)
         if pointer in old_fields and pointer in new_fields:
-            yield from _compare_mapping("fields", where, old_fields[pointer], new_fields[pointer])
+            yield from compare_mapping("fields", where, old_fields[pointer], new_fields[pointer])
         else:
-            yield from _compare("fields", _path(*where), old_fields.get(pointer), new_fields.get(pointer))
+            yield from compare("fields", _path(*where), old_fields.get(pointer), new_fields.get(pointer))
 
 
 def _compare_workflows(old: Mapping[str, Any], new: Mapping[str, Any]) -> Iterator[Change]:
-    yield from _compare("workflow", "workflow.initial", old.get("initial"), new.get("initial"))
+    yield from compare("workflow", "workflow.initial", old.get("initial"), new.get("initial"))
     for part in ("states", "transitions"):
-        yield from _compare_named("workflow", ("workflow", part), old.get(part), new.get(part))
+        yield from compare_named("workflow", ("workflow", part), old.get(part), new.get(part))
     old_steps, new_steps = old.get("optional_steps") or {}, new.get("optional_steps") or {}
     for name in _union(old_steps, new_steps):
         where = ("workflow", "optional_steps", name)
         if name not in old_steps or name not in new_steps:
-            yield from _compare("workflow", _path(*where), old_steps.get(name), new_steps.get(name))
+            yield from compare("workflow", _path(*where), old_steps.get(name), new_steps.get(name))
             continue
         old_step, new_step = old_steps[name], new_steps[name]
         for key in _union(old_step, new_step):
             if key in ("states", "transitions"):
-                yield from _compare_named("workflow", (*where, key), old_step.get(key), new_step.get(key))
+                yield from compare_named("workflow", (*where, key), old_step.get(key), new_step.get(key))
             else:
-                yield from _compare("workflow", _path(*where, key), old_step.get(key), new_step.get(key))
+                yield from compare("workflow", _path(*where, key), old_step.get(key), new_step.get(key))
 
 
 def _compare_lists_as_sets(area: str, path: str, old: Any, new: Any) -> Iterator[Change]:
@@ -214,19 +214,19 @@ def diff_definitions(
         *_compare_workflows(old.get("workflow") or {}, new.get("workflow") or {}),
     ]
     for name in _RANGE_SETTINGS:
-        changes += _compare_mapping("fees", (name,), old.get(name), new.get(name))
-    changes += _compare_named(
+        changes += compare_mapping("fees", (name,), old.get(name), new.get(name))
+    changes += compare_named(
         "documents", ("required_documents",), old.get("required_documents"), new.get("required_documents"), "key"
     )
-    changes += _compare_mapping("prefill", ("prefill",), old.get("prefill") or {}, new.get("prefill") or {})
-    changes += _compare_mapping("output", ("output_document",), old.get("output_document"), new.get("output_document"))
+    changes += compare_mapping("prefill", ("prefill",), old.get("prefill") or {}, new.get("prefill") or {})
+    changes += compare_mapping("output", ("output_document",), old.get("output_document"), new.get("output_document"))
     changes += _compare_lists_as_sets(
         "overrides", "tenant_may_override", old.get("tenant_may_override"), new.get("tenant_may_override")
     )
     skip = {*_NOT_SETTINGS, *_RANGE_SETTINGS, "tenant_may_override"}
     for name in _union(old, new):
         if name not in skip:
-            changes += _compare_mapping("procedure", (name,), old.get(name), new.get(name))
+            changes += compare_mapping("procedure", (name,), old.get(name), new.get(name))
     return sorted(changes, key=lambda change: AREAS.index(change.area))
 
 

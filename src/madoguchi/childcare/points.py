@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from madoguchi import jp
 from madoguchi.childcare import rules as rulebook
 from madoguchi.childcare.engine_types import Priority
-from madoguchi.jp import age_on
 
 #: 同居の祖父母等: a relative who can provide care counts against the household below this age.
 GRANDPARENT_AGE_LIMIT = 65
@@ -202,9 +202,15 @@ def facts_from_form(
 
 
 def _int_or_none(value: Any) -> int | None:
+    """Monthly hours as the form stores them (an integer), or typed at a counter as text: ``１６０`` is 160."""
     if isinstance(value, bool) or value is None or value == "":
         return None
-    return int(value)
+    if isinstance(value, int):
+        return value
+    text = jp.normalize_input(str(value)).strip()
+    if not text.isdigit():
+        raise ValueError(f"monthly hours must be a whole number, not {value!r}")
+    return int(text)
 
 
 def _grandparent_can_care(household: dict[str, Any], start_month: str | None) -> bool:
@@ -218,7 +224,7 @@ def _grandparent_can_care(household: dict[str, Any], start_month: str | None) ->
         if not relative.get("can_provide_care") or not birth:
             continue
         born = date.fromisoformat(birth)
-        if born <= first and age_on(born, first) < GRANDPARENT_AGE_LIMIT:
+        if born <= first and jp.age_on(born, first) < GRANDPARENT_AGE_LIMIT:
             return True
     return False
 
@@ -256,7 +262,9 @@ def score(rules: dict[str, Any], facts: HouseholdFacts) -> Points:
                 guardian.monthly_hours,
             )
         )  # fmt: skip
-    if len(facts.guardians) < 2:
+    if not facts.guardians:
+        ineligible = ineligible or GUARDIAN_MISSING
+    elif len(facts.guardians) < 2:
         if facts.single_parent:
             absent = _matching_row(rules, rulebook.ABSENT_REASON, None, None)
             if absent is not None:

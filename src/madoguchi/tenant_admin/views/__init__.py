@@ -7,12 +7,32 @@ tenant admin, what a vendor app may be granted, what a registry row must contain
 form with status 422, the message beside each field and in the summary, and nothing stored.
 
 One module per screen: ``overview`` (and KPIs), ``staff``, ``procedures``, ``calendar`` (closed days),
-``upgrades``, ``apps``, ``registry``.
+``allocation_rules`` (childcare 利用調整基準), ``upgrades``, ``apps``, ``registry``.
 """
 
-from madoguchi.tenant_admin.views import apps, calendar, overview, procedures, registry, staff, upgrades
+from madoguchi.tenant_admin.views import (
+    allocation_rules,
+    apps,
+    calendar,
+    overview,
+    procedures,
+    registry,
+    staff,
+    upgrades,
+)
 from madoguchi.tenant_admin.views.common import bp
 
-__all__ = ["WEB_BLUEPRINTS", "apps", "bp", "calendar", "overview", "procedures", "registry", "staff", "upgrades"]
+__all__ = [
+    "WEB_BLUEPRINTS",
+    "allocation_rules",
+    "apps",
+    "bp",
+    "calendar",
+    "overview",
+    "procedures",
+    "registry",
+    "staff",
+    "upgrades",
+]
 
 WEB_BLUEPRINTS = [bp]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import abort, flash, request
@@ -53,8 +54,11 @@ CONFIRM_FIELD = "confirm"
 CONFIRM_MESSAGES = {CONFIRM_FIELD: (lazy_gettext("Confirm that you have reviewed the changes."),) * 2}
 
 
-def _change_groups(changes: list[upgrades.Change]) -> list[tuple[str, list[dict[str, str]]]]:
-    """The changes by area, each as the page shows it: what, where, before and after (as ``catalog diff`` does)."""
+def _change_groups(
+    changes: list[upgrades.Change], area_labels: Mapping[str, Any] = CHANGE_AREA_LABELS
+) -> list[tuple[str, list[dict[str, str]]]]:
+    """The changes by area, each as the page shows it: what, where, before and after (as ``catalog diff`` does).
+    The allocation rules' page lists its own areas (``area_labels``)."""
     groups: dict[str, list[dict[str, str]]] = {}
     for change in changes:
         groups.setdefault(change.area, []).append(
@@ -66,7 +70,7 @@ def _change_groups(changes: list[upgrades.Change]) -> list[tuple[str, list[dict[
                 "new": "" if change.new is None else upgrades.show_value(change.new),
             }
         )
-    return [(str(CHANGE_AREA_LABELS[area]), rows) for area, rows in groups.items()]
+    return [(str(area_labels[area]), rows) for area, rows in groups.items()]
 
 
 def _fixes(report: upgrades.UpgradeReport) -> tuple[dict[str, Any], list[str]]:
