@@ -5,6 +5,7 @@ Every test runs on SQLite and on PostgreSQL (as the app role, under row-level se
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from sqlalchemy.exc import ProgrammingError
 
 from madoguchi.applications.models import Application, ApplicationEvent
 from madoguchi.audit.models import AuditRecord
-from madoguchi.childcare import allocation, rounds
+from madoguchi.childcare import allocation, rounds, rule_sets
 from madoguchi.childcare.engine_types import ClassKey
 from madoguchi.childcare.round_models import RoundEntry
 from madoguchi.db import Database
@@ -391,3 +392,41 @@ def test_the_same_frozen_input_gives_the_same_result_on_every_database(db: Datab
     frozen = _run(db, office, "freeze", round_id, seed="golden-round")
     computed = _run(db, office, "compute", round_id)
     assert (frozen.input_sha256, computed.result_sha256) == (GOLDEN_INPUT, GOLDEN_RESULT)
+
+
+def _publish_rules(db: Database, office: Office, change) -> None:
+    with db.transaction(office.tenant.id) as session:
+        draft = rule_sets.create_draft(session, office.tenant.id, 2027, source="default", actor=office.supervisor)
+        body = copy.deepcopy(draft.body)
+        change(body)
+        rule_sets.save_draft(session, office.tenant.id, draft.id, body, actor=office.supervisor)
+        rule_sets.publish(session, office.tenant.id, draft.id, actor=office.supervisor)
+
+
+def test_a_rule_set_published_after_the_freeze_does_not_change_the_round(db: Database, office: Office) -> None:
+    _publish_rules(db, office, lambda body: None)
+    _twins_and_others(db, office)
+    round_id = _round(db, office)
+    frozen = _run(db, office, "freeze", round_id)
+    assert frozen.rule_set_version == 1 and frozen.rule_set_id is not None
+    first = _run(db, office, "compute", round_id)
+    with db.transaction(office.tenant.id) as session:
+        scores = {e.key: e.points["score"] for e in rounds.entries_of(session, first)}
+
+    def full_time_counts_double(body: dict) -> None:
+        body["base_points"][0]["points"] = 20  # EMP160
+
+    _publish_rules(db, office, full_time_counts_double)
+    again = _run(db, office, "compute", round_id)
+    assert (again.input_sha256, again.result_sha256) == (frozen.input_sha256, first.result_sha256)
+    assert again.rule_set_version == 1
+    with db.transaction(office.tenant.id) as session:
+        assert {e.key: e.points["score"] for e in rounds.entries_of(session, again)} == scores
+        assert rounds.pinned_rules(session, office.tenant.id, 2027).version == 2
+    # A round frozen now is scored under the new version.
+    later = _round(db, office, intake_month="2027-05", kind="second", label_ja="二次", label_en="second")
+    refrozen = _run(db, office, "freeze", later)
+    assert refrozen.rule_set_version == 2 and refrozen.rule_set_sha256 != frozen.rule_set_sha256
+    with db.transaction(office.tenant.id) as session:
+        rescored = {e.key: e.points["score"] for e in rounds.entries_of(session, refrozen)}
+    assert any(rescored[key] > score for key, score in scores.items() if key in rescored)

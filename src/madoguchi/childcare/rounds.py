@@ -39,7 +39,7 @@ from madoguchi import jp
 from madoguchi.applications import operations as applications
 from madoguchi.applications.models import Application
 from madoguchi.audit import operations as audit
-from madoguchi.childcare import allocation, points, rules
+from madoguchi.childcare import allocation, points, rule_sets, rules
 from madoguchi.childcare.engine_types import ClassKey, Entry, Priority, RoundInput, RoundOutcome
 from madoguchi.childcare.engine_types import SiblingGroup as EngineGroup
 from madoguchi.childcare.round_models import (
@@ -560,10 +560,16 @@ class PinnedRules:
 
 
 def pinned_rules(session: Session, tenant_id: uuid.UUID, fiscal_year: int) -> PinnedRules:
-    """The rules in force for ``fiscal_year``: the standard default until the tenant's published rule sets
-    (``allocation_rule_sets``, the rules part's table) are read here."""
-    body = rules.default_rules()
-    return PinnedRules(id=None, version=None, body=body, body_sha256=rules.body_sha256(body))
+    """The rules in force for ``fiscal_year``: the tenant's published version (named by id and version), else the
+    standard default (named by its hash alone)."""
+    published = rule_sets.published_for(session, tenant_id, fiscal_year)
+    body = rule_sets.rules_for(session, tenant_id, fiscal_year)
+    return PinnedRules(
+        id=published.id if published is not None else None,
+        version=published.version if published is not None else None,
+        body=body,
+        body_sha256=rules.body_sha256(body),
+    )
 
 
 def _priority_json(priority: Priority) -> dict[str, Any]:

@@ -6,7 +6,7 @@ round is recomputed, and kept once it is approved. Nothing is deleted by the app
 and results being recomputed. Decision 0040.
 
 Revision ID: 0031
-Revises: 0029
+Revises: 0030
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql
 from madoguchi.migrations import rls
 
 revision = "0031"
-down_revision = "0029"
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 
