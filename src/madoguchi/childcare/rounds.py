@@ -530,7 +530,9 @@ def freeze(
     round_.rule_set_sha256 = rule_set.body_sha256
     round_.tail_names = list(points.tail_names(body))
     round_.lottery_seed = seed
-    round_.input_sha256 = allocation.input_sha256(round_input(session, round_))
+    # Hashed from the rows just written; compute reads them back and must find the same hash (decision 0040).
+    classes = [(c.facility_code, c.age_class, c.seats) for c in classes_of(session, round_)]
+    round_.input_sha256 = allocation.input_sha256(_engine_input(round_, classes, entry_rows, group_rows))
     session.flush()
     _audit(
         session,
@@ -590,32 +592,70 @@ def _priority(stored: Mapping[str, Any]) -> Priority:
     )
 
 
-def round_input(session: Session, round_: AllocationRound) -> RoundInput:
-    """The engine's input, read back from the frozen rows in a canonical order (whatever order the database
-    returns them in): what ``input_sha256`` names."""
-    seats = tuple(sorted((ClassKey(c.facility_code, c.age_class), c.seats) for c in classes_of(session, round_)))
-    entries = tuple(
-        Entry(
-            id=e.key,
-            age_class=e.age_class,
-            preferences=tuple(e.preferences),
-            priority=_priority(e.priority),
-            current_facility=e.current_facility,
-            group=e.sibling_group_key,
-        )
-        for e in sorted(entries_of(session, round_), key=lambda e: e.key)
-        if e.eligible
-    )
-    groups = tuple(
-        EngineGroup(id=g.key, members=tuple(g.members), mode=g.mode, partial_priority=g.partial_priority)  # type: ignore[arg-type]
-        for g in sorted(groups_of(session, round_), key=lambda g: g.key)
-    )
+#: The columns of an entry the engine is given (read as plain rows: a round has tens of thousands of entries).
+_ENGINE_COLUMNS = (
+    RoundEntry.key,
+    RoundEntry.age_class,
+    RoundEntry.preferences,
+    RoundEntry.priority,
+    RoundEntry.current_facility,
+    RoundEntry.sibling_group_key,
+    RoundEntry.eligible,
+)
+
+
+def _engine_rows(session: Session, round_: AllocationRound) -> list[dict[str, Any]]:
+    stmt = select(*_ENGINE_COLUMNS).where(RoundEntry.tenant_id == round_.tenant_id, RoundEntry.round_id == round_.id)
+    return [dict(row._mapping) for row in session.execute(stmt)]
+
+
+def _engine_input(
+    round_: AllocationRound,
+    classes: Iterable[tuple[str, int, int]],
+    entries: Iterable[Mapping[str, Any]],
+    groups: Iterable[Mapping[str, Any]],
+) -> RoundInput:
+    """The engine's input in a canonical order (whatever order the rows come in): what ``input_sha256`` names."""
     return RoundInput(
-        seats=seats,
-        entries=entries,
-        groups=groups,
+        seats=tuple(sorted((ClassKey(code, age), seats) for code, age, seats in classes)),
+        entries=tuple(
+            Entry(
+                id=e["key"],
+                age_class=e["age_class"],
+                preferences=tuple(e["preferences"]),
+                priority=_priority(e["priority"]),
+                current_facility=e["current_facility"],
+                group=e["sibling_group_key"],
+            )
+            for e in sorted(entries, key=lambda e: e["key"])
+            if e["eligible"]
+        ),
+        groups=tuple(
+            EngineGroup(
+                id=g["key"],
+                members=tuple(g["members"]),
+                mode=g["mode"],
+                partial_priority=g["partial_priority"],
+            )
+            for g in sorted(groups, key=lambda g: g["key"])
+        ),
         tail_names=tuple(round_.tail_names or ()),
         reuse_transfer_seats=round_.reuse_transfer_seats,
+    )
+
+
+def round_input(
+    session: Session, round_: AllocationRound, entries: Sequence[Mapping[str, Any]] | None = None
+) -> RoundInput:
+    """The engine's input, read back from the frozen rows (``entries``: the entry rows, if read already)."""
+    return _engine_input(
+        round_,
+        ((c.facility_code, c.age_class, c.seats) for c in classes_of(session, round_)),
+        _engine_rows(session, round_) if entries is None else entries,
+        (
+            {"key": g.key, "members": g.members, "mode": g.mode, "partial_priority": g.partial_priority}
+            for g in groups_of(session, round_)
+        ),
     )
 
 
@@ -627,7 +667,8 @@ def compute(session: Session, tenant: Tenant, actor: Actor, round_id: uuid.UUID)
     _require_worker(actor)
     round_ = get_round(session, tenant.id, round_id)
     _require_status(round_, FROZEN, COMPUTED)
-    given = round_input(session, round_)
+    rows = _engine_rows(session, round_)
+    given = round_input(session, round_, rows)
     if allocation.input_sha256(given) != round_.input_sha256:
         raise Conflict("The frozen snapshot no longer matches its hash: it was changed after freezing.")
     try:
@@ -638,11 +679,11 @@ def compute(session: Session, tenant: Tenant, actor: Actor, round_id: uuid.UUID)
     report = allocation.verify(given, outcome)
     for model in (RoundResult, RoundClassStat):
         session.execute(delete(model).where(model.tenant_id == tenant.id, model.round_id == round_.id))
-    _store_outcome(session, round_, outcome)
+    ineligible = sorted(row["key"] for row in rows if not row["eligible"])
+    _store_outcome(session, round_, outcome, ineligible)
     counts: dict[str, int] = defaultdict(int)
     for placement in outcome.placements:
         counts[placement.outcome] += 1
-    ineligible = [e.key for e in entries_of(session, round_) if not e.eligible]
     counts["ineligible"] = len(ineligible)
     round_.status = COMPUTED
     round_.computed_at = utcnow()
@@ -672,7 +713,7 @@ def compute(session: Session, tenant: Tenant, actor: Actor, round_id: uuid.UUID)
     return round_
 
 
-def _store_outcome(session: Session, round_: AllocationRound, outcome: RoundOutcome) -> None:
+def _store_outcome(session: Session, round_: AllocationRound, outcome: RoundOutcome, ineligible: list[str]) -> None:
     rows = [
         {
             "id": uuid.uuid4(),
@@ -683,7 +724,9 @@ def _store_outcome(session: Session, round_: AllocationRound, outcome: RoundOutc
             "facility_code": p.facility,
             "age_class": p.age_class,
             "pref_rank": p.pref_rank,
-            "explanation": [allocation.explanation_dict(item) for item in p.explanation],
+            # The items' fields as they are (what ``allocation.explanation_dict`` gives), without ``asdict``'s
+            # deep copy: a round stores about a hundred thousand of them.
+            "explanation": [dict(vars(item)) for item in p.explanation],
         }
         for p in outcome.placements
     ]
@@ -692,15 +735,14 @@ def _store_outcome(session: Session, round_: AllocationRound, outcome: RoundOutc
             "id": uuid.uuid4(),
             "tenant_id": round_.tenant_id,
             "round_id": round_.id,
-            "entry_key": e.key,
+            "entry_key": key,
             "outcome": "ineligible",
             "facility_code": None,
             "age_class": None,
             "pref_rank": None,
             "explanation": [],
         }
-        for e in entries_of(session, round_)
-        if not e.eligible
+        for key in ineligible
     ]
     if rows:
         session.execute(insert(RoundResult), rows)
