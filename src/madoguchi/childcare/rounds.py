@@ -314,7 +314,7 @@ class _Child:
     current_facility: str | None
 
 
-def _certified_children(application: Application, fiscal_year: int, intake_start: date) -> list[_Child]:
+def _certified_children(application: _Filed, fiscal_year: int, intake_start: date) -> list[_Child]:
     """The children of ``application`` that go into the round: certified 2号/3号, valid on the intake month's
     first day, with a desired facility (the certification is the clerk's, the rest the parent's answers)."""
     certification = (application.decision or {}).get("certification") or {}
@@ -354,7 +354,7 @@ def _certified_children(application: Application, fiscal_year: int, intake_start
     return found
 
 
-def _fits(application: Application, round_: AllocationRound) -> bool:
+def _fits(application: _Filed, round_: AllocationRound) -> bool:
     wanted = str((application.data or {}).get("desired_start_month") or "")
     if round_.kind == "first":
         return wanted == round_.intake_month
@@ -362,15 +362,28 @@ def _fits(application: Application, round_: AllocationRound) -> bool:
     return bool(wanted) and wanted <= round_.intake_month
 
 
-def _candidates(session: Session, round_: AllocationRound) -> list[Application]:
+@dataclass(frozen=True)
+class _Filed:
+    """What a freeze reads of an application (plain rows: a first round reads tens of thousands)."""
+
+    id: uuid.UUID
+    reference: str
+    data: dict[str, Any]
+    decision: dict[str, Any]
+    applicant_person_id: uuid.UUID | None
+
+
+def _candidates(session: Session, round_: AllocationRound) -> list[_Filed]:
     states = ("certified",) if round_.kind == "first" else ("certified", "waitlisted")
-    stmt = select(Application).where(
+    stmt = select(
+        Application.id, Application.reference, Application.data, Application.decision, Application.applicant_person_id
+    ).where(
         Application.tenant_id == round_.tenant_id,
         Application.service_key == SERVICE_KEY,
         Application.state.in_(states),
     )
-    found = [a for a in session.execute(stmt).scalars() if _fits(a, round_)]
-    return sorted(found, key=lambda a: a.reference)
+    found = [_Filed(*row) for row in session.execute(stmt)]
+    return sorted((a for a in found if _fits(a, round_)), key=lambda a: a.reference)
 
 
 def tax_fiscal_year(intake_month: str) -> int:
@@ -381,7 +394,7 @@ def tax_fiscal_year(intake_month: str) -> int:
     return fiscal_year - 1 if 4 <= month <= 8 else fiscal_year
 
 
-def _income_levies(session: Session, tenant_id: uuid.UUID, applications_: Sequence[Application], year: int) -> dict:
+def _income_levies(session: Session, tenant_id: uuid.UUID, applications_: Sequence[_Filed], year: int) -> dict:
     """Application id -> the household's 市町村民税所得割 (summed over its members), for the applications whose
     household consented to the look-up and has an assessment; read in a few queries, whatever their number."""
     consenting = {
