@@ -18,6 +18,7 @@ from madoguchi.childcare.engine_types import (
     Placement,
     Priority,
     RoundInput,
+    RoundOutcome,
     SiblingGroup,
 )
 from tests.childcare.oracles import STAY, Unit, singleton_units, stable_matchings
@@ -354,8 +355,92 @@ def test_entry_order_does_not_change_the_result_or_the_hashes() -> None:
         (replace(ROUND_1, seats=seats(A1=-1)), "has -1 seats"),
         (replace(ROUND_2, groups=(SiblingGroup("g1", ("s1", "nobody"), "all_or_none"),)), "unknown entry 'nobody'"),
         (replace(ROUND_2, groups=()), "names sibling group 'g1'"),
+        (replace(ROUND_2, groups=(PAIR, SiblingGroup("g2", (), "partial_ok"))), "'g2' has no members"),
+        (replace(ROUND_2, groups=(PAIR, replace(PAIR, id="g2"))), "'s1' is in sibling groups 'g1' and 'g2'"),
     ],
 )
 def test_an_inconsistent_input_is_refused_with_a_clear_message(round_input: RoundInput, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         compute(round_input)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# verify finds what is wrong with an outcome
+
+
+def _with(outcome: RoundOutcome, *changed: Placement) -> RoundOutcome:
+    ids = {p.entry_id for p in changed}
+    return replace(outcome, placements=(*[p for p in outcome.placements if p.entry_id not in ids], *changed))
+
+
+def _kinds(round_input: RoundInput, outcome: RoundOutcome) -> set[tuple[str, str]]:
+    return {(v.kind, v.subject) for v in verify(round_input, outcome).violations}
+
+
+def test_verify_reports_capacity_eligibility_and_envy() -> None:
+    outcome = compute(ROUND_1)
+    # c06 squeezed into C (1 seat, held by c02): over capacity.
+    assert ("capacity", "C/1") in _kinds(ROUND_1, _with(outcome, placed("c06", "C", 1)))
+    # c08 placed at B, which it did not list.
+    assert ("eligibility", "c08") in _kinds(ROUND_1, _with(outcome, placed("c08", "B", 1)))
+    # c05 waitlisted: its seat at B is wasted and c05 envies nobody but the empty seat.
+    assert ("blocking", "c05") in _kinds(ROUND_1, _with(outcome, waitlisted("c05")))
+    # c02 and c06 swapped at C: c02 (20) now has justified envy of c06 (17).
+    swapped = _with(outcome, placed("c06", "C", 1), waitlisted("c02"))
+    assert ("blocking", "c02") in _kinds(ROUND_1, swapped)
+    # A result for nobody, and a child with no result.
+    ghost = replace(outcome, placements=(*outcome.placements[1:], placed("ghost", "A", 1)))
+    assert {("placement", "ghost"), ("placement", "c01")} <= _kinds(ROUND_1, ghost)
+
+
+def test_verify_reports_split_siblings_and_lost_transfers() -> None:
+    outcome = compute(ROUND_2)
+    split = _with(outcome, placed("s1", "A", 1), placed("c01", "B", 2))
+    assert ("sibling", "g1") in _kinds(ROUND_2, split)
+    outcome = compute(ROUND_3)
+    assert ("individual_rationality", "t") in _kinds(ROUND_3, _with(outcome, waitlisted("t")))
+    # t staying at C while n1 keeps the seat t would have freed: C2 is over capacity.
+    stays = Placement("t", "stays", "C", 2)
+    assert ("capacity", "C/2") in _kinds(ROUND_3, _with(outcome, stays, placed("n4", "C", 3, age=2)))
+
+
+def test_verify_checks_the_listed_residual_envy() -> None:
+    outcome = compute(ROUND_2)
+    assert ("residual_envy", "g1") in _kinds(ROUND_2, replace(outcome, residual_sibling_envy=("g1",)))
+
+
+def test_a_group_evicts_no_one_it_can_do_without() -> None:
+    """x (10; twins, A and B) and z (9; A) hold A1's two seats and B1's one. The twins g (5, but +10 at A and B, where
+    their sibling is enrolled) come last and ask for A and B with 15: at A the lowest is z, at B it is x; evicting x
+    frees A as well, so z keeps its seat. One eviction, nothing left for the stabilisation pass."""
+    bonus = (("A", 10), ("B", 10))
+    round_input = RoundInput(
+        seats=seats(A1=2, B1=1),
+        entries=(
+            child("z", 9, 3, "A"),
+            child("x1", 10, 1, "A", group="x"),
+            child("x2", 10, 2, "B", group="x"),
+            child("g1", 5, 4, "A", bonus=bonus, group="g"),
+            child("g2", 5, 5, "B", bonus=bonus, group="g"),
+        ),
+        groups=(SiblingGroup("x", ("x1", "x2"), "all_or_none"), SiblingGroup("g", ("g1", "g2"), "all_or_none")),
+        tail_names=LOTTERY,
+    )
+    outcome = compute(round_input)
+    by_id = {p.entry_id: (p.outcome, p.facility) for p in outcome.placements}
+    assert by_id == {
+        "z": ("placed", "A"),
+        "g1": ("placed", "A"),
+        "g2": ("placed", "B"),
+        "x1": ("waitlisted", None),
+        "x2": ("waitlisted", None),
+    }
+    assert (outcome.extra["evictions"], outcome.extra["stabilisation_passes"]) == (1, 0)
+    assert verify(round_input, outcome).ok
+    entries = {e.id: e for e in round_input.entries}
+    units = [
+        *singleton_units(round_input, {"x1", "x2", "g1", "g2"}),
+        Unit("x", (entries["x1"], entries["x2"]), (("A", "B"),), (None, None)),
+        Unit("g", (entries["g1"], entries["g2"]), (("A", "B"),), (None, None)),
+    ]
+    assert stable_matchings(round_input, units) == [as_options(round_input)]

@@ -32,6 +32,9 @@ class Transition:
     title: dict[str, str]
     #: Four eyes: the actor must not be whoever last took one of these transitions on the same application.
     actor_differs_from: tuple[str, ...] = ()
+    #: The document its ``issue_document`` action issues, when not the procedure's ``output_document`` (the 保留通知書
+    #: on ``waitlist``; decision 0042).
+    document: str | None = None
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> Transition:
@@ -44,6 +47,7 @@ class Transition:
             actions=tuple(spec.get("actions", ())),
             title=spec.get("title") or {"ja": spec["name"], "en": spec["name"]},
             actor_differs_from=tuple(spec.get("actor_differs_from", ())),
+            document=spec.get("document"),
         )
 
 

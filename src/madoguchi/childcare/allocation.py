@@ -15,14 +15,17 @@ depend on the order of the entries: everything is indexed by sorted ids first.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import heapq
 import itertools
 import json
 import math
 from bisect import bisect_right, insort
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from madoguchi.childcare.engine_types import (
@@ -122,6 +125,8 @@ def _validate(round_input: RoundInput) -> None:
         if group.id in group_ids:
             raise ValueError(f"sibling group {group.id!r} appears twice")
         group_ids.add(group.id)
+        if not group.members:
+            raise ValueError(f"sibling group {group.id!r} has no members")
         for member in group.members:
             if member not in by_id:
                 raise ValueError(f"sibling group {group.id!r} names unknown entry {member!r}")
@@ -148,9 +153,11 @@ class _Index:
     capacity: list[int]
     groups: list[SiblingGroup]
     reuse: bool
+    #: Per entry, the class of each preference.
+    listed: list[list[int]]
 
-    def class_index(self, facility: str, age_class: int) -> int:
-        """The class, created with no seats when only a transferring child's seat names it."""
+    def add_class(self, facility: str, age_class: int) -> int:
+        """The class, created with no seats when only a preference or a transferring child's seat names it."""
         found = self.class_of.get((facility, age_class))
         if found is None:
             found = self.class_of[(facility, age_class)] = len(self.classes)
@@ -169,7 +176,7 @@ class _Index:
             return None
         facility = _facility_of(entry, choice)
         assert facility is not None
-        return self.class_index(facility, entry.age_class), self.key(i, facility)
+        return self.class_of[(facility, entry.age_class)], self.key(i, facility)
 
 
 def _index(round_input: RoundInput) -> _Index:
@@ -186,13 +193,16 @@ def _index(round_input: RoundInput) -> _Index:
         capacity=[seats for _, seats in seat_rows],
         groups=sorted(round_input.groups, key=lambda group: group.id),
         reuse=round_input.reuse_transfer_seats,
+        listed=[],
     )
     for entry in entries:
         # Every listed class exists (with no seats if none are offered): stats and explanations name it.
-        for facility in entry.preferences:
-            index.class_index(facility, entry.age_class)
+        age, class_of = entry.age_class, index.class_of
+        index.listed.append(
+            [class_of[(f, age)] if (f, age) in class_of else index.add_class(f, age) for f in entry.preferences]
+        )
         if entry.current_facility is not None:
-            own = index.class_index(entry.current_facility, entry.age_class)
+            own = index.add_class(entry.current_facility, entry.age_class)
             if index.reuse:
                 # The transferring child's seat is in the class; its infinite key keeps it there unless it moves.
                 index.capacity[own] += 1
@@ -208,34 +218,17 @@ class _Unit:
     uid: str
     #: Entry indexes, the eldest first (one for a singleton).
     members: tuple[int, ...]
-    #: Each option's per-class demand, aggregated (a class once, with the seats it needs and the min key).
-    options: list[tuple[Demand, ...]]
+    #: Each option's per-class demand, aggregated (a class once, with the seats it needs and the min key); a
+    #: group's are worked out when the procedure first reaches them (None until then).
+    options: list[tuple[Demand, ...] | None]
     #: Each option's choice per member (an index into its preferences, STAY or UNPLACED).
     assignments: list[tuple[int, ...]]
     #: What the members get when no option holds.
     fallback: tuple[int, ...]
     group: str | None
     processing: Key
-
-
-def _order_key(
-    combo: tuple[int, ...], ranks: tuple[int, ...], facilities: Sequence[str | None], group: SiblingGroup
-) -> tuple[Any, ...]:
-    """The ranking of a group's combinations (spec §1.3; ChilmAI's patterns, restated)."""
-    seated = [f for f in facilities if f is not None]
-    together = len(seated) - len(set(seated))
-    big = 10**6
-    if group.mode == "same_facility_required":
-        return (sum(ranks), ranks[0], combo)
-    if group.mode == "all_or_none":
-        return (-together, math.prod(ranks), ranks, combo)
-    # partial_ok: most children seated, then who enters alone (elder or younger first), then as all_or_none.
-    pattern = tuple(0 if f is not None else 1 for f in facilities)
-    if group.partial_priority == "younger":
-        pattern = pattern[::-1]
-    placed_ranks = tuple(r if f is not None else big for r, f in zip(ranks, facilities, strict=True))
-    seated_product = math.prod(r for r, f in zip(ranks, facilities, strict=True) if f is not None)
-    return (-len(seated), pattern, -together, seated_product, placed_ranks, combo)
+    #: A group's members' seats per choice: choice -> (class, key), or None for no seat.
+    slots: tuple[dict[int, tuple[int, Key] | None], ...] = ()
 
 
 def combinations(entries: Sequence[Entry], group: SiblingGroup) -> list[tuple[int, ...]]:
@@ -244,98 +237,185 @@ def combinations(entries: Sequence[Entry], group: SiblingGroup) -> list[tuple[in
     ``entries`` are the group's members in its order. "Not placed" (UNPLACED) appears only under ``partial_ok``
     and never for a transferring child (it keeps its seat: STAY). The combination where every member is at its
     fallback (no new seat anywhere) is not an option: it is what the group gets when none holds.
+
+    Order (spec §1.3; ChilmAI's patterns, restated): ``same_facility_required`` by the sum of ranks, then the
+    eldest's rank; ``all_or_none`` by most members together (members − distinct facilities), then the smallest
+    product of ranks, then ranks eldest first; ``partial_ok`` by most members seated, then who is seated
+    (``partial_priority``: elder or younger first), then as ``all_or_none`` over the seated members.
     """
-    choice_lists = [_choices(entry) for entry in entries]
+    # Per member: (choice, rank, facility), rank 1 = first choice; a transfer's STAY ranks after its list.
+    rows = [[(c, n + 1, _facility_of(entry, c)) for n, c in enumerate(_choices(entry))] for entry in entries]
     fallback = tuple(_fallback(entry) for entry in entries)
+    keyed: list[tuple[tuple[Any, ...], tuple[int, ...]]] = []
     if group.mode == "same_facility_required":
-        combos: list[tuple[int, ...]] = []
-        first = entries[0]
-        candidates = [_facility_of(first, c) for c in choice_lists[0]]
-        for facility in candidates:
-            combo = []
-            for entry, choices in zip(entries, choice_lists, strict=True):
-                match = [c for c in choices if _facility_of(entry, c) == facility]
-                if not match:
+        for _, _, facility in rows[0]:
+            picked = []
+            for row in rows:
+                match = next((item for item in row if item[2] == facility), None)
+                if match is None:
                     break
-                combo.append(match[0])
+                picked.append(match)
             else:
-                if tuple(combo) != fallback:
-                    combos.append(tuple(combo))
+                combo = tuple(c for c, _, _ in picked)
+                if combo != fallback:
+                    keyed.append(((sum(r for _, r, _ in picked), picked[0][1]), combo))
     else:
-        if group.mode == "partial_ok":
-            choice_lists = [
-                [*choices, UNPLACED] if entry.current_facility is None else choices
-                for entry, choices in zip(entries, choice_lists, strict=True)
+        partial = group.mode == "partial_ok"
+        if partial:
+            for row, entry in zip(rows, entries, strict=True):
+                if entry.current_facility is None:
+                    # Rank 1 in the product: an unseated member neither helps nor hurts the others' ranks.
+                    row.append((UNPLACED, 1, None))
+        while math.prod(len(row) for row in rows) > MAX_COMBINATIONS:
+            longest = max(range(len(rows)), key=lambda m: (len(rows[m]), -m))
+            rows[longest].remove([item for item in rows[longest] if item[0] >= 0][-1])
+        younger_first = group.partial_priority == "younger"
+        size = len(rows)
+        prod = math.prod
+        if size in (2, 3) and not younger_first:
+            keyed = _pairs_and_triples(rows, fallback, partial)
+            keyed.sort()
+            return [combo for _, combo in keyed]
+        for product in itertools.product(*rows):
+            combo, ranks, facilities = zip(*product, strict=True)
+            if combo == fallback:
+                continue
+            if partial:
+                pattern = tuple(f is None for f in facilities)  # False (seated) sorts first
+                seated = size - sum(pattern)
+                together = seated - len(set(facilities)) + (1 if seated < size else 0)
+                keyed.append(
+                    ((-seated, pattern[::-1] if younger_first else pattern, -together, prod(ranks), ranks), combo)
+                )
+            else:
+                keyed.append(((len(set(facilities)) - size, prod(ranks), ranks), combo))
+    keyed.sort()
+    return [combo for _, combo in keyed]
+
+
+def _pairs_and_triples(
+    rows: list[list[tuple[int, int, str | None]]], fallback: tuple[int, ...], partial: bool
+) -> list[tuple[tuple[Any, ...], tuple[int, ...]]]:
+    """The general ordering of :func:`combinations`, written out for two and three members (most households):
+    the same keys, built without a tuple per member per combination (a household of three has 1,331)."""
+    if len(rows) == 2:
+        one, two = rows
+        if not partial:
+            return [
+                ((f1 != f2, r1 * r2, (r1, r2)), (c1, c2))
+                for c1, r1, f1 in one
+                for c2, r2, f2 in two
+                if (c1, c2) != fallback
             ]
-        while math.prod(len(choices) for choices in choice_lists) > MAX_COMBINATIONS:
-            longest = max(range(len(choice_lists)), key=lambda m: (len(choice_lists[m]), -m))
-            listed = [c for c in choice_lists[longest] if c >= 0]
-            choice_lists[longest].remove(listed[-1])
-        combos = [combo for combo in itertools.product(*choice_lists) if combo != fallback]
-
-    def order(combo: tuple[int, ...]) -> tuple[Any, ...]:
-        ranks = tuple(
-            (choices.index(c) + 1 if c != UNPLACED else 0)
-            for c, choices in zip(combo, [_choices(entry) for entry in entries], strict=True)
-        )
-        facilities = [_facility_of(entry, c) for entry, c in zip(entries, combo, strict=True)]
-        return _order_key(combo, ranks, facilities, group)
-
-    return sorted(combos, key=order)
+        return [
+            (
+                (
+                    -((f1 is not None) + (f2 is not None)),
+                    (f1 is None, f2 is None),
+                    -(f1 is not None and f1 == f2),
+                    r1 * r2,
+                    (r1, r2),
+                ),
+                (c1, c2),
+            )
+            for c1, r1, f1 in one
+            for c2, r2, f2 in two
+            if (c1, c2) != fallback
+        ]
+    one, two, three = rows
+    if not partial:
+        return [
+            ((len({f1, f2, f3}), r1 * r2 * r3, (r1, r2, r3)), (c1, c2, c3))
+            for c1, r1, f1 in one
+            for c2, r2, f2 in two
+            for c3, r3, f3 in three
+            if (c1, c2, c3) != fallback
+        ]
+    keyed = []
+    for c1, r1, f1 in one:
+        for c2, r2, f2 in two:
+            for c3, r3, f3 in three:
+                seated = (f1 is not None) + (f2 is not None) + (f3 is not None)
+                distinct = len({f1, f2, f3} - {None})
+                pattern = (f1 is None, f2 is None, f3 is None)
+                keyed.append(((-seated, pattern, distinct - seated, r1 * r2 * r3, (r1, r2, r3)), (c1, c2, c3)))
+    return [row for row in keyed if row[1] != fallback]
 
 
 def _units(index: _Index) -> list[_Unit]:
-    grouped: dict[int, SiblingGroup] = {}
+    grouped: set[int] = set()
     units: list[_Unit] = []
     for group in index.groups:
         if group.mode == "independent":
             continue
         members = tuple(index.position[member] for member in group.members)
-        for i in members:
-            grouped[i] = group
+        grouped.update(members)
         member_entries = [index.entries[i] for i in members]
         assignments = combinations(member_entries, group)
-        options = [_option_demand(index, members, combo) for combo in assignments]
+        fallback = tuple(_fallback(entry) for entry in member_entries)
+        if STAY in fallback and index.reuse:
+            # Nothing else fits: the transferring members keep their seats, which they must hold like any other.
+            assignments.append(fallback)
+        slots = tuple({c: index.demand(i, c) for c in {*_choices(index.entries[i]), UNPLACED}} for i in members)
         units.append(
             _Unit(
                 uid="g:" + group.id,
                 members=members,
-                options=options,
+                options=[None] * len(assignments),
                 assignments=assignments,
-                fallback=tuple(_fallback(entry) for entry in member_entries),
+                fallback=fallback,
                 group=group.id,
                 processing=min(_base_key(entry) for entry in member_entries),
+                slots=slots,
             )
         )
+    class_of, reuse = index.class_of, index.reuse
     for i, entry in enumerate(index.entries):
         if i in grouped:
             continue
+        age, prefs, current, bonus = entry.age_class, entry.preferences, entry.current_facility, index.bonus[i]
+        tier, score, tail = entry.priority.tier, entry.priority.score, entry.priority.tail
+        base = (tier, score, *tail)
         choices = _choices(entry)
+        options: list[tuple[Demand, ...] | None] = []
+        for c in choices:
+            if current is not None and c == STAY:
+                options.append(((class_of[(current, age)], 1, INF_KEY),) if reuse else ())
+            else:
+                facility = prefs[c]
+                # Most children have no facility bonus: one key tuple serves all their options.
+                key = (tier, score + bonus[facility], *tail) if facility in bonus else base
+                options.append(((class_of[(facility, age)], 1, key),))
         units.append(
             _Unit(
                 uid="e:" + entry.id,
                 members=(i,),
-                options=[_option_demand(index, (i,), (c,)) for c in choices],
+                options=options,
                 assignments=[(c,) for c in choices],
                 fallback=(_fallback(entry),),
                 group=None,
-                processing=_base_key(entry),
+                processing=base,
             )
         )
     units.sort(key=lambda unit: unit.uid)
     return units
 
 
-def _option_demand(index: _Index, members: tuple[int, ...], combo: tuple[int, ...]) -> tuple[Demand, ...]:
+def _option_demand(unit: _Unit, combo: tuple[int, ...]) -> tuple[Demand, ...]:
+    """A group's combination as seats per class: (class, seats needed, the lowest key of the members sent there)."""
     need: dict[int, int] = {}
     keys: dict[int, Key] = {}
-    for i, choice in zip(members, combo, strict=True):
-        taken = index.demand(i, choice)
+    for slot, choice in zip(unit.slots, combo, strict=True):
+        taken = slot[choice]
         if taken is None:
             continue
         c, key = taken
-        need[c] = need.get(c, 0) + 1
-        keys[c] = min(keys[c], key) if c in keys else key
+        if c in need:
+            need[c] += 1
+            keys[c] = min(keys[c], key)
+        else:
+            need[c] = 1
+            keys[c] = key
     return tuple((c, need[c], keys[c]) for c in sorted(need))
 
 
@@ -357,15 +437,27 @@ class _Matcher:
         self.order = [(tuple(-x for x in unit.processing), unit.uid, u) for u, unit in enumerate(units)]
         self.heap: list[tuple[Key, str, int]] = []
         self.evictions = 0
+        #: Classes that lost a seat holder without a stronger one taking the seat: only there can a singleton
+        #: rejected earlier have justified envy now (elsewhere a class's border only rises).
+        self.weakened: set[int] = set()
+        self._listing: list[list[tuple[int, int]]] | None = None
+
+    def option(self, u: int, p: int) -> tuple[Demand, ...]:
+        unit = self.units[u]
+        found = unit.options[p]
+        if found is None:
+            found = unit.options[p] = _option_demand(unit, unit.assignments[p])
+        return found
 
     def release(self, u: int) -> None:
         held = self.held[u]
         if held is None:
             return
-        for c, need, key in self.units[u].options[held]:
+        for c, need, key in self.option(u, held):
             holders = self.holders[c]
             for _ in range(need):
                 holders.remove((key, u))
+            self.weakened.add(c)
         self.held[u] = None
 
     def evict(self, u: int) -> None:
@@ -375,33 +467,44 @@ class _Matcher:
         heapq.heappush(self.heap, self.order[u])
 
     def run(self) -> None:
-        holders, capacity, heap = self.holders, self.capacity, self.heap
+        holders, capacity, heap, units, pointer = self.holders, self.capacity, self.heap, self.units, self.pointer
+        held, order = self.held, self.order
         while heap:
             u = heapq.heappop(heap)[2]
-            options = self.units[u].options
-            p = self.pointer[u]
-            while p < len(options):
+            options = units[u].options
+            p = pointer[u]
+            n = len(options)
+            while p < n:
                 option = options[p]
-                if len(option) == 1 and option[0][1] == 1:
-                    # A child asking for one seat: the hot path.
+                if option is not None and len(option) == 1 and option[0][1] == 1:
+                    # One seat in one class (a child alone, mostly): the hot path.
                     c, _, key = option[0]
                     seated = holders[c]
                     if len(seated) < capacity[c]:
                         insort(seated, (key, u))
                         break
                     if seated and seated[0][0] < key:
-                        self.evict(seated[0][1])
-                        insort(seated, (key, u))
-                        break
-                elif self._try(u, option):
+                        v = seated[0][1]
+                        if len(units[v].members) == 1:
+                            # A child gives its only seat to a stronger key: no class weakens.
+                            del seated[0]
+                            held[v] = None
+                            self.evictions += 1
+                            pointer[v] += 1
+                            heapq.heappush(heap, order[v])
+                            insort(seated, (key, u))
+                            break
+                        if self._try(u, option):
+                            break
+                elif self._try(u, self.option(u, p)):
                     break
                 p += 1
-            self.pointer[u] = p
-            if p < len(options):
-                self.held[u] = p
+            pointer[u] = p
+            if p < n:
+                held[u] = p
 
     def _try(self, u: int, option: tuple[Demand, ...]) -> bool:
-        """Take every class of a multi-seat option at once, evicting lower keys, or nothing."""
+        """Take every class of an option at once, evicting the lowest keys below the unit's, or nothing."""
         evicted: set[int] = set()
         for c, need, key in option:
             others = [h for h in self.holders[c] if h[1] not in evicted]
@@ -411,12 +514,26 @@ class _Matcher:
             if over > len(others) or others[over - 1][0] >= key:
                 return False
             evicted.update(h[1] for h in others[:over])
+        if len(evicted) > 1:
+            # A unit evicted in one class may free a seat in another, where the lowest was evicted first: keep
+            # every unit the option can do without, the strongest first.
+            for v in sorted(evicted, key=lambda v: max(k for k, w in self._seats_of(v)), reverse=True):
+                evicted.discard(v)
+                if not all(
+                    sum(1 for h in self.holders[c] if h[1] not in evicted) + need <= self.capacity[c]
+                    for c, need, _ in option
+                ):
+                    evicted.add(v)
         for v in sorted(evicted):
             self.evict(v)
         for c, need, key in option:
             for _ in range(need):
                 insort(self.holders[c], (key, u))
         return True
+
+    def _seats_of(self, u: int) -> list[tuple[Key, int]]:
+        held = self.held[u]
+        return [] if held is None else [(key, c) for c, _, key in self.option(u, held)]
 
     def result(self, u: int) -> int:
         """The rank (option index) a unit holds; len(options) when it holds none."""
@@ -425,28 +542,40 @@ class _Matcher:
 
     def blocks(self, option: tuple[Demand, ...], u: int) -> bool:
         """Spec §1.3: in every class, seats held by others with a higher key + what u needs fit the capacity."""
+        top = len(self.units)
         for c, need, key in option:
-            stronger = sum(1 for h in self.holders[c] if h[1] != u and h[0] > key)
+            seated = self.holders[c]
+            first = bisect_right(seated, (key, top))  # the first seat held with a key above u's
+            stronger = len(seated) - first - sum(1 for h in seated[first:] if h[1] == u)
             if stronger + need > self.capacity[c]:
                 return False
         return True
 
     def blocking_singletons(self) -> list[tuple[int, int]]:
-        found = []
+        """Singletons with a free seat or a lower key held in a class they ranked above their result."""
+        if self._listing is None:
+            # Per class, the singletons listing it: (unit, option index).
+            self._listing = [[] for _ in self.holders]
+            for u, unit in enumerate(self.units):
+                if unit.group is None:
+                    for p, option in enumerate(unit.options):
+                        if option:
+                            self._listing[option[0][0]].append((u, p))
         holders, capacity = self.holders, self.capacity
-        for u, unit in enumerate(self.units):
-            if unit.group is not None:
-                continue
-            for p in range(self.result(u)):
-                option = unit.options[p]
-                if not option:
+        best: dict[int, int] = {}
+        for c in self.weakened:
+            seated = holders[c]
+            free = len(seated) < capacity[c]
+            border = seated[0][0] if seated else None
+            for u, p in self._listing[c]:
+                if p >= self.result(u) or best.get(u, p + 1) <= p:
                     continue
-                c, _, key = option[0]
-                seated = holders[c]
-                if len(seated) < capacity[c] or (seated and seated[0][0] < key):
-                    found.append((u, p))
-                    break
-        return found
+                option = self.units[u].options[p]
+                assert option is not None
+                if free or (border is not None and border < option[0][2]):
+                    best[u] = p
+        self.weakened = set()
+        return sorted(best.items())
 
     def stabilise(self) -> int:
         """Move singletons with justified envy (or a wasted seat) back up; sibling units never move back up."""
@@ -465,9 +594,7 @@ class _Matcher:
     def residual_envy(self) -> list[str]:
         envious = []
         for u, unit in enumerate(self.units):
-            if unit.group is None:
-                continue
-            if any(self.blocks(unit.options[p], u) for p in range(self.result(u))):
+            if unit.group is not None and any(self.blocks(self.option(u, p), u) for p in range(self.result(u))):
                 envious.append(unit.group)
         return sorted(envious)
 
@@ -476,8 +603,26 @@ class _Matcher:
 # compute
 
 
+@contextlib.contextmanager
+def _without_gc() -> Iterator[None]:
+    """The cyclic collector off while a round builds a few hundred thousand small tuples that hold no cycles:
+    with it on, its generation scans take longer than the procedure itself."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def compute(round_input: RoundInput) -> RoundOutcome:
     """Allocate the round (spec §1.3) and explain it (§1.4). Raises ValueError on an inconsistent input."""
+    with _without_gc():
+        return _compute(round_input)
+
+
+def _compute(round_input: RoundInput) -> RoundOutcome:
     index = _index(round_input)
     units = _units(index)
     matcher = _Matcher(index, units)
@@ -513,6 +658,10 @@ def compute(round_input: RoundInput) -> RoundOutcome:
 
 def _first_difference(yours: Key, border: Key, tail_names: Sequence[str]) -> tuple[str, int | None, int | None]:
     """``decided_by`` for a key below the border: the first component that differs (tier, score, a tie-breaker)."""
+    if yours[0] != border[0]:
+        return "tier", yours[0], border[0]
+    if yours[1] != border[1]:
+        return "score_below", yours[1], border[1]
     for n, (a, b) in enumerate(zip(yours, border, strict=False)):
         if a != b:
             if n == 0:
@@ -536,63 +685,93 @@ def _explain(
         finite = [key for key, _ in h if key[0] != INF_MARK]
         lowest.append(finite[0] if finite else None)
     listed_by = [0] * len(index.classes)
-    # Per class: the children who listed it above their result, with their key there.
+    for c, count in Counter(itertools.chain.from_iterable(index.listed)).items():
+        listed_by[c] = count
+    # Every (child, class it ranked above its result), flat: rank, class, key, child; and per class the rows of
+    # the children who still want it, to number their waiting positions.
+    row_rank: list[int] = []
+    row_class: list[int] = []
+    row_key: list[Key] = []
     wanting: list[list[tuple[Key, int]]] = [[] for _ in index.classes]
-    above: list[list[tuple[int, int, Key]]] = []  # per entry: (rank, class, key)
+    first_row: list[int] = []
+    units = matcher.units
     for i, entry in enumerate(index.entries):
-        c_final = choice[i]
-        if c_final >= 0:
-            stop = c_final
-        elif c_final == STAY and entry.current_facility in entry.preferences:
-            stop = entry.preferences.index(entry.current_facility)
+        first_row.append(len(row_rank))
+        final, prefs = choice[i], entry.preferences
+        if final >= 0:
+            stop = final
+        elif final == STAY and entry.current_facility in prefs:
+            stop = prefs.index(entry.current_facility)
         else:
-            stop = len(entry.preferences)
-        rows = []
-        for r, facility in enumerate(entry.preferences):
-            c = index.class_index(facility, entry.age_class)
-            listed_by[c] += 1
-            if r < stop:
-                key = index.key(i, facility)
-                rows.append((r, c, key))
-                wanting[c].append((key, i))
-        above.append(rows)
-    position: dict[tuple[int, int], int] = {}
-    for c, queue in enumerate(wanting):
+            stop = len(prefs)
+        if not stop:
+            continue
+        unit = units[unit_of[i]]
+        if unit.group is None:
+            # A child alone: its options are its preferences in order, each with its key.
+            keys = [option[0][2] if option else INF_KEY for option in unit.options[:stop]]
+        else:
+            keys = [index.key(i, facility) for facility in prefs[:stop]]
+        for r, (c, key) in enumerate(zip(index.listed[i][:stop], keys, strict=True)):
+            wanting[c].append((key, len(row_rank)))
+            row_rank.append(r)
+            row_class.append(c)
+            row_key.append(key)
+    first_row.append(len(row_rank))
+    row_position = [0] * len(row_rank)
+    for queue in wanting:
         queue.sort(reverse=True)
-        for n, (_, i) in enumerate(queue, start=1):
-            position[(c, i)] = n
+        for n, (_, row) in enumerate(queue, start=1):
+            row_position[row] = n
 
     placements = []
+    # Per class, what every explanation item about it repeats.
+    low_score = [None if key is None else key[1] for key in lowest]
+    full_of_stays = [key is not None and key[0] == INF_MARK for key in border]
+    info = [
+        (
+            k.facility,
+            k.age_class,
+            capacity[c],
+            len(holders[c]),
+            low_score[c],
+            border[c],
+            not capacity[c] or full_of_stays[c],
+        )
+        for c, k in enumerate(index.classes)
+    ]
     for i, entry in enumerate(index.entries):
         items = []
-        grouped = matcher.units[unit_of[i]].group is not None
-        for r, c, key in above[i]:
-            cutoff = border[c]
-            low = lowest[c]
+        grouped = units[unit_of[i]].group is not None
+        for row in range(first_row[i], first_row[i + 1]):
+            c, key = row_class[row], row_key[row]
+            facility, age, seats, placed_count, low, cutoff, no_seats = info[c]
             yours: int | None = None
             theirs: int | None = None
-            if capacity[c] == 0 or (cutoff is not None and cutoff[0] == INF_MARK):
+            if no_seats:
                 decided = "no_seats"
             elif cutoff is None or key > cutoff:
                 # A free seat or a key above the border: only a sibling combination can leave a child out.
                 decided = "sibling_combination" if grouped else "no_seats"
+            elif key[0] != cutoff[0]:
+                decided = "tier"
+            elif key[1] != cutoff[1]:
+                decided = "score_below"
             else:
                 decided, yours, theirs = _first_difference(key, cutoff, tail_names)
-                if not decided.startswith("tiebreak:"):
-                    yours = theirs = None
             items.append(
                 ExplanationItem(
-                    facility=index.classes[c].facility,
-                    age_class=index.classes[c].age_class,
-                    rank=r + 1,
-                    seats=capacity[c],
-                    placed_count=len(holders[c]),
-                    your_score=key[1],
-                    lowest_placed_score=None if low is None else low[1],
-                    decided_by=decided,
-                    your_value=yours,
-                    border_value=theirs,
-                    waiting_position=position[(c, i)],
+                    facility,
+                    age,
+                    row_rank[row] + 1,
+                    seats,
+                    placed_count,
+                    key[1],
+                    low,
+                    decided,
+                    yours,
+                    theirs,
+                    row_position[row],
                 )
             )
         final = choice[i]
@@ -625,14 +804,13 @@ def _explain(
             below = next((key for key, _ in wanting[c] if key < cutoff), None)
             if below is not None and below[:2] == cutoff[:2]:
                 tiebreak = _first_difference(below, cutoff, tail_names)[0].removeprefix("tiebreak:")
-        low = lowest[c]
         stats.append(
             ClassStats(
                 key=klass,
                 seats=capacity[c],
                 listed_by=listed_by[c],
                 placed=len(holders[c]),
-                lowest_placed_score=None if low is None else low[1],
+                lowest_placed_score=low_score[c],
                 lowest_placed_tiebreak=tiebreak,
                 waiting_count=len(wanting[c]),
             )
@@ -646,6 +824,11 @@ def _explain(
 
 
 def verify(round_input: RoundInput, outcome: RoundOutcome) -> VerifyReport:
+    with _without_gc():
+        return _verify(round_input, outcome)
+
+
+def _verify(round_input: RoundInput, outcome: RoundOutcome) -> VerifyReport:
     """Check ``outcome`` against ``round_input`` from the outcome itself, without re-running the procedure.
 
     Capacity, eligibility (a listed facility in the child's own age class, or its current seat), sibling
@@ -686,7 +869,8 @@ def verify(round_input: RoundInput, outcome: RoundOutcome) -> VerifyReport:
             continue
         facility = _facility_of(entry, c)
         assert facility is not None
-        seated.setdefault((facility, entry.age_class), []).append((_key(entry, facility, _bonus(entry)), entry_id))
+        bonus = dict(entry.priority.facility_bonus)
+        seated.setdefault((facility, entry.age_class), []).append((_key(entry, facility, bonus), entry_id))
     for klass, rows in seated.items():
         if len(rows) > capacity.get(klass, 0):
             problems.append(
@@ -699,11 +883,13 @@ def verify(round_input: RoundInput, outcome: RoundOutcome) -> VerifyReport:
                 by_group[gid] = min(by_group.get(gid, key), key)
         rows[:] = sorted((by_group[group_of[e].id] if e in group_of else k, e) for k, e in rows)
 
-    def stronger(klass: tuple[str, int], key: Key, own: set[str]) -> int:
-        rows = seated.get(klass, [])
-        if not own:
-            return len(rows) - bisect_right(rows, (key, "\U0010ffff"))
-        return sum(1 for k, e in rows if k > key and e not in own)
+    def stronger(klass: tuple[str, int], key: Key, own: dict[tuple[str, int], list[Key]]) -> int:
+        """Seats of the class held with a key above ``key``, but for the ``own`` keys (the unit's own seats)."""
+        rows = seated.get(klass)
+        if not rows:
+            return 0
+        mine = own.get(klass)
+        return len(rows) - bisect_right(rows, (key, "\U0010ffff")) - (sum(k > key for k in mine) if mine else 0)
 
     # Singletons: no listed class above the result has a free seat or a seat held by a lower key.
     for entry_id, entry in sorted(entries.items()):
@@ -713,19 +899,20 @@ def verify(round_input: RoundInput, outcome: RoundOutcome) -> VerifyReport:
         current = choice[entry_id]
         if current not in options and current != UNPLACED:
             continue  # already reported as ineligible
-        bonus = _bonus(entry)
+        bonus = dict(entry.priority.facility_bonus)
+        no_one: dict[tuple[str, int], list[Key]] = {}
         for c in options[: options.index(current) if current != UNPLACED else len(options)]:
             facility = _facility_of(entry, c)
             assert facility is not None
             klass = (facility, entry.age_class)
             key = _key(entry, facility, bonus)
-            if stronger(klass, key, set()) + 1 <= capacity.get(klass, 0):
+            if stronger(klass, key, no_one) + 1 <= capacity.get(klass, 0):
                 problems.append(
                     Violation("blocking", entry_id, f"justified envy or a wasted seat at {facility}/{entry.age_class}")
                 )
                 break
 
-    envious = _check_groups(round_input, entries, choice, capacity, stronger, problems)
+    envious = _check_groups(round_input, entries, choice, capacity, seated, stronger, problems)
     listed = set(outcome.residual_sibling_envy)
     for gid in sorted(envious - listed):
         problems.append(Violation("residual_envy", gid, "envious sibling group missing from the outcome's list"))
@@ -737,10 +924,6 @@ def verify(round_input: RoundInput, outcome: RoundOutcome) -> VerifyReport:
         if row.placed != len(seated.get(klass, [])) or row.seats != capacity.get(klass, 0):
             problems.append(Violation("stats", f"{klass[0]}/{klass[1]}", "placed or seats differ from the placements"))
     return VerifyReport(violations=tuple(problems), residual_sibling_envy=tuple(sorted(envious)))
-
-
-def _bonus(entry: Entry) -> dict[str, int]:
-    return dict(entry.priority.facility_bonus)
 
 
 def _checked_choice(entry: Entry, placement: Placement, problems: list[Violation]) -> int:
@@ -779,6 +962,7 @@ def _check_groups(
     entries: dict[str, Entry],
     choice: dict[str, int],
     capacity: dict[tuple[str, int], int],
+    seated_rows: dict[tuple[str, int], list[tuple[Key, str]]],
     stronger: Any,
     problems: list[Violation],
 ) -> set[str]:
@@ -804,16 +988,34 @@ def _check_groups(
         else:
             problems.append(Violation("sibling", group.id, f"{got} is not one of the group's combinations"))
             continue
-        own = set(group.members)
-        for combo in combos[:rank]:
-            demand: dict[tuple[str, int], tuple[int, Key]] = {}
-            for entry, c in zip(members, combo, strict=True):
-                if c == UNPLACED or (c == STAY and not round_input.reuse_transfer_seats):
-                    continue
+        # The group's own seats, as the seat rows hold them (its lowest key in each class).
+        own: dict[tuple[str, int], list[Key]] = {}
+        for entry, c in zip(members, got, strict=True):
+            if c == UNPLACED or (c == STAY and not round_input.reuse_transfer_seats):
+                continue
+            facility = _facility_of(entry, c)
+            assert facility is not None
+            klass = (facility, entry.age_class)
+            if klass not in own:
+                own[klass] = [k for k, e in seated_rows.get(klass, []) if e in group.members]
+        # Per member, per choice: the class it takes a seat in and its key there (None: no seat).
+        seat: list[dict[int, tuple[tuple[str, int], Key] | None]] = []
+        for entry in members:
+            bonus = dict(entry.priority.facility_bonus)
+            row: dict[int, tuple[tuple[str, int], Key] | None] = {UNPLACED: None}
+            for c in _choices(entry):
                 facility = _facility_of(entry, c)
                 assert facility is not None
-                klass = (facility, entry.age_class)
-                key = _key(entry, facility, _bonus(entry))
+                seats_taken = c != STAY or round_input.reuse_transfer_seats
+                row[c] = ((facility, entry.age_class), _key(entry, facility, bonus)) if seats_taken else None
+            seat.append(row)
+        for combo in combos[:rank]:
+            demand: dict[tuple[str, int], tuple[int, Key]] = {}
+            for row, c in zip(seat, combo, strict=True):
+                taken = row[c]
+                if taken is None:
+                    continue
+                klass, key = taken
                 need, low = demand.get(klass, (0, key))
                 demand[klass] = (need + 1, min(low, key))
             if all(stronger(k, low, own) + need <= capacity.get(k, 0) for k, (need, low) in demand.items()):
@@ -883,8 +1085,7 @@ def result_document(outcome: RoundOutcome) -> dict[str, Any]:
                     "facility": p.facility,
                     "age_class": p.age_class,
                     "pref_rank": p.pref_rank,
-                    # The items' own fields (flat values): asdict's deep copy cost seconds on a 20,000-child round.
-                    "explanation": [dict(vars(item)) for item in p.explanation],
+                    "explanation": [_item(item) for item in p.explanation],
                 }
                 for p in sorted(outcome.placements, key=lambda p: p.entry_id)
             ],
@@ -906,6 +1107,23 @@ def result_document(outcome: RoundOutcome) -> dict[str, Any]:
     )
 
 
+def _item(item: ExplanationItem) -> dict[str, Any]:
+    # By hand: dataclasses.asdict deep-copies every field, seconds on a round of 20,000 children.
+    return {
+        "facility": item.facility,
+        "age_class": item.age_class,
+        "rank": item.rank,
+        "seats": item.seats,
+        "placed_count": item.placed_count,
+        "your_score": item.your_score,
+        "lowest_placed_score": item.lowest_placed_score,
+        "decided_by": item.decided_by,
+        "your_value": item.your_value,
+        "border_value": item.border_value,
+        "waiting_position": item.waiting_position,
+    }
+
+
 def input_sha256(round_input: RoundInput) -> str:
     return hashlib.sha256(_canonical(input_document(round_input))).hexdigest()
 
@@ -916,4 +1134,4 @@ def result_sha256(outcome: RoundOutcome) -> str:
 
 def explanation_dict(item: ExplanationItem) -> dict[str, Any]:
     """An explanation item as JSON-safe data (what ``decision["allocation"]`` stores, before facility names)."""
-    return asdict(item)
+    return _item(item)

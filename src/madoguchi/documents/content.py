@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from madoguchi import jp
 from madoguchi.applications.models import Application
+from madoguchi.childcare import notices as childcare_notices
 from madoguchi.crypto import DataKeyMissing, Sealer
 from madoguchi.errors import Conflict
 from madoguchi.registry import repository as registry_repository
@@ -344,28 +345,12 @@ def tax_certificate(session: Session, application: Application) -> dict[str, Any
     return content
 
 
-def childcare_decision(session: Session, application: Application) -> dict[str, Any]:
-    data = application.data
-    child_code = (data.get("child") or {}).get("resident_code")
-    child = None
-    if child_code:
-        child = session.execute(select(Person).where(Person.resident_code == child_code)).scalar_one_or_none()
-    return {
-        "child": _full_entry(child, {}, individual_number=False)
-        if child
-        else {"name": (data.get("child") or {}).get("name")},
-        "certification_category": data.get("certification_category"),
-        "care_time": data.get("care_time"),
-        "decision": application.state,
-        "desired_start_month": data.get("desired_start_month"),
-        "facility_code": (application.decision or {}).get("facility_code"),
-    }
-
-
 BUILDERS = {
     "residency_certificate": residency_certificate,
     "tax_certificate": tax_certificate,
-    "childcare_decision": childcare_decision,
+    # 利用決定通知書 and 保留通知書 (decision 0042): from the published allocation and the certification.
+    "childcare_decision": childcare_notices.decision_content,
+    "childcare_waitlist": childcare_notices.waitlist_content,
 }
 
 #: Certificates that may be issued with no clerk when the tenant enables auto-issue.

@@ -8,6 +8,8 @@ audit record and the ``document.issued`` outbox event, in the transition's trans
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from madoguchi import outbox
@@ -15,6 +17,7 @@ from madoguchi.applications import hooks
 from madoguchi.applications.models import Application
 from madoguchi.applications.workflow import Transition
 from madoguchi.audit import operations as audit
+from madoguchi.childcare import notices as childcare_notices
 from madoguchi.db import utcnow
 from madoguchi.documents import certificates, delivery
 from madoguchi.documents import content as document_content
@@ -32,13 +35,31 @@ hooks.on_data_check("tax_certificate")(document_content.tax_request_errors)
 def issue_on_transition(
     session: Session, tenant: Tenant, application: Application, actor: Actor, transition: Transition
 ) -> None:
-    issue_document(session, tenant, application, actor)
+    if transition.document is None:
+        issue_document(session, tenant, application, actor)
+        return
+    # A transition's own document (the 保留通知書 on allocate/waitlist) concerns some children only: with none of
+    # them, the transition goes on and nothing is issued (decision 0042).
+    try:
+        content = document_content.build(session, application, transition.document)
+    except childcare_notices.NothingToNotify:
+        return
+    issue_document(session, tenant, application, actor, kind=transition.document, content=content)
 
 
-def issue_document(session: Session, tenant: Tenant, application: Application, actor: Actor) -> IssuedDocument:
-    """The procedure's output document for ``application``: content from the register, signed PDF, audit, outbox."""
-    output = application.settings_snapshot.get("output_document") or {}
-    kind = output.get("kind")
+def issue_document(
+    session: Session,
+    tenant: Tenant,
+    application: Application,
+    actor: Actor,
+    *,
+    kind: str | None = None,
+    content: dict[str, Any] | None = None,
+) -> IssuedDocument:
+    """A document for ``application`` (the procedure's output document unless ``kind`` names another): content
+    from the register (or ``content``, built already), signed PDF, audit, outbox."""
+    if kind is None:
+        kind = (application.settings_snapshot.get("output_document") or {}).get("kind")
     if not kind:
         raise Conflict("This procedure issues no document.")
     issued_at = utcnow()
@@ -47,7 +68,7 @@ def issue_document(session: Session, tenant: Tenant, application: Application, a
         application_id=application.id,
         kind=kind,
         serial=document_content.new_serial(tenant, issued_at.date()),
-        content=document_content.build(session, application, kind),
+        content=content if content is not None else document_content.build(session, application, kind),
         issued_at=issued_at,
         issued_by=tenant.name_ja,
     )

@@ -53,13 +53,14 @@ FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts
 TITLES = {
     "residency_certificate": "住民票の写し",
     "childcare_decision": "保育所等利用決定通知書",
+    "childcare_waitlist": "保育所等利用保留通知書",
 }
 #: A copy of a record removed from the register (moved out, died): 住民票の除票の写し.
 REMOVED_RECORD_TITLE = "除票の写し"
 TAX_TITLES = {"taxation": "課税証明書", "income": "所得証明書", "non_taxable": "非課税証明書"}
 #: Kinds that notify a decision (処分) rather than certify: headed 文書番号 and carrying the 教示. A notice of
 #: refusal (不交付決定通知書 and the like) is added here with its title.
-NOTICES = frozenset({"childcare_decision"})
+NOTICES = frozenset({"childcare_decision", "childcare_waitlist"})
 _SEX = {"male": "男", "female": "女"}
 
 
@@ -344,6 +345,106 @@ def _tax_lines_without_items(content: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _childcare_lines(content: dict[str, Any]) -> list[tuple[str, str]]:
+    """利用決定通知書 (decision 0042): the guardian, then each placed child: facility by name, class, start month
+    in 和暦 and 西暦, 認定区分 and 保育必要量 with the certification's period, the 保育料 and how it was set, and the
+    allocation's explanation. Content issued before the allocation existed (one ``child``) prints as it did."""
+    if "children" not in content:
+        return _childcare_lines_of_one_child(content)
+    lines = _guardian_lines(content)
+    for number, child in enumerate(content["children"]):
+        if number:  # the first child stays with the guardian: a short first page would otherwise stand alone
+            lines.append(("", ""))
+        lines.extend(_child_lines(child))
+        lines.append(("利用施設", child.get("facility_name") or ""))
+        lines.append(("クラス", child.get("class_label") or ""))
+        lines.append(("利用開始年月", child.get("start_label") or ""))
+        lines.append(("認定区分", child.get("category") or ""))
+        lines.append(("保育必要量", child.get("care_time") or "（教育標準時間）"))
+        if child.get("valid_from") and child.get("valid_to"):
+            lines.append(("認定の有効期間", f"{_wareki(child['valid_from'])}から{_wareki(child['valid_to'])}まで"))
+        lines.append(("保育料（月額）", _fee_text(child)))
+        explanation = child.get("explanation") or {}
+        if explanation.get("result"):
+            lines.append(("利用調整の結果", explanation["result"]))
+        lines.extend(_explanation_lines(explanation))
+    return lines
+
+
+def _fee_text(child: dict[str, Any]) -> str:
+    fee = child.get("fee") or {}
+    basis = fee.get("basis")
+    if basis == "free_by_age":
+        return "0円（3歳児クラス以上：幼児教育・保育の無償化により無償）"
+    levy_year = fee.get("levy_fiscal_year")
+    year = jp.fiscal_year_label_ja(int(levy_year)) if levy_year else ""
+    if basis == "free_non_taxable":
+        return f"0円（{year}市町村民税非課税世帯：幼児教育・保育の無償化により無償）"
+    if basis == "bracket":
+        bracket = f"{fee['bracket']}、" if fee.get("bracket") else ""
+        levy = _yen(fee.get("income_levy"))
+        text = f"{_yen(fee.get('monthly'))}（{bracket}{year}市町村民税所得割額 {levy}により算定）"
+        start = str(child.get("start_month") or "")
+        if start[5:7] in ("04", "05", "06", "07", "08"):
+            # April–August months use the previous year's assessment; September's fee follows the new one.
+            text += f"。9月分以降は{jp.fiscal_year_label_ja(int(start[:4]))}の市町村民税所得割額により改めて算定します"
+        return text
+    if child.get("tax_lookup_consented") is False:
+        return "課税状況の確認に同意がないため、課税証明書の提出後に別途通知します"
+    return "課税状況を確認できないため、別途通知します"
+
+
+def _guardian_lines(content: dict[str, Any]) -> list[tuple[str, str]]:
+    guardian = content.get("guardian") or {}
+    postal = f"〒{guardian['postal_code']}　" if guardian.get("postal_code") else ""
+    lines = [("保護者氏名", guardian.get("name") or ""), ("保護者住所", f"{postal}{guardian.get('address') or ''}")]
+    if content.get("submitted_on"):
+        lines.append(("申込日", _wareki(content["submitted_on"])))
+    if content.get("reference"):
+        lines.append(("申込番号", content["reference"]))
+    return lines
+
+
+def _child_lines(child: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        ("児童氏名", child.get("name") or ""),
+        ("フリガナ", child.get("name_kana") or ""),
+        ("生年月日", child.get("birth_date_wareki") or _wareki(child.get("birth_date"))),
+    ]
+
+
+def _explanation_lines(explanation: dict[str, Any]) -> list[tuple[str, str]]:
+    """Why not a class ranked higher: one row per class, then the points' breakdown."""
+    lines = [("希望施設ごとの結果" if i == 0 else "", text) for i, text in enumerate(explanation.get("choices") or [])]
+    points = explanation.get("points") or []
+    if points:
+        lines.append(("指数の内訳", "、".join(points)))
+    return lines
+
+
+def _waitlist_lines(content: dict[str, Any]) -> list[tuple[str, str]]:
+    """保留通知書 (spec §1.4): guardian, 申込日, then each waitlisted child: desired month and facilities with their
+    ranks, the reason, the period, the explanation and that the application stays considered."""
+    lines = _guardian_lines(content)
+    for number, child in enumerate(content.get("children") or []):
+        if number:
+            lines.append(("", ""))
+        lines.extend(_child_lines(child))
+        lines.append(("入所希望月", child.get("desired_month_label") or ""))
+        lines.extend(
+            ("希望施設" if i == 0 else "", f"第{wish['rank']}希望　{wish['name']}")
+            for i, wish in enumerate(child.get("desired_facilities") or [])
+        )
+        lines.append(("保留の理由", child.get("reason") or ""))
+        period = child.get("period") or {}
+        lines.append(("保留期間", f"{_wareki(period.get('from'))}から{_wareki(period.get('to'))}まで"))
+        explanation = child.get("explanation") or {}
+        lines.extend(_explanation_lines(explanation))
+        if explanation.get("continuing"):
+            lines.append(("今後の取扱い", explanation["continuing"]))
+    return lines
+
+
+def _childcare_lines_of_one_child(content: dict[str, Any]) -> list[tuple[str, str]]:
     child = content.get("child") or {}
     return [
         ("児童氏名", child.get("name") or ""),
@@ -362,6 +463,7 @@ _BODIES = {
     "residency_certificate": (_residency_lines, "この写しは、住民票の原本と相違ないことを証明する。"),
     "tax_certificate": (_tax_lines, "上記のとおり証明する。"),
     "childcare_decision": (_childcare_lines, "上記のとおり決定したので通知する。"),
+    "childcare_waitlist": (_waitlist_lines, "上記のとおり保育所等の利用を保留としたので通知する。"),
 }
 
 

@@ -48,6 +48,8 @@ def _tenant_values(spec: dict[str, Any]) -> dict[str, Any]:
             "contact": spec.get("contact", {}),
             # Who signs certificates (市町村長名) and the seal image, read in by the tenant file's loader.
             "issuer": {k: v for k, v in (spec.get("issuer") or {}).items() if k in ("title", "name", "seal_png")},
+            # 保育料 per 所得割額 bracket, read by the childcare notices (decision 0042).
+            **({"childcare_fees": spec["childcare_fees"]} if spec.get("childcare_fees") else {}),
         },
     }
 

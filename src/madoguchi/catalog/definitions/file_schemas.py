@@ -69,6 +69,8 @@ _TRANSITION_SCHEMA = {
         "required_by_law": {"type": "boolean"},
         # Four eyes: whoever last took one of the named transitions on an application may not take this one.
         "actor_differs_from": {**_NAME_LIST, "items": _SNAKE},
+        # The document this transition's issue_document issues instead of output_document (decision 0042).
+        "document": _SNAKE,
     },
 }
 _OPTIONAL_STEP_SCHEMA = {
@@ -194,6 +196,8 @@ SERVICE_FILE_SCHEMA = {
         "tenant_may_override": {"type": "array", "uniqueItems": True, "items": {"enum": list(OVERRIDABLE_SETTINGS)}},
     },
 }
+#: A monthly fee in yen (保育料の月額): the national ceiling is far below this bound.
+_FEE = {"type": "integer", "minimum": 0, "maximum": 200_000, "x-message": "must be a whole number of yen, 0 to 200000"}
 TENANT_FILE_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
@@ -287,6 +291,35 @@ TENANT_FILE_SCHEMA = {
                     "type": "string",
                     "pattern": r"^[a-z0-9][a-z0-9/_-]*\.png$",
                     "x-message": "must be a .png file in the tenants folder, e.g. seals/shiomi-town.png",
+                },
+            },
+        },
+        # 保育料 (monthly childcare fee) of 0–2歳児クラス by the household's 市町村民税所得割額 (decision 0042).
+        "childcare_fees": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["brackets"],
+            "properties": {
+                "brackets": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 40,
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["standard", "short"],
+                        "properties": {
+                            "label": {"type": "string", "minLength": 1, "maxLength": 20},
+                            "below": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 100_000_000,
+                                "x-message": "must be a whole number of yen, e.g. 48600 (所得割額 below it)",
+                            },
+                            "standard": _FEE,
+                            "short": _FEE,
+                        },
+                    },
                 },
             },
         },

@@ -174,6 +174,8 @@ def _state_view(entry: Entry) -> dict[str, Any]:
     view = {"name": item["name"], "title": item["title"], "terminal": bool(item.get("terminal", False))}
     if "description" in item:
         view["description"] = item["description"]
+    if item.get("document"):
+        view["document"] = item["document"]  # issued by this transition's issue_document (decision 0042)
     return view
 
 
@@ -193,6 +195,8 @@ def _transition_view(entry: Entry) -> dict[str, Any]:
     }
     if "description" in item:
         view["description"] = item["description"]
+    if item.get("document"):
+        view["document"] = item["document"]  # issued by this transition's issue_document (decision 0042)
     return view
 
 

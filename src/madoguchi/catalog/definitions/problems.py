@@ -22,9 +22,12 @@ class Problem:
     file: str
     field: str
     message: str
+    #: The line of ``field`` in the file (1-based), where the check gives it: ``file:line: field: message``.
+    line: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.field}: {self.message}"
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}"
 
 
 class CatalogError(Exception):

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from madoguchi.catalog.definitions.problems import WHOLE_FILE, Problem
+from madoguchi.catalog.definitions.problems import WHOLE_FILE, Problem, field_path
 
 # --- Reading files ----------------------------------------------------------------------------------------------------
 
@@ -73,6 +73,32 @@ def read_yaml(path: Path, file: str) -> tuple[Any, list[Problem]]:
     if not isinstance(data, dict):
         return None, [Problem(file, WHOLE_FILE, "must be a mapping of key: value at the top level")]
     return data, []
+
+
+def yaml_lines(path: Path) -> dict[str, int]:
+    """Each field of a YAML file that parses, by its path as problems name it (``childcare_fees.brackets[2].below``),
+    with the 1-based line it is written on; empty when the file cannot be read or parsed."""
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    lines: dict[str, int] = {}
+
+    def walk(node: yaml.Node, parts: tuple[str | int, ...]) -> None:
+        if parts:
+            lines.setdefault(field_path(parts), node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    lines.setdefault(field_path((*parts, key.value)), key.start_mark.line + 1)
+                    walk(value, (*parts, key.value))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, (*parts, index))
+
+    if root is not None:
+        walk(root, ())
+    return lines
 
 
 def read_json(path: Path, file: str) -> tuple[Any, list[Problem]]:

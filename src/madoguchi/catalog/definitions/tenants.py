@@ -13,7 +13,7 @@ from madoguchi import workdays
 from madoguchi.catalog.definitions.file_schemas import TENANT_FILE_SCHEMA, structure_problems
 from madoguchi.catalog.definitions.overrides import check_overrides_at
 from madoguchi.catalog.definitions.problems import WHOLE_FILE, CatalogError, Problem, display, field_path, unique
-from madoguchi.catalog.definitions.reading import read_yaml
+from madoguchi.catalog.definitions.reading import read_yaml, yaml_lines
 from madoguchi.catalog.definitions.services import Published, pinnable_versions, version_order
 from madoguchi.catalog.definitions.vocabulary import MIN_BRAND_CONTRAST
 from madoguchi.jp import PREFECTURES, is_valid_local_government_code, local_government_code_check_digit
@@ -94,6 +94,9 @@ def inspect_tenant(
         problems += _check_closed_days(tenant["closed_days"], file)
     if "issuer" in ok and tenant["issuer"].get("seal"):
         problems += _load_seal(tenant["issuer"], path.parent, file)
+    if "childcare_fees" in ok:
+        problems += _check_childcare_fees(tenant["childcare_fees"]["brackets"], file)
+    problems = _with_lines(problems, path)
 
     if "services" in ok:
         tenant["services"] = {
@@ -103,6 +106,53 @@ def inspect_tenant(
         if services is not None:
             problems += _check_tenant_services(tenant["services"], services, file, published)
     return tenant, unique(problems)
+
+
+#: Fields whose problems name their line (``file:line: field: message``): the fee table is long and its rows look
+#: alike, so "brackets[7]" alone is hard to find. Other fields keep the format their tests and docs pin.
+_LINE_NUMBERED = ("childcare_fees",)
+
+
+def _with_lines(problems: list[Problem], path: Path) -> list[Problem]:
+    if not any(problem.field.startswith(_LINE_NUMBERED) for problem in problems):
+        return problems
+    lines = yaml_lines(path)
+    located = []
+    for problem in problems:
+        if problem.field.startswith(_LINE_NUMBERED):
+            # A missing key has no line of its own: the nearest enclosing field that is written has one.
+            field = problem.field
+            while field and field not in lines:
+                parent = re.sub(r"(\.[^.\[]*|\[[^\]]*\])$", "", field)
+                field = parent if parent != field else ""
+            problem = Problem(problem.file, problem.field, problem.message, lines.get(field))
+        located.append(problem)
+    return located
+
+
+def _check_childcare_fees(brackets: list[dict[str, Any]], file: str) -> list[Problem]:
+    """保育料 brackets by the household's 所得割額: bounds ascending, only the last open (every income has a
+    fee), and the 短時間 fee never above the 標準時間 one (it is the shorter care)."""
+    problems: list[Problem] = []
+    previous: int | None = None
+    for index, bracket in enumerate(brackets):
+        below = bracket.get("below")
+        last = index == len(brackets) - 1
+        if below is None and not last:
+            message = "only the last bracket may have no 'below' (it takes every higher 所得割額)"
+            problems.append(Problem(file, field_path(("childcare_fees", "brackets", index)), message))
+        if below is not None and last:
+            message = f"the last bracket must have no 'below': a 所得割額 of {below:,} yen or more would have no fee"
+            problems.append(Problem(file, field_path(("childcare_fees", "brackets", index, "below")), message))
+        if below is not None:
+            if previous is not None and below <= previous:
+                message = f"{below:,} must be above the bracket before it ({previous:,}): brackets go up"
+                problems.append(Problem(file, field_path(("childcare_fees", "brackets", index, "below")), message))
+            previous = below
+        if bracket["short"] > bracket["standard"]:
+            message = f"the 短時間 fee {bracket['short']:,} is above the 標準時間 fee {bracket['standard']:,}"
+            problems.append(Problem(file, field_path(("childcare_fees", "brackets", index, "short")), message))
+    return problems
 
 
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

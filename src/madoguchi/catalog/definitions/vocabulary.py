@@ -19,6 +19,9 @@ KNOWN_GUARDS = (
     "person_concerned_confirmed",
 )
 KNOWN_ACTIONS = ("notify_applicant", "issue_document", "record_decision", "notify_staff")
+#: Documents a procedure may issue (``output_document.kind``, a transition's ``document``): each has a builder in
+#: ``documents.content`` and a layout in ``documents.pdf``.
+KNOWN_DOCUMENT_KINDS = ("residency_certificate", "tax_certificate", "childcare_decision", "childcare_waitlist")
 APPLICANT_KINDS = ("self", "household_member", "agent", "legal_representative", "third_party")
 #: The document that shows an applicant who is not the person concerned may apply for them, by relation: a power of
 #: attorney (委任状) for an agent, proof of legal representation (戸籍謄本, 登記事項証明書) for a legal representative,

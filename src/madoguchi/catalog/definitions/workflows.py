@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from madoguchi.catalog.definitions.problems import Problem, field_path, unique
-from madoguchi.catalog.definitions.vocabulary import KNOWN_ACTIONS, KNOWN_GUARDS, KNOWN_ROLES
+from madoguchi.catalog.definitions.vocabulary import KNOWN_ACTIONS, KNOWN_DOCUMENT_KINDS, KNOWN_GUARDS, KNOWN_ROLES
 
 # --- Workflows --------------------------------------------------------------------------------------------------------
 
@@ -105,6 +105,14 @@ def _check_workflow_graph(
                     problems.append(Problem(file, field_path((*path, key, index)), message))
 
     for entry in transitions:
+        document = entry.item.get("document")
+        if document is not None:
+            where = field_path((*entry.path, "document"))
+            if document not in KNOWN_DOCUMENT_KINDS:
+                message = f"unknown document {document!r} (known: {', '.join(KNOWN_DOCUMENT_KINDS)})"
+                problems.append(Problem(file, where, message))
+            if "issue_document" not in (entry.item.get("actions") or []):
+                problems.append(Problem(file, where, "a document is issued only with the action issue_document"))
         for index, name in enumerate(entry.item.get("actor_differs_from") or []):
             if name not in seen_transitions:
                 where = field_path((*entry.path, "actor_differs_from", index))

@@ -14,13 +14,15 @@ from madoguchi.applications import operations as applications
 from madoguchi.applications import repository
 from madoguchi.applications.workflow import MORE_INFO_REQUESTED
 from madoguchi.catalog import operations as catalog
+from madoguchi.childcare import explanations
+from madoguchi.childcare import notices as childcare_notices
 from madoguchi.context import current_tenant, db_session
 from madoguchi.documents import certificates, delivery
 from madoguchi.errors import Forbidden, ValidationFailed
 from madoguchi.identity.principal import current_principal
 from madoguchi.security import public
 from madoguchi.web import schema_form
-from madoguchi.web.i18n import localized
+from madoguchi.web.i18n import current_locale, localized
 from madoguchi.web.resident_nav import nav_context, signed_in_resident
 
 if TYPE_CHECKING:  # annotations only: the pages go through the repositories and the operations
@@ -344,7 +346,48 @@ def application(application_id: uuid.UUID) -> Any:
         ),
         pages=_pages(found),
         data=found.data,
+        allocation=_allocation_results(found),
+        allocation_round=localized(((found.decision or {}).get("allocation") or {}).get("round_label")),
     )
+
+
+def _allocation_results(application: Application) -> list[dict[str, Any]]:
+    """Each child's published allocation result in the reader's language: 内定 with facility, class and start
+    month, or 保留 with why (decision 0042). Empty until a round is published (``decision["allocation"]``)."""
+    allocation = (application.decision or {}).get("allocation") or {}
+    locale = current_locale()
+    children = application.data.get("children") or []
+    results = []
+    for result in allocation.get("children") or []:
+        index = int(result.get("index") or 0)
+        typed = children[index] if index < len(children) and isinstance(children[index], dict) else {}
+        start = str(result.get("start_month") or "")
+        start_label = (childcare_notices.month_label(start) if locale == "ja" else start) if start else ""
+        age = result.get("age_class")
+        explained = explanations.explain(
+            result, locale, sibling_mode=application.data.get("sibling_mode"), start=start_label
+        )
+        results.append(
+            {
+                "name": typed.get("name") or _("Child %(number)d", number=index + 1),
+                "outcome": result.get("outcome"),
+                "outcome_title": _outcome_titles().get(str(result.get("outcome")), str(result.get("outcome"))),
+                "facility": localized(result.get("facility_name")) or result.get("facility_code") or "",
+                "age_class": explanations.age_class_label(int(age), locale) if age is not None else "",
+                "start": start_label,
+                "explanation": explained,
+            }
+        )
+    return results
+
+
+def _outcome_titles() -> dict[str, str]:
+    return {
+        explanations.PLACED: _("Place allocated (内定)"),
+        explanations.STAYS: _("Stays at the current facility"),
+        explanations.WAITLISTED: _("Waiting for a place (保留)"),
+        explanations.INELIGIBLE: _("Not allocated"),
+    }
 
 
 #: The workflows' state of a refusal (不交付, 不承認): a decision (処分) that can be contested.
