@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 
 from madoguchi.applications.models import Application
 from madoguchi.db import Database
+from madoguchi.documents.models import IssuedDocument
 from madoguchi.identity.models import AccountKind
 from tests.api.conftest import HTTPS
 from tests.childcare.rounds_world import Household, Kid, add_facilities, born, file_application
@@ -101,6 +102,9 @@ def test_a_clerk_runs_a_round_and_another_supervisor_approves_it(office: Office,
     with db.transaction(tenant.id) as session:
         states = sorted(a.state for a in session.query(Application).filter_by(service_key="childcare-admission"))
     assert states == ["approved", "approved", "waitlisted"]
+    with db.transaction(tenant.id) as session:
+        kinds = [d.kind for d in session.query(IssuedDocument)]
+    assert kinds == ["childcare_waitlist"]  # the waitlisted household's 保留通知書, issued on publication
 
 
 def test_bad_input_is_a_problem_and_changes_nothing(office: Office) -> None:
