@@ -430,3 +430,37 @@ def test_a_rule_set_published_after_the_freeze_does_not_change_the_round(db: Dat
     with db.transaction(office.tenant.id) as session:
         rescored = {e.key: e.points["score"] for e in rounds.entries_of(session, refrozen)}
     assert any(rescored[key] > score for key, score in scores.items() if key in rescored)
+
+
+def test_the_age_class_is_the_age_on_april_first_of_the_intake_year(db: Database, office: Office) -> None:
+    """Born 1 April 2026: a year old at the end of 31 March 2027 (1歳児); born 2 April: still 0歳児."""
+    first, second = _file(
+        db,
+        office,
+        Household(kids=[Kid("四月一日生", "2026-04-01", ["HK-01"])]),
+        Household(kids=[Kid("四月二日生", "2026-04-02", ["HK-01"])]),
+    )
+    frozen = _run(db, office, "freeze", _round(db, office))
+    with db.transaction(office.tenant.id) as session:
+        classes = {e.application_id: e.age_class for e in rounds.entries_of(session, frozen)}
+    assert classes == {first: 1, second: 0}
+
+
+def test_an_application_withdrawn_after_the_freeze_is_left_alone_at_publication(db: Database, office: Office) -> None:
+    one = born(2025, 10, 1)
+    kept, withdrawn = _file(
+        db, office, Household(kids=[Kid("甲", one, ["HK-01"])]), Household(kids=[Kid("乙", one, ["HK-01"])])
+    )
+    round_id = _round(db, office)
+    for verb, actor in (("freeze", None), ("compute", None), ("approve", office.supervisor)):
+        _run(db, office, verb, round_id, actor)
+    with db.transaction(office.tenant.id) as session:
+        application = session.get(Application, withdrawn)
+        assert application is not None
+        application.state = "withdrawn"
+        reference = application.reference
+    published = _run(db, office, "publish", round_id)
+    assert published.stats["not_published"] == [reference]
+    assert _app(db, office, withdrawn).state == "withdrawn"
+    assert "allocation" not in _app(db, office, withdrawn).decision
+    assert _app(db, office, kept).state == "approved"
