@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from madoguchi import jp
 from madoguchi.catalog import definitions
 from madoguchi.catalog import operations as catalog
 from madoguchi.config import Settings
@@ -18,7 +19,7 @@ from madoguchi.documents.models import Attachment
 from madoguchi.identity.actors import Actor
 from madoguchi.identity.models import Account, AccountKind, IdentityAssurance
 from madoguchi.platform import provisioning as tenancy
-from madoguchi.registry.models import Household, Person, TaxAssessment
+from madoguchi.registry.models import Facility, Household, Person, TaxAssessment
 from madoguchi.tenancy.models import Tenant
 
 _codes = itertools.count(1)
@@ -76,6 +77,38 @@ def make_person(session: Session, tenant: Tenant, household: Household | None = 
     session.flush()
     session.refresh(household)
     return person
+
+
+def make_facility(
+    session: Session, tenant: Tenant, code: str, name: str, *, kind: str = "nursery", **overrides: Any
+) -> Facility:
+    """A childcare facility of ``tenant`` with places in every age class unless ``capacity_by_age`` says otherwise
+    (a small-scale nursery: ages 0-2 only)."""
+    ages = range(3) if kind == "small_scale" else range(6)
+    values: dict[str, Any] = {
+        "name_en": name,
+        "postal_code": "100-0001",
+        "address": "緑川村本町1番地",
+        "capacity_by_age": {str(age): 6 for age in ages},
+        "accepts_short_hours": True,
+    }
+    facility = Facility(tenant_id=tenant.id, facility_code=code, name_ja=name, kind=kind, **{**values, **overrides})
+    session.add(facility)
+    session.flush()
+    return facility
+
+
+def next_april(today: date | None = None) -> str:
+    """The next April intake month after ``today`` (Japan's today), as a form's ``desired_start_month`` takes it."""
+    day = today or jp.today()
+    return f"{day.year if day.month < 4 else day.year + 1}-04"
+
+
+def born_in_class(age_class: int, start_month: str, *, month: int = 8, day: int = 3) -> date:
+    """A birth date whose childcare age class (the age on 1 April) is ``age_class`` in the fiscal year of
+    ``start_month``."""
+    year = int(start_month[:4]) if int(start_month[5:]) >= 4 else int(start_month[:4]) - 1
+    return date(year - age_class - 1, month, day) if (month, day) > (4, 1) else date(year - age_class, month, day)
 
 
 def make_tax(session: Session, tenant: Tenant, person: Person, fiscal_year: int, **overrides: Any) -> TaxAssessment:

@@ -26,6 +26,7 @@ from madoguchi.jp import (
     normalize_postal_code,
     tax_year_label_ja,
     to_wareki,
+    to_wareki_month,
     wareki_year,
 )
 
@@ -151,6 +152,12 @@ def test_wareki_year_returns_era_and_year() -> None:
     assert wareki_year(date(2026, 11, 26)) == ("令和", 8)
     assert wareki_year(date(2019, 5, 1)) == ("令和", 1)
     assert wareki_year(date(2019, 4, 30)) == ("平成", 31)
+
+
+def test_a_month_is_written_in_the_japanese_calendar_with_gannen() -> None:
+    assert to_wareki_month(date(2027, 4, 1)) == "令和9年4月"
+    assert to_wareki_month(date(2019, 5, 1)) == "令和元年5月"
+    assert to_wareki_month(date(2019, 4, 1)) == "平成31年4月"
 
 
 def test_dates_before_meiji_have_no_era() -> None:

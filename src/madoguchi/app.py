@@ -27,6 +27,8 @@ from madoguchi.api import emails as emails_api
 from madoguchi.api import identity as identity_api
 from madoguchi.api import oauth_clients as oauth_clients_api
 from madoguchi.api import webhooks as webhooks_api
+from madoguchi.childcare import certification as _certification_decision  # noqa: F401  (a hook, like those below)
+from madoguchi.childcare import form_checks as _childcare_form_checks  # noqa: F401  (registers its data check)
 from madoguchi.config import Settings
 from madoguchi.console import attachments as console_attachment_pages
 from madoguchi.console import certificates as console_certificate_pages

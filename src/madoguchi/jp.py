@@ -237,6 +237,12 @@ def to_wareki(d: date) -> str:
     return f"{_era_year_text(name, year)}{d.month}月{d.day}日"
 
 
+def to_wareki_month(d: date) -> str:
+    """The month of ``d`` in the Japanese calendar: ``令和9年4月``, ``令和元年5月`` (a start month, a 入所希望月)."""
+    name, year = wareki_year(d)
+    return f"{_era_year_text(name, year)}{d.month}月"
+
+
 class DateOutsideEra(ValueError):
     """A 和暦 date the era never reached (平成31年5月1日: 令和 had begun) or had not yet begun (令和元年4月30日)."""
 

@@ -28,19 +28,19 @@ def test_a_draft_stores_the_reading_full_width_and_the_date_in_iso(db: Database,
         resident = make_account(session, tenant, person=make_person(session, tenant))
     client = sign_in(resident)
     url = f"{HTTPS}/api/v1/t/{tenant.slug}/applications/"
-    response = client.post(url, json={"procedure": "childcare-admission", "data": {"child": CHILD}})
+    response = client.post(url, json={"procedure": "childcare-admission", "data": {"children": [CHILD]}})
     assert response.status_code == 201, response.json
-    child = response.json["data"]["child"]
+    child = response.json["data"]["children"][0]
     assert child == {**CHILD, "name_kana": "ヤマダ ハナコ", "birth_date": "2024-08-03"}
     assert child["name"] == "山田　花子"  # a name is stored exactly as typed
 
     refused = client.put(
         f"{url}{response.json['id']}",
-        json={"data": {"child": {**CHILD, "birth_date": "平成31年5月1日"}}},
+        json={"data": {"children": [{**CHILD, "birth_date": "平成31年5月1日"}]}},
         headers={"If-Match": f'"{response.json["version"]}"'},
     )
     assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
-    (message,) = refused.json["errors"]["/child/birth_date"]
+    (message,) = refused.json["errors"]["/children/0/birth_date"]
     assert "平成31年5月1日" in message and "平成31年4月30日" in message
     assert _count(db, tenant) == 1
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
+from madoguchi import jp
 from madoguchi.applications import operations as ops
 from madoguchi.applications import repository
 from madoguchi.applications.models import Application
@@ -23,7 +24,7 @@ from madoguchi.errors import (
 from madoguchi.outbox import OutboxMessage
 from madoguchi.registry.models import Person
 from tests.documents.certificate_fixtures import TAX
-from tests.factories import staff
+from tests.factories import make_facility, next_april, staff
 from tests.world import RESIDENCY
 
 STANDARD = "midorikawa-village"
@@ -353,27 +354,33 @@ def test_the_latest_recommendation_counts_after_a_return_to_review(db, towns) ->
 
 def test_required_documents_are_checked_on_submit(db, towns) -> None:
     town = towns[STANDARD]
+    intake = next_april()
+    with db.transaction(town.tenant.id) as session:
+        make_facility(session, town.tenant, "MK-01", "みどり保育園")
     data = {
-        "child": {
-            "name": "髙橋　陽葵",
-            "name_kana": "タカハシ　ヒマリ",
-            "birth_date": "2024-08-03",
-            "sex": "female",
-            "resident_code": town.child.resident_code,
-        },
+        "desired_start_month": intake,
+        "children": [
+            {
+                "resident_code": town.child.resident_code,
+                "name": "髙橋　陽葵",
+                "name_kana": "タカハシ　ヒマリ",
+                "birth_date": town.child.birth_date.isoformat(),
+                "sex": "female",
+                "desired_category": "3" if jp.childcare_age_class(town.child.birth_date, int(intake[:4])) < 3 else "2",
+                "care_time": "standard",
+                "desired_facilities": ["MK-01"],
+            }
+        ],
         "guardians": [
             {
                 "name": "髙橋　一郎",
                 "relationship": "father",
-                "employment_status": "employed",
-                "monthly_work_hours": 160,
-                "employer_name": "株式会社みどり",
+                "need_reason": "employed",
+                "monthly_hours": 160,
+                "workplace": "株式会社みどり",
             }
         ],
-        "certification_category": "3",
-        "care_time": "standard",
-        "desired_facilities": ["MK-01"],
-        "desired_start_month": "2027-04",
+        "tax_lookup_consent": True,
     }
     application_id = _draft(db, town, key="childcare-admission", data=data)
     with pytest.raises(ValidationFailed) as refused:

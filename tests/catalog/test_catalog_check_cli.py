@@ -74,8 +74,8 @@ def test_override_not_in_tenant_may_override_fails(copied: Path) -> None:
     assert result.exit_code == 1
     assert result.stdout == (
         "tenants/midorikawa-village.yaml: services.childcare-admission.overrides.auto_issue: 'auto_issue' is not a "
-        "setting this procedure lets a tenant change (allowed: sla_days, min_monthly_work_hours, extra_steps, "
-        "extra_questions, instructions)\n"
+        "setting this procedure lets a tenant change (allowed: sla_days, min_monthly_work_hours, max_preferences, "
+        "extra_steps, extra_questions, instructions)\n"
     )
 
 

@@ -155,11 +155,27 @@ def test_form_field_without_english_title_is_reported(catalog: Path) -> None:
 
 def test_form_object_open_to_unknown_fields_is_reported(catalog: Path) -> None:
     form = catalog / "services/childcare-admission/form.json"
-    edit_json(form, lambda f: f["properties"]["child"].pop("additionalProperties"))
+    edit_json(form, lambda f: f["properties"]["household"].pop("additionalProperties"))
 
     assert problems_in(catalog) == [
-        "services/childcare-admission/form.json: properties.child.additionalProperties: "
+        "services/childcare-admission/form.json: properties.household.additionalProperties: "
         "must be false: every object lists its fields"
+    ]
+
+
+def test_a_picker_prefill_naming_an_unknown_field_or_registry_field_is_reported(catalog: Path) -> None:
+    form = catalog / "services/childcare-admission/form.json"
+
+    def break_prefill(f: dict[str, Any]) -> None:
+        picker = f["properties"]["children"]["items"]["properties"]["resident_code"]
+        picker["x-prefill"] = {"nickname": "person.full_name", "sex": "person.gender"}
+
+    edit_json(form, break_prefill)
+
+    where = "services/childcare-admission/form.json: properties.children.items.properties.resident_code.x-prefill"
+    assert problems_in(catalog) == [
+        f"{where}.nickname: no such field beside the picker",
+        f"{where}.sex: unknown registry field 'person.gender'",
     ]
 
 
@@ -255,7 +271,8 @@ def test_transition_from_an_unknown_state_is_reported(catalog: Path) -> None:
         (
             "actions",
             "print_paper",
-            "unknown action 'print_paper' (known: notify_applicant, issue_document, record_decision, notify_staff)",
+            "unknown action 'print_paper' (known: notify_applicant, issue_document, record_decision, notify_staff, "
+            "record_certification)",
         ),
     ],
 )
@@ -491,8 +508,8 @@ def test_override_the_service_does_not_allow_is_reported(catalog: Path) -> None:
 
     assert problems_in(catalog) == [
         "tenants/sakuragaoka-city.yaml: services.childcare-admission.overrides.fee: 'fee' is not a setting this "
-        "procedure lets a tenant change (allowed: sla_days, min_monthly_work_hours, extra_steps, extra_questions, "
-        "instructions)"
+        "procedure lets a tenant change (allowed: sla_days, min_monthly_work_hours, max_preferences, extra_steps, "
+        "extra_questions, instructions)"
     ]
 
 
@@ -932,22 +949,29 @@ RESIDENCY_APPLICATION = {
     "copies": 1,
     "delivery": "electronic",
 }
+CHILD = {
+    "name": "髙橋 陽",
+    "name_kana": "タカハシ ヒナタ",
+    "birth_date": "2025-06-10",
+    "sex": "female",
+    "desired_category": "3",
+    "care_time": "standard",
+    "desired_facilities": ["F001", "F002"],
+}
 CHILDCARE_APPLICATION = {
     "applicant": APPLICANT,
-    "child": {"name": "髙橋 陽", "name_kana": "タカハシ ヒナタ", "birth_date": "2025-06-10", "sex": "female"},
+    "desired_start_month": "2026-04",
+    "children": [CHILD],
     "guardians": [
         {
             "name": "髙橋 𠮷子",
             "relationship": "mother",
-            "employment_status": "employed",
-            "monthly_work_hours": 120,
-            "employer_name": "株式会社サンプル",
+            "need_reason": "employed",
+            "monthly_hours": 120,
+            "workplace": "株式会社サンプル",
         }
     ],
-    "certification_category": "3",
-    "care_time": "standard",
-    "desired_facilities": ["F001", "F002"],
-    "desired_start_month": "2026-04",
+    "tax_lookup_consent": True,
 }
 
 
@@ -1028,32 +1052,66 @@ def test_childcare_form_accepts_a_complete_application(services: dict[str, dict[
     assert errors(services["childcare-admission"]["form"], CHILDCARE_APPLICATION) == []
 
 
-def test_childcare_employment_needs_working_hours(services: dict[str, dict[str, Any]]) -> None:
+def test_childcare_work_and_study_need_hours_a_month(services: dict[str, dict[str, Any]]) -> None:
     form = services["childcare-admission"]["form"]
-    guardian = {k: v for k, v in CHILDCARE_APPLICATION["guardians"][0].items() if k != "monthly_work_hours"}
+    guardian = {k: v for k, v in CHILDCARE_APPLICATION["guardians"][0].items() if k != "monthly_hours"}
 
-    assert errors(form, {**CHILDCARE_APPLICATION, "guardians": [guardian]}) == [
-        "'monthly_work_hours' is a required property"
-    ]
+    needs_hours = ["'monthly_hours' is a required property"]
+    assert errors(form, {**CHILDCARE_APPLICATION, "guardians": [guardian]}) == needs_hours
+    student = {**guardian, "need_reason": "student"}
+    assert errors(form, {**CHILDCARE_APPLICATION, "guardians": [student]}) == needs_hours
+    ill = {**guardian, "need_reason": "illness", "need_detail": "hospitalised_or_bedridden"}
+    assert errors(form, {**CHILDCARE_APPLICATION, "guardians": [ill]}) == []
 
 
 def test_childcare_care_time_goes_with_categories_2_and_3_only(services: dict[str, dict[str, Any]]) -> None:
     form = services["childcare-admission"]["form"]
-    without_care_time = {k: v for k, v in CHILDCARE_APPLICATION.items() if k != "care_time"}
+    without_care_time = {k: v for k, v in CHILD.items() if k != "care_time"}
 
-    assert errors(form, without_care_time) == ["'care_time' is a required property"]
-    assert errors(form, {**without_care_time, "certification_category": "1"}) == []
-    assert errors(form, {**CHILDCARE_APPLICATION, "certification_category": "1"}) != []
+    assert errors(form, {**CHILDCARE_APPLICATION, "children": [without_care_time]}) == [
+        "'care_time' is a required property"
+    ]
+    education = {**without_care_time, "desired_category": "1"}
+    assert errors(form, {**CHILDCARE_APPLICATION, "children": [education]}) == []
+    assert errors(form, {**CHILDCARE_APPLICATION, "children": [{**CHILD, "desired_category": "1"}]}) != []
 
 
-def test_childcare_ranks_at_most_five_distinct_facilities(services: dict[str, dict[str, Any]]) -> None:
+def test_childcare_takes_one_to_six_children_and_asks_the_sibling_mode_from_two(
+    services: dict[str, dict[str, Any]],
+) -> None:
     form = services["childcare-admission"]["form"]
+    twin = {**CHILD, "name": "髙橋 葵", "name_kana": "タカハシ アオイ"}
 
-    assert errors(form, {**CHILDCARE_APPLICATION, "desired_facilities": ["F001", "F001"]}) == [
+    assert errors(form, {**CHILDCARE_APPLICATION, "children": []}) == ["[] should be non-empty"]
+    assert errors(form, {**CHILDCARE_APPLICATION, "children": [CHILD, twin]}) == [
+        "'sibling_mode' is a required property"
+    ]
+    assert errors(form, {**CHILDCARE_APPLICATION, "children": [CHILD, twin], "sibling_mode": "all_or_none"}) == []
+    assert len(errors(form, {**CHILDCARE_APPLICATION, "children": [CHILD] * 7, "sibling_mode": "independent"})) == 1
+
+
+def test_childcare_ranks_distinct_facilities_up_to_the_tenants_maximum(services: dict[str, dict[str, Any]]) -> None:
+    childcare = services["childcare-admission"]
+    form = childcare["form"]
+
+    same_twice = {**CHILD, "desired_facilities": ["F001", "F001"]}
+    assert errors(form, {**CHILDCARE_APPLICATION, "children": [same_twice]}) == [
         "['F001', 'F001'] has non-unique elements"
     ]
-    six = [f"F00{i}" for i in range(1, 7)]
-    assert len(errors(form, {**CHILDCARE_APPLICATION, "desired_facilities": six})) == 1
+
+    def ranking(most: int | None) -> dict[str, Any]:
+        effective = effective_service(childcare, {} if most is None else {"max_preferences": most})
+        return effective["form"]["properties"]["children"]["items"]["properties"]["desired_facilities"]
+
+    assert ranking(None)["maxItems"] == 10  # the standard's default
+    assert ranking(5)["maxItems"] == 5 and ranking(30)["maxItems"] == 30
+    assert effective_service(childcare, {"max_preferences": 5})["max_preferences"] == 5
+    six = {**CHILD, "desired_facilities": [f"F00{i}" for i in range(1, 7)]}
+    five_at_most = effective_service(childcare, {"max_preferences": 5})["form"]
+    assert len(errors(five_at_most, {**CHILDCARE_APPLICATION, "children": [six]})) == 1
+    assert errors(effective_service(childcare, {})["form"], {**CHILDCARE_APPLICATION, "children": [six]}) == []
+    with pytest.raises(CatalogError):
+        effective_service(childcare, {"max_preferences": 31})
 
 
 # --- Where the catalog is ---------------------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def test_person_page_shows_the_household_and_the_procedures(office: Office) -> N
     html = office.clerk.get(office.url(f"/counter/people/{office.parent.id}")).get_data(as_text=True)
     assert "髙橋　一郎" in html and "髙橋　陽葵" in html and "子" in html
     assert 'value="residency-certificate"' in html and 'value="tax-certificate"' in html
-    assert 'value="childcare-admission"' not in html  # its lists of guardians need the full form
+    assert 'value="childcare-admission"' in html  # its children and guardians are asked block by block
 
 
 def test_counter_filing_creates_a_counter_application_prefilled_from_the_register(office: Office) -> None:

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from madoguchi.applications import operations
 from madoguchi.db import Database
 from madoguchi.notify.models import Notice
-from madoguchi.registry.models import Facility
+from madoguchi.registry.models import Person
 from madoguchi.tenancy.models import Tenant
-from tests.factories import staff
+from tests.factories import born_in_class, make_facility, make_person, next_april, staff
 from tests.portal.conftest import HTTPS, Towns, application_id_of, load, start, submit, url
 
 
@@ -245,36 +245,39 @@ def test_childcare_can_be_filled_in_end_to_end_and_the_missing_document_is_expla
     towns: Towns, db: Database
 ) -> None:
     a = towns.a
+    intake = next_april()
     with db.transaction(a.tenant.id) as session:
-        for code, name in (("NS-001", "みどり保育園"), ("NS-002", "かわべ保育園")):
-            session.add(
-                Facility(
-                    tenant_id=a.tenant.id,
-                    facility_code=code,
-                    name_ja=name,
-                    name_en=name,
-                    kind="nursery",
-                    postal_code="100-0001",
-                    address="緑川村本町1番地",
-                    capacity_by_age={"0": 3, "1": 6},
-                    accepts_short_hours=True,
-                )
-            )
+        make_facility(session, a.tenant, "NS-001", "みどり保育園")
+        make_facility(session, a.tenant, "NS-002", "かわべ保育園")
+        # A younger sibling of 陽葵 (who is of school age by the next April): the child applied for.
+        head = session.get(Person, a.person.id)
+        assert head is not None
+        make_person(
+            session,
+            a.tenant,
+            head.household,
+            given_name="蓮",
+            given_name_kana="レン",
+            birth_date=born_in_class(1, intake),
+            sex="male",
+            relation_to_head="子",
+        )
     page = start(a.client, a.tenant, "childcare-admission")
     page = _next(submit(a.client, page, {"action": "continue"}))  # applicant: all from the register
     household = a.client.get(page).get_data(as_text=True)
-    child_code = re.search(r'<option value="(\d{11})"[^>]*>髙橋　陽葵', household)
+    child_code = re.search(r'<option value="(\d{11})"[^>]*>髙橋　蓮', household)
     assert child_code, household
+    # Picking the child from the household is enough: name, reading, date of birth and sex come from the register.
     page = _next(
         submit(
             a.client,
             page,
             {
-                "/child/name": "髙橋　陽葵",
-                "/child/name_kana": "タカハシ　ヒマリ",
-                "/child/birth_date": "2024-08-03",
-                "/child/sex": "female",
-                "/child/resident_code": child_code.group(1),
+                "/desired_start_month": intake,
+                "/children/0/resident_code": child_code.group(1),
+                "/children/0/desired_category": "3",
+                "/children/0/care_time": "standard",
+                "/children/0/desired_facilities": ["NS-002", "", "NS-001"],
                 "action": "continue",
             },
         )
@@ -285,13 +288,12 @@ def test_childcare_can_be_filled_in_end_to_end_and_the_missing_document_is_expla
         {
             "/guardians/0/name": "髙橋　一郎",
             "/guardians/0/relationship": "father",
-            "/guardians/0/employment_status": "employed",
+            "/guardians/0/need_reason": "employed",
             "action": "continue",
         },
     )
     assert refused.status_code == 422
-    html = refused.get_data(as_text=True)
-    assert 'href="#f-guardians-0-monthly_work_hours"' in html and 'href="#f-guardians-0-employer_name"' in html
+    assert 'href="#f-guardians-0-monthly_hours"' in refused.get_data(as_text=True)
     page = _next(
         submit(
             a.client,
@@ -299,30 +301,20 @@ def test_childcare_can_be_filled_in_end_to_end_and_the_missing_document_is_expla
             {
                 "/guardians/0/name": "髙橋　一郎",
                 "/guardians/0/relationship": "father",
-                "/guardians/0/employment_status": "employed",
-                "/guardians/0/monthly_work_hours": "160",
-                "/guardians/0/employer_name": "緑川商店",
+                "/guardians/0/need_reason": "employed",
+                "/guardians/0/monthly_hours": "160",
+                "/guardians/0/workplace": "緑川商店",
                 "action": "continue",
             },
         )
     )
-    page = _next(
-        submit(
-            a.client,
-            page,
-            {
-                "/certification_category": "3",
-                "/care_time": "standard",
-                "/desired_facilities": ["NS-002", "", "NS-001"],
-                "/desired_start_month": "2027-04",
-                "action": "continue",
-            },
-        )
-    )
-    page = _next(submit(a.client, page, {"/circumstances/single_parent": "true", "action": "continue"}))
+    page = _next(submit(a.client, page, {"/household/single_parent": "true", "action": "continue"}))
+    page = _next(submit(a.client, page, {"/tax_lookup_consent": "true", "action": "continue"}))
     review = page
     while "/review" not in review:  # the municipality's extra questions, if any
         review = _next(submit(a.client, review, {"action": "continue"}))
+    html = a.client.get(review).get_data(as_text=True)
+    assert "1. かわべ保育園" in html and "2. みどり保育園" in html  # names in their rank, not codes
     refused = submit(a.client, review, {})
     assert refused.status_code == 422
     assert "申請する前に、次の書類を添付してください" in refused.get_data(as_text=True)
@@ -332,10 +324,13 @@ def test_childcare_can_be_filled_in_end_to_end_and_the_missing_document_is_expla
         {
             "name": "髙橋　一郎",
             "relationship": "father",
-            "employment_status": "employed",
-            "monthly_work_hours": 160,
-            "employer_name": "緑川商店",
+            "need_reason": "employed",
+            "monthly_hours": 160,
+            "workplace": "緑川商店",
         }
     ]
-    assert application.data["circumstances"]["single_parent"] is True
-    assert application.data["desired_facilities"] == ["NS-002", "NS-001"]
+    assert application.data["household"]["single_parent"] is True
+    (child,) = application.data["children"]
+    assert child["desired_facilities"] == ["NS-002", "NS-001"]
+    assert (child["name"], child["name_kana"], child["sex"]) == ("髙橋　蓮", "タカハシ　レン", "male")
+    assert child["birth_date"] == born_in_class(1, intake).isoformat()

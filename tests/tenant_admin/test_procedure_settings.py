@@ -112,17 +112,26 @@ def test_childcare_offers_no_fee_but_the_working_hours_within_48_to_64(
     page = admin_b.http.get(url).get_data(as_text=True)
     assert 'name="fee"' not in page and 'name="auto_issue"' not in page
     assert 'name="min_monthly_work_hours"' in page
-    response = post(admin_b, url, {"sla_days": "30", "min_monthly_work_hours": "40"})
+    assert 'name="max_preferences"' in page
+    response = post(admin_b, url, {"sla_days": "30", "min_monthly_work_hours": "40", "max_preferences": "31"})
     assert response.status_code == 422
-    assert field_error(response.get_data(as_text=True), "min_monthly_work_hours") == (
-        "The minimum monthly working hours must be between 48 and 64."
-    )
+    html = response.get_data(as_text=True)
+    assert field_error(html, "min_monthly_work_hours") == "The minimum monthly working hours must be between 48 and 64."
+    assert field_error(html, "max_preferences") == "The number of facilities must be between 1 and 30."
     response = post(
-        admin_b, url, {"sla_days": "20", "min_monthly_work_hours": "48", "extra_steps": "supervisor_approval"}
+        admin_b,
+        url,
+        {
+            "sla_days": "20",
+            "min_monthly_work_hours": "48",
+            "max_preferences": "２０",
+            "extra_steps": "supervisor_approval",
+        },
     )
     assert response.status_code == 303
     overrides = _overrides(db, towns.b, "childcare-admission")
     assert overrides["min_monthly_work_hours"] == 48 and overrides["sla_days"] == 20
+    assert overrides["max_preferences"] == 20
     assert overrides["extra_steps"] == ["supervisor_approval"] and overrides["extra_questions"]
 
 

@@ -74,6 +74,61 @@ def _check_prefilled_unchanged(application: Application, data: dict[str, Any]) -
     return result
 
 
+#: The message for a household-member picker given someone outside the applicant's household.
+NOT_IN_HOUSEHOLD = "is not a member of the applicant's household in the resident register"
+
+
+def _pickers(schema: dict[str, Any], ptr: str = "") -> list[tuple[str, str, dict[str, str]]]:
+    """(pointer of a list, picker property, its ``x-prefill``) for each list of objects whose items pick a household
+    member and name the fields that member's register entry fills (form 2.0.0 of childcare: each child)."""
+    found = []
+    for name, sub in (schema.get("properties") or {}).items():
+        if sub.get("type") == "object":
+            found += _pickers(sub, f"{ptr}/{name}")
+        items = sub.get("items") or {}
+        if sub.get("type") == "array" and items.get("type") == "object":
+            for picker, field in (items.get("properties") or {}).items():
+                if field.get("x-widget") == "household-member-picker" and field.get("x-prefill"):
+                    found.append((f"{ptr}/{name}", picker, dict(field["x-prefill"])))
+    return found
+
+
+def fill_picked(session: Session, application: Application, data: dict[str, Any]) -> None:
+    """Each row whose picker names a member of the applicant's household gets that member's name, reading, date of
+    birth... from the register (once-only: what the register knows is not typed again); a code outside the household
+    is refused, so no one reads another household's entries through the form. Filing for someone else (代理人,
+    第三者) has no household to pick from."""
+    pickers = _pickers(application.settings_snapshot["form"])
+    if not pickers:
+        return
+    own = application.relation not in relations.ON_BEHALF and application.applicant_person_id is not None
+    members: dict[str, Person] | None = None
+    errors: dict[str, list[str]] = {}
+    for list_ptr, picker, mapping in pickers:
+        rows = forms.resolve(data, list_ptr, None)
+        for index, row in enumerate(rows if isinstance(rows, list) else []):
+            code = row.get(picker) if isinstance(row, dict) else None
+            if not code:
+                continue
+            if members is None:
+                household = (
+                    repository.household_of(session, application.tenant_id, application.applicant_person_id)
+                    if own and application.applicant_person_id is not None
+                    else []
+                )
+                members = {m.resident_code: m for m in household if not m.is_removed}
+            member = members.get(code)
+            if member is None:
+                errors[f"{list_ptr}/{index}/{picker}"] = [NOT_IN_HOUSEHOLD]
+                continue
+            values = member.registry_fields()
+            for name, source in mapping.items():
+                if values.get(source) is not None:
+                    row[name] = values[source]
+    if errors:
+        raise ValidationFailed("Choose a member of your household.", errors=errors)
+
+
 def _validate_draft(session: Session, application: Application, data: dict[str, Any]) -> None:
     settings = application.settings_snapshot
     errors = forms.field_errors(settings["form"], data, partial=True)
@@ -171,6 +226,7 @@ def create_draft(
     merged = _check_prefilled_unchanged(application, data) if data else prefilled
     if relation is not None:
         forms.assign(merged, relations.RELATION_POINTER, relation)
+    fill_picked(session, application, merged)
     _validate_draft(session, application, merged)
     application.data = merged
     application.forced_delivery = relations.forced_delivery(relation, merged)
@@ -230,6 +286,7 @@ def update_draft(
         raise Conflict(f"The application is '{application.state}' and can no longer be edited.")
     merged = _check_prefilled_unchanged(application, forms.normalize(application.settings_snapshot["form"], data))
     _keep_relation(application, merged)
+    fill_picked(session, application, merged)
     _validate_draft(session, application, merged)
     application.data = merged
     application.forced_delivery = relations.forced_delivery(application.relation, merged)

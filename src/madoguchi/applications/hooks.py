@@ -7,6 +7,11 @@ certificate asked for a year with no assessment) is the documents' knowledge too
 in the layers (docs/decisions/0016-layers.md), so they register their handler here when imported
 (``@on_action``, ``@on_guard``, ``@on_data_check``) and the composition root, ``madoguchi.app``, imports them. A
 guard or action that the catalog names but nobody handles is refused (409), never skipped.
+
+An action may also check what staff decided (``@on_decision``): the childcare certification (支給認定) takes the
+clerk's category, hours and validity per child in the transition's ``decision``. Its check runs before anything
+changes and returns the decision as recorded, or refuses it (``ValidationFailed``, errors by field), so a bad
+decision leaves the application as it was.
 """
 
 from __future__ import annotations
@@ -32,7 +37,19 @@ GuardHandler = Callable[[Session, "Application"], None]
 #: not a clerk later. ``data`` may be a draft's: check only what it answers.
 DataCheck = Callable[[Session, "Application", dict[str, Any]], dict[str, list[str]]]
 
+
+class Worded(str):
+    """A data check's message already worded for whoever answered, in their language (a childcare cross-check
+    naming the class and the facility): the portal and the console show it as it is, where a technical message of
+    ``applications.forms`` is reworded first."""
+
+
+#: ``(session, application, decision)`` -> the decision to record (normalised), or ``ValidationFailed`` naming
+#: each field that is wrong. ``decision`` is what the caller sent (None: nothing).
+DecisionCheck = Callable[[Session, "Application", dict[str, Any] | None], dict[str, Any]]
+
 _actions: dict[str, list[ActionHandler]] = {}
+_decision_checks: dict[str, DecisionCheck] = {}
 _guards: dict[str, GuardHandler] = {}
 _data_checks: dict[str, DataCheck] = {}
 #: Document kinds the system may issue on its own, without a clerk (registered by documents).
@@ -74,6 +91,20 @@ def on_guard(name: str) -> Callable[[GuardHandler], GuardHandler]:
         return handler
 
     return register
+
+
+def on_decision(action: str) -> Callable[[DecisionCheck], DecisionCheck]:
+    """Register ``check`` as what the workflow action ``action`` asks of the transition's decision (one per action)."""
+
+    def register(check: DecisionCheck) -> DecisionCheck:
+        _decision_checks[action] = check
+        return check
+
+    return register
+
+
+def decision_check(action: str) -> DecisionCheck | None:
+    return _decision_checks.get(action)
 
 
 def action_handlers(name: str) -> list[ActionHandler]:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from madoguchi import outbox
 from madoguchi.applications import due_dates, forms, hooks, relations, repository
-from madoguchi.applications.drafts import CHANNELS, REGISTRY_SOURCE, create_draft, update_draft
+from madoguchi.applications.drafts import CHANNELS, REGISTRY_SOURCE, create_draft, fill_picked, update_draft
 from madoguchi.applications.history import check_version, ensure_visible, flush, record, role_label, workflow_of
 from madoguchi.applications.models import Application, ApplicationEvent
 from madoguchi.applications.workflow import MORE_INFO_REQUESTED, Transition, Workflow
@@ -43,6 +43,7 @@ __all__ = [
     "assign",
     "available_transitions",
     "create_draft",
+    "fill_picked",
     "link_person_concerned",
     "review_evidence",
     "submit",
@@ -109,7 +110,7 @@ def _act(session: Session, tenant: Tenant, application: Application, actor: Acto
                     "service_key": application.service_key,
                 },
             )
-        elif not handlers:
+        elif not handlers and hooks.decision_check(action) is None:
             raise Conflict(f"Unknown action '{action}' in the procedure definition.")
         for handler in handlers:
             handler(session, tenant, application, actor, transition)
@@ -181,6 +182,10 @@ def _apply(
     _check_separation(session, application, actor, workflow, step)
     for guard in step.guards:
         _guard(session, application, actor, role, guard, comment)
+    for action in step.actions:
+        check = hooks.decision_check(action)  # what staff decided (支給認定), checked before anything changes
+        if check is not None:
+            decision = check(session, application, decision)
     from_state = application.state
     application.state = step.to
     application.updated_at = utcnow()

@@ -30,7 +30,14 @@ COMMENT_MAX_LENGTH = 2000
 class TransitionCreateSchema(Schema):
     transition = fields.String(required=True, metadata={"example": "approve"})
     comment = fields.String(validate=validate.Length(max=COMMENT_MAX_LENGTH), load_default=None)
-    decision = fields.Dict(load_default=None, metadata={"description": "staff: decision details, e.g. facility"})
+    decision = fields.Dict(
+        load_default=None,
+        metadata={
+            "description": "staff: decision details. On `certify` (childcare) the 支給認定, checked by field: "
+            '`{"certification": {"certified_on": "YYYY-MM-DD", "children": [{"index": 0, "category": "3", '
+            '"care_time": "standard", "valid_from": "YYYY-MM-DD", "valid_to": "YYYY-MM-DD"}]}}` (decision 0041)'
+        },
+    )
 
 
 class NoteCreateSchema(Schema):

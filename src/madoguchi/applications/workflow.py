@@ -32,8 +32,8 @@ class Transition:
     title: dict[str, str]
     #: Four eyes: the actor must not be whoever last took one of these transitions on the same application.
     actor_differs_from: tuple[str, ...] = ()
-    #: The document its ``issue_document`` action issues, when not the procedure's ``output_document`` (the 保留通知書
-    #: on ``waitlist``; decision 0042).
+    #: The document kind its ``issue_document`` action issues, when not the procedure's ``output_document`` (the
+    #: 支給認定証 on ``certify``, the 保留通知書 on ``waitlist``).
     document: str | None = None
 
     @classmethod

@@ -84,5 +84,6 @@ class ProcedureSettingsSchema(Schema):
     fee = WholeNumber(metadata={"description": "in yen, within the standard's range"})
     sla_days = WholeNumber(metadata={"description": "processing time in days, within the standard's range"})
     min_monthly_work_hours = WholeNumber(metadata={"description": "childcare: within the standard's range"})
+    max_preferences = WholeNumber(metadata={"description": "childcare: facilities each child may rank"})
     auto_issue = fields.Boolean(metadata={"description": "issue without a clerk when the standard allows it"})
     extra_steps = fields.List(fields.String(), metadata={"description": "optional steps the standard offers"})

@@ -33,7 +33,7 @@ ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 AREAS = ("fields", "workflow", "fees", "documents", "prefill", "output", "overrides", "procedure")
 
 #: Settings with a range (``{default, min, max}``) and auto-issue: the "fees and ranges" area.
-_RANGE_SETTINGS = ("fee", "sla_days", "min_monthly_work_hours", "auto_issue")
+_RANGE_SETTINGS = ("fee", "sla_days", "min_monthly_work_hours", "max_preferences", "auto_issue")
 #: Keys of a field's schema that hold other fields (diffed as fields of their own) or repeat another key.
 _FIELD_CHILDREN = ("properties", "items", "required")
 _FIELD_REDUNDANT = ("title", "$schema")  # ``title`` is ``x-title.ja``; ``$schema`` is fixed

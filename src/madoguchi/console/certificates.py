@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from madoguchi.context import current_tenant, db_session
-from madoguchi.documents import certificates, pdf, repository
+from madoguchi.documents import certificates, issuing, pdf, repository
 from madoguchi.errors import Conflict
 from madoguchi.identity.models import StaffRole
 from madoguchi.identity.principal import current_principal
@@ -77,4 +77,13 @@ def console_revoke(document_id: uuid.UUID) -> ResponseReturnValue:
     flash(_("The certificate is revoked. The verification page now reports it as revoked."), "success")
     return redirect(
         url_for("certificate_console.console_document", tenant=current_tenant.slug, document_id=document_id), code=303
+    )
+
+
+@console_documents.post("/applications/<uuid:application_id>/copy")
+def console_application_copy(application_id: uuid.UUID) -> ResponseReturnValue:
+    """申込内容の写し of an application in the queue (decision 0041), e.g. printed for a parent at the counter."""
+    document = issuing.copy_of_application(db_session(), current_tenant, current_principal(), application_id)
+    return redirect(
+        url_for("certificate_console.console_download", tenant=current_tenant.slug, document_id=document.id), code=303
     )

@@ -19,6 +19,8 @@ from madoguchi import jp
 from madoguchi.applications.models import Application
 from madoguchi.childcare import notices as childcare_notices
 from madoguchi.crypto import DataKeyMissing, Sealer
+from madoguchi.documents.application_copy import application_copy
+from madoguchi.documents.certification_notice import childcare_certification
 from madoguchi.errors import Conflict
 from madoguchi.registry import repository as registry_repository
 from madoguchi.registry import tax_items
@@ -351,10 +353,14 @@ BUILDERS = {
     # 利用決定通知書 and 保留通知書 (decision 0042): from the published allocation and the certification.
     "childcare_decision": childcare_notices.decision_content,
     "childcare_waitlist": childcare_notices.waitlist_content,
+    "childcare_certification": childcare_certification,
+    "application_copy": application_copy,
 }
 
 #: Certificates that may be issued with no clerk when the tenant enables auto-issue.
 AUTO_ISSUABLE = frozenset({"residency_certificate", "tax_certificate"})
+#: Documents that are only ever downloaded, never posted or handed over (no delivery, whatever the form chose).
+ELECTRONIC_ONLY = frozenset({"application_copy"})
 
 
 def build(session: Session, application: Application, kind: str) -> dict[str, Any]:

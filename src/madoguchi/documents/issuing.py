@@ -8,22 +8,25 @@ audit record and the ``document.issued`` outbox event, in the transition's trans
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from madoguchi import outbox
 from madoguchi.applications import hooks
+from madoguchi.applications import repository as applications_repository
 from madoguchi.applications.models import Application
 from madoguchi.applications.workflow import Transition
 from madoguchi.audit import operations as audit
 from madoguchi.childcare import notices as childcare_notices
 from madoguchi.db import utcnow
-from madoguchi.documents import certificates, delivery
+from madoguchi.documents import application_copy, certificates, delivery, repository
 from madoguchi.documents import content as document_content
 from madoguchi.documents.models import IssuedDocument
 from madoguchi.errors import Conflict
 from madoguchi.identity.actors import Actor
+from madoguchi.identity.principal import Principal
 from madoguchi.tenancy.models import Tenant
 
 hooks.auto_issuable_kinds.update(document_content.AUTO_ISSUABLE)
@@ -77,7 +80,9 @@ def issue_document(
     # The signed PDF (reportlab + pyHanko), stored and registered for /verify, in this same transaction.
     certificates.attach_signed_pdf(session, tenant, document)
     # Post or counter: the printed copy goes on the day's mail-out or the pick-up list (decision 0033).
-    delivered = delivery.file_for(session, tenant, application, document)
+    delivered = None
+    if kind not in document_content.ELECTRONIC_ONLY:
+        delivered = delivery.file_for(session, tenant, application, document)
     audit.record(
         session,
         tenant.id,
@@ -99,3 +104,16 @@ def issue_document(
         {"document_id": document.id, "serial": document.serial, "application_id": application.id, "kind": kind},
     )
     return document
+
+
+def copy_of_application(
+    session: Session, tenant: Tenant, principal: Principal, application_id: uuid.UUID
+) -> IssuedDocument:
+    """The 申込内容の写し of an application ``principal`` may see (the applicant, the municipality's staff): the last
+    copy issued when the answers and attachments are still what it states, else a new signed copy (decision 0041)."""
+    application = applications_repository.get_for(session, principal, application_id)
+    content = document_content.build(session, application, application_copy.KIND)
+    for earlier in reversed(repository.documents_of(session, application)):
+        if earlier.kind == application_copy.KIND and earlier.revoked_at is None and earlier.content == content:
+            return earlier
+    return issue_document(session, tenant, application, principal.actor, kind=application_copy.KIND)

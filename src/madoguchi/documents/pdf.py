@@ -38,6 +38,8 @@ from reportlab.pdfgen.canvas import Canvas
 
 from madoguchi import jp
 from madoguchi.documents import fonts
+from madoguchi.documents.application_copy import copy_lines
+from madoguchi.documents.certification_notice import certification_lines
 from madoguchi.registry import tax_items
 
 #: The font embedded in every certificate: IPAmj Mincho (Debian fonts-ipamj-mincho), the MJ character set of
@@ -54,13 +56,15 @@ TITLES = {
     "residency_certificate": "住民票の写し",
     "childcare_decision": "保育所等利用決定通知書",
     "childcare_waitlist": "保育所等利用保留通知書",
+    "childcare_certification": "教育・保育給付認定通知書",
+    "application_copy": "申込内容の写し",
 }
 #: A copy of a record removed from the register (moved out, died): 住民票の除票の写し.
 REMOVED_RECORD_TITLE = "除票の写し"
 TAX_TITLES = {"taxation": "課税証明書", "income": "所得証明書", "non_taxable": "非課税証明書"}
 #: Kinds that notify a decision (処分) rather than certify: headed 文書番号 and carrying the 教示. A notice of
 #: refusal (不交付決定通知書 and the like) is added here with its title.
-NOTICES = frozenset({"childcare_decision", "childcare_waitlist"})
+NOTICES = frozenset({"childcare_decision", "childcare_waitlist", "childcare_certification"})
 _SEX = {"male": "男", "female": "女"}
 
 
@@ -464,6 +468,9 @@ _BODIES = {
     "tax_certificate": (_tax_lines, "上記のとおり証明する。"),
     "childcare_decision": (_childcare_lines, "上記のとおり決定したので通知する。"),
     "childcare_waitlist": (_waitlist_lines, "上記のとおり保育所等の利用を保留としたので通知する。"),
+    # 子ども・子育て支援法20条4項: the certification is notified to the guardian.
+    "childcare_certification": (certification_lines, "上記のとおり教育・保育給付認定をしたので通知する。"),
+    "application_copy": (copy_lines, "この写しは、上記の日時に受け付けた申込みの内容と相違ないことを証明する。"),
 }
 
 

@@ -18,8 +18,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 
-from madoguchi.context import db_session
-from madoguchi.documents import certificates, delivery, pdf, repository
+from madoguchi.context import current_tenant, db_session
+from madoguchi.documents import certificates, delivery, issuing, pdf, repository
 from madoguchi.errors import ValidationFailed
 from madoguchi.extensions import limiter
 from madoguchi.identity.principal import current_principal
@@ -138,3 +138,13 @@ def _visible_document(document_id: uuid.UUID) -> IssuedDocument:
 @portal_documents.get("/<uuid:document_id>/pdf")
 def resident_download(document_id: uuid.UUID) -> ResponseReturnValue:
     return pdf_response(_visible_document(document_id))
+
+
+@portal_documents.post("/applications/<uuid:application_id>/copy")
+def resident_application_copy(application_id: uuid.UUID) -> ResponseReturnValue:
+    """申込内容の写し of the resident's own application (decision 0041): signed now, or the last copy if nothing
+    changed since; then its download."""
+    document = issuing.copy_of_application(db_session(), current_tenant, current_principal(), application_id)
+    return redirect(
+        url_for("certificate_portal.resident_download", tenant=current_tenant.slug, document_id=document.id), code=303
+    )

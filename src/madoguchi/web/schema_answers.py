@@ -6,9 +6,11 @@ Titles and choice labels come from the schema's ``x-title`` / ``x-enum-titles`` 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from madoguchi.applications import forms
@@ -43,7 +45,13 @@ class Section:
     answers: list[Answer] = field(default_factory=list)
 
 
-def _display(schema: dict[str, Any], value: Any) -> str:
+def _display(schema: dict[str, Any], value: Any, facilities: Mapping[str, str] | None = None) -> str:
+    facilities = facilities or {}
+    if schema.get("x-widget") == "facility-ranking" and isinstance(value, list):
+        # Ranked: "1. さくら保育園、2. ..." by name (the code when the municipality no longer has it).
+        return _list_separator().join(f"{rank}. {facilities.get(str(v), str(v))}" for rank, v in enumerate(value, 1))
+    if schema.get("x-widget") == "facility" and isinstance(value, str):
+        return facilities.get(value, value)
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
     if "enum" in schema and isinstance(value, str):
@@ -55,36 +63,68 @@ def _display(schema: dict[str, Any], value: Any) -> str:
             return value
     if isinstance(value, list):
         items = schema.get("items") or {}
-        return ", ".join(_display(items, v) for v in value)
+        return ", ".join(_display(items, v, facilities) for v in value)
     if isinstance(value, dict):
-        return ", ".join(f"{title_of((schema.get('properties') or {}).get(k, {}), k)}: {v}" for k, v in value.items())
+        properties = schema.get("properties") or {}
+        return ", ".join(
+            f"{title_of(properties.get(k, {}), k)}: {_display(properties.get(k, {}), v, facilities)}"
+            for k, v in value.items()
+        )
     return str(value)
 
 
-def answer_sections(form_schema: dict[str, Any], data: dict[str, Any], sources: dict[str, Any]) -> list[Section]:
-    """The answers given, grouped by the form's top-level objects, in the schema's order."""
+def _list_separator() -> str:
+    return "、" if str(get_locale() or "ja") == "ja" else ", "
+
+
+def _is_rows(schema: Mapping[str, Any]) -> bool:
+    return schema.get("type") == "array" and (schema.get("items") or {}).get("type") == "object"
+
+
+def answer_sections(
+    form_schema: dict[str, Any],
+    data: dict[str, Any],
+    sources: dict[str, Any],
+    facilities: Mapping[str, str] | None = None,
+) -> list[Section]:
+    """The answers given, grouped by the form's top-level objects, in the schema's order; each row of a top-level
+    list of objects (a childcare application's children, its guardians) is a section of its own ("Child 2"), a
+    list inside an object labels its rows' answers ("Relative 1: Name"). Choices show their titles and facilities
+    their names (``facilities``: code -> name)."""
     general = Section(_("Request"))
     sections: list[Section] = []
 
-    def walk(schema: dict[str, Any], ptr: str, section: Section) -> None:
+    def walk(schema: dict[str, Any], ptr: str, section: Section, prefix: str = "") -> None:
         for name, sub in (schema.get("properties") or {}).items():
             child = f"{ptr}/{name}"
             value = forms.resolve(data, child, None)
             if value is None:
                 continue
             if sub.get("type") == "object":
-                walk(sub, child, section)
+                walk(sub, child, section, prefix)
+            elif _is_rows(sub) and isinstance(value, list):
+                for number in range(1, len(value) + 1):
+                    row_prefix = f"{prefix}{title_of(sub['items'], name)} {number}: "
+                    walk(sub["items"], f"{child}/{number - 1}", section, row_prefix)
             else:
-                label = title_of(sub, name)
-                section.answers.append(Answer(child, label, _display(sub, value), source_label(sources.get(child))))
+                label = prefix + title_of(sub, name)
+                shown = _display(sub, value, facilities)
+                section.answers.append(Answer(child, label, shown, source_label(sources.get(child))))
 
     for name, sub in (form_schema.get("properties") or {}).items():
+        value = forms.resolve(data, f"/{name}", None)
         if sub.get("type") == "object":
             section = Section(title_of(sub, name))
             walk(sub, f"/{name}", section)
             if section.answers:
                 sections.append(section)
-        elif forms.resolve(data, f"/{name}", None) is not None:
+        elif _is_rows(sub) and isinstance(value, list):
+            for number in range(1, len(value) + 1):
+                section = Section(f"{title_of(sub['items'], name)} {number}")
+                walk(sub["items"], f"/{name}/{number - 1}", section)
+                if section.answers:
+                    sections.append(section)
+        elif value is not None:
             walk({"properties": {name: sub}}, "", general)
     return [*sections, general] if general.answers else sections
 
@@ -99,6 +139,8 @@ def display(leaf: Field, value: Any) -> str | list[str]:
     if leaf.widget == "checkbox":
         return _("Yes") if value else _("No")
     labels = dict(leaf.options)
+    if leaf.widget == "facilities" and isinstance(value, list):
+        return [f"{rank}. {labels.get(str(v), str(v))}" for rank, v in enumerate(value, 1)]
     if isinstance(value, list):
         return [labels.get(str(v), str(v)) for v in value]
     if leaf.widget == "date" or leaf.schema.get("format") == "date":

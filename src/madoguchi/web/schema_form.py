@@ -15,19 +15,25 @@ from __future__ import annotations
 import copy
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 
 from madoguchi import jp
-from madoguchi.applications import forms
+from madoguchi.applications import drafts, forms, hooks
+from madoguchi.applications import operations as applications
+from madoguchi.errors import ValidationFailed
 from madoguchi.registry import tax_items
 from madoguchi.registry.models import Person
 from madoguchi.web.form_input import date_outside_era
 from madoguchi.web.i18n import localized
+
+if TYPE_CHECKING:  # annotations only
+    from madoguchi.applications.models import Application
 
 Options = list[tuple[str, str]]
 
@@ -115,6 +121,11 @@ class Page:
 
     def leaves(self) -> list[Field]:
         return [leaf for f in self.fields for leaf in f.leaves()]
+
+    @property
+    def fills_from_register(self) -> bool:
+        """Whether a household-member picker on this page fills its block from the register (each child)."""
+        return any(leaf.schema.get("x-prefill") for leaf in self.leaves() if leaf.options)
 
     def owns(self, pointer: str) -> bool:
         return any(pointer == f.pointer or pointer.startswith(f.pointer + "/") for f in self.fields)
@@ -259,6 +270,8 @@ def _node(pointer: str, schema: dict[str, Any], required: bool, prefilled: set[s
         )
     if widget == "household-member-picker":
         return Field(pointer, schema, "select", required, options=choices.household_members)
+    if widget == "facility":
+        return Field(pointer, schema, "select", required, options=choices.facilities)
     if schema.get("format") == "date":
         return Field(pointer, schema, "date", required)
     return Field(pointer, schema, widget if widget in _LEAF_WIDGETS else "text", required)
@@ -337,16 +350,36 @@ def _read_leaf(leaf: Field, posted: Any, errors: dict[str, list[str]]) -> tuple[
     return True, text
 
 
-def _read_group(group: Field, posted: Any, errors: dict[str, list[str]]) -> dict[str, Any]:
+def _read_rows(rows: Field, posted: Any, errors: dict[str, list[str]], row_maps: dict[str, list[int]]) -> list[Any]:
+    """The rows of a list of objects that have answers (empty blocks left out), remembering which were kept."""
+    found, kept = [], []
+    for index, row in enumerate(rows.children):
+        answers = _read_group(row, posted, errors, row_maps)
+        if _has_answers(answers):
+            found.append(answers)
+            kept.append(index)
+    row_maps[rows.pointer] = kept
+    return found
+
+
+def _read_group(
+    group: Field, posted: Any, errors: dict[str, list[str]], row_maps: dict[str, list[int]]
+) -> dict[str, Any]:
     base = len(group.pointer)
     out: dict[str, Any] = {}
     for child in group.children:
         if child.prefilled:
             continue
         if child.widget == "group":
-            nested = _read_group(child, posted, errors)
+            nested = _read_group(child, posted, errors, row_maps)
             if nested:
                 out[child.pointer[base + 1 :]] = nested
+            continue
+        if child.widget == "rows":
+            # A list inside a group (the household's 同居親族): kept only when some row is answered.
+            found = _read_rows(child, posted, errors, row_maps)
+            if found:
+                out[child.pointer[base + 1 :]] = found
             continue
         given, value = _read_leaf(child, posted, errors)
         if given:
@@ -355,7 +388,8 @@ def _read_group(group: Field, posted: Any, errors: dict[str, list[str]]) -> dict
 
 
 def _has_answers(row: Mapping[str, Any]) -> bool:
-    return any(v not in (None, "", False, [], {}) for v in row.values())
+    """Whether a block was filled in: an unticked box, or a group of them (a child's health), is no answer."""
+    return any(_has_answers(v) if isinstance(v, dict) else v not in (None, "", False, []) for v in row.values())
 
 
 @dataclass
@@ -366,13 +400,15 @@ class ReadPage:
     row_maps: dict[str, list[int]]
 
     def input_pointer(self, pointer: str) -> str:
-        """An error pointer in the saved data -> the pointer of the input the resident typed it in."""
-        for list_pointer, kept in self.row_maps.items():
+        """An error pointer in the saved data -> the pointer of the input the resident typed it in. Lists inside
+        rows are keyed by their input pointer, so the outer list is mapped first (shortest pointer first)."""
+        for list_pointer in sorted(self.row_maps, key=len):
+            kept = self.row_maps[list_pointer]
             prefix = list_pointer + "/"
             if pointer.startswith(prefix):
                 index, _sep, rest = pointer[len(prefix) :].partition("/")
                 if index.isdigit() and int(index) < len(kept):
-                    return f"{prefix}{kept[int(index)]}" + (f"/{rest}" if rest else "")
+                    pointer = f"{prefix}{kept[int(index)]}" + (f"/{rest}" if rest else "")
         return pointer
 
 
@@ -385,17 +421,11 @@ def read_page(page: Page, posted: Any, saved: dict[str, Any], prefill_sources: M
         name = top.pointer[1:]
         data.pop(name, None)
         if top.widget == "group":
-            value = _read_group(top, posted, errors)
+            value = _read_group(top, posted, errors, row_maps)
             if value:
                 data[name] = value
         elif top.widget == "rows":
-            rows, kept = [], []
-            for index, row in enumerate(top.children):
-                answers = _read_group(row, posted, errors)
-                if _has_answers(answers):
-                    rows.append(answers)
-                    kept.append(index)
-            row_maps[top.pointer] = kept
+            rows = _read_rows(top, posted, errors, row_maps)
             if rows:
                 data[name] = rows
         elif not top.prefilled:
@@ -425,7 +455,11 @@ def schema_at(form: Mapping[str, Any], pointer: str) -> dict[str, Any]:
 def friendly(form: Mapping[str, Any], pointer: str, message: str, value: Any = None) -> str:
     """A message from ``applications.forms`` (English, technical) as a resident should read it; ``value`` is the
     answer refused, where the message depends on it (a 和暦 date its era never had)."""
+    if isinstance(message, hooks.Worded):
+        return str(message)  # a cross-check's message, already worded for the reader
     schema = schema_at(form, pointer)
+    if message == drafts.NOT_IN_HOUSEHOLD:
+        return _("Choose a member of your household from the list.")
     if message.startswith(forms.DATE_OUTSIDE_ERA) and isinstance(value, str):
         try:
             jp.parse_date(value)
@@ -548,6 +582,28 @@ def register_reason(message: str) -> str | None:
     return _register_words(message, clerk=True)
 
 
+def fill_picked(
+    session: Session,
+    application: Application,
+    page: Page,
+    read: ReadPage,
+    id_of: Callable[[Field], str] = lambda field: field.id,
+) -> dict[str, list[str]]:
+    """Rows of ``read`` whose household-member picker is set get that member's registered name, reading, date of
+    birth and sex before the page is checked (so a picked child needs nothing typed); errors, keyed by input, for a
+    pick outside the household."""
+    try:
+        applications.fill_picked(session, application, read.data)
+    except ValidationFailed as refused:
+        form = application.settings_snapshot["form"]
+        found: dict[str, list[str]] = {}
+        for pointer, messages in (refused.errors or {}).items():
+            anchor = page.anchor_for(read.input_pointer(pointer), id_of)
+            found.setdefault(anchor, []).extend(friendly(form, pointer, m) for m in messages)
+        return found
+    return {}
+
+
 def page_errors(
     form: dict[str, Any],
     page: Page,
@@ -555,12 +611,16 @@ def page_errors(
     *,
     complete: bool,
     id_of: Callable[[Field], str] = lambda field: field.id,
+    picked: Mapping[str, list[str]] | None = None,
 ) -> dict[str, list[str]]:
-    """Errors of ``page`` (keyed by the id of the input, ``id_of``), conversion errors first; ``complete`` also
-    asks for the page's required answers (Continue), without it only wrong answers count (Save for later)."""
+    """Errors of ``page`` (keyed by the id of the input, ``id_of``), conversion errors first (and ``picked``, those
+    of :func:`fill_picked`); ``complete`` also asks for the page's required answers (Continue), without it only
+    wrong answers count (Save for later)."""
     found: dict[str, list[str]] = {}
     for pointer, messages in read.errors.items():
         found.setdefault(page.anchor_for(pointer, id_of), []).extend(messages)
+    for anchor, messages in (picked or {}).items():
+        found.setdefault(anchor, []).extend(messages)
     checked = forms.field_errors(form, forms.normalize(form, read.data), partial=not complete)
     for pointer, messages in checked.items():
         if not page.owns(pointer):
@@ -585,7 +645,8 @@ def counter_id(leaf: Field) -> str:
 
 @dataclass
 class Input:
-    """One input of the counter form; ``kind``: text, textarea, date, number, radio, select, checkbox(es)."""
+    """One input of the counter form; ``kind``: text, textarea, date, number, radio, select, checkbox(es), ranking
+    (``size`` selects in order)."""
 
     pointer: str
     id: str
@@ -597,6 +658,8 @@ class Input:
     required: bool = False
     #: The titles of the groups the input is in ("Who is requesting / Agent").
     group: str = ""
+    #: How many choices a ranking offers (the tenant's maximum).
+    size: int = 0
 
 
 _COUNTER_KINDS = {"checkbox", "textarea", "number", "date", "radio", "select"}
@@ -607,26 +670,17 @@ def _counter_kind(leaf: Field) -> str:
     if "enum" in leaf.schema and leaf.widget in ("radio", "select"):
         # At the counter the clerk reads the choices out: a few are shown at once, a long list is a select.
         return "radio" if leaf.widget == "radio" or len(leaf.options) <= 4 else "select"
+    if leaf.widget == "facilities":
+        return "ranking"  # ranked: one select per choice, as on the portal
     if leaf.widget in _LISTS:
         return "checkboxes"
     return leaf.widget if leaf.widget in _COUNTER_KINDS else "text"
-
-
-def _nodes(fields: list[Field]) -> Iterator[Field]:
-    for node in fields:
-        yield node
-        yield from _nodes(node.children)
 
 
 def counter_page(form: dict[str, Any], prefill_sources: Mapping[str, Any], choices: Choices | None = None) -> Page:
     """Every page's questions on one page, in the order of the pages: the counter asks them in one sitting."""
     every = pages(form, prefill_sources, choices)
     return Page("counter", 1, localized(form.get("x-title")), [top for page in every for top in page.fields])
-
-
-def supports_counter(form: dict[str, Any]) -> bool:
-    """Whether the counter form can ask this form (lists of rows, e.g. guardians, it cannot)."""
-    return not any(node.widget == "rows" for node in _nodes(counter_page(form, {}).fields))
 
 
 def counter_inputs(page: Page, data: Any, posted: Mapping[str, Any] | None = None) -> list[Input]:
@@ -651,6 +705,7 @@ def counter_inputs(page: Page, data: Any, posted: Mapping[str, Any] | None = Non
             hint = node.hint or ""
             found.append(Input(node.pointer, counter_id(node), node.label, kind, hint, node.options, value, needed))
             found[-1].group = " / ".join(groups)
+            found[-1].size = int(node.schema.get("maxItems") or 0)
 
     walk(page.fields, True, [])
     return found

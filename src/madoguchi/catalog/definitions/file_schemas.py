@@ -69,7 +69,8 @@ _TRANSITION_SCHEMA = {
         "required_by_law": {"type": "boolean"},
         # Four eyes: whoever last took one of the named transitions on an application may not take this one.
         "actor_differs_from": {**_NAME_LIST, "items": _SNAKE},
-        # The document this transition's issue_document issues instead of output_document (decision 0042).
+        # The document kind this transition's issue_document issues instead of output_document (支給認定証 on
+        # certify, 保留通知書 on waitlist): a procedure may issue more than one kind of document.
         "document": _SNAKE,
     },
 }
@@ -168,6 +169,8 @@ SERVICE_FILE_SCHEMA = {
         },
         "sla_days": _range_schema(1, 365),
         "min_monthly_work_hours": _range_schema(0, 744),
+        # Childcare: how many facilities each child may rank. 30 is the most any municipality asks for (spec 1.2).
+        "max_preferences": _range_schema(1, 30),
         "auto_issue": {
             "type": "object",
             "additionalProperties": False,

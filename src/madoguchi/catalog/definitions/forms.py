@@ -13,7 +13,7 @@ from madoguchi.catalog.definitions.file_schemas import (
     structure_problems,
 )
 from madoguchi.catalog.definitions.problems import Problem, field_path, unique
-from madoguchi.catalog.definitions.vocabulary import FORM_DIALECT, LOCALES, SCHEMA_KEYWORDS
+from madoguchi.catalog.definitions.vocabulary import FORM_DIALECT, LOCALES, REGISTRY_FIELDS, SCHEMA_KEYWORDS
 
 # --- JSON Schema forms ------------------------------------------------------------------------------------------------
 
@@ -107,8 +107,27 @@ def _check_declared(
                 _check_branch(member_branch, (*path, "allOf", index, keyword), schema, file, problems)
         for name, sub in (properties or {}).items():
             _check_declared(sub, (*path, "properties", name), file, problems, is_field=True)
+            _check_picker_prefill(sub, properties or {}, (*path, "properties", name), file, problems)
     if isinstance(schema.get("items"), dict):
         _check_declared(schema["items"], (*path, "items"), file, problems, is_field=False)
+
+
+def _check_picker_prefill(
+    field: Any, siblings: dict[str, Any], path: tuple[str | int, ...], file: str, problems: list[Problem]
+) -> None:
+    """``x-prefill`` on a household-member picker maps fields of the same object to registry fields."""
+    prefill = field.get("x-prefill") if isinstance(field, dict) else None
+    if prefill is None:
+        return
+    where = field_path((*path, "x-prefill"))
+    if field.get("x-widget") != "household-member-picker" or not isinstance(prefill, dict):
+        problems.append(Problem(file, where, "only a household-member-picker fills fields: {field: registry field}"))
+        return
+    for name, source in prefill.items():
+        if name not in siblings:
+            problems.append(Problem(file, f"{where}.{name}", "no such field beside the picker"))
+        elif source not in REGISTRY_FIELDS:
+            problems.append(Problem(file, f"{where}.{name}", f"unknown registry field {source!r}"))
 
 
 def check_keywords(schema: dict[str, Any], path: tuple[str | int, ...], file: str, problems: list[Problem]) -> None:

@@ -154,6 +154,7 @@ _OVERRIDE_CHECKS: dict[str, _OverrideCheck] = {
     "fee": _check_range_override,
     "sla_days": _check_range_override,
     "min_monthly_work_hours": _check_range_override,
+    "max_preferences": _check_range_override,
     "auto_issue": _check_auto_issue_override,
     "extra_steps": _check_extra_steps_override,
     "extra_questions": _check_extra_questions_override,
@@ -175,7 +176,7 @@ def _state_view(entry: Entry) -> dict[str, Any]:
     if "description" in item:
         view["description"] = item["description"]
     if item.get("document"):
-        view["document"] = item["document"]  # issued by this transition's issue_document (decision 0042)
+        view["document"] = item["document"]  # the kind its issue_document issues (decisions 0041, 0042)
     return view
 
 
@@ -196,7 +197,7 @@ def _transition_view(entry: Entry) -> dict[str, Any]:
     if "description" in item:
         view["description"] = item["description"]
     if item.get("document"):
-        view["document"] = item["document"]  # issued by this transition's issue_document (decision 0042)
+        view["document"] = item["document"]  # the kind its issue_document issues (decisions 0041, 0042)
     return view
 
 
@@ -273,4 +274,21 @@ def effective_service(service: Mapping[str, Any], overrides: Mapping[str, Any] |
     if "min_monthly_work_hours" in service:
         default_hours = service["min_monthly_work_hours"]["default"]
         effective["min_monthly_work_hours"] = overrides.get("min_monthly_work_hours", default_hours)
+    if "max_preferences" in service:
+        most = overrides.get("max_preferences", service["max_preferences"]["default"])
+        effective["max_preferences"] = most
+        _limit_lists(effective["form"], "max_preferences", most)
     return effective
+
+
+def _limit_lists(schema: Any, setting: str, most: int) -> None:
+    """Lists the form says ``setting`` governs (``x-tenant-setting``) take at most ``most`` items: the form ships the
+    standard's largest ``maxItems``, the tenant's number is what its residents are offered and validated against."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "array" and schema.get("x-tenant-setting") == setting:
+            schema["maxItems"] = min(int(schema.get("maxItems", most)), most)
+        for value in schema.values():
+            _limit_lists(value, setting, most)
+    elif isinstance(schema, list):
+        for value in schema:
+            _limit_lists(value, setting, most)

@@ -109,7 +109,8 @@ def _check_service_rules(service: dict[str, Any], broken: set[Any], folder_name:
     if "workflow" in ok:
         problems += check_workflow(service, file)
         transitions = service["workflow"]["transitions"]
-        issues = any("issue_document" in (t.get("actions") or []) for t in transitions)
+        # A transition naming its own ``document`` issues that kind, not the output document.
+        issues = any("issue_document" in (t.get("actions") or []) and not t.get("document") for t in transitions)
         if "output_document" in ok and service["output_document"] is not None and not issues:
             problems.append(Problem(file, "workflow.transitions", "no transition has the action issue_document"))
         if (

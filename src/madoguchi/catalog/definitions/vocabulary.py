@@ -18,10 +18,23 @@ KNOWN_GUARDS = (
     # the register and accepted the evidence (委任状, 疎明資料) before the decision (decision 0036).
     "person_concerned_confirmed",
 )
-KNOWN_ACTIONS = ("notify_applicant", "issue_document", "record_decision", "notify_staff")
+KNOWN_ACTIONS = (
+    "notify_applicant",
+    "issue_document",
+    "record_decision",
+    "notify_staff",
+    # The clerk's 教育・保育給付認定 (category, 保育必要量, validity per child), checked and written to the decision.
+    "record_certification",
+)
 #: Documents a procedure may issue (``output_document.kind``, a transition's ``document``): each has a builder in
 #: ``documents.content`` and a layout in ``documents.pdf``.
-KNOWN_DOCUMENT_KINDS = ("residency_certificate", "tax_certificate", "childcare_decision", "childcare_waitlist")
+KNOWN_DOCUMENT_KINDS = (
+    "residency_certificate",
+    "tax_certificate",
+    "childcare_decision",
+    "childcare_waitlist",
+    "childcare_certification",
+)
 APPLICANT_KINDS = ("self", "household_member", "agent", "legal_representative", "third_party")
 #: The document that shows an applicant who is not the person concerned may apply for them, by relation: a power of
 #: attorney (委任状) for an agent, proof of legal representation (戸籍謄本, 登記事項証明書) for a legal representative,
@@ -56,13 +69,14 @@ OVERRIDABLE_SETTINGS = (
     "fee",
     "sla_days",
     "min_monthly_work_hours",
+    "max_preferences",
     "auto_issue",
     "extra_steps",
     "extra_questions",
     "instructions",
 )
 #: Overridable settings declared in service.yaml as ``{default, min, max}`` integers.
-RANGE_SETTINGS = ("fee", "sla_days", "min_monthly_work_hours")
+RANGE_SETTINGS = ("fee", "sla_days", "min_monthly_work_hours", "max_preferences")
 
 FORM_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 #: The keywords of JSON Schema 2020-12. Anything else in a form must be a UI hint starting with ``x-``: the

@@ -6,12 +6,21 @@ is decided by the procedure's workflow and the operations, never here. Forms pos
 came from; input errors re-render it with status 422, a changed application with status 409.
 
 One module per screen: ``queue``, ``application``, ``person_concerned`` (applications filed for someone else),
-``counter``, ``identity_check``; ``common`` holds the blueprint.
+``counter``, ``identity_check``, ``certification`` (the clerk's 支給認定 of childcare); ``common`` holds the blueprint.
 """
 
-from madoguchi.console.views import application, counter, identity_check, person_concerned, queue
+from madoguchi.console.views import application, certification, counter, identity_check, person_concerned, queue
 from madoguchi.console.views.common import bp
 
-__all__ = ["WEB_BLUEPRINTS", "application", "bp", "counter", "identity_check", "person_concerned", "queue"]
+__all__ = [
+    "WEB_BLUEPRINTS",
+    "application",
+    "bp",
+    "certification",
+    "counter",
+    "identity_check",
+    "person_concerned",
+    "queue",
+]
 
 WEB_BLUEPRINTS = [bp]

@@ -20,10 +20,12 @@ from madoguchi.applications.schemas import (
 )
 from madoguchi.applications.workflow import Workflow
 from madoguchi.audit import access
+from madoguchi.childcare.certification import ACTION as CERTIFICATION_ACTION
 from madoguchi.console.views.common import (
     STOPPING_STATES,
     _calendar,
     _due_badge,
+    _facility_names,
     _load,
     _message,
     _names,
@@ -114,7 +116,12 @@ def _application_page(
         kind = "warning" if t.to in STOPPING_STATES else "secondary"
         if kind == "secondary" and not needs_comment and not any(x["kind"] == "primary" for x in transitions):
             kind = "primary"
-        transitions.append({"name": t.name, "title": localized(t.title), "kind": kind})
+        entry = {"name": t.name, "title": localized(t.title), "kind": kind}
+        if CERTIFICATION_ACTION in t.actions:  # the 支給認定 is decided on its own form, child by child
+            entry["form_url"] = url_for(
+                ".certification_form", tenant=current_tenant.slug, application_id=application.id
+            )
+        transitions.append(entry)
     timeline: list[dict[str, Any]] = [
         {
             "event": event,
@@ -134,7 +141,7 @@ def _application_page(
             state=_state_title(workflow, application.state),
             due=_due_badge(application, workflow, _today(), _calendar(_today())),
             sections=schema_answers.answer_sections(
-                settings["form"], application.data or {}, application.prefill_sources or {}
+                settings["form"], application.data or {}, application.prefill_sources or {}, _facility_names()
             ),
             prefill=[
                 (

@@ -77,6 +77,14 @@ def _names(account_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
     return identity_repository.display_names(db_session(), current_tenant.id, account_ids)
 
 
+def _facility_names() -> dict[str, str]:
+    """This municipality's childcare facilities, code -> name in the page's language (answers show names)."""
+    return {
+        f.facility_code: localized({"ja": f.name_ja, "en": f.name_en})
+        for f in repository.facilities(db_session(), current_tenant.id)
+    }
+
+
 def _procedures() -> list[tuple[str, dict[str, Any]]]:
     """(key, effective settings) of every procedure the municipality offers."""
     return [

@@ -15,6 +15,7 @@ from madoguchi.applications.models import Application
 from madoguchi.applications.schemas import ApplicationCreateSchema
 from madoguchi.audit import access
 from madoguchi.console.views.common import (
+    _facility_names,
     _load,
     _person,
     _posted_version,
@@ -54,7 +55,8 @@ def counter_search() -> ResponseReturnValue:
 
 
 def _counter_procedures() -> list[tuple[str, str]]:
-    return [(key, localized(s["title"])) for key, s in _procedures() if schema_form.supports_counter(s["form"])]
+    # Every procedure: lists of rows (a childcare application's children and guardians) are asked block by block.
+    return [(key, localized(s["title"])) for key, s in _procedures()]
 
 
 @bp.get("/counter/people/<uuid:person_id>")
@@ -82,7 +84,7 @@ def counter_start(person_id: uuid.UUID) -> ResponseReturnValue:
     person = _person(person_id)
     values = {"procedure": request.form.get("procedure", "")}
     data, errors = form_input.load(ApplicationCreateSchema(only=["procedure"]), values, CHOOSE_PROCEDURE)
-    if data is None or data["procedure"] not in dict(_counter_procedures()):  # only those the counter form supports
+    if data is None or data["procedure"] not in dict(_counter_procedures()):  # only those the municipality offers
         return _person_page(person, errors or {"procedure": [str(CHOOSE_PROCEDURE["procedure"][1])]}, 422)
     application = operations.create_draft(
         db_session(),
@@ -114,8 +116,9 @@ def _household(application: Application) -> list[tuple[str, str]]:
 
 def _counter_page(application: Application) -> schema_form.Page:
     settings = application.settings_snapshot
+    facilities = list(_facility_names().items())
     choices = tax_years.with_tax_years(
-        schema_form.Choices(household_members=_household(application)),
+        schema_form.Choices(household_members=_household(application), facilities=facilities),
         settings["form"],
         db_session(),
         current_tenant.id,
@@ -136,7 +139,7 @@ def _form_page(
     prefilled = [
         answer
         for section in schema_answers.answer_sections(
-            settings["form"], application.data or {}, application.prefill_sources or {}
+            settings["form"], application.data or {}, application.prefill_sources or {}, _facility_names()
         )
         for answer in section.answers
         if answer.source
@@ -161,7 +164,8 @@ def counter_form(application_id: uuid.UUID) -> ResponseReturnValue:
     read = schema_form.read_page(page, request.form, application.data or {}, application.prefill_sources or {})
     posted = schema_form.values_from_form(page, request.form)
     by_input = schema_form.counter_id
-    errors = schema_form.page_errors(form, page, read, complete=True, id_of=by_input)
+    picked = schema_form.fill_picked(db_session(), application, page, read, by_input)
+    errors = schema_form.page_errors(form, page, read, complete=True, id_of=by_input, picked=picked)
     if errors:
         return _form_page(application, errors, 422, posted=posted)
     try:
@@ -192,7 +196,7 @@ def _confirm_page(application: Application, errors: dict[str, list[str]], status
         application=application,
         procedure=localized(settings.get("title")),
         sections=schema_answers.answer_sections(
-            settings["form"], application.data or {}, application.prefill_sources or {}
+            settings["form"], application.data or {}, application.prefill_sources or {}, _facility_names()
         ),
         errors=errors,
     ), status

@@ -133,7 +133,8 @@ def form_page(application_id: uuid.UUID, step: int) -> Any:
     form = application.settings_snapshot["form"]
     action = request.form.get("action", "continue")
     read = schema_form.read_page(page, request.form, application.data, application.prefill_sources)
-    errors = schema_form.page_errors(form, page, read, complete=action == "continue")
+    picked = schema_form.fill_picked(db_session(), application, page, read)
+    errors = schema_form.page_errors(form, page, read, complete=action == "continue", picked=picked)
     if not errors:
         try:
             applications.update_draft(
@@ -153,6 +154,10 @@ def form_page(application_id: uuid.UUID, step: int) -> Any:
         return _render_form(application, page_list, page, schema_form.values_from_form(page, request.form), errors, 422)
     if application.forced_delivery:
         flash(_forced_delivery_message())
+    if action == "fill":
+        # The picked children's names, readings, dates of birth and sex, shown before going on.
+        target = url_for(".form_page", tenant=current_tenant.slug, application_id=application.id, step=step)
+        return redirect(target, 303)
     if action == "save":
         flash(_("Your answers are saved. You can continue any time from My applications."))
         return redirect(url_for(".my_applications", tenant=current_tenant.slug), 303)

@@ -57,7 +57,7 @@ def _editable(definition: dict[str, Any]) -> dict[str, Any]:
     allowed = set(definition.get("tenant_may_override") or [])
     ranges = {
         name: definition[name]
-        for name in ("fee", "sla_days", "min_monthly_work_hours")
+        for name in ("fee", "sla_days", "min_monthly_work_hours", "max_preferences")
         if name in allowed
         and isinstance(definition.get(name), dict)
         and definition[name]["min"] < definition[name]["max"]
@@ -75,6 +75,7 @@ RANGE_LABELS = {
     "fee": lazy_gettext("Fee (yen)"),
     "sla_days": lazy_gettext("Processing time (days)"),
     "min_monthly_work_hours": lazy_gettext("Minimum monthly working hours for childcare"),
+    "max_preferences": lazy_gettext("Facilities each child may rank (childcare)"),
 }
 
 
@@ -84,6 +85,8 @@ def _range_message(name: str, low: int, high: int) -> str:
         return _("The fee must be between %(min)s and %(max)s yen.", min=low_yen, max=high_yen)
     if name == "sla_days":
         return _("The processing time must be between %(min)s and %(max)s days.", min=low, max=high)
+    if name == "max_preferences":
+        return _("The number of facilities must be between %(min)s and %(max)s.", min=low, max=high)
     return _("The minimum monthly working hours must be between %(min)s and %(max)s.", min=low, max=high)
 
 
