@@ -21,6 +21,7 @@ from madoguchi.api import attachments as attachments_api
 from madoguchi.api import catalog as catalog_api
 from madoguchi.api import catalog_upgrades as catalog_upgrades_api
 from madoguchi.api import certificates as certificates_api
+from madoguchi.api import childcare_rounds as childcare_rounds_api
 from madoguchi.api import closed_days as closed_days_api
 from madoguchi.api import emails as emails_api
 from madoguchi.api import identity as identity_api
@@ -33,6 +34,7 @@ from madoguchi.console import attachments as console_attachment_pages
 from madoguchi.console import certificates as console_certificate_pages
 from madoguchi.console import deliveries as delivery_pages
 from madoguchi.console import email_deliveries as email_delivery_pages
+from madoguchi.console import rounds as round_pages
 from madoguchi.console import views as console_pages
 from madoguchi.db import Database
 
@@ -62,6 +64,7 @@ API_BLUEPRINTS = (
     *admin_api.API_BLUEPRINTS,
     *catalog_upgrades_api.API_BLUEPRINTS,
     *closed_days_api.API_BLUEPRINTS,
+    *childcare_rounds_api.API_BLUEPRINTS,
 )
 
 #: Pages (and the OAuth protocol endpoints), more specific ones first: ``madoguchi.web`` registers the
@@ -79,6 +82,7 @@ PAGE_BLUEPRINTS = (
     *console_certificate_pages.WEB_BLUEPRINTS,
     *email_delivery_pages.WEB_BLUEPRINTS,
     *delivery_pages.WEB_BLUEPRINTS,
+    *round_pages.WEB_BLUEPRINTS,
 )
 
 

@@ -5,6 +5,7 @@ from madoguchi import outbox as outbox_models
 from madoguchi.applications import models as applications_models
 from madoguchi.audit import models as audit_models
 from madoguchi.catalog import models as catalog_models
+from madoguchi.childcare import round_models as childcare_round_models
 from madoguchi.childcare import rule_set_models as childcare_rule_set_models
 from madoguchi.documents import models as documents_models
 from madoguchi.identity import models as identity_models
@@ -17,6 +18,7 @@ __all__ = [
     "applications_models",
     "audit_models",
     "catalog_models",
+    "childcare_round_models",
     "childcare_rule_set_models",
     "documents_models",
     "idempotency_models",
