@@ -24,7 +24,7 @@ from madoguchi.applications.models import Application
 from madoguchi.documents.models import IssuedDocument
 from madoguchi.registry.models import Facility, Person
 from madoguchi.tenancy.models import Tenant
-from tests.browser.conftest import DESKTOP, DemoServer, demo_email, sign_in
+from tests.browser.conftest import DESKTOP, DemoServer, _new_page, demo_email, sign_in
 from tests.browser.test_clerk_journey import axe_all, take
 
 CITY = "sakuragaoka-city"
@@ -234,16 +234,9 @@ def _clerk_runs_the_round(
     _round_step(clerk, "compute")
     snap(clerk, "childcare-round-computed")
     axe_all(clerk, axe_check, "round computed", locales=("ja", "en"))
-    # The one who computed may not approve (four eyes): no approve button for the clerk.
+    # A supervisor other than whoever computed approves (four eyes): the clerk has no approve button.
     assert clerk.locator("main form[action$='/approve'] button.button-primary").count() == 0
     return str(round_url)
-
-
-def _staff_page(browser: Any) -> Any:
-    """Another browser (the supervisor's desk), at desktop width."""
-    context = browser.new_context(viewport=DESKTOP, locale="ja-JP", timezone_id="Asia/Tokyo")
-    context.set_default_timeout(15_000)
-    return context.new_page()
 
 
 def _supervisor_approves(supervisor: Any, server: DemoServer, axe_check: Any, round_url: str) -> None:
@@ -343,11 +336,9 @@ def test_twins_apply_are_certified_allocated_and_the_notice_verifies(
     reference = _parent_applies(parent, demo_server, axe_check, snap, twins, codes, intake)
     _clerk_certifies(clerk, demo_server, axe_check, snap, reference, intake, twins)
     round_url = _clerk_runs_the_round(clerk, demo_server, axe_check, snap, intake, codes[0], age_class)
-    supervisor = _staff_page(browser)
-    try:
-        _supervisor_approves(supervisor, demo_server, axe_check, round_url)
-    finally:
-        supervisor.context.close()
+    supervisor_desk = _new_page(browser, DESKTOP)  # another browser: the supervisor's, JavaScript errors checked too
+    _supervisor_approves(next(supervisor_desk), demo_server, axe_check, round_url)
+    next(supervisor_desk, None)  # closes it
     outcome = _clerk_publishes(clerk, demo_server, axe_check, round_url, reference)
 
     notice = _parent_sees_the_result(parent, demo_server, axe_check, snap, reference, outcome, twins, tmp_path)
