@@ -88,7 +88,7 @@ def test_individual_numbers_are_valid_and_unique(demo: dict[str, ParseResult]) -
     assert len(numbers) >= 0.8 * len(demo["residents"].rows)
 
 
-def test_the_first_household_is_a_working_family_with_a_child_aged_0_to_2(
+def test_the_first_household_is_a_working_family_with_twins_and_a_child_aged_0_to_2(
     demo: dict[str, ParseResult], tmp_path: Path
 ) -> None:
     code = demo_resident_code(TENANT["tenant_slug"])
@@ -102,12 +102,17 @@ def test_the_first_household_is_a_working_family_with_a_child_aged_0_to_2(
     spouses = [r for r in family if r["relationship"] in ("妻", "夫")]
     children = [r for r in family if r["relationship"] == "子"]
     assert len(spouses) == 1
-    assert children
+    assert len(children) == 3
     assert all(r["individual_number"] for r in family)
-    for child in children:
-        assert age_on(child["birth_date"], TODAY) <= 2
-        assert childcare_age_class(child["birth_date"], fiscal_year_of(TODAY)) <= 2
-        assert childcare_age_class(child["birth_date"], fiscal_year_of(TODAY) + 1) <= 2
+    youngest = max(children, key=lambda r: r["birth_date"])
+    twins = [r for r in children if r is not youngest]
+    assert age_on(youngest["birth_date"], TODAY) <= 2
+    for year in (fiscal_year_of(TODAY), fiscal_year_of(TODAY) + 1):
+        assert childcare_age_class(youngest["birth_date"], year) <= 2  # 3号
+        # Twins (born on one day, a boy and a girl) in a 2号 age class: they apply together for one facility.
+        assert all(3 <= childcare_age_class(twin["birth_date"], year) <= 5 for twin in twins)
+    assert twins[0]["birth_date"] == twins[1]["birth_date"]
+    assert {twin["sex"] for twin in twins} == {"male", "female"}
 
     current = fiscal_year_of(TODAY)
     for guardian in (head, spouses[0]):

@@ -24,10 +24,10 @@ What is in them:
 
 **The demo family.** The first household's head has the resident code ending in ``000001``
 (:func:`demo_resident_code` gives it without writing anything). He is a salaried parent in his
-thirties living with his salaried wife and a child aged 0-2, all long-standing residents, so a demo
-resident account linked to that code can try all three procedures: a residency certificate for
-the household, tax certificates for three fiscal years, and childcare admission for a 3号 child
-with two employed guardians.
+thirties living with his salaried wife, twins aged 4 and a child aged 0-2, all long-standing residents,
+so a demo resident account linked to that code can try all three procedures: a residency certificate for
+the household, tax certificates for three fiscal years, and childcare admission for a 3号 child or for
+the twins (2号, wanting the same facility) with two employed guardians.
 """
 
 from __future__ import annotations
@@ -109,7 +109,11 @@ class _Generator(Draws):
         # Born 300-700 days ago: in a 0-2 age class (3号) this fiscal year and the next.
         child_birth = self.today - timedelta(days=self.rng.randint(300, 700))
         child = self.person(family_name, self.rng.choice(("male", "female")), child_birth, "子", "child", koseki, taken)
-        return [husband, wife, child]
+        # Twins aged 4 (a 2号 age class this fiscal year and the next), so the demo can apply for two children
+        # who want the same facility; born on one day, a boy and a girl.
+        twins_birth = self.today - timedelta(days=self.rng.randint(1_500, 1_800))
+        twins = [self.person(family_name, sex, twins_birth, "子", "child", koseki, taken) for sex in ("male", "female")]
+        return [husband, wife, *twins, child]
 
     def random_household(self, family_name: Name) -> list[DemoPerson]:
         rng = self.rng
