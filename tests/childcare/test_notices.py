@@ -344,14 +344,14 @@ def test_the_parent_sees_each_childs_result_in_japanese_and_english(family: Fami
         "同点でしたが、同点の場合の優先順位「市区町村民税所得割額の低い順」（あなたの世帯 160,000円、"
         "内定者 80,000円）により内定に至りませんでした。</li>"
     ) in html
-    assert "<li>保護者1（就労・EMP160）10点</li>" in html
+    assert "<li>保護者1（就労）10点</li>" in html
     assert "引き続き次回以降の利用調整の対象となります。" in html
 
     en = family.parent.get(page, query_string={"lang": "en"}).get_data(as_text=True)
     assert "Result of the allocation" in en and "Place allocated (内定)" in en and "Waiting for a place (保留)" in en
     assert "Sakura" in en and "age-1 class" in en and "2027-04" in en
     assert "the tie was decided by &#39;lower municipal income levy first&#39; (yours ¥160,000, border ¥80,000)" in en
-    assert "Guardian 1 (employment, EMP160) 10 points" in en
+    assert "Guardian 1 (employment) 10 points" in en
 
 
 def test_the_result_is_not_shown_before_a_round_is_published(app: Any, db: Database, seeded: None) -> None:

@@ -119,10 +119,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "age_class": "{age}歳児クラス",
         "rank": "第{rank}希望",
         "sep": "／",
-        "guardian": "保護者{number}（{reason}・{code}）{points}点",
-        "adjustment": "{label}（{code}）{points}",
-        "adjustment_at": "{label}（{code}・{facility}のみ）{points}",
-        "tier_row": "{label}（{code}）：優先区分 {tier}",
+        "guardian": "保護者{number}（{reason}）{points}点",
+        "adjustment": "{label} {points}",
+        "adjustment_at": "{label}（{facility}のみ）{points}",
+        "tier_row": "{label}：優先区分 {tier}",
         "base_total": "基準指数の合計 {points}点",
         "score": "あなたの指数 {points}点",
         "tier": "優先区分 {tier}（0が通常）",
@@ -186,10 +186,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "age_class": "age-{age} class",
         "rank": "{ordinal} choice",
         "sep": " / ",
-        "guardian": "Guardian {number} ({reason}, {code}) {points} points",
-        "adjustment": "{label} ({code}) {points}",
-        "adjustment_at": "{label} ({code}, only at {facility}) {points}",
-        "tier_row": "{label} ({code}): priority group {tier}",
+        "guardian": "Guardian {number} ({reason}) {points} points",
+        "adjustment": "{label} {points}",
+        "adjustment_at": "{label} (only at {facility}) {points}",
+        "tier_row": "{label}: priority group {tier}",
         "base_total": "Base score {points} points",
         "score": "Your score {points} points",
         "tier": "Priority group {tier} (0 is the usual)",
@@ -436,6 +436,9 @@ def explain(
         result = text["ineligible_because"].format(why=why) if why else text["ineligible"]
     else:
         result = text["waitlisted"]
+    # A waiting position means something only to a child still waiting: a placed child is not in those queues.
+    if outcome != WAITLISTED:
+        items = [{**item, "waiting_position": None} for item in items]
     choices = tuple(choice_sentence(item, locale, points=points, sibling_mode=sibling_mode) for item in items)
     return ChildExplanation(
         outcome=outcome,
