@@ -57,6 +57,10 @@ def test_a_clerk_runs_a_round_and_a_supervisor_approves_it_in_the_console(office
 
     approved = post_form(office.supervisor, f"{page}/approve", {}, form_url=page)
     assert approved.status_code == 303
+    # Who took each step, by name, and the intake month in 和暦 (midorikawa-village's pages are in Japanese).
+    steps = office.clerk.get(page).get_data(as_text=True)
+    assert "窓口 花子" in steps and "係長 次郎" in steps and "account:" not in steps
+    assert "令和9年4月（2027年4月）" in steps
     download = office.clerk.get(f"{page}/open-numbers?format=csv")
     assert download.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(download.get_data().decode("utf-8"))))

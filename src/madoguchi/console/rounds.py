@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
@@ -21,11 +22,14 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
+from madoguchi import jp
 from madoguchi.childcare import rounds
 from madoguchi.context import current_tenant, db_session
 from madoguchi.errors import Conflict, Forbidden, ValidationFailed
+from madoguchi.identity import repository as identity_repository
 from madoguchi.identity.principal import current_principal
 from madoguchi.web.auth import require_staff
+from madoguchi.web.i18n import current_locale
 
 bp = Blueprint("rounds_console", __name__, url_prefix="/<tenant>/console/rounds", template_folder="templates")
 require_staff(bp, roles=rounds.WORKER_ROLES)
@@ -71,6 +75,30 @@ def sees_rounds() -> bool:
     return account is not None and bool(set(account.roles or ()) & rounds.WORKER_ROLES)
 
 
+def month_label(intake_month: str) -> str:
+    """``2027-04`` as the page's language writes a month: 令和9年4月（2027年4月）, or April 2027."""
+    try:
+        first = date.fromisoformat(f"{intake_month}-01")
+    except ValueError:
+        return intake_month
+    if current_locale() == "ja":
+        return f"{jp.to_wareki_month(first)}（{first.year}年{first.month}月）"
+    return first.strftime("%B %Y")
+
+
+def _staff_names(round_: Any) -> dict[str, str]:
+    """Who took each step, by name: the round records actors as ``account:<id>`` (the audit trail's form)."""
+    ids = {}
+    for label in (round_.created_by, round_.frozen_by, round_.computed_by, round_.approved_by, round_.published_by):
+        if label and label.startswith("account:"):
+            try:
+                ids[label] = uuid.UUID(label.removeprefix("account:"))
+            except ValueError:
+                continue
+    names = identity_repository.display_names(db_session(), current_tenant.id, set(ids.values()))
+    return {label: names[account_id] for label, account_id in ids.items() if account_id in names}
+
+
 def _render(template: str, status: int = 200, **context: Any) -> ResponseReturnValue:
     account = current_principal().account
     return (
@@ -82,6 +110,7 @@ def _render(template: str, status: int = 200, **context: Any) -> ResponseReturnV
             status_labels=STATUS_LABELS,
             kind_labels=KIND_LABELS,
             outcome_labels=OUTCOME_LABELS,
+            month_label=month_label,
             **context,
         ),
         status,
@@ -142,6 +171,7 @@ def _page(round_id: uuid.UUID, errors: dict[str, list[str]] | None = None, statu
         "rounds/round.html",
         status,
         round_=round_,
+        staff_names=_staff_names(round_),
         classes=rounds.classes_of(session, round_),
         names=names,
         review=rounds.review(session, round_) if computed else [],
