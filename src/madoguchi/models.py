@@ -11,6 +11,7 @@ from madoguchi.documents import models as documents_models
 from madoguchi.identity import models as identity_models
 from madoguchi.notify import models as notify_models
 from madoguchi.oauth import models as oauth_models
+from madoguchi.payments import models as payments_models
 from madoguchi.registry import models as registry_models
 from madoguchi.tenancy import models as tenancy_models
 
@@ -26,6 +27,7 @@ __all__ = [
     "notify_models",
     "oauth_models",
     "outbox_models",
+    "payments_models",
     "registry_models",
     "tenancy_models",
 ]

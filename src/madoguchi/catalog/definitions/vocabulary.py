@@ -17,6 +17,9 @@ KNOWN_GUARDS = (
     # Someone other than the person concerned (代理人, 法定代理人, 第三者) applied: the clerk has linked the person in
     # the register and accepted the evidence (委任状, 疎明資料) before the decision (decision 0036).
     "person_concerned_confirmed",
+    # The fee is settled before anything is issued: paid in full (online, at the counter, by 定額小為替), exempt
+    # (減免), or nothing to pay (payments, decision 0044).
+    "fee_settled",
 )
 KNOWN_ACTIONS = (
     "notify_applicant",
@@ -25,6 +28,8 @@ KNOWN_ACTIONS = (
     "notify_staff",
     # The clerk's 教育・保育給付認定 (category, 保育必要量, validity per child), checked and written to the decision.
     "record_certification",
+    # The fee of the application, line by line for its channel, stored as its quote (payments, decision 0043).
+    "quote_fee",
 )
 #: Documents a procedure may issue (``output_document.kind``, a transition's ``document``): each has a builder in
 #: ``documents.content`` and a layout in ``documents.pdf``.
