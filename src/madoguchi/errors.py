@@ -61,6 +61,12 @@ class Conflict(DomainError):
     status, slug, title = 409, "conflict", "Conflict"
 
 
+class PaymentRequired(Conflict):
+    """The fee is not settled yet: nothing is issued until it is paid, exempt or recorded (payments)."""
+
+    slug, title = "payment-required", "The fee must be paid before this step"
+
+
 class InvalidTransition(Conflict):
     slug, title = "invalid-transition", "This action is not possible in the application's current state"
 

@@ -593,12 +593,12 @@ def test_tenant_enabling_an_unknown_service_is_reported(catalog: Path) -> None:
 def test_pinned_version_that_does_not_exist_is_reported(catalog: Path) -> None:
     edit_yaml(
         tenant_yaml(catalog, "sakuragaoka-city"),
-        lambda t: t["services"]["residency-certificate"].update(version="2.1.0"),
+        lambda t: t["services"]["residency-certificate"].update(version="2.9.0"),
     )
 
     assert problems_in(catalog) == [
         "tenants/sakuragaoka-city.yaml: services.residency-certificate.version: "
-        "version 2.1.0 of residency-certificate is not published (available: 2.0.0)"
+        "version 2.9.0 of residency-certificate is not published (available: 2.1.0)"
     ]
 
 

@@ -1,0 +1,43 @@
+"""The workflow's payment steps, registered with ``applications.hooks``: the ``quote_fee`` action (at submit: the
+application's fee for its channel, stored as its quote) and the ``fee_settled`` guard (before ``issue``: nothing is
+issued while an amount is due).
+
+A tenant that has no ``payments`` section in its tenant file does not collect fees through Madoguchi (the counter
+takes them as before): its quotes are still made and shown, but ``fee_settled`` lets the issue through. Decision
+0044.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from madoguchi.applications import hooks
+from madoguchi.applications.models import Application
+from madoguchi.applications.workflow import Transition
+from madoguchi.errors import PaymentRequired
+from madoguchi.identity.actors import Actor
+from madoguchi.payments import intents, quotes
+from madoguchi.tenancy.models import Tenant
+
+
+def payments_config(tenant: Tenant) -> dict[str, Any] | None:
+    """The tenant's ``payments`` settings (tenant file, copied to the profile), or None: fees not collected here."""
+    config = (tenant.profile or {}).get("payments")
+    return dict(config) if config else None
+
+
+@hooks.on_action("quote_fee")
+def quote_fee(session: Session, tenant: Tenant, application: Application, actor: Actor, step: Transition) -> None:
+    quotes.quote_application(session, tenant, application, actor=actor.label, account_id=actor.account_id)
+
+
+@hooks.on_guard("fee_settled")
+def fee_settled(session: Session, application: Application) -> None:
+    tenant = session.get(Tenant, application.tenant_id)
+    if tenant is None or payments_config(tenant) is None:
+        return
+    due = intents.amount_due(session, application)
+    if due:
+        raise PaymentRequired(f"{due} yen is still to be paid before anything is issued.", amount_due_jpy=due)
