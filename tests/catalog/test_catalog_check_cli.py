@@ -110,7 +110,7 @@ def test_folders_come_from_the_environment_when_no_option_is_given(
     assert result.exit_code == 1
     assert result.stdout == (
         f"{copied.as_posix()}/tenants/shiomi-town.yaml: services.tax-certificate.version: "
-        "version 3.0.0 of tax-certificate is not published (available: 2.0.0)\n"
+        "version 3.0.0 of tax-certificate is not published (available: 2.1.0)\n"
     )
 
 

@@ -266,13 +266,13 @@ def test_transition_from_an_unknown_state_is_reported(catalog: Path) -> None:
             "guards",
             "stamp_present",
             "unknown guard 'stamp_present' (known: form_valid, required_documents_present, "
-            "identity_assurance_met, comment_present, assigned, person_concerned_confirmed)",
+            "identity_assurance_met, comment_present, assigned, person_concerned_confirmed, fee_settled)",
         ),
         (
             "actions",
             "print_paper",
             "unknown action 'print_paper' (known: notify_applicant, issue_document, record_decision, notify_staff, "
-            "record_certification)",
+            "record_certification, quote_fee)",
         ),
     ],
 )

@@ -1,6 +1,6 @@
-"""A tenant file may pin any published version of a procedure (issue 11, point 7): after 2.1.0 is published,
-sakuragaoka-city's pin to 2.0.0 still passes ``catalog check`` and ``tenants sync``, its overrides checked
-against 2.0.0 as published in the database; a pin to a version never published is one line naming the file
+"""A tenant file may pin any published version of a procedure (issue 11, point 7): after 2.2.0 is published,
+sakuragaoka-city's pin to 2.1.0 still passes ``catalog check`` and ``tenants sync``, its overrides checked
+against 2.1.0 as published in the database; a pin to a version never published is one line naming the file
 and the field."""
 
 from __future__ import annotations
