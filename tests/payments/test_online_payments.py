@@ -18,11 +18,13 @@ from madoguchi.config import Settings
 from madoguchi.db import Database
 from madoguchi.documents.models import IssuedDocument
 from madoguchi.errors import Conflict, NotFound
-from madoguchi.payments import intents, service, states, webhooks
+from madoguchi.notify import messages
+from madoguchi.outbox import OutboxMessage
+from madoguchi.payments import intents, quotes, service, states, webhooks
 from madoguchi.payments.models import PaymentEvent, PaymentIntent
 from madoguchi.payments.providers import fake
 from madoguchi.payments.providers.base import SignatureError
-from tests.payments.payment_world import with_payments
+from tests.payments.payment_world import AFTER_FEE_FIXED, with_payments
 from tests.world import RESIDENCY, Town
 
 CITY = "sakuragaoka-city"  # auto-issue for verified residents, fee 300円
@@ -85,7 +87,7 @@ def test_prepay_auto_issue_waits_approved_until_the_payment_succeeds(db, towns, 
 
     intent = _start(db, town, application_id, settings)
     assert intent.status == states.REQUIRES_PAYMENT and intent.amount_jpy == 300 and intent.mode == "prepay"
-    assert intent.redirect_url.endswith(f"/_fake-pay/{intent.provider_ref}")
+    assert intent.redirect_url.endswith(f"/fake-pay/{intent.provider_ref}")
     assert _application(db, town, application_id).state == "approved"
 
     assert _pay(db, town, intent, settings, fake.SUCCEED) == ["applied", "applied"]
@@ -256,3 +258,29 @@ def test_amount_due_counts_copies_and_the_intent_takes_it(db, towns, settings) -
     with db.transaction(town.tenant.id) as session:
         application = repository.get(session, town.tenant.id, application_id)
         assert intents.amount_due(session, application) == 900
+
+
+def test_after_fee_fixed_the_clerks_fixed_fee_is_payable_and_the_link_is_emailed(db, towns, settings, app) -> None:
+    town = with_payments(db, towns[VILLAGE], AFTER_FEE_FIXED)
+    application_id = _submitted(db, town)
+    with db.transaction(town.tenant.id) as session:
+        application = repository.get(session, town.tenant.id, application_id)
+        assert service.payable(session, town.tenant, application) == 0  # the submit's quote: not fixed yet
+        with pytest.raises(Conflict):
+            service.send_payment_link(session, town.tenant, application, actor=town.clerk, settings=settings)
+    with db.transaction(town.tenant.id) as session:
+        application = repository.get(session, town.tenant.id, application_id)
+        quotes.quote_application(session, town.tenant, application, actor=town.clerk.label,
+                                 account_id=town.clerk.account_id)  # fmt: skip
+        due = service.payable(session, town.tenant, application)
+        assert due > 0
+        link = service.send_payment_link(session, town.tenant, application, actor=town.clerk, settings=settings)
+        assert link.application_url.endswith(f"/{VILLAGE}/applications/{application_id}/pay")
+        sent = session.execute(select(OutboxMessage).where(OutboxMessage.topic == "notify.applicant")).scalars()
+        message = next(m for m in sent if m.payload["template"] == service.PAYMENT_LINK_TEMPLATE)
+        email = messages.build(session, town.tenant, message, settings)
+    assert email is not None
+    assert email.subject.endswith("手数料のお支払いのお願い")
+    assert f"{due:,}円" in email.body and f"/applications/{application_id}" in email.body
+    intent = _start(db, town, application_id, settings)
+    assert intent.mode == "after_fee_fixed" and intent.amount_jpy == due

@@ -17,9 +17,10 @@ Everything runs in the caller's transaction and never commits. Decision 0044.
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import TYPE_CHECKING, Literal
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
 from flask import current_app
 from sqlalchemy import select
@@ -33,8 +34,9 @@ from madoguchi.audit import operations as audit
 from madoguchi.db import utcnow
 from madoguchi.errors import Conflict, ServiceUnavailable
 from madoguchi.identity.actors import Actor
+from madoguchi.identity.models import Account, AccountKind
 from madoguchi.payments import intents, states
-from madoguchi.payments.models import AFTER_FEE_FIXED, PREPAY, PaymentIntent
+from madoguchi.payments.models import AFTER_FEE_FIXED, PREPAY, FeeQuote, PaymentIntent
 from madoguchi.payments.providers import fake as _fake_provider  # noqa: F401  (registers "fake")
 from madoguchi.payments.providers.base import PaymentProvider, ProviderError, ProviderEvent, ProviderPayment
 from madoguchi.payments.providers.registry import provider_for
@@ -82,9 +84,19 @@ def payable(session: Session, tenant: Tenant, application: Application) -> int:
     if workflow_of(application).is_terminal(application.state):
         return 0
     quote = intents.current_quote(session, application)
-    if quote is None or (mode == AFTER_FEE_FIXED and quote.quoted_by_account_id is None):
+    if quote is None or (mode == AFTER_FEE_FIXED and not _fixed_by_staff(session, quote)):
         return 0
     return intents.amount_due(session, application)
+
+
+def _fixed_by_staff(session: Session, quote: FeeQuote) -> bool:
+    """Whether a member of staff made the quote (the submit's quote is the system's or the applicant's)."""
+    if quote.quoted_by_account_id is None:
+        return False
+    account = session.execute(
+        select(Account).where(Account.tenant_id == quote.tenant_id, Account.id == quote.quoted_by_account_id)
+    ).scalar_one_or_none()
+    return account is not None and account.kind == AccountKind.STAFF
 
 
 def open_intent(session: Session, application: Application) -> PaymentIntent | None:
@@ -262,3 +274,84 @@ def send_payment_link(
         data={"amount_jpy": due},
     )
     return link
+
+
+# --- What the pages show -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentSummary:
+    """An application's fee as the resident's pages show it: the quote's lines, what is paid and still due."""
+
+    items: list[dict[str, Any]]
+    total_jpy: int
+    paid_jpy: int
+    due_jpy: int
+    #: What may be paid online now (0: nothing, not online, or not yet: 事後決済 before the clerk fixed the fee).
+    payable_jpy: int
+    exempt: bool
+    #: Whether the municipality collects fees through Madoguchi at all (tenant file ``payments``).
+    collected: bool
+    mode: str | None
+    intents: list[PaymentIntent]
+
+
+def summary(session: Session, tenant: Tenant, application: Application) -> PaymentSummary | None:
+    """The application's fee (None when it has no quote: a procedure without a fee)."""
+    quote = intents.current_quote(session, application)
+    if quote is None:
+        return None
+    return PaymentSummary(
+        items=list(quote.items or []),
+        total_jpy=quote.total_jpy,
+        paid_jpy=intents.paid_jpy(session, application),
+        due_jpy=intents.amount_due(session, application),
+        payable_jpy=payable(session, tenant, application),
+        exempt=quote.exemption_code is not None,
+        collected=payments_config(tenant) is not None,
+        mode=online_mode(tenant),
+        intents=intents.intents_of(session, application),
+    )
+
+
+def intent_of(session: Session, application: Application, intent_id: uuid.UUID) -> PaymentIntent | None:
+    """One of the application's intents (None for another application's, or another tenant's)."""
+    return next((i for i in intents.intents_of(session, application) if i.id == intent_id), None)
+
+
+def refresh_from_provider(
+    session: Session, tenant: Tenant, intent: PaymentIntent, *, settings: Settings | None = None
+) -> bool:
+    """Ask the provider how an open intent stands (the resident is back from its page before its webhook, or the
+    webhook waits in the outbox) and apply the answer as a poll. True when the intent moved."""
+    if intent.status not in states.OPEN or intent.provider_ref is None:
+        return False
+    try:
+        reported = adapter(session, tenant, intent.provider, settings=settings).retrieve(intent.provider_ref)
+    except ProviderError:
+        return False  # the webhook or the poller will tell
+    if reported.status == intent.status:
+        intent.polled_at = utcnow()
+        return False
+    return apply_provider_status(session, tenant, intent, reported, kind="poll")
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """A payment step on the resident's timeline: the intent started, or ended (``status``)."""
+
+    at: datetime
+    status: str
+    amount_jpy: int
+
+
+def timeline(session: Session, application: Application) -> list[TimelineEntry]:
+    """The application's payment steps, oldest first: each online intent started, and each that ended."""
+    entries = []
+    for intent in intents.intents_of(session, application):
+        if intent.mode in ONLINE_MODES:
+            entries.append(TimelineEntry(intent.created_at, "started", intent.amount_jpy))
+        if intent.status in states.ENDED:
+            ended_at = intent.succeeded_at or intent.updated_at
+            entries.append(TimelineEntry(ended_at, intent.status, intent.amount_jpy))
+    return sorted(entries, key=lambda e: e.at)

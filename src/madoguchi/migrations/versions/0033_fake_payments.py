@@ -1,6 +1,6 @@
 """The fake payment provider's store: the payments its hosted-page simulator settles (demo and tests).
 
-A global table, like ``certificate_verifications``' public lookup: the simulator's page at ``/_fake-pay/<ref>``
+A global table, like ``certificate_verifications``' public lookup: the simulator's page at ``/fake-pay/<ref>``
 has no municipality in its address and finds a payment by its random reference. Each row names its tenant (to
 sign and deliver the webhook to it); nothing personal is stored. The app role reads, inserts and updates; nothing
 is deleted but with the tenant. Decision 0044.

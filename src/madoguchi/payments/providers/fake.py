@@ -1,7 +1,7 @@
 """The ``fake`` payment provider: an in-repo stand-in for a card provider, for the demo and the tests.
 
 It behaves as a hosted-checkout provider does, and nothing more: ``create`` stores a payment in its own table
-(``fake_models.FakePayment``) and answers the address of its hosted page (``/_fake-pay/<ref>``, served by the
+(``fake_models.FakePayment``) and answers the address of its hosted page (``/fake-pay/<ref>``, served by the
 portal's simulator); the page settles it (succeed, decline, cancel) and the provider sends signed webhooks, which
 the simulator hands to the same receiving function as any provider's webhook (``payments.webhooks.receive``).
 Two switches of the page deliver the same event twice and a stale event after the final one, so the
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 NAME = "fake"
 SIGNATURE_HEADER = "Madoguchi-Fake-Signature"
 #: Where the simulator's hosted page lives (the portal serves it, outside any municipality's address).
-HOSTED_PAGE_PATH = "/_fake-pay/"
+HOSTED_PAGE_PATH = "/fake-pay/"
 
 #: What the hosted page's buttons do: the status the payment ends in, and the failure code of a decline.
 SUCCEED, DECLINE, CANCEL = "succeed", "decline", "cancel"

@@ -1,6 +1,6 @@
 """The fake provider's own store: the payments it "holds", as a real provider holds them on its side.
 
-One global table (not tenant-scoped): the hosted-page simulator at ``/_fake-pay/<ref>`` belongs to no
+One global table (not tenant-scoped): the hosted-page simulator at ``/fake-pay/<ref>`` belongs to no
 municipality, as a provider's checkout page does not, and finds a payment by its unguessable reference alone.
 Each row still names its tenant (the webhook goes to that tenant's endpoint, signed with that tenant's secret).
 It holds no personal data: an amount, a description (the procedure and reference), our metadata ids.
