@@ -44,6 +44,7 @@ from madoguchi.documents import issuing as _issue_document_action  # noqa: F401
 from madoguchi.documents import storage
 from madoguchi.extensions import csrf, limiter
 from madoguchi.notify import notices as _inbox_notice_action  # noqa: F401
+from madoguchi.payments import service as _payment_service  # noqa: F401  (on_succeeded: issue what waited for its fee)
 from madoguchi.payments import workflow_steps as _payment_steps  # noqa: F401  (quote_fee, fee_settled)
 from madoguchi.portal import attachments as attachment_pages
 from madoguchi.portal import certificates as certificate_pages

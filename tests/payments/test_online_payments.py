@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -284,3 +285,40 @@ def test_after_fee_fixed_the_clerks_fixed_fee_is_payable_and_the_link_is_emailed
     assert f"{due:,}円" in email.body and f"/applications/{application_id}" in email.body
     intent = _start(db, town, application_id, settings)
     assert intent.mode == "after_fee_fixed" and intent.amount_jpy == due
+
+
+def test_a_key_of_another_applications_payment_is_refused(db, towns, settings) -> None:
+    town = with_payments(db, towns[CITY])
+    first = _submitted(db, town)
+    second = _submitted(db, town)
+    _start(db, town, first, settings, key="pay-shared")
+    with pytest.raises(Conflict):
+        _start(db, town, second, settings, key="pay-shared")
+
+
+def test_back_from_the_provider_before_its_webhook_the_intent_is_asked_for(db, towns, settings) -> None:
+    town = with_payments(db, towns[CITY])
+    application_id = _submitted(db, town)
+    intent = _start(db, town, application_id, settings)
+    with db.transaction(town.tenant.id) as session:
+        # Paid at the provider; its webhooks not delivered yet (still in the outbox, say).
+        fake.FakeProvider(tenant=town.tenant, settings=settings, session=session).settle(
+            intent.provider_ref, fake.SUCCEED
+        )
+        stored = session.get(PaymentIntent, intent.id)
+        assert service.refresh_from_provider(session, town.tenant, stored, settings=settings) is True
+        kinds = [
+            e.kind for e in session.execute(select(PaymentEvent).where(PaymentEvent.intent_id == intent.id)).scalars()
+        ]
+    assert "poll" in kinds and "webhook" not in kinds
+    assert _application(db, town, application_id).state == "issued"
+
+
+def test_an_expired_open_intent_is_not_reused(db, towns, settings) -> None:
+    town = with_payments(db, towns[CITY])
+    application_id = _submitted(db, town)
+    first = _start(db, town, application_id, settings)
+    with db.transaction(town.tenant.id) as session:
+        stored = session.get(PaymentIntent, first.id)
+        stored.expires_at = stored.created_at - timedelta(minutes=1)
+    assert _start(db, town, application_id, settings).id != first.id
