@@ -44,9 +44,11 @@ from madoguchi.documents import issuing as _issue_document_action  # noqa: F401
 from madoguchi.documents import storage
 from madoguchi.extensions import csrf, limiter
 from madoguchi.notify import notices as _inbox_notice_action  # noqa: F401
+from madoguchi.payments import service as _payment_service  # noqa: F401  (on_succeeded: issue what waited for its fee)
 from madoguchi.payments import workflow_steps as _payment_steps  # noqa: F401  (quote_fee, fee_settled)
 from madoguchi.portal import attachments as attachment_pages
 from madoguchi.portal import certificates as certificate_pages
+from madoguchi.portal import fake_pay as fake_pay_pages
 from madoguchi.portal import views as portal_pages
 from madoguchi.tenancy import resolution
 from madoguchi.tenant_admin import views as tenant_admin_pages
@@ -84,6 +86,7 @@ PAGE_BLUEPRINTS = (
     *email_delivery_pages.WEB_BLUEPRINTS,
     *delivery_pages.WEB_BLUEPRINTS,
     *round_pages.WEB_BLUEPRINTS,
+    *fake_pay_pages.WEB_BLUEPRINTS,
 )
 
 

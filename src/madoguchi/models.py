@@ -12,6 +12,7 @@ from madoguchi.identity import models as identity_models
 from madoguchi.notify import models as notify_models
 from madoguchi.oauth import models as oauth_models
 from madoguchi.payments import models as payments_models
+from madoguchi.payments.providers import fake_models as payments_fake_models
 from madoguchi.registry import models as registry_models
 from madoguchi.tenancy import models as tenancy_models
 
@@ -27,6 +28,7 @@ __all__ = [
     "notify_models",
     "oauth_models",
     "outbox_models",
+    "payments_fake_models",
     "payments_models",
     "registry_models",
     "tenancy_models",

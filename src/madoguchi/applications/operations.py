@@ -27,6 +27,7 @@ from madoguchi.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    PaymentRequired,
     SeparationOfDuties,
     ValidationFailed,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "create_draft",
     "fill_picked",
     "link_person_concerned",
+    "resume_auto_issue",
     "review_evidence",
     "submit",
     "transition",
@@ -241,14 +243,25 @@ def submit(
 
 def _auto_issue(session: Session, tenant: Tenant, application: Application, workflow: Workflow) -> None:
     """Take the unattended path to issue. If the registry can't support it (say, no assessment for that
-    year), undo only the attempt: the submission stands and waits for a clerk, with the reason on record."""
+    year), undo only the attempt: the submission stands and waits for a clerk, with the reason on record.
+
+    A fee still due (``PaymentRequired`` at the step that issues, prepay: decision 0044) is not a refusal: the
+    steps before it stand and the application waits, approved, until the payment succeeds and
+    ``resume_auto_issue`` takes the rest."""
     path = workflow.unattended_path(application.state, "issue_document")
     if not path:
         return
     savepoint = session.begin_nested()
     try:
         for step in path:
-            _apply(session, tenant, application, Actor.system(), step.name)
+            step_savepoint = session.begin_nested()
+            try:
+                _apply(session, tenant, application, Actor.system(), step.name)
+            except PaymentRequired:
+                step_savepoint.rollback()  # the guard refused before the step changed anything
+                session.refresh(application)
+                break
+            step_savepoint.commit()
     except (Conflict, ValidationFailed) as refusal:
         savepoint.rollback()
         session.refresh(application)
@@ -265,6 +278,17 @@ def _auto_issue(session: Session, tenant: Tenant, application: Application, work
         flush(session)
     else:
         savepoint.commit()
+
+
+def resume_auto_issue(session: Session, tenant: Tenant, application: Application) -> None:
+    """Continue an auto-issue that waited for its fee (payments, once the payment succeeded): where the
+    procedure issues automatically and the application waits approved, the system takes the rest of the path.
+    A refusal now is recorded as ``auto_issue_declined`` and leaves it for a clerk, as at submit."""
+    settings = application.settings_snapshot
+    kind = (settings.get("output_document") or {}).get("kind")
+    if application.state != "approved" or not settings.get("auto_issue") or kind not in hooks.auto_issuable_kinds:
+        return
+    _auto_issue(session, tenant, application, workflow_of(application))
 
 
 def _may_auto_issue(application: Application, actor: Actor) -> bool:

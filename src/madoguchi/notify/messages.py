@@ -109,6 +109,11 @@ def localized(value: Any, locale: str) -> str:
     return str(value.get(locale) or value.get("ja") or next(iter(value.values()), ""))
 
 
+def format_yen(amount: int, locale: str) -> str:
+    """300円 in Japanese, ¥300 in English (as the pages' ``yen`` filter writes it)."""
+    return f"{amount:,}円" if locale == "ja" else f"¥{amount:,}"
+
+
 def format_moment(moment: datetime, locale: str) -> str:
     """令和8年11月26日 14:05 in Japanese, 2026-11-26 14:05 (JST) in English: Japan time either way."""
     local = moment.astimezone(JAPAN)
@@ -177,6 +182,8 @@ def _application_email(
         "reference": application.reference,
         "state": state_titles.get(state, state),
         "application_url": f"{base}/{tenant.slug}/applications/{application.id}?lang={locale}",
+        # The fee a payment request (事後決済) asks for: 300円 / ¥300 (decision 0044).
+        "amount": format_yen(int(payload.get("amount_jpy") or 0), locale),
         **_delivery_context(session, application),
     }
     return template, account.email, application.reference, locale, context

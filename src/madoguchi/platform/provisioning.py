@@ -145,7 +145,7 @@ SLUG_MAX_LENGTH = 63
 NAME_MAX_LENGTH = 200
 #: First path segments the platform itself uses (a tenant slug would be shadowed by, or shadow, them).
 RESERVED_SLUGS = frozenset(
-    {"admin", "api", "oauth", "static", "healthz", "readyz", "login", "logout", "console", "verify"}
+    {"admin", "api", "oauth", "static", "healthz", "readyz", "login", "logout", "console", "verify", "fake-pay"}
 )
 
 # Reasons a new tenant is refused, one per field; the admin pages show each in the visitor's language.

@@ -20,6 +20,7 @@ from madoguchi.context import current_tenant, db_session
 from madoguchi.documents import certificates, delivery
 from madoguchi.errors import Forbidden, ValidationFailed
 from madoguchi.identity.principal import current_principal
+from madoguchi.payments import service as payment_service
 from madoguchi.security import public
 from madoguchi.web import schema_form
 from madoguchi.web.i18n import current_locale, localized
@@ -27,6 +28,7 @@ from madoguchi.web.resident_nav import nav_context, signed_in_resident
 
 if TYPE_CHECKING:  # annotations only: the pages go through the repositories and the operations
     from madoguchi.applications.models import Application, ApplicationEvent
+from madoguchi.portal.views import payments as payment_pages
 from madoguchi.portal.views.common import (
     _COMMENTS_FOR_RESIDENT,
     _MY_APPLICATIONS,
@@ -317,7 +319,8 @@ def _timeline(application: Application) -> list[dict[str, Any]]:
                 "by_you": event.actor_account_id == application.applicant_account_id,
             }
         )
-    return entries
+    # The fee's payments, where the municipality takes them online: started, received, declined (decision 0044).
+    return sorted([*entries, *payment_pages.timeline_entries(application)], key=lambda entry: entry["at"])
 
 
 @bp.get("/<tenant>/applications/<uuid:application_id>")
@@ -352,6 +355,7 @@ def application(application_id: uuid.UUID) -> Any:
         pages=_pages(found),
         data=found.data,
         allocation=_allocation_results(found),
+        fee=payment_service.summary(db_session(), current_tenant, found),
         allocation_round=localized(((found.decision or {}).get("allocation") or {}).get("round_label")),
     )
 
