@@ -6,6 +6,7 @@ intent. Decision 0044."""
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from datetime import timedelta
 
@@ -64,6 +65,16 @@ def _pay(db: Database, town: Town, intent: PaymentIntent, settings: Settings, ou
         provider = fake.FakeProvider(tenant=town.tenant, settings=settings, session=session)
         deliveries = provider.settle(intent.provider_ref, outcome, **switches)
         return [webhooks.receive(session, town.tenant, "fake", d.headers, d.raw_body) for d in deliveries]
+
+
+def _paid_at_the_provider_only(db: Database, town: Town, application_id: uuid.UUID, settings: Settings):
+    """An intent paid on the hosted page whose webhooks have not arrived yet (still in the outbox, say)."""
+    intent = _start(db, town, application_id, settings)
+    with db.transaction(town.tenant.id) as session:
+        fake.FakeProvider(tenant=town.tenant, settings=settings, session=session).settle(
+            intent.provider_ref, fake.SUCCEED
+        )
+    return intent
 
 
 def _issued(db: Database, town: Town) -> list[IssuedDocument]:
@@ -299,12 +310,8 @@ def test_a_key_of_another_applications_payment_is_refused(db, towns, settings) -
 def test_back_from_the_provider_before_its_webhook_the_intent_is_asked_for(db, towns, settings) -> None:
     town = with_payments(db, towns[CITY])
     application_id = _submitted(db, town)
-    intent = _start(db, town, application_id, settings)
+    intent = _paid_at_the_provider_only(db, town, application_id, settings)
     with db.transaction(town.tenant.id) as session:
-        # Paid at the provider; its webhooks not delivered yet (still in the outbox, say).
-        fake.FakeProvider(tenant=town.tenant, settings=settings, session=session).settle(
-            intent.provider_ref, fake.SUCCEED
-        )
         stored = session.get(PaymentIntent, intent.id)
         assert service.refresh_from_provider(session, town.tenant, stored, settings=settings) is True
         kinds = [
@@ -322,3 +329,29 @@ def test_an_expired_open_intent_is_not_reused(db, towns, settings) -> None:
         stored = session.get(PaymentIntent, first.id)
         stored.expires_at = stored.created_at - timedelta(minutes=1)
     assert _start(db, town, application_id, settings).id != first.id
+
+
+@pytest.mark.commits
+@pytest.mark.postgres_only
+def test_a_webhook_and_a_poll_reporting_the_same_payment_at_once_issue_once(db, towns, settings) -> None:
+    town = with_payments(db, towns[CITY])
+    application_id = _submitted(db, town)
+    intent = _paid_at_the_provider_only(db, town, application_id, settings)
+    report = fake.ProviderPayment(provider_ref=intent.provider_ref, status=states.SUCCEEDED, amount_jpy=300)
+    start = threading.Barrier(2)
+    moved: list[bool] = []
+
+    def apply(kind: str) -> None:
+        start.wait()
+        with db.transaction(town.tenant.id) as session:
+            stored = session.get(PaymentIntent, intent.id)
+            moved.append(service.apply_provider_status(session, town.tenant, stored, report, kind=kind))
+
+    threads = [threading.Thread(target=apply, args=(kind,)) for kind in ("webhook", "poll")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(moved) == [False, True]
+    assert _application(db, town, application_id).state == "issued"
+    assert len(_issued(db, town)) == 1

@@ -196,6 +196,10 @@ def apply_provider_status(
     """Move ``intent`` to the status the provider reports (True when it moved). A webhook's event id is kept
     on the event row (a second delivery of it raises ``IntegrityError`` at flush: the caller's duplicate). A
     report about another payment, or of another amount, changes nothing and is logged."""
+    # Locked, and read again: a webhook and the return page's poll may report the same payment at once; the
+    # second waits here and finds the intent already moved (its move is then logged as ignored).
+    session.flush()
+    session.refresh(intent, with_for_update=True)
     event_id = update.event_id if isinstance(update, ProviderEvent) else None
     event_type = update.event_type if isinstance(update, ProviderEvent) else None
     actor = f"provider:{intent.provider}"

@@ -12,14 +12,21 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_limiter.util import get_remote_address
 
 from madoguchi.context import db_session
+from madoguchi.extensions import limiter
 from madoguchi.payments import fake_checkout, states
 from madoguchi.payments.providers import fake
 from madoguchi.security import public
 
 fake_pay_pages = Blueprint("fake_pay", __name__, url_prefix="/fake-pay", template_folder="templates")
 WEB_BLUEPRINTS = [fake_pay_pages]
+
+# Public, like /verify: the API's rate limit (MADOGUCHI_API_RATE_LIMIT) per address.
+limiter.limit(lambda: current_app.config["MADOGUCHI"].api_rate_limit, key_func=get_remote_address, scope="fake-pay")(
+    fake_pay_pages
+)
 
 
 def _hosted(ref: str) -> fake_checkout.HostedPayment:
