@@ -16,6 +16,7 @@ from madoguchi.identity.actors import Actor
 from madoguchi.identity.models import Account, AccountKind
 from madoguchi.payments import intents
 from madoguchi.tenancy.models import Tenant
+from tests.api.conftest import HTTPS, sign_in  # noqa: F401 - the fixture, for these tests
 from tests.factories import make_account, tenants
 from tests.world import RESIDENCY, family
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from madoguchi.applications.models import Application
@@ -24,9 +24,20 @@ NOT_QUOTED, EXEMPT, FREE, DUE, PAID = "not_quoted", "exempt", "free", "due", "pa
 def summary(session: Session, tenant: Tenant, application: Application) -> dict[str, Any]:
     """The fee in short: total, paid, amount due, status, and whether the tenant collects through Madoguchi
     (``collected``: when false, ``fee_settled`` lets the issue through and the counter takes the fee as before)."""
-    quote = intents.current_quote(session, application)
-    paid = intents.paid_jpy(session, application) if quote is not None else 0
-    return _summary(tenant, quote, paid)
+    if application.state == application.workflow.initial:  # a draft is quoted at submit: nothing to read
+        return _summary(tenant, None, 0)
+    # One statement (it is on every application the API answers with): the quote in force and what was paid.
+    paid = (
+        select(func.coalesce(func.sum(PaymentIntent.amount_jpy), 0))
+        .where(
+            PaymentIntent.tenant_id == application.tenant_id,
+            PaymentIntent.application_id == application.id,
+            PaymentIntent.status == states.SUCCEEDED,
+        )
+        .scalar_subquery()
+    )
+    row = session.execute(intents.current_quote_query(application).add_columns(paid)).one_or_none()
+    return _summary(tenant, row[0], int(row[1])) if row is not None else _summary(tenant, None, 0)
 
 
 def _summary(tenant: Tenant, quote: FeeQuote | None, paid: int) -> dict[str, Any]:
@@ -80,6 +91,16 @@ def overview(session: Session, tenant: Tenant, application: Application, *, staf
             for p in counter.postal_orders_of(session, application)
         ],
     }
+
+
+def present_intent(session: Session, intent: PaymentIntent, *, staff: bool) -> dict[str, Any]:
+    """One intent with its events, as ``overview`` lists it."""
+    events = session.execute(
+        select(PaymentEvent)
+        .where(PaymentEvent.tenant_id == intent.tenant_id, PaymentEvent.intent_id == intent.id)
+        .order_by(PaymentEvent.at, PaymentEvent.id)
+    ).scalars()
+    return _intent(intent, list(events), staff=staff)
 
 
 def _quote(quote: FeeQuote, *, staff: bool) -> dict[str, Any]:
