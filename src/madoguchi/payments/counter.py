@@ -124,7 +124,7 @@ def record_counter_payment(
     elif amount > due:
         errors["amount_jpy"] = [f"more than the amount due ({due} yen)"]
     if errors:
-        raise ValidationFailed("The payment was not recorded.", errors=errors)
+        raise ValidationFailed("The payment was not recorded.", errors=errors, amount_due_jpy=due)
     return _recorded(session, tenant, locked, actor, mode=COUNTER_MODES[mode], amount=amount, key=key, note=receipt)
 
 
@@ -173,7 +173,12 @@ def record_postal_orders(
     excess = max(counted - due, 0)
     if excess and not excess_returned:
         message = f"the orders exceed the amount due ({due} yen) by {excess} yen: return the excess, or remove orders"
-        raise ValidationFailed("The postal money orders were not recorded.", errors={"excess_returned": [message]})
+        raise ValidationFailed(
+            "The postal money orders were not recorded.",
+            errors={"excess_returned": [message]},
+            amount_due_jpy=due,
+            excess_jpy=excess,
+        )
     applied = counted - excess
     expired = sum(1 for r in rows if r["expired"])
     note = f"定額小為替 {len(rows)}枚" + (f" (期限切れ {expired}枚)" if expired else "")
