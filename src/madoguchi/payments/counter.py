@@ -107,7 +107,9 @@ def record_counter_payment(
     number (領収書番号, the terminal's slip) is the intent's note."""
     _check_actor(actor)
     key = _key("counter", idempotency_key)
-    replay = _by_key(session, tenant, application, key)
+    # Locked before the key is looked up: the same key arriving twice at once waits here and then finds the first.
+    locked = _locked(session, tenant, application)
+    replay = _by_key(session, tenant, locked, key)
     if replay is not None:
         return replay, False
     errors: dict[str, list[str]] = {}
@@ -116,7 +118,7 @@ def record_counter_payment(
     receipt = (receipt_number or "").strip() or None
     if receipt is not None and len(receipt) > MAX_RECEIPT_LENGTH:
         errors["receipt_number"] = [f"at most {MAX_RECEIPT_LENGTH} characters"]
-    locked = _payable(session, tenant, application)
+    _check_payable(session, locked)
     due = intents.amount_due(session, locked)
     amount = due if amount_jpy is None else amount_jpy
     if amount <= 0:
@@ -149,13 +151,13 @@ def record_postal_orders(
     (422 on ``excess_returned``) unless the clerk records that it was returned."""
     _check_actor(actor)
     key = _key("postal", idempotency_key)
-    replay = _by_key(session, tenant, application, key)
+    locked = _locked(session, tenant, application)
+    replay = _by_key(session, tenant, locked, key)
     if replay is not None:
         return _record_of(session, tenant, replay), False
     errors = _order_errors(orders, received_on)
     if errors:
         raise ValidationFailed("The postal money orders were not recorded.", errors=errors)
-    locked = _payable(session, tenant, application)
     rows: list[dict[str, Any]] = [
         {
             "face_value": o.face_value,
@@ -168,6 +170,7 @@ def record_postal_orders(
     same = _same_record(session, tenant, locked, rows, received_on)
     if same is not None:  # nothing counted the first time (no intent, no key): the same envelope is one record
         return same, False
+    _check_payable(session, locked)
     counted = sum(r["face_value"] for r in rows if not r["expired"])
     due = intents.amount_due(session, locked)
     excess = max(counted - due, 0)
@@ -279,9 +282,13 @@ def _by_key(session: Session, tenant: Tenant, application: Application, key: str
     return found
 
 
-def _payable(session: Session, tenant: Tenant, application: Application) -> Application:
-    """The application, locked until the transaction ends, if money may be taken for it now (else 409)."""
-    locked = repository.get(session, tenant.id, application.id, lock=True)
+def _locked(session: Session, tenant: Tenant, application: Application) -> Application:
+    """The application, locked until the transaction ends: recordings of one application run one after another."""
+    return repository.get(session, tenant.id, application.id, lock=True)
+
+
+def _check_payable(session: Session, locked: Application) -> None:
+    """409 unless money may be taken for the application now."""
     workflow = locked.workflow
     if locked.state == workflow.initial:
         raise Conflict("A draft is not paid for: it is quoted when it is submitted.")
@@ -289,7 +296,6 @@ def _payable(session: Session, tenant: Tenant, application: Application) -> Appl
         raise Conflict("The application has ended: no fee is taken for it.")
     if intents.amount_due(session, locked) <= 0:
         raise Conflict("Nothing is due on this application.", amount_due_jpy=0)
-    return locked
 
 
 def _order_errors(orders: list[OrderInput], received_on: date) -> dict[str, list[str]]:
