@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from madoguchi import jp
 from madoguchi.payments.models import PaymentIntent, PostalOrder
 from tests.console.conftest import post_form
-from tests.payments.conftest import HTTPS, Desk
+from tests.payments.conftest import HTTPS, Desk, collecting
 
 _FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
@@ -139,3 +139,17 @@ def test_a_resident_cannot_record_and_another_municipality_gets_404(desk: Desk, 
         assert post_form(foreign, f"{base}/{form}", data, form_url=own_page).status_code == 404
     assert foreign.get(base).status_code == 404
     assert _count(desk, PaymentIntent, application_id) == 0 and _count(desk, PostalOrder, application_id) == 0
+
+
+def test_a_municipality_that_does_not_collect_through_madoguchi_is_told_so_and_may_still_record(
+    desk: Desk, sign_in
+) -> None:
+    collecting(desk.db, desk.tenant, None)
+    application_id = desk.submitted()
+    clerk = sign_in(desk.clerk_account)
+    url = _page(desk, application_id)
+    html = clerk.get(url).get_data(as_text=True)
+    assert "Madoguchiで収納していません" in html and "窓口での支払を記録" in html
+    data = {"mode": "cash", "idempotency_key": _key(html, "payments/counter")}
+    assert post_form(clerk, f"{url}/payments/counter", data, form_url=url).status_code == 303
+    assert desk.due(application_id) == 0
