@@ -16,6 +16,7 @@ from madoguchi.accounts import oauth as oauth_pages
 from madoguchi.accounts import views as account_pages
 from madoguchi.admin import views as platform_admin_pages
 from madoguchi.api import admin as admin_api
+from madoguchi.api import application_payments as application_payments_api
 from madoguchi.api import applications as applications_api
 from madoguchi.api import attachments as attachments_api
 from madoguchi.api import catalog as catalog_api
@@ -60,6 +61,7 @@ API_BLUEPRINTS = (
     *identity_api.API_BLUEPRINTS,
     *oauth_clients_api.API_BLUEPRINTS,
     *applications_api.API_BLUEPRINTS,
+    *application_payments_api.API_BLUEPRINTS,
     *webhooks_api.API_BLUEPRINTS,
     *attachments_api.API_BLUEPRINTS,
     *certificates_api.API_BLUEPRINTS,

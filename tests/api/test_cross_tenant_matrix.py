@@ -45,6 +45,11 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/applications/{application_id}/assignee"): {"assignee_id": None},
     ("PUT", "/applications/{application_id}/person-concerned"): {"resident_code": "00000000001"},
     ("PUT", "/applications/{application_id}/evidence-review"): {"outcome": "accepted"},
+    ("POST", "/applications/{application_id}/payments/counter"): {"mode": "cash"},
+    ("POST", "/applications/{application_id}/postal-orders"): {
+        "orders": [{"face_value": 300, "issued_on": "2026-11-02"}],
+        "received_on": "2026-11-04",
+    },
     ("PATCH", "/staff/{account_id}"): {"disabled": True},
     ("POST", "/accounts/{account_id}/identity"): {"resident_code": "00000000001"},
     ("POST", "/documents/{document_id}/revocation"): {"reason": "issued in error"},
@@ -65,6 +70,8 @@ B_CLOSED_DAY = "2099-06-10"
 NAME_ARGUMENTS = {"key"}
 HEADERS: dict[tuple[str, str], dict[str, str]] = {
     ("PUT", "/applications/{application_id}"): {"If-Match": '"1"'},
+    ("POST", "/applications/{application_id}/payments/counter"): {"Idempotency-Key": "matrix-counter"},
+    ("POST", "/applications/{application_id}/postal-orders"): {"Idempotency-Key": "matrix-postal"},
 }
 
 

@@ -42,6 +42,7 @@ from madoguchi.identity.principal import (
     Principal,
     current_principal,
 )
+from madoguchi.payments import overview
 from madoguchi.web.reads import record_read
 
 if TYPE_CHECKING:  # annotations only: the routes use the repository and operations, never the models
@@ -85,7 +86,9 @@ def _terminal(application: Application) -> bool:
     return application.workflow.is_terminal(application.state)
 
 
-def present(application: Application, principal: Principal) -> dict[str, Any]:
+def present(application: Application, principal: Principal, *, with_payment: bool = True) -> dict[str, Any]:
+    """The application as the API shows it to ``principal``. ``with_payment``: with the fee's summary (one more
+    query: a list page leaves it out)."""
     workflow = application.workflow
     actor = principal.actor
     available = [
@@ -139,6 +142,7 @@ def present(application: Application, principal: Principal) -> dict[str, Any]:
         "forced_delivery": application.forced_delivery,
         "version": application.lock_version,
         "available_transitions": available,
+        "payment": overview.summary(db_session(), current_tenant, application) if with_payment else None,
     }
 
 
@@ -177,7 +181,7 @@ class Applications(MethodView):
             after=decode_cursor(args["after"]) if args.get("after") else None,
             limit=args["limit"],
         )
-        return keyset_page(rows, args["limit"], lambda a: present(a, principal))
+        return keyset_page(rows, args["limit"], lambda a: present(a, principal, with_payment=False))
 
     @blp.etag
     @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])

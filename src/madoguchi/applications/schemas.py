@@ -165,6 +165,27 @@ class PersonConcernedLinkSchema(Schema):
     resident_code = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{11}$", error="must be 11 digits"))
 
 
+class PaymentSummarySchema(Schema):
+    """The fee in short (payments.overview.summary); ``GET …/applications/<id>/payments`` has the whole picture."""
+
+    status = fields.String(
+        required=True,
+        metadata={"description": "not_quoted (a draft), exempt (減免), free, due, paid", "example": "due"},
+    )
+    currency = fields.String(required=True, metadata={"example": "JPY"})
+    total_jpy = fields.Integer(required=True, metadata={"description": "手数料 + システム利用料", "example": 300})
+    fee_jpy = fields.Integer(required=True, metadata={"example": 300})
+    surcharge_jpy = fields.Integer(required=True, metadata={"example": 0})
+    paid_jpy = fields.Integer(required=True, metadata={"example": 0})
+    amount_due_jpy = fields.Integer(required=True, metadata={"example": 300})
+    exemption = fields.String(allow_none=True, required=True)
+    collected = fields.Boolean(
+        required=True,
+        metadata={"description": "whether the municipality collects its fees through Madoguchi (false: issue does "
+                  "not wait for the fee, the counter takes it as before)"},
+    )  # fmt: skip
+
+
 class ApplicationSchema(Schema):
     id = fields.UUID(required=True)
     reference = fields.String(required=True, metadata={"example": "RC-7K3M-Q2XD"})
@@ -220,6 +241,11 @@ class ApplicationSchema(Schema):
     )
     version = fields.Integer(required=True, metadata={"description": "also the ETag; send it in If-Match"})
     available_transitions = fields.List(fields.Nested(AvailableTransitionSchema), required=True)
+    payment = fields.Nested(
+        PaymentSummarySchema,
+        allow_none=True,
+        metadata={"description": "the fee in short; null in lists (read the application, or its /payments)"},
+    )
 
 
 class ApplicationPageSchema(Schema):

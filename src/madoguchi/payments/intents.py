@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -48,9 +48,9 @@ def on_succeeded(handler: SucceededHandler) -> SucceededHandler:
     return handler
 
 
-def current_quote(session: Session, application: Application) -> FeeQuote | None:
-    """The application's quote in force (the newest not superseded), or None when none was made."""
-    return session.execute(
+def current_quote_query(application: Application) -> Select[FeeQuote]:
+    """The query of the application's quote in force (a reader may add columns to it)."""
+    return (
         select(FeeQuote)
         .where(
             FeeQuote.tenant_id == application.tenant_id,
@@ -59,7 +59,12 @@ def current_quote(session: Session, application: Application) -> FeeQuote | None
         )
         .order_by(FeeQuote.created_at.desc())
         .limit(1)
-    ).scalar_one_or_none()
+    )
+
+
+def current_quote(session: Session, application: Application) -> FeeQuote | None:
+    """The application's quote in force (the newest not superseded), or None when none was made."""
+    return session.execute(current_quote_query(application)).scalar_one_or_none()
 
 
 def intents_of(session: Session, application: Application) -> list[PaymentIntent]:

@@ -35,6 +35,7 @@ from madoguchi.console.views.common import (
     _today,
     bp,
 )
+from madoguchi.console.views.payment_panel import payment_panel
 from madoguchi.context import current_tenant, db_session
 from madoguchi.documents.content import NotIssuable
 from madoguchi.errors import (
@@ -169,6 +170,7 @@ def _application_page(
             staff=[(str(a.id), a.display_name) for a in _staff_members()],
             errors=errors or {},
             values=values,
+            payments=None if is_draft else payment_panel(application),
         ),
         status,
     )
