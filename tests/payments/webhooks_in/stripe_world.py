@@ -33,6 +33,13 @@ def stripe_intent(db: Database, town: Town, *, ref: str | None = None, amount: i
         return intent.id
 
 
+def set_ref(db: Database, town: Town, intent_id: uuid.UUID, ref: str) -> None:
+    with db.transaction(town.tenant.id) as session:
+        intent = session.get(PaymentIntent, intent_id)
+        assert intent is not None
+        intent.provider_ref = ref
+
+
 def intent_row(db: Database, town: Town, intent_id: uuid.UUID) -> PaymentIntent:
     with db.transaction(town.tenant.id) as session:
         intent = session.get(PaymentIntent, intent_id)
