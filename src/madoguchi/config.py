@@ -209,6 +209,10 @@ class Settings:
     stripe_webhook_secret: str = ""
     #: Base URL of the Stripe API. Empty: Stripe itself; tests point it at localstripe on loopback.
     stripe_api_base: str = ""
+    #: Seconds between the payment jobs ``madoguchi worker`` runs for every tenant (poll intents stuck in
+    #: ``processing``, expire unpaid ones); 0 turns them off (then run ``madoguchi payments poll`` and
+    #: ``madoguchi payments expire`` from a scheduler).
+    payment_jobs_seconds: int = 300
 
     # -- tenant lifecycle -------------------------------------------------------------------------------
     # (platform/lifecycle: settings go here)
