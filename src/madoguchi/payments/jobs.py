@@ -26,10 +26,11 @@ from sqlalchemy.orm import Session
 from madoguchi.config import Settings
 from madoguchi.db import Database, utcnow
 from madoguchi.payments import states
+from madoguchi.payments.intents import log_event
 from madoguchi.payments.models import RECORDED_MODES, PaymentIntent
 from madoguchi.payments.providers import registry
 from madoguchi.payments.providers.base import ProviderError, ProviderPayment
-from madoguchi.payments.webhooks import apply_status
+from madoguchi.payments.webhooks import amount_mismatch, apply_status
 from madoguchi.tenancy.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,16 @@ def _ask(tenant: Tenant, settings: Settings, provider: str, ref: str, report: Jo
         return None
 
 
+def _apply_polled(session: Session, tenant: Tenant, intent: PaymentIntent, payment: ProviderPayment, note: str) -> bool:
+    mismatch = amount_mismatch(intent, payment.status, payment.amount_jpy)
+    if mismatch:
+        log.error("payment %s of tenant %s: %s", payment.provider_ref, tenant.slug, mismatch)
+        log_event(session, intent, tenant_id=tenant.id, kind="mismatch", provider=intent.provider,
+                  from_status=intent.status, to_status=payment.status, note=mismatch)  # fmt: skip
+        return False
+    return apply_status(session, tenant, intent, payment.status, kind="poll", note=note)
+
+
 def poll_stuck(db: Database, tenant: Tenant, settings: Settings, *, now: datetime | None = None) -> JobReport:
     """Ask the provider about every intent of ``tenant`` stuck in ``processing``; apply what it says."""
     now = now or utcnow()
@@ -95,8 +106,8 @@ def poll_stuck(db: Database, tenant: Tenant, settings: Settings, *, now: datetim
         with db.transaction(tenant.id) as session:
             intent = _locked(session, tenant, intent_id)
             intent.polled_at = now
-            if payment is not None and apply_status(
-                session, tenant, intent, payment.status, kind="poll", note=f"polled: {payment.failure_code or ''}"
+            if payment is not None and _apply_polled(
+                session, tenant, intent, payment, note=f"polled: {payment.failure_code or ''}"
             ):
                 report.moved += 1
     return report
@@ -123,7 +134,7 @@ def expire_unpaid(db: Database, tenant: Tenant, settings: Settings, *, now: date
             intent = _locked(session, tenant, intent_id)
             intent.polled_at = now if payment is not None else intent.polled_at
             if payment is not None and payment.status != states.REQUIRES_PAYMENT:
-                moved = apply_status(session, tenant, intent, payment.status, kind="poll", note="polled before expiry")
+                moved = _apply_polled(session, tenant, intent, payment, note="polled before expiry")
             else:
                 moved = apply_status(session, tenant, intent, states.EXPIRED, kind="expired", note="unpaid past expiry")
             report.moved += int(moved)

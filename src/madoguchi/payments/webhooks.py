@@ -112,6 +112,11 @@ def receive(
         log.warning("payment webhook refused for tenant %s (%s): %s", tenant.slug, provider_name, refusal)
         raise WebhookRefused(str(refusal)) from None
     intent = _intent_of(session, tenant, provider_name, event)
+    note = None if intent is not None else f"unmatched: no intent of this tenant for {event.provider_ref!r}"
+    mismatch = intent is not None and amount_mismatch(intent, event.status, event.amount_jpy)
+    if mismatch:
+        note = mismatch
+        log.error("payment webhook %s for tenant %s: %s", event.event_id, tenant.slug, mismatch)
     try:
         with session.begin_nested():
             row = PaymentEvent(
@@ -125,10 +130,10 @@ def receive(
                 signature_ok=True,
                 from_status=intent.status if intent is not None else None,
                 to_status=event.status,
-                note=None if intent is not None else f"unmatched: no intent of this tenant for {event.provider_ref!r}",
+                note=note,
                 at=utcnow(),
-                # Nothing to apply for an unmatched event or one that moves no status: done at once.
-                processed_at=None if intent is not None and event.status is not None else utcnow(),
+                # Nothing to apply for an unmatched event, one that moves no status, or a wrong amount: done at once.
+                processed_at=None if intent is not None and event.status is not None and not mismatch else utcnow(),
             )
             session.add(row)
             session.flush()
@@ -142,6 +147,14 @@ def receive(
     if row.processed_at is None:
         outbox.enqueue(session, TOPIC, {"event_id": str(row.id), "intent_id": str(intent.id)})
     return Receipt(ACCEPTED, row.id)
+
+
+def amount_mismatch(intent: PaymentIntent, status: str | None, amount_jpy: int | None) -> str | None:
+    """Why a provider's ``succeeded`` must not be applied to ``intent``: it names another amount than the intent's
+    (then a person looks at it: the 会計管理者's reconciliation shows the payment), or None."""
+    if status == states.SUCCEEDED and amount_jpy is not None and amount_jpy != intent.amount_jpy:
+        return f"amount mismatch: the provider says {amount_jpy} yen, intent {intent.id} is {intent.amount_jpy} yen"
+    return None
 
 
 def process_message(session: Session, tenant: Tenant, message: OutboxMessage) -> None:

@@ -33,6 +33,12 @@ def stripe_intent(db: Database, town: Town, *, ref: str | None = None, amount: i
         return intent.id
 
 
+def unpaid_intent(db: Database, town: Town, *, amount: int = 300) -> tuple[uuid.UUID, str]:
+    """A new intent waiting for payment at Stripe: its id and its PaymentIntent's reference."""
+    ref = f"pi_{uuid.uuid4().hex[:14]}"
+    return stripe_intent(db, town, ref=ref, amount=amount), ref
+
+
 def set_ref(db: Database, town: Town, intent_id: uuid.UUID, ref: str) -> None:
     with db.transaction(town.tenant.id) as session:
         intent = session.get(PaymentIntent, intent_id)

@@ -13,13 +13,14 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 from flask import Flask
+from sqlalchemy import select
 
 from madoguchi.cli import main
 from madoguchi.cli.payments import payment_jobs_every
 from madoguchi.config import Settings
 from madoguchi.db import Database, utcnow
 from madoguchi.payments import intents, jobs, states
-from madoguchi.payments.models import PaymentIntent
+from madoguchi.payments.models import PaymentEvent, PaymentIntent
 from madoguchi.payments.providers.stripe import StripeProvider
 from madoguchi.tenancy.models import Tenant
 from tests.payments.webhooks_in.stripe_world import intent_row, stripe_intent
@@ -86,6 +87,24 @@ def test_a_processing_intent_older_than_15_minutes_is_polled_and_moved(
     failed = intent_row(db, town, declined)
     assert failed.status == states.FAILED and failed.polled_at is not None
     assert intent_row(db, town, recent).status == states.PROCESSING  # its webhook may still come
+
+
+def test_a_polled_success_for_another_amount_is_recorded_as_a_mismatch_not_applied(
+    db: Database, towns: dict[str, Town], settings: Settings, localstripe: LocalStripe
+) -> None:
+    town = towns[SAKURA]
+    intent_id, ref = at_stripe(db, town, settings, amount=300)
+    localstripe.post(f"/v1/payment_intents/{ref}", {"amount": "3000"})  # changed at Stripe behind our back
+    localstripe.pay(ref)
+    age(db, town, intent_id, status=states.PROCESSING, updated_at=timedelta(hours=1))
+    assert jobs.poll_stuck(db, town.tenant, settings).moved == 0
+    assert intent_row(db, town, intent_id).status == states.PROCESSING
+    with db.transaction(town.tenant.id) as session:
+        kinds = session.execute(
+            select(PaymentEvent.kind, PaymentEvent.note).where(PaymentEvent.intent_id == intent_id)
+        ).all()
+    [note] = [note for kind, note in kinds if kind == "mismatch"]
+    assert note.startswith("amount mismatch: the provider says 3000 yen")
 
 
 def test_an_intent_polled_recently_is_not_asked_again_and_a_silent_provider_changes_nothing(

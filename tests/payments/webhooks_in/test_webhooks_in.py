@@ -34,6 +34,7 @@ from tests.payments.webhooks_in.stripe_world import (
     signed,
     stripe_event,
     stripe_intent,
+    unpaid_intent,
 )
 from tests.support.localstripe import LocalStripe
 from tests.world import Town
@@ -76,9 +77,7 @@ def test_a_signed_webhook_is_stored_answered_at_once_and_applied_by_the_worker(
     client: FlaskClient, db: Database, towns: dict[str, Town], settings: Settings, app: Flask
 ) -> None:
     town = towns[SAKURA]
-    intent_id = stripe_intent(db, town)
-    ref = intent_row(db, town, intent_id).provider_ref
-    assert ref is not None
+    intent_id, ref = unpaid_intent(db, town)
     answer = deliver(client, town, stripe_event("payment_intent.succeeded", ref, tenant_id=town.tenant.id))
     assert (answer.status_code, answer.get_json()) == (200, {"status": "accepted"})
     assert intent_row(db, town, intent_id).status == states.REQUIRES_PAYMENT  # applied later, not in the request
@@ -133,9 +132,7 @@ def test_a_forged_or_old_webhook_is_a_400_problem_and_changes_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     town = towns[SAKURA]
-    intent_id = stripe_intent(db, town)
-    ref = intent_row(db, town, intent_id).provider_ref
-    assert ref is not None
+    intent_id, ref = unpaid_intent(db, town)
     with caplog.at_level(logging.WARNING, logger="madoguchi.payments.webhooks"):
         answer = deliver(client, town, stripe_event("payment_intent.succeeded", ref), **signing)
     assert answer.status_code == 400
@@ -159,9 +156,7 @@ def test_the_same_event_twice_has_one_effect(
     client: FlaskClient, db: Database, towns: dict[str, Town], settings: Settings, app: Flask
 ) -> None:
     town = towns[SAKURA]
-    intent_id = stripe_intent(db, town)
-    ref = intent_row(db, town, intent_id).provider_ref
-    assert ref is not None
+    _, ref = unpaid_intent(db, town)
     event = stripe_event("payment_intent.succeeded", ref)
     assert deliver(client, town, event).get_json() == {"status": "accepted"}
     assert deliver(client, town, event).get_json() == {"status": "duplicate"}
@@ -185,9 +180,7 @@ def test_a_late_failed_after_succeeded_is_ignored_and_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     town = towns[SAKURA]
-    intent_id = stripe_intent(db, town)
-    ref = intent_row(db, town, intent_id).provider_ref
-    assert ref is not None
+    intent_id, ref = unpaid_intent(db, town)
     deliver(client, town, stripe_event("payment_intent.succeeded", ref))
     run_worker(db, settings, app)
     deliver(client, town, stripe_event("payment_intent.payment_failed", ref))
@@ -212,6 +205,27 @@ def test_out_of_order_processing_then_succeeded_and_succeeded_then_processing(
             deliver(client, town, stripe_event(f"payment_intent.{kind}", ref))
             run_worker(db, settings, app)
     assert intent_row(db, town, first).status == intent_row(db, town, second).status == states.SUCCEEDED
+
+
+def test_a_success_for_another_amount_is_stored_not_applied_and_logged_as_an_error(
+    client: FlaskClient,
+    db: Database,
+    towns: dict[str, Town],
+    settings: Settings,
+    app: Flask,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    town = towns[SAKURA]
+    intent_id, ref = unpaid_intent(db, town, amount=300)
+    with caplog.at_level(logging.ERROR, logger="madoguchi.payments.webhooks"):
+        answer = deliver(client, town, stripe_event("payment_intent.succeeded", ref, amount=30))
+    assert answer.get_json() == {"status": "accepted"}
+    run_worker(db, settings, app)
+    assert intent_row(db, town, intent_id).status == states.REQUIRES_PAYMENT
+    [stored] = events_of(db, town, kind="webhook")
+    assert stored.note is not None and stored.note.startswith("amount mismatch: the provider says 30 yen")
+    assert stored.processed_at is not None and messages(db, town, webhooks_in.TOPIC) == []
+    assert "amount mismatch" in caplog.text
 
 
 def test_tenant_a_webhook_cannot_touch_tenant_b_intent(
