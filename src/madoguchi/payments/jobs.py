@@ -7,8 +7,9 @@
   provider is asked first: a payment it took meanwhile (its webhook lost) is applied instead of expiring it, so
   money taken is never hidden behind an expiry.
 
-Provider calls happen outside any transaction; each intent is then changed in a short transaction of its own
-(re-read under ``FOR UPDATE``: a webhook applied meanwhile wins, and the forward-only rule holds). Run by
+Each provider is asked in a short read transaction of its own (the fake provider reads its table; Stripe's adapter
+none), and each intent is then changed in another (re-read under ``FOR UPDATE``: a webhook applied meanwhile wins,
+and the forward-only rule holds). Run by
 ``madoguchi payments poll`` and ``madoguchi payments expire`` (cron, every few minutes) for every tenant.
 Decision 0045.
 """
@@ -68,10 +69,17 @@ def _locked(session: Session, tenant: Tenant, intent_id: uuid.UUID) -> PaymentIn
     return session.execute(select(PaymentIntent).where(*mine).with_for_update()).scalar_one()
 
 
-def _ask(tenant: Tenant, settings: Settings, provider: str, ref: str, report: JobReport) -> ProviderPayment | None:
+def _ask(
+    db: Database, tenant: Tenant, settings: Settings, provider: str, ref: str, report: JobReport
+) -> ProviderPayment | None:
+    """What the provider says of ``ref`` (None, reported, when it cannot say). A read-only transaction of its own:
+    the fake provider keeps its payments in a table of ours; Stripe's adapter uses none."""
     try:
-        return registry.provider_for(provider, tenant=tenant, settings=settings).retrieve(ref)
-    except (ProviderError, registry.UnknownProvider) as error:
+        if provider not in registry.registered():
+            raise ProviderError(f"no payment provider {provider!r} is registered")
+        with db.transaction(tenant.id) as session:
+            return registry.provider_for(provider, tenant=tenant, settings=settings, session=session).retrieve(ref)
+    except ProviderError as error:
         log.warning("payment %s (%s) of tenant %s could not be retrieved: %s", ref, provider, tenant.slug, error)
         report.failed.append(f"{ref}: {error}")
         return None
@@ -102,7 +110,7 @@ def poll_stuck(db: Database, tenant: Tenant, settings: Settings, *, now: datetim
     for intent_id, provider, ref in stuck:
         assert ref is not None
         report.looked_at += 1
-        payment = _ask(tenant, settings, provider, ref, report)
+        payment = _ask(db, tenant, settings, provider, ref, report)
         with db.transaction(tenant.id) as session:
             intent = _locked(session, tenant, intent_id)
             intent.polled_at = now
@@ -127,7 +135,7 @@ def expire_unpaid(db: Database, tenant: Tenant, settings: Settings, *, now: date
     )
     for intent_id, provider, ref in overdue:
         report.looked_at += 1
-        payment = _ask(tenant, settings, provider, ref, report) if ref else None
+        payment = _ask(db, tenant, settings, provider, ref, report) if ref else None
         if ref and payment is None:
             continue  # the provider could not say whether it was paid: try again on the next run
         with db.transaction(tenant.id) as session:

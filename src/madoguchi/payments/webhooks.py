@@ -98,10 +98,9 @@ def receive(
     """Check, store and queue one webhook for ``tenant`` (no commit). ``WebhookRefused`` when the signature or the
     timestamp is bad (nothing stored), ``NotFound`` for a provider that does not exist. ``settings`` default to
     the app's."""
-    try:
-        provider = registry.provider_for(provider_name, tenant=tenant, settings=_settings(settings))
-    except registry.UnknownProvider:
-        raise NotFound("No such payment provider.") from None
+    if provider_name not in registry.registered():
+        raise NotFound("No such payment provider.")
+    provider = registry.provider_for(provider_name, tenant=tenant, settings=_settings(settings), session=session)
     if len(raw_body) > MAX_BODY_BYTES:
         log.warning("payment webhook refused for tenant %s (%s): body of %d bytes", tenant.slug, provider_name,
                     len(raw_body))  # fmt: skip

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from madoguchi.config import Settings
+from madoguchi.errors import Conflict
 from madoguchi.payments import states
 from madoguchi.payments.providers import registry
 from madoguchi.payments.providers.base import WEBHOOK_TOLERANCE_SECONDS, ProviderError, SignatureError
@@ -54,7 +55,7 @@ def test_the_registry_builds_the_stripe_adapter_for_a_tenant(stripe_settings: Se
     tenant = a_tenant()
     adapter = registry.provider_for("stripe", tenant=tenant, settings=stripe_settings)
     assert isinstance(adapter, StripeProvider) and adapter.tenant is tenant
-    with pytest.raises(registry.UnknownProvider):
+    with pytest.raises(Conflict):
         registry.provider_for("paypal-of-nowhere", tenant=tenant, settings=stripe_settings)
 
 

@@ -1,41 +1,54 @@
-"""Which adapter serves a provider name: each adapter module registers a factory with ``register`` when imported,
-and ``provider_for`` builds the adapter for a tenant with the process's settings.
+"""Which adapter serves a provider name: ``register`` (each adapter module, when imported) and ``provider_for``.
 
-A factory is called as ``factory(tenant=…, settings=…)``; adapters are cheap to build (no connection is opened until
-a call), so one is made per use rather than cached, and settings changed by a test take effect at once.
+An adapter is built per use, for one tenant and the app's settings: the fake provider derives its webhook secret
+from both, Stripe reads its keys from the settings. The fake provider keeps its payments in a table of ours (it
+stands in for a provider's own store), so it is built with the caller's session; adapters registered without
+``uses_session`` never see one. Decision 0044.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from madoguchi.config import Settings
+from madoguchi.errors import Conflict
 from madoguchi.payments.providers.base import PaymentProvider
-from madoguchi.tenancy.models import Tenant
 
-#: Called with the keywords ``tenant`` and ``settings``.
-Factory = Callable[..., PaymentProvider]
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
-_factories: dict[str, Factory] = {}
+    from madoguchi.config import Settings
+    from madoguchi.tenancy.models import Tenant
 
-
-class UnknownProvider(LookupError):
-    """No adapter is registered under this name."""
-
-
-def register(name: str, factory: Factory) -> None:
-    """Make ``provider_for(name, …)`` build adapters with ``factory`` (the last registration wins)."""
-    _factories[name] = factory
+#: ``factory(tenant=..., settings=...)`` (and ``session=...`` when registered with ``uses_session``).
+ProviderFactory = Callable[..., PaymentProvider]
 
 
-def names() -> tuple[str, ...]:
-    """The registered provider names, sorted."""
-    return tuple(sorted(_factories))
+@dataclass(frozen=True)
+class _Registered:
+    factory: ProviderFactory
+    uses_session: bool
 
 
-def provider_for(name: str, *, tenant: Tenant, settings: Settings) -> PaymentProvider:
-    """The adapter of provider ``name`` for ``tenant``; ``UnknownProvider`` when none is registered."""
-    factory = _factories.get(name)
-    if factory is None:
-        raise UnknownProvider(f"no payment provider {name!r} (known: {', '.join(names()) or 'none'})")
-    return factory(tenant=tenant, settings=settings)
+_providers: dict[str, _Registered] = {}
+
+
+def register(name: str, factory: ProviderFactory, *, uses_session: bool = False) -> None:
+    """Make ``factory`` build the adapter of ``name`` (the tenant file's ``payments.provider``)."""
+    _providers[name] = _Registered(factory, uses_session)
+
+
+def registered() -> tuple[str, ...]:
+    return tuple(sorted(_providers))
+
+
+def provider_for(name: str, *, tenant: Tenant, settings: Settings, session: Session | None = None) -> PaymentProvider:
+    """The adapter of ``name`` for ``tenant``; an unknown name is refused (409), never guessed."""
+    entry = _providers.get(name)
+    if entry is None:
+        raise Conflict(f"Payments through '{name}' are not available.", provider=name)
+    kwargs: dict[str, Any] = {"tenant": tenant, "settings": settings}
+    if entry.uses_session:
+        kwargs["session"] = session
+    return entry.factory(**kwargs)
