@@ -46,8 +46,8 @@ class ProviderWebhook(MethodView):
     def post(self, provider: str) -> dict[str, Any]:
         """Receive one event from the payment provider. The body is read as sent: the signature covers its bytes."""
         headers = dict(request.headers.items())
-        receipt = webhooks.receive(db_session(), current_tenant, provider, headers, request.get_data(cache=True))
-        return {"status": receipt.outcome}
+        outcome = webhooks.receive(db_session(), current_tenant, provider, headers, request.get_data(cache=True))
+        return {"status": outcome}
 
 
 API_BLUEPRINTS = [blp]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from dataclasses import dataclass
+from typing import Literal
 
 from flask import current_app
 from sqlalchemy import select
@@ -45,23 +45,20 @@ TOPIC = "payment.webhook"
 #: Largest webhook body read (Stripe's events are a few kilobytes).
 MAX_BODY_BYTES = 256 * 1024
 
-ACCEPTED, DUPLICATE, UNMATCHED = "accepted", "duplicate", "unmatched"
+#: What became of a received webhook: stored to be applied, seen before, or about no intent of this tenant.
+Outcome = Literal["accepted", "duplicate", "unmatched"]
+ACCEPTED: Outcome = "accepted"
+DUPLICATE: Outcome = "duplicate"
+UNMATCHED: Outcome = "unmatched"
 #: The system actor of what webhooks and the jobs change (audit records).
 SYSTEM_ACTOR = "system:payments"
 
 
-class WebhookRefused(DomainError):
-    """The signature does not verify, the timestamp is too old, or the body cannot be read."""
+class WebhookRefused(DomainError, SignatureError):
+    """The signature does not verify, the timestamp is too old, or the body cannot be read (a ``SignatureError``
+    too, for callers such as the fake provider's simulator that catch the adapter's error)."""
 
     status, slug, title = 400, "webhook-refused", "The webhook's signature or timestamp is not valid"
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """What became of a received webhook: ``accepted`` (stored, to be applied), ``duplicate`` or ``unmatched``."""
-
-    outcome: str
-    event_id: uuid.UUID | None
 
 
 def _settings(settings: Settings | None) -> Settings:
@@ -94,7 +91,7 @@ def receive(
     raw_body: bytes,
     *,
     settings: Settings | None = None,
-) -> Receipt:
+) -> Outcome:
     """Check, store and queue one webhook for ``tenant`` (no commit). ``WebhookRefused`` when the signature or the
     timestamp is bad (nothing stored), ``NotFound`` for a provider that does not exist. ``settings`` default to
     the app's."""
@@ -138,14 +135,14 @@ def receive(
             session.flush()
     except IntegrityError:
         log.info("payment webhook %s for tenant %s (%s) is a duplicate", event.event_id, tenant.slug, provider_name)
-        return Receipt(DUPLICATE, None)
+        return DUPLICATE
     if intent is None:
         log.warning("payment webhook %s (%s, %s) for tenant %s matches none of its intents", event.event_id,
                     provider_name, event.provider_ref, tenant.slug)  # fmt: skip
-        return Receipt(UNMATCHED, row.id)
+        return UNMATCHED
     if row.processed_at is None:
         outbox.enqueue(session, TOPIC, {"event_id": str(row.id), "intent_id": str(intent.id)})
-    return Receipt(ACCEPTED, row.id)
+    return ACCEPTED
 
 
 def amount_mismatch(intent: PaymentIntent, status: str | None, amount_jpy: int | None) -> str | None:

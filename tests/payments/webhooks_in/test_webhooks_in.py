@@ -25,6 +25,7 @@ from madoguchi.outbox import OutboxMessage
 from madoguchi.payments import states
 from madoguchi.payments import webhooks as webhooks_in
 from madoguchi.payments.models import PaymentEvent
+from madoguchi.payments.providers.base import SignatureError
 from madoguchi.payments.providers.stripe import StripeProvider
 from tests.payments.webhooks_in.stripe_world import (
     WEBHOOK_SECRET,
@@ -336,3 +337,17 @@ def test_a_payment_at_localstripe_arrives_as_its_signed_webhook_and_succeeds_the
     # The same signed request again (a provider's retry) changes nothing more.
     again = client.post(url(town), data=body, headers={"Stripe-Signature": headers["Stripe-Signature"]})
     assert again.get_json() == {"status": "duplicate"}
+
+
+def test_receive_called_directly_answers_its_outcome_and_raises_a_signature_error(
+    db: Database, towns: dict[str, Town], settings: Settings
+) -> None:
+    # As the fake provider's simulator calls it: no HTTP, the caller's session.
+    town = towns[SAKURA]
+    _, ref = unpaid_intent(db, town)
+    event = stripe_event("payment_intent.succeeded", ref)
+    with db.transaction(town.tenant.id) as session:
+        assert webhooks_in.receive(session, town.tenant, "stripe", *signed(event), settings=settings) == "accepted"
+        assert webhooks_in.receive(session, town.tenant, "stripe", *signed(event), settings=settings) == "duplicate"
+        with pytest.raises(SignatureError):
+            webhooks_in.receive(session, town.tenant, "stripe", *signed(event, secret="whsec_x"), settings=settings)
