@@ -16,7 +16,8 @@ from madoguchi.migrate import MIGRATIONS_DIR
 from madoguchi.security import is_public_endpoint
 
 #: Route arguments that are not ids: the tenant slug, procedure keys, static file names and emailed tokens.
-NON_ID_ARGUMENTS = {"tenant", "key", "filename", "token"}
+# ``provider``: a payment provider's name (stripe, fake) in the webhooks-in URL, a name like ``key``, not an id.
+NON_ID_ARGUMENTS = {"tenant", "key", "filename", "token", "provider"}
 KEBAB_SEGMENT = re.compile(r"^(<[^>]+>|[a-z0-9]+(-[a-z0-9]+)*|\.well-known|openapi\.json)$")
 
 

@@ -27,6 +27,7 @@ from madoguchi.api import closed_days as closed_days_api
 from madoguchi.api import emails as emails_api
 from madoguchi.api import identity as identity_api
 from madoguchi.api import oauth_clients as oauth_clients_api
+from madoguchi.api import payment_webhooks as payment_webhooks_api
 from madoguchi.api import webhooks as webhooks_api
 from madoguchi.childcare import certification as _certification_decision  # noqa: F401  (a hook, like those below)
 from madoguchi.childcare import form_checks as _childcare_form_checks  # noqa: F401  (registers its data check)
@@ -70,6 +71,7 @@ API_BLUEPRINTS = (
     *catalog_upgrades_api.API_BLUEPRINTS,
     *closed_days_api.API_BLUEPRINTS,
     *childcare_rounds_api.API_BLUEPRINTS,
+    *payment_webhooks_api.API_BLUEPRINTS,
 )
 
 #: Pages (and the OAuth protocol endpoints), more specific ones first: ``madoguchi.web`` registers the

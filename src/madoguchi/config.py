@@ -200,6 +200,20 @@ class Settings:
     #: Optional SES configuration set (bounce and complaint tracking); empty: none.
     ses_configuration_set: str = ""
 
+    # -- payments: the Stripe adapter (docs/decisions/0045) ----------------------------------------------
+    #: Stripe secret API key (``sk_…``) of the platform's account. Empty: the ``stripe`` provider refuses every
+    #: call (a tenant whose file names it cannot take online payments). A secret: keep it in a secret store.
+    stripe_api_key: str = ""
+    #: The signing secret (``whsec_…``) of the webhook endpoint registered at Stripe. Empty: every Stripe webhook
+    #: is refused as unsigned. A secret.
+    stripe_webhook_secret: str = ""
+    #: Base URL of the Stripe API. Empty: Stripe itself; tests point it at localstripe on loopback.
+    stripe_api_base: str = ""
+    #: Seconds between the payment jobs ``madoguchi worker`` runs for every tenant (poll intents stuck in
+    #: ``processing``, expire unpaid ones); 0 turns them off (then run ``madoguchi payments poll`` and
+    #: ``madoguchi payments expire`` from a scheduler).
+    payment_jobs_seconds: int = 300
+
     # -- tenant lifecycle -------------------------------------------------------------------------------
     # (platform/lifecycle: settings go here)
     #: Days a deleted (soft-deleted) tenant is kept before ``madoguchi tenants purge`` may remove its data.

@@ -25,7 +25,7 @@ def _count(db: Database, tenant_id, model) -> int:
 
 def test_help_lists_the_commands(runner: CliRunner) -> None:
     result = runner.invoke(main, ["--help"])
-    for command in ("audit", "catalog", "db", "demo", "registry", "tenants", "worker"):
+    for command in ("audit", "catalog", "db", "demo", "payments", "registry", "tenants", "worker"):
         assert command in result.output
 
 

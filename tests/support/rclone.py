@@ -13,20 +13,19 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-HOST = "127.0.0.1"
+from tests.support.loopback import HOST, LoopbackServer, free_port
+
 START_TIMEOUT_SECONDS = 20.0
 REGION = "us-east-1"
 
@@ -39,13 +38,7 @@ def find_rclone() -> str | None:
     return shutil.which("rclone")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-class RcloneS3:
+class RcloneS3(LoopbackServer):
     """``with RcloneS3() as server:`` a running server; ``server.bucket(name)`` creates a bucket."""
 
     def __init__(self, binary: str | None = None) -> None:
@@ -89,7 +82,7 @@ class RcloneS3:
         self.root.mkdir()
         log = Path(self._folder.name) / "rclone.log"
         for _attempt in range(3):
-            self.port = _free_port()  # another process may take it before rclone binds: then try another
+            self.port = free_port()  # another process may take it before rclone binds: then try another
             with log.open("wb") as out:
                 self._process = subprocess.Popen(
                     [
@@ -128,29 +121,11 @@ class RcloneS3:
                 time.sleep(0.1)
         return False
 
-    def _stop_process(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
-
     def stop(self) -> None:
         self._stop_process()
         if self._folder is not None:
             self._folder.cleanup()
             self._folder = None
-
-    def __enter__(self) -> RcloneS3:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def main() -> int:

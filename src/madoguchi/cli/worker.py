@@ -11,6 +11,7 @@ import click
 from madoguchi.app import create_app
 from madoguchi.cli.audit import checkpoint_every
 from madoguchi.cli.common import database, settings
+from madoguchi.cli.payments import payment_jobs_every
 from madoguchi.config import ConfigurationError
 from madoguchi.notify import email
 from madoguchi.notify import worker as outbox_worker
@@ -44,6 +45,8 @@ def worker(once: bool) -> None:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         if config.audit_checkpoint_seconds > 0:
             checkpoint_every(db, config, stop)
+        if config.payment_jobs_seconds > 0:
+            payment_jobs_every(db, config, app, stop)
         try:
             outbox_worker.run_forever(db, poll_seconds=config.worker_poll_seconds, stop=stop, settings=config, app=app)
         except KeyboardInterrupt:

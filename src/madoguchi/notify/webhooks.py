@@ -43,6 +43,7 @@ from madoguchi.notify.repository import list_subscriptions as list_subscriptions
 from madoguchi.notify.webhook_transport import MAX_URL_LENGTH as MAX_URL_LENGTH
 from madoguchi.notify.webhook_transport import new_secret as new_secret
 from madoguchi.outbox import Dispatch, OutboxMessage
+from madoguchi.payments import events as payment_events
 from madoguchi.tenancy.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,8 @@ log = logging.getLogger(__name__)
 APPLICATION_SUBMITTED = "application.submitted"
 APPLICATION_STATE_CHANGED = "application.state_changed"
 DOCUMENT_ISSUED = "document.issued"
-EVENTS = (APPLICATION_SUBMITTED, APPLICATION_STATE_CHANGED, DOCUMENT_ISSUED)
+PAYMENT_SUCCEEDED = payment_events.PAYMENT_SUCCEEDED
+EVENTS = (APPLICATION_SUBMITTED, APPLICATION_STATE_CHANGED, DOCUMENT_ISSUED, PAYMENT_SUCCEEDED)
 
 #: Outbox topic of one delivery attempt series (payload: {"delivery_id": ...}).
 DELIVER_TOPIC = "webhook.deliver"
@@ -189,7 +191,14 @@ def event_body(session: Session, tenant: Tenant, message: OutboxMessage) -> str:
     """The JSON body of an event, as sent: ids, reference, procedure and states. No personal data."""
     payload = message.payload
     data: dict[str, Any] = {"tenant": tenant.slug, "application_id": str(payload["application_id"])}
-    if message.topic == DOCUMENT_ISSUED:
+    if message.topic.startswith("payment."):
+        data.update(
+            reference=payload["reference"],
+            intent_id=str(payload["intent_id"]),
+            amount_jpy=payload["amount_jpy"],
+            status=payload["status"],
+        )
+    elif message.topic == DOCUMENT_ISSUED:
         application = repository.application_by_id(session, uuid.UUID(str(payload["application_id"])))
         data.update(
             reference=application.reference,

@@ -56,6 +56,7 @@ from madoguchi.db import Database, new_id, set_sqlite_begin_immediate, sqlite_be
 from madoguchi.notify import email, webhooks
 from madoguchi.notify.mailbox import LetterToMailbox, MailboxMailer
 from madoguchi.outbox import Dispatch, OutboxMessage
+from madoguchi.payments import webhooks as payment_webhooks
 from madoguchi.tenancy.models import Tenant, TenantStatus
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,8 @@ def default_handlers(settings: Settings, *, mailer: email.Mailer | None = None) 
         **email.handlers(settings, mailer),
         **dict.fromkeys(webhooks.EVENTS, webhooks.fan_out),
         webhooks.DELIVER_TOPIC: webhooks.delivery_handler(settings),
+        # Payment providers' webhooks, stored by the request that received them, applied here.
+        payment_webhooks.TOPIC: payment_webhooks.process_message,
     }
 
 
