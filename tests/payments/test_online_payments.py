@@ -17,7 +17,7 @@ from madoguchi.applications import operations as ops
 from madoguchi.applications import repository
 from madoguchi.applications.models import Application
 from madoguchi.config import Settings
-from madoguchi.db import Database
+from madoguchi.db import Database, utcnow
 from madoguchi.documents.models import IssuedDocument
 from madoguchi.errors import Conflict, NotFound
 from madoguchi.notify import messages
@@ -60,11 +60,28 @@ def _start(db: Database, town: Town, application_id: uuid.UUID, settings: Settin
 
 
 def _pay(db: Database, town: Town, intent: PaymentIntent, settings: Settings, outcome: str, **switches) -> list[str]:
-    """Press a button on the hosted page; deliver the provider's webhooks as the simulator does."""
+    """Press a button on the hosted page; deliver the provider's webhooks as the simulator does (each stored and
+    queued), then let the outbox worker apply them, as ``madoguchi worker`` would."""
     with db.transaction(town.tenant.id) as session:
         provider = fake.FakeProvider(tenant=town.tenant, settings=settings, session=session)
         deliveries = provider.settle(intent.provider_ref, outcome, **switches)
-        return [webhooks.receive(session, town.tenant, "fake", d.headers, d.raw_body) for d in deliveries]
+        outcomes = [webhooks.receive(session, town.tenant, "fake", d.headers, d.raw_body) for d in deliveries]
+    _apply_queued_webhooks(db, town)
+    return outcomes
+
+
+def _apply_queued_webhooks(db: Database, town: Town) -> None:
+    """What the outbox worker does with queued webhooks (``payment.webhook``, in its claim transaction), without
+    its sending threads, which a test running in one transaction cannot have."""
+    with db.transaction(town.tenant.id) as session:
+        queued = session.execute(
+            select(OutboxMessage)
+            .where(OutboxMessage.topic == webhooks.TOPIC, OutboxMessage.processed_at.is_(None))
+            .order_by(OutboxMessage.created_at)
+        ).scalars()
+        for message in queued:
+            webhooks.process_message(session, town.tenant, message)
+            message.processed_at = utcnow()
 
 
 def _paid_at_the_provider_only(db: Database, town: Town, application_id: uuid.UUID, settings: Settings):
@@ -102,7 +119,7 @@ def test_prepay_auto_issue_waits_approved_until_the_payment_succeeds(db, towns, 
     assert intent.redirect_url.endswith(f"/fake-pay/{intent.provider_ref}")
     assert _application(db, town, application_id).state == "approved"
 
-    assert _pay(db, town, intent, settings, fake.SUCCEED) == ["applied", "applied"]
+    assert _pay(db, town, intent, settings, fake.SUCCEED) == ["accepted", "accepted"]
     assert _intent(db, town, intent.id).status == states.SUCCEEDED
     issued = _application(db, town, application_id)
     assert issued.state == "issued"
@@ -182,16 +199,21 @@ def test_a_duplicate_and_a_stale_webhook_have_no_second_effect(db, towns, settin
     application_id = _submitted(db, town)
     intent = _start(db, town, application_id, settings)
     outcomes = _pay(db, town, intent, settings, fake.SUCCEED, duplicate=True, out_of_order=True)
-    # succeeded, the same event again, then "processing" that should have come first.
-    assert outcomes == ["applied", "duplicate", "ignored"]
+    # succeeded, the same event again (no second row), then "processing" that should have come first (stored, and
+    # ignored by the worker: succeeded never moves back).
+    assert outcomes == ["accepted", "duplicate", "accepted"]
     with db.transaction(town.tenant.id) as session:
         events = (
             session.execute(select(PaymentEvent).where(PaymentEvent.intent_id == intent.id).order_by(PaymentEvent.at))
             .scalars()
             .all()
         )
-    assert [e.kind for e in events] == ["created", "redirected", "webhook", "ignored"]
-    assert events[-1].from_status == states.SUCCEEDED and events[-1].to_status == states.PROCESSING
+    ignored = [e for e in events if e.kind == "ignored"]
+    assert [(e.from_status, e.to_status) for e in ignored] == [(states.SUCCEEDED, states.PROCESSING)]
+    assert [e.to_status for e in events if e.kind == "webhook" and e.provider_event_id] == [
+        states.SUCCEEDED,
+        states.PROCESSING,
+    ]
     assert _intent(db, town, intent.id).status == states.SUCCEEDED
     assert len(_issued(db, town)) == 1
 

@@ -109,6 +109,8 @@ def receive(
         raise WebhookRefused(str(refusal)) from None
     intent = _intent_of(session, tenant, provider_name, event)
     note = None if intent is not None else f"unmatched: no intent of this tenant for {event.provider_ref!r}"
+    if intent is not None and event.status == states.FAILED and event.failure_code:
+        note = event.failure_code  # kept on the intent once applied (why the payment failed)
     mismatch = intent is not None and amount_mismatch(intent, event.status, event.amount_jpy)
     if mismatch:
         note = mismatch
@@ -168,7 +170,7 @@ def process_message(session: Session, tenant: Tenant, message: OutboxMessage) ->
         .with_for_update()
     ).scalar_one()
     apply_status(session, tenant, intent, event.to_status, kind="webhook",
-                 note=f"{event.provider_event_type} {event.provider_event_id}")  # fmt: skip
+                 note=event.note or f"{event.provider_event_type} {event.provider_event_id}")  # fmt: skip
     event.processed_at = utcnow()
 
 

@@ -63,6 +63,8 @@ class ProviderEvent:
     amount_jpy: int | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    #: The provider's failure code (``card_declined``) of a ``failed`` event, when it says.
+    failure_code: str | None = None
 
 
 @dataclass(frozen=True)

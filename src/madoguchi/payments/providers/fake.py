@@ -189,6 +189,7 @@ class FakeProvider:
                 amount_jpy=data.get("amount_jpy"),
                 metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
                 raw=body,
+                failure_code=data.get("failure_code"),
             )
         except (ValueError, KeyError, TypeError) as error:
             raise SignatureError(f"a signed body that is not an event: {error}") from None

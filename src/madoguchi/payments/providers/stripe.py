@@ -208,6 +208,7 @@ class StripeProvider:
             amount_jpy=int(amount) if amount is not None else None,
             metadata={str(k): str(v) for k, v in (obj.get("metadata") or {}).items()},
             raw=body,
+            failure_code=(obj.get("last_payment_error") or {}).get("code") or obj.get("failure_code"),
         )
 
     # -- settlement -----------------------------------------------------------------------------------
