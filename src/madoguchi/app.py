@@ -34,6 +34,7 @@ from madoguchi.console import attachments as console_attachment_pages
 from madoguchi.console import certificates as console_certificate_pages
 from madoguchi.console import deliveries as delivery_pages
 from madoguchi.console import email_deliveries as email_delivery_pages
+from madoguchi.console import payments as console_payment_pages
 from madoguchi.console import rounds as round_pages
 from madoguchi.console import views as console_pages
 from madoguchi.db import Database
@@ -82,6 +83,7 @@ PAGE_BLUEPRINTS = (
     *certificate_pages.WEB_BLUEPRINTS,
     *console_certificate_pages.WEB_BLUEPRINTS,
     *email_delivery_pages.WEB_BLUEPRINTS,
+    *console_payment_pages.WEB_BLUEPRINTS,
     *delivery_pages.WEB_BLUEPRINTS,
     *round_pages.WEB_BLUEPRINTS,
 )

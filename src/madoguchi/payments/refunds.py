@@ -16,6 +16,7 @@ succeeds writes the ``payment.refunded`` vendor event to the outbox. Decision 00
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -27,7 +28,7 @@ from madoguchi.config import Settings
 from madoguchi.db import utcnow
 from madoguchi.errors import Conflict, Forbidden, NotFound, SeparationOfDuties, ValidationFailed
 from madoguchi.identity.actors import Actor
-from madoguchi.payments import states
+from madoguchi.payments import intents, states
 from madoguchi.payments.intents import log_event
 from madoguchi.payments.models import (
     RECORDED_MODES,
@@ -53,6 +54,33 @@ HOLDING = (REFUND_REQUESTED, REFUND_SUBMITTED, REFUND_SUCCEEDED)
 #: The outbox topic of the vendor event (``notify.webhooks.EVENTS``).
 PAYMENT_REFUNDED = "payment.refunded"
 MAX_COMMENT = 2000
+#: The reason codes, for the surfaces (which do not import models).
+REASONS = REFUND_REASONS
+
+
+@dataclass(frozen=True)
+class IntentRefunds:
+    """One intent of an application with its refunds: what the refund pages show."""
+
+    intent: PaymentIntent
+    refunds: list[Refund]
+    refunded_jpy: int
+    refundable_jpy: int
+
+
+def ledger(session: Session, application: Application) -> list[IntentRefunds]:
+    """Every intent of ``application`` with its refunds, oldest first."""
+    rows = []
+    for intent in intents.intents_of(session, application):
+        of_intent = refunds_of(session, intent)
+        refunded = sum(r.amount_jpy for r in of_intent if r.status == REFUND_SUCCEEDED)
+        rows.append(IntentRefunds(intent, of_intent, refunded, refundable_jpy(session, intent)))
+    return rows
+
+
+def refunded_total(session: Session, application: Application) -> int:
+    """What was refunded of the application's payments (succeeded refunds)."""
+    return sum(row.refunded_jpy for row in ledger(session, application))
 
 
 def refunds_of(session: Session, intent: PaymentIntent) -> list[Refund]:
