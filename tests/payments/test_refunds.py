@@ -3,6 +3,7 @@ provider is asked once; a counter payment is paid back in cash; events, audit an
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -13,6 +14,7 @@ from madoguchi.config import Settings
 from madoguchi.db import Database
 from madoguchi.errors import Conflict, Forbidden, NotFound, SeparationOfDuties, ValidationFailed
 from madoguchi.identity.actors import Actor
+from madoguchi.notify import webhooks
 from madoguchi.outbox import OutboxMessage
 from madoguchi.payments import refunds
 from madoguchi.payments.models import COUNTER_CASH, PaymentEvent, Refund
@@ -69,6 +71,17 @@ def test_a_not_issuable_refund_needs_no_comment_and_the_provider_refunds_it_once
     assert vendor.payload["amount_jpy"] == 300
     assert vendor.payload["status"] == "succeeded"
     assert vendor.payload["reference"]
+    with db.transaction(town.tenant.id) as session:
+        body = json.loads(webhooks.event_body(session, town.tenant, session.merge(vendor)))
+    assert body["type"] == "payment.refunded" and "payment.refunded" in webhooks.EVENTS
+    assert body["data"] == {
+        "tenant": CITY,
+        "application_id": vendor.payload["application_id"],
+        "reference": vendor.payload["reference"],
+        "intent_id": str(intent_id),
+        "amount_jpy": 300,
+        "status": "succeeded",
+    }
 
 
 @pytest.mark.parametrize("reason", ["duplicate", "overpaid", "other"])

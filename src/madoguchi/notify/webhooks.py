@@ -50,7 +50,10 @@ log = logging.getLogger(__name__)
 APPLICATION_SUBMITTED = "application.submitted"
 APPLICATION_STATE_CHANGED = "application.state_changed"
 DOCUMENT_ISSUED = "document.issued"
-EVENTS = (APPLICATION_SUBMITTED, APPLICATION_STATE_CHANGED, DOCUMENT_ISSUED)
+#: A refund of a fee was paid back (``payments.refunds``; payload: application_id, reference, intent_id, amount_jpy,
+#: status).
+PAYMENT_REFUNDED = "payment.refunded"
+EVENTS = (APPLICATION_SUBMITTED, APPLICATION_STATE_CHANGED, DOCUMENT_ISSUED, PAYMENT_REFUNDED)
 
 #: Outbox topic of one delivery attempt series (payload: {"delivery_id": ...}).
 DELIVER_TOPIC = "webhook.deliver"
@@ -196,6 +199,13 @@ def event_body(session: Session, tenant: Tenant, message: OutboxMessage) -> str:
             service_key=application.service_key,
             document_id=str(payload["document_id"]),
             document_kind=payload["kind"],
+        )
+    elif message.topic.startswith("payment."):
+        data.update(
+            reference=payload["reference"],
+            intent_id=str(payload["intent_id"]),
+            amount_jpy=int(payload["amount_jpy"]),
+            status=payload["status"],
         )
     else:
         data.update(
