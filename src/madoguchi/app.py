@@ -26,6 +26,7 @@ from madoguchi.api import closed_days as closed_days_api
 from madoguchi.api import emails as emails_api
 from madoguchi.api import identity as identity_api
 from madoguchi.api import oauth_clients as oauth_clients_api
+from madoguchi.api import refunds as refunds_api
 from madoguchi.api import webhooks as webhooks_api
 from madoguchi.childcare import certification as _certification_decision  # noqa: F401  (a hook, like those below)
 from madoguchi.childcare import form_checks as _childcare_form_checks  # noqa: F401  (registers its data check)
@@ -62,6 +63,7 @@ API_BLUEPRINTS = (
     *webhooks_api.API_BLUEPRINTS,
     *attachments_api.API_BLUEPRINTS,
     *certificates_api.API_BLUEPRINTS,
+    *refunds_api.API_BLUEPRINTS,
     *emails_api.API_BLUEPRINTS,
     *admin_api.API_BLUEPRINTS,
     *catalog_upgrades_api.API_BLUEPRINTS,
