@@ -7,6 +7,7 @@ other than the requester decides (four eyes: 403 ``separation-of-duties``). Deci
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
@@ -109,14 +110,23 @@ class ApplicationRefunds(MethodView):
                                       comment=body["comment"])  # fmt: skip
 
 
+def _decision(view: Callable[..., Any]) -> Callable[..., Any]:
+    """What a supervisor's decision answers besides 200, its Idempotency-Key, and the scope it needs."""
+    for decorate in (
+        requires_scope(APPLICATIONS_PROCESS),
+        blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER]),
+        blp.alt_response(409, description="Decided already"),
+        blp.alt_response(404, description="No such refund for this caller"),
+        blp.alt_response(403, description="Not a supervisor, or the one who requested it (four eyes)"),
+    ):
+        view = decorate(view)
+    return view
+
+
 @blp.route("/refunds/<uuid:refund_id>/approval")
 class RefundApproval(MethodView):
     @blp.response(200, RefundSchema)
-    @blp.alt_response(403, description="Not a supervisor, or the one who requested it (four eyes)")
-    @blp.alt_response(404, description="No such refund for this caller")
-    @blp.alt_response(409, description="Decided already")
-    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
-    @requires_scope(APPLICATIONS_PROCESS)
+    @_decision
     def post(self, refund_id: uuid.UUID) -> Refund:
         """Approve: the provider refunds the payment, or a counter payment is recorded as paid back in cash. The
         answer's status is succeeded, submitted (the provider will confirm) or failed (the provider refused)."""
@@ -130,11 +140,7 @@ class RefundApproval(MethodView):
 class RefundRejection(MethodView):
     @blp.arguments(RefundDecisionSchema)
     @blp.response(200, RefundSchema)
-    @blp.alt_response(403, description="Not a supervisor, or the one who requested it (four eyes)")
-    @blp.alt_response(404, description="No such refund for this caller")
-    @blp.alt_response(409, description="Decided already")
-    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
-    @requires_scope(APPLICATIONS_PROCESS)
+    @_decision
     def post(self, body: dict[str, Any], refund_id: uuid.UUID) -> Refund:
         """Reject the request: the amount may be requested again."""
         _visible_refund(refund_id)
