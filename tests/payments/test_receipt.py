@@ -5,6 +5,7 @@ nobody else gets it."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from madoguchi.applications.models import Application
@@ -112,3 +113,16 @@ def test_no_one_else_gets_the_receipt(world: World, db: Database) -> None:
     console_url = f"{HTTPS}/{other.tenant.slug}/console/documents/applications/{application['id']}/receipt"
     assert post_form(other.clerk, console_url, {}, form_url=f"{HTTPS}/{other.tenant.slug}/console/").status_code == 404
     assert _receipts(db, town, application["id"]) == []
+
+
+def test_a_payment_at_0030_jst_on_1_may_2019_is_dated_in_reiwa(world: World, db: Database) -> None:
+    town = world.b
+    application = submit(town)
+    intent_id = _paid_at_counter(db, town, application["id"])
+    with db.transaction(town.tenant.id) as session:
+        intent = refunds.get_intent(session, town.tenant, intent_id)
+        intent.succeeded_at = datetime(2019, 4, 30, 15, 30, tzinfo=UTC)  # 令和元年5月1日 0時30分 JST
+    _ask(town, town.resident, application["id"])
+    [receipt] = _receipts(db, town, application["id"])
+    assert receipt.content["payments"][0]["paid_on"] == "令和元年5月1日"
+    assert receipt.content["payer"] == "髙橋　美咲"

@@ -226,3 +226,12 @@ def test_a_backwards_or_too_long_period_is_refused(db, towns, start, end) -> Non
     town = towns[CITY]
     with pytest.raises(ValidationFailed), db.transaction(town.tenant.id) as session:
         reconcile.daily_revenue(session, town.tenant, start, end)
+
+
+def test_new_years_eve_at_2359_jst_and_new_years_day_at_0000_jst_are_two_years(db, towns, provider) -> None:
+    town = towns[CITY]
+    paid_intent(db, town, amount=300, at=datetime(2026, 12, 31, 14, 59, tzinfo=UTC))  # 2026-12-31 23:59 JST
+    paid_intent(db, town, amount=450, at=datetime(2026, 12, 31, 15, 0, tzinfo=UTC))  # 2027-01-01 00:00 JST
+    with db.transaction(town.tenant.id) as session:
+        rows = reconcile.daily_revenue(session, town.tenant, date(2026, 12, 31), date(2027, 1, 1))
+    assert [(r.day, r.amount_jpy) for r in rows] == [(date(2026, 12, 31), 300), (date(2027, 1, 1), 450)]
