@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from madoguchi.applications.models import Application
+from madoguchi.identity.models import AccountKind
 from madoguchi.payments import intents, states
 from madoguchi.payments.models import COUNTER_CASH, PREPAY, Refund, SettlementImport
 from tests.console.conftest import Office, post_form
+from tests.factories import make_account
 from tests.payments.ledger import PROVIDER, Provider, provider  # noqa: F401 - the fixture, for these tests
 
 NOON = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
@@ -158,3 +160,20 @@ def test_a_clerk_without_an_accounting_role_cannot_open_accounting(office: Offic
     for path in ("/accounting", "/accounting/daily-revenue?day_from=2026-12-01&day_to=2026-12-01"):
         assert office.clerk.get(office.url(path)).status_code == 403
     assert "/accounting" not in office.clerk.get(office.url("/")).get_data(as_text=True)
+
+
+def test_the_accounting_staff_open_accounting_but_decide_no_refund(office: Office, sign_in) -> None:
+    application_id = _paid(office)
+    with office.db.transaction(office.tenant.id) as session:
+        account = make_account(session, office.tenant, kind=AccountKind.STAFF, roles=["accountant"])
+    accountant = sign_in(account)
+    html = accountant.get(office.url("/accounting") + "?lang=ja").get_data(as_text=True)
+    assert "収入日計" in html
+    page = office.url(f"/applications/{application_id}/refunds")
+    intent_id = _intent_id(office, application_id)
+    post_form(
+        office.clerk, page, {"intent_id": intent_id, "amount_jpy": "100", "reason": "not_issuable"}, form_url=page
+    )
+    (refund,) = _refund_rows(office)
+    assert post_form(accountant, f"{page}/{refund.id}/approve", {}, form_url=page).status_code == 403
+    assert _refund_rows(office)[0].status == "requested"

@@ -11,11 +11,11 @@ from madoguchi.cli.common import database, find_tenant, settings
 from madoguchi.db import bind_tenant
 from madoguchi.errors import ValidationFailed
 from madoguchi.identity.actors import Actor
-from madoguchi.identity.models import AccountKind
+from madoguchi.identity.models import AccountKind, StaffRole
 from madoguchi.payments import reconcile
 
 #: Whoever runs the command on the server acts as the accounting office; the audit trail names the command.
-CLI_ACCOUNTANT = Actor(kind=AccountKind.STAFF.value, staff_roles=frozenset({"accountant"}),
+CLI_ACCOUNTANT = Actor(kind=AccountKind.STAFF.value, staff_roles=frozenset({StaffRole.ACCOUNTANT.value}),
                        label="cli:payments-import-settlement")  # fmt: skip
 
 

@@ -34,6 +34,7 @@ from madoguchi.audit import operations as audit
 from madoguchi.db import utcnow
 from madoguchi.errors import Forbidden, NotFound, ValidationFailed
 from madoguchi.identity.actors import Actor
+from madoguchi.identity.models import StaffRole
 from madoguchi.payments import states
 from madoguchi.payments.intents import log_event
 from madoguchi.payments.models import (
@@ -53,7 +54,7 @@ from madoguchi.registry.csv_formats import UnreadableEncoding, decode_registry_c
 from madoguchi.tenancy.models import Tenant
 
 #: Who imports settlements and reads the 収入日計: the 会計管理者's staff, or a supervisor.
-ACCOUNTING_ROLES = frozenset({"accountant", "supervisor"})
+ACCOUNTING_ROLES = frozenset({StaffRole.ACCOUNTANT.value, StaffRole.SUPERVISOR.value})
 COLUMNS = ("provider_ref", "kind", "amount_jpy", "settled_on")
 KINDS = ("charge", "refund")
 MAX_REPORT_BYTES = 5 * 1024 * 1024
