@@ -4,6 +4,7 @@ provider is asked once; a counter payment is paid back in cash; events, audit an
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 
 import pytest
@@ -238,3 +239,36 @@ def test_another_municipalitys_intent_and_refund_are_not_found(db, towns, provid
     with pytest.raises(NotFound):
         _approve(db, town, refund.id, settings)
     assert provider.refunds == []
+
+
+@pytest.mark.postgres_only
+@pytest.mark.commits  # threads, each with its own connection
+def test_two_clerks_requesting_at_once_cannot_together_exceed_what_was_paid(db, towns, provider) -> None:
+    town = towns[CITY]
+    intent_id = paid_intent(db, town, amount=600)
+    with db.transaction(town.tenant.id) as session:
+        second_clerk = staff(session, town.tenant, "clerk")
+    both_ready = threading.Barrier(2, timeout=10)
+    outcomes: dict[str, object] = {}
+
+    def ask(name: str, actor: Actor) -> None:
+        session = db.new_session(town.tenant.id)
+        try:
+            both_ready.wait()  # both ask before either commits
+            refunds.request_refund(session, town.tenant, intent_id, actor=actor, amount_jpy=400, reason="not_issuable")
+            session.commit()
+            outcomes[name] = "committed"
+        except ValidationFailed as error:
+            session.rollback()
+            outcomes[name] = error
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=ask, args=(n, a)) for n, a in (("one", town.clerk), ("two", second_clerk))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(str(o) if o == "committed" else "refused" for o in outcomes.values()) == ["committed", "refused"]
+    with db.transaction(town.tenant.id) as session:
+        assert [r.amount_jpy for r in session.execute(select(Refund)).scalars()] == [400]
