@@ -28,6 +28,7 @@ from madoguchi.api import emails as emails_api
 from madoguchi.api import identity as identity_api
 from madoguchi.api import oauth_clients as oauth_clients_api
 from madoguchi.api import payment_webhooks as payment_webhooks_api
+from madoguchi.api import refunds as refunds_api
 from madoguchi.api import webhooks as webhooks_api
 from madoguchi.childcare import certification as _certification_decision  # noqa: F401  (a hook, like those below)
 from madoguchi.childcare import form_checks as _childcare_form_checks  # noqa: F401  (registers its data check)
@@ -36,6 +37,7 @@ from madoguchi.console import attachments as console_attachment_pages
 from madoguchi.console import certificates as console_certificate_pages
 from madoguchi.console import deliveries as delivery_pages
 from madoguchi.console import email_deliveries as email_delivery_pages
+from madoguchi.console import payments as console_payment_pages
 from madoguchi.console import rounds as round_pages
 from madoguchi.console import views as console_pages
 from madoguchi.db import Database
@@ -66,6 +68,7 @@ API_BLUEPRINTS = (
     *webhooks_api.API_BLUEPRINTS,
     *attachments_api.API_BLUEPRINTS,
     *certificates_api.API_BLUEPRINTS,
+    *refunds_api.API_BLUEPRINTS,
     *emails_api.API_BLUEPRINTS,
     *admin_api.API_BLUEPRINTS,
     *catalog_upgrades_api.API_BLUEPRINTS,
@@ -88,6 +91,7 @@ PAGE_BLUEPRINTS = (
     *certificate_pages.WEB_BLUEPRINTS,
     *console_certificate_pages.WEB_BLUEPRINTS,
     *email_delivery_pages.WEB_BLUEPRINTS,
+    *console_payment_pages.WEB_BLUEPRINTS,
     *delivery_pages.WEB_BLUEPRINTS,
     *round_pages.WEB_BLUEPRINTS,
     *fake_pay_pages.WEB_BLUEPRINTS,

@@ -31,6 +31,8 @@ from madoguchi.identity.models import AccountKind, StaffRole
 from madoguchi.identity.sessions import COOKIE_NAME
 from madoguchi.notify.models import WebhookDelivery
 from madoguchi.notify.webhooks import subscribe
+from madoguchi.payments import intents as payment_intents
+from madoguchi.payments import refunds as payment_refunds
 from madoguchi.security import is_public_endpoint
 from madoguchi.tenancy import closed_days
 from madoguchi.tenancy.models import Tenant
@@ -62,6 +64,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "seats": [],
     },
     ("PUT", "/childcare/rounds/{round_id}/seats"): {"seats": []},
+    # The intent id is B's: under A's URL the application is not there first (404), whichever payment is named.
+    ("POST", "/applications/{application_id}/refunds"): {
+        "intent_id": str(uuid.UUID(int=1)),
+        "amount_jpy": 100,
+        "reason": "not_issuable",
+    },
 }
 #: B's closed day (a path argument that is a date, not an id).
 B_CLOSED_DAY = "2099-06-10"
@@ -154,7 +162,13 @@ def _b_objects(app, db: Database, tenant: Tenant) -> dict[str, str]:
             kind="first",
             seats={},
         )
+        # A payment of B's application, recorded at the counter, with a refund awaiting a supervisor.
+        intent, _ = payment_intents.create_intent(session, tenant, draft, mode="counter_cash", provider="counter",
+                                                  amount_jpy=300, idempotency_key="matrix", actor="test")  # fmt: skip
+        refund = payment_refunds.request_refund(session, tenant, intent.id, actor=Actor.of(clerk), amount_jpy=100,
+                                                reason="not_issuable")  # fmt: skip
         return {
+            "refund_id": str(refund.id),
             "day": B_CLOSED_DAY,
             "key": "residency-certificate",
             "attachment_id": str(attachment.id),

@@ -21,6 +21,7 @@ from madoguchi.payments import intents
 from madoguchi.tenancy.models import Tenant
 from tests.api.conftest import HTTPS, sign_in  # noqa: F401 - the fixture, for these tests
 from tests.factories import make_account, tenants
+from tests.payments.ledger import provider  # noqa: F401 - the stand-in provider fixture (refunds, reconcile)
 from tests.world import RESIDENCY, Town, family, towns_by_slug
 
 #: The tenant file's ``payments`` section as the quotes part writes it (set on the profile until it lands).

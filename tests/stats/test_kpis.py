@@ -14,6 +14,8 @@ from madoguchi.applications.repository import store_snapshot
 from madoguchi.catalog import operations as catalog
 from madoguchi.db import Database
 from madoguchi.identity.models import StaffRole
+from madoguchi.payments import intents as payment_intents
+from madoguchi.payments.models import COUNTER_CASH, Refund
 from madoguchi.stats import kpis
 from madoguchi.tenancy.models import Tenant
 from tests.tenant_admin.conftest import Towns, admin_url, signed_in
@@ -105,3 +107,33 @@ def test_the_key_figures_page_shows_the_numbers(app: Any, db: Database, towns: T
     assert "30.0日" not in html  # town B's applications are not counted
     other = signed_in(app, db, towns.a, StaffRole.CLERK)
     assert other.http.get(admin_url(towns.a, "/kpis")).status_code == 403
+
+
+def _paid(session: Session, tenant: Tenant, application: Application, amount: int, *, refunded: int = 0) -> None:
+    intent, _ = payment_intents.create_intent(session, tenant, application, mode=COUNTER_CASH, provider="counter",
+                                              amount_jpy=amount, idempotency_key=f"k-{application.reference}",
+                                              actor="system")  # fmt: skip
+    if refunded:
+        session.add(Refund(tenant_id=tenant.id, intent_id=intent.id, amount_jpy=refunded, reason="not_issuable",
+                           status="succeeded", succeeded_at=T0))  # fmt: skip
+        session.flush()
+
+
+def test_fees_collected_and_refunded_per_procedure_count_only_this_tenants(
+    app: Any, db: Database, towns: Towns
+) -> None:
+    with db.transaction(towns.a.id) as session:
+        _paid(session, towns.a, _application(session, towns.a, "residency-certificate", "issued"), 900)
+        _paid(session, towns.a, _application(session, towns.a, "residency-certificate", "rejected"), 300, refunded=300)
+        _paid(session, towns.a, _application(session, towns.a, "tax-certificate", "issued"), 400, refunded=100)
+        found = {kpi.service_key: kpi for kpi in kpis.procedure_kpis(session, towns.a.id)}
+    with db.transaction(towns.b.id) as session:
+        _paid(session, towns.b, _application(session, towns.b, "residency-certificate", "issued"), 77_700)
+    residency, tax = found["residency-certificate"], found["tax-certificate"]
+    assert (residency.fees_collected_jpy, residency.fees_refunded_jpy) == (1200, 300)
+    assert (tax.fees_collected_jpy, tax.fees_refunded_jpy) == (400, 100)
+    total = kpis.overall(list(found.values()))
+    assert (total.fees_collected_jpy, total.fees_refunded_jpy) == (1600, 400)
+    admin = signed_in(app, db, towns.a, StaffRole.TENANT_ADMIN)
+    html = admin.http.get(admin_url(towns.a, "/kpis")).get_data(as_text=True)
+    assert "1,200円" in html and "1,600円" in html and "手数料収入" in html and "77,700円" not in html

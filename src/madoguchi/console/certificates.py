@@ -87,3 +87,12 @@ def console_application_copy(application_id: uuid.UUID) -> ResponseReturnValue:
     return redirect(
         url_for("certificate_console.console_download", tenant=current_tenant.slug, document_id=document.id), code=303
     )
+
+
+@console_documents.post("/applications/<uuid:application_id>/receipt")
+def console_receipt(application_id: uuid.UUID) -> ResponseReturnValue:
+    """領収書 of the fees paid for an application in the queue (decision 0046), e.g. printed at the counter."""
+    document = issuing.receipt_of_application(db_session(), current_tenant, current_principal(), application_id)
+    return redirect(
+        url_for("certificate_console.console_download", tenant=current_tenant.slug, document_id=document.id), code=303
+    )

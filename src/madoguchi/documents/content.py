@@ -21,6 +21,7 @@ from madoguchi.childcare import notices as childcare_notices
 from madoguchi.crypto import DataKeyMissing, Sealer
 from madoguchi.documents.application_copy import application_copy
 from madoguchi.documents.certification_notice import childcare_certification
+from madoguchi.documents.receipt import receipt_content
 from madoguchi.errors import Conflict
 from madoguchi.registry import repository as registry_repository
 from madoguchi.registry import tax_items
@@ -355,12 +356,14 @@ BUILDERS = {
     "childcare_waitlist": childcare_notices.waitlist_content,
     "childcare_certification": childcare_certification,
     "application_copy": application_copy,
+    # 領収書 of the fees paid (decision 0046).
+    "payment_receipt": receipt_content,
 }
 
 #: Certificates that may be issued with no clerk when the tenant enables auto-issue.
 AUTO_ISSUABLE = frozenset({"residency_certificate", "tax_certificate"})
 #: Documents that are only ever downloaded, never posted or handed over (no delivery, whatever the form chose).
-ELECTRONIC_ONLY = frozenset({"application_copy"})
+ELECTRONIC_ONLY = frozenset({"application_copy", "payment_receipt"})
 
 
 def build(session: Session, application: Application, kind: str) -> dict[str, Any]:

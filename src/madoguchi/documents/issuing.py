@@ -21,7 +21,7 @@ from madoguchi.applications.workflow import Transition
 from madoguchi.audit import operations as audit
 from madoguchi.childcare import notices as childcare_notices
 from madoguchi.db import utcnow
-from madoguchi.documents import application_copy, certificates, delivery, repository
+from madoguchi.documents import application_copy, certificates, delivery, receipt, repository
 from madoguchi.documents import content as document_content
 from madoguchi.documents.models import IssuedDocument
 from madoguchi.errors import Conflict
@@ -111,9 +111,23 @@ def copy_of_application(
 ) -> IssuedDocument:
     """The 申込内容の写し of an application ``principal`` may see (the applicant, the municipality's staff): the last
     copy issued when the answers and attachments are still what it states, else a new signed copy (decision 0041)."""
+    return _signed_on_request(session, tenant, principal, application_id, application_copy.KIND)
+
+
+def receipt_of_application(
+    session: Session, tenant: Tenant, principal: Principal, application_id: uuid.UUID
+) -> IssuedDocument:
+    """The 領収書 of the fees paid for an application ``principal`` may see: the last one issued while the payments
+    and refunds are still what it states, else a new signed one (decision 0046). Nothing paid: ``Conflict``."""
+    return _signed_on_request(session, tenant, principal, application_id, receipt.KIND)
+
+
+def _signed_on_request(
+    session: Session, tenant: Tenant, principal: Principal, application_id: uuid.UUID, kind: str
+) -> IssuedDocument:
     application = applications_repository.get_for(session, principal, application_id)
-    content = document_content.build(session, application, application_copy.KIND)
+    content = document_content.build(session, application, kind)
     for earlier in reversed(repository.documents_of(session, application)):
-        if earlier.kind == application_copy.KIND and earlier.revoked_at is None and earlier.content == content:
+        if earlier.kind == kind and earlier.revoked_at is None and earlier.content == content:
             return earlier
-    return issue_document(session, tenant, application, principal.actor, kind=application_copy.KIND)
+    return issue_document(session, tenant, application, principal.actor, kind=kind)

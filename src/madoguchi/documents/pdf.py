@@ -40,6 +40,7 @@ from madoguchi import jp
 from madoguchi.documents import fonts
 from madoguchi.documents.application_copy import copy_lines
 from madoguchi.documents.certification_notice import certification_lines
+from madoguchi.documents.receipt import receipt_lines
 from madoguchi.registry import tax_items
 
 #: The font embedded in every certificate: IPAmj Mincho (Debian fonts-ipamj-mincho), the MJ character set of
@@ -58,6 +59,7 @@ TITLES = {
     "childcare_waitlist": "保育所等利用保留通知書",
     "childcare_certification": "教育・保育給付認定通知書",
     "application_copy": "申込内容の写し",
+    "payment_receipt": "領収書",
 }
 #: A copy of a record removed from the register (moved out, died): 住民票の除票の写し.
 REMOVED_RECORD_TITLE = "除票の写し"
@@ -471,6 +473,7 @@ _BODIES = {
     # 子ども・子育て支援法20条4項: the certification is notified to the guardian.
     "childcare_certification": (certification_lines, "上記のとおり教育・保育給付認定をしたので通知する。"),
     "application_copy": (copy_lines, "この写しは、上記の日時に受け付けた申込みの内容と相違ないことを証明する。"),
+    "payment_receipt": (receipt_lines, "上記の金額を正に領収しました。"),
 }
 
 

@@ -28,6 +28,8 @@ class StaffRole(enum.StrEnum):
     CLERK = "clerk"
     SUPERVISOR = "supervisor"
     TENANT_ADMIN = "tenant_admin"
+    #: The 会計管理者's staff: reconcile payments and book the daily revenue (decision 0046).
+    ACCOUNTANT = "accountant"
 
 
 class IdentityAssurance(enum.StrEnum):

@@ -52,7 +52,10 @@ APPLICATION_SUBMITTED = "application.submitted"
 APPLICATION_STATE_CHANGED = "application.state_changed"
 DOCUMENT_ISSUED = "document.issued"
 PAYMENT_SUCCEEDED = payment_events.PAYMENT_SUCCEEDED
-EVENTS = (APPLICATION_SUBMITTED, APPLICATION_STATE_CHANGED, DOCUMENT_ISSUED, PAYMENT_SUCCEEDED)
+#: A refund of a fee was paid back (``payments.refunds``; payload: application_id, reference, intent_id, amount_jpy,
+#: status).
+PAYMENT_REFUNDED = "payment.refunded"
+EVENTS = (APPLICATION_SUBMITTED, APPLICATION_STATE_CHANGED, DOCUMENT_ISSUED, PAYMENT_SUCCEEDED, PAYMENT_REFUNDED)
 
 #: Outbox topic of one delivery attempt series (payload: {"delivery_id": ...}).
 DELIVER_TOPIC = "webhook.deliver"
@@ -195,7 +198,7 @@ def event_body(session: Session, tenant: Tenant, message: OutboxMessage) -> str:
         data.update(
             reference=payload["reference"],
             intent_id=str(payload["intent_id"]),
-            amount_jpy=payload["amount_jpy"],
+            amount_jpy=int(payload["amount_jpy"]),
             status=payload["status"],
         )
     elif message.topic == DOCUMENT_ISSUED:

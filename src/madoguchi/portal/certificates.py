@@ -23,6 +23,7 @@ from madoguchi.documents import certificates, delivery, issuing, pdf, repository
 from madoguchi.errors import ValidationFailed
 from madoguchi.extensions import limiter
 from madoguchi.identity.principal import current_principal
+from madoguchi.payments import intents as payment_intents
 from madoguchi.security import public
 from madoguchi.web.auth import require_resident
 from madoguchi.web.downloads import pdf_response
@@ -138,6 +139,22 @@ def _visible_document(document_id: uuid.UUID) -> IssuedDocument:
 @portal_documents.get("/<uuid:document_id>/pdf")
 def resident_download(document_id: uuid.UUID) -> ResponseReturnValue:
     return pdf_response(_visible_document(document_id))
+
+
+@portal_documents.app_template_global()
+def receipt_available(application: Application) -> bool:
+    """For the portal's and the console's application pages: was a fee paid, so that a 領収書 can be had?"""
+    return payment_intents.paid_jpy(db_session(), application) > 0
+
+
+@portal_documents.post("/applications/<uuid:application_id>/receipt")
+def resident_receipt(application_id: uuid.UUID) -> ResponseReturnValue:
+    """領収書 of the fees the resident paid for their application (decision 0046): the last one if nothing changed
+    since, else signed now; then its download."""
+    document = issuing.receipt_of_application(db_session(), current_tenant, current_principal(), application_id)
+    return redirect(
+        url_for("certificate_portal.resident_download", tenant=current_tenant.slug, document_id=document.id), code=303
+    )
 
 
 @portal_documents.post("/applications/<uuid:application_id>/copy")

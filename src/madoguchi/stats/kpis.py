@@ -4,7 +4,8 @@
 * median processing time per procedure, from submission to the decision (approved or rejected, i.e.
   ``decided_at``), over decided applications;
 * the share filed online: of submitted applications, those filed by the resident (``online``) or by an app
-  on their behalf (``api``), against those filed for them at the counter (``counter``).
+  on their behalf (``api``), against those filed for them at the counter (``counter``);
+* fees collected (手数料 of intents that succeeded, every mode) and refunded (refunds that succeeded), in yen.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import statistics
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -19,6 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from madoguchi.applications.models import Application
+from madoguchi.payments.models import REFUND_SUCCEEDED, PaymentIntent, Refund
+from madoguchi.payments.states import SUCCEEDED
 
 ONLINE_CHANNELS = frozenset({"online", "api"})
 
@@ -32,6 +36,8 @@ class ProcedureKpi:
     filed_online: int = 0
     decided: int = 0
     median_processing: timedelta | None = None
+    fees_collected_jpy: int = 0
+    fees_refunded_jpy: int = 0
 
     @property
     def total(self) -> int:
@@ -90,7 +96,31 @@ def procedure_kpis(session: Session, tenant_id: uuid.UUID) -> list[ProcedureKpi]
         kpi = of(key)
         kpi.decided = len(found)
         kpi.median_processing = _median(found)
+    _fees(session, tenant_id, of)
     return [kpis[key] for key in sorted(kpis)]
+
+
+def _fees(session: Session, tenant_id: uuid.UUID, of: Callable[[str], ProcedureKpi]) -> None:
+    of_application = (Application.tenant_id == PaymentIntent.tenant_id) & (
+        Application.id == PaymentIntent.application_id
+    )
+    collected = session.execute(
+        select(Application.service_key, func.sum(PaymentIntent.amount_jpy))
+        .join(PaymentIntent, of_application)
+        .where(Application.tenant_id == tenant_id, PaymentIntent.status == SUCCEEDED, PaymentIntent.purpose == "fee")
+        .group_by(Application.service_key)
+    )
+    for key, amount in collected:
+        of(key).fees_collected_jpy = int(amount or 0)
+    refunded = session.execute(
+        select(Application.service_key, func.sum(Refund.amount_jpy))
+        .join(PaymentIntent, (PaymentIntent.tenant_id == Refund.tenant_id) & (PaymentIntent.id == Refund.intent_id))
+        .join(Application, of_application)
+        .where(Refund.tenant_id == tenant_id, Refund.status == REFUND_SUCCEEDED, PaymentIntent.purpose == "fee")
+        .group_by(Application.service_key)
+    )
+    for key, amount in refunded:
+        of(key).fees_refunded_jpy = int(amount or 0)
 
 
 def overall(kpis: list[ProcedureKpi]) -> ProcedureKpi:
@@ -101,4 +131,6 @@ def overall(kpis: list[ProcedureKpi]) -> ProcedureKpi:
         total.filed += kpi.filed
         total.filed_online += kpi.filed_online
         total.decided += kpi.decided
+        total.fees_collected_jpy += kpi.fees_collected_jpy
+        total.fees_refunded_jpy += kpi.fees_refunded_jpy
     return total

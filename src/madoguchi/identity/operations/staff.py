@@ -16,7 +16,12 @@ from madoguchi.identity.models import Account, AccountKind, IdentityAssurance, S
 from madoguchi.identity.operations.common import check_password, generate_password, get_account
 from madoguchi.identity.passwords import hash_password
 
-STAFF_ROLE_ORDER = [StaffRole.CLERK.value, StaffRole.SUPERVISOR.value, StaffRole.TENANT_ADMIN.value]
+STAFF_ROLE_ORDER = [
+    StaffRole.CLERK.value,
+    StaffRole.SUPERVISOR.value,
+    StaffRole.TENANT_ADMIN.value,
+    StaffRole.ACCOUNTANT.value,
+]
 
 
 def normalize_roles(roles: list[str]) -> list[str]:

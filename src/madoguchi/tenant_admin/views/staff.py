@@ -31,6 +31,7 @@ ROLE_LABELS = {
     StaffRole.CLERK: lazy_gettext("Clerk"),
     StaffRole.SUPERVISOR: lazy_gettext("Supervisor"),
     StaffRole.TENANT_ADMIN: lazy_gettext("Tenant admin"),
+    StaffRole.ACCOUNTANT: lazy_gettext("Accounting (会計管理者)"),
 }
 #: How the staff pages word a refusal of the identity API's staff schemas: (left empty, wrong).
 STAFF_MESSAGES = {
