@@ -70,7 +70,7 @@ def test_the_upgrade_page_shows_every_change_and_that_the_settings_conform(
     assert "<code>450</code>" in html and "<code>350</code>" in html  # fee.max before and after
     assert 'data-conformance="ok"' in html
     assert f"Adopt version {NEW_VERSION}" in html
-    assert 'data-confirm="Adopt version 2.1.0 now?"' in html
+    assert f'data-confirm="Adopt version {NEW_VERSION} now?"' in html
 
 
 def test_adopting_needs_the_confirmation_then_switches_the_version_in_one_step(

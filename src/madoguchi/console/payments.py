@@ -25,6 +25,7 @@ from flask_babel import lazy_gettext
 from madoguchi import jp
 from madoguchi.applications import repository as applications
 from madoguchi.config import Settings
+from madoguchi.console.views import payment_panel
 from madoguchi.context import current_tenant, db_session
 from madoguchi.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from madoguchi.identity import repository as identity_repository
@@ -50,21 +51,9 @@ REFUND_STATUS_LABELS = {
     "failed": lazy_gettext("Failed"),
     "rejected": lazy_gettext("Rejected"),
 }
-INTENT_STATUS_LABELS = {
-    "requires_payment": lazy_gettext("Awaiting payment"),
-    "processing": lazy_gettext("Processing"),
-    "succeeded": lazy_gettext("Paid"),
-    "failed": lazy_gettext("Declined"),
-    "canceled": lazy_gettext("Canceled"),
-    "expired": lazy_gettext("Expired"),
-}
-MODE_LABELS = {
-    "prepay": lazy_gettext("Online"),
-    "after_fee_fixed": lazy_gettext("Online after the fee was fixed"),
-    "counter_cash": lazy_gettext("Cash at the counter"),
-    "counter_terminal": lazy_gettext("Card terminal at the counter"),
-    "postal_order": lazy_gettext("Postal money orders (定額小為替)"),
-}
+# The same words as the application's payment panel: one name per state and mode across the console.
+INTENT_STATUS_LABELS = payment_panel.STATUS_TITLES
+MODE_LABELS = payment_panel.MODE_TITLES
 RESULT_LABELS = {
     "matched": lazy_gettext("Matched"),
     "missing": lazy_gettext("Missing from the report"),
