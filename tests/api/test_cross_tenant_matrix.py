@@ -45,6 +45,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/applications/{application_id}/assignee"): {"assignee_id": None},
     ("PUT", "/applications/{application_id}/person-concerned"): {"resident_code": "00000000001"},
     ("PUT", "/applications/{application_id}/evidence-review"): {"outcome": "accepted"},
+    ("POST", "/applications/{application_id}/fee-quote"): {"channel": "counter"},
     ("PATCH", "/staff/{account_id}"): {"disabled": True},
     ("POST", "/accounts/{account_id}/identity"): {"resident_code": "00000000001"},
     ("POST", "/documents/{document_id}/revocation"): {"reason": "issued in error"},

@@ -6,10 +6,19 @@ is decided by the procedure's workflow and the operations, never here. Forms pos
 came from; input errors re-render it with status 422, a changed application with status 409.
 
 One module per screen: ``queue``, ``application``, ``person_concerned`` (applications filed for someone else),
-``counter``, ``identity_check``, ``certification`` (the clerk's 支給認定 of childcare); ``common`` holds the blueprint.
+``counter``, ``identity_check``, ``certification`` (the clerk's 支給認定 of childcare), ``fee_quote`` (the fee and
+減免 on the application page); ``common`` holds the blueprint.
 """
 
-from madoguchi.console.views import application, certification, counter, identity_check, person_concerned, queue
+from madoguchi.console.views import (
+    application,
+    certification,
+    counter,
+    fee_quote,
+    identity_check,
+    person_concerned,
+    queue,
+)
 from madoguchi.console.views.common import bp
 
 __all__ = [
@@ -18,6 +27,7 @@ __all__ = [
     "bp",
     "certification",
     "counter",
+    "fee_quote",
     "identity_check",
     "person_concerned",
     "queue",
