@@ -9,7 +9,8 @@ import uuid
 from sqlalchemy import select
 
 from madoguchi.payments.models import FeeQuote
-from tests.console.conftest import HTTPS, Office, post_form
+from tests.console.conftest import HTTPS, Office, post_form, version_on
+from tests.console.test_counter_filing import ANSWERS, _start
 
 
 def _page(office: Office, application_id: uuid.UUID) -> str:
@@ -102,3 +103,22 @@ def test_another_municipalitys_clerk_gets_404_and_a_resident_403(office: Office)
 
     assert (by_foreign_clerk.status_code, by_resident.status_code) == (404, 403)
     assert _quotes(office, application_id) == [(400, None, True)]
+
+
+def test_the_counter_shows_the_fee_before_and_after_the_resident_confirms(office: Office) -> None:
+    application_id = _start(office)
+    form_url = office.url(f"/counter/{application_id}/form")
+    form = office.clerk.get(form_url).get_data(as_text=True)
+    post_form(office.clerk, form_url, {**ANSWERS, "version": version_on(form)}, form_url=form_url)
+    confirm_url = office.url(f"/counter/{application_id}/confirm")
+
+    confirm = office.clerk.get(confirm_url).get_data(as_text=True)
+    assert 'id="counter-fee"' in confirm and 'data-total="800"' in confirm and "800円" in confirm
+    assert _quotes(office, application_id) == []  # a preview until the resident confirms
+
+    post_form(office.clerk, confirm_url, {"checked": "true", "version": version_on(confirm)}, form_url=confirm_url)
+    done = office.clerk.get(office.url(f"/counter/{application_id}/done")).get_data(as_text=True)
+    assert 'data-total="800"' in done and "収納する手数料" in done
+    with office.db.transaction(office.tenant.id) as session:
+        quote = session.execute(select(FeeQuote).where(FeeQuote.application_id == application_id)).scalar_one()
+    assert (quote.channel, quote.total_jpy) == ("counter", 800)
