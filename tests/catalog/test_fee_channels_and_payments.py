@@ -9,12 +9,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from madoguchi.catalog import operations
 from madoguchi.catalog.definitions.overrides import effective_service
 from madoguchi.catalog.definitions.services import load_services
 from madoguchi.catalog.definitions.tenants import load_tenants
 from madoguchi.cli.catalog import catalog
 from madoguchi.platform.provisioning import _tenant_values
 from tests.catalog.test_catalog_check_cli import REPO, copied, set_in_yaml
+from tests.factories import tenants
 
 #: A payments section that passes: each test breaks one field of it.
 PAYMENTS = {
@@ -172,3 +174,16 @@ def test_the_shipped_tenants_price_per_channel_and_provisioning_copies_payments_
     town_spec = {**tenants["shiomi-town"], "payments": PAYMENTS}
     assert _tenant_values(town_spec)["profile"]["payments"] == PAYMENTS
     assert "payments" not in _tenant_values(tenants["midorikawa-village"])["profile"]
+
+
+def test_a_settings_form_with_one_fee_keeps_a_fee_per_channel_it_did_not_change(db, seeded) -> None:
+    city = next(tenant for tenant in tenants(db) if tenant.slug == "sakuragaoka-city")
+    per_channel = {"counter": 300, "online": 300, "convenience": 200}
+
+    with db.transaction(city.id) as session:
+        kept = operations.change_overrides(
+            session, city.id, "residency-certificate", {"fee": 300, "sla_days": 3}, actor="test"
+        )
+        assert (kept.overrides["fee"], kept.overrides["sla_days"]) == (per_channel, 3)
+        changed = operations.change_overrides(session, city.id, "residency-certificate", {"fee": 350}, actor="test")
+        assert changed.overrides["fee"] == 350
