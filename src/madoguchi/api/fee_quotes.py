@@ -135,7 +135,8 @@ class FeeQuoteItem(MethodView):
     def post(self, body: dict[str, Any], application_id: uuid.UUID) -> dict[str, Any]:
         """Staff: quote again, for a channel, with a fixed fee (事後決済) or an exemption (減免, reason required)."""
         session, principal = db_session(), current_principal()
-        application = repository.get_for(session, principal, application_id)
+        # Locked: two clerks quoting at once take turns, so exactly one quote stays current.
+        application = repository.get_for(session, principal, application_id, lock=True)
         if not principal.is_staff:
             raise Forbidden("Only staff fix a fee or grant an exemption.")
         check_evidence(session, application, body.get("evidence_id"))

@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext
 from sqlalchemy import select
 
 from madoguchi import jp
+from madoguchi.applications import repository
 from madoguchi.applications.models import Application
 from madoguchi.console.views.application import _application_page
 from madoguchi.console.views.common import _load, bp
@@ -106,6 +107,8 @@ def fix_fee(application_id: uuid.UUID) -> ResponseReturnValue:
     if not exempt and fixed is None:
         errors["fixed_fee_jpy"] = [str(FIELD_MESSAGES["fixed_fee_jpy"])]
     if not errors:
+        # Locked: two clerks quoting at once take turns, so exactly one quote stays current.
+        application = repository.get(db_session(), current_tenant.id, application.id, lock=True)
         try:
             quotes.quote_application(
                 db_session(),
