@@ -4,6 +4,7 @@ reason (0 and no surcharge), a clerk's fixed fee, and bad requests refused with 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -147,11 +148,11 @@ def _submitted(db: Database, town: Town, **answers: object) -> uuid.UUID:
         return draft.id
 
 
-def _quote(db: Database, town: Town, application_id: uuid.UUID, **kwargs: object) -> FeeQuote:
+def _quote(db: Database, town: Town, application_id: uuid.UUID, **kwargs: Any) -> FeeQuote:
     with db.transaction(town.tenant.id) as session:
         tenant = session.get(Tenant, town.tenant.id)
         application = repository.get(session, town.tenant.id, application_id)
-        return quotes.quote_application(session, tenant, application, actor="account:test", **kwargs)  # type: ignore[arg-type]
+        return quotes.quote_application(session, tenant, application, actor="account:test", **kwargs)
 
 
 def _current(db: Database, town: Town, application_id: uuid.UUID) -> tuple[FeeQuote | None, int]:

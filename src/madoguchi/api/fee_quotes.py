@@ -9,24 +9,27 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from madoguchi.api.auth import limit_per_caller_and_address, require_authentication, requires_scope
 from madoguchi.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, make_idempotent
 from madoguchi.applications import repository
-from madoguchi.applications.models import Application
 from madoguchi.context import current_tenant, db_session
-from madoguchi.documents.models import Attachment
+from madoguchi.documents import repository as documents
 from madoguchi.errors import Forbidden, NotFound, ValidationFailed
 from madoguchi.identity.principal import APPLICATIONS_PROCESS, APPLICATIONS_READ, current_principal
 from madoguchi.payments import intents, quotes
-from madoguchi.payments.models import CHANNELS, FeeQuote
+from madoguchi.payments.quotes import CHANNELS
+
+if TYPE_CHECKING:  # annotations only: the routes use the repositories and operations, never the models
+    from sqlalchemy.orm import Session
+
+    from madoguchi.applications.models import Application
+    from madoguchi.payments.models import FeeQuote
 
 blp = Blueprint(
     "fee_quotes",
@@ -99,15 +102,10 @@ def check_evidence(session: Session, application: Application, evidence_id: uuid
     """The evidence must be an attachment of this very application (not another's, not another tenant's)."""
     if evidence_id is None:
         return
-    found = session.execute(
-        select(Attachment.id).where(
-            Attachment.tenant_id == application.tenant_id,
-            Attachment.application_id == application.id,
-            Attachment.id == evidence_id,
-        )
-    ).scalar_one_or_none()
-    if found is None:
-        raise ValidationFailed(errors={"evidence_id": ["No such attachment of this application."]})
+    try:
+        documents.get_attachment(session, application.tenant_id, application.id, evidence_id)
+    except NotFound:
+        raise ValidationFailed(errors={"evidence_id": ["No such attachment of this application."]}) from None
 
 
 @blp.route("/<uuid:application_id>/fee-quote")

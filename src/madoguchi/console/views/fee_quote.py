@@ -9,24 +9,25 @@ municipality's application is not there (404).
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
-from sqlalchemy import select
 
 from madoguchi import jp
 from madoguchi.applications import repository
-from madoguchi.applications.models import Application
 from madoguchi.console.views.application import _application_page
 from madoguchi.console.views.common import _load, bp
 from madoguchi.context import current_tenant, db_session
-from madoguchi.documents.models import Attachment
-from madoguchi.errors import Conflict, ValidationFailed
+from madoguchi.documents import repository as documents
+from madoguchi.errors import Conflict, NotFound, ValidationFailed
 from madoguchi.identity.principal import current_principal
 from madoguchi.payments import intents, quotes
+
+if TYPE_CHECKING:  # annotations only: the page uses the repositories and operations, never the models
+    from madoguchi.applications.models import Application
 
 #: Who fixes fees and grants 減免: the counter's staff (a tenant admin configures, and does not).
 WORKER_ROLES = frozenset({"clerk", "supervisor"})
@@ -58,11 +59,7 @@ def fee_quote_for(application: Application) -> dict[str, Any]:
     """For the application page: the quote in force (a preview for a draft), what is due, and the form's choices."""
     session = db_session()
     quote = intents.current_quote(session, application)
-    attachments = session.execute(
-        select(Attachment)
-        .where(Attachment.tenant_id == application.tenant_id, Attachment.application_id == application.id)
-        .order_by(Attachment.created_at)
-    ).scalars()
+    attachments = documents.list_attachments(session, application.tenant_id, application.id)
     return {
         "quote": quote if quote is not None else quotes.preview(session, current_tenant, application),
         "stored": quote is not None,
@@ -75,12 +72,10 @@ def fee_quote_for(application: Application) -> dict[str, Any]:
     }
 
 
-def _whole_yen(value: str) -> int | str | None:
-    """全角 digits and a trailing 円 are fine; anything else is kept as typed, for the domain to refuse."""
+def _whole_yen(value: str) -> int | None:
+    """全角 digits, commas and a trailing 円 are fine; None for anything that is not a whole number of yen."""
     text = jp.normalize_input(value).strip().removesuffix("円").replace(",", "").strip()
-    if not text:
-        return None
-    return int(text) if text.isdigit() else text
+    return int(text) if text.isdigit() else None
 
 
 @bp.post("/applications/<uuid:application_id>/fee-quote")
@@ -101,8 +96,10 @@ def fix_fee(application_id: uuid.UUID) -> ResponseReturnValue:
             evidence = uuid.UUID(form["evidence_id"])
         except ValueError:
             errors["evidence_id"] = [str(FIELD_MESSAGES["evidence_id"])]
-        attachment = db_session().get(Attachment, evidence) if evidence is not None else None
-        if evidence is not None and (attachment is None or attachment.application_id != application.id):
+        try:
+            if evidence is not None:
+                documents.get_attachment(db_session(), application.tenant_id, application.id, evidence)
+        except NotFound:
             errors["evidence_id"] = [str(FIELD_MESSAGES["evidence_id"])]
     if not exempt and fixed is None:
         errors["fixed_fee_jpy"] = [str(FIELD_MESSAGES["fixed_fee_jpy"])]
@@ -120,7 +117,7 @@ def fix_fee(application_id: uuid.UUID) -> ResponseReturnValue:
                 exemption=(form["exemption"] or "") if exempt else None,
                 exemption_reason=form["exemption_reason"] if exempt else None,
                 evidence_id=evidence,
-                fixed_fee_jpy=fixed,  # type: ignore[arg-type]  # text is refused by the domain, by field
+                fixed_fee_jpy=fixed,
             )
         except ValidationFailed as error:
             db_session().rollback()
