@@ -25,6 +25,7 @@ from madoguchi.api import certificates as certificates_api
 from madoguchi.api import childcare_rounds as childcare_rounds_api
 from madoguchi.api import closed_days as closed_days_api
 from madoguchi.api import emails as emails_api
+from madoguchi.api import fee_quotes as fee_quotes_api
 from madoguchi.api import identity as identity_api
 from madoguchi.api import oauth_clients as oauth_clients_api
 from madoguchi.api import payment_webhooks as payment_webhooks_api
@@ -65,6 +66,7 @@ API_BLUEPRINTS = (
     *oauth_clients_api.API_BLUEPRINTS,
     *applications_api.API_BLUEPRINTS,
     *application_payments_api.API_BLUEPRINTS,
+    *fee_quotes_api.API_BLUEPRINTS,
     *webhooks_api.API_BLUEPRINTS,
     *attachments_api.API_BLUEPRINTS,
     *certificates_api.API_BLUEPRINTS,

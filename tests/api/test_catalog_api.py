@@ -146,7 +146,10 @@ def test_each_tenant_reads_only_its_own_procedure_settings(client, db: Database,
         listed = {p["key"]: p for p in client.get(f"/api/v1/t/{tenant.slug}/procedures").json}
         for key, service in specs[tenant.slug]["services"].items():
             fee = (service.get("overrides") or {}).get("fee")
-            if fee is not None:
+            if isinstance(fee, dict):  # a fee per channel (decision 0043): the amount shown is the online one
+                assert listed[key]["fee"]["amount"] == fee["online"], (tenant.slug, key)
+                assert listed[key]["fee"]["by_channel"] == fee, (tenant.slug, key)
+            elif fee is not None:
                 assert listed[key]["fee"]["amount"] == fee, (tenant.slug, key)
         page = client.get(f"/{tenant.slug}/").get_data(as_text=True)
         others = [t.name_ja for t in tenants(db) if t.id != tenant.id]

@@ -52,6 +52,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "orders": [{"face_value": 300, "issued_on": "2026-11-02"}],
         "received_on": "2026-11-04",
     },
+    ("POST", "/applications/{application_id}/fee-quote"): {"channel": "counter"},
     ("PATCH", "/staff/{account_id}"): {"disabled": True},
     ("POST", "/accounts/{account_id}/identity"): {"resident_code": "00000000001"},
     ("POST", "/documents/{document_id}/revocation"): {"reason": "issued in error"},

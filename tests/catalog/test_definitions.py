@@ -428,7 +428,7 @@ def test_unknown_key_in_a_service_is_reported(catalog: Path) -> None:
 
     assert problems_in(catalog) == [
         "services/tax-certificate/service.yaml: fee.tax_included: "
-        "unknown key (expected one of: default, min, max, currency, per)"
+        "unknown key (expected one of: default, min, max, currency, per, persons_per_unit, channels)"
     ]
 
 

@@ -152,6 +152,18 @@ def _setting_of(problem: definitions.Problem) -> str:
 setting_of = _setting_of
 
 
+def _keeping_fee_by_channel(
+    definition: dict[str, Any], before: dict[str, Any], changes: dict[str, Any]
+) -> dict[str, Any]:
+    """A form that edits one fee (the online fee) must not flatten a fee per channel it did not change: the same
+    number again keeps the tenant's map; another number is a new fee for every channel (decision 0043)."""
+    fee, current = changes.get("fee"), before.get("fee")
+    same = isinstance(fee, int) and isinstance(current, dict)
+    if same and fee == definitions.fee_by_channel(definition["fee"], current)["online"]:
+        return {name: value for name, value in changes.items() if name != "fee"}
+    return changes
+
+
 def change_overrides(
     session: Session, tenant_id: uuid.UUID, key: str, changes: dict[str, Any], *, actor: str
 ) -> TenantService:
@@ -164,6 +176,7 @@ def change_overrides(
     """
     tenant_service, version = tenant_service_for(session, tenant_id, key)
     before = dict(tenant_service.overrides or {})
+    changes = _keeping_fee_by_channel(version.definition, before, changes)
     after = {**before, **changes}
     after = {name: value for name, value in after.items() if value is not None}
     service = {**version.definition, "form": version.form_schema}

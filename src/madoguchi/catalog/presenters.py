@@ -21,6 +21,21 @@ def tenant_view(tenant: Tenant) -> dict[str, Any]:
     }
 
 
+def _fee_view(settings: dict[str, Any], fee: dict[str, Any]) -> dict[str, Any]:
+    """The fee as the API shows it: ``amount`` the online fee (as before channels), ``by_channel`` each channel's
+    where the settings have them, and the unit of persons where the fee counts by persons (decision 0043)."""
+    view: dict[str, Any] = {
+        "amount": settings["fee"],
+        "currency": fee.get("currency", "JPY"),
+        "per": fee.get("per", "copy"),
+    }
+    if settings.get("fee_by_channel"):
+        view["by_channel"] = dict(settings["fee_by_channel"])
+    if settings.get("persons_per_unit"):
+        view["persons_per_unit"] = settings["persons_per_unit"]
+    return view
+
+
 def procedure_view(settings: dict[str, Any], version: ServiceVersion) -> dict[str, Any]:
     definition = version.definition
     fee = definition.get("fee", {})
@@ -29,7 +44,7 @@ def procedure_view(settings: dict[str, Any], version: ServiceVersion) -> dict[st
         "version": version.version,
         "title": settings["title"],
         "summary": definition.get("summary"),
-        "fee": {"amount": settings["fee"], "currency": fee.get("currency", "JPY"), "per": fee.get("per", "copy")},
+        "fee": _fee_view(settings, fee),
         "sla_days": settings.get("sla_days"),
         "identity_assurance": settings.get("identity_assurance"),
         "eligible_applicants": settings.get("eligible_applicants", []),

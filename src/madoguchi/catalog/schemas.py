@@ -36,7 +36,13 @@ class TenantSchema(Schema):
 class FeeSchema(Schema):
     amount = fields.Integer(required=True, metadata={"description": "in yen"})
     currency = fields.String(required=True)
-    per = fields.String(required=True, metadata={"description": "copy or application"})
+    per = fields.String(required=True, metadata={"description": "copy, application, or persons (per copy by units)"})
+    by_channel = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "the fee of each channel (counter, online, convenience), in yen"},
+    )
+    persons_per_unit = fields.Integer(metadata={"description": "per persons: how many persons make one unit"})
 
 
 class ProcedureSummarySchema(Schema):

@@ -50,6 +50,9 @@ def _tenant_values(spec: dict[str, Any]) -> dict[str, Any]:
             "issuer": {k: v for k, v in (spec.get("issuer") or {}).items() if k in ("title", "name", "seal_png")},
             # 保育料 per 所得割額 bracket, read by the childcare notices (decision 0042).
             **({"childcare_fees": spec["childcare_fees"]} if spec.get("childcare_fees") else {}),
+            # How fees are collected (provider, online mode, surcharge, 減免 codes); absent: not through Madoguchi
+            # (decision 0043). A sync that drops the section drops it from the profile too.
+            **({"payments": spec["payments"]} if spec.get("payments") else {}),
         },
     }
 

@@ -20,7 +20,7 @@ The package, one concern per module: ``vocabulary`` (what the files may say), ``
 """
 
 from madoguchi.catalog.definitions.checker import check_catalog, default_catalog_dirs
-from madoguchi.catalog.definitions.overrides import check_overrides, effective_service
+from madoguchi.catalog.definitions.overrides import check_overrides, effective_service, fee_by_channel
 from madoguchi.catalog.definitions.problems import CatalogError, Problem, field_path
 from madoguchi.catalog.definitions.services import (
     Published,
@@ -53,6 +53,7 @@ __all__ = [
     "check_tenant",
     "default_catalog_dirs",
     "effective_service",
+    "fee_by_channel",
     "field_path",
     "load_service",
     "load_services",

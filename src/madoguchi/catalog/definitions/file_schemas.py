@@ -47,6 +47,65 @@ def _range_schema(minimum: int, maximum: int) -> dict[str, Any]:
     }
 
 
+#: The highest fee a procedure may charge, in yen: a bound against typos, far above any 手数料条例.
+MAX_FEE = 100_000
+#: How a procedure's fee counts: per copy, once per application, or per copy by units of persons (住民票 5人単位).
+FEE_PER = ("copy", "application", "persons")
+#: Channels a fee may differ by (as ``payments.models.CHANNELS``: the catalog sits below payments).
+FEE_CHANNELS = ("counter", "online", "convenience")
+_YEN = {
+    "type": "integer",
+    "minimum": 0,
+    "maximum": MAX_FEE,
+    "x-message": f"must be a whole number of yen, 0 to {MAX_FEE}",
+}
+_FEE_CHANNELS = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": dict.fromkeys(FEE_CHANNELS, _YEN),
+}
+#: Exemption (減免) codes a tenant may let its clerks grant (as ``payments.models.EXEMPTIONS``).
+EXEMPTION_CODES = ("public_assistance", "public_pension", "government_office", "disaster", "other")
+PAYMENT_PROVIDERS = ("fake", "stripe")
+#: How a resident pays online: before anything is issued, or after a clerk fixed the fee (事後決済).
+ONLINE_PAYMENT_MODES = ("prepay", "after_fee_fixed")
+COUNTER_MODES = ("cash", "terminal")
+#: The tenant's ``payments`` section (decision 0043): absent, fees are not collected through Madoguchi.
+PAYMENTS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["provider", "online"],
+    "properties": {
+        "provider": {"enum": list(PAYMENT_PROVIDERS)},
+        "online": {"enum": list(ONLINE_PAYMENT_MODES)},
+        "expires_after_hours": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 720,
+            "x-message": "must be a whole number of hours, 1 to 720 (30 days)",
+        },
+        # システム利用料: its own line on the quote, not 手数料 revenue.
+        "surcharge": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["amount", "label"],
+            "properties": {
+                "amount": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 1000,
+                    "x-message": "must be a whole number of yen, 1 to 1000",
+                },
+                "label": TEXT,
+            },
+        },
+        "exemptions": {"type": "array", "uniqueItems": True, "items": {"enum": list(EXEMPTION_CODES)}},
+        "revenue_item": TEXT,
+        "counter_modes": {"type": "array", "uniqueItems": True, "items": {"enum": list(COUNTER_MODES)}},
+    },
+}
+
 _STATE_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
@@ -159,12 +218,16 @@ SERVICE_FILE_SCHEMA = {
         },
         "identity_assurance": {"enum": list(IDENTITY_ASSURANCE_LEVELS)},
         "fee": {
-            **_range_schema(0, 100_000),
+            **_range_schema(0, MAX_FEE),
             "required": ["default", "min", "max", "currency", "per"],
             "properties": {
-                **_range_schema(0, 100_000)["properties"],
+                **_range_schema(0, MAX_FEE)["properties"],
                 "currency": {"const": "JPY"},
-                "per": {"enum": ["copy", "application"]},
+                # persons: per copy, each started group of ``persons_per_unit`` persons is one 件 (5人単位).
+                "per": {"enum": list(FEE_PER)},
+                "persons_per_unit": {"type": "integer", "minimum": 1, "maximum": 100},
+                # The standard's fee per channel where it differs from ``default`` (コンビニ交付 is often cheaper).
+                "channels": _FEE_CHANNELS,
             },
         },
         "sla_days": _range_schema(1, 365),
@@ -326,6 +389,7 @@ TENANT_FILE_SCHEMA = {
                 },
             },
         },
+        "payments": PAYMENTS_SCHEMA,
         "services": {
             "type": "object",
             "propertyNames": _KEBAB,

@@ -6,7 +6,13 @@ import copy
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from madoguchi.catalog.definitions.file_schemas import EXTRA_QUESTION_SCHEMA, TEXT, WORKFLOW_SCHEMA, structure_problems
+from madoguchi.catalog.definitions.file_schemas import (
+    EXTRA_QUESTION_SCHEMA,
+    FEE_CHANNELS,
+    TEXT,
+    WORKFLOW_SCHEMA,
+    structure_problems,
+)
 from madoguchi.catalog.definitions.forms import (
     as_dict,
     as_list,
@@ -59,15 +65,50 @@ def check_overrides_at(
 
 
 def _check_range_override(
-    service: Mapping[str, Any], value: Any, file: str, where: tuple[str | int, ...]
+    service: Mapping[str, Any], value: Any, file: str, where: tuple[str | int, ...], *, setting: str | None = None
 ) -> list[Problem]:
-    setting = as_dict(service.get(str(where[-1])))
+    bounds = as_dict(service.get(setting or str(where[-1])))
     if isinstance(value, bool) or not isinstance(value, int):
         return [Problem(file, field_path(where), f"must be a whole number, not {value!r}")]
-    low, high = setting.get("min"), setting.get("max")
+    low, high = bounds.get("min"), bounds.get("max")
     if isinstance(low, int) and isinstance(high, int) and not low <= value <= high:
         return [Problem(file, field_path(where), f"{value} is outside the allowed range {low}..{high}")]
     return []
+
+
+def _check_fee_override(
+    service: Mapping[str, Any], value: Any, file: str, where: tuple[str | int, ...]
+) -> list[Problem]:
+    """A number (every channel) or a map ``{counter, online, convenience, persons_per_unit}``: each fee within the
+    standard's range, and a unit of persons only where the standard prices by persons."""
+    if not isinstance(value, dict):
+        return _check_range_override(service, value, file, where)
+    fee = as_dict(service.get("fee"))
+    known = (*FEE_CHANNELS, "persons_per_unit") if fee.get("per") == "persons" else FEE_CHANNELS
+    if not value:
+        return [Problem(file, field_path(where), f"must give a fee for at least one of: {', '.join(FEE_CHANNELS)}")]
+    problems: list[Problem] = []
+    for name, amount in value.items():
+        if name not in known:
+            message = f"unknown key (expected one of: {', '.join(known)})"
+            problems.append(Problem(file, field_path((*where, name)), message))
+        elif name == "persons_per_unit":
+            if isinstance(amount, bool) or not isinstance(amount, int) or not 1 <= amount <= 100:
+                message = f"must be a whole number of persons, 1 to 100, not {amount!r}"
+                problems.append(Problem(file, field_path((*where, name)), message))
+        else:
+            problems += _check_range_override(service, amount, file, (*where, name), setting="fee")
+    return problems
+
+
+def fee_by_channel(fee: Mapping[str, Any], override: Any) -> dict[str, int]:
+    """The fee of each channel: the tenant's number for all of them, else its map over the standard's channel
+    fees over the standard's default."""
+    if isinstance(override, int):
+        return dict.fromkeys(FEE_CHANNELS, override)
+    standard = {**dict.fromkeys(FEE_CHANNELS, fee["default"]), **(fee.get("channels") or {})}
+    chosen = {name: amount for name, amount in (override or {}).items() if name in FEE_CHANNELS}
+    return {**standard, **chosen}
 
 
 def _check_auto_issue_override(
@@ -151,7 +192,7 @@ def _check_instructions_override(
 
 _OverrideCheck = Callable[[Mapping[str, Any], Any, str, tuple[str | int, ...]], list[Problem]]
 _OVERRIDE_CHECKS: dict[str, _OverrideCheck] = {
-    "fee": _check_range_override,
+    "fee": _check_fee_override,
     "sla_days": _check_range_override,
     "min_monthly_work_hours": _check_range_override,
     "max_preferences": _check_range_override,
@@ -245,13 +286,17 @@ def effective_service(service: Mapping[str, Any], overrides: Mapping[str, Any] |
     chosen = overrides.get("extra_steps") or []
     steps = [name for name in workflow.get("optional_steps") or {} if name in chosen]
     states, transitions = apply_steps(workflow, steps)
+    by_channel = fee_by_channel(service["fee"], overrides.get("fee"))
     effective: dict[str, Any] = {
         "key": service["key"],
         "version": service["version"],
         "title": service["title"],
         "summary": service["summary"],
         "legal_basis": service["legal_basis"],
-        "fee": overrides.get("fee", service["fee"]["default"]),
+        # ``fee`` stays one number (the online fee, what every page showed before channels); the quote reads
+        # ``fee_by_channel`` (decision 0043).
+        "fee": by_channel["online"],
+        "fee_by_channel": by_channel,
         "fee_per": service["fee"]["per"],
         "currency": service["fee"]["currency"],
         "sla_days": overrides.get("sla_days", service["sla_days"]["default"]),
@@ -271,6 +316,10 @@ def effective_service(service: Mapping[str, Any], overrides: Mapping[str, Any] |
         "output_document": service["output_document"],
         "retention": service["retention"],
     }
+    if service["fee"]["per"] == "persons":
+        effective["persons_per_unit"] = as_dict(overrides.get("fee")).get(
+            "persons_per_unit", service["fee"]["persons_per_unit"]
+        )
     if "min_monthly_work_hours" in service:
         default_hours = service["min_monthly_work_hours"]["default"]
         effective["min_monthly_work_hours"] = overrides.get("min_monthly_work_hours", default_hours)

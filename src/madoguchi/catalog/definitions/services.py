@@ -64,6 +64,21 @@ def inspect_service(folder: Path) -> tuple[dict[str, Any] | None, list[Problem]]
     return {**service, "form": form if form is not None else {}}, unique(problems)
 
 
+def _check_fee_rules(fee: dict[str, Any], file: str) -> list[Problem]:
+    """Persons-based pricing names its unit (and only it does); a channel's fee is within the range too."""
+    problems: list[Problem] = []
+    if fee["per"] == "persons" and "persons_per_unit" not in fee:
+        problems.append(Problem(file, "fee.persons_per_unit", "required when per is persons (e.g. 5: 1–5 persons = 1)"))
+    if fee["per"] != "persons" and "persons_per_unit" in fee:
+        problems.append(Problem(file, "fee.persons_per_unit", "only with per: persons"))
+    low, high = fee["min"], fee["max"]
+    for channel, amount in (fee.get("channels") or {}).items():
+        if low <= high and not low <= amount <= high:
+            message = f"{amount} is outside min..max ({low}..{high})"
+            problems.append(Problem(file, f"fee.channels.{channel}", message))
+    return problems
+
+
 def _check_service_rules(service: dict[str, Any], broken: set[Any], folder_name: str, file: str) -> list[Problem]:
     """Rules within service.yaml that a structure schema cannot express."""
     problems: list[Problem] = []
@@ -78,6 +93,8 @@ def _check_service_rules(service: dict[str, Any], broken: set[Any], folder_name:
             elif not setting["min"] <= setting["default"] <= setting["max"]:
                 message = f"{setting['default']} is outside min..max ({setting['min']}..{setting['max']})"
                 problems.append(Problem(file, f"{name}.default", message))
+    if "fee" in ok:
+        problems += _check_fee_rules(service["fee"], file)
     if "auto_issue" in ok and service["auto_issue"]["default"] and not service["auto_issue"]["allowed"]:
         problems.append(Problem(file, "auto_issue.default", "cannot be true when auto_issue.allowed is false"))
     if "tenant_may_override" in ok:

@@ -104,22 +104,27 @@ def inspect_tenant(
             for key, entry in tenant["services"].items()
         }
         if services is not None:
-            problems += _check_tenant_services(tenant["services"], services, file, published)
+            problems += _with_lines(_check_tenant_services(tenant["services"], services, file, published), path)
     return tenant, unique(problems)
 
 
 #: Fields whose problems name their line (``file:line: field: message``): the fee table is long and its rows look
-#: alike, so "brackets[7]" alone is hard to find. Other fields keep the format their tests and docs pin.
-_LINE_NUMBERED = ("childcare_fees",)
+#: alike, so "brackets[7]" alone is hard to find; the payments section and a fee per channel likewise (decision
+#: 0043). Other fields keep the format their tests and docs pin.
+_LINE_NUMBERED = re.compile(r"childcare_fees\b|payments\b|services\.[^.]+\.overrides\.fee\.")
+
+
+def _line_numbered(field: str) -> bool:
+    return _LINE_NUMBERED.match(field) is not None
 
 
 def _with_lines(problems: list[Problem], path: Path) -> list[Problem]:
-    if not any(problem.field.startswith(_LINE_NUMBERED) for problem in problems):
+    if not any(_line_numbered(problem.field) for problem in problems):
         return problems
     lines = yaml_lines(path)
     located = []
     for problem in problems:
-        if problem.field.startswith(_LINE_NUMBERED):
+        if _line_numbered(problem.field):
             # A missing key has no line of its own: the nearest enclosing field that is written has one.
             field = problem.field
             while field and field not in lines:

@@ -7,13 +7,14 @@ came from; input errors re-render it with status 422, a changed application with
 
 One module per screen: ``queue``, ``application``, ``person_concerned`` (applications filed for someone else),
 ``counter``, ``identity_check``, ``payments`` (the payment panel's forms), ``certification`` (the clerk's
-支給認定 of childcare); ``common`` holds the blueprint.
+支給認定 of childcare), ``fee_quote`` (the fee and 減免 on the application page); ``common`` holds the blueprint.
 """
 
 from madoguchi.console.views import (
     application,
     certification,
     counter,
+    fee_quote,
     identity_check,
     payments,
     person_concerned,
@@ -27,6 +28,7 @@ __all__ = [
     "bp",
     "certification",
     "counter",
+    "fee_quote",
     "identity_check",
     "payments",
     "person_concerned",

@@ -20,6 +20,7 @@ from madoguchi.context import current_tenant, db_session
 from madoguchi.documents import certificates, delivery
 from madoguchi.errors import Forbidden, ValidationFailed
 from madoguchi.identity.principal import current_principal
+from madoguchi.payments import intents, quotes
 from madoguchi.payments import service as payment_service
 from madoguchi.security import public
 from madoguchi.web import schema_form
@@ -228,6 +229,9 @@ def _render_review(
         needs_identity=bool(errors and "form" in errors and not _account().is_verified),
         more_info=_latest_request(application),
         comment=request.form.get("comment", "") if request.method == "POST" else "",
+        # What it costs before it is sent: an unsaved preview (the quote is made at submit); decision 0043.
+        fee=intents.current_quote(db_session(), application)
+        or quotes.preview(db_session(), current_tenant, application),
     )
 
 
