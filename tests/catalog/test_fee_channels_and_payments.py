@@ -187,3 +187,13 @@ def test_a_settings_form_with_one_fee_keeps_a_fee_per_channel_it_did_not_change(
         assert (kept.overrides["fee"], kept.overrides["sla_days"]) == (per_channel, 3)
         changed = operations.change_overrides(session, city.id, "residency-certificate", {"fee": 350}, actor="test")
         assert changed.overrides["fee"] == 350
+
+
+def test_the_demo_tenants_collect_as_the_brief_says() -> None:
+    tenants = load_tenants(REPO / "tenants", load_services(REPO / "services"))
+    profiles = {slug: _tenant_values(spec)["profile"] for slug, spec in tenants.items()}
+
+    city, town = profiles["sakuragaoka-city"]["payments"], profiles["shiomi-town"]["payments"]
+    assert (city["provider"], city["online"], "surcharge" in city) == ("fake", "prepay", False)
+    assert (town["provider"], town["online"], town["surcharge"]["amount"]) == ("fake", "after_fee_fixed", 50)
+    assert "payments" not in profiles["midorikawa-village"]  # collects at its counter
