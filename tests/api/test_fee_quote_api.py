@@ -15,6 +15,8 @@ from sqlalchemy import select
 from madoguchi.applications import operations as ops
 from madoguchi.db import Database
 from madoguchi.identity.models import Account
+from madoguchi.outbox import OutboxMessage
+from madoguchi.payments import service
 from madoguchi.payments.models import FeeQuote
 from madoguchi.tenancy.models import Tenant
 from tests.factories import make_attachment
@@ -89,6 +91,24 @@ def test_a_clerk_fixes_the_fee_for_payment_after_it_is_fixed(db, desk: Desk) -> 
     assert fixed.status_code == 201, fixed.json
     assert [(line["kind"], line["amount"]) for line in fixed.json["items"]] == [("fee", 600), ("surcharge", 50)]
     assert fixed.json["amount_due_jpy"] == 650
+    # 事後決済: fixing the fee emails the resident where to pay (once per fixed fee), nothing before it.
+    assert _payment_links(db, desk) == [650]
+    assert (
+        desk.clerk.post(desk.url(), json={"exemption": "public_assistance", "exemption_reason": "受給証明"}).status_code
+        == 201
+    )
+    assert _payment_links(db, desk) == [650]  # an exemption leaves nothing to pay: no link
+
+
+def _payment_links(db: Database, desk: Desk) -> list[int]:
+    with db.transaction(desk.town.tenant.id) as session:
+        messages = session.execute(select(OutboxMessage).where(OutboxMessage.topic == "notify.applicant")).scalars()
+        return [
+            m.payload["amount_jpy"]
+            for m in messages
+            if m.payload.get("template") == service.PAYMENT_LINK_TEMPLATE
+            and m.payload.get("application_id") == str(desk.application_id)
+        ]
 
 
 @pytest.mark.parametrize(

@@ -147,3 +147,38 @@ def test_the_payment_operations_are_in_the_openapi_document(app, desk: Desk) -> 
         operation = paths[base + tail]["post"]
         assert {"403", "404", "409", "422"} <= set(operation["responses"])
         assert any(p["name"] == "Idempotency-Key" and p["required"] for p in operation["parameters"])
+
+
+def test_the_applicant_starts_an_online_payment_once_per_key_staff_and_other_towns_cannot(desk: Desk, sign_in) -> None:
+    application_id = desk.submitted()
+    resident = sign_in(desk.resident_account)
+    headers = {"Idempotency-Key": "pay-online-1"}
+    started = resident.post(_url(desk, application_id), headers=headers)
+    assert started.status_code == 201, started.json
+    assert started.json["intent"]["status"] == "requires_payment" and started.json["intent"]["amount_jpy"] == desk.fee
+    assert "/fake-pay/" in started.json["redirect_url"]
+    assert started.json["payment"]["amount_due_jpy"] == desk.fee
+    again = resident.post(_url(desk, application_id), headers=headers)
+    assert again.json["intent"]["id"] == started.json["intent"]["id"]
+    assert _intents(desk, application_id) == 1
+    # Without a key nothing starts (a retried request must not pay twice).
+    keyless = resident.post(_url(desk, application_id))
+    assert keyless.status_code == 422 and "Idempotency-Key" in keyless.json["errors"]
+    # Staff take money at the counter instead; another municipality's staff do not see the application at all.
+    staff = sign_in(desk.clerk_account).post(_url(desk, application_id), headers={"Idempotency-Key": "pay-staff"})
+    assert staff.status_code == 403, staff.json
+    foreign = sign_in(desk.foreign_clerk_account).post(
+        _url(desk, application_id, slug=desk.other.slug), headers={"Idempotency-Key": "pay-foreign"}
+    )
+    assert foreign.status_code == 404
+    assert _intents(desk, application_id) == 1
+
+
+def test_nothing_payable_online_is_409_and_starts_nothing(desk: Desk, sign_in) -> None:
+    application_id = desk.submitted()
+    sign_in(desk.clerk_account).post(
+        _url(desk, application_id, "/payments/counter"), json={"mode": "cash"}, headers={"Idempotency-Key": "c"}
+    )
+    paid = sign_in(desk.resident_account).post(_url(desk, application_id), headers={"Idempotency-Key": "late"})
+    assert paid.status_code == 409, paid.json
+    assert _intents(desk, application_id) == 1  # the cash payment only

@@ -6,7 +6,8 @@ Who sees what follows the applications API: the applicant (or a vendor app with 
 process applications see an application's payments, with the clerks' notes for staff only; anyone else gets 404.
 Recording is for the municipality's clerks and supervisors (403 otherwise), always with an ``Idempotency-Key``:
 the same key again answers with what was recorded (a double click records once). The operations are
-``payments.counter``; the reads ``payments.overview``.
+``payments.counter``; the reads ``payments.overview``. The applicant (or a vendor app for them) starts an online
+payment with ``POST …/payments`` and sends the resident to the provider's page it answers (decision 0044).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from flask import request
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -26,8 +27,9 @@ from madoguchi.applications.schemas import PaymentSummarySchema
 from madoguchi.context import current_tenant, db_session
 from madoguchi.errors import PROBLEM_CONTENT_TYPE, Forbidden, ValidationFailed
 from madoguchi.extensions import ProblemSchema
-from madoguchi.identity.principal import APPLICATIONS_PROCESS, APPLICATIONS_READ, current_principal
-from madoguchi.payments import counter, overview
+from madoguchi.identity.principal import APPLICATIONS_PROCESS, APPLICATIONS_READ, APPLICATIONS_WRITE, current_principal
+from madoguchi.payments import counter, overview, states
+from madoguchi.payments import service as payment_service
 
 if TYPE_CHECKING:
     from madoguchi.applications.models import Application
@@ -153,6 +155,15 @@ class CounterPaymentResultSchema(Schema):
     payment = fields.Nested(PaymentSummarySchema)
 
 
+class OnlinePaymentResultSchema(Schema):
+    intent = fields.Nested(PaymentIntentSchema)
+    redirect_url = fields.String(
+        allow_none=True,
+        metadata={"description": "the provider's page to send the resident to (None once the payment has ended)"},
+    )
+    payment = fields.Nested(PaymentSummarySchema)
+
+
 class PostalOrdersSchema(Schema):
     orders = fields.List(fields.Nested(OrderSchema), required=True, validate=validate.Length(min=1, max=100))
     received_on = fields.Date(required=True, metadata={"description": "the day the envelope arrived (JST)"})
@@ -211,6 +222,43 @@ class Payments(MethodView):
         application = _load(application_id)
         staff = repository.processes_applications(current_principal())
         return overview.overview(db_session(), current_tenant, application, staff=staff)
+
+    @blp.response(201, OnlinePaymentResultSchema)
+    @blp.doc(parameters=[_KEY_PARAMETER])
+    @_problem(403, "Staff record payments at the counter instead; only the applicant (or an app for them) pays online")
+    @_problem(404, "No such application for this caller")
+    @_problem(409, "The municipality takes no fees online, or nothing is payable now (事後決済: not yet fixed)")
+    @_problem(503, "The payment provider cannot be reached: nothing was created, try again later")
+    @requires_scope(APPLICATIONS_WRITE)
+    def post(self, application_id: uuid.UUID) -> Any:
+        """The applicant (or a vendor app acting for them): start paying the amount due online. Answers the
+        payment intent and the provider's hosted page to send the resident to (``redirect_url``); the card is
+        typed there, never here. The resident comes back to the municipality's portal, which shows the outcome.
+        The same Idempotency-Key answers the same intent, also once paid; after a decline a new key starts anew."""
+        application = _load(application_id)
+        principal = current_principal()
+        if principal.actor.is_staff:
+            raise Forbidden("Staff record payments taken at the counter (…/payments/counter).")
+        session = db_session()
+        config = current_app.config["MADOGUCHI"]
+        return_url = (
+            f"{config.public_url.rstrip('/')}/{current_tenant.slug}/applications/{application.id}/payment-return"
+        )
+        intent = payment_service.start_online_payment(
+            session,
+            current_tenant,
+            application,
+            actor=principal.actor,
+            return_url=return_url,
+            idempotency_key=_key(),
+            settings=config,
+        )
+        open_ = intent.status == states.REQUIRES_PAYMENT
+        return {
+            "intent": overview.present_intent(session, intent, staff=False),
+            "redirect_url": intent.redirect_url if open_ else None,
+            "payment": overview.summary(session, current_tenant, application),
+        }, 201
 
 
 @blp.route("/<uuid:application_id>/payments/counter")

@@ -22,7 +22,8 @@ from madoguchi.context import current_tenant, db_session
 from madoguchi.documents import repository as documents
 from madoguchi.errors import Forbidden, NotFound, ValidationFailed
 from madoguchi.identity.principal import APPLICATIONS_PROCESS, APPLICATIONS_READ, current_principal
-from madoguchi.payments import intents, quotes
+from madoguchi.payments import intents
+from madoguchi.payments import service as payment_service
 from madoguchi.payments.quotes import CHANNELS
 
 if TYPE_CHECKING:  # annotations only: the routes use the repositories and operations, never the models
@@ -139,12 +140,12 @@ class FeeQuoteItem(MethodView):
             raise Forbidden("Only staff fix a fee or grant an exemption.")
         check_evidence(session, application, body.get("evidence_id"))
         actor = principal.actor
-        quote = quotes.quote_application(
+        # Under 事後決済 the resident is emailed where to pay once the fee is fixed.
+        quote = payment_service.requote(
             session,
             current_tenant,
             application,
-            actor=actor.label,
-            account_id=actor.account_id,
+            actor=actor,
             channel=body.get("channel"),
             exemption=body.get("exemption"),
             exemption_reason=body.get("exemption_reason"),

@@ -35,7 +35,7 @@ from madoguchi.db import utcnow
 from madoguchi.errors import Conflict, ServiceUnavailable
 from madoguchi.identity.actors import Actor
 from madoguchi.identity.models import Account, AccountKind
-from madoguchi.payments import intents, states
+from madoguchi.payments import intents, quotes, states
 from madoguchi.payments.models import AFTER_FEE_FIXED, PREPAY, FeeQuote, PaymentIntent
 from madoguchi.payments.providers import fake as _fake_provider  # noqa: F401  (registers "fake")
 from madoguchi.payments.providers.base import PaymentProvider, ProviderError, ProviderEvent, ProviderPayment
@@ -278,6 +278,25 @@ def send_payment_link(
         data={"amount_jpy": due},
     )
     return link
+
+
+def requote(
+    session: Session,
+    tenant: Tenant,
+    application: Application,
+    *,
+    actor: Actor,
+    settings: Settings | None = None,
+    **quote_options: Any,
+) -> FeeQuote:
+    """A clerk's new quote (``quotes.quote_application``: fix the fee, change the channel, grant 減免); under
+    事後決済 the resident is then told by email that the fee is fixed and where to pay, when anything is payable."""
+    quote = quotes.quote_application(
+        session, tenant, application, actor=actor.label, account_id=actor.account_id, **quote_options
+    )
+    if online_mode(tenant) == AFTER_FEE_FIXED and payable(session, tenant, application) > 0:
+        send_payment_link(session, tenant, application, actor=actor, settings=settings)
+    return quote
 
 
 # --- What the pages show -----------------------------------------------------------------------------------

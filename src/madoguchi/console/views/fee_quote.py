@@ -25,6 +25,7 @@ from madoguchi.documents import repository as documents
 from madoguchi.errors import Conflict, NotFound, ValidationFailed
 from madoguchi.identity.principal import current_principal
 from madoguchi.payments import intents, quotes
+from madoguchi.payments import service as payment_service
 
 if TYPE_CHECKING:  # annotations only: the page uses the repositories and operations, never the models
     from madoguchi.applications.models import Application
@@ -107,12 +108,12 @@ def fix_fee(application_id: uuid.UUID) -> ResponseReturnValue:
         # Locked: two clerks quoting at once take turns, so exactly one quote stays current.
         application = repository.get(db_session(), current_tenant.id, application.id, lock=True)
         try:
-            quotes.quote_application(
+            # Under 事後決済 the resident is emailed where to pay once the fee is fixed.
+            payment_service.requote(
                 db_session(),
                 current_tenant,
                 application,
-                actor=current_principal().actor.label,
-                account_id=account.id if account else None,
+                actor=current_principal().actor,
                 channel=form["channel"] or None,
                 exemption=(form["exemption"] or "") if exempt else None,
                 exemption_reason=form["exemption_reason"] if exempt else None,
