@@ -17,7 +17,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
@@ -31,7 +31,7 @@ from madoguchi.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from madoguchi.identity import repository as identity_repository
 from madoguchi.identity.principal import current_principal
 from madoguchi.payments import reconcile, refunds
-from madoguchi.web.auth import require_staff
+from madoguchi.web.auth import require_staff, signed_in_with_any_role
 from madoguchi.web.i18n import current_locale, format_yen
 
 bp = Blueprint("payments_console", __name__, url_prefix="/<tenant>/console", template_folder="templates")
@@ -65,8 +65,7 @@ RESULT_LABELS = {
 @bp.app_template_global()
 def sees_accounting() -> bool:
     """For the console's navigation: may the signed-in staff member open the accounting page?"""
-    account = getattr(g.get("principal"), "account", None)
-    return account is not None and bool(set(account.roles or ()) & reconcile.ACCOUNTING_ROLES)
+    return signed_in_with_any_role(reconcile.ACCOUNTING_ROLES)
 
 
 def _settings() -> Settings:

@@ -17,7 +17,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
@@ -28,7 +28,7 @@ from madoguchi.context import current_tenant, db_session
 from madoguchi.errors import Conflict, Forbidden, ValidationFailed
 from madoguchi.identity import repository as identity_repository
 from madoguchi.identity.principal import current_principal
-from madoguchi.web.auth import require_staff
+from madoguchi.web.auth import require_staff, signed_in_with_any_role
 from madoguchi.web.i18n import current_locale
 
 bp = Blueprint("rounds_console", __name__, url_prefix="/<tenant>/console/rounds", template_folder="templates")
@@ -71,8 +71,7 @@ STEP_DONE = {
 @bp.app_template_global()
 def sees_rounds() -> bool:
     """For the console's navigation: may the signed-in staff member open the allocation rounds?"""
-    account = getattr(g.get("principal"), "account", None)
-    return account is not None and bool(set(account.roles or ()) & rounds.WORKER_ROLES)
+    return signed_in_with_any_role(rounds.WORKER_ROLES)
 
 
 def month_label(intake_month: str) -> str:

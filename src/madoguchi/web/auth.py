@@ -75,6 +75,12 @@ def require_staff(blueprint: Blueprint, roles: Iterable[str] | None = None) -> B
     return blueprint
 
 
+def signed_in_with_any_role(roles: Iterable[str]) -> bool:
+    """Whether the signed-in staff member holds one of ``roles`` (what a console's navigation shows them)."""
+    account = getattr(g.get("principal"), "account", None)
+    return account is not None and bool(set(account.roles or ()) & set(roles))
+
+
 def require_platform_admin(blueprint: Blueprint) -> Blueprint:
     """Pages for platform admins (no tenant): anyone else is sent to ``/admin/login``."""
 
