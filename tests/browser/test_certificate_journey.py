@@ -15,9 +15,10 @@ from madoguchi.documents.models import IssuedDocument
 from madoguchi.tenancy.models import Tenant
 from tests.browser.conftest import DemoServer, demo_email, sign_in
 from tests.browser.test_clerk_journey import axe_all
+from tests.browser.test_payment_journey import press_on_hosted_page, to_hosted_page
 from tests.browser.test_resident_journey import submit_residency_certificate
 
-CITY = "sakuragaoka-city"  # ja + en; residency certificates are issued at once to verified residents
+CITY = "sakuragaoka-city"  # ja + en; residency certificates are issued to verified residents once the fee is paid
 
 
 def _document_of(server: DemoServer, reference: str) -> IssuedDocument:
@@ -46,7 +47,12 @@ def test_an_auto_issued_certificate_is_downloaded_and_checked_by_code_and_by_fil
     reference = submit_residency_certificate(page, demo_server, CITY, delivery="electronic")
     page.locator("main a.button", has_text="申請状況を見る").click()
     page.wait_for_load_state("domcontentloaded")
-    assert "交付済み" in page.locator("main").inner_text()  # issued with no clerk
+    # The city takes the fee before issue (decision 0044): paid on the provider's page, issued with no clerk.
+    to_hosted_page(page)
+    press_on_hosted_page(page, "成功")
+    page.locator("main a.back-link").click()
+    page.wait_for_load_state("domcontentloaded")
+    assert "交付済み" in page.locator("main").inner_text()
     axe_all(page, axe_check, "application with its certificate", locales=("ja", "en"))
     snap(page, "portal-certificate-ready")
 

@@ -1,7 +1,7 @@
 """Paying the fee in a real browser (issue 18): a verified resident of sakuragaoka-city requests a residency
 certificate; auto-issue waits, approved, for the fee; a declined card leaves it payable; paid on the (fake)
-provider's hosted page, the certificate is issued only then. Every payment page is scanned by axe in Japanese and
-English at 375 and 1280 px."""
+provider's hosted page, the certificate is issued only then, and the receipt downloads. Every payment page is
+scanned by axe in Japanese and English at 375 and 1280 px."""
 
 from __future__ import annotations
 
@@ -63,14 +63,16 @@ def _state(server: DemoServer, reference: str) -> str:
         return session.execute(select(Application.state).where(Application.reference == reference)).scalar_one()
 
 
-def _to_hosted_page(page: Any) -> None:
+def to_hosted_page(page: Any) -> None:
+    """From the application page to the fake provider's hosted page, through the portal's pay page."""
     page.locator("main #pay-link").click()
     page.wait_for_url(re.compile(r".*/pay$"))
     page.locator("main form button[type=submit]").click()
     page.wait_for_url(re.compile(r".*/fake-pay/[A-Za-z0-9_-]+$"))
 
 
-def _press(page: Any, button: str) -> None:
+def press_on_hosted_page(page: Any, button: str) -> None:
+    """Press a button of the hosted page; back on the portal's list of payments."""
     page.locator("main form button[name=outcome]", has_text=button).click()
     page.wait_for_url(re.compile(r".*/payments$"))
 
@@ -102,17 +104,17 @@ def test_a_resident_pays_on_the_hosted_page_and_the_certificate_is_issued_only_t
     snap(page, "fake-pay-hosted-page")
 
     # A declined card: nothing issued, the fee still payable.
-    _press(page, "カードが承認されない")
+    press_on_hosted_page(page, "カードが承認されない")
     assert "お支払いできませんでした" in page.locator("main").inner_text()
     assert page.locator("main #pay-link").is_visible()
     assert _state(demo_server, reference) == "approved"
     axe_all(page, axe_check, "payments after a decline", locales=("ja", "en"))
 
     # Again, with a duplicate and a stale webhook: paid once, issued once.
-    _to_hosted_page(page)
+    to_hosted_page(page)
     page.check("#duplicate")
     page.check("#out_of_order")
-    _press(page, "成功")
+    press_on_hosted_page(page, "成功")
     assert "300円のお支払いを受け付けました" in page.locator("main").inner_text()
     assert _state(demo_server, reference) == "issued"
     axe_all(page, axe_check, "payments after paying", locales=("ja", "en"))
@@ -126,5 +128,8 @@ def test_a_resident_pays_on_the_hosted_page_and_the_certificate_is_issued_only_t
     with page.expect_download() as download:
         page.locator("main a[download]").first.click()
     assert download.value.path().read_bytes().startswith(b"%PDF-")
-    # TODO(lead): the 領収書 download (the refunds part's /applications/<id>/receipt) belongs here once merged.
+    # The 領収書 of what was paid, signed like the certificate.
+    with page.expect_download() as receipt:
+        page.locator("main #payment-receipt").click()
+    assert receipt.value.path().read_bytes().startswith(b"%PDF-")
     axe_all(page, axe_check, "application issued after paying", locales=("ja", "en"))
