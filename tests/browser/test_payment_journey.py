@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from madoguchi.applications.models import Application
 from madoguchi.tenancy.models import Tenant
-from tests.browser.conftest import DemoServer, demo_email, sign_in
+from tests.browser.conftest import DESKTOP, DemoServer, _new_page, demo_email, sign_in
 from tests.browser.test_clerk_journey import axe_all
 from tests.browser.test_resident_journey import submit_residency_certificate
 
@@ -133,3 +133,68 @@ def test_a_resident_pays_on_the_hosted_page_and_the_certificate_is_issued_only_t
         page.locator("main #payment-receipt").click()
     assert receipt.value.path().read_bytes().startswith(b"%PDF-")
     axe_all(page, axe_check, "application issued after paying", locales=("ja", "en"))
+
+
+def _application_id(server: DemoServer, reference: str) -> str:
+    with server.db.transaction() as session:
+        tenant_id = session.execute(select(Tenant.id).where(Tenant.slug == CITY)).scalar_one()
+    with server.db.transaction(tenant_id) as session:
+        return str(session.execute(select(Application.id).where(Application.reference == reference)).scalar_one())
+
+
+@pytest.mark.usefixtures("city_takes_fees_online")
+def test_staff_take_the_fee_at_the_counter_request_a_refund_that_a_supervisor_approves_and_reconcile(
+    page: Any, desktop_page: Any, browser: Any, demo_server: DemoServer, axe_check: Any, tmp_path: Any
+) -> None:
+    """The console's payment pages in a browser: the clerk records cash for a fee the resident owes (the
+    certificate is issued then), requests a refund that only another staff member, a supervisor, approves; the
+    supervisor imports a settlement report with a line that is not ours. Each page passes axe (ja/en, 375/1280)."""
+    sign_in(page, demo_server, CITY, demo_email(CITY, "resident"))
+    reference = submit_residency_certificate(page, demo_server, CITY, delivery="electronic")
+    application_url = demo_server.url(f"/{CITY}/console/applications/{_application_id(demo_server, reference)}")
+
+    clerk = desktop_page
+    sign_in(clerk, demo_server, CITY, demo_email(CITY, "clerk"), next_path=f"/{CITY}/console/")
+    clerk.goto(application_url + "?lang=ja")
+    panel = clerk.locator("main #payments")
+    assert "300円" in panel.inner_text()
+    axe_all(clerk, axe_check, "console application with a fee due", locales=("ja", "en"))
+    clerk.fill("#receipt_number", "領-0001")
+    clerk.locator("main form[aria-labelledby=counter-payment-title] button[type=submit]").click()
+    clerk.wait_for_load_state("domcontentloaded")
+    assert _state(demo_server, reference) == "issued"  # the fee settled at the counter: issued at once
+    assert clerk.locator("main #amount-due").inner_text().strip() == "0円"
+
+    clerk.goto(application_url + "/refunds?lang=ja")
+    axe_all(clerk, axe_check, "refunds page", locales=("ja", "en"))
+    clerk.fill("#amount_jpy", "100")
+    clerk.select_option("#reason", "other")
+    clerk.locator("main form[aria-labelledby=request-title] button[type=submit]").click()
+    clerk.wait_for_load_state("domcontentloaded")
+    assert clerk.locator("main #comment-error").count() >= 1  # "other" needs a comment
+    clerk.fill("#comment", "二重に受領したため一部返金")
+    clerk.locator("main form[aria-labelledby=request-title] button[type=submit]").click()
+    clerk.wait_for_load_state("domcontentloaded")
+    assert clerk.locator("main button", has_text="還付を承認する").count() == 0  # four eyes: not the requester
+
+    pages = _new_page(browser, DESKTOP)  # another browser: the supervisor's, JavaScript errors checked too
+    supervisor = next(pages)
+    sign_in(supervisor, demo_server, CITY, demo_email(CITY, "supervisor"), next_path=f"/{CITY}/console/")
+    supervisor.goto(application_url + "/refunds?lang=ja")
+    axe_all(supervisor, axe_check, "refund to approve", locales=("ja", "en"))
+    supervisor.locator("main button", has_text="還付を承認する").click()
+    supervisor.wait_for_load_state("domcontentloaded")
+    assert "100円" in supervisor.locator("main").inner_text()
+
+    supervisor.goto(demo_server.url(f"/{CITY}/console/accounting?lang=ja"))
+    axe_all(supervisor, axe_check, "accounting page", locales=("ja", "en"))
+    report = tmp_path / "settlement.csv"
+    report.write_text("provider_ref,kind,amount_jpy,settled_on\npi_not_ours,charge,300,2026-12-07\n", encoding="utf-8")
+    supervisor.fill("#provider", "fake")
+    supervisor.fill("#day", "2026-12-07")
+    supervisor.set_input_files("#file", str(report))
+    supervisor.locator("main form[enctype='multipart/form-data'] button[type=submit]").click()
+    supervisor.wait_for_load_state("domcontentloaded")
+    assert "pi_not_ours" in supervisor.locator("main").inner_text()
+    axe_all(supervisor, axe_check, "settlement with a line to check", locales=("ja", "en"))
+    next(pages, None)  # closes it
