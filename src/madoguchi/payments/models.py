@@ -105,7 +105,8 @@ class FeeQuote(TenantScoped, Base):
     exemption_reason: Mapped[str | None] = mapped_column(Text)
     #: The attachment that evidences the exemption (受給証明 etc.), when there is one.
     exemption_evidence_id: Mapped[uuid.UUID | None]
-    #: Who made the quote: None for the system (at submit), else the clerk who fixed the fee or granted 減免.
+    #: Whose step made the quote: whoever submitted (the resident, or the clerk at the counter), or the clerk who
+    #: fixed the fee or granted 減免 (事後決済 is payable only once staff made the quote); None for the system.
     quoted_by_account_id: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     superseded_at: Mapped[datetime | None]

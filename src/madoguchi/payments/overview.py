@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from madoguchi.applications.models import Application
 from madoguchi.payments import counter, intents, states
 from madoguchi.payments.models import FeeQuote, PaymentEvent, PaymentIntent
-from madoguchi.payments.workflow_steps import payments_config
+from madoguchi.payments.quotes import payments_of
 from madoguchi.tenancy.models import Tenant
 
 #: ``status`` of a summary: no quote yet (a draft, or filed before fees were quoted); exempt (減免); nothing to pay
@@ -60,7 +60,7 @@ def _summary(tenant: Tenant, quote: FeeQuote | None, paid: int) -> dict[str, Any
         "paid_jpy": paid,
         "amount_due_jpy": due,
         "exemption": quote.exemption_code if quote is not None else None,
-        "collected": payments_config(tenant) is not None,
+        "collected": payments_of(tenant) is not None,
     }
 
 

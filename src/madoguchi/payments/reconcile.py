@@ -49,7 +49,7 @@ from madoguchi.payments.models import (
     SettlementLine,
 )
 from madoguchi.payments.providers.base import SettlementRow
-from madoguchi.payments.workflow_steps import payments_config
+from madoguchi.payments.quotes import payments_of
 from madoguchi.registry.csv_formats import UnreadableEncoding, decode_registry_csv
 from madoguchi.tenancy.models import Tenant
 
@@ -199,7 +199,7 @@ def _known_providers(session: Session, tenant: Tenant) -> set[str]:
     names = set(
         session.execute(select(PaymentIntent.provider).where(PaymentIntent.tenant_id == tenant.id).distinct()).scalars()
     )
-    configured = (payments_config(tenant) or {}).get("provider")
+    configured = (payments_of(tenant) or {}).get("provider")
     if configured:
         names.add(str(configured))
     return names
@@ -357,7 +357,7 @@ class RevenueDay:
 
 def revenue_item(tenant: Tenant) -> dict[str, str]:
     """The 歳入科目 the fees are booked under (tenant file ``payments.revenue_item``)."""
-    item = (payments_config(tenant) or {}).get("revenue_item")
+    item = (payments_of(tenant) or {}).get("revenue_item")
     return dict(item) if isinstance(item, dict) and item.get("ja") else dict(DEFAULT_REVENUE_ITEM)
 
 

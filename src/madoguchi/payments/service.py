@@ -40,7 +40,7 @@ from madoguchi.payments.models import AFTER_FEE_FIXED, PREPAY, FeeQuote, Payment
 from madoguchi.payments.providers import fake as _fake_provider  # noqa: F401  (registers "fake")
 from madoguchi.payments.providers.base import PaymentProvider, ProviderError, ProviderEvent, ProviderPayment
 from madoguchi.payments.providers.registry import provider_for
-from madoguchi.payments.workflow_steps import payments_config
+from madoguchi.payments.quotes import payments_of
 from madoguchi.tenancy.models import Tenant
 
 if TYPE_CHECKING:
@@ -59,14 +59,14 @@ def adapter(
     session: Session, tenant: Tenant, name: str | None = None, *, settings: Settings | None = None
 ) -> PaymentProvider:
     """The tenant's provider adapter (or ``name``'s), built for this session."""
-    config = payments_config(tenant) or {}
+    config = payments_of(tenant) or {}
     provider = name or str(config.get("provider") or "")
     return provider_for(provider, tenant=tenant, settings=_settings(settings), session=session)
 
 
 def online_mode(tenant: Tenant) -> str | None:
     """``prepay`` or ``after_fee_fixed`` when the tenant takes fees online, else None."""
-    config = payments_config(tenant)
+    config = payments_of(tenant)
     if config is None or not config.get("provider"):
         return None
     mode = str(config.get("online") or PREPAY)
@@ -140,7 +140,7 @@ def start_online_payment(
     reusable = open_intent(session, application)
     if reusable is not None and reusable.amount_jpy == due and idempotency_key is None:
         return reusable
-    config = payments_config(tenant) or {}
+    config = payments_of(tenant) or {}
     hours = int(config.get("expires_after_hours") or intents.DEFAULT_EXPIRY.total_seconds() // 3600)
     key = idempotency_key or f"online-{secrets.token_urlsafe(18)}"
     provider = adapter(session, tenant, settings=settings)
@@ -331,7 +331,7 @@ def summary(session: Session, tenant: Tenant, application: Application) -> Payme
         due_jpy=intents.amount_due(session, application),
         payable_jpy=payable(session, tenant, application),
         exempt=quote.exemption_code is not None,
-        collected=payments_config(tenant) is not None,
+        collected=payments_of(tenant) is not None,
         mode=online_mode(tenant),
         intents=intents.intents_of(session, application),
     )

@@ -9,8 +9,6 @@ takes them as before): its quotes are still made and shown, but ``fee_settled`` 
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.orm import Session
 
 from madoguchi.applications import hooks
@@ -22,12 +20,6 @@ from madoguchi.payments import intents, quotes
 from madoguchi.tenancy.models import Tenant
 
 
-def payments_config(tenant: Tenant) -> dict[str, Any] | None:
-    """The tenant's ``payments`` settings (tenant file, copied to the profile), or None: fees not collected here."""
-    config = (tenant.profile or {}).get("payments")
-    return dict(config) if config else None
-
-
 @hooks.on_action("quote_fee")
 def quote_fee(session: Session, tenant: Tenant, application: Application, actor: Actor, step: Transition) -> None:
     quotes.quote_application(session, tenant, application, actor=actor.label, account_id=actor.account_id)
@@ -36,7 +28,7 @@ def quote_fee(session: Session, tenant: Tenant, application: Application, actor:
 @hooks.on_guard("fee_settled")
 def fee_settled(session: Session, application: Application) -> None:
     tenant = session.get(Tenant, application.tenant_id)
-    if tenant is None or payments_config(tenant) is None:
+    if tenant is None or quotes.payments_of(tenant) is None:
         return
     due = intents.amount_due(session, application)
     if due:
