@@ -209,6 +209,13 @@ class Settings:
     stripe_webhook_secret: str = ""
     #: Base URL of the Stripe API. Empty: Stripe itself; tests point it at localstripe on loopback.
     stripe_api_base: str = ""
+    #: Publishable key (``pk_…``) of the same Stripe account, given to Stripe.js on the card payment page
+    #: (``/<tenant>/payments/<intent>/stripe``). Not a secret. Empty: that page says card payment is unavailable.
+    stripe_publishable_key: str = ""
+    #: Where the card payment page loads Stripe.js from; that page alone lets this URL's origin in its
+    #: Content-Security-Policy. Stripe asks that it be loaded from Stripe itself; tests and a laptop point it at
+    #: localstripe's fake Stripe.js (``<localstripe>/js.stripe.com/v3/``).
+    stripe_js_url: str = "https://js.stripe.com/v3/"
     #: Seconds between the payment jobs ``madoguchi worker`` runs for every tenant (poll intents stuck in
     #: ``processing``, expire unpaid ones); 0 turns them off (then run ``madoguchi payments poll`` and
     #: ``madoguchi payments expire`` from a scheduler).

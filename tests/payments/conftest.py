@@ -1,6 +1,7 @@
 """Payments test helpers: a town (tests/world.py) in each demo municipality; a municipality that collects its fees
 through Madoguchi, a resident with a submitted residency certificate (quoted at submit), its clerk and supervisor,
-and the other municipality's clerk."""
+and the other municipality's clerk; localstripe on loopback for the Stripe tests (one per test session and worker:
+it must fail, not skip, when ``MADOGUCHI_REQUIRE_STRIPE=1`` (CI) and it cannot start)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from madoguchi.tenancy.models import Tenant
 from tests.api.conftest import HTTPS, sign_in  # noqa: F401 - the fixture, for these tests
 from tests.factories import make_account, tenants
 from tests.payments.ledger import provider  # noqa: F401 - the stand-in provider fixture (refunds, reconcile)
+from tests.support.localstripe import LocalStripe, required, unavailable_reason
 from tests.world import RESIDENCY, Town, family, towns_by_slug
 
 #: The tenant file's ``payments`` section as the quotes part writes it (set on the profile until it lands).
@@ -113,3 +115,21 @@ def in_app(app: Flask) -> Iterator[Flask]:
     """Inside the app's context: the webhook receiver reads the app's settings (its secret key) from it."""
     with app.app_context():
         yield app
+
+
+@pytest.fixture(scope="session")
+def localstripe() -> Iterator[LocalStripe]:
+    reason = unavailable_reason()
+    if reason is None:
+        try:
+            server = LocalStripe().start()
+        except RuntimeError as error:
+            reason = str(error)
+    if reason is not None:
+        if required():
+            pytest.fail(f"localstripe is required (MADOGUCHI_REQUIRE_STRIPE=1) but cannot start: {reason}")
+        pytest.skip(f"localstripe unavailable: {reason}")
+    try:
+        yield server
+    finally:
+        server.stop()

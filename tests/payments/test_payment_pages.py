@@ -11,12 +11,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from madoguchi.applications import operations as ops
-from madoguchi.applications import repository
 from madoguchi.db import Database
 from madoguchi.identity.models import Account
 from tests.payments.payment_world import AFTER_FEE_FIXED, with_payments
-from tests.world import HTTPS, RESIDENCY, Town, client_of
+from tests.payments.payment_world import csrf as _csrf
+from tests.payments.payment_world import state_of as _state
+from tests.payments.payment_world import submitted as _submitted
+from tests.world import HTTPS, Town, client_of
 
 CITY = "sakuragaoka-city"
 VILLAGE = "midorikawa-village"
@@ -28,24 +29,6 @@ def _client(app: Flask, db: Database, town: Town) -> FlaskClient:
         account = session.get(Account, town.resident.account_id)
         assert account is not None
     return client_of(app, db, account)
-
-
-def _submitted(db: Database, town: Town) -> uuid.UUID:
-    with db.transaction(town.tenant.id) as session:
-        application = ops.create_draft(session, town.tenant, town.resident, "residency-certificate", RESIDENCY)
-        ops.submit(session, town.tenant, town.resident, application.id)
-        return application.id
-
-
-def _state(db: Database, town: Town, application_id: uuid.UUID) -> str:
-    with db.transaction(town.tenant.id) as session:
-        return repository.get(session, town.tenant.id, application_id).state
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
 
 
 def _path(location: str) -> str:

@@ -61,6 +61,17 @@ class LocalStripe(LoopbackServer):
     def api_base(self) -> str:
         return f"http://{HOST}:{self.port}"
 
+    @property
+    def js_url(self) -> str:
+        """localstripe's fake Stripe.js (the card payment page's ``stripe_js_url`` in tests)."""
+        return f"{self.api_base}/js.stripe.com/v3/"
+
+    def client_secret(self, payment_intent: str) -> str:
+        """The PaymentIntent's client secret as the API answers it."""
+        answer = requests.get(f"{self.api_base}/v1/payment_intents/{payment_intent}", auth=(API_KEY, ""), timeout=10)
+        answer.raise_for_status()
+        return str(answer.json()["client_secret"])
+
     def start(self) -> LocalStripe:
         reason = unavailable_reason()
         if reason:

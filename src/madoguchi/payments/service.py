@@ -342,6 +342,14 @@ def intent_of(session: Session, application: Application, intent_id: uuid.UUID) 
     return next((i for i in intents.intents_of(session, application) if i.id == intent_id), None)
 
 
+def find_intent(session: Session, tenant: Tenant, intent_id: uuid.UUID) -> PaymentIntent | None:
+    """This tenant's intent ``intent_id`` (None for another tenant's: the caller answers 404). Whose application
+    it is, the caller checks (a resident's own only)."""
+    return session.execute(
+        select(PaymentIntent).where(PaymentIntent.tenant_id == tenant.id, PaymentIntent.id == intent_id)
+    ).scalar_one_or_none()
+
+
 def refresh_from_provider(
     session: Session, tenant: Tenant, intent: PaymentIntent, *, settings: Settings | None = None
 ) -> bool:

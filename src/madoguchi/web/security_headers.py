@@ -3,7 +3,8 @@
 - ``Content-Security-Policy``: everything from this origin only, nothing framed (``frame-ancestors
   'none'``), no plugins. ``form-action`` is left out on purpose: the OAuth consent form ends in a redirect
   to the vendor's registered URI, which a ``form-action 'self'`` would block in browsers. The API docs page
-  runs Swagger UI's inline bootstrap script, so it alone also allows inline scripts.
+  runs Swagger UI's inline bootstrap script, so it alone also allows inline scripts. The Stripe card payment
+  page sets its own policy (``policy_adding``): the base one plus Stripe.js's origin (decision 0045).
 - ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin`` (no URL with a reference number
   leaks to another site), HSTS when the request came over HTTPS.
 - ``Cache-Control: no-store`` on anything answered to a signed-in caller or carrying a session cookie:
@@ -12,6 +13,8 @@
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 from flask import Flask, Response, g, request
 
@@ -25,6 +28,22 @@ DOCS_POLICY = BASE_POLICY.replace("script-src 'self'", "script-src 'self' 'unsaf
 )
 DOCS_PATH = "/api/v1/docs"
 HSTS = "max-age=63072000; includeSubDomains"
+
+
+def policy_adding(sources: Mapping[str, Sequence[str]]) -> str:
+    """``BASE_POLICY`` with ``sources`` added to the named directives, for one page that needs a third party
+    (the Stripe card payment page). A directive the base lacks starts from ``'self'``, as ``default-src`` says.
+    Set it on that page's response: ``add_security_headers`` keeps a policy a view set."""
+    directives = [part.strip() for part in BASE_POLICY.split(";")]
+    names = [d.split()[0] for d in directives]
+    for name, extra in sources.items():
+        if name in names:
+            index = names.index(name)
+            directives[index] = " ".join([directives[index], *extra])
+        else:
+            directives.append(" ".join([name, "'self'", *extra]))
+            names.append(name)
+    return "; ".join(directives)
 
 
 def _personal(response: Response) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import stripe
 
@@ -68,6 +69,24 @@ _EVENT_STATUSES = {
 }
 
 _REFUND_STATUSES = {"succeeded": "succeeded", "failed": "failed", "canceled": "failed"}
+
+#: Stripe.js served by Stripe itself.
+STRIPE_JS_ORIGIN = "https://js.stripe.com"
+#: What Stripe's own Stripe.js reaches beyond its origin (Stripe's security guide, "Content Security Policy"):
+#: its API, and the 3-D Secure pages it frames. A fake Stripe.js (localstripe) talks to its own origin only.
+_STRIPE_JS_REACHES = {"connect-src": ("https://api.stripe.com",), "frame-src": ("https://hooks.stripe.com",)}
+
+
+def browser_sources(js_url: str) -> dict[str, tuple[str, ...]]:
+    """The Content-Security-Policy sources the card payment page adds for Stripe.js loaded from ``js_url``: its
+    origin for scripts, frames (the Payment Element's iframe) and connections, and what Stripe's own Stripe.js
+    reaches besides. Decision 0045."""
+    parts = urlsplit(js_url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ValueError(f"not a URL of Stripe.js: {js_url!r}")
+    origin = f"{parts.scheme}://{parts.netloc}"
+    reaches = _STRIPE_JS_REACHES if origin == STRIPE_JS_ORIGIN else {}
+    return {d: (origin, *reaches.get(d, ())) for d in ("script-src", "frame-src", "connect-src")}
 
 
 def _header(headers: dict[str, str], name: str) -> str | None:
