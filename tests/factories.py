@@ -26,10 +26,17 @@ _codes = itertools.count(1)
 
 
 def seed_catalog_and_tenants(db: Database, settings: Settings) -> None:
+    """The shipped catalog published and the shipped tenants synced, without the tenant files' ``payments``
+    sections: a test is about fees only where it says so (tests/payments switch them on with the helpers there,
+    and the browser tests run the demo as shipped). Elsewhere a demo municipality collects its fees at the
+    counter, as a tenant without the section does, so a certificate is issued at submit where auto-issue is on."""
     with db.transaction() as session:
         for service in definitions.load_services(settings.services_dir).values():
             catalog.publish_service(session, service)
         tenancy.sync_tenants(session, definitions.load_tenants(settings.tenants_dir))
+        for tenant in session.execute(select(Tenant)).scalars():
+            if (tenant.profile or {}).get("payments"):
+                tenant.profile = {key: value for key, value in tenant.profile.items() if key != "payments"}
 
 
 def tenants(db: Database) -> list[Tenant]:

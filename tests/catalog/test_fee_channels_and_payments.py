@@ -156,7 +156,7 @@ def test_the_shipped_tenants_price_per_channel_and_provisioning_copies_payments_
     town = effective_service(residency, tenants["shiomi-town"]["services"]["residency-certificate"]["overrides"])
     standard = effective_service(residency, {})
 
-    assert (city["fee"], city["fee_by_channel"]) == (300, {"counter": 300, "online": 300, "convenience": 200})
+    assert (city["fee"], city["fee_by_channel"]) == (300, {"counter": 300, "online": 300, "convenience": 250})
     # A single number is every channel's fee, the standard's cheaper convenience-store fee included.
     assert town["fee_by_channel"] == {"counter": 200, "online": 200, "convenience": 200}
     assert standard["fee_by_channel"] == {"counter": 300, "online": 300, "convenience": 300}
@@ -178,7 +178,7 @@ def test_the_shipped_tenants_price_per_channel_and_provisioning_copies_payments_
 
 def test_a_settings_form_with_one_fee_keeps_a_fee_per_channel_it_did_not_change(db, seeded) -> None:
     city = next(tenant for tenant in tenants(db) if tenant.slug == "sakuragaoka-city")
-    per_channel = {"counter": 300, "online": 300, "convenience": 200}
+    per_channel = {"counter": 300, "online": 300, "convenience": 250}
 
     with db.transaction(city.id) as session:
         kept = operations.change_overrides(

@@ -24,6 +24,9 @@ from tests.tenant_admin.conftest import HTTPS, Person, signed_in
 
 ADOPTED = "tenant_service.version_adopted"
 
+#: sakuragaoka-city's residency certificate fee per channel (tenant file), within both versions' ranges.
+CITY_FEE = {"counter": 300, "online": 300, "convenience": 250}
+
 
 def _url(tenant: Tenant, key: str = KEY) -> str:
     return f"{HTTPS}/api/v1/t/{tenant.slug}/procedures/{key}/upgrade"
@@ -61,7 +64,7 @@ def test_the_tenant_admin_sees_the_versions_the_difference_and_that_its_settings
     )
     assert body["changes"] == [change.as_dict() for change in EXPECTED_CHANGES]
     assert (body["conforms"], body["problems"]) == (True, [])
-    assert body["overrides"] == {"fee": 300, "sla_days": 2, "auto_issue": True}
+    assert body["overrides"] == {"fee": CITY_FEE, "sla_days": 2, "auto_issue": True}
 
 
 def test_a_tenant_whose_fee_is_now_outside_the_range_sees_the_problem_and_cannot_adopt_without_fixing_it(
@@ -101,7 +104,7 @@ def test_a_tenant_whose_settings_conform_adopts_in_one_step(db: Database, world:
 
     assert response.status_code == 200
     assert response.json["current_version"] == NEW_VERSION
-    assert running_version(db, world["city"]) == (NEW_VERSION, {"fee": 300, "sla_days": 2, "auto_issue": True})
+    assert running_version(db, world["city"]) == (NEW_VERSION, {"fee": CITY_FEE, "sla_days": 2, "auto_issue": True})
     [record] = audit_records(db, world["city"], ADOPTED)
     assert record.actor == f"account:{world['city_admin'].account_id}"
     assert running_version(db, world["village"])[0] == OLD_VERSION

@@ -64,7 +64,8 @@ def test_a_document_without_the_issue_action_is_refused(catalog: Path) -> None:
 
 
 def test_every_known_document_has_a_builder_and_a_title() -> None:
-    # Every kind a catalog may name is built and titled; the 申込内容の写し is issued on request, never by a step.
-    assert set(KNOWN_DOCUMENT_KINDS) == set(content.BUILDERS) - {"application_copy"}
+    # Every kind a catalog may name is built and titled; the 申込内容の写し and the 領収書 are issued on request, never
+    # by a step.
+    assert set(KNOWN_DOCUMENT_KINDS) == set(content.BUILDERS) - {"application_copy", "payment_receipt"}
     assert set(KNOWN_DOCUMENT_KINDS) - {"tax_certificate"} <= set(pdf.TITLES)  # tax titles: pdf.TAX_TITLES
     assert pdf.is_notice("childcare_waitlist") and pdf.title_of("childcare_waitlist", {}) == "保育所等利用保留通知書"

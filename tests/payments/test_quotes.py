@@ -21,7 +21,7 @@ from tests.factories import make_person
 from tests.world import RESIDENCY, Town, towns_by_slug
 
 AFTER_FEE_FIXED = "shiomi-town"  # fee 200, 5人単位, 事後決済 with a 50円 surcharge, no 官公署 exemption
-PREPAY = "sakuragaoka-city"  # fee 300 (200 at the convenience store), prepay, no surcharge
+PREPAY = "sakuragaoka-city"  # fee 300 (250 at the convenience store), prepay, no surcharge
 NOT_COLLECTING = "midorikawa-village"  # no payments section
 
 RESIDENCY_SETTINGS = {
