@@ -5,6 +5,7 @@ intent. Decision 0044."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import uuid
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from madoguchi.applications import operations as ops
 from madoguchi.applications import repository
 from madoguchi.applications.models import Application
-from madoguchi.config import Settings
+from madoguchi.config import PRODUCTION, Settings
 from madoguchi.db import Database, utcnow
 from madoguchi.documents.models import IssuedDocument
 from madoguchi.errors import Conflict, NotFound
@@ -272,6 +273,18 @@ def test_another_tenants_webhook_cannot_touch_this_tenants_intent(db, towns, set
         assert webhooks.receive(session, village.tenant, "fake", headers, raw) == "unmatched"
     assert _intent(db, city, intent.id).status == states.REQUIRES_PAYMENT
     assert _application(db, city, application_id).state == "approved"
+
+
+def test_the_fake_provider_refuses_to_take_a_fee_in_production(db, towns, settings) -> None:
+    # Its hosted page lets anyone "pay": a production tenant file naming it must not take a fee, and nothing starts.
+    town = with_payments(db, towns[CITY])
+    application_id = _submitted(db, town)
+    production = dataclasses.replace(settings, env=PRODUCTION)
+    with pytest.raises(Conflict, match="fake payment provider"):
+        _start(db, town, application_id, production)
+    with db.transaction(town.tenant.id) as session:
+        assert session.execute(select(PaymentIntent)).scalars().all() == []
+    assert _application(db, town, application_id).state == "approved"  # still waiting for its fee
 
 
 def test_a_tenant_cannot_start_a_payment_for_another_tenants_application(db, towns, settings) -> None:

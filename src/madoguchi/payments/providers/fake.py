@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from madoguchi import jp
+from madoguchi.config import PRODUCTION
 from madoguchi.db import utcnow
+from madoguchi.errors import Conflict
 from madoguchi.payments import states
 from madoguchi.payments.providers import registry
 from madoguchi.payments.providers.base import (
@@ -93,6 +95,13 @@ class FakeProvider:
     name = NAME
 
     def __init__(self, *, tenant: Tenant, settings: Settings, session: Session | None = None) -> None:
+        if settings.env == PRODUCTION:
+            # Its hosted page lets anyone "pay": a tenant file naming it in production must not take a fee.
+            raise Conflict(
+                "The fake payment provider is for the demo and the tests: this municipality's online payments need a "
+                "real provider (payments.provider in its tenant file).",
+                reason="fake_provider_in_production",
+            )
         self.tenant = tenant
         self.settings = settings
         self._session = session
