@@ -218,7 +218,12 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
 
 def delivered_within(db: Database, town: Town, receiver: Receiver) -> float:
     """Submit an application in ``town`` and return the seconds from its commit until its webhook reached
-    ``receiver``."""
+    ``receiver``: the better of two submissions. A worker held up by the hung servers misses both by far (their
+    timeouts are 10 s); one sample alone can miss by a few hundredths on a loaded 2-core machine."""
+    return min(_delivered_after(db, town, receiver) for _ in range(2))
+
+
+def _delivered_after(db: Database, town: Town, receiver: Receiver) -> float:
     before = len(receiver.received)
     submit_application(db, town)
     return wait_for(lambda: len(receiver.received) > before, 15, f"the webhook of {town.slug}")
@@ -253,12 +258,13 @@ def test_dead_and_slow_endpoints_of_one_tenant_do_not_delay_another_tenants_webh
     assert slow_receiver.most_held <= settings.worker_endpoint_concurrency
     assert len(silent_server.accepted) <= settings.worker_endpoint_concurrency
 
-    # And tenant B's delivery log says delivered, on the first attempt.
+    # And tenant B's delivery log says delivered, each on the first attempt.
     def recorded() -> list[tuple[str, int]]:
         with db.transaction(town_b.tenant.id) as session:
             return [tuple(row) for row in session.execute(select(WebhookDelivery.status, WebhookDelivery.attempts))]
 
-    wait_for(lambda: recorded() == [("delivered", 1)], 5, "tenant B's delivery log")
+    # (Two deliveries: ``delivered_within`` submits twice.)
+    wait_for(lambda: recorded() == [("delivered", 1)] * 2, 5, "tenant B's delivery log")
 
 
 def _queue_emails(db: Database, town: Town, count: int) -> None:
