@@ -221,6 +221,23 @@ class Settings:
     #: ``madoguchi payments expire`` from a scheduler).
     payment_jobs_seconds: int = 300
 
+    # -- card sign-in: the マイナンバーカード's OpenID Connect provider (docs/decisions/0048) -----------------
+    #: Issuer identifier of the provider (its discovery document is at ``<issuer>/.well-known/openid-configuration``).
+    #: Empty: card sign-in is off everywhere. Must be https, except on a loopback address (tests, the demo).
+    card_oidc_issuer: str = ""
+    #: The platform's client at that provider, and its secret (``client_secret_basic``). The secret is a secret.
+    card_oidc_client_id: str = ""
+    card_oidc_client_secret: str = ""
+    #: Scopes asked for: the card's 基本4情報 come as ``name``, ``birthdate``, ``gender`` and ``address``.
+    card_oidc_scopes: str = "openid profile address"
+    #: Seconds the discovery document and the provider's keys are cached (an unknown key id fetches them again).
+    card_oidc_cache_seconds: int = 3600
+    #: Seconds to wait for the provider (discovery, keys, token, userinfo).
+    card_oidc_timeout: float = 5.0
+    #: Base URL of this site as the provider sees it (the redirect URI is ``<base>/card/callback``). Empty: the
+    #: request's own host.
+    card_oidc_redirect_base: str = ""
+
     # -- tenant lifecycle -------------------------------------------------------------------------------
     # (platform/lifecycle: settings go here)
     #: Days a deleted (soft-deleted) tenant is kept before ``madoguchi tenants purge`` may remove its data.

@@ -53,6 +53,14 @@ class SeparationOfDuties(Forbidden):
     slug, title = "separation-of-duties", "The staff member who recommended cannot approve"
 
 
+class IdentityAssuranceRequired(Forbidden):
+    """The procedure (or what was asked of it) needs a higher identity assurance than the account has. The problem
+    names the level needed (``required_identity_assurance``), the account's own (``identity_assurance``) and the
+    ways to get there (``ways``: ``card``, ``letter``, ``counter``, ``email``). Decision 0048."""
+
+    slug, title = "identity-assurance-required", "This needs a higher identity assurance"
+
+
 class TenantSuspended(Forbidden):
     slug, title = "tenant-suspended", "This municipality's service is suspended"
 

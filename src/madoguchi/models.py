@@ -9,6 +9,7 @@ from madoguchi.childcare import round_models as childcare_round_models
 from madoguchi.childcare import rule_set_models as childcare_rule_set_models
 from madoguchi.documents import models as documents_models
 from madoguchi.identity import models as identity_models
+from madoguchi.identity.card import models as identity_card_models
 from madoguchi.notify import models as notify_models
 from madoguchi.oauth import models as oauth_models
 from madoguchi.payments import models as payments_models
@@ -24,6 +25,7 @@ __all__ = [
     "childcare_rule_set_models",
     "documents_models",
     "idempotency_models",
+    "identity_card_models",
     "identity_models",
     "notify_models",
     "oauth_models",

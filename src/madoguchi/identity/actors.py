@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from madoguchi.identity.models import Account, AccountKind, IdentityAssurance
+from madoguchi.identity.models import Account, AccountKind, IdentityAssurance, assurance_meets
 
 SYSTEM_ROLE = "system"
 APPLICANT_ROLE = "applicant"
@@ -45,4 +45,11 @@ class Actor:
 
     @property
     def is_verified(self) -> bool:
-        return self.identity_assurance == IdentityAssurance.VERIFIED and self.person_id is not None
+        """Linked to a person in the resident register (by letter, at the counter or by the card)."""
+        return self.person_id is not None and assurance_meets(self.identity_assurance, IdentityAssurance.VERIFIED)
+
+    def meets(self, level: str | None) -> bool:
+        """True when this actor's identity assurance is at least ``level`` (levels above email need a person)."""
+        if level and level != IdentityAssurance.EMAIL and self.person_id is None:
+            return False
+        return assurance_meets(self.identity_assurance, level)

@@ -33,10 +33,32 @@ class StaffRole(enum.StrEnum):
 
 
 class IdentityAssurance(enum.StrEnum):
+    """How sure the municipality is of who holds an account, lowest first (decision 0048).
+
+    A procedure names the level it needs (``identity_assurance`` in its service file); an account meets it when
+    its own level is the same or higher (``assurance_meets``).
+    """
+
     #: self-registered, e-mail confirmed
     EMAIL = "email"
     #: linked to a person in the resident register (at the counter, or by a code sent to the address)
     VERIFIED = "verified"
+    #: linked to a person in the resident register by signing in with the マイナンバーカード (its 利用者証明用電子証明書,
+    #: through the card's OpenID Connect provider), whose 基本4情報 matched the register
+    CARD = "card"
+
+
+#: The levels in order, lowest first.
+ASSURANCE_ORDER: tuple[str, ...] = tuple(level.value for level in IdentityAssurance)
+
+
+def assurance_meets(have: str | None, need: str | None) -> bool:
+    """True when an account at level ``have`` may do what needs level ``need`` (None: nothing needed)."""
+    if not need:
+        return True
+    if have not in ASSURANCE_ORDER or need not in ASSURANCE_ORDER:
+        return False
+    return ASSURANCE_ORDER.index(have) >= ASSURANCE_ORDER.index(need)
 
 
 class Account(TenantScoped, Base):
@@ -77,7 +99,8 @@ class Account(TenantScoped, Base):
 
     @property
     def is_verified(self) -> bool:
-        return self.identity_assurance == IdentityAssurance.VERIFIED and self.person_id is not None
+        """Linked to a person in the resident register (by letter, at the counter or by the card)."""
+        return self.person_id is not None and assurance_meets(self.identity_assurance, IdentityAssurance.VERIFIED)
 
     @property
     def totp_enabled(self) -> bool:

@@ -53,6 +53,8 @@ def _tenant_values(spec: dict[str, Any]) -> dict[str, Any]:
             # How fees are collected (provider, online mode, surcharge, 減免 codes); absent: not through Madoguchi
             # (decision 0043). A sync that drops the section drops it from the profile too.
             **({"payments": spec["payments"]} if spec.get("payments") else {}),
+            # Sign-in with the マイナンバーカード (decision 0048); absent: off.
+            **({"card_sign_in": spec["card_sign_in"]} if spec.get("card_sign_in") else {}),
         },
     }
 

@@ -390,6 +390,13 @@ TENANT_FILE_SCHEMA = {
             },
         },
         "payments": PAYMENTS_SCHEMA,
+        # Sign-in with the マイナンバーカード through the platform's provider (decision 0048); off when absent.
+        "card_sign_in": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["enabled"],
+            "properties": {"enabled": {"type": "boolean"}},
+        },
         "services": {
             "type": "object",
             "propertyNames": _KEBAB,
