@@ -43,8 +43,8 @@ class IdentityAssurance(enum.StrEnum):
     EMAIL = "email"
     #: linked to a person in the resident register (at the counter, or by a code sent to the address)
     VERIFIED = "verified"
-    #: linked to a person in the resident register by signing in with the マイナンバーカード (its 利用者証明用電子証明書,
-    #: through the card's OpenID Connect provider), whose 基本4情報 matched the register
+    #: linked to a person in the resident register by signing in with the マイナンバーカード (through the card's
+    #: OpenID Connect provider), whose 基本4情報 matched the register
     CARD = "card"
 
 

@@ -40,7 +40,9 @@ class CardOutcome:
     municipality: str | None = None
 
 
-def after_sign_in(session: Session, tenant: Tenant, authorization: CardAuthorization, card: CardIdentity) -> CardOutcome:
+def after_sign_in(
+    session: Session, tenant: Tenant, authorization: CardAuthorization, card: CardIdentity
+) -> CardOutcome:
     """The answer to a ``sign_in`` request: a linked card signs its account in; an unknown one needs an account."""
     raise NotImplementedError
 
@@ -53,7 +55,12 @@ def after_link(
 
 
 def create_account_from_card(
-    session: Session, tenant: Tenant, authorization_id: uuid.UUID, *, browser_binding: str | None, email: str,
+    session: Session,
+    tenant: Tenant,
+    authorization_id: uuid.UUID,
+    *,
+    browser_binding: str | None,
+    email: str,
     locale: str | None,
 ) -> CardOutcome:
     """A new resident's account from a verified card (``needs_account``): the email given, the card linked, the
