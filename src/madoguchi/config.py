@@ -237,6 +237,9 @@ class Settings:
     #: Base URL of this site as the provider sees it (the redirect URI is ``<base>/card/callback``). Empty: the
     #: request's own host.
     card_oidc_redirect_base: str = ""
+    #: The provider's name as residents and staff read it on their pages (e.g. "マイナンバーカード認証"). Empty: the
+    #: issuer's host name.
+    card_oidc_provider_name: str = ""
 
     # -- tenant lifecycle -------------------------------------------------------------------------------
     # (platform/lifecycle: settings go here)

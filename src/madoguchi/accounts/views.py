@@ -17,6 +17,7 @@ from flask import request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from madoguchi.accounts.card import card_sign_in_url
 from madoguchi.accounts.common import (
     _enrollment_step,
     _lang_only,
@@ -52,6 +53,7 @@ def login() -> ResponseReturnValue:
         "action": _tenant_url("identity_web.login", **_query()),
         "sign_up_url": _sign_up_url(),
         "password_reset_url": _tenant_url("identity_web.request_password_reset", **_lang_only()),
+        "card_sign_in_url": card_sign_in_url(tenant, request.args.get("next")),
     }
     if request.method == "GET":
         return _tenant_render("identity/login.html", **context, values={}, errors={})

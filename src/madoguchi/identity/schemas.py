@@ -182,7 +182,11 @@ class AccountSchema(Schema):
     kind = fields.String(required=True, metadata={"description": "resident or staff"})
     roles = fields.List(fields.String(), required=True, metadata={"description": "staff roles; empty for residents"})
     identity_assurance = fields.String(
-        required=True, metadata={"description": "email (self-registered) or verified (linked to the register)"}
+        required=True,
+        metadata={
+            "description": "email (self-registered), verified (linked to the register by a letter or at the counter) "
+            "or card (linked by the My Number Card); lowest first"
+        },
     )
     resident_code = fields.String(
         allow_none=True, metadata={"description": "the linked person in the resident register, once verified"}
@@ -191,6 +195,33 @@ class AccountSchema(Schema):
     totp_enabled = fields.Boolean(required=True)
     second_factor_pending = fields.Boolean(
         metadata={"description": "true: this session may only set up the authenticator app"}
+    )
+
+
+class LinkedCardSchema(Schema):
+    issuer = fields.String(required=True, metadata={"description": "the card provider's issuer identifier (OIDC iss)"})
+    linked_at = fields.DateTime(required=True)
+
+
+class IdentityEvidenceSchema(Schema):
+    method = fields.String(required=True, metadata={"description": "card, letter or counter"})
+    level = fields.String(required=True, metadata={"description": "the identity assurance it gave"})
+    verified_at = fields.DateTime(required=True)
+
+
+class MeSchema(AccountSchema):
+    """Your own account, with the card that signs it in and what verified it (decision 0048)."""
+
+    card = fields.Nested(
+        LinkedCardSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "the マイナンバーカード linked to the account (it can sign in with it), or null"},
+    )
+    identity_evidence = fields.List(
+        fields.Nested(IdentityEvidenceSchema),
+        required=True,
+        metadata={"description": "what verified the account, newest first (never the card's data)"},
     )
 
 

@@ -18,3 +18,11 @@ def serving_tenants(
     if after is not None:
         stmt = stmt.where(order > after)
     return list(session.execute(stmt).scalars())
+
+
+def serving_tenant_named(session: Session, name: str) -> Tenant | None:
+    """The serving municipality of that Japanese name (``name_ja``), if this platform hosts it: where a resident of
+    another municipality is sent (their card names their municipality, decision 0048)."""
+    stmt = select(Tenant).where(Tenant.status.in_(SERVING_STATUSES), Tenant.name_ja == name).limit(2)
+    found = list(session.execute(stmt).scalars())
+    return found[0] if len(found) == 1 else None

@@ -19,6 +19,7 @@ from madoguchi.context import current_tenant, db_session
 from madoguchi.errors import PROBLEM_CONTENT_TYPE, Forbidden
 from madoguchi.extensions import ProblemSchema, limiter
 from madoguchi.identity import boundary, operations, sessions
+from madoguchi.identity.card import operations as card_operations
 from madoguchi.identity.models import AccountKind
 from madoguchi.identity.principal import current_principal
 from madoguchi.identity.schemas import (
@@ -27,6 +28,7 @@ from madoguchi.identity.schemas import (
     IdentityLetterRequestSchema,
     IdentityLetterSchema,
     LoginSchema,
+    MeSchema,
     OneTimeCodeSchema,
     PasswordChangeSchema,
     PasswordResetAcceptedSchema,
@@ -189,17 +191,29 @@ class SessionResource(MethodView):
 @blp.route("/t/<tenant>/me")
 @sessions.accepts_pending_second_factor
 class Me(MethodView):
-    @blp.response(200, AccountSchema)
+    @blp.response(200, MeSchema)
     @problems(blp, 401, 403, 404, 429)
     def get(self) -> Any:
         """Your account
 
-        Kind, roles, identity assurance, the linked resident code, and the second factor.
+        Kind, roles, identity assurance, the linked resident code, the second factor, the マイナンバーカード linked to
+        the account (``card``: its provider's issuer and when it was linked; null when none) and what verified the
+        account (``identity_evidence``: method, level, when).
         """
         principal = current_principal()
         if principal.account is None:
             raise Forbidden("This token acts for the municipality, not for an account.")
-        return account_view(principal.account, pending=bool(g.get("second_factor_pending")))
+        account = principal.account
+        session = db_session()
+        link = card_operations.card_link_of(session, account.tenant_id, account.id)
+        return {
+            **account_view(account, pending=bool(g.get("second_factor_pending"))),
+            "card": {"issuer": link.issuer, "linked_at": link.linked_at} if link is not None else None,
+            "identity_evidence": [
+                {"method": e.method, "level": e.level, "verified_at": e.verified_at}
+                for e in card_operations.evidence_of(session, account.tenant_id, account.id)
+            ],
+        }
 
 
 @blp.route("/t/<tenant>/me/totp")

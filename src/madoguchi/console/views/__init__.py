@@ -6,12 +6,14 @@ is decided by the procedure's workflow and the operations, never here. Forms pos
 came from; input errors re-render it with status 422, a changed application with status 409.
 
 One module per screen: ``queue``, ``application``, ``person_concerned`` (applications filed for someone else),
-``counter``, ``identity_check``, ``payments`` (the payment panel's forms), ``certification`` (the clerk's
-支給認定 of childcare), ``fee_quote`` (the fee and 減免 on the application page); ``common`` holds the blueprint.
+``counter``, ``identity_check``, ``card_reviews`` (the card's variant-name matches), ``payments`` (the payment
+panel's forms), ``certification`` (the clerk's 支給認定 of childcare), ``fee_quote`` (the fee and 減免 on the
+application page); ``common`` holds the blueprint.
 """
 
 from madoguchi.console.views import (
     application,
+    card_reviews,
     certification,
     counter,
     fee_quote,
@@ -26,6 +28,7 @@ __all__ = [
     "WEB_BLUEPRINTS",
     "application",
     "bp",
+    "card_reviews",
     "certification",
     "counter",
     "fee_quote",

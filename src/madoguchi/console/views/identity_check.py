@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -21,11 +22,13 @@ from madoguchi.errors import (
     NotFound,
 )
 from madoguchi.identity import operations as identity
+from madoguchi.identity import repository as identity_repository
+from madoguchi.identity.card import operations as card_operations
 from madoguchi.identity.models import Account, AccountKind
 from madoguchi.identity.principal import current_principal
 from madoguchi.identity.schemas import AccountLookupArgsSchema
 from madoguchi.registry.models import Person
-from madoguchi.web import form_input
+from madoguchi.web import card_sign_in, form_input
 
 #: How the identity pages word a refusal: (left empty, wrong).
 FIND_MESSAGES = {
@@ -81,6 +84,7 @@ def identity_account(account_id: uuid.UUID) -> ResponseReturnValue:
         "console/identity_account.html",
         account=account,
         linked=_linked_person(account),
+        evidence=_evidence(account),
         query=query,
         people=people,
         errors=errors,
@@ -88,6 +92,40 @@ def identity_account(account_id: uuid.UUID) -> ResponseReturnValue:
             ".identity_confirm", tenant=current_tenant.slug, account_id=account.id, person_id=person.id
         ),
     ), (422 if errors else 200)
+
+
+def _evidence(account: Account) -> list[dict[str, Any]]:
+    """What verified the account: method, provider, when and by whom (never the card's data)."""
+    session = db_session()
+    rows = card_operations.evidence_of(session, current_tenant.id, account.id)
+    staff_ids = {uuid.UUID(r.verified_by.removeprefix("account:")) for r in rows if _is_account_label(r.verified_by)}
+    names = identity_repository.display_names(session, current_tenant.id, staff_ids)
+    return [
+        {
+            "method": card_sign_in.method_in_words(row.method),
+            "level": card_sign_in.level_in_words(row.level),
+            "provider": card_sign_in.provider_name(row.issuer),
+            "at": row.verified_at,
+            "by": _who(row.verified_by, account, names),
+        }
+        for row in rows
+    ]
+
+
+def _is_account_label(label: str) -> bool:
+    try:
+        uuid.UUID(label.removeprefix("account:"))
+    except ValueError:
+        return False
+    return label.startswith("account:")
+
+
+def _who(label: str, account: Account, names: dict[uuid.UUID, str]) -> str:
+    if label == f"account:{account.id}":
+        return _("The resident")
+    if _is_account_label(label):
+        return names.get(uuid.UUID(label.removeprefix("account:")), _("A staff member"))
+    return _("The system")
 
 
 def _identity_confirm_page(

@@ -1,5 +1,5 @@
-"""The resident's account pages in the portal: notices (お知らせ), connected apps (OAuth consents) and
-identity verification by letter."""
+"""The resident's account pages in the portal: notices (お知らせ), connected apps (OAuth consents), identity
+verification by letter, and the マイナンバーカード linked to the account (decision 0048)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import unicodedata
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from flask import flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -19,11 +19,14 @@ from madoguchi.errors import Conflict, ValidationFailed
 from madoguchi.extensions import limiter
 from madoguchi.identity import boundary
 from madoguchi.identity import operations as identity
+from madoguchi.identity.card import operations as card_operations
+from madoguchi.identity.card import protocol as card_protocol
 from madoguchi.identity.principal import SCOPE_DESCRIPTIONS, current_principal
 from madoguchi.identity.sessions import principal_from_session_cookie
 from madoguchi.notify import notices as inbox
 from madoguchi.oauth import operations as oauth
 from madoguchi.oauth import repository as oauth_repository
+from madoguchi.web import card_sign_in
 from madoguchi.web.form_input import date_outside_era
 from madoguchi.web.i18n import localized
 
@@ -158,7 +161,38 @@ def _account_key() -> str:
 
 def _render_identity(errors: dict[str, list[str]] | None = None, status: int = 200, **context: Any) -> tuple[str, int]:
     contact = (current_tenant.profile or {}).get("contact") or {}
-    return _render("portal/identity.html", status, active="identity", errors=errors or {}, contact=contact, **context)
+    return _render(
+        "portal/identity.html",
+        status,
+        active="identity",
+        errors=errors or {},
+        contact=contact,
+        card=_card_section(),
+        **context,
+    )
+
+
+def _card_section() -> dict[str, Any]:
+    """The card on the account (provider, linked on, last used), the level in words and what verified it."""
+    session, account = db_session(), _account()
+    link = card_operations.card_link_of(session, current_tenant.id, account.id)
+    evidence = card_operations.evidence_of(session, current_tenant.id, account.id)
+    level = account.identity_assurance if account.person_id is not None else "email"
+    return {
+        "enabled": card_protocol.is_enabled_for(current_tenant),
+        "link": link,
+        "provider": card_sign_in.provider_name(link.issuer) if link is not None else "",
+        "level": card_sign_in.level_in_words(level),
+        "evidence": [
+            {
+                "method": card_sign_in.method_in_words(item.method),
+                "level": card_sign_in.level_in_words(item.level),
+                "provider": card_sign_in.provider_name(item.issuer),
+                "at": item.verified_at,
+            }
+            for item in evidence
+        ],
+    }
 
 
 @bp.get("/<tenant>/account/identity")
@@ -234,3 +268,54 @@ def confirm_code() -> Any:
         return _render_identity({"form": [_("Your identity is already verified.")]}, 409, values={})
     flash(_("Your identity is verified. Your applications are now filled in from your resident record."))
     return redirect(url_for(".identity_page", tenant=current_tenant.slug), 303)
+
+
+# --- The マイナンバーカード on the account ----------------------------------------------------------------------
+
+
+def _identity_page_path() -> str:
+    return url_for(".identity_page", tenant=current_tenant.slug)
+
+
+@bp.post("/<tenant>/account/card/link")
+def link_card() -> Response:
+    """Sign in at the card's provider to link the card to this account (the answer comes to ``/card/callback``)."""
+    tenant = current_tenant
+    if not card_protocol.is_enabled_for(tenant):
+        abort(404)
+    back = boundary.safe_next(request.form.get("next"), _identity_page_path())
+    if not back.startswith(f"/{tenant.slug}/"):
+        back = _identity_page_path()
+    try:
+        return card_sign_in.start(tenant, purpose=card_sign_in.LINK, account_id=_account().id, return_to=back)
+    except card_protocol.CardSignInFailed:
+        db_session().rollback()
+        flash(_("The card authentication service cannot be reached just now. Please try again in a few minutes."))
+        return redirect(_identity_page_path(), 303)
+
+
+@bp.post("/<tenant>/account/card/unlink")
+def unlink_card() -> Any:
+    """Remove the card: first a page that says what it changes, then (``confirm=yes``) done."""
+    session, account = db_session(), _account()
+    link = card_operations.card_link_of(session, current_tenant.id, account.id)
+    if link is None:
+        flash(_("No My Number Card is linked to your account."))
+        return redirect(_identity_page_path(), 303)
+    if request.form.get("confirm") != "yes":
+        only_card = account.identity_assurance == "card"
+        return _render(
+            "portal/card_unlink.html",
+            active="identity",
+            provider=card_sign_in.provider_name(link.issuer),
+            link=link,
+            only_card=only_card,
+        )
+    card_operations.unlink_card(session, current_tenant, account, actor=current_principal().actor.label)
+    flash(
+        _(
+            "Your My Number Card is no longer linked to your account. From now on, sign in with your email address "
+            "and password (no password yet? Use “Forgot your password?” on the sign-in page)."
+        )
+    )
+    return redirect(_identity_page_path(), 303)
