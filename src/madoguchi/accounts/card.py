@@ -24,7 +24,7 @@ from wtforms.validators import DataRequired, ValidationError
 from madoguchi.accounts.common import _render, _see_other, _tenant_render, web
 from madoguchi.accounts.forms import ENTER_THIS, _email_address, _PageForm
 from madoguchi.context import current_tenant, db_session, set_current_tenant
-from madoguchi.errors import Conflict, NotFound, ValidationFailed
+from madoguchi.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from madoguchi.extensions import limiter
 from madoguchi.identity import boundary, sessions
 from madoguchi.identity.card import operations, protocol
@@ -36,6 +36,7 @@ from madoguchi.web import card_sign_in
 from madoguchi.web.i18n import current_locale, tenant_locales
 
 if TYPE_CHECKING:  # annotations only: the pages go through the operations
+    from madoguchi.identity.card.models import CardAuthorization
     from madoguchi.identity.models import Account
     from madoguchi.tenancy.models import Tenant
 
@@ -102,8 +103,7 @@ def card_callback() -> ResponseReturnValue:
     slug = protocol.tenant_slug_of_state(request.args.get("state", ""))
     tenant = _tenant_of_state(slug)
     if tenant is None:
-        log.warning("card sign-in answer refused: its state names no municipality served here (%r)", slug)
-        return _failed(None, protocol.CardSignInFailed("state"))
+        return _failed(None, protocol.CardSignInFailed("state", f"no municipality {slug!r} is served here"))
     set_current_tenant(tenant)
     session = db_session()
     try:
@@ -118,33 +118,43 @@ def card_callback() -> ResponseReturnValue:
         # What ``complete`` marked (the request used up) stays marked: a refused answer cannot be tried again.
         session.commit()
         return _failed(tenant, failure)
-    if authorization.purpose == card_sign_in.LINK:
-        account = _signed_in_resident(tenant)
-        if account is None or account.id != authorization.account_id:
-            session.commit()
-            return _failed(tenant, protocol.CardSignInFailed("binding", "The account that asked is not signed in."))
-        try:
-            outcome = operations.after_link(session, tenant, authorization, card, account)
-        except Conflict:
-            session.rollback()
+    # The request is used up whatever happens next; what the card does to accounts is all or nothing.
+    savepoint = session.begin_nested()
+    try:
+        outcome = _answer(tenant, authorization, card)
+    except (protocol.CardSignInFailed, Conflict, Forbidden, NotFound) as refused:
+        savepoint.rollback()
+        session.commit()
+        if isinstance(refused, Conflict) and authorization.purpose == card_sign_in.LINK:
             card_sign_in.clear_binding_cookie_on_response()
             return _result_page(tenant, "taken", status=409)
-    else:
-        outcome = operations.after_sign_in(session, tenant, authorization, card)
+        reason = refused if isinstance(refused, protocol.CardSignInFailed) else None
+        return _failed(tenant, reason or protocol.CardSignInFailed("claims", refused.detail))
+    savepoint.commit()
     if outcome.kind == "needs_account":
         assert outcome.authorization is not None
         return _see_other(_tenant_url(tenant, "identity_web.card_new_account", a=str(outcome.authorization.id)))
     card_sign_in.clear_binding_cookie_on_response()
     if authorization.purpose == card_sign_in.SIGN_IN and outcome.account is not None:
-        if not card_sign_in.is_resident(outcome.account):  # staff never sign in with the card
-            session.rollback()
-            log.warning("card sign-in refused at %s: the card is linked to a staff account", tenant.slug)
-            return _failed(tenant, protocol.CardSignInFailed("claims"))
         _sign_in(outcome.account)
     if outcome.kind == "signed_in":
         landing = boundary.landing_path(tenant, outcome.account) if outcome.account else f"/{tenant.slug}/"
         return _see_other(boundary.safe_next(authorization.return_to, landing))
     return _see_other(_result_url(tenant, outcome, back=_return_path(authorization.return_to, tenant)))
+
+
+def _answer(tenant: Tenant, authorization: CardAuthorization, card: protocol.CardIdentity) -> CardOutcome:
+    """What the card does: sign in (or sign up), or link to the account signed in in this browser."""
+    session = db_session()
+    if authorization.purpose == card_sign_in.LINK:
+        account = _signed_in_resident(tenant)
+        if account is None or account.id != authorization.account_id:
+            raise protocol.CardSignInFailed("binding", "the account that asked is not signed in in this browser")
+        return operations.after_link(session, tenant, authorization, card, account)
+    outcome = operations.after_sign_in(session, tenant, authorization, card)
+    if outcome.account is not None and not card_sign_in.is_resident(outcome.account):
+        raise protocol.CardSignInFailed("claims", "the card is linked to a staff account")  # staff never do
+    return outcome
 
 
 def _tenant_of_state(slug: str | None) -> Tenant | None:
@@ -200,11 +210,16 @@ def card_new_account() -> ResponseReturnValue:
             email=form.email.data,
             locale=form.locale.data,
         )
-    except protocol.CardSignInFailed as failure:
+    except (protocol.CardSignInFailed, NotFound) as refused:
         session.rollback()
         card_sign_in.clear_binding_cookie_on_response()
-        return _failed(tenant, failure)
-    except (Conflict, ValidationFailed) as refused:
+        failure = refused if isinstance(refused, protocol.CardSignInFailed) else None
+        return _failed(tenant, failure or protocol.CardSignInFailed("state", refused.detail))
+    except Conflict:
+        session.rollback()  # the card was linked meanwhile (the same card signed up twice at once)
+        card_sign_in.clear_binding_cookie_on_response()
+        return _result_page(tenant, "taken", status=409)
+    except ValidationFailed as refused:
         session.rollback()
         log.info("card account refused at %s: %s", tenant.slug, refused.detail)
         message = _(
@@ -266,7 +281,7 @@ def _result_page(tenant: Tenant, kind: str, status: int = 200) -> ResponseReturn
 
 def _failed(tenant: Tenant | None, failure: protocol.CardSignInFailed) -> ResponseReturnValue:
     """A plain page: it did not work, try again. Why goes to the log only (an attacker learns nothing)."""
-    log.warning("card sign-in refused at %s: %s", tenant.slug if tenant else "-", failure.reason)
+    log.warning("card sign-in refused at %s: %s (%s)", tenant.slug if tenant else "-", failure.reason, failure.detail)
     card_sign_in.clear_binding_cookie_on_response()
     status = 503 if failure.reason == "unavailable" else 400
     context: dict[str, Any] = {
