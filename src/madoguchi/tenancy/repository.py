@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
 from madoguchi.tenancy.models import SERVING_STATUSES, Tenant
@@ -20,9 +20,20 @@ def serving_tenants(
     return list(session.execute(stmt).scalars())
 
 
-def serving_tenant_named(session: Session, name: str) -> Tenant | None:
-    """The serving municipality of that Japanese name (``name_ja``), if this platform hosts it: where a resident of
-    another municipality is sent (their card names their municipality, decision 0048)."""
-    stmt = select(Tenant).where(Tenant.status.in_(SERVING_STATUSES), Tenant.name_ja == name).limit(2)
-    found = list(session.execute(stmt).scalars())
+def serving_tenant_named(session: Session, place: str) -> Tenant | None:
+    """The serving municipality a place names (``長野県桜ヶ丘市``, or the municipality alone), if this platform hosts
+    exactly one: where a resident of another municipality is sent (their card names it, decision 0048)."""
+    if not place:
+        return None
+    stmt = select(Tenant).where(Tenant.status.in_(SERVING_STATUSES), literal(place).like("%" + Tenant.name_ja))
+    found = [
+        tenant
+        for tenant in session.execute(stmt).scalars()
+        if place.removesuffix(tenant.name_ja) in ("", _prefecture_of(tenant))
+    ]
     return found[0] if len(found) == 1 else None
+
+
+def _prefecture_of(tenant: Tenant) -> str:
+    prefecture = (tenant.profile or {}).get("prefecture") or {}
+    return str(prefecture.get("ja", "")) if isinstance(prefecture, dict) else ""
