@@ -217,9 +217,10 @@ def test_an_answer_brought_to_another_browser_is_refused_and_opens_nothing(app, 
     params = drive_card_login(start(started, SHIOMI), SHIOMI_EXACT)
     elsewhere = app.test_client()
     _assert_plain_failure(answer(elsewhere, params))
-    # It was used up: the browser that started it cannot bring it again either.
-    _assert_plain_failure(answer(started, params))
     assert _count(db, town, Account) == 0
+    # The browser that started it still can (a stranger cannot spend someone else's sign-in), once.
+    assert answer(started, params).status_code == 303
+    _assert_plain_failure(answer(started, params))
 
 
 def test_a_replayed_answer_is_refused(app, town: Tenant) -> None:
