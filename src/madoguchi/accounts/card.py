@@ -14,7 +14,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from flask import abort, request, url_for
+from flask import abort, g, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
@@ -33,7 +33,7 @@ from madoguchi.security import public
 from madoguchi.tenancy import repository as tenancy_repository
 from madoguchi.tenancy.resolution import find_serving_tenant
 from madoguchi.web import card_sign_in
-from madoguchi.web.i18n import current_locale, tenant_locales
+from madoguchi.web.i18n import LANGUAGE_LINKS_WITHOUT_QUERY, current_locale, tenant_locales
 
 if TYPE_CHECKING:  # annotations only: the pages go through the operations
     from madoguchi.identity.card.models import CardAuthorization
@@ -100,6 +100,7 @@ def card_sign_in_start() -> ResponseReturnValue:
 @limiter.limit(boundary.LOGIN_RATE_LIMIT)
 def card_callback() -> ResponseReturnValue:
     """The redirect URI of every municipality: the ``state`` says whose request this answers."""
+    g.setdefault(LANGUAGE_LINKS_WITHOUT_QUERY, True)  # a page shown here never repeats the code and state
     slug = protocol.tenant_slug_of_state(request.args.get("state", ""))
     tenant = _tenant_of_state(slug)
     if tenant is None:
@@ -283,6 +284,7 @@ def _failed(tenant: Tenant | None, failure: protocol.CardSignInFailed) -> Respon
     """A plain page: it did not work, try again. Why goes to the log only (an attacker learns nothing)."""
     log.warning("card sign-in refused at %s: %s (%s)", tenant.slug if tenant else "-", failure.reason, failure.detail)
     card_sign_in.clear_binding_cookie_on_response()
+    g.setdefault(LANGUAGE_LINKS_WITHOUT_QUERY, True)  # the provider's code and state stay out of the page
     status = 503 if failure.reason == "unavailable" else 400
     context: dict[str, Any] = {
         "unavailable": failure.reason == "unavailable",

@@ -172,10 +172,16 @@ def format_yen(amount: int | None, locale: str | None = None) -> str:
     return f"{amount:,}円" if (locale or current_locale()) == "ja" else f"¥{amount:,}"
 
 
+#: Set on ``flask.g`` by a view whose query must not be repeated in the language switch's links.
+LANGUAGE_LINKS_WITHOUT_QUERY = "language_links_without_query"
+
+
 def language_links() -> list[dict[str, str]]:
     """The language switch: this same page (path and query kept) in each other offered locale."""
     here = current_locale()
-    kept = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    # A page that answers a one-time query (the card provider's code and state) links to itself without it.
+    query = () if g.get(LANGUAGE_LINKS_WITHOUT_QUERY) else request.args.items(multi=True)
+    kept = [(k, v) for k, v in query if k != "lang"]
     return [
         {
             "locale": locale,
