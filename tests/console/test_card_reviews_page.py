@@ -21,6 +21,7 @@ from tests.support.card_pages import HTTPS, open_account, outcome_of
 __all__ = ["cheap_password_hashing"]
 
 SHIOMI = "shiomi-town"
+SAME_ORIGIN = {"Referer": f"{HTTPS}/"}
 
 
 @pytest.fixture
@@ -55,6 +56,12 @@ def _reviews_url(slug: str = SHIOMI) -> str:
     return f"{HTTPS}/{slug}/console/card-reviews"
 
 
+def _decide(client, review: CardMatchReview, token: str, decision: str):
+    return client.post(
+        f"{_reviews_url()}/{review.id}", data={"csrf_token": token, "decision": decision}, headers=SAME_ORIGIN
+    )
+
+
 def test_a_clerk_sees_the_card_beside_the_register_and_confirms(app, db: Database, town: Tenant, waiting) -> None:
     clerk = signed_in(app, town, staff_account(db, town, "clerk"))
     console = clerk.get(f"{HTTPS}/{SHIOMI}/console/").get_data(as_text=True)
@@ -65,7 +72,9 @@ def test_a_clerk_sees_the_card_beside_the_register_and_confirms(app, db: Databas
     assert "高橋　健太" in html and "浜通り一丁目12番8号" in html  # the card's name and address
     review = _review(db, town)
     done = clerk.post(
-        f"{_reviews_url()}/{review.id}", data={"csrf_token": card_pages.csrf_of(html), "decision": "confirm"}
+        f"{_reviews_url()}/{review.id}",
+        data={"csrf_token": card_pages.csrf_of(html), "decision": "confirm"},
+        headers=SAME_ORIGIN,
     )
     assert done.status_code == 303
     after = clerk.get(_reviews_url()).get_data(as_text=True)
@@ -88,12 +97,12 @@ def test_a_clerk_rejects_and_the_account_stays_as_it_was(app, db: Database, town
     html = clerk.get(_reviews_url()).get_data(as_text=True)
     review = _review(db, town)
     token = card_pages.csrf_of(html)
-    unclear = clerk.post(f"{_reviews_url()}/{review.id}", data={"csrf_token": token, "decision": "maybe"})
+    unclear = _decide(clerk, review, token, "maybe")
     assert unclear.status_code == 422 and _review(db, town).decision is None
-    done = clerk.post(f"{_reviews_url()}/{review.id}", data={"csrf_token": token, "decision": "reject"})
+    done = _decide(clerk, review, token, "reject")
     assert done.status_code == 303 and _review(db, town).decision == "rejected"
     assert waiting.get(f"{HTTPS}/api/v1/t/{SHIOMI}/me").json["identity_assurance"] == "email"
-    again = clerk.post(f"{_reviews_url()}/{review.id}", data={"csrf_token": token, "decision": "confirm"})
+    again = _decide(clerk, review, token, "confirm")
     assert again.status_code == 303 and _review(db, town).decision == "rejected"
 
 

@@ -132,7 +132,9 @@ def test_a_session_of_one_municipality_links_and_unlinks_nothing_at_another(
     token = card_pages.csrf_of(resident.get(f"{HTTPS}/{a.slug}/account/identity").get_data(as_text=True))
     before_b = _snapshot(db, b)
     for path in ("/account/card/link", "/account/card/unlink"):
-        response = resident.post(f"{HTTPS}/{b.slug}{path}", data={"csrf_token": token, "confirm": "yes"})
+        response = resident.post(
+            f"{HTTPS}/{b.slug}{path}", data={"csrf_token": token, "confirm": "yes"}, headers={"Referer": f"{HTTPS}/"}
+        )
         assert response.status_code == 303 and "/login" in response.headers["Location"], path
     assert _snapshot(db, b) == before_b
 
@@ -151,14 +153,18 @@ def test_a_review_of_one_municipality_is_not_found_at_another(app, db: Database,
     before_a = _snapshot(db, a)
     for decision in ("confirm", "reject"):
         response = clerk_b.post(
-            f"{HTTPS}/{b.slug}/console/card-reviews/{review.id}", data={"csrf_token": token, "decision": decision}
+            f"{HTTPS}/{b.slug}/console/card-reviews/{review.id}",
+            data={"csrf_token": token, "decision": decision},
+            headers={"Referer": f"{HTTPS}/"},
         )
         assert response.status_code == 404
     # A's clerk session on B's URL is not signed in there.
     clerk_a = signed_in(app, a, staff_account(db, a, "clerk"))
     assert clerk_a.get(f"{HTTPS}/{b.slug}/console/card-reviews").status_code == 303
     unknown = clerk_b.post(
-        f"{HTTPS}/{b.slug}/console/card-reviews/{uuid.uuid4()}", data={"csrf_token": token, "decision": "confirm"}
+        f"{HTTPS}/{b.slug}/console/card-reviews/{uuid.uuid4()}",
+        data={"csrf_token": token, "decision": "confirm"},
+        headers={"Referer": f"{HTTPS}/"},
     )
     assert unknown.status_code == 404
     assert _snapshot(db, a) == before_a
