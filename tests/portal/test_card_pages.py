@@ -248,12 +248,20 @@ def test_a_cancelled_sign_in_and_a_made_up_state_get_the_plain_page(app, town: T
 
 
 def _resident_of_exact_holder(app, db: Database, town: Tenant):
-    """A resident who signed up with a password and was verified by letter: the register person of SHIOMI_EXACT."""
-    with db.transaction(town.id) as session:
-        from madoguchi.registry.models import Person
+    """A resident who signed up with a password and was verified at the counter: the register person of
+    SHIOMI_EXACT."""
+    from madoguchi.identity import operations as identity
+    from madoguchi.identity.models import AccountKind
+    from madoguchi.registry.models import Person
+    from tests.factories import make_account
 
+    account = add_account(db, town, email="misaki@example.jp")
+    with db.transaction(town.id) as session:
         person = session.execute(select(Person).where(Person.given_name == "美咲")).scalar_one()
-    account = add_account(db, town, email="misaki@example.jp", person_id=person.id)
+        clerk = make_account(session, town, kind=AccountKind.STAFF, roles=["clerk"])
+        identity.link_identity_at_counter(
+            session, town.id, account.id, resident_code=person.resident_code, by=clerk, actor=f"account:{clerk.id}"
+        )
     return account, signed_in(app, town, account)
 
 

@@ -86,10 +86,10 @@ def test_a_request_started_at_one_municipality_is_not_finished_at_another(
     app, db: Database, towns: tuple[Tenant, Tenant]
 ) -> None:
     a, b = towns
-    before_b = _snapshot(db, b)
     # The browser holds B's binding cookie; the provider's answer is to A's request (started in another browser).
     browser = app.test_client()
     start(browser, b.slug)
+    before_b = _snapshot(db, b)
     other = app.test_client()
     params = drive_card_login(start(other, a.slug), SHIOMI_EXACT)
     refused = answer(browser, params)
@@ -150,6 +150,7 @@ def test_a_review_of_one_municipality_is_not_found_at_another(app, db: Database,
     page_b = clerk_b.get(f"{HTTPS}/{b.slug}/console/card-reviews").get_data(as_text=True)
     assert "kenta@example.jp" not in page_b and "高橋" not in page_b
     token = card_pages.csrf_of(page_b)
+    clerk_a = signed_in(app, a, staff_account(db, a, "clerk"))
     before_a = _snapshot(db, a)
     for decision in ("confirm", "reject"):
         response = clerk_b.post(
@@ -159,7 +160,6 @@ def test_a_review_of_one_municipality_is_not_found_at_another(app, db: Database,
         )
         assert response.status_code == 404
     # A's clerk session on B's URL is not signed in there.
-    clerk_a = signed_in(app, a, staff_account(db, a, "clerk"))
     assert clerk_a.get(f"{HTTPS}/{b.slug}/console/card-reviews").status_code == 303
     unknown = clerk_b.post(
         f"{HTTPS}/{b.slug}/console/card-reviews/{uuid.uuid4()}",

@@ -213,7 +213,6 @@ def card_new_account() -> ResponseReturnValue:
         )
     except (protocol.CardSignInFailed, NotFound) as refused:
         session.rollback()
-        card_sign_in.clear_binding_cookie_on_response()
         failure = refused if isinstance(refused, protocol.CardSignInFailed) else None
         return _failed(tenant, failure or protocol.CardSignInFailed("state", refused.detail))
     except Conflict:
@@ -283,7 +282,7 @@ def _result_page(tenant: Tenant, kind: str, status: int = 200) -> ResponseReturn
 def _failed(tenant: Tenant | None, failure: protocol.CardSignInFailed) -> ResponseReturnValue:
     """A plain page: it did not work, try again. Why goes to the log only (an attacker learns nothing)."""
     log.warning("card sign-in refused at %s: %s (%s)", tenant.slug if tenant else "-", failure.reason, failure.detail)
-    card_sign_in.clear_binding_cookie_on_response()
+    # The binding cookie stays: an answer someone else brought here must not spoil this browser's own sign-in.
     g.setdefault(LANGUAGE_LINKS_WITHOUT_QUERY, True)  # the provider's code and state stay out of the page
     status = 503 if failure.reason == "unavailable" else 400
     context: dict[str, Any] = {
