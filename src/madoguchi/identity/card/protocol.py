@@ -9,12 +9,15 @@ Contract (lead): ``begin`` and ``complete`` are the only entry points the web la
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from madoguchi.errors import DomainError
@@ -50,11 +53,35 @@ class CardIdentity:
     acr: str | None
 
     def to_json(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """A plain dict (dates as ISO 8601) to seal while a new resident finishes their account."""
+        return {
+            "issuer": self.issuer,
+            "subject": self.subject,
+            "name": self.name,
+            "birth_date": self.birth_date.isoformat(),
+            "sex": self.sex,
+            "address": self.address,
+            "prefecture": self.prefecture,
+            "municipality": self.municipality,
+            "authenticated_at": self.authenticated_at.isoformat() if self.authenticated_at else None,
+            "acr": self.acr,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CardIdentity:
-        raise NotImplementedError
+        authenticated_at = data.get("authenticated_at")
+        return cls(
+            issuer=data["issuer"],
+            subject=data["subject"],
+            name=data["name"],
+            birth_date=date.fromisoformat(data["birth_date"]),
+            sex=data.get("sex") or "",
+            address=data.get("address") or "",
+            prefecture=data.get("prefecture") or "",
+            municipality=data.get("municipality") or "",
+            authenticated_at=datetime.fromisoformat(authenticated_at) if authenticated_at else None,
+            acr=data.get("acr"),
+        )
 
 
 class CardSignInFailed(DomainError):
@@ -116,4 +143,7 @@ def complete(
 
 def subject_hash(issuer: str, subject: str) -> str:
     """The keyed hash under which a card's subject is stored (HMAC-SHA256, key derived from the platform secret)."""
-    raise NotImplementedError
+    # Minimal version for the operations' branch (the protocol's helper owns this function; the lead merges).
+    secret = current_app.config["MADOGUCHI"].secret_key
+    key = hmac.new(secret.encode(), b"madoguchi card subject", hashlib.sha256).digest()
+    return hmac.new(key, f"{issuer}\0{subject}".encode(), hashlib.sha256).hexdigest()
