@@ -47,7 +47,7 @@ from madoguchi.identity.models import Account, AccountKind, IdentityAssurance
 from madoguchi.identity.operations.common import get_account, normalize_email
 from madoguchi.identity.operations.identity_letters import COUNTER_ROLES
 from madoguchi.identity.operations.registration import send_verification_email
-from madoguchi.identity.schemas import DISPLAY_NAME_MAX_LENGTH
+from madoguchi.identity.schemas import DISPLAY_NAME_MAX_LENGTH, has_control_characters
 from madoguchi.registry.models import Person
 from madoguchi.tenancy.models import Tenant
 
@@ -227,7 +227,7 @@ def create_account_from_card(
     account = Account(
         tenant_id=tenant.id,
         email=email,
-        display_name=jp.clean_name(card.name)[:DISPLAY_NAME_MAX_LENGTH],
+        display_name=_display_name(card.name, email),
         kind=AccountKind.RESIDENT.value,
         roles=[],
         identity_assurance=IdentityAssurance.EMAIL.value,
@@ -258,6 +258,13 @@ def create_account_from_card(
         session, tenant, account, public_url=config.public_url, data_key=config.data_key, locale=locale
     )
     return dataclasses.replace(result, account=account, authorization=authorization)
+
+
+def _display_name(name: str, email: str) -> str:
+    """The card's name as the account's display name (trimmed, no control characters, at most the sign-up page's
+    length); the address's local part should the provider give no name."""
+    text = jp.clean_name("".join(ch for ch in name if not has_control_characters(ch)))
+    return (text or email.partition("@")[0])[:DISPLAY_NAME_MAX_LENGTH]
 
 
 def _add_link(session: Session, tenant: Tenant, account: Account, issuer: str, hashed: str) -> CardLink:

@@ -4,12 +4,16 @@ a clerk, 除票 never, and a card of another municipality recognised as such (de
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from madoguchi.db import Database
+from madoguchi.demo.registries import write_demo_csvs
 from madoguchi.identity.card.matching import match_person, normalize_address
 from madoguchi.identity.card.models import CardMatch
+from madoguchi.registry.csv_formats import parse_registry_csv
+from madoguchi.registry.models import format_address
 from tests.identity.card.domain.conftest import card_of, register_person
 from tests.identity.conftest import Towns
 
@@ -211,3 +215,35 @@ def test_addresses_are_written_one_way(written: str, normalized: str) -> None:
 def test_different_places_stay_different() -> None:
     assert normalize_address("中央2丁目12番3号") != normalize_address("中央2丁目1番23号")
     assert normalize_address("中央2丁目12番3号 101号室") != normalize_address("中央2丁目12番3号 102号室")
+
+
+_FULL_WIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")
+_KANJI = dict(zip("一二三四五", "12345", strict=True))
+
+
+def _as_a_card_writes_it(town: str, block: str, building: str | None) -> str:
+    """The register's 中央二丁目 / 30番14号 the way a card's address may give it: 中央２丁目３０－１４, U+3000."""
+    if town.endswith("丁目"):
+        town = town[:-3] + _KANJI[town[-3]] + "丁目"
+    street = f"{town}{block.replace('番', '-').removesuffix('号')}".translate(_FULL_WIDTH)
+    return street + (f"\u3000{building}" if building else "")
+
+
+def test_every_address_of_a_demo_register_matches_its_card_writing_and_no_other(tmp_path: Path) -> None:
+    today = date(2026, 11, 26)
+    files = write_demo_csvs(
+        tmp_path, tenant_slug="shiomi-town", prefecture_ja="高知県", municipality_ja="汐見町", postal_prefix="789",
+        seed=1, today=today,
+    )  # fmt: skip
+    with files["residents"].open(encoding="utf-8", newline="") as stream:
+        rows = parse_registry_csv("residents", stream, today=today).rows
+    registered = {
+        format_address(r["prefecture"], r["municipality"], r["town"], r["block"], r["building"]): r for r in rows
+    }
+    assert len(registered) > 100
+    normalized = {normalize_address(address) for address in registered}
+    assert len(normalized) == len(registered)  # writing addresses one way merges no two places
+    for address, row in registered.items():
+        street = _as_a_card_writes_it(row["town"], row["block"], row["building"])
+        card = f"{row['prefecture']}{row['municipality']}{street}"
+        assert normalize_address(card) == normalize_address(address), (address, card)

@@ -556,3 +556,26 @@ def test_the_counter_and_the_letter_record_their_evidence(db: Database, towns: T
     [evidence] = _evidence(db, towns.a, resident_2)
     assert (evidence.method, evidence.level, evidence.verified_by) == ("letter", "verified", f"account:{resident_2.id}")
     assert evidence.person_id == by_letter.id
+
+
+def test_an_answer_is_accepted_only_in_the_town_and_for_the_purpose_it_was_asked(db: Database, towns: Towns) -> None:
+    authorization, _ = new_authorization(db, towns.a)
+    with pytest.raises(CardSignInFailed) as other_town, db.transaction(towns.a.id) as session:
+        operations.after_sign_in(session, towns.b, get_authorization(session, authorization), card_of(towns.b))
+    assert other_town.value.reason == "state"
+    account = add_account(db, towns.a)
+    with pytest.raises(CardSignInFailed) as sign_in_answer, db.transaction(towns.a.id) as session:
+        operations.after_link(
+            session, towns.a, get_authorization(session, authorization), card_of(towns.a), get_account(session, account)
+        )
+    assert sign_in_answer.value.reason == "state"
+    assert _links(db, towns.a) == []
+
+
+def test_linking_the_same_card_again_changes_nothing(db: Database, towns: Towns) -> None:
+    register_person(db, towns.a)
+    account = add_account(db, towns.a)
+    card = card_of(towns.a)
+    assert _link(db, towns.a, account, card).kind == "verified"
+    assert _link(db, towns.a, account, card).kind == "verified"
+    assert len(_links(db, towns.a)) == 1 and len(_evidence(db, towns.a, account)) == 1
