@@ -42,6 +42,7 @@ from madoguchi.documents import storage
 from madoguchi.extensions import limiter
 from madoguchi.tenancy.resolution import serving_tenants
 from tests.factories import seed_catalog_and_tenants
+from tests.support import card_idp as card_idp_support
 from tests.support.postgres import ThrowawayPostgres
 
 REPO = Path(__file__).resolve().parents[1]
@@ -307,3 +308,25 @@ def worker_id(request: pytest.FixtureRequest) -> str:
     """xdist's worker id ("gw0", ...) or "main" without xdist."""
     workerinput = getattr(request.config, "workerinput", None)
     return workerinput["workerid"] if workerinput else "main"
+
+
+@pytest.fixture(scope="session")
+def card_idp() -> Iterator[card_idp_support.CardIdp]:
+    """The card's OpenID Connect provider (infra/card-idp) on loopback, one per worker for the session.
+
+    Tests that restart it (key rotation) start their own ``CardIdp`` instead. Skipped without node, unless
+    MADOGUCHI_REQUIRE_CARD_IDP=1 (CI), which makes it fail. Point an app at it with ``card_settings``."""
+    reason = card_idp_support.unavailable_reason()
+    if reason:
+        if card_idp_support.required():
+            pytest.fail(f"the card's provider is required (MADOGUCHI_REQUIRE_CARD_IDP=1) but cannot run: {reason}")
+        pytest.skip(f"the card's provider cannot run: {reason}")
+    with card_idp_support.CardIdp() as idp:
+        yield idp
+
+
+@pytest.fixture
+def card_settings(settings: Settings, card_idp: card_idp_support.CardIdp) -> Settings:
+    """``settings`` with card sign-in pointed at ``card_idp``. A test folder whose app should use it overrides
+    ``settings`` with it (tests/identity/card/conftest.py), so ``app`` and ``client`` follow."""
+    return card_idp_support.with_card_idp(settings, card_idp)

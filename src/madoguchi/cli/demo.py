@@ -16,6 +16,7 @@ from madoguchi.accesslog import RedactingLogger
 from madoguchi.config import Settings
 from madoguchi.db import Database
 from madoguchi.demo import DEMO_PASSWORD, create_demo_app, demo_settings, seed
+from madoguchi.demo import card_idp as demo_card_idp
 from madoguchi.notify import email
 from madoguchi.notify import worker as outbox_worker
 from madoguchi.notify.mailbox import MailboxMailer
@@ -123,5 +124,34 @@ def demo(host: str, port: int, data_dir: Path, seed_only: bool) -> None:
     )
     if seed_only:
         return
+    provider = None
+    if not settings.card_oidc_issuer:
+        provider, reason = demo_card_idp.start(settings.data_dir)
+        if provider is None:
+            click.echo(f"Card sign-in (マイナンバーカード) is off: {reason}.")
+        else:
+            settings = provider.configure(settings)
+    if settings.card_oidc_issuer:
+        _echo_card_sign_in(settings, summary.tenants, base, demo_provider=provider is not None)
     click.echo("Press Ctrl-C to stop.")
-    _DemoServer(settings, f"{host}:{port}").run()
+    try:
+        _DemoServer(settings, f"{host}:{port}").run()
+    finally:
+        if provider is not None:
+            provider.stop()
+
+
+def _echo_card_sign_in(settings: Settings, tenants: list[Any], base: str, *, demo_provider: bool) -> None:
+    where = "the demo provider, fictional cards only" if demo_provider else "the configured provider"
+    click.echo(f"Card sign-in (マイナンバーカード) through {settings.card_oidc_issuer} ({where}):")
+    for tenant in tenants:
+        if not ((tenant.profile or {}).get("card_sign_in") or {}).get("enabled"):
+            continue
+        holder = demo_card_idp.suggested_holder(tenant.slug) if demo_provider else None
+        pick = f": pick {holder['card']['name']}, PIN {demo_card_idp.PIN}" if holder else ""
+        click.echo(f"  {tenant.name_en} ({tenant.name_ja}): {base}/{tenant.slug}/card/sign-in{pick}")
+    if demo_provider:
+        click.echo(
+            "  The other card holders show a clerk's check (a variant character), another municipality, "
+            "not in the register, and two register matches."
+        )

@@ -30,6 +30,7 @@ from madoguchi.catalog import operations as catalog
 from madoguchi.config import PRODUCTION, Settings
 from madoguchi.crypto import Sealer
 from madoguchi.db import Database, utcnow
+from madoguchi.demo import card_idp as demo_card_idp
 from madoguchi.demo import mailbox_views
 from madoguchi.demo import registries as demo_data
 from madoguchi.documents import signing
@@ -275,6 +276,8 @@ def seed(settings: Settings) -> DemoSummary:
             if has_register and demo_person is None:
                 resident_code = demo_data.demo_resident_code(tenant_slug=tenant.slug)
             summary.accounts += _ensure_accounts(db, tenant, resident_code, sealer)
+            # The demo card provider's holders (infra/card-idp/holders.json) need their persons in the register.
+            demo_card_idp.ensure_holder_persons(db, settings, tenant)
             summary.tenants.append(tenant)
         summary.accounts.append(_ensure_platform_admin(db, sealer))
         _ensure_signing_keys(settings, tenants)

@@ -111,6 +111,42 @@ class Account(TenantScoped, Base):
         return self.kind == AccountKind.STAFF and StaffRole.TENANT_ADMIN in (self.roles or [])
 
 
+class EvidenceMethod(enum.StrEnum):
+    CARD = "card"
+    LETTER = "letter"
+    COUNTER = "counter"
+
+
+class IdentityEvidence(TenantScoped, Base):
+    """What verified an account's identity, and when: shown to staff (never the card's data). Append-only."""
+
+    __tablename__ = "identity_evidence"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "account_id"], ["accounts.tenant_id", "accounts.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["tenant_id", "person_id"], ["persons.tenant_id", "persons.id"]),
+        Index("ix_identity_evidence_account", "tenant_id", "account_id", "verified_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    account_id: Mapped[uuid.UUID]
+    person_id: Mapped[uuid.UUID]
+    #: ``EvidenceMethod``: card, letter or counter.
+    method: Mapped[str] = mapped_column(String(20))
+    #: The level it gave (``IdentityAssurance``).
+    level: Mapped[str] = mapped_column(String(20))
+    #: Card: the provider's issuer and the keyed hash of the subject; None for a letter or the counter.
+    issuer: Mapped[str | None] = mapped_column(String(300))
+    subject_hash: Mapped[str | None] = mapped_column(String(64))
+    #: Card: ``exact``, or ``needs_review`` when a clerk confirmed a variant-name match.
+    match: Mapped[str | None] = mapped_column(String(20))
+    #: Card: when the holder authenticated at the provider (``auth_time``), and its ``acr`` if given.
+    authenticated_at: Mapped[datetime | None]
+    acr: Mapped[str | None] = mapped_column(String(200))
+    #: Who: the resident (``account:<id>``) for card and letter, the clerk for the counter or a confirmed match.
+    verified_by: Mapped[str] = mapped_column(String(200))
+    verified_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class PlatformAdmin(Base):
     """An operator of the whole platform (provisions tenants, publishes the catalog). Global: no tenant."""
 

@@ -17,18 +17,27 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from madoguchi.db import Base, TenantScoped, new_id, utcnow
 
+# The evidence is identity's (letters and the counter write it too): defined beside the account, so identity's
+# operations write it without importing this package (which imports them). Re-exported here for the card's code.
+from madoguchi.identity.models import EvidenceMethod, IdentityEvidence
+
+__all__ = [
+    "CardAuthorization",
+    "CardLink",
+    "CardMatch",
+    "CardMatchReview",
+    "CardPurpose",
+    "EvidenceMethod",
+    "IdentityEvidence",
+    "ReviewDecision",
+]
+
 
 class CardPurpose(enum.StrEnum):
     #: sign in (or sign up) with the card
     SIGN_IN = "sign_in"
     #: link the card to the account that is signed in
     LINK = "link"
-
-
-class EvidenceMethod(enum.StrEnum):
-    CARD = "card"
-    LETTER = "letter"
-    COUNTER = "counter"
 
 
 class CardMatch(enum.StrEnum):
@@ -49,6 +58,8 @@ class CardMatch(enum.StrEnum):
 class ReviewDecision(enum.StrEnum):
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
+    #: The resident removed the card before a clerk decided: closed, nothing linked.
+    WITHDRAWN = "withdrawn"
 
 
 class CardAuthorization(TenantScoped, Base):
@@ -106,36 +117,6 @@ class CardLink(TenantScoped, Base):
     subject_hash: Mapped[str] = mapped_column(String(64))
     linked_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
-
-
-class IdentityEvidence(TenantScoped, Base):
-    """What verified an account's identity, and when: shown to staff (never the card's data). Append-only."""
-
-    __tablename__ = "identity_evidence"
-    __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "account_id"], ["accounts.tenant_id", "accounts.id"], ondelete="CASCADE"),
-        ForeignKeyConstraint(["tenant_id", "person_id"], ["persons.tenant_id", "persons.id"]),
-        Index("ix_identity_evidence_account", "tenant_id", "account_id", "verified_at"),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    account_id: Mapped[uuid.UUID]
-    person_id: Mapped[uuid.UUID]
-    #: ``EvidenceMethod``: card, letter or counter.
-    method: Mapped[str] = mapped_column(String(20))
-    #: The level it gave (``IdentityAssurance``).
-    level: Mapped[str] = mapped_column(String(20))
-    #: Card: the provider's issuer and the keyed hash of the subject; None for a letter or the counter.
-    issuer: Mapped[str | None] = mapped_column(String(300))
-    subject_hash: Mapped[str | None] = mapped_column(String(64))
-    #: Card: ``exact``, or ``needs_review`` when a clerk confirmed a variant-name match.
-    match: Mapped[str | None] = mapped_column(String(20))
-    #: Card: when the holder authenticated at the provider (``auth_time``), and its ``acr`` if given.
-    authenticated_at: Mapped[datetime | None]
-    acr: Mapped[str | None] = mapped_column(String(200))
-    #: Who: the resident (``account:<id>``) for card and letter, the clerk for the counter or a confirmed match.
-    verified_by: Mapped[str] = mapped_column(String(200))
-    verified_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class CardMatchReview(TenantScoped, Base):

@@ -24,9 +24,12 @@ from madoguchi.identity import repository
 from madoguchi.identity.models import (
     Account,
     AccountKind,
+    EvidenceMethod,
     IdentityAssurance,
+    IdentityEvidence,
     IdentityVerification,
     StaffRole,
+    assurance_meets,
 )
 from madoguchi.identity.operations.common import CODE_ALPHABET, NOTIFY_LETTER, WrongIdentityCode, get_account
 from madoguchi.registry.models import Person
@@ -48,12 +51,26 @@ def _link(session: Session, account: Account, person: Person, *, actor: str, met
     if account.person_id is not None and account.person_id != person.id:
         raise Conflict("This account is already linked to another person.")
     account.person_id = person.id
-    account.identity_assurance = IdentityAssurance.VERIFIED.value
+    # A card-level account linked to the same person stays at the card level (decision 0048).
+    if not assurance_meets(account.identity_assurance, IdentityAssurance.VERIFIED):
+        account.identity_assurance = IdentityAssurance.VERIFIED.value
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError as error:  # linked by someone else at the same moment
         raise Conflict("This person is already linked to another account.") from error
+    session.add(
+        IdentityEvidence(
+            tenant_id=account.tenant_id,
+            account_id=account.id,
+            person_id=person.id,
+            method=EvidenceMethod(method).value,
+            level=IdentityAssurance.VERIFIED.value,
+            verified_by=actor,
+            verified_at=utcnow(),
+        )
+    )
+    session.flush()
     audit.record(
         session,
         account.tenant_id,

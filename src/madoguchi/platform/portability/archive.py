@@ -87,6 +87,15 @@ COLUMN_POLICY: dict[str, ColumnPolicy] = {
     "applications.settings_snapshot_hash": ColumnPolicy(
         Treatment.KEEP, "names the application's settings snapshot by its content's SHA-256, not a secret"
     ),
+    "identity_evidence.subject_hash": ColumnPolicy(
+        Treatment.KEEP, "the record of what verified an account: a keyed hash that names no card holder"
+    ),
+    "card_match_reviews.subject_hash": ColumnPolicy(
+        Treatment.KEEP, "names the card under review by a keyed hash, not a secret"
+    ),
+    "card_match_reviews.card_details_sealed": ColumnPolicy(
+        Treatment.OMIT, "the card's name and address stay behind: a review moved across is decided at the counter"
+    ),
 }
 
 #: Tables with a ``tenant_id`` that stay behind, and why.
@@ -97,6 +106,8 @@ EXCLUDED_TABLES: dict[str, str] = {
     "email_verifications": "pending address-confirmation links are single-use secrets",
     "password_resets": "pending password-reset links are single-use secrets",
     "identity_verifications": "pending letter codes are single-use secrets",
+    "card_authorizations": "pending card sign-ins are single-use and live ten minutes",
+    "card_links": "card subjects are hashed under the source's secret: residents link their card again",
     "tenant_invitations": "pending invitation links are single-use secrets",
     "idempotency_keys": "a retry window of hours, tied to the requests the source installation answered",
     "outbox_messages": "side effects belong to the installation that queued them; payloads carry one-time links",
