@@ -7,7 +7,6 @@ the decision and writes the audit record. Clerks and supervisors; another munici
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +17,6 @@ from flask_babel import lazy_gettext
 
 from madoguchi.console.views.common import bp
 from madoguchi.context import current_tenant, db_session
-from madoguchi.crypto import Sealer
 from madoguchi.errors import Conflict, Forbidden, NotFound
 from madoguchi.identity import operations as identity
 from madoguchi.identity.card import operations as card_operations
@@ -50,12 +48,9 @@ def _reviewer() -> None:
 
 
 def _card_details(review: CardMatchReview) -> dict[str, str]:
-    """The card's name and address as the provider gave them (sealed with the data key, bound to the tenant)."""
-    if review.card_details_sealed is None:
-        return {}
-    sealer = Sealer(card_sign_in.settings().data_key)
-    opened = json.loads(sealer.open(current_tenant.id, review.card_details_sealed))
-    return {"name": str(opened.get("name", "")), "address": str(opened.get("address", ""))}
+    """The card's name and address as the provider gave them (opened from their sealed form; none once decided)."""
+    details = card_operations.review_card_details(review) or {}
+    return {"name": str(details.get("name", "")), "address": str(details.get("address", ""))}
 
 
 def _rows() -> list[dict[str, Any]]:
