@@ -226,11 +226,15 @@ async function readForm(req) {
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
 }
 
-function send(res, status, html) {
+// form-action covers the redirects that follow a form's submission too (browsers enforce it on each hop): the card
+// form's answer ends at the relying party's redirect URI, so that origin is allowed beside 'self'.
+function send(res, status, html, redirectUri) {
+  const relyingParty = URL.parse(redirectUri ?? '')?.origin;
+  const formAction = relyingParty && relyingParty !== 'null' ? `'self' ${relyingParty}` : "'self'";
   res.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
-    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; form-action ${formAction}`,
   });
   res.end(html);
 }
@@ -242,7 +246,7 @@ async function interaction(req, res, uid, action) {
     return;
   }
   if (req.method === 'GET' && !action) {
-    send(res, 200, page(uid));
+    send(res, 200, page(uid), details.params.redirect_uri);
     return;
   }
   if (req.method === 'POST' && action === 'abort') {
@@ -255,11 +259,11 @@ async function interaction(req, res, uid, action) {
     const form = await readForm(req);
     const sub = form.get('holder');
     if (!holderBySub.has(sub)) {
-      send(res, 400, page(uid, { error: 'カードを選んでください。/ Choose a card.' }));
+      send(res, 400, page(uid, { error: 'カードを選んでください。/ Choose a card.' }), details.params.redirect_uri);
       return;
     }
     if (form.get('pin') !== PIN) {
-      send(res, 400, page(uid, { error: '暗証番号が違います。/ The PIN is wrong.', chosen: sub }));
+      send(res, 400, page(uid, { error: '暗証番号が違います。/ The PIN is wrong.', chosen: sub }), details.params.redirect_uri);
       return;
     }
     await provider.interactionFinished(req, res, {

@@ -30,7 +30,6 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,14 +121,12 @@ class DemoServer:
 _PRINTED_KEY = re.compile(r"^\s+\S+\s+(\S+@\S+)\s.*TOTP key: ([A-Z2-7]+)\s*$", re.MULTILINE)
 
 
-@contextmanager
-def running_demo(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[DemoServer]:
-    """``madoguchi demo`` on a free port with ``data_dir``, and ``extra_env`` (``MADOGUCHI_*`` settings a journey
-    needs, such as the card's provider): up until the block ends, then stopped; its log must hold no traceback."""
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    data_dir = tmp_path_factory.mktemp("browser-demo") / "instance"
     port = _free_port()
     mailbox = Mailbox(data_dir / "mailbox")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
-    env.update(extra_env or {})
     env["PYTHONUNBUFFERED"] = "1"  # the printed logins reach the log before the server answers
     log_path = data_dir.parent / "demo.log"
     with log_path.open("w") as log:
@@ -168,12 +165,6 @@ def running_demo(data_dir: Path, extra_env: dict[str, str] | None = None) -> Ite
             process.kill()
         output = log_path.read_text()
         assert "Traceback" not in output, f"the demo server logged an error:\n{output}"
-
-
-@pytest.fixture(scope="session")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    with running_demo(tmp_path_factory.mktemp("browser-demo") / "instance") as server:
-        yield server
 
 
 @pytest.fixture(scope="session")
