@@ -325,3 +325,11 @@ def test_where_the_card_is_off_the_account_page_has_no_card_section(app, db: Dat
     token = card_pages.csrf_of(html)
     refused = client.post(page(OFF, "/account/card/link"), data={"csrf_token": token}, headers={"Referer": f"{HTTPS}/"})
     assert refused.status_code == 404
+
+
+def test_the_api_documents_the_card_and_the_evidence_on_me(app) -> None:
+    spec = app.test_client().get("/api/v1/openapi.json").json
+    me = spec["paths"]["/api/v1/t/{tenant}/me"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    schema = spec["components"]["schemas"][me["$ref"].rsplit("/", 1)[-1]]
+    assert {"card", "identity_evidence", "identity_assurance"} <= set(schema["properties"])
+    assert "card" in schema["required"] and "identity_evidence" in schema["required"]
