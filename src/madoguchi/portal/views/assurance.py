@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def level_needed_text(level: str | None) -> str:
     """What a procedure needs, as a sentence."""
     if level == IdentityAssurance.CARD:
-        return _("You need to confirm your identity with your My Number Card (マイナンバーカード).")
+        return _("You need to confirm your identity with your My Number Card.")
     if level == IdentityAssurance.VERIFIED:
         return _("You need a verified identity (your account linked to your resident record).")
     return _("A confirmed email address is enough.")
