@@ -295,6 +295,18 @@ server.listen(port, HOST, () => {
   process.stdout.write(`card-idp ready ${issuer}\n`);
 });
 
+// Started by the demo or a test run: if that process dies without stopping this one (killed), stop too rather
+// than linger on the port.
+// (process.ppid is read once at start on Node 20, so the parent is asked whether it still exists: signal 0.)
+const parentPid = process.ppid;
+setInterval(() => {
+  try {
+    process.kill(parentPid, 0);
+  } catch {
+    process.exit(0);
+  }
+}, 2000).unref();
+
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => server.close(() => process.exit(0)));
 }

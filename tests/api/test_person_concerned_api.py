@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from madoguchi.config import Settings
 from madoguchi.crypto import Sealer
 from madoguchi.db import Database
-from madoguchi.identity.models import Account, AccountKind
+from madoguchi.identity.models import Account, AccountKind, IdentityAssurance
 from madoguchi.registry.models import Person
 from madoguchi.tenancy.models import Tenant
 from tests.factories import make_account, make_attachment, make_household, make_person, tenants
@@ -57,6 +57,8 @@ def counter(db: Database, seeded: None, sign_in, settings: Settings) -> Counter:
         )
         agent_person = make_person(session, tenant, family_name="渡邊󠄂", given_name="花子")
         agent = make_account(session, tenant, person=agent_person)
+        # Asking for a copy with the 個人番号 needs the card (decision 0048), whoever the copy goes to.
+        agent.identity_assurance = IdentityAssurance.CARD.value
         clerk = make_account(session, tenant, kind=AccountKind.STAFF, roles=["clerk"])
     with db.transaction(other.id) as session:
         foreign = make_account(session, other, kind=AccountKind.STAFF, roles=["clerk", "supervisor"])

@@ -70,7 +70,7 @@ def test_in_flight_application_keeps_its_version_when_a_new_one_is_published(db,
 
     services = definitions.load_services(settings.services_dir)
     newer = deepcopy(services["residency-certificate"])
-    newer["version"] = "2.2.0"
+    newer["version"] = "2.3.0"
     newer["fee"]["default"] = 350
     newer["form"]["properties"]["copies"]["maximum"] = 5
     tenant_specs = definitions.load_tenants(settings.tenants_dir)
@@ -79,15 +79,15 @@ def test_in_flight_application_keeps_its_version_when_a_new_one_is_published(db,
         # Syncing the tenant file keeps the tenant on its version; its admin adopts the new one.
         tenancy.sync_tenant(session, tenant_specs[STANDARD])
     with db.transaction(town.tenant.id) as session:
-        upgrades.adopt_version(session, town.tenant.id, "residency-certificate", actor="test", version="2.2.0")
+        upgrades.adopt_version(session, town.tenant.id, "residency-certificate", actor="test", version="2.3.0")
 
     after = _draft(db, town)
     old, new = _get(db, town, before), _get(db, town, after)
     assert old.service_version_id != new.service_version_id
-    assert old.settings_snapshot["version"] == "2.1.0" and new.settings_snapshot["version"] == "2.2.0"
-    # The old application still follows its own rules: 8 copies were allowed under 2.1.0 ...
+    assert old.settings_snapshot["version"] == "2.2.0" and new.settings_snapshot["version"] == "2.3.0"
+    # The old application still follows its own rules: 8 copies were allowed under 2.2.0 ...
     _act(db, town, "update_draft", town.resident, before, {**RESIDENCY, "copies": 8})
-    # ... and are not under 2.2.0.
+    # ... and are not under 2.3.0.
     with pytest.raises(ValidationFailed):
         _act(db, town, "update_draft", town.resident, after, {**RESIDENCY, "copies": 8})
 

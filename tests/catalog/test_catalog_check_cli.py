@@ -88,7 +88,8 @@ def test_every_problem_in_every_file_is_listed_in_order(copied: Path) -> None:
 
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [
-        "services/tax-certificate/service.yaml: identity_assurance: 'password' is not one of ['email', 'verified']",
+        "services/tax-certificate/service.yaml: identity_assurance: "
+        "'password' is not one of ['email', 'verified', 'card']",
         "tenants/sakuragaoka-city.yaml: local_government_code: wrong check digit: 20298 takes 3 (202983), JIS X 0402",
         "tenants/shiomi-town.yaml: locales[1]: 'fr' is not one of ['ja', 'en']",
     ]
@@ -110,7 +111,7 @@ def test_folders_come_from_the_environment_when_no_option_is_given(
     assert result.exit_code == 1
     assert result.stdout == (
         f"{copied.as_posix()}/tenants/shiomi-town.yaml: services.tax-certificate.version: "
-        "version 3.0.0 of tax-certificate is not published (available: 2.1.0)\n"
+        "version 3.0.0 of tax-certificate is not published (available: 2.2.0)\n"
     )
 
 

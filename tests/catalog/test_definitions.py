@@ -17,6 +17,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
+from madoguchi.applications.assurance import required_assurance
 from madoguchi.catalog.definitions import (
     CatalogError,
     Problem,
@@ -31,6 +32,8 @@ from madoguchi.catalog.definitions import (
     load_tenant,
     load_tenants,
 )
+from madoguchi.catalog.definitions.vocabulary import IDENTITY_ASSURANCE_LEVELS
+from madoguchi.identity.models import ASSURANCE_ORDER
 from madoguchi.jp import is_valid_local_government_code
 
 REPO = Path(__file__).resolve().parents[2]
@@ -417,6 +420,76 @@ def test_document_condition_on_a_missing_field_is_reported(catalog: Path) -> Non
     ]
 
 
+def test_a_raised_identity_level_on_a_missing_field_is_reported(catalog: Path) -> None:
+    def break_condition(service: dict[str, Any]) -> None:
+        service["identity_assurance_when"][0]["field"] = "/include/my_number"
+
+    edit_yaml(service_yaml(catalog, "residency-certificate"), break_condition)
+
+    assert problems_in(catalog) == [
+        "services/residency-certificate/service.yaml: identity_assurance_when[0].field: no such field in form.json"
+    ]
+
+
+def test_a_raised_identity_level_on_a_value_the_field_cannot_take_is_reported(catalog: Path) -> None:
+    def break_condition(service: dict[str, Any]) -> None:
+        service["identity_assurance_when"][0]["equals"] = "third_party"
+
+    edit_yaml(service_yaml(catalog, "tax-certificate"), break_condition)
+
+    assert problems_in(catalog) == [
+        "services/tax-certificate/service.yaml: identity_assurance_when[0].equals: 'third_party' is not a value of "
+        "/requester/relationship (one of: self, household_member, agent, legal_representative)"
+    ]
+
+
+@pytest.mark.parametrize("level", ["email", "verified"])
+def test_a_condition_that_does_not_raise_the_level_is_reported(catalog: Path, level: str) -> None:
+    edit_yaml(
+        service_yaml(catalog, "residency-certificate"), lambda s: s["identity_assurance_when"][1].update(level=level)
+    )
+
+    assert problems_in(catalog) == [
+        f"services/residency-certificate/service.yaml: identity_assurance_when[1].level: '{level}' is not above the "
+        "procedure's identity_assurance 'verified': a condition can only raise the level"
+    ]
+
+
+def test_a_raised_identity_level_must_be_a_known_level_and_name_its_level(catalog: Path) -> None:
+    def break_conditions(service: dict[str, Any]) -> None:
+        service["identity_assurance_when"][0]["level"] = "passport"
+        del service["identity_assurance_when"][1]["level"]
+
+    edit_yaml(service_yaml(catalog, "residency-certificate"), break_conditions)
+
+    assert problems_in(catalog) == [
+        "services/residency-certificate/service.yaml: identity_assurance_when[0].level: "
+        "'passport' is not one of ['email', 'verified', 'card']",
+        "services/residency-certificate/service.yaml: identity_assurance_when[1].level: required key is missing",
+    ]
+
+
+def test_the_shipped_certificates_raise_the_level_for_the_numbers_and_for_another_persons_tax(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    residency = effective_service(services["residency-certificate"])
+    tax = effective_service(services["tax-certificate"])
+    assert required_assurance(residency, {"include": {"domicile": True}}) == "verified"
+    assert required_assurance(residency, {"include": {"individual_number": True}}) == "card"
+    assert required_assurance(residency, {"include": {"resident_record_code": True}}) == "card"
+    assert required_assurance(residency, {"include": {"individual_number": False}}) == "verified"
+    for relationship, level in [("self", "verified"), ("household_member", "verified"), ("agent", "card")]:
+        assert required_assurance(tax, {"requester": {"relationship": relationship}}) == level
+    assert required_assurance(tax, {"requester": {"relationship": "legal_representative"}}) == "card"
+    # An application started before the conditions existed has only the level in its snapshot, and means just that.
+    old_snapshot = {key: value for key, value in residency.items() if key != "identity_assurance_when"}
+    assert required_assurance(old_snapshot, {"include": {"individual_number": True}}) == "verified"
+
+
+def test_the_catalogs_identity_levels_are_the_accounts_in_the_same_order() -> None:
+    assert IDENTITY_ASSURANCE_LEVELS == ASSURANCE_ORDER
+
+
 def test_missing_required_key_in_a_service_is_reported(catalog: Path) -> None:
     edit_yaml(service_yaml(catalog, "tax-certificate"), lambda s: s.pop("version"))
 
@@ -598,7 +671,7 @@ def test_pinned_version_that_does_not_exist_is_reported(catalog: Path) -> None:
 
     assert problems_in(catalog) == [
         "tenants/sakuragaoka-city.yaml: services.residency-certificate.version: "
-        "version 2.9.0 of residency-certificate is not published (available: 2.1.0)"
+        "version 2.9.0 of residency-certificate is not published (available: 2.2.0)"
     ]
 
 

@@ -33,7 +33,7 @@ from tests.factories import make_account, make_household, make_person, staff, te
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "residency-certificate"
-OLD_VERSION, NEW_VERSION = "2.1.0", "2.2.0"
+OLD_VERSION, NEW_VERSION = "2.2.0", "2.3.0"
 
 DELIVERY_NOTE = {
     "type": "string",
@@ -220,7 +220,7 @@ def test_the_diff_covers_types_enums_titles_required_documents_prefill_output_an
 def test_an_unknown_version_or_procedure_is_not_found_naming_what_is_published(
     db: Database, second_version: None
 ) -> None:
-    with db.transaction() as session, pytest.raises(NotFound, match=r"published: 2\.1\.0, 2\.2\.0"):
+    with db.transaction() as session, pytest.raises(NotFound, match=r"published: 2\.2\.0, 2\.3\.0"):
         upgrades.find_version(session, KEY, "9.9.9")
     with db.transaction() as session, pytest.raises(NotFound, match="No procedure 'no-such-thing'"):
         upgrades.find_version(session, "no-such-thing", "2.0.0")

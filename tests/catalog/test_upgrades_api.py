@@ -166,7 +166,7 @@ def test_an_unknown_procedure_or_version_is_404_and_bad_input_is_422(db: Databas
     assert _problem(admin.http.get(_url(city, "no-such-procedure")))["status"] == 404
     unknown = admin.http.post(_url(city), json={"version": "9.9.9"})
     assert unknown.status_code == 404
-    assert "published: 2.1.0, 2.2.0" in _problem(unknown)["detail"]
+    assert "published: 2.2.0, 2.3.0" in _problem(unknown)["detail"]
     assert admin.http.post(_url(city), json={"overrides": "cheap"}).status_code == 422
     assert admin.http.post(_url(city), json={"surprise": 1}).status_code == 422
     assert running_version(db, city)[0] == OLD_VERSION

@@ -1,6 +1,6 @@
-"""A tenant file may pin any published version of a procedure (issue 11, point 7): after 2.2.0 is published,
-sakuragaoka-city's pin to 2.1.0 still passes ``catalog check`` and ``tenants sync``, its overrides checked
-against 2.1.0 as published in the database; a pin to a version never published is one line naming the file
+"""A tenant file may pin any published version of a procedure (issue 11, point 7): after 2.3.0 is published,
+sakuragaoka-city's pin to 2.2.0 still passes ``catalog check`` and ``tenants sync``, its overrides checked
+against 2.2.0 as published in the database; a pin to a version never published is one line naming the file
 and the field."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from tests.catalog.test_upgrades import KEY, NEW_VERSION, OLD_VERSION, REPO, run
 from tests.factories import tenants
 
 CITY = "sakuragaoka-city"
-#: Allowed by 2.0.0 (fee 200-450), refused by 2.1.0 (250-350): shows which version the overrides are checked by.
+#: Allowed by 2.2.0 (fee 200-450), refused by 2.3.0 (250-350): shows which version the overrides are checked by.
 FEE_ONLY_THE_OLD_VERSION_ALLOWS = 200
 
 
@@ -29,7 +29,7 @@ def _catalog_with_1_1_0(root: Path) -> tuple[Path, Path]:
     city = tenants_dir / f"{CITY}.yaml"
     set_in_yaml(city, ["services", KEY, "version"], OLD_VERSION)
     set_in_yaml(city, ["services", KEY, "overrides", "fee"], FEE_ONLY_THE_OLD_VERSION_ALLOWS)
-    for other in ("midorikawa-village", "shiomi-town"):  # unpinned: checked against 2.1.0
+    for other in ("midorikawa-village", "shiomi-town"):  # unpinned: checked against 2.3.0
         set_in_yaml(tenants_dir / f"{other}.yaml", ["services", KEY, "overrides", "fee"], 300)
     return services, tenants_dir
 
@@ -53,7 +53,7 @@ def test_a_pin_to_an_older_published_version_passes_check_and_sync(
     assert checked.exit_code == 0, checked.output
     assert checked.output.startswith("ok:")
 
-    # The same fee without the pin is checked against 2.1.0, the folder's version, and refused.
+    # The same fee without the pin is checked against 2.3.0, the folder's version, and refused.
     city_file = tenants_dir / f"{CITY}.yaml"
     city_file.write_text(city_file.read_text(encoding="utf-8").replace(f"version: {OLD_VERSION}", ""), encoding="utf-8")
     unpinned = _run(runner, ["catalog", "check"], services, tenants_dir)

@@ -29,7 +29,7 @@ def test_it_prints_each_change_grouped_by_area(runner: CliRunner, published: Non
 
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == f"{KEY} 2.1.0 → 2.2.0: 6 changes"
+    assert lines[0] == f"{KEY} 2.2.0 → 2.3.0: 6 changes"
     assert lines[1:] == [
         "fields",
         f"  {describe(EXPECTED_CHANGES[0])}",
@@ -63,13 +63,13 @@ def test_the_same_version_twice_has_no_changes(runner: CliRunner, published: Non
     result = runner.invoke(main, ["catalog", "diff", KEY, NEW_VERSION, NEW_VERSION])
 
     assert result.exit_code == 0
-    assert result.output == f"{KEY} 2.2.0 → 2.2.0: no changes\n"
+    assert result.output == f"{KEY} 2.3.0 → 2.3.0: no changes\n"
 
 
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ([KEY, OLD_VERSION, "9.9.9"], f"Error: '{KEY}' has no version 9.9.9 (published: 2.1.0, 2.2.0)."),
+        ([KEY, OLD_VERSION, "9.9.9"], f"Error: '{KEY}' has no version 9.9.9 (published: 2.2.0, 2.3.0)."),
         (["no-such-procedure", "2.0.0", "2.1.0"], "Error: No procedure 'no-such-procedure' is published."),
     ],
 )

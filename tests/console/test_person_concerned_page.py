@@ -8,7 +8,7 @@ import uuid
 
 from madoguchi.applications import operations
 from madoguchi.identity.actors import Actor
-from madoguchi.identity.models import Account
+from madoguchi.identity.models import Account, IdentityAssurance
 from tests.console.conftest import Office, post_form, version_on
 from tests.factories import make_account, make_attachment, make_person
 from tests.world import residency_by_agent
@@ -20,6 +20,8 @@ def _agent_application(office: Office, *, number: bool = False) -> tuple[uuid.UU
         tenant = session.merge(office.tenant)
         agent_person = make_person(session, tenant, family_name="渡邊󠄂", given_name="花子", family_name_kana="ワタナベ")
         account = make_account(session, tenant, person=agent_person)
+        if number:  # a copy with the 個人番号 needs the card (decision 0048)
+            account.identity_assurance = IdentityAssurance.CARD.value
         actor = Actor.of(account)
         data = residency_by_agent("渡邊󠄂 花子")
         if number:

@@ -19,7 +19,7 @@ from madoguchi.config import Settings
 from madoguchi.crypto import Sealer
 from madoguchi.db import Database
 from madoguchi.documents.models import IssuedDocument
-from madoguchi.identity.models import Account
+from madoguchi.identity.models import Account, IdentityAssurance
 from madoguchi.identity.sessions import start_session
 from madoguchi.notify import worker
 from madoguchi.notify.models import Notice
@@ -50,6 +50,11 @@ def _mails(settings: Settings) -> list[str]:
     return texts
 
 
+def _linked_by_card(session: Any, town: Any) -> None:
+    """A copy with the 個人番号 needs the card (decision 0048): the resident signed in with it."""
+    session.get(Account, town.resident_account.id).identity_assurance = IdentityAssurance.CARD.value
+
+
 def _assert_absent(where: str, text: str) -> None:
     for form in FORMS:
         assert form not in text, f"the Individual Number ({form}) is in {where}"
@@ -63,6 +68,7 @@ def test_the_individual_number_is_on_the_pdf_and_nowhere_else(
     with db.transaction(town.tenant.id) as session:
         person = session.get(Person, town.person.id)
         person.individual_number_encrypted = Sealer(settings.data_key).seal(town.tenant.id, NUMBER)
+        _linked_by_card(session, town)
     request = {
         **RESIDENCY,
         "purpose": "pension",
@@ -117,6 +123,7 @@ def test_an_app_acting_for_the_resident_never_gets_a_certificate_with_the_number
     with db.transaction(town.tenant.id) as session:
         person = session.get(Person, town.person.id)
         person.individual_number_encrypted = Sealer(settings.data_key).seal(town.tenant.id, NUMBER)
+        _linked_by_card(session, town)
     with_number = submit(
         town,
         data={

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from madoguchi import outbox
-from madoguchi.applications import due_dates, forms, hooks, relations, repository
+from madoguchi.applications import assurance, due_dates, forms, hooks, relations, repository
 from madoguchi.applications.drafts import CHANNELS, REGISTRY_SOURCE, create_draft, fill_picked, update_draft
 from madoguchi.applications.history import check_version, ensure_visible, flush, record, role_label, workflow_of
 from madoguchi.applications.models import Application, ApplicationEvent
@@ -26,13 +26,14 @@ from madoguchi.db import utcnow
 from madoguchi.errors import (
     Conflict,
     Forbidden,
+    IdentityAssuranceRequired,
     NotFound,
     PaymentRequired,
     SeparationOfDuties,
     ValidationFailed,
 )
 from madoguchi.identity.actors import APPLICANT_ROLE, SYSTEM_ROLE, Actor
-from madoguchi.identity.models import Account, AccountKind
+from madoguchi.identity.models import Account, AccountKind, IdentityAssurance
 from madoguchi.registry.models import Person
 from madoguchi.tenancy.models import Tenant
 
@@ -58,7 +59,13 @@ __all__ = [
 
 
 def _guard(
-    session: Session, application: Application, actor: Actor, role: str, guard: str, comment: str | None
+    session: Session,
+    tenant: Tenant,
+    application: Application,
+    actor: Actor,
+    role: str,
+    guard: str,
+    comment: str | None,
 ) -> None:
     settings = application.settings_snapshot
     if guard == "form_valid":
@@ -70,10 +77,8 @@ def _guard(
         if refused:
             raise ValidationFailed(" ".join(m for messages in refused.values() for m in messages), errors=refused)
     elif guard == "identity_assurance_met":
-        if settings.get("identity_assurance") == "verified" and role == APPLICANT_ROLE and not actor.is_verified:
-            raise Forbidden(
-                "This procedure needs a verified identity: link your account to your resident record first."
-            )
+        if role == APPLICANT_ROLE:
+            _check_assurance(tenant, application, actor)
     elif guard == "comment_present":
         if not (comment and comment.strip()):
             raise ValidationFailed("Say why.", errors={"comment": ["is required for this action"]})
@@ -93,6 +98,25 @@ def _guard(
         if handler is None:
             raise Conflict(f"Unknown guard '{guard}' in the procedure definition.")
         handler(session, application)
+
+
+def _check_assurance(tenant: Tenant, application: Application, actor: Actor) -> None:
+    """The applicant's account meets the level this application needs: the procedure's, raised by what is asked
+    (個人番号: the card). Refused with the level needed, the account's own and the ways to get there (decision 0048)."""
+    required = assurance.required_assurance(application.settings_snapshot, application.data)
+    if actor.meets(required):
+        return
+    ways = assurance.ways_to(required, card_available=assurance.card_available(tenant))
+    if required == IdentityAssurance.CARD:
+        detail = "This request needs you to sign in with your My Number Card."
+    else:
+        detail = "This procedure needs a verified identity: link your account to your resident record first."
+    raise IdentityAssuranceRequired(
+        detail,
+        required_identity_assurance=required,
+        identity_assurance=actor.identity_assurance if actor.person_id is not None else IdentityAssurance.EMAIL.value,
+        ways=ways,
+    )
 
 
 def _act(session: Session, tenant: Tenant, application: Application, actor: Actor, transition: Transition) -> None:
@@ -183,7 +207,7 @@ def _apply(
         raise Forbidden(f"Your role may not '{name}' this application.")
     _check_separation(session, application, actor, workflow, step)
     for guard in step.guards:
-        _guard(session, application, actor, role, guard, comment)
+        _guard(session, tenant, application, actor, role, guard, comment)
     for action in step.actions:
         check = hooks.decision_check(action)  # what staff decided (支給認定), checked before anything changes
         if check is not None:
@@ -298,6 +322,8 @@ def _may_auto_issue(application: Application, actor: Actor) -> bool:
         settings.get("auto_issue")
         and kind in hooks.auto_issuable_kinds
         and actor.is_resident
+        # At least linked to the register, whatever the procedure needs: the document is built from the applicant's
+        # own entry. A higher level the answers need (the card) was checked at submit (identity_assurance_met).
         and actor.is_verified
         # Never for someone else (代理人, 第三者): a clerk matches the person and reviews the evidence.
         and application.relation not in relations.ON_BEHALF

@@ -47,6 +47,7 @@ def procedure_view(settings: dict[str, Any], version: ServiceVersion) -> dict[st
         "fee": _fee_view(settings, fee),
         "sla_days": settings.get("sla_days"),
         "identity_assurance": settings.get("identity_assurance"),
+        "identity_assurance_when": settings.get("identity_assurance_when") or [],
         "eligible_applicants": settings.get("eligible_applicants", []),
         "auto_issue": settings.get("auto_issue", False),
         "instructions": settings.get("instructions"),

@@ -45,6 +45,12 @@ class FeeSchema(Schema):
     persons_per_unit = fields.Integer(metadata={"description": "per persons: how many persons make one unit"})
 
 
+class IdentityAssuranceConditionSchema(Schema):
+    field = fields.String(required=True, metadata={"description": "JSON pointer into the application data"})
+    equals = fields.Raw(required=True, metadata={"description": "string, number or boolean"})
+    level = fields.String(required=True, metadata={"description": "the level needed when the answer is equal"})
+
+
 class ProcedureSummarySchema(Schema):
     key = fields.String(required=True, metadata={"example": "residency-certificate"})
     version = fields.String(required=True)
@@ -52,7 +58,16 @@ class ProcedureSummarySchema(Schema):
     summary = fields.Nested(LocalizedTextSchema)
     fee = fields.Nested(FeeSchema, required=True)
     sla_days = fields.Integer(metadata={"description": "expected processing time in days"})
-    identity_assurance = fields.String(metadata={"description": "email or verified"})
+    identity_assurance = fields.String(
+        metadata={
+            "description": "the level a resident needs to submit online, lowest first: email, verified or card "
+            "(decision 0048)"
+        }
+    )
+    identity_assurance_when = fields.List(
+        fields.Nested(IdentityAssuranceConditionSchema),
+        metadata={"description": "answers that raise the level: when the answer at `field` equals `equals`"},
+    )
     eligible_applicants = fields.List(fields.String())
     auto_issue = fields.Boolean()
     instructions = fields.Nested(LocalizedTextSchema, allow_none=True)

@@ -156,6 +156,24 @@ WORKFLOW_SCHEMA = {
         "optional_steps": {"type": "object", "propertyNames": _SNAKE, "additionalProperties": _OPTIONAL_STEP_SCHEMA},
     },
 }
+#: A condition on one answer of the form: ``{field: <JSON pointer>, equals: <value>}``.
+_WHEN_PROPERTIES = {
+    "field": {"type": "string", "pattern": POINTER_RE, "x-message": "must be a JSON pointer like /a/b"},
+    "equals": {"type": ["string", "number", "boolean"]},
+}
+_WHEN_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["field", "equals"],
+    "properties": _WHEN_PROPERTIES,
+}
+#: The level a procedure needs when an answer asks for more (個人番号 on a 住民票: ``card``); decision 0048.
+_ASSURANCE_WHEN_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["field", "equals", "level"],
+    "properties": {**_WHEN_PROPERTIES, "level": {"enum": list(IDENTITY_ASSURANCE_LEVELS)}},
+}
 _DOCUMENT_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
@@ -164,15 +182,7 @@ _DOCUMENT_SCHEMA = {
         "key": _SNAKE,
         "title": TEXT,
         "description": TEXT,
-        "when": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["field", "equals"],
-            "properties": {
-                "field": {"type": "string", "pattern": POINTER_RE, "x-message": "must be a JSON pointer like /a/b"},
-                "equals": {"type": ["string", "number", "boolean"]},
-            },
-        },
+        "when": _WHEN_SCHEMA,
         "content_types": {
             "type": "array",
             "minItems": 1,
@@ -217,6 +227,7 @@ SERVICE_FILE_SCHEMA = {
             "items": {"enum": list(APPLICANT_KINDS)},
         },
         "identity_assurance": {"enum": list(IDENTITY_ASSURANCE_LEVELS)},
+        "identity_assurance_when": {"type": "array", "items": _ASSURANCE_WHEN_SCHEMA},
         "fee": {
             **_range_schema(0, MAX_FEE),
             "required": ["default", "min", "max", "currency", "per"],

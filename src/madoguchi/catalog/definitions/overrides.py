@@ -312,6 +312,8 @@ def effective_service(service: Mapping[str, Any], overrides: Mapping[str, Any] |
         "required_documents": service["required_documents"],
         "prefill": service["prefill"],
         "identity_assurance": service["identity_assurance"],
+        # Answers that raise the level (個人番号 asked for: ``card``); snapshots from before decision 0048 lack it.
+        "identity_assurance_when": service.get("identity_assurance_when") or [],
         "eligible_applicants": service["eligible_applicants"],
         "output_document": service["output_document"],
         "retention": service["retention"],

@@ -20,6 +20,7 @@ from madoguchi.catalog.definitions.reading import read_json, read_yaml
 from madoguchi.catalog.definitions.vocabulary import (
     EVIDENCE_DOCUMENTS,
     EXTRA_QUESTIONS_PROPERTY,
+    IDENTITY_ASSURANCE_LEVELS,
     RANGE_SETTINGS,
     REGISTRY_FIELDS,
 )
@@ -118,6 +119,15 @@ def _check_service_rules(service: dict[str, Any], broken: set[Any], folder_name:
             if document["key"] in seen:
                 problems.append(Problem(file, f"required_documents[{index}].key", f"duplicate {document['key']!r}"))
             seen.add(document["key"])
+    if "identity_assurance" in ok and "identity_assurance_when" in ok:
+        base = IDENTITY_ASSURANCE_LEVELS.index(service["identity_assurance"])
+        for index, condition in enumerate(service["identity_assurance_when"]):
+            if IDENTITY_ASSURANCE_LEVELS.index(condition["level"]) <= base:
+                message = (
+                    f"{condition['level']!r} is not above the procedure's identity_assurance "
+                    f"{service['identity_assurance']!r}: a condition can only raise the level"
+                )
+                problems.append(Problem(file, f"identity_assurance_when[{index}].level", message))
     if "prefill" in ok:
         for pointer, source in service["prefill"].items():
             if source not in REGISTRY_FIELDS:
@@ -152,17 +162,11 @@ def _check_service_against_form(
     if "required_documents" not in broken:
         for index, document in enumerate(service["required_documents"]):
             when = document.get("when")
-            if when is None:
-                continue
-            target = form_field(form, when["field"])
-            if target is None:
-                problems.append(Problem(file, f"required_documents[{index}].when.field", "no such field in form.json"))
-                continue
-            values = field_values(target)
-            if values is not None and when["equals"] not in values:
-                choices = ", ".join(map(str, values))
-                message = f"{when['equals']!r} is not a value of {when['field']} (one of: {choices})"
-                problems.append(Problem(file, f"required_documents[{index}].when.equals", message))
+            if when is not None:
+                problems += _check_condition(form, when, f"required_documents[{index}].when", file)
+    if "identity_assurance_when" not in broken:
+        for index, condition in enumerate(service.get("identity_assurance_when") or []):
+            problems += _check_condition(form, condition, f"identity_assurance_when[{index}]", file)
     relationship = form_field(form, "/requester/relationship")
     if "eligible_applicants" not in broken and relationship is not None:
         values = field_values(relationship) or []
@@ -177,6 +181,19 @@ def _check_service_against_form(
         message = "is reserved for the tenant's extra questions"
         problems.append(Problem(form_file, field_path(("properties", EXTRA_QUESTIONS_PROPERTY)), message))
     return problems
+
+
+def _check_condition(form: dict[str, Any], condition: Mapping[str, Any], where: str, file: str) -> list[Problem]:
+    """A condition on one answer (``{field, equals}``) names a field of the form, and a value that field can take."""
+    target = form_field(form, condition["field"])
+    if target is None:
+        return [Problem(file, f"{where}.field", "no such field in form.json")]
+    values = field_values(target)
+    if values is not None and condition["equals"] not in values:
+        choices = ", ".join(map(str, values))
+        message = f"{condition['equals']!r} is not a value of {condition['field']} (one of: {choices})"
+        return [Problem(file, f"{where}.equals", message)]
+    return []
 
 
 def check_service(folder: Path) -> list[Problem]:

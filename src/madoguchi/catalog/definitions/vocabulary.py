@@ -49,7 +49,9 @@ EVIDENCE_DOCUMENTS = {
     "legal_representative": "legal_representation_evidence",
     "third_party": "legitimate_reason_evidence",
 }
-IDENTITY_ASSURANCE_LEVELS = ("email", "verified")
+#: How sure the municipality must be of who applies, lowest first (as ``identity.models.IdentityAssurance``: the catalog
+#: sits below identity). A procedure names its level and may raise it for what is asked (decision 0048).
+IDENTITY_ASSURANCE_LEVELS = ("email", "verified", "card")
 TENANT_STATUSES = ("trial", "live", "suspended")
 LOCALES = ("ja", "en")
 

@@ -18,7 +18,8 @@ from madoguchi.childcare import explanations
 from madoguchi.childcare import notices as childcare_notices
 from madoguchi.context import current_tenant, db_session
 from madoguchi.documents import certificates, delivery
-from madoguchi.errors import Forbidden, ValidationFailed
+from madoguchi.errors import Forbidden, IdentityAssuranceRequired, ValidationFailed
+from madoguchi.identity.models import IdentityAssurance
 from madoguchi.identity.principal import current_principal
 from madoguchi.payments import intents, quotes
 from madoguchi.payments import service as payment_service
@@ -29,6 +30,7 @@ from madoguchi.web.resident_nav import nav_context, signed_in_resident
 
 if TYPE_CHECKING:  # annotations only: the pages go through the repositories and the operations
     from madoguchi.applications.models import Application, ApplicationEvent
+from madoguchi.portal.views import assurance as identity_levels
 from madoguchi.portal.views import payments as payment_pages
 from madoguchi.portal.views.common import (
     _COMMENTS_FOR_RESIDENT,
@@ -66,6 +68,11 @@ def _procedure_page(key: str, errors: dict[str, list[str]] | None = None, status
         "portal/procedure.html",
         tenant=current_tenant,
         p=view,
+        level_text=identity_levels.level_needed_text(view["identity_assurance"]),
+        raised_by=identity_levels.raised_by(view),
+        # Before any answer, the procedure's own level: what the answers raise it to shows at review.
+        need=identity_levels.identity_need(view, None, account) if account is not None else None,
+        card_sign_in=identity_levels.card_sign_in_path() if account is None else None,
         applicant_kinds=kinds,
         relation_options=[(who, kinds.get(who, who)) for who in view["eligible_applicants"]],
         errors=errors or {},
@@ -185,8 +192,15 @@ def _review_errors(
     application: Application, page_list: list[schema_form.Page], refused: Exception
 ) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
+    if isinstance(refused, IdentityAssuranceRequired):
+        if refused.extra.get("required_identity_assurance") == IdentityAssurance.CARD:
+            message = _("This request needs your identity confirmed with your My Number Card. See below how.")
+        else:
+            message = _("This procedure needs a verified identity. Verify your identity first, then submit.")
+        errors["form"] = [message]
+        return errors
     if isinstance(refused, Forbidden):
-        errors["form"] = [_("This procedure needs a verified identity. Verify your identity first, then submit.")]
+        errors["form"] = [_("You may not submit this application.")]
         return errors
     assert isinstance(refused, ValidationFailed)
     form = application.settings_snapshot["form"]
@@ -226,7 +240,7 @@ def _render_review(
         pages=page_list,
         data=application.data,
         errors=errors or {},
-        needs_identity=bool(errors and "form" in errors and not _account().is_verified),
+        need=identity_levels.identity_need(application.settings_snapshot, application.data, _account()),
         more_info=_latest_request(application),
         comment=request.form.get("comment", "") if request.method == "POST" else "",
         # What it costs before it is sent: an unsaved preview (the quote is made at submit); decision 0043.
