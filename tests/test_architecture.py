@@ -179,6 +179,9 @@ DATA_ACCESS_ALLOWED: dict[str, set[str]] = {
     },
     "madoguchi.console.views.counter": {"madoguchi.applications.models", "madoguchi.registry.models"},
     "madoguchi.console.views.identity_check": {"madoguchi.identity.models", "madoguchi.registry.models"},
+    # The identity levels (an enum) and the Account type the page's words are chosen by; no queries.
+    "madoguchi.portal.views.applications": {"madoguchi.identity.models"},
+    "madoguchi.portal.views.assurance": {"madoguchi.identity.models"},
     "madoguchi.tenant_admin.views.apps": {"madoguchi.oauth.models"},
     "madoguchi.tenant_admin.views.common": {"madoguchi.identity.models"},
     "madoguchi.tenant_admin.views.staff": {"madoguchi.identity.models"},
