@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask import has_app_context
+
 from madoguchi.applications import forms
 from madoguchi.catalog.definitions.vocabulary import IDENTITY_ASSURANCE_LEVELS
 from madoguchi.identity.card import protocol
@@ -58,8 +60,7 @@ def ways_to(level: str | None, *, card_available: bool) -> list[str]:
 
 
 def card_available(tenant: Tenant) -> bool:
-    """Whether residents of ``tenant`` can sign in with the card (configured for the platform, switched on here)."""
-    try:
-        return protocol.is_enabled_for(tenant)
-    except NotImplementedError:  # the relying party is not built yet (issue 19): no card way to offer
-        return False
+    """Whether residents of ``tenant`` can sign in with the card (configured for the platform, switched on here).
+
+    The platform's settings are the app's: outside one (a command calling the operations) no card way is offered."""
+    return has_app_context() and protocol.is_enabled_for(tenant)
