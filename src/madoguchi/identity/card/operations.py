@@ -45,7 +45,7 @@ from madoguchi.identity.card.models import (
 from madoguchi.identity.card.protocol import CardIdentity, CardSignInFailed, subject_hash
 from madoguchi.identity.models import Account, AccountKind, IdentityAssurance
 from madoguchi.identity.operations.common import get_account, normalize_email
-from madoguchi.identity.operations.identity_letters import COUNTER_ROLES
+from madoguchi.identity.operations.identity_letters import COUNTER_ROLES, link_person
 from madoguchi.identity.operations.registration import send_verification_email
 from madoguchi.identity.schemas import DISPLAY_NAME_MAX_LENGTH, has_control_characters
 from madoguchi.registry.models import Person
@@ -362,44 +362,18 @@ def _link_at_card_level(
     acr: str | None,
     verified_by: str,
 ) -> None:
-    holder = identity_repository.account_linked_to(session, account.tenant_id, person.id)
-    if holder is not None and holder != account.id:
-        raise Conflict("This person in the resident register is already linked to another account.")
-    if account.person_id is not None and account.person_id != person.id:
-        raise Conflict("This account is linked to another person in the resident register: please ask at the counter.")
-    account.person_id = person.id
-    account.identity_assurance = IdentityAssurance.CARD.value
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as error:  # linked by someone else at the same moment
-        raise Conflict("This person in the resident register is already linked to another account.") from error
-    session.add(
-        IdentityEvidence(
-            tenant_id=account.tenant_id,
-            account_id=account.id,
-            person_id=person.id,
-            method=EvidenceMethod.CARD.value,
-            level=IdentityAssurance.CARD.value,
-            issuer=issuer,
-            subject_hash=hashed,
-            match=match.value,
-            authenticated_at=authenticated_at,
-            acr=acr,
-            verified_by=verified_by,
-            verified_at=utcnow(),
-        )
+    evidence = IdentityEvidence(
+        method=EvidenceMethod.CARD.value,
+        level=IdentityAssurance.CARD.value,
+        issuer=issuer,
+        subject_hash=hashed,
+        match=match.value,
+        authenticated_at=authenticated_at,
+        acr=acr,
+        verified_by=verified_by,
     )
-    session.flush()
-    audit.record(
-        session,
-        account.tenant_id,
-        actor=verified_by,
-        action="identity.verified",
-        object_type="account",
-        object_id=account.id,
-        data={"method": EvidenceMethod.CARD.value, "match": match.value, "person_id": str(person.id)}
-        | _card_data(issuer, hashed),
+    link_person(
+        session, account, person, evidence=evidence, audit_data={"match": match.value} | _card_data(issuer, hashed)
     )
 
 

@@ -44,42 +44,45 @@ IDENTITY_LETTER_PERIOD = timedelta(days=30)
 COUNTER_ROLES = frozenset({StaffRole.CLERK.value, StaffRole.SUPERVISOR.value})
 
 
-def _link(session: Session, account: Account, person: Person, *, actor: str, method: str) -> None:
+def link_person(
+    session: Session, account: Account, person: Person, *, evidence: IdentityEvidence, audit_data: dict[str, Any]
+) -> None:
+    """Link ``account`` to a register ``person`` at ``evidence.level`` (never lowering a higher level), with the
+    evidence recorded and audited: the one way a letter, the counter and the card (decision 0048) verify."""
     holder = repository.account_linked_to(session, account.tenant_id, person.id)
     if holder is not None and holder != account.id:
-        raise Conflict("This person is already linked to another account.")
+        raise Conflict("This person in the resident register is already linked to another account.")
     if account.person_id is not None and account.person_id != person.id:
-        raise Conflict("This account is already linked to another person.")
+        raise Conflict("This account is linked to another person in the resident register: please ask at the counter.")
     account.person_id = person.id
-    # A card-level account linked to the same person stays at the card level (decision 0048).
-    if not assurance_meets(account.identity_assurance, IdentityAssurance.VERIFIED):
-        account.identity_assurance = IdentityAssurance.VERIFIED.value
+    # A card-level account linked again to the same person by a letter or the counter stays at the card level.
+    if not assurance_meets(account.identity_assurance, evidence.level):
+        account.identity_assurance = evidence.level
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError as error:  # linked by someone else at the same moment
-        raise Conflict("This person is already linked to another account.") from error
-    session.add(
-        IdentityEvidence(
-            tenant_id=account.tenant_id,
-            account_id=account.id,
-            person_id=person.id,
-            method=EvidenceMethod(method).value,
-            level=IdentityAssurance.VERIFIED.value,
-            verified_by=actor,
-            verified_at=utcnow(),
-        )
-    )
+        raise Conflict("This person in the resident register is already linked to another account.") from error
+    evidence.tenant_id, evidence.account_id, evidence.person_id = account.tenant_id, account.id, person.id
+    evidence.verified_at = utcnow()
+    session.add(evidence)
     session.flush()
     audit.record(
         session,
         account.tenant_id,
-        actor=actor,
+        actor=evidence.verified_by,
         action="identity.verified",
         object_type="account",
         object_id=account.id,
-        data={"method": method, "person_id": str(person.id)},
+        data={"method": evidence.method, "person_id": str(person.id)} | audit_data,
     )
+
+
+def _link(session: Session, account: Account, person: Person, *, actor: str, method: str) -> None:
+    evidence = IdentityEvidence(
+        method=EvidenceMethod(method).value, level=IdentityAssurance.VERIFIED.value, verified_by=actor
+    )
+    link_person(session, account, person, evidence=evidence, audit_data={})
 
 
 def link_identity_at_counter(
