@@ -12,9 +12,11 @@ from madoguchi.identity import models as identity_models
 from madoguchi.identity.card import models as identity_card_models
 from madoguchi.notify import models as notify_models
 from madoguchi.oauth import models as oauth_models
+from madoguchi.opendata import models as opendata_models
 from madoguchi.payments import models as payments_models
 from madoguchi.payments.providers import fake_models as payments_fake_models
 from madoguchi.registry import models as registry_models
+from madoguchi.satisfaction import models as satisfaction_models
 from madoguchi.tenancy import models as tenancy_models
 
 __all__ = [
@@ -29,9 +31,11 @@ __all__ = [
     "identity_models",
     "notify_models",
     "oauth_models",
+    "opendata_models",
     "outbox_models",
     "payments_fake_models",
     "payments_models",
     "registry_models",
+    "satisfaction_models",
     "tenancy_models",
 ]

@@ -90,6 +90,10 @@ class AccessEvent(TenantScoped, Base):
     purpose: Mapped[str | None] = mapped_column(String(200))
     #: When the resident may see the entry (later: holds); the read time by default.
     visible_from: Mapped[datetime] = mapped_column(default=utcnow)
+    #: A vendor app's read: the resident's consent (oauth_consents) that allowed it, and the token's scope.
+    #: Both are in the MAC'd content only when set, so rows written before they existed still verify.
+    consent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    scope: Mapped[str | None] = mapped_column(String(200))
     #: HMAC-SHA256 of the row's content under the audit key ``key_id``: an edit without the key is found.
     key_id: Mapped[str] = mapped_column(String(40))
     mac: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,134 @@
+"""The published datasets' columns: name, Frictionless type, unit and definition, in the order of the CSV.
+
+This is the single definition the CSV and JSON files, ``datapackage.json``, the JSON API and the charts read. A
+change to what a column means raises ``DEFINITION_VERSION``; published months keep the version they were made with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: The version of the KPI definitions (what is counted, how, with which suppression rule).
+DEFINITION_VERSION = "1.0"
+
+#: Counts 1..9 are published empty; rates, medians and percentiles are null when their denominator is below this.
+SUPPRESSION_THRESHOLD = 10
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    #: Frictionless Table Schema type: string, integer, number, boolean, date, datetime, array
+    type: str
+    description_ja: str
+    description_en: str
+    #: the unit of a number ("count", "ratio 0..1", "days", "JPY", "per 1,000 residents"), or ""
+    unit: str = ""
+    #: True for a count that small-count suppression applies to (1..9 published empty)
+    suppressible_count: bool = False
+    #: for a rate, median or percentile: the column whose value must be ≥ the threshold for it to be published
+    denominator: str | None = None
+
+
+PROCEDURE_KPIS = "procedure-kpis"
+CATALOG_ADOPTION = "catalog-adoption"
+CHILDCARE_ROUND_RESULTS = "childcare-round-results"
+DATASETS = (PROCEDURE_KPIS, CATALOG_ADOPTION, CHILDCARE_ROUND_RESULTS)
+
+_C = Column
+PROCEDURE_KPI_COLUMNS: tuple[Column, ...] = (
+    _C("period", "string", "対象月（日本時間、YYYY-MM）", "Month (JST, YYYY-MM)"),
+    _C(
+        "lg_code",
+        "string",
+        "全国地方公共団体コード（6桁、検査数字付き）",
+        "Local government code (6 digits with check digit)",
+    ),
+    _C("municipality", "string", "団体名", "Municipality"),
+    _C("prefecture", "string", "都道府県名", "Prefecture"),
+    _C("procedure_key", "string", "手続きのキー", "Procedure key"),
+    _C("procedure_version", "string", "標準の版", "Version of the standard"),
+    _C("national_procedure_id", "string", "国の重点手続の番号（ある場合）", "National priority procedure id, if any"),
+    _C("population", "integer", "住民基本台帳人口（1月1日）", "Registered population (January 1)", "persons"),
+    _C("started_online", "integer", "オンラインで開始された件数", "Started online", "count", True),
+    _C("submitted_online", "integer", "オンラインで申請された件数", "Submitted online", "count", True),
+    _C("submitted_api", "integer", "民間アプリから申請された件数", "Submitted through an app (API)", "count", True),
+    _C("submitted_counter", "integer", "窓口で受け付けた件数", "Filed at the counter", "count", True),
+    _C("submitted_total", "integer", "申請件数の合計", "Submitted, all channels", "count", True),
+    _C(
+        "completion_rate", "number", "オンライン完了率", "Online completion rate", "ratio 0..1", False, "started_online"
+    ),
+    _C("digital_take_up", "number", "デジタル利用率", "Digital take-up", "ratio 0..1", False, "submitted_total"),
+    _C("decided", "integer", "決定件数", "Decided", "count", True),
+    _C("decided_within_sla", "integer", "標準処理期間内の決定件数", "Decided within the standard time", "count", True),
+    _C(
+        "median_days_to_decision",
+        "number",
+        "決定までの日数（中央値）",
+        "Days to decision (median)",
+        "days",
+        False,
+        "decided",
+    ),
+    _C(
+        "p90_days_to_decision",
+        "number",
+        "決定までの日数（90パーセンタイル）",
+        "Days to decision (90th percentile)",
+        "days",
+        False,
+        "decided",
+    ),
+    _C(
+        "correction_requested_rate",
+        "number",
+        "補正を求めた割合",
+        "Share asked for a correction",
+        "ratio 0..1",
+        False,
+        "submitted_total",
+    ),
+    _C("withdrawn", "integer", "取下げ件数", "Withdrawn", "count", True),
+    _C("satisfaction_responses", "integer", "満足度の回答数", "Satisfaction answers", "count", True),
+    _C(
+        "satisfaction_score",
+        "number",
+        "満足・やや満足の割合",
+        "Share satisfied or very satisfied",
+        "ratio 0..1",
+        False,
+        "satisfaction_responses",
+    ),
+    _C("fees_collected_jpy", "integer", "徴収した手数料", "Fees collected", "JPY"),
+    _C("cost_per_transaction_jpy", "number", "1件あたりの費用（団体申告）", "Cost per transaction (declared)", "JPY"),
+    _C(
+        "per_1000_residents",
+        "number",
+        "住民1,000人あたりの申請件数",
+        "Submissions per 1,000 residents",
+        "per 1,000 residents",
+    ),
+    _C("suppressed", "array", "秘匿した列", "Columns suppressed"),
+    _C("definition_version", "string", "定義の版", "Definition version"),
+    _C("generated_at", "datetime", "作成日時", "Generated at"),
+)
+
+CATALOG_ADOPTION_COLUMNS: tuple[Column, ...] = (
+    _C("period", "string", "対象月（日本時間、YYYY-MM）", "Month (JST, YYYY-MM)"),
+    _C("lg_code", "string", "全国地方公共団体コード", "Local government code"),
+    _C("municipality", "string", "団体名", "Municipality"),
+    _C("prefecture", "string", "都道府県名", "Prefecture"),
+    _C("procedure_key", "string", "手続きのキー", "Procedure key"),
+    _C("procedure_version", "string", "標準の版", "Version of the standard"),
+    _C("offered_online", "boolean", "オンラインで提供", "Offered online"),
+    _C("online_since", "date", "提供開始日", "Offered online since"),
+    _C("fee_jpy", "integer", "手数料", "Fee", "JPY"),
+    _C("sla_days", "integer", "標準処理期間", "Standard processing time", "days"),
+    _C("definition_version", "string", "定義の版", "Definition version"),
+    _C("generated_at", "datetime", "作成日時", "Generated at"),
+)
+
+COLUMNS: dict[str, tuple[Column, ...]] = {
+    PROCEDURE_KPIS: PROCEDURE_KPI_COLUMNS,
+    CATALOG_ADOPTION: CATALOG_ADOPTION_COLUMNS,
+}
