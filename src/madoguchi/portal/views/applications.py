@@ -23,6 +23,7 @@ from madoguchi.identity.models import IdentityAssurance
 from madoguchi.identity.principal import current_principal
 from madoguchi.payments import intents, quotes
 from madoguchi.payments import service as payment_service
+from madoguchi.satisfaction import operations as satisfaction
 from madoguchi.security import public
 from madoguchi.web import schema_form
 from madoguchi.web.i18n import current_locale, localized
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # annotations only: the pages go through the repositories and
     from madoguchi.applications.models import Application, ApplicationEvent
 from madoguchi.portal.views import assurance as identity_levels
 from madoguchi.portal.views import payments as payment_pages
+from madoguchi.portal.views import satisfaction as satisfaction_pages
 from madoguchi.portal.views.common import (
     _COMMENTS_FOR_RESIDENT,
     _MY_APPLICATIONS,
@@ -282,13 +284,56 @@ def submitted(application_id: uuid.UUID) -> Any:
     application = _own_application(application_id)
     if application.submitted_at is None:
         return redirect(url_for(".application", tenant=current_tenant.slug, application_id=application.id), 303)
+    return _render_submitted(application, satisfaction_pages.panel(application, "submitted"))
+
+
+def _render_submitted(application: Application, satisfaction: dict[str, Any] | None, status: int = 200) -> Any:
     return _render(
         "portal/submitted.html",
+        status,
         active="applications",
         application=application,
         procedure_title=_procedure_title(application),
         state_title=_state_titles(application).get(application.state, application.state),
+        satisfaction=satisfaction,
     )
+
+
+@bp.post("/<tenant>/applications/<uuid:application_id>/satisfaction")
+def answer_satisfaction(application_id: uuid.UUID) -> Any:
+    """The applicant's answer to the question at the end of a journey: stored apart from the application, once."""
+    found = _own_application(application_id)
+    journey = request.form.get("journey", "")
+    if journey not in satisfaction.open_journeys(found):
+        abort(404)
+    back = satisfaction_pages.return_to(found, journey)
+    session = db_session()
+    skipped = request.form.get("action") == "skip"
+    try:
+        answered = satisfaction.answer(
+            session,
+            current_principal().actor,
+            found,
+            journey,
+            score=None if skipped else request.form.get("score"),
+            comment=None if skipped else request.form.get("comment"),
+        )
+    except satisfaction.AlreadyAnswered:
+        session.rollback()
+        flash(_("You have already answered this question. Your first answer stands."))
+        return redirect(back, 303)
+    except ValidationFailed as refused:
+        session.rollback()
+        values = {"score": request.form.get("score", ""), "comment": request.form.get("comment", "")}
+        panel = satisfaction_pages.panel(found, journey, values=values, errors=satisfaction_pages.field_errors(refused))
+        if journey == "submitted":
+            return _render_submitted(found, panel, 422)
+        return _render_application(found, panel, 422)
+    if answered is None:
+        flash(_("You skipped the question: nothing was sent. You can still answer it here later."))
+    else:
+        flash(_("Thank you for your answer. It helps the municipality improve this service."))
+    return redirect(back, 303)
 
 
 # --- My applications ------------------------------------------------------------------------------------
@@ -344,6 +389,10 @@ def _timeline(application: Application) -> list[dict[str, Any]]:
 @bp.get("/<tenant>/applications/<uuid:application_id>")
 def application(application_id: uuid.UUID) -> Any:
     found = _own_application(application_id)
+    return _render_application(found, satisfaction_pages.panel(found, "issued"))
+
+
+def _render_application(found: Application, satisfaction: dict[str, Any] | None, status: int = 200) -> Any:
     filed = delivery.of_application(db_session(), found)
     workflow = found.workflow
     available = {
@@ -354,6 +403,7 @@ def application(application_id: uuid.UUID) -> Any:
     }
     return _render(
         "portal/application.html",
+        status,
         active="applications",
         application=found,
         procedure_title=_procedure_title(found),
@@ -375,6 +425,7 @@ def application(application_id: uuid.UUID) -> Any:
         allocation=_allocation_results(found),
         fee=payment_service.summary(db_session(), current_tenant, found),
         allocation_round=localized(((found.decision or {}).get("allocation") or {}).get("round_label")),
+        satisfaction=satisfaction,
     )
 
 

@@ -1,0 +1,7 @@
+"""Satisfaction tests reuse the portal's towns: a verified resident signed in at each of two municipalities."""
+
+from __future__ import annotations
+
+from tests.portal.conftest import cheap_password_hashing, towns
+
+__all__ = ["cheap_password_hashing", "towns"]
