@@ -40,6 +40,7 @@ from madoguchi.console import deliveries as delivery_pages
 from madoguchi.console import email_deliveries as email_delivery_pages
 from madoguchi.console import payments as console_payment_pages
 from madoguchi.console import rounds as round_pages
+from madoguchi.console import satisfaction as satisfaction_pages
 from madoguchi.console import views as console_pages
 from madoguchi.db import Database
 
@@ -96,6 +97,7 @@ PAGE_BLUEPRINTS = (
     *console_payment_pages.WEB_BLUEPRINTS,
     *delivery_pages.WEB_BLUEPRINTS,
     *round_pages.WEB_BLUEPRINTS,
+    *satisfaction_pages.WEB_BLUEPRINTS,
     *fake_pay_pages.WEB_BLUEPRINTS,
 )
 
