@@ -12,7 +12,9 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from madoguchi.applications import operations
+from madoguchi.applications.models import Application
 from madoguchi.db import Database
+from madoguchi.errors import NotFound
 from madoguchi.identity.actors import Actor
 from madoguchi.satisfaction import operations as satisfaction
 from madoguchi.satisfaction.models import SatisfactionResponse
@@ -320,3 +322,32 @@ def test_the_question_reads_in_english_too(towns: Towns, db: Database) -> None:
     application_id = submitted_application(db, b)
     html = b.client.get(submitted_page(b, application_id) + "?lang=en").get_data(as_text=True)
     assert "Tell us how it went" in html and ">Very dissatisfied</label>" in html
+
+
+def test_two_answers_at_the_same_moment_keep_the_first(
+    towns: Towns, db: Database, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two tabs posting at once both pass the "answered already?" check; the unique key refuses the second."""
+    a = towns.a
+    application_id = submitted_application(db, a)
+    monkeypatch.setattr(satisfaction.repository, "exists", lambda *_args: False)
+    with app.app_context(), db.transaction(a.tenant.id) as session:
+        found = session.get(Application, application_id)
+        assert found is not None
+        actor = Actor.of(a.resident)
+        satisfaction.answer(session, actor, found, "submitted", score=5, comment="first")
+        with pytest.raises(satisfaction.AlreadyAnswered):
+            satisfaction.answer(session, actor, found, "submitted", score=1, comment="second")
+    assert [(r.score, r.comment) for r in answers(db, a.tenant)] == [(5, "first")]
+
+
+def test_only_the_applicant_may_answer_even_through_the_operation(towns: Towns, db: Database, app: Any) -> None:
+    a = towns.a
+    application_id = submitted_application(db, a)
+    with app.app_context(), db.transaction(a.tenant.id) as session:
+        found = session.get(Application, application_id)
+        assert found is not None
+        clerk = staff(session, a.tenant, "clerk")
+        with pytest.raises(NotFound):
+            satisfaction.answer(session, clerk, found, "submitted", score=5, comment=None)
+    assert answers(db, a.tenant) == []

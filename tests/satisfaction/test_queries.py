@@ -27,10 +27,12 @@ ROWS = [
     (0, "tax-certificate", 1, datetime(2026, 11, 2, 0, 0, tzinfo=UTC)),
     (1, "residency-certificate", 5, datetime(2026, 11, 2, 0, 0, tzinfo=UTC)),  # another municipality
 ]
+#: The rows filed at the counter (by index in ROWS); the others came online.
+COUNTER = {1}
 
 
 def seed(db: Database, towns: list[Tenant]) -> None:
-    for index, key, score, at in ROWS:
+    for row, (index, key, score, at) in enumerate(ROWS):
         tenant = towns[index]
         with db.transaction(tenant.id) as session:
             session.add(
@@ -38,7 +40,7 @@ def seed(db: Database, towns: list[Tenant]) -> None:
                     tenant_id=tenant.id,
                     service_key=key,
                     journey="submitted",
-                    channel="online",
+                    channel="counter" if row in COUNTER else "online",
                     score=score,
                     comment=None if score is not None else "text only",
                     answered_at=at,
@@ -65,6 +67,17 @@ def test_month_counts_per_procedure_in_japan_time(db: Database, seeded: None) ->
     assert december == {"residency-certificate": queries.ProcedureSatisfaction("residency-certificate", 1, 1)}
     assert empty == {}
     assert queries.ProcedureSatisfaction("x", 0, 0).share_satisfied is None
+
+
+def test_month_counts_per_channel(db: Database, seeded: None) -> None:
+    towns = tenants(db)
+    seed(db, towns)
+    with db.transaction(towns[0].id) as session:
+        counter = queries.month_counts(session, towns[0].id, "2026-11", channel="counter")
+        online = queries.month_counts(session, towns[0].id, "2026-11", channel="online")
+    assert counter == {"residency-certificate": queries.ProcedureSatisfaction("residency-certificate", 1, 1)}
+    assert online["residency-certificate"] == queries.ProcedureSatisfaction("residency-certificate", 2, 1)
+    assert online["tax-certificate"] == queries.ProcedureSatisfaction("tax-certificate", 1, 0)
 
 
 def test_the_spread_counts_text_only_answers_apart(db: Database, seeded: None) -> None:

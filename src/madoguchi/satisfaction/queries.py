@@ -78,9 +78,12 @@ def period_of(moment: datetime) -> str:
     return jp.date_in_japan(moment).strftime("%Y-%m")
 
 
-def month_counts(session: Session, tenant_id: uuid.UUID, period: str) -> dict[str, ProcedureSatisfaction]:
+def month_counts(
+    session: Session, tenant_id: uuid.UUID, period: str, *, channel: str | None = None
+) -> dict[str, ProcedureSatisfaction]:
     """Per procedure (``service_key``), the answers with a score given in the month ``period`` (``YYYY-MM``, JST)
-    and how many of them were 4 or 5. Procedures with no scored answer that month are absent."""
+    and how many of them were 4 or 5; with ``channel`` (online, api, counter), only answers about applications
+    that came by it. Procedures with no scored answer that month are absent."""
     start, end = month_bounds(period)
     satisfied = func.sum(case((SatisfactionResponse.score.in_(sorted(SATISFIED_SCORES)), 1), else_=0))
     stmt = (
@@ -94,6 +97,8 @@ def month_counts(session: Session, tenant_id: uuid.UUID, period: str) -> dict[st
         .group_by(SatisfactionResponse.service_key)
         .order_by(SatisfactionResponse.service_key)
     )
+    if channel is not None:
+        stmt = stmt.where(SatisfactionResponse.channel == channel)
     return {
         key: ProcedureSatisfaction(key, int(scored), int(happy or 0))
         for key, scored, happy in session.execute(stmt).all()
