@@ -324,3 +324,40 @@ def national_trend(chart_id: str, key: str, title: str, months: Sequence[tuple[s
         percent,
         y_max=1.0,
     )
+
+
+def live_charts(
+    names: Sequence[str], online_share: Sequence[float | None], median_days: Sequence[float | None]
+) -> list[Markup]:
+    """The tenant admin's current figures per procedure (not suppressed: the municipality's own): the share filed
+    online and the median days to decision. A missing value here means nothing to count yet, and says so."""
+    procedure = _("Procedure")
+
+    def text(title: str, desc: str, gap: str) -> charts.ChartText:
+        return charts.ChartText(title, desc, gap, procedure, _("Show the figures as a table"), gap)
+
+    share_text = _("Share filed online (online and apps) per procedure, all applications so far")
+    median_text = _("Median days from submission to decision per procedure, all applications so far")
+    return [
+        charts.bar_chart(
+            "live-online",
+            text(share_text, _describe_each(names, online_share, percent), _("Nothing filed yet")),
+            names,
+            [charts.Series(_("Filed online"), tuple(online_share))],
+            percent,
+            y_max=1.0,
+        ),
+        charts.bar_chart(
+            "live-median",
+            text(median_text, _describe_each(names, median_days, days), _("Nothing decided yet")),
+            names,
+            [charts.Series(_("Median time to decision"), tuple(median_days))],
+            days,
+        ),
+    ]
+
+
+def _describe_each(names: Sequence[str], values: Sequence[float | None], fmt: Any) -> str:
+    return "; ".join(
+        f"{name}: {fmt(value) if value is not None else '—'}" for name, value in zip(names, values, strict=True)
+    )
