@@ -86,6 +86,7 @@ def test_every_chart_is_an_image_named_by_its_title_and_described(chart: Chart) 
     assert svg.get("width") == "100%" and svg.get("viewBox", "").startswith("0 0 400 ")
     assert figure.find("details/summary").text == TEXT.table_summary
     assert figure.find("details/div/table/caption").text == TEXT.title
+    assert figure.find("figcaption").text == TEXT.title  # shown: the SVG's title is read, not seen
 
 
 @pytest.mark.parametrize("chart", [_line, _bars, _stacked])

@@ -265,8 +265,11 @@ def _table(
     )
 
 
-def _figure(chart_id: str, svg: Markup, table: Markup, kind: str) -> Markup:
-    return Markup('<figure class="chart chart-{}" id="{}">{}{}</figure>').format(kind, chart_id, svg, table)
+def _figure(chart_id: str, text: ChartText, svg: Markup, table: Markup, kind: str) -> Markup:
+    """The chart's title shown above it (the SVG's own title is for assistive technology), the SVG, the table."""
+    return Markup('<figure class="chart chart-{}" id="{}"><figcaption>{}</figcaption>{}{}</figure>').format(
+        kind, chart_id, text.title, svg, table
+    )
 
 
 def _check(categories: Sequence[str], series: Sequence[Series]) -> None:
@@ -370,7 +373,7 @@ def line_chart(
         body.extend(_gap_legend(chart_id, text, height + 10))
         height += 22
     svg = _svg(chart_id, text, height, body, len(series))
-    return _figure(chart_id, svg, _table(chart_id, text, categories, series, fmt), "line")
+    return _figure(chart_id, text, svg, _table(chart_id, text, categories, series, fmt), "line")
 
 
 # --- Horizontal bars: grouped (a value per series) or stacked (the parts of a whole) ------------------------------
@@ -466,7 +469,7 @@ def bar_chart(
         body.extend(_gap_legend(chart_id, text, y + 12))
         y += 24
     svg = _svg(chart_id, text, y + 4, body, len(series))
-    return _figure(chart_id, svg, _table(chart_id, text, categories, series, fmt), "bars")
+    return _figure(chart_id, text, svg, _table(chart_id, text, categories, series, fmt), "bars")
 
 
 def stacked_bar_chart(
@@ -494,4 +497,4 @@ def stacked_bar_chart(
         y += 24
     svg = _svg(chart_id, text, y + 4, body, len(series))
     table = _table(chart_id, text, categories, series, fmt, extra_columns=[Series(total_label, tuple(totals))])
-    return _figure(chart_id, svg, table, "stacked")
+    return _figure(chart_id, text, svg, table, "stacked")
