@@ -116,7 +116,7 @@ def test_the_municipality_page_in_english(client: Any, towns: Towns, published: 
     assert "Digital take-up" in html
 
 
-@pytest.mark.parametrize("month", ["2026-13", "26-10", "2026-1", "abc", "2026-10-01", "２０２６-１０"])
+@pytest.mark.parametrize("month", ["2026-13", "26-10", "2026-1", "abc", "2026-10-01", "2026/10", "２０２６年１０月"])
 def test_a_malformed_month_is_refused_with_the_reason_beside_the_field(
     client: Any, towns: Towns, published: None, month: str
 ) -> None:
@@ -125,6 +125,15 @@ def test_a_malformed_month_is_refused_with_the_reason_beside_the_field(
     assert 'id="month-error"' in html and "YYYY-MM" in html
     assert 'aria-invalid="true"' in html
     assert "<figure" not in html
+
+
+@pytest.mark.parametrize("month", ["２０２６-１０", "２０２６－１０", " 2026-10 "])
+def test_a_month_typed_in_full_width_digits_is_read_as_half_width(
+    client: Any, towns: Towns, published: None, month: str
+) -> None:
+    status, html = _get(client, f"/{towns.b.slug}/open-data/", month=month)
+    assert status == 200
+    assert '<option value="2026-10" selected>' in html and "<figure" in html
 
 
 def test_a_month_with_nothing_published_says_so(client: Any, towns: Towns, published: None) -> None:
@@ -192,3 +201,8 @@ def test_the_national_page_compares_municipalities_side_by_side(client: Any, tow
 def test_the_national_page_refuses_a_malformed_month(client: Any, national: None) -> None:
     status, html = _get(client, "/open-data/", month="2026/10")
     assert status == 400 and 'id="month-error"' in html
+
+
+def test_the_landing_page_links_to_the_performance_page(client: Any, towns: Towns) -> None:
+    status, html = _get(client, f"/{towns.b.slug}/")
+    assert status == 200 and f'href="/{towns.b.slug}/open-data/"' in html and "手続きの実績" in html

@@ -9,6 +9,7 @@ pages link to them.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from flask import Blueprint, render_template, request
@@ -33,7 +34,8 @@ DEFAULT_LICENSE = "PDL-1.0"
 
 def _chosen_month(periods: list[str]) -> tuple[str | None, str | None, int]:
     """(the month to show, the error beside the selector, the status): the latest when none was asked for."""
-    asked = (request.args.get("month") or "").strip()
+    # Full-width digits (２０２６－１０) are what a Japanese keyboard may type: read as half-width, once, here.
+    asked = unicodedata.normalize("NFKC", request.args.get("month") or "").strip()
     if not asked:
         return (periods[0] if periods else None), None, 200
     if not queries.is_period(asked):
