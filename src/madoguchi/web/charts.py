@@ -25,8 +25,8 @@ from markupsafe import Markup, escape
 
 #: Width of the drawing in SVG units; about a phone's width, so 13-unit text is about 13 px there.
 WIDTH = 400
-FONT = 13
-SMALL_FONT = 12
+FONT = 15
+SMALL_FONT = 14
 INK = "#1a1a1a"
 MUTED = "#4d4d4d"
 GRID = "#c9ced6"
@@ -185,7 +185,7 @@ def _legend(chart_id: str, series: Sequence[Series], y: float, *, lines: bool) -
     for index, item in enumerate(series):
         width = 22 + _text_width(item.label, SMALL_FONT) + 14
         if x > 0 and x + width > WIDTH:
-            x, y = 0.0, y + 20
+            x, y = 0.0, y + 22
         colour = COLOURS[index % len(COLOURS)]
         if lines:
             out.append(
@@ -202,7 +202,7 @@ def _legend(chart_id: str, series: Sequence[Series], y: float, *, lines: bool) -
             )
         out.append(_label(x + 22, y, item.label, size=SMALL_FONT, room=WIDTH - x - 22))
         x += width
-    return out, y + 16
+    return out, y + 18
 
 
 def _gap_legend(chart_id: str, text: ChartText, y: float) -> list[Markup]:
@@ -294,7 +294,7 @@ def line_chart(
     published breaks the line and is shown as a hatched band. The last value of each line is written beside it."""
     _check(categories, series)
     legend, top = _legend(chart_id, series, 14, lines=True)
-    plot_top, plot_left, plot_right = top + 8, 44.0, WIDTH - 44.0
+    plot_top, plot_left, plot_right = top + 8, 48.0, WIDTH - 46.0
     plot_height = 180.0
     plot_bottom = plot_top + plot_height
     known = [v for item in series for v in item.values if v is not None]
@@ -325,13 +325,13 @@ def line_chart(
                 _num(plot_left + step * index), _num(plot_top), _num(step), _num(plot_height), chart_id
             )
         )
-    # Month labels: as many as fit (about 58 units each), always the first and the last.
-    every = max(1, math.ceil(len(categories) * 58 / (plot_right - plot_left)))
+    # Month labels: as many as fit (about 68 units each), always the first and the last.
+    every = max(1, math.ceil(len(categories) * 68 / (plot_right - plot_left)))
     for index, category in enumerate(categories):
         if index % every == 0 or index == len(categories) - 1:
             if index != len(categories) - 1 and len(categories) - 1 - index < every:
                 continue  # too close to the last label
-            body.append(_label(x_at(index), plot_bottom + 16, category, size=SMALL_FONT, anchor="middle"))
+            body.append(_label(x_at(index), plot_bottom + 18, category, size=SMALL_FONT, anchor="middle"))
     ends: list[tuple[float, float, str]] = []
     for s_index, item in enumerate(series):
         colour, marker = COLOURS[s_index % len(COLOURS)], MARKERS[s_index % len(MARKERS)]
@@ -355,8 +355,8 @@ def line_chart(
     # The last value of each line written beside it, moved apart where two would overlap.
     ends.sort()
     for index in range(1, len(ends)):
-        if ends[index][0] - ends[index - 1][0] < 14:
-            ends[index] = (ends[index - 1][0] + 14, *ends[index][1:])
+        if ends[index][0] - ends[index - 1][0] < 16:
+            ends[index] = (ends[index - 1][0] + 16, *ends[index][1:])
     for y, x, written in ends:
         body.append(
             _label(
@@ -368,7 +368,7 @@ def line_chart(
                 anchor="end" if x + 40 > WIDTH else "start",
             )
         )
-    height = plot_bottom + 24
+    height = plot_bottom + 28
     if gaps or not known:
         body.extend(_gap_legend(chart_id, text, height + 10))
         height += 22
@@ -393,12 +393,12 @@ def _bar_rows(
     """One row per category: its label on a line of its own (long names keep the whole width), then the bar(s) with
     the value written at the end; a missing value leaves a hatched band with the reason in it."""
     left, right = 0.0, WIDTH - 70.0
-    bar = 16.0
+    bar = 18.0
     body: list[Markup] = []
     y = start_y
     for index, category in enumerate(categories):
-        body.append(_label(0, y + 12, category, room=WIDTH, bold=True))
-        y += 18
+        body.append(_label(0, y + 14, category, room=WIDTH, bold=True))
+        y += 21
         rows = [series] if stacked else [[item] for item in series]
         for group in rows:
             values = [item.values[index] for item in group]
@@ -416,7 +416,7 @@ def _bar_rows(
                         _num(left + 2), _num(y + 1), _num(room + 4), _num(bar - 2)
                     )
                 )
-                body.append(_label(left + 4, y + 12, label, size=SMALL_FONT, room=right - left - 8, fill=MUTED))
+                body.append(_label(left + 4, y + 14, label, size=SMALL_FONT, room=right - left - 8, fill=MUTED))
             else:
                 x = left
                 for item, value in zip(group, values, strict=True):
@@ -440,7 +440,7 @@ def _bar_rows(
                     x += width
                 total = sum(v for v in values if v is not None)
                 written = fmt(total) if stacked or len(series) == 1 else f"{fmt(total)}"
-                body.append(_label(x + 4, y + 12, written, size=SMALL_FONT, bold=True))
+                body.append(_label(x + 4, y + 14, written, size=SMALL_FONT, bold=True))
             y += bar + 4
         y += 8
     return body, y
