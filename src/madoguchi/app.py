@@ -55,6 +55,7 @@ from madoguchi.payments import workflow_steps as _payment_steps  # noqa: F401  (
 from madoguchi.portal import attachments as attachment_pages
 from madoguchi.portal import certificates as certificate_pages
 from madoguchi.portal import fake_pay as fake_pay_pages
+from madoguchi.portal import open_data as open_data_pages
 from madoguchi.portal import views as portal_pages
 from madoguchi.tenancy import resolution
 from madoguchi.tenant_admin import views as tenant_admin_pages
@@ -99,6 +100,7 @@ PAGE_BLUEPRINTS = (
     *round_pages.WEB_BLUEPRINTS,
     *satisfaction_pages.WEB_BLUEPRINTS,
     *fake_pay_pages.WEB_BLUEPRINTS,
+    *open_data_pages.WEB_BLUEPRINTS,
 )
 
 

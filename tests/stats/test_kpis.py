@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from madoguchi.payments import intents as payment_intents
 from madoguchi.payments.models import COUNTER_CASH, Refund
 from madoguchi.stats import kpis
 from madoguchi.tenancy.models import Tenant
+from tests.support.kpi_rows import add_month, kpi_row
 from tests.tenant_admin.conftest import Towns, admin_url, signed_in
 
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
@@ -137,3 +139,62 @@ def test_fees_collected_and_refunded_per_procedure_count_only_this_tenants(
     admin = signed_in(app, db, towns.a, StaffRole.TENANT_ADMIN)
     html = admin.http.get(admin_url(towns.a, "/kpis")).get_data(as_text=True)
     assert "1,200円" in html and "1,600円" in html and "手数料収入" in html and "77,700円" not in html
+
+
+def _by_state_table(html: str) -> dict[str, dict[str, str]]:
+    """The by-state table as {procedure row: {column heading: cell}} (headings and cells as text)."""
+    table = re.search(r'<table[^>]*id="kpi-states".*?</table>', html, re.S)
+    assert table is not None
+    headings = [re.sub(r"<[^>]+>", "", h).strip() for h in re.findall(r'<th scope="col"[^>]*>(.*?)</th>', table[0])]
+    rows = {}
+    for row in re.findall(r"<tr[^>]*>\s*<th scope=\"row\">(.*?)</th>(.*?)</tr>", table[0], re.S):
+        cells = [
+            re.sub(r"<span class=\"visually-hidden\">.*?</span>|<[^>]+>", "", c).strip()
+            for c in re.findall(r"<td[^>]*>(.*?)</td>", row[1], re.S)
+        ]
+        rows[row[0].strip()] = dict(zip(headings[1:], cells, strict=True))
+    return rows
+
+
+def test_each_procedure_counts_under_its_own_state_title_and_the_total_row_is_named_right(
+    app: Any, db: Database, towns: Towns
+) -> None:
+    """Issue 20: 住民票 交付済み was counted under 「決定通知済み」 (childcare's title of the same state name, issued),
+    and the total row read 「手続き一覧へ」 (the portal's back link, the same msgid)."""
+    with db.transaction(towns.a.id) as session:
+        for _ in range(2):
+            _application(session, towns.a, "residency-certificate", "issued", processing=timedelta(days=1))
+        _application(session, towns.a, "childcare-admission", "issued", processing=timedelta(days=20))
+    admin = signed_in(app, db, towns.a, StaffRole.TENANT_ADMIN)
+    html = admin.http.get(admin_url(towns.a, "/kpis")).get_data(as_text=True)
+    rows = _by_state_table(html)
+    residency, childcare = rows["住民票の写し等の交付請求"], next(v for k, v in rows.items() if "保育" in k)
+    assert residency["交付済み"] == "2" and residency["決定通知済み"] == "—"
+    assert childcare["決定通知済み"] == "1" and childcare["交付済み"] == "—"
+    assert rows["すべての手続き"]["交付済み"] == "2" and rows["すべての手続き"]["決定通知済み"] == "1"
+    assert "手続き一覧へ" not in html
+
+
+def test_the_key_figures_page_draws_the_live_figures_and_this_municipalitys_published_months(
+    app: Any, db: Database, towns: Towns, known: None
+) -> None:
+    with db.transaction(towns.a.id) as session:
+        add_month(
+            session, towns.a, "2026-11", [kpi_row(towns.a, "2026-11", "residency-certificate", digital_take_up=0.66)]
+        )
+    with db.transaction(towns.b.id) as session:
+        add_month(
+            session, towns.b, "2026-12", [kpi_row(towns.b, "2026-12", "residency-certificate", digital_take_up=0.99)]
+        )
+    admin = signed_in(app, db, towns.a, StaffRole.TENANT_ADMIN)
+    html = admin.http.get(admin_url(towns.a, "/kpis")).get_data(as_text=True)
+    assert 'id="live-online"' in html and 'id="live-median"' in html
+    assert "75%" in html  # the live share filed online of the residency certificate, in the chart and its table
+    assert 'id="admin-kpi-residency-certificate-trend"' in html and "66%" in html
+    assert "99%" not in html and "2026-12" not in html  # town B's month is not town A's
+
+
+def test_before_any_month_is_published_the_key_figures_page_says_so(app: Any, db: Database, towns: Towns) -> None:
+    admin = signed_in(app, db, towns.a, StaffRole.TENANT_ADMIN)
+    html = admin.http.get(admin_url(towns.a, "/kpis")).get_data(as_text=True)
+    assert 'id="no-months"' in html and "<figure" not in html
