@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 from click.testing import CliRunner
 from flask import Flask
 
@@ -40,6 +41,8 @@ from madoguchi.crypto import Sealer
 from madoguchi.db import Base, Database, make_engine, sessions_joined_to
 from madoguchi.documents import storage
 from madoguchi.extensions import limiter
+from madoguchi.identity import passwords
+from madoguchi.identity.operations import common as identity_common
 from madoguchi.tenancy.resolution import serving_tenants
 from tests.factories import seed_catalog_and_tenants
 from tests.support import card_idp as card_idp_support
@@ -48,6 +51,13 @@ from tests.support.postgres import ThrowawayPostgres
 REPO = Path(__file__).resolve().parents[1]
 DATA_KEY = Sealer.generate_key()
 AUDIT_KEY = generate_key("test-1")
+
+#: Argon2id at its lowest cost: a hash or a check takes ~0.1 ms instead of ~0.3 s of CPU (the production cost,
+#: RFC 9106's low-memory profile). Every test hashes with it (``cheap_password_hashing``) except those that ask for
+#: ``production_password_hashing`` (tests/identity/test_password_hashing.py).
+TEST_PASSWORD_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+#: The hasher the product ships with, kept before ``cheap_password_hashing`` replaces it.
+PRODUCTION_PASSWORD_HASHER = passwords._hasher
 
 #: Markers of tests that need a database that commits for real (several connections, threads, processes).
 COMMIT_MARKERS = ("commits", "faults", "browser")
@@ -133,6 +143,30 @@ class SharedDatabase:
             with self.app.app_context():
                 app_database().dispose()
         self.engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Hash passwords at the lowest Argon2id cost in every test of the session (docs/testing.md, "Speed").
+
+    At the production cost every account a test makes and every password sign-in cost ~0.3 s of CPU, which was
+    the largest single cost of the suite. Hashes stay real Argon2id (``$argon2id$``, verified, rehashed when the
+    parameters change); only the cost differs. Subprocesses (the browser tests' demo server, gunicorn) keep the
+    production cost."""
+    passwords._hasher = TEST_PASSWORD_HASHER
+    identity_common._dummy_hash.cache_clear()  # made with whichever hasher was current
+    yield
+    passwords._hasher = PRODUCTION_PASSWORD_HASHER
+    identity_common._dummy_hash.cache_clear()
+
+
+@pytest.fixture
+def production_password_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[PasswordHasher]:
+    """The production Argon2id cost for one test (the hasher is handed back)."""
+    monkeypatch.setattr(passwords, "_hasher", PRODUCTION_PASSWORD_HASHER)
+    identity_common._dummy_hash.cache_clear()
+    yield PRODUCTION_PASSWORD_HASHER
+    identity_common._dummy_hash.cache_clear()
 
 
 @pytest.fixture(scope="session")
