@@ -23,7 +23,6 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from pathlib import Path
 
 import pytest
@@ -102,12 +101,36 @@ def default_settings(backend: Backend, data_dir: Path) -> Settings:
 
 
 @dataclass
+class BuiltApp:
+    """An app built once, and what it looked like right after ``create_app`` (``SharedDatabase.app_for``)."""
+
+    app: Flask
+    config: dict
+    extensions: dict
+
+
+#: How many apps with settings other than the defaults a worker keeps per database (the least recently used one is
+#: dropped): a folder of tests that all override ``settings`` the same way builds one app, not one per test.
+MAX_SHARED_APPS = 8
+
+
+def _app_key(settings: Settings) -> Settings:
+    """What an app is built from: the settings without the parts that differ per test and that ``app_for`` sets
+    per test anyway: the data folder, and where documents are stored (the store is rebuilt from the test's
+    settings; only its kind, local or S3, is kept in the key)."""
+    kind = settings.storage_url.strip().split(":", 1)[0] if settings.storage_url.strip() else ""
+    return replace(settings, data_dir=Path("/"), storage_url=kind)
+
+
+@dataclass
 class SharedDatabase:
-    """A database migrated and seeded once per worker, and the app that serves it to every joined test."""
+    """A database migrated and seeded once per worker, and the apps that serve it to every joined test."""
 
     backend: Backend
     settings: Settings
     engine: sa.Engine = field(init=False)
+    #: Apps by ``_app_key`` of the settings they were built with, least recently used first.
+    apps: dict[Settings, BuiltApp] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.engine = make_engine(self.backend.app_url, pool_size=1)
@@ -115,23 +138,24 @@ class SharedDatabase:
         seed_catalog_and_tenants(seeding, self.settings)
         seeding.dispose()
 
-    @cached_property
-    def app(self) -> Flask:
-        app = create_app(self.settings)
-        app.config["TESTING"] = True
-        self._config = dict(app.config)
-        self._extensions = dict(app.extensions)
-        return app
-
     def app_for(self, settings: Settings) -> Flask:
-        """The shared app as new for a test: its settings and document store, its config as created, no
-        extension built lazily by an earlier test (they capture settings), fresh rate-limit counters, no tenant
-        cached by an earlier test (decision 0025)."""
-        app = self.app
+        """An app for ``settings`` as new: built once per distinct ``_app_key`` and reset for each test: the test's
+        settings and document store, its config as created, no extension built lazily by an earlier test (they
+        capture settings), fresh rate-limit counters, no tenant cached by an earlier test (decision 0025)."""
+        key = _app_key(settings)
+        built = self.apps.pop(key, None)
+        if built is None:
+            app = create_app(replace(settings, data_dir=self.settings.data_dir))  # the test's folder is set below
+            app.config["TESTING"] = True
+            built = BuiltApp(app, dict(app.config), dict(app.extensions))
+        self.apps[key] = built  # now the most recently used
+        while len(self.apps) > MAX_SHARED_APPS:
+            _dispose(self.apps.pop(next(iter(self.apps))).app)
+        app = built.app
         app.config.clear()
-        app.config.update(self._config, MADOGUCHI=settings)
+        app.config.update(built.config, MADOGUCHI=settings)
         app.extensions.clear()
-        app.extensions.update(self._extensions)
+        app.extensions.update(built.extensions)
         app.extensions[storage.EXTENSION_KEY] = storage.storage_for(settings)
         limiter.reset()
         reset_rate_limits(app)
@@ -139,10 +163,15 @@ class SharedDatabase:
         return app
 
     def close(self) -> None:
-        if "app" in self.__dict__:
-            with self.app.app_context():
-                app_database().dispose()
+        for built in self.apps.values():
+            _dispose(built.app)
+        self.apps.clear()
         self.engine.dispose()
+
+
+def _dispose(app: Flask) -> None:
+    with app.app_context():
+        app_database().dispose()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -291,17 +320,17 @@ def db(settings: Settings, test_transaction: None) -> Iterator[Database]:
 
 @pytest.fixture
 def app(request: pytest.FixtureRequest, backend: Backend, settings: Settings, seeded: None) -> Iterator[Flask]:
-    """The app under test: the worker's shared one for a joined test with the default settings (reset by
-    ``SharedDatabase.app_for``: its own ``data_dir``, so files never leak between tests), else a new one."""
-    if backend.joined and settings == default_settings(backend, settings.data_dir):
+    """The app under test. A joined test gets one of the worker's shared apps, reset by ``SharedDatabase.app_for``
+    (one app per distinct settings, apart from ``data_dir`` and the document store, which are the test's own, so
+    files never leak between tests); a committing test gets a new one."""
+    if backend.joined:
         shared: SharedDatabase = request.getfixturevalue(f"shared_{backend.name}")
         yield shared.app_for(settings)
         return
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app
-    with app.app_context():
-        app_database().dispose()
+    _dispose(app)
 
 
 @pytest.fixture
