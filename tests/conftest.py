@@ -23,11 +23,11 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 from click.testing import CliRunner
 from flask import Flask
 
@@ -40,6 +40,8 @@ from madoguchi.crypto import Sealer
 from madoguchi.db import Base, Database, make_engine, sessions_joined_to
 from madoguchi.documents import storage
 from madoguchi.extensions import limiter
+from madoguchi.identity import passwords
+from madoguchi.identity.operations import common as identity_common
 from madoguchi.tenancy.resolution import serving_tenants
 from tests.factories import seed_catalog_and_tenants
 from tests.support import card_idp as card_idp_support
@@ -48,6 +50,13 @@ from tests.support.postgres import ThrowawayPostgres
 REPO = Path(__file__).resolve().parents[1]
 DATA_KEY = Sealer.generate_key()
 AUDIT_KEY = generate_key("test-1")
+
+#: Argon2id at its lowest cost: a hash or a check takes ~0.1 ms instead of ~0.3 s of CPU (the production cost,
+#: RFC 9106's low-memory profile). Every test hashes with it (``cheap_password_hashing``) except those that ask for
+#: ``production_password_hashing`` (tests/identity/test_password_hashing.py).
+TEST_PASSWORD_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+#: The hasher the product ships with, kept before ``cheap_password_hashing`` replaces it.
+PRODUCTION_PASSWORD_HASHER = passwords._hasher
 
 #: Markers of tests that need a database that commits for real (several connections, threads, processes).
 COMMIT_MARKERS = ("commits", "faults", "browser")
@@ -92,12 +101,36 @@ def default_settings(backend: Backend, data_dir: Path) -> Settings:
 
 
 @dataclass
+class BuiltApp:
+    """An app built once, and what it looked like right after ``create_app`` (``SharedDatabase.app_for``)."""
+
+    app: Flask
+    config: dict
+    extensions: dict
+
+
+#: How many apps with settings other than the defaults a worker keeps per database (the least recently used one is
+#: dropped): a folder of tests that all override ``settings`` the same way builds one app, not one per test.
+MAX_SHARED_APPS = 8
+
+
+def _app_key(settings: Settings) -> Settings:
+    """What an app is built from: the settings without the parts that differ per test and that ``app_for`` sets
+    per test anyway: the data folder, and where documents are stored (the store is rebuilt from the test's
+    settings; only its kind, local or S3, is kept in the key)."""
+    kind = settings.storage_url.strip().split(":", 1)[0] if settings.storage_url.strip() else ""
+    return replace(settings, data_dir=Path("/"), storage_url=kind)
+
+
+@dataclass
 class SharedDatabase:
-    """A database migrated and seeded once per worker, and the app that serves it to every joined test."""
+    """A database migrated and seeded once per worker, and the apps that serve it to every joined test."""
 
     backend: Backend
     settings: Settings
     engine: sa.Engine = field(init=False)
+    #: Apps by ``_app_key`` of the settings they were built with, least recently used first.
+    apps: dict[Settings, BuiltApp] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.engine = make_engine(self.backend.app_url, pool_size=1)
@@ -105,23 +138,24 @@ class SharedDatabase:
         seed_catalog_and_tenants(seeding, self.settings)
         seeding.dispose()
 
-    @cached_property
-    def app(self) -> Flask:
-        app = create_app(self.settings)
-        app.config["TESTING"] = True
-        self._config = dict(app.config)
-        self._extensions = dict(app.extensions)
-        return app
-
     def app_for(self, settings: Settings) -> Flask:
-        """The shared app as new for a test: its settings and document store, its config as created, no
-        extension built lazily by an earlier test (they capture settings), fresh rate-limit counters, no tenant
-        cached by an earlier test (decision 0025)."""
-        app = self.app
+        """An app for ``settings`` as new: built once per distinct ``_app_key`` and reset for each test: the test's
+        settings and document store, its config as created, no extension built lazily by an earlier test (they
+        capture settings), fresh rate-limit counters, no tenant cached by an earlier test (decision 0025)."""
+        key = _app_key(settings)
+        built = self.apps.pop(key, None)
+        if built is None:
+            app = create_app(replace(settings, data_dir=self.settings.data_dir))  # the test's folder is set below
+            app.config["TESTING"] = True
+            built = BuiltApp(app, dict(app.config), dict(app.extensions))
+        self.apps[key] = built  # now the most recently used
+        while len(self.apps) > MAX_SHARED_APPS:
+            _dispose(self.apps.pop(next(iter(self.apps))).app)
+        app = built.app
         app.config.clear()
-        app.config.update(self._config, MADOGUCHI=settings)
+        app.config.update(built.config, MADOGUCHI=settings)
         app.extensions.clear()
-        app.extensions.update(self._extensions)
+        app.extensions.update(built.extensions)
         app.extensions[storage.EXTENSION_KEY] = storage.storage_for(settings)
         limiter.reset()
         reset_rate_limits(app)
@@ -129,10 +163,39 @@ class SharedDatabase:
         return app
 
     def close(self) -> None:
-        if "app" in self.__dict__:
-            with self.app.app_context():
-                app_database().dispose()
+        for built in self.apps.values():
+            _dispose(built.app)
+        self.apps.clear()
         self.engine.dispose()
+
+
+def _dispose(app: Flask) -> None:
+    with app.app_context():
+        app_database().dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Hash passwords at the lowest Argon2id cost in every test of the session (docs/testing.md, "Speed").
+
+    At the production cost every account a test makes and every password sign-in cost ~0.3 s of CPU, which was
+    the largest single cost of the suite. Hashes stay real Argon2id (``$argon2id$``, verified, rehashed when the
+    parameters change); only the cost differs. Subprocesses (the browser tests' demo server, gunicorn) keep the
+    production cost."""
+    passwords._hasher = TEST_PASSWORD_HASHER
+    identity_common._dummy_hash.cache_clear()  # made with whichever hasher was current
+    yield
+    passwords._hasher = PRODUCTION_PASSWORD_HASHER
+    identity_common._dummy_hash.cache_clear()
+
+
+@pytest.fixture
+def production_password_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[PasswordHasher]:
+    """The production Argon2id cost for one test (the hasher is handed back)."""
+    monkeypatch.setattr(passwords, "_hasher", PRODUCTION_PASSWORD_HASHER)
+    identity_common._dummy_hash.cache_clear()
+    yield PRODUCTION_PASSWORD_HASHER
+    identity_common._dummy_hash.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -257,17 +320,17 @@ def db(settings: Settings, test_transaction: None) -> Iterator[Database]:
 
 @pytest.fixture
 def app(request: pytest.FixtureRequest, backend: Backend, settings: Settings, seeded: None) -> Iterator[Flask]:
-    """The app under test: the worker's shared one for a joined test with the default settings (reset by
-    ``SharedDatabase.app_for``: its own ``data_dir``, so files never leak between tests), else a new one."""
-    if backend.joined and settings == default_settings(backend, settings.data_dir):
+    """The app under test. A joined test gets one of the worker's shared apps, reset by ``SharedDatabase.app_for``
+    (one app per distinct settings, apart from ``data_dir`` and the document store, which are the test's own, so
+    files never leak between tests); a committing test gets a new one."""
+    if backend.joined:
         shared: SharedDatabase = request.getfixturevalue(f"shared_{backend.name}")
         yield shared.app_for(settings)
         return
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app
-    with app.app_context():
-        app_database().dispose()
+    _dispose(app)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from madoguchi.db import Database
 from madoguchi.identity.models import PlatformAdmin
 from madoguchi.identity.passwords import hash_password
 from madoguchi.identity.sessions import COOKIE_NAME, start_platform_session
-from tests.tenant_admin.conftest import HTTPS, Towns, cheap_password_hashing, towns  # noqa: F401 - fixtures
+from tests.tenant_admin.conftest import HTTPS, Towns, towns  # noqa: F401 - fixtures
 
 ADMIN = f"{HTTPS}/admin"
 

@@ -15,12 +15,10 @@ from madoguchi.identity.card.models import CardMatchReview
 from madoguchi.identity.models import Account
 from madoguchi.tenancy.models import Tenant
 from tests.factories import tenants
-from tests.identity.conftest import cheap_password_hashing, signed_in, staff_account
+from tests.identity.conftest import signed_in, staff_account
 from tests.support import card_pages
 from tests.support.card_idp import SHIOMI_VARIANT, CardIdp, seed_register, with_card_idp
 from tests.support.card_pages import HTTPS, open_account, outcome_of
-
-__all__ = ["cheap_password_hashing"]
 
 SHIOMI = "shiomi-town"
 SAME_ORIGIN = {"Referer": f"{HTTPS}/"}

@@ -48,16 +48,6 @@ def fresh_ip() -> dict[str, Any]:
     return {"environ_base": {"REMOTE_ADDR": f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"}}
 
 
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2id with its production cost takes ~0.4 s per hash here; these tests hash hundreds of times."""
-    from argon2 import PasswordHasher
-
-    from madoguchi.identity import passwords
-
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
 @dataclass
 class Towns:
     a: Tenant

@@ -28,7 +28,6 @@ from tests.world import RESIDENCY
 # The identity tests' fixtures: the two seeded towns, a TOTP clock, and cheap password hashing (autouse).
 towns = identity_fixtures.towns
 clock = identity_fixtures.clock
-cheap_password_hashing = identity_fixtures.cheap_password_hashing
 
 
 def _invite(db: Database, tenant: Tenant, email: str = "chief@example.jp", **kwargs: Any) -> str:

@@ -19,7 +19,6 @@ from tests.tenant_admin.conftest import HTTPS, Towns, csrf_of, field_error, sign
 # Fixtures: the platform admin's browser, the two seeded towns, cheap password hashing (autouse).
 platform_admin = admin_fixtures.platform_admin
 towns = admin_fixtures.towns
-cheap_password_hashing = admin_fixtures.cheap_password_hashing
 
 
 def _post(http: FlaskClient, url: str, data: dict[str, Any]) -> Any:

@@ -18,10 +18,8 @@ from madoguchi.identity.models import Account
 from madoguchi.registry.models import Person
 from madoguchi.tenancy.models import Tenant
 from tests.factories import tenants
-from tests.identity.conftest import HTTPS, add_account, cheap_password_hashing, signed_in, staff_account
+from tests.identity.conftest import HTTPS, add_account, signed_in, staff_account
 from tests.world import family
-
-__all__ = ["cheap_password_hashing"]
 
 
 @dataclass
@@ -95,4 +93,4 @@ def application_id_of(form_url: str) -> str:
     return match.group(1)
 
 
-__all__ += ["staff_account"]
+__all__ = ["staff_account"]

@@ -18,7 +18,7 @@ from madoguchi.identity.card.protocol import BINDING_COOKIE
 from madoguchi.identity.models import Account
 from madoguchi.tenancy.models import Tenant
 from tests.factories import tenants
-from tests.identity.conftest import add_account, cheap_password_hashing, signed_in
+from tests.identity.conftest import add_account, signed_in
 from tests.support import card_pages
 from tests.support.card_idp import (
     SAKURAGAOKA_EXACT,
@@ -33,8 +33,6 @@ from tests.support.card_idp import (
     with_card_idp,
 )
 from tests.support.card_pages import HTTPS, answer, open_account, outcome_of, page, start
-
-__all__ = ["cheap_password_hashing"]
 
 SHIOMI = "shiomi-town"
 OFF = "midorikawa-village"

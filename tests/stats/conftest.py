@@ -1,3 +1,3 @@
 """The two seeded towns of the tenant admin tests."""
 
-from tests.tenant_admin.conftest import cheap_password_hashing, towns  # noqa: F401 - fixtures
+from tests.tenant_admin.conftest import towns  # noqa: F401 - fixtures

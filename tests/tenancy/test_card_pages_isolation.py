@@ -20,13 +20,11 @@ from madoguchi.identity.card.models import CardMatchReview
 from madoguchi.tenancy.models import Tenant
 from madoguchi.tenancy.resolution import serving_tenants
 from tests.factories import tenants
-from tests.identity.conftest import add_account, cheap_password_hashing, signed_in, staff_account
+from tests.identity.conftest import add_account, signed_in, staff_account
 from tests.support import card_pages
 from tests.support.card_idp import SHIOMI_EXACT, SHIOMI_VARIANT, CardIdp, drive_card_login, seed_register
 from tests.support.card_idp import with_card_idp as _with_card_idp
 from tests.support.card_pages import HTTPS, answer, open_account, start
-
-__all__ = ["cheap_password_hashing"]
 
 #: Every card route (rule, methods) and the test below that tries it from another municipality.
 CARD_ROUTES = {

@@ -21,7 +21,6 @@ HTTPS = "https://localhost"
 
 # The identity tests' fixtures: the two seeded towns, and cheap password hashing (autouse).
 towns = identity_fixtures.towns
-cheap_password_hashing = identity_fixtures.cheap_password_hashing
 
 
 @dataclass
