@@ -144,4 +144,4 @@ def client_names(session: Session, tenant_id: uuid.UUID, ids: Iterable[uuid.UUID
     stmt = select(OAuthClient.id, OAuthClient.name).where(
         OAuthClient.tenant_id == tenant_id, OAuthClient.id.in_(wanted)
     )
-    return dict(session.execute(stmt).tuples().all())
+    return {client_id: name for client_id, name in session.execute(stmt).all()}  # noqa: C416 - rows, not pairs

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Response, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext
 
 from madoguchi.applications import repository as applications
 from madoguchi.audit import access, ledger
@@ -33,62 +33,62 @@ if TYPE_CHECKING:  # annotations only
 PAGE_SIZE = 50
 
 WHO_TYPES = {
-    access.STAFF: _l("Municipal staff"),
-    access.VENDOR_APP: _l("Apps you allowed"),
-    access.SYSTEM: _l("Automatic processing"),
+    access.STAFF: lazy_gettext("Municipal staff"),
+    access.VENDOR_APP: lazy_gettext("Apps you allowed"),
+    access.SYSTEM: lazy_gettext("Automatic processing"),
 }
 
 ROLE_WORDS = {
-    "clerk": _l("Staff member in charge"),
-    "supervisor": _l("Supervisor"),
-    "tenant_admin": _l("System administrator of the municipality"),
-    "accountant": _l("Accounting staff"),
+    "clerk": lazy_gettext("Staff member in charge"),
+    "supervisor": lazy_gettext("Supervisor"),
+    "tenant_admin": lazy_gettext("System administrator of the municipality"),
+    "accountant": lazy_gettext("Accounting staff"),
 }
 
 JOB_WORDS = {
-    access.PREFILL: _l("Automatic entry from the register"),
-    access.AUTO_ISSUE: _l("Automatic issue of a certificate"),
-    "childcare_allocation": _l("Childcare place allocation"),
+    access.PREFILL: lazy_gettext("Automatic entry from the register"),
+    access.AUTO_ISSUE: lazy_gettext("Automatic issue of a certificate"),
+    "childcare_allocation": lazy_gettext("Childcare place allocation"),
 }
 
 ACTION_WORDS = {
-    access.VIEW_APPLICATION: _l("Viewed an application"),
-    access.LIST_APPLICATIONS: _l("Listed an application"),
-    access.VIEW_REGISTRY: _l("Viewed your resident register entry"),
-    access.DOWNLOAD_ATTACHMENT: _l("Downloaded a document you attached"),
-    access.DOWNLOAD_CERTIFICATE: _l("Downloaded a certificate"),
-    access.PREFILL: _l("Filled in a form from the register"),
-    access.AUTO_ISSUE: _l("Issued a certificate from the register"),
-    access.BATCH_USE: _l("Used your data in a batch run"),
+    access.VIEW_APPLICATION: lazy_gettext("Viewed an application"),
+    access.LIST_APPLICATIONS: lazy_gettext("Listed an application"),
+    access.VIEW_REGISTRY: lazy_gettext("Viewed your resident register entry"),
+    access.DOWNLOAD_ATTACHMENT: lazy_gettext("Downloaded a document you attached"),
+    access.DOWNLOAD_CERTIFICATE: lazy_gettext("Downloaded a certificate"),
+    access.PREFILL: lazy_gettext("Filled in a form from the register"),
+    access.AUTO_ISSUE: lazy_gettext("Issued a certificate from the register"),
+    access.BATCH_USE: lazy_gettext("Used your data in a batch run"),
 }
 
 CATEGORY_WORDS = {
-    access.BASIC4: _l("Name, address, date of birth, sex"),
-    access.HOUSEHOLD: _l("Household"),
-    access.APPLICATION_FORM: _l("Application answers"),
-    access.APPLICATION_HISTORY: _l("Application history"),
-    access.ATTACHMENTS: _l("Attached documents"),
-    access.CERTIFICATE: _l("Certificate"),
-    access.TAX: _l("Tax and income"),
-    access.CHILDCARE: _l("Childcare (points, preferences, outcome)"),
+    access.BASIC4: lazy_gettext("Name, address, date of birth, sex"),
+    access.HOUSEHOLD: lazy_gettext("Household"),
+    access.APPLICATION_FORM: lazy_gettext("Application answers"),
+    access.APPLICATION_HISTORY: lazy_gettext("Application history"),
+    access.ATTACHMENTS: lazy_gettext("Attached documents"),
+    access.CERTIFICATE: lazy_gettext("Certificate"),
+    access.TAX: lazy_gettext("Tax and income"),
+    access.CHILDCARE: lazy_gettext("Childcare (points, preferences, outcome)"),
 }
 
-REGISTER_WORDS = {"resident_register": _l("Resident register")}
+REGISTER_WORDS = {"resident_register": lazy_gettext("Resident register")}
 
 #: The register fields a prefill names, in words (``person.*``, ``household.*``).
 FIELD_WORDS = {
-    "person.full_name": _l("Name"),
-    "person.family_name": _l("Family name"),
-    "person.given_name": _l("Given name"),
-    "person.full_name_kana": _l("Name reading"),
-    "person.family_name_kana": _l("Family name reading"),
-    "person.given_name_kana": _l("Given name reading"),
-    "person.birth_date": _l("Date of birth"),
-    "person.sex": _l("Sex"),
-    "person.postal_code": _l("Postal code"),
-    "person.address": _l("Address"),
-    "person.resident_code": _l("Resident code"),
-    "household.head_name": _l("Head of household"),
+    "person.full_name": lazy_gettext("Name"),
+    "person.family_name": lazy_gettext("Family name"),
+    "person.given_name": lazy_gettext("Given name"),
+    "person.full_name_kana": lazy_gettext("Name reading"),
+    "person.family_name_kana": lazy_gettext("Family name reading"),
+    "person.given_name_kana": lazy_gettext("Given name reading"),
+    "person.birth_date": lazy_gettext("Date of birth"),
+    "person.sex": lazy_gettext("Sex"),
+    "person.postal_code": lazy_gettext("Postal code"),
+    "person.address": lazy_gettext("Address"),
+    "person.resident_code": lazy_gettext("Resident code"),
+    "household.head_name": lazy_gettext("Head of household"),
 }
 
 
@@ -239,13 +239,13 @@ def data_use() -> Any:
 
 
 CSV_HEADER = (
-    _l("Date and time (Japan)"),
-    _l("Who (kind)"),
-    _l("Who"),
-    _l("What"),
-    _l("Application"),
-    _l("Data"),
-    _l("Why"),
+    lazy_gettext("Date and time (Japan)"),
+    lazy_gettext("Who (kind)"),
+    lazy_gettext("Who"),
+    lazy_gettext("What"),
+    lazy_gettext("Application"),
+    lazy_gettext("Data"),
+    lazy_gettext("Why"),
 )
 
 
