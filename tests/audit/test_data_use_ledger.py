@@ -22,7 +22,7 @@ from madoguchi.cli import main
 from madoguchi.db import Database, utcnow
 from madoguchi.identity.sessions import start_session
 from tests.conftest import Backend
-from tests.documents.certificate_fixtures import World, Town, submit
+from tests.documents.certificate_fixtures import Town, World, submit
 from tests.oauth.conftest import Resident, bearer, register, tokens_for
 from tests.world import RESIDENCY
 
