@@ -21,6 +21,7 @@ from madoguchi.audit.operations import session_keyring
 from madoguchi.cli import main
 from madoguchi.db import Database, utcnow
 from madoguchi.identity.sessions import start_session
+from madoguchi.web.i18n import format_date_local
 from tests.conftest import Backend
 from tests.documents.certificate_fixtures import Town, World, submit
 from tests.oauth.conftest import Resident, bearer, register, tokens_for
@@ -317,3 +318,15 @@ def test_an_old_shape_row_still_verifies_and_a_changed_scope_is_found(
     )
     result = runner.invoke(main, ["audit", "verify", "--tenant", town.tenant.slug])
     assert result.exit_code == 1 and f"data-use entry {vendor.id} was modified" in result.output
+
+
+def test_the_decision_pages_say_which_answers_came_from_which_register_as_of_when(world: World) -> None:
+    town = world.b  # a clerk decides (Japanese only)
+    application = submit(town)
+    day = application["prefill_sources"]["/applicant/name"]["as_of"]
+    with town.resident.application.test_request_context("/?lang=ja"):
+        words = format_date_local(day, "ja")
+    resident_page = town.resident.get(town.page(f"/applications/{application['id']}")).get_data(as_text=True)
+    assert "住民記録から転記した項目" in resident_page and f"{words}時点" in resident_page
+    console_page = town.clerk.get(town.page(f"/console/applications/{application['id']}")).get_data(as_text=True)
+    assert f"{words}時点" in console_page and "person.full_name" in console_page
