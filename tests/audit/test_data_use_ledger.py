@@ -157,9 +157,11 @@ def test_a_vendor_read_shows_the_app_its_scope_and_the_consent(app: Any, world: 
     # The vendor's list of the resident's applications is a read of each application listed, too.
     listed = http.get(town.api("/applications/"), headers=bearer(token))
     assert listed.status_code == 200 and len(listed.json["items"]) == 1
-    assert [e.action for e in _events(db, town) if e.actor_type == access.VENDOR_APP] == [
-        access.VIEW_APPLICATION,
-        access.LIST_APPLICATIONS,
+    assert http.get(town.api(f"/applications/{created['id']}/history"), headers=bearer(token)).status_code == 200
+    assert [(e.action, e.object_type) for e in _events(db, town) if e.actor_type == access.VENDOR_APP] == [
+        (access.VIEW_APPLICATION, "application"),
+        (access.LIST_APPLICATIONS, "application"),
+        (access.VIEW_APPLICATION, "application_history"),
     ]
 
 
