@@ -332,3 +332,15 @@ def test_the_decision_pages_say_which_answers_came_from_which_register_as_of_whe
     assert "住民記録から転記した項目" in resident_page and f"{words}時点" in resident_page
     console_page = town.clerk.get(town.page(f"/console/applications/{application['id']}")).get_data(as_text=True)
     assert f"{words}時点" in console_page and "person.full_name" in console_page
+
+
+def test_a_person_found_by_a_counter_search_sees_it_and_others_found_see_their_own(world: World, db: Database) -> None:
+    town = world.a
+    response = town.clerk.get(town.page("/console/counter/?search=1&name=髙橋"))
+    assert response.status_code == 200 and "美咲" in response.get_data(as_text=True)
+    hits = [e for e in _events(db, town) if e.action == access.COUNTER_SEARCH_HIT]
+    assert hits and {e.subject_person_id for e in hits} >= {town.person.id}
+    assert all(e.actor_type == access.STAFF and e.purpose == "counter filing" for e in hits)
+    entries = _entries_html(_ledger(town, "?who=staff").get_data(as_text=True))
+    assert len(entries) == 1 and "Found you in a search of the register at the counter" in entries[0]
+    assert _entries_html(_ledger(town, "?who=staff", client=town.neighbour).get_data(as_text=True)) == []

@@ -10,6 +10,7 @@ removes them. See docs/data-use-ledger.md.
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -58,8 +59,6 @@ class Month:
     @classmethod
     def parse(cls, text: str) -> Month | None:
         """``YYYY-MM`` (half-width or full-width digits), else None."""
-        import unicodedata
-
         text = unicodedata.normalize("NFKC", text or "").strip()
         if len(text) != 7 or text[4] != "-" or not (text[:4].isdigit() and text[5:].isdigit()):
             return None

@@ -55,6 +55,7 @@ ACTION_WORDS = {
     access.VIEW_APPLICATION: lazy_gettext("Viewed an application"),
     access.LIST_APPLICATIONS: lazy_gettext("Listed an application"),
     access.VIEW_REGISTRY: lazy_gettext("Viewed your resident register entry"),
+    access.COUNTER_SEARCH_HIT: lazy_gettext("Found you in a search of the register at the counter"),
     access.DOWNLOAD_ATTACHMENT: lazy_gettext("Downloaded a document you attached"),
     access.DOWNLOAD_CERTIFICATE: lazy_gettext("Downloaded a certificate"),
     access.PREFILL: lazy_gettext("Filled in a form from the register"),
@@ -149,6 +150,10 @@ def _entries(
             why = _("Allocating childcare places (one run of the allocation)")
         elif purpose == "counter filing":
             why = _("Filing an application at the counter")
+        elif purpose == "identity check":
+            why = _("Checking an account holder's identity against the register")
+        elif purpose == "finding the person concerned":
+            why = _("Finding the person an application was made for")
         elif reference:
             why = _("Processing application %(reference)s", reference=reference)
         else:
