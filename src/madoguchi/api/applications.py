@@ -191,6 +191,7 @@ class Applications(MethodView):
                 object_id=application.id,
                 categories=[access.APPLICATION_FORM],
                 application=application,
+                flush=False,
             )
         return page
 

@@ -117,6 +117,7 @@ def record_read(
     consent_id: uuid.UUID | None = None,
     scope: str | None = None,
     visible_from: datetime | None = None,
+    flush: bool = True,
 ) -> AccessEvent:
     """Add one read to the caller's transaction (no lock: reads of one tenant never wait for each other).
 
@@ -149,7 +150,8 @@ def record_read(
     )
     event.mac = key.access_event_mac(canonical_json(_content(event)))
     session.add(event)
-    session.flush()
+    if flush:  # a list's reads are left to the commit's flush: one batched INSERT for the page
+        session.flush()
     return event
 
 

@@ -39,6 +39,7 @@ def record_read(
     application: Application | None = None,
     person_id: uuid.UUID | None = None,
     purpose: str | None = None,
+    flush: bool = True,
 ) -> None:
     """Record this request's read of a resident's data, in the request's transaction (committed with it)."""
     reader = _reader(current_principal())
@@ -77,4 +78,5 @@ def record_read(
         purpose=purpose,
         consent_id=consent_id,
         scope=scope,
+        flush=flush,
     )
