@@ -59,6 +59,7 @@ def test_draft_of_a_linked_resident_is_prefilled_from_the_register_with_sources(
     assert application.prefill_sources["/applicant/name"] == {
         "source": "resident_register",
         "field": "person.full_name",
+        "as_of": jp.today().isoformat(),  # the day it was read: the form, the decision and the ledger say it
     }
     assert application.state == "draft"
     assert application.reference.startswith("RC-")

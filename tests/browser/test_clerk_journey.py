@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from tests.browser.clerk_steps import open_from_the_queue
 from tests.browser.conftest import DESKTOP, PHONE, DemoServer, demo_email, sign_in
 from tests.browser.test_resident_journey import submit_residency_certificate
 
@@ -45,17 +46,6 @@ def _resident_submits(page: Any, server: DemoServer) -> str:
     return reference
 
 
-def _open_from_the_queue(page: Any, reference: str) -> Any:
-    """Newest first, only what waits for a first look: ours is at the top, whatever else the demo holds."""
-    page.select_option("#state", "submitted")
-    page.select_option("#sort", "newest")
-    page.locator("main form[role=search] button[type=submit]").click()
-    page.wait_for_load_state("domcontentloaded")
-    row = page.locator("main table tbody tr", has_text=reference)
-    assert row.count() == 1
-    return row
-
-
 def test_clerk_finds_the_application_in_the_queue_reviews_and_approves_it_and_the_resident_sees_it(
     page: Any, desktop_page: Any, demo_server: DemoServer, axe_check: Any, snap: Any
 ) -> None:
@@ -66,7 +56,7 @@ def test_clerk_finds_the_application_in_the_queue_reviews_and_approves_it_and_th
     sign_in(clerk, demo_server, VILLAGE, demo_email(VILLAGE, "clerk"), next_path=f"/{VILLAGE}/console/")
     assert clerk.url.endswith(f"/{VILLAGE}/console/")
     assert clerk.get_by_role("heading", level=1).inner_text() == "処理する申請"
-    row = _open_from_the_queue(clerk, reference)
+    row = open_from_the_queue(clerk, reference)
     assert "受付待ち" in row.inner_text() and "オンライン" in row.inner_text()
     snap(clerk, "console-queue")
     axe_all(clerk, axe_check, "queue")
@@ -103,7 +93,7 @@ def test_a_reject_without_a_reason_is_stopped_beside_the_comment_field(
     reference = _resident_submits(page, demo_server)
     clerk = desktop_page
     sign_in(clerk, demo_server, VILLAGE, demo_email(VILLAGE, "clerk"), next_path=f"/{VILLAGE}/console/")
-    _open_from_the_queue(clerk, reference).get_by_role("link", name=reference).click()
+    open_from_the_queue(clerk, reference).get_by_role("link", name=reference).click()
     clerk.wait_for_load_state("domcontentloaded")
     take(clerk, "審査を開始する")
     clerk.on("dialog", lambda dialog: dialog.accept())

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import ProgrammingError
 
 from madoguchi.applications.models import Application, ApplicationEvent
-from madoguchi.audit.models import AuditRecord
+from madoguchi.audit import access
+from madoguchi.audit.models import AccessEvent, AuditRecord
 from madoguchi.childcare import allocation, rounds, rule_sets
 from madoguchi.childcare.engine_types import ClassKey
 from madoguchi.childcare.round_models import RoundEntry
@@ -270,6 +271,20 @@ def test_a_round_can_be_recomputed_until_approved_and_each_run_is_audited(db: Da
             )
         ).scalars()
         assert list(runs) == [office.clerk.label, office.supervisor.label]
+        # Each run is one system entry per child in the families' data-use ledgers (docs/data-use-ledger.md).
+        uses = (
+            session.execute(
+                select(AccessEvent).where(
+                    AccessEvent.operation == rounds.ALLOCATION_JOB, AccessEvent.object_id == str(round_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert len(uses) == 2 * 5
+        assert {(u.actor_type, u.action) for u in uses} == {(access.SYSTEM, access.BATCH_USE)}
+        assert all(u.application_id is not None and u.subject_account_id is not None for u in uses)
+        assert len({u.purpose for u in uses}) == 5  # one per child (entry key), twice
 
 
 def test_seats_cannot_change_once_frozen(db: Database, office: Office) -> None:

@@ -16,7 +16,14 @@ from tests.conftest import DATA_KEY
 from tests.identity.conftest import add_account, signed_in, staff_account
 from tests.portal.conftest import Towns, application_id_of, start, submit, url
 
-PORTAL_PAGES = ("/applications/", "/notices/", "/account/connected-apps", "/account/identity")
+PORTAL_PAGES = (
+    "/applications/",
+    "/notices/",
+    "/account/connected-apps",
+    "/account/identity",
+    "/account/data-use",
+    "/account/data-use/csv",
+)
 
 
 def test_a_resident_of_another_municipality_is_sent_to_sign_in_and_sees_nothing(towns: Towns) -> None:

@@ -166,6 +166,7 @@ def _filters(args: dict[str, Any], principal: Principal) -> list[ColumnElement[b
 
 @blp.route("/")
 class Applications(MethodView):
+    @records_reads
     @blp.arguments(ApplicationQueryArgsSchema, location="query")
     @blp.response(200, ApplicationPageSchema)
     @requires_scope(APPLICATIONS_READ)
@@ -181,7 +182,18 @@ class Applications(MethodView):
             after=decode_cursor(args["after"]) if args.get("after") else None,
             limit=args["limit"],
         )
-        return keyset_page(rows, args["limit"], lambda a: present(a, principal, with_payment=False))
+        page = keyset_page(rows, args["limit"], lambda a: present(a, principal, with_payment=False))
+        # Staff and vendor apps: each application listed (with its data) is a read of its resident's data.
+        for application in rows[: args["limit"]]:
+            record_read(
+                action=access.LIST_APPLICATIONS,
+                object_type="application",
+                object_id=application.id,
+                categories=[access.APPLICATION_FORM],
+                application=application,
+                flush=False,
+            )
+        return page
 
     @blp.etag
     @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
@@ -362,12 +374,20 @@ class Assignee(MethodView):
 
 @blp.route("/<uuid:application_id>/history")
 class History(MethodView):
+    @records_reads
     @blp.response(200, HistoryEventSchema(many=True))
     @requires_scope(APPLICATIONS_READ)
     def get(self, application_id: uuid.UUID) -> list[ApplicationEvent]:
         """Who did what, when, with which comment. Staff's internal comments are shown to staff only."""
-        _load(application_id)
+        application = _load(application_id)
         events = repository.history(db_session(), current_tenant.id, application_id)
+        record_read(
+            action=access.VIEW_APPLICATION,
+            object_type="application_history",
+            object_id=application.id,
+            categories=[access.APPLICATION_HISTORY],
+            application=application,
+        )
         if repository.processes_applications(current_principal()):
             return events
         return [event for event in events if event.action != INTERNAL_COMMENT_ACTION]

@@ -31,6 +31,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from madoguchi.api.auth import limit_per_caller_and_address, require_authentication, requires_scope
 from madoguchi.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, make_idempotent
 from madoguchi.applications import repository as applications
+from madoguchi.audit import access
 from madoguchi.context import current_tenant, db_session, records_reads
 from madoguchi.documents import attachments, repository
 from madoguchi.documents.scanning import current_scanner
@@ -42,6 +43,7 @@ from madoguchi.identity.principal import (
     current_principal,
 )
 from madoguchi.web.downloads import download_response
+from madoguchi.web.reads import record_read
 
 if TYPE_CHECKING:  # annotations only: the routes go through the repository and the operations
     from madoguchi.applications.models import Application
@@ -153,13 +155,23 @@ def _request_too_large(_error: RequestEntityTooLarge) -> Response:
 
 @blp.route("/<uuid:application_id>/attachments")
 class Attachments(MethodView):
+    @records_reads
     @blp.response(200, AttachmentSchema(many=True))
     @blp.alt_response(404, description="No such application for this caller")
     @requires_scope(APPLICATIONS_READ)
     def get(self, application_id: uuid.UUID) -> list[dict[str, Any]]:
         """The application's attachments, oldest first."""
         application = _application(application_id)
-        return [present(a) for a in repository.list_attachments(db_session(), current_tenant.id, application.id)]
+        listed = [present(a) for a in repository.list_attachments(db_session(), current_tenant.id, application.id)]
+        if listed:  # file names and kinds of the resident's documents
+            record_read(
+                action=access.VIEW_APPLICATION,
+                object_type="attachments",
+                object_id=application.id,
+                categories=[access.ATTACHMENTS],
+                application=application,
+            )
+        return listed
 
     @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.arguments(AttachmentUploadSchema, location="files")
@@ -201,13 +213,22 @@ class Attachments(MethodView):
 
 @blp.route("/<uuid:application_id>/attachments/<uuid:attachment_id>")
 class AttachmentItem(MethodView):
+    @records_reads
     @blp.response(200, AttachmentSchema)
     @blp.alt_response(404, description="No such application or attachment for this caller")
     @requires_scope(APPLICATIONS_READ)
     def get(self, application_id: uuid.UUID, attachment_id: uuid.UUID) -> dict[str, Any]:
         """One attachment's metadata."""
         application = _application(application_id)
-        return present(repository.get_attachment(db_session(), current_tenant.id, application.id, attachment_id))
+        attachment = repository.get_attachment(db_session(), current_tenant.id, application.id, attachment_id)
+        record_read(
+            action=access.VIEW_APPLICATION,
+            object_type="attachment",
+            object_id=attachment.id,
+            categories=[access.ATTACHMENTS],
+            application=application,
+        )
+        return present(attachment)
 
     @blp.response(204)
     @blp.alt_response(404, description="No such application or attachment for this caller")

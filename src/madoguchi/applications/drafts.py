@@ -10,9 +10,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from madoguchi import jp
 from madoguchi.applications import forms, hooks, relations, repository
 from madoguchi.applications.history import check_version, ensure_visible, flush, record, role_label
 from madoguchi.applications.models import Application
+from madoguchi.audit import access
 from madoguchi.catalog import operations as catalog
 from madoguchi.db import utcnow
 from madoguchi.errors import (
@@ -37,15 +39,47 @@ def _reference(service_key: str) -> str:
 
 
 def _prefill(person: Person, mapping: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The register's values for the form, and for each the register and the day it was read (provenance: the form,
+    the decision and the resident's data-use ledger say "from the resident register as of <day>")."""
     values = person.registry_fields()
+    as_of = jp.today().isoformat()
     data: dict[str, Any] = {}
     sources: dict[str, Any] = {}
     for ptr, field in mapping.items():
         value = values.get(field)
         if value is not None:
             forms.assign(data, ptr, value)
-            sources[ptr] = {"source": REGISTRY_SOURCE, "field": field}
+            sources[ptr] = {"source": REGISTRY_SOURCE, "field": field, "as_of": as_of}
     return data, sources
+
+
+def prefill_purpose(sources: dict[str, Any]) -> str:
+    """The ledger's words for a prefill: ``<register>@<day>: <field>,<field>`` (the page puts it in words)."""
+    first = next(iter(sources.values()))
+    fields = sorted({str(s.get("field", "")) for s in sources.values()})
+    return f"{first.get('source', REGISTRY_SOURCE)}@{first.get('as_of', '')}: {','.join(fields)}"
+
+
+def _categories_of(fields: list[str]) -> list[str]:
+    return sorted({access.HOUSEHOLD if f.startswith("household.") else access.BASIC4 for f in fields})
+
+
+def _record_prefill(session: Session, application: Application, person: Person) -> None:
+    """One system entry in the person's ledger: which register, which fields, as of which day, for which application."""
+    sources = application.prefill_sources
+    if not sources:
+        return
+    access.record_system_use(
+        session,
+        application.tenant_id,
+        access.PREFILL,
+        access.Subject(application.id, person.id, application.applicant_account_id),
+        action=access.PREFILL,
+        object_type="application",
+        object_id=application.id,
+        categories=_categories_of([str(s.get("field", "")) for s in sources.values()]),
+        purpose=prefill_purpose(sources),
+    )
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -122,9 +156,24 @@ def fill_picked(session: Session, application: Application, data: dict[str, Any]
                 errors[f"{list_ptr}/{index}/{picker}"] = [NOT_IN_HOUSEHOLD]
                 continue
             values = member.registry_fields()
+            used = [source for source in mapping.values() if values.get(source) is not None]
+            copied = any(row.get(name) != values[source] for name, source in mapping.items() if source in used)
             for name, source in mapping.items():
                 if values.get(source) is not None:
                     row[name] = values[source]
+            if copied and application.id is not None:  # a save that copies nothing new records nothing
+                # The member's own ledger: the system copied their register entry into this application.
+                access.record_system_use(
+                    session,
+                    application.tenant_id,
+                    access.PREFILL,
+                    access.Subject(application.id, member.id),
+                    action=access.PREFILL,
+                    object_type="application",
+                    object_id=application.id,
+                    categories=_categories_of(used),
+                    purpose=f"{REGISTRY_SOURCE}@{jp.today().isoformat()}: {','.join(sorted(set(used)))}",
+                )
     if errors:
         raise ValidationFailed("Choose a member of your household.", errors=errors)
 
@@ -204,6 +253,7 @@ def create_draft(
 
     snapshot_hash = repository.store_snapshot(session, tenant.id, settings)
     application = Application(
+        id=uuid.uuid4(),  # known before the flush: the ledger entries of household members name it
         tenant_id=tenant.id,
         reference=_reference(service_key),
         service_key=service_key,
@@ -242,6 +292,8 @@ def create_draft(
         to_state=application.state,
         data={"service": service_key, "version": version.version, "channel": channel, "relation": relation},
     )
+    if prefills and person is not None:
+        _record_prefill(session, application, person)
     flush(session)
     return application
 

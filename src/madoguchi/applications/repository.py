@@ -294,3 +294,11 @@ def household_of(session: Session, tenant_id: uuid.UUID, person_id: uuid.UUID) -
 def facilities(session: Session, tenant_id: uuid.UUID) -> list[Facility]:
     stmt = select(Facility).where(Facility.tenant_id == tenant_id).order_by(Facility.facility_code)
     return list(session.execute(stmt).scalars())
+
+
+def references_of(session: Session, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Application]:
+    """The tenant's applications of these ids (the data-use ledger names each by its reference and procedure)."""
+    if not ids:
+        return {}
+    stmt = select(Application).where(Application.tenant_id == tenant_id, Application.id.in_(set(ids)))
+    return {application.id: application for application in session.execute(stmt).scalars()}

@@ -121,6 +121,11 @@ class ApplicationQueryArgsSchema(QueueFilterArgsSchema):
 class PrefillSourceSchema(Schema):
     source = fields.String(required=True)
     field = fields.String(required=True)
+    as_of = fields.String(
+        metadata={
+            "description": "the day (Japan, YYYY-MM-DD) the value was read from the register; absent before issue 20"
+        }
+    )
 
 
 class AvailableTransitionSchema(Schema):

@@ -29,6 +29,8 @@ MIN_KEY_BYTES = 32
 _RECORD_PURPOSE = b"madoguchi-audit-record-v1"
 _CHECKPOINT_PURPOSE = b"madoguchi-audit-checkpoint-v1"
 _READ_PURPOSE = b"madoguchi-access-event-v1"
+#: Pseudonymous staff codes in the resident's data-use ledger (not a MAC: a different derived key).
+_PSEUDONYM_PURPOSE = b"madoguchi-staff-pseudonym-v1"
 
 
 def canonical_json(content: dict[str, Any]) -> bytes:
@@ -56,6 +58,9 @@ class AuditKey:
 
     def access_event_mac(self, canonical: bytes) -> str:
         return hmac.new(self._derived(_READ_PURPOSE), canonical, hashlib.sha256).hexdigest()
+
+    def pseudonym(self, value: bytes) -> str:
+        return hmac.new(self._derived(_PSEUDONYM_PURPOSE), value, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)

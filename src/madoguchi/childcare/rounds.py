@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from madoguchi import jp
 from madoguchi.applications import operations as applications
 from madoguchi.applications.models import Application
+from madoguchi.audit import access
 from madoguchi.audit import operations as audit
 from madoguchi.childcare import allocation, points, rule_sets, rules
 from madoguchi.childcare.engine_types import ClassKey, Entry, Priority, RoundInput, RoundOutcome
@@ -718,6 +719,7 @@ def compute(session: Session, tenant: Tenant, actor: Actor, round_id: uuid.UUID)
         "extra": dict(outcome.extra),
     }
     session.flush()
+    _record_allocation_use(session, round_)
     _audit(
         session,
         round_,
@@ -731,6 +733,41 @@ def compute(session: Session, tenant: Tenant, actor: Actor, round_id: uuid.UUID)
         violations=len(report.violations),
     )
     return round_
+
+
+#: The job name of an allocation run in the residents' data-use ledger.
+ALLOCATION_JOB = "childcare_allocation"
+
+
+def _record_allocation_use(session: Session, round_: AllocationRound) -> None:
+    """One system entry per child per run in the family's data-use ledger: the run used the child's points,
+    preferences and the household's certification (one executemany, as the results are written)."""
+    stmt = (
+        select(
+            RoundEntry.key,
+            Application.id,
+            Application.subject_person_id,
+            Application.applicant_person_id,
+            Application.applicant_account_id,
+        )
+        .join(
+            Application, (Application.id == RoundEntry.application_id) & (Application.tenant_id == RoundEntry.tenant_id)
+        )
+        .where(RoundEntry.tenant_id == round_.tenant_id, RoundEntry.round_id == round_.id)
+    )
+    uses = [
+        (access.Subject(application_id, subject or applicant, account), f"round {round_.id} entry {key}")
+        for key, application_id, subject, applicant, account in session.execute(stmt)
+    ]
+    access.record_batch_use(
+        session,
+        round_.tenant_id,
+        ALLOCATION_JOB,
+        uses,
+        object_type="allocation_round",
+        object_id=round_.id,
+        categories=[access.CHILDCARE, access.HOUSEHOLD],
+    )
 
 
 def _store_outcome(session: Session, round_: AllocationRound, outcome: RoundOutcome, ineligible: list[str]) -> None:

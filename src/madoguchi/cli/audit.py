@@ -16,13 +16,13 @@ from urllib.parse import urlparse
 import click
 from sqlalchemy import select
 
-from madoguchi.audit import access, checkpoints
+from madoguchi.audit import access, checkpoints, ledger
 from madoguchi.audit import operations as audit
 from madoguchi.audit.checkpoints import Checkpoint, CheckpointError
 from madoguchi.audit.keys import AuditKeyError, AuditKeyring, generate_key, parse_keyring
 from madoguchi.cli.common import database, find_tenant, settings
 from madoguchi.config import Settings
-from madoguchi.db import Database, bind_tenant
+from madoguchi.db import Database, bind_tenant, utcnow
 from madoguchi.documents.backend import Storage, StorageError, StoredObjectMissing
 from madoguchi.documents.storage import LocalStorage
 from madoguchi.tenancy.models import Tenant
@@ -146,7 +146,7 @@ def verify(tenant_slug: str) -> None:
     if not reads.intact:
         click.echo(f"{tenant_slug}: {reads.problem}", err=True)
         raise SystemExit(1)
-    summary = f"{report.records_checked} records, {reads.events_checked} staff reads"
+    summary = f"{report.records_checked} records, {reads.events_checked} data-use entries"
     if checkpoint is None:
         click.echo(
             f"{tenant_slug}: audit chain intact ({summary}); no checkpoint yet, so deleted newest records would go "
@@ -199,3 +199,35 @@ def new_key(key_id: str | None) -> None:
         click.echo(generate_key(key_id))
     except AuditKeyError as error:
         raise click.ClickException(str(error)) from None
+
+
+@audit_group.command("purge-reads")
+@click.option("--tenant", "tenant_slug", help="Tenant slug.")
+@click.option("--all", "all_tenants", is_flag=True, help="Every tenant.")
+def purge_reads(tenant_slug: str | None, all_tenants: bool) -> None:
+    """Remove data-use ledger entries (access_events) older than each tenant's retention period.
+
+    The period is the tenant file's ``data_use_ledger.retention_years`` (default 7). Runs as the database owner
+    (MADOGUCHI_MIGRATION_DATABASE_URL): the app role may not delete these rows. Each removal is on the audit chain.
+    """
+    if bool(tenant_slug) == all_tenants:
+        raise click.UsageError("name one tenant (--tenant SLUG) or pass --all, not both")
+    config = settings()
+    db = Database.for_jobs(config, url=config.effective_migration_url, pool_size=1)
+    try:
+        with db.transaction() as session:
+            targets = (
+                [find_tenant(session, tenant_slug)]
+                if tenant_slug
+                else list(session.execute(select(Tenant).order_by(Tenant.slug)).scalars())
+            )
+            chosen = [(t.id, t.slug, ledger.retention_years(t.profile)) for t in targets]
+        for tenant_id, slug, years in chosen:
+            with db.transaction() as session:
+                bind_tenant(session, tenant_id)
+                removed = ledger.purge_expired(
+                    session, tenant_id, retention=years, now=utcnow(), actor="cli:purge-reads"
+                )
+            click.echo(f"{slug}: {removed} data-use entries older than {years} years removed")
+    finally:
+        db.dispose()

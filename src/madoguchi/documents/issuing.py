@@ -18,6 +18,7 @@ from madoguchi.applications import hooks
 from madoguchi.applications import repository as applications_repository
 from madoguchi.applications.models import Application
 from madoguchi.applications.workflow import Transition
+from madoguchi.audit import access
 from madoguchi.audit import operations as audit
 from madoguchi.childcare import notices as childcare_notices
 from madoguchi.db import utcnow
@@ -48,6 +49,10 @@ def issue_on_transition(
     except childcare_notices.NothingToNotify:
         return
     issue_document(session, tenant, application, actor, kind=transition.document, content=content)
+
+
+#: What of the register a document built by the system used, by the first word of its kind (else: basic4).
+_REGISTER_CATEGORY = {"tax": access.TAX, "childcare": access.CHILDCARE}
 
 
 def issue_document(
@@ -98,6 +103,23 @@ def issue_document(
             "delivery": delivered.method if delivered else delivery.ELECTRONIC,
         },
     )
+    if actor.kind == "system" and content is None:
+        # Auto-issue: no clerk looked, but the system read the register to build the certificate.
+        access.record_system_use(
+            session,
+            tenant.id,
+            access.AUTO_ISSUE,
+            access.Subject(
+                application.id,
+                application.subject_person_id or application.applicant_person_id,
+                application.applicant_account_id,
+            ),
+            action=access.AUTO_ISSUE,
+            object_type="issued_document",
+            object_id=document.id,
+            categories=[_REGISTER_CATEGORY.get(kind.split("_")[0], access.BASIC4), access.CERTIFICATE],
+            purpose=f"application {application.id}",
+        )
     outbox.enqueue(
         session,
         "document.issued",

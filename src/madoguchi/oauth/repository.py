@@ -7,6 +7,7 @@ query that runs inside a tenant names ``tenant_id`` itself.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
@@ -133,3 +134,14 @@ def consents_of(
         .order_by(OAuthConsent.granted_at, OAuthConsent.id)
     )
     return [(consent, client) for consent, client in session.execute(stmt).all()]
+
+
+def client_names(session: Session, tenant_id: uuid.UUID, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The names of the tenant's apps of these ids (revoked ones too: a read before the revocation still happened)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    stmt = select(OAuthClient.id, OAuthClient.name).where(
+        OAuthClient.tenant_id == tenant_id, OAuthClient.id.in_(wanted)
+    )
+    return {client_id: name for client_id, name in session.execute(stmt).all()}  # noqa: C416 - rows, not pairs

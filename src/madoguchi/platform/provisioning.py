@@ -55,6 +55,8 @@ def _tenant_values(spec: dict[str, Any]) -> dict[str, Any]:
             **({"payments": spec["payments"]} if spec.get("payments") else {}),
             # Sign-in with the マイナンバーカード (decision 0048); absent: off.
             **({"card_sign_in": spec["card_sign_in"]} if spec.get("card_sign_in") else {}),
+            # How long the residents' data-use ledger keeps its entries; absent: 7 years.
+            **({"data_use_ledger": spec["data_use_ledger"]} if spec.get("data_use_ledger") else {}),
         },
     }
 

@@ -18,14 +18,15 @@ from madoguchi.applications.models import Application
 from madoguchi.audit import access
 from madoguchi.context import current_tenant, db_session
 from madoguchi.identity.principal import Principal, current_principal
+from madoguchi.oauth import repository as oauth_repository
 
 
 def _reader(principal: Principal) -> access.Reader | None:
     if principal.client_id is not None:
-        return access.Reader("vendor_app", principal.actor.label, client_id=principal.client_id)
+        return access.Reader(access.VENDOR_APP, principal.actor.label, client_id=principal.client_id)
     if principal.is_staff:
         assert principal.account is not None
-        return access.Reader("staff", principal.actor.label, tuple(principal.account.roles or ()))
+        return access.Reader(access.STAFF, principal.actor.label, tuple(principal.account.roles or ()))
     return None  # a resident (their own data) or nobody
 
 
@@ -38,6 +39,7 @@ def record_read(
     application: Application | None = None,
     person_id: uuid.UUID | None = None,
     purpose: str | None = None,
+    flush: bool = True,
 ) -> None:
     """Record this request's read of a resident's data, in the request's transaction (committed with it)."""
     reader = _reader(current_principal())
@@ -51,6 +53,17 @@ def record_read(
     else:
         subject = access.Subject(person_id=person_id)
     rule = request.url_rule.rule if request.url_rule is not None else request.path
+    principal = current_principal()
+    consent_id, scope = None, None
+    if reader.actor_type == access.VENDOR_APP:
+        # The token's scope, and the resident's consent that let the app act for them (none: the app acts for the
+        # municipality with client credentials, and the ledger says so).
+        scope = " ".join(sorted(principal.scopes))
+        if principal.account is not None and principal.client_id is not None:
+            consent = oauth_repository.find_consent(
+                db_session(), current_tenant.id, principal.account.id, principal.client_id
+            )
+            consent_id = consent.id if consent is not None else None
     access.record_read(
         db_session(),
         current_tenant.id,
@@ -63,4 +76,7 @@ def record_read(
         object_id=object_id,
         categories=categories,
         purpose=purpose,
+        consent_id=consent_id,
+        scope=scope,
+        flush=flush,
     )

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from madoguchi.applications import forms
 from madoguchi.applications.operations import REGISTRY_SOURCE
 from madoguchi.web.i18n import format_date_local, localized
-from madoguchi.web.schema_form import Field
+from madoguchi.web.schema_form import Field, schema_at
 
 
 def title_of(schema: dict[str, Any], fallback: str = "") -> str:
@@ -159,3 +159,30 @@ def answered(node: Field, data: Any) -> bool:
         return any(answered(child, data) for child in node.children)
     value = forms.resolve(data, node.pointer, None)
     return value not in (None, "", [], False)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a prefilled answer came from: which register, as of which day (issue 20, point 5)."""
+
+    label: str
+    source: str
+    field: str
+    as_of: str
+
+
+def provenance(form: Mapping[str, Any], prefill_sources: Mapping[str, Any]) -> list[Provenance]:
+    """Each prefilled answer with its register and the day it was read, in the form's words (an application
+    prefilled before the day was kept shows none)."""
+    rows = []
+    for pointer, source in prefill_sources.items():
+        as_of = source.get("as_of") if isinstance(source, Mapping) else None
+        rows.append(
+            Provenance(
+                label=title_of(schema_at(dict(form), pointer), pointer),
+                source=source_label(dict(source) if isinstance(source, Mapping) else None),
+                field=str(source.get("field", "")) if isinstance(source, Mapping) else "",
+                as_of=format_date_local(as_of) if as_of else "",
+            )
+        )
+    return rows

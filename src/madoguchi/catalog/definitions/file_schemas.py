@@ -358,6 +358,20 @@ TENANT_FILE_SCHEMA = {
                 },
             },
         },
+        # The residents' data-use ledger (わたしのデータの利用記録): how long its entries are kept (default 7 years,
+        # as 番号法's 情報提供等記録; docs/data-use-ledger.md).
+        "data_use_ledger": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "retention_years": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 30,
+                    "x-message": "must be a whole number of years, 1 to 30",
+                },
+            },
+        },
         "issuer": {
             "type": "object",
             "additionalProperties": False,

@@ -144,14 +144,7 @@ def _application_page(
             sections=schema_answers.answer_sections(
                 settings["form"], application.data or {}, application.prefill_sources or {}, _facility_names()
             ),
-            prefill=[
-                (
-                    schema_answers.title_of(schema_form.schema_at(settings["form"], ptr), ptr),
-                    schema_answers.source_label(src),
-                    src.get("field"),
-                )
-                for ptr, src in (application.prefill_sources or {}).items()
-            ],
+            prefill=schema_answers.provenance(settings["form"], application.prefill_sources or {}),
             person=person,
             applicant_person=applicant_person,
             relation=_relation_title(application),

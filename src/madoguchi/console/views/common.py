@@ -15,6 +15,7 @@ from madoguchi import jp, workdays
 from madoguchi.applications import due_dates, forms, repository
 from madoguchi.applications.models import Application
 from madoguchi.applications.workflow import Workflow
+from madoguchi.audit import access
 from madoguchi.catalog import operations as catalog
 from madoguchi.catalog import repository as catalog_repository
 from madoguchi.console import search
@@ -27,6 +28,7 @@ from madoguchi.registry.models import Person
 from madoguchi.tenancy import closed_days
 from madoguchi.web.auth import require_staff
 from madoguchi.web.i18n import localized
+from madoguchi.web.reads import record_read
 
 bp = Blueprint("console", __name__, url_prefix="/<tenant>/console", template_folder="../templates")
 require_staff(bp)
@@ -143,8 +145,11 @@ def _person(person_id: uuid.UUID) -> Person:
     return person
 
 
-def _search_register() -> tuple[search.PersonQuery, list[Person] | None, dict[str, list[str]]]:
-    """The register search of the request's query (``search=1``): (query, people or None, errors per field)."""
+def _search_register(purpose: str) -> tuple[search.PersonQuery, list[Person] | None, dict[str, list[str]]]:
+    """The register search of the request's query (``search=1``): (query, people or None, errors per field).
+
+    Each person in the results is shown to the clerk (name, reading, date of birth, address): one data-use entry
+    each, in the request's transaction, with ``purpose``."""
     query = search.PersonQuery.from_args(request.args)
     errors: dict[str, list[str]] = {}
     people: list[Person] | None = None
@@ -152,4 +157,13 @@ def _search_register() -> tuple[search.PersonQuery, list[Person] | None, dict[st
         errors = {key: [str(m) for m in messages] for key, messages in query.problems().items()}
         if not errors:
             people = search.people(db_session(), current_tenant.id, query)
+            for person in people:
+                record_read(
+                    action=access.COUNTER_SEARCH_HIT,
+                    object_type="person",
+                    object_id=person.id,
+                    categories=[access.BASIC4],
+                    person_id=person.id,
+                    purpose=purpose,
+                )
     return query, people, errors

@@ -44,7 +44,7 @@ CONFIRM_CONTENT = {"checked": (lazy_gettext("Tick the box once the resident has 
 
 @bp.get("/counter/")
 def counter_search() -> ResponseReturnValue:
-    query, people, errors = _search_register()
+    query, people, errors = _search_register("counter filing")
     return render_template(
         "console/counter_search.html",
         query=query,

@@ -79,7 +79,7 @@ def _linked_person(account: Account) -> Person | None:
 def identity_account(account_id: uuid.UUID) -> ResponseReturnValue:
     """The account, and the register search to find the person it belongs to."""
     account = _resident_account(account_id)
-    query, people, errors = _search_register()
+    query, people, errors = _search_register("identity check")
     return render_template(
         "console/identity_account.html",
         account=account,

@@ -44,7 +44,7 @@ def _back(application: Application) -> ResponseReturnValue:
 def person_concerned_search(application_id: uuid.UUID) -> ResponseReturnValue:
     """What the applicant wrote about the person, and the register search to find them."""
     application = _load(application_id)
-    query, people, errors = _search_register()
+    query, people, errors = _search_register("finding the person concerned")
     return render_template(
         "console/person_concerned.html",
         application=application,

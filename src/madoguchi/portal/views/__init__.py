@@ -8,9 +8,9 @@ rules live in those operations. Input errors re-render the page with status 422 
 One module per group of screens: ``applications``, ``account``; ``common`` holds the blueprints.
 """
 
-from madoguchi.portal.views import account, applications, payments, stripe_pay
+from madoguchi.portal.views import account, applications, ledger, payments, stripe_pay
 from madoguchi.portal.views.common import bp, public_pages
 
-__all__ = ["WEB_BLUEPRINTS", "account", "applications", "bp", "payments", "public_pages", "stripe_pay"]
+__all__ = ["WEB_BLUEPRINTS", "account", "applications", "bp", "ledger", "payments", "public_pages", "stripe_pay"]
 
 WEB_BLUEPRINTS = [public_pages, bp]

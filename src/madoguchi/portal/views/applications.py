@@ -25,7 +25,7 @@ from madoguchi.payments import intents, quotes
 from madoguchi.payments import service as payment_service
 from madoguchi.satisfaction import operations as satisfaction
 from madoguchi.security import public
-from madoguchi.web import schema_form
+from madoguchi.web import schema_answers, schema_form
 from madoguchi.web.i18n import current_locale, localized
 from madoguchi.web.resident_nav import nav_context, signed_in_resident
 
@@ -411,6 +411,8 @@ def _render_application(found: Application, satisfaction: dict[str, Any] | None,
         delivery=filed,
         pickup_code=delivery.grouped_pickup_code(filed.pickup_code) if filed and filed.pickup_code else "",
         is_draft=found.state == workflow.initial,
+        # Which answers came from which register as of which day (the decision rests on them).
+        provenance=schema_answers.provenance(found.settings_snapshot["form"], found.prefill_sources or {}),
         timeline=_timeline(found),
         may_withdraw="withdraw" in available,
         more_info=_latest_request(found),
