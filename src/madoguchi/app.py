@@ -28,6 +28,7 @@ from madoguchi.api import emails as emails_api
 from madoguchi.api import fee_quotes as fee_quotes_api
 from madoguchi.api import identity as identity_api
 from madoguchi.api import oauth_clients as oauth_clients_api
+from madoguchi.api import open_data as open_data_api
 from madoguchi.api import payment_webhooks as payment_webhooks_api
 from madoguchi.api import refunds as refunds_api
 from madoguchi.api import webhooks as webhooks_api
@@ -49,6 +50,7 @@ from madoguchi.documents import issuing as _issue_document_action  # noqa: F401
 from madoguchi.documents import storage
 from madoguchi.extensions import csrf, limiter
 from madoguchi.notify import notices as _inbox_notice_action  # noqa: F401
+from madoguchi.opendata import views as open_data_files
 from madoguchi.payments import service as _payment_service  # noqa: F401  (on_succeeded: issue what waited for its fee)
 from madoguchi.payments import workflow_steps as _payment_steps  # noqa: F401  (quote_fee, fee_settled)
 from madoguchi.portal import attachments as attachment_pages
@@ -77,6 +79,7 @@ API_BLUEPRINTS = (
     *closed_days_api.API_BLUEPRINTS,
     *childcare_rounds_api.API_BLUEPRINTS,
     *payment_webhooks_api.API_BLUEPRINTS,
+    *open_data_api.API_BLUEPRINTS,
 )
 
 #: Pages (and the OAuth protocol endpoints), more specific ones first: ``madoguchi.web`` registers the
@@ -97,6 +100,7 @@ PAGE_BLUEPRINTS = (
     *delivery_pages.WEB_BLUEPRINTS,
     *round_pages.WEB_BLUEPRINTS,
     *fake_pay_pages.WEB_BLUEPRINTS,
+    *open_data_files.WEB_BLUEPRINTS,
 )
 
 

@@ -55,6 +55,9 @@ def _tenant_values(spec: dict[str, Any]) -> dict[str, Any]:
             **({"payments": spec["payments"]} if spec.get("payments") else {}),
             # Sign-in with the マイナンバーカード (decision 0048); absent: off.
             **({"card_sign_in": spec["card_sign_in"]} if spec.get("card_sign_in") else {}),
+            # What the open-data KPIs publish and under which license (issue 20, docs/open-data.md); absent:
+            # published under PDL 1.0 without population figures.
+            **({"open_data": spec["open_data"]} if spec.get("open_data") else {}),
         },
     }
 
@@ -150,7 +153,10 @@ SLUG_MAX_LENGTH = 63
 NAME_MAX_LENGTH = 200
 #: First path segments the platform itself uses (a tenant slug would be shadowed by, or shadow, them).
 RESERVED_SLUGS = frozenset(
-    {"admin", "api", "oauth", "static", "healthz", "readyz", "login", "logout", "console", "verify", "fake-pay"}
+    {
+        *("admin", "api", "oauth", "static", "healthz", "readyz", "login", "logout", "console", "verify"),
+        *("fake-pay", "open-data"),
+    }
 )
 
 # Reasons a new tenant is refused, one per field; the admin pages show each in the visitor's language.
