@@ -408,21 +408,19 @@ TENANT_FILE_SCHEMA = {
             "additionalProperties": False,
             "properties": {
                 "publish": {"type": "boolean"},
+                # 住民基本台帳人口 on January 1
                 "population": {
                     "type": "integer",
                     "minimum": 1,
                     "maximum": 20_000_000,
-                    "x-message": "must be the registered population on January 1 (住民基本台帳人口), e.g. 5230",
                 },
                 "population_as_of": {
                     "type": "string",
                     "pattern": "^[0-9]{4}-01-01$",
                     "x-message": "must be the January 1 the population was counted, e.g. 2026-01-01",
                 },
-                "license": {
-                    "enum": ["PDL-1.0", "CC-BY-4.0"],
-                    "x-message": "must be PDL-1.0 (公共データ利用規約 第1.0版, the default) or CC-BY-4.0",
-                },
+                # PDL-1.0: 公共データ利用規約 第1.0版 (the default)
+                "license": {"enum": ["PDL-1.0", "CC-BY-4.0"]},
                 "attribution": {"type": "string", "minLength": 1, "maxLength": 200},
                 "cost_per_transaction_jpy": {
                     "oneOf": [
