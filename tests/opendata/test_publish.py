@@ -17,9 +17,9 @@ from sqlalchemy import delete, select
 from madoguchi import jp
 from madoguchi.applications.models import Application, ApplicationEvent
 from madoguchi.db import Database
-from madoguchi.opendata import publish
+from madoguchi.opendata import compute, publish
 from madoguchi.opendata.models import KpiMonth, NationalKpiMonth
-from madoguchi.payments.models import PaymentIntent, Refund
+from madoguchi.payments.models import PaymentIntent
 from madoguchi.tenancy.models import Tenant
 from tests.opendata.conftest import PERIOD, Towns, jst, random_facts, seed
 
@@ -136,9 +136,17 @@ def test_rerunning_a_closed_month_gives_the_same_bytes_and_a_purge_changes_nothi
         outcomes, national = publish.publish(session, tenants, PERIOD, now=jst(2026, 1, 7))
     assert {o.result for o in outcomes} == {"kept"} and national is False
     assert _bodies(client) == before
+    # Purge the applications (with their events). Payment records are kept by law (and append-only for the app's
+    # role), so applications with a payment stay.
     with db.transaction(published.a.id) as session:
-        for model in (Refund, PaymentIntent, ApplicationEvent, Application):
-            session.execute(delete(model).where(model.tenant_id == published.a.id))
+        paid = select(PaymentIntent.application_id).where(PaymentIntent.tenant_id == published.a.id)
+        gone = select(Application.id).where(Application.tenant_id == published.a.id, Application.id.not_in(paid))
+        session.execute(delete(ApplicationEvent).where(ApplicationEvent.application_id.in_(gone)))
+        purged = session.execute(delete(Application).where(Application.id.in_(gone))).rowcount  # type: ignore[attr-defined]
+    assert purged > 50
+    with db.transaction(published.a.id) as session:
+        stored = session.execute(select(KpiMonth.internal).where(KpiMonth.dataset == "procedure-kpis")).scalar_one()
+        assert compute.internal_procedure_rows(session, published.a.id, PERIOD) != stored  # the figures did go
     with db.transaction() as session:
         publish.publish(session, publish.publishing_tenants(session), PERIOD, now=jst(2026, 2, 7))
     assert _bodies(client) == before
