@@ -50,7 +50,6 @@ from madoguchi.documents import issuing as _issue_document_action  # noqa: F401
 from madoguchi.documents import storage
 from madoguchi.extensions import csrf, limiter
 from madoguchi.notify import notices as _inbox_notice_action  # noqa: F401
-from madoguchi.opendata import views as open_data_files
 from madoguchi.payments import service as _payment_service  # noqa: F401  (on_succeeded: issue what waited for its fee)
 from madoguchi.payments import workflow_steps as _payment_steps  # noqa: F401  (quote_fee, fee_settled)
 from madoguchi.portal import attachments as attachment_pages
@@ -60,6 +59,7 @@ from madoguchi.portal import views as portal_pages
 from madoguchi.tenancy import resolution
 from madoguchi.tenant_admin import views as tenant_admin_pages
 from madoguchi.web import converters
+from madoguchi.web import open_data as open_data_files
 
 #: Mounted under /api/v1 in this order (the OpenAPI document lists their tags in it).
 API_BLUEPRINTS = (

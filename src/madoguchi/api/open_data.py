@@ -4,7 +4,7 @@ same documents as the ``.json`` files. Public (no credentials), with a strong ET
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Response, url_for
 from flask.views import MethodView
@@ -13,9 +13,11 @@ from marshmallow import Schema, fields
 
 from madoguchi.context import current_tenant, db_session
 from madoguchi.opendata import reading
-from madoguchi.opendata.views import file_response
 from madoguchi.security import public
-from madoguchi.tenancy.models import Tenant
+from madoguchi.web.open_data import file_response
+
+if TYPE_CHECKING:  # annotations only
+    from madoguchi.tenancy.models import Tenant
 
 blp = Blueprint(
     "open_data",
@@ -113,7 +115,7 @@ class NationalDataset(MethodView):
         return _document(None, dataset, None)
 
 
-@blp.route("/open-data/<dataset>/<month>")
+@blp.route("/open-data/<dataset>/<month:month>")
 @public
 class NationalDatasetMonth(MethodView):
     @blp.doc(parameters=[IF_NONE_MATCH])
@@ -149,7 +151,7 @@ class TenantDataset(MethodView):
         return _document(current_tenant, dataset, None)
 
 
-@blp.route("/t/<tenant>/open-data/<dataset>/<month>")
+@blp.route("/t/<tenant>/open-data/<dataset>/<month:month>")
 @public
 class TenantDatasetMonth(MethodView):
     @blp.doc(parameters=[IF_NONE_MATCH])

@@ -1,17 +1,22 @@
-"""The published files, for anyone (no sign-in): a municipality's under ``/<tenant>/open-data/`` and the country's
-under ``/open-data/``. Every dataset as CSV and JSON (every month, or ``YYYY-MM/`` one month), the Frictionless
-``datapackage.json`` and a DCAT record (``dcat.jsonld``). The HTML index pages (``…/open-data/``) are another
-blueprint's. Each answer carries a strong ETag (SHA-256 of the bytes) and is 304 on a matching If-None-Match.
+"""The open-data files (issue 20, docs/open-data.md), for anyone (no sign-in): a municipality's under
+``/<tenant>/open-data/`` and the country's under ``/open-data/``. Every dataset as CSV and JSON (every month, or
+``YYYY-MM/`` one month), the Frictionless ``datapackage.json`` and a DCAT record (``dcat.jsonld``). The HTML index
+pages (``…/open-data/``) are another blueprint's. Each answer carries a strong ETag (SHA-256 of the bytes) and is
+304 on a matching If-None-Match.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, request, url_for
 
 from madoguchi.context import current_tenant, db_session
 from madoguchi.opendata import reading
 from madoguchi.security import public
-from madoguchi.tenancy.models import Tenant
+
+if TYPE_CHECKING:  # annotations only
+    from madoguchi.tenancy.models import Tenant
 
 tenant_files = Blueprint("open_data_files", __name__, url_prefix="/<tenant>/open-data")
 national_files = Blueprint("national_open_data_files", __name__, url_prefix="/open-data")
@@ -46,13 +51,15 @@ def _tenant() -> Tenant:
     return current_tenant
 
 
-@tenant_files.get("/<dataset>.<any(csv, json):ext>")
+@tenant_files.get("/<dataset>.csv", defaults={"ext": "csv"})
+@tenant_files.get("/<dataset>.json", defaults={"ext": "json"})
 @public
 def tenant_dataset(dataset: str, ext: str) -> Response:
     return _dataset(_tenant(), dataset, ext, None)
 
 
-@tenant_files.get("/<period>/<dataset>.<any(csv, json):ext>")
+@tenant_files.get("/<month:period>/<dataset>.csv", defaults={"ext": "csv"})
+@tenant_files.get("/<month:period>/<dataset>.json", defaults={"ext": "json"})
 @public
 def tenant_month_dataset(period: str, dataset: str, ext: str) -> Response:
     return _dataset(_tenant(), dataset, ext, period)
@@ -64,7 +71,7 @@ def tenant_package() -> Response:
     return _package(_tenant(), None)
 
 
-@tenant_files.get("/<period>/datapackage.json")
+@tenant_files.get("/<month:period>/datapackage.json")
 @public
 def tenant_month_package(period: str) -> Response:
     return _package(_tenant(), period)
@@ -80,13 +87,15 @@ def tenant_dcat() -> Response:
     return file_response(reading.dcat_file(db_session(), tenant, base), "jsonld")
 
 
-@national_files.get("/<dataset>.<any(csv, json):ext>")
+@national_files.get("/<dataset>.csv", defaults={"ext": "csv"})
+@national_files.get("/<dataset>.json", defaults={"ext": "json"})
 @public
 def national_dataset(dataset: str, ext: str) -> Response:
     return _dataset(None, dataset, ext, None)
 
 
-@national_files.get("/<period>/<dataset>.<any(csv, json):ext>")
+@national_files.get("/<month:period>/<dataset>.csv", defaults={"ext": "csv"})
+@national_files.get("/<month:period>/<dataset>.json", defaults={"ext": "json"})
 @public
 def national_month_dataset(period: str, dataset: str, ext: str) -> Response:
     return _dataset(None, dataset, ext, period)
@@ -98,7 +107,7 @@ def national_package() -> Response:
     return _package(None, None)
 
 
-@national_files.get("/<period>/datapackage.json")
+@national_files.get("/<month:period>/datapackage.json")
 @public
 def national_month_package(period: str) -> Response:
     return _package(None, period)
