@@ -9,11 +9,13 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from madoguchi import jp
 from madoguchi.db import Database
-from madoguchi.opendata import compute
+from madoguchi.opendata import compute, publish
 from madoguchi.opendata.columns import PROCEDURE_KPI_COLUMNS
+from madoguchi.opendata.models import KpiMonth
 from tests.opendata.conftest import KEYS, PERIOD, Answer, Fact, Towns, boundary_facts, jst, random_facts, seed
 
 START, END = jst(2025, 11, 1), jst(2025, 12, 1)
@@ -156,3 +158,16 @@ def test_a_month_not_over_is_refused(db: Database) -> None:
     compute.check_closed("2025-11", jst(2025, 12, 1))
     assert compute.last_closed_month(jst(2026, 1, 1, 0, 0)) == "2025-12"
     assert compute.last_closed_month(jst(2026, 3, 31, 23, 59)) == "2026-02"
+
+
+def test_live_figures_are_exact_and_stored_nowhere(db: Database, towns: Towns, facts: Any) -> None:
+    seeded_facts, answers = facts
+    with db.transaction(towns.a.id) as session:
+        rows = {r["procedure_key"]: r for r in publish.live_procedure_kpis(session, towns.a, PERIOD)}
+        assert session.execute(select(func.count()).select_from(KpiMonth)).scalar_one() == 0
+    for key in (*KEYS, None):
+        o = oracle(seeded_facts, answers, key)
+        row = rows[key or "_total"]
+        assert row["submitted_online"] == o["submitted_online"] and row["withdrawn"] == o["withdrawn"]
+        take_up = (o["submitted_online"] + o["submitted_api"]) / o["submitted_total"]
+        assert row["digital_take_up"] == pytest.approx(take_up, abs=1e-4)

@@ -364,7 +364,7 @@ def _ratio(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
-def _derived(row: dict[str, Any], population: int | None, cost: float | int | None) -> dict[str, Any]:
+def derived_values(row: dict[str, Any], population: int | None, cost: float | int | None) -> dict[str, Any]:
     """Every published value of an exact row, before suppression."""
     median, p90 = median_and_p90(row["days_to_decision"])
     total = row["submitted_total"]
@@ -482,7 +482,7 @@ def published_row(
     return {c.name: row[c.name] for c in PROCEDURE_KPI_COLUMNS}
 
 
-def _cost_for(settings: dict[str, Any], key: str) -> float | int | None:
+def cost_for(settings: dict[str, Any], key: str) -> float | int | None:
     cost = settings.get("cost_per_transaction_jpy")
     if isinstance(cost, dict):
         return cost.get(key)
@@ -497,7 +497,8 @@ def publish_procedure_rows(
     population = settings.get("population")
     mapping = settings.get("national_procedure_ids") or {}
     values = {
-        row["procedure_key"]: _derived(row, population, _cost_for(settings, row["procedure_key"])) for row in internal
+        row["procedure_key"]: derived_values(row, population, cost_for(settings, row["procedure_key"]))
+        for row in internal
     }
     hidden = suppress_table(values, TOTAL_KEY)
     identity = identity_columns(tenant, period)

@@ -54,7 +54,7 @@ def live_procedure_kpis(session: Session, tenant: Tenant, period: str) -> list[d
     population = settings.get("population")
     rows = []
     for row in compute.internal_procedure_rows(session, tenant.id, period):
-        derived = compute._derived(row, population, compute._cost_for(settings, row["procedure_key"]))
+        derived = compute.derived_values(row, population, compute.cost_for(settings, row["procedure_key"]))
         rows.append({**row, **derived})
     return rows
 
@@ -144,7 +144,7 @@ def national_procedure_rows(months: list[tuple[Tenant, KpiMonth]], period: str, 
         return sum(p for p in known if p) if known and all(known) else None
 
     values = {
-        (NATIONAL, row["procedure_key"]): compute._derived(row, population_of(row["procedure_key"]), None)
+        (NATIONAL, row["procedure_key"]): compute.derived_values(row, population_of(row["procedure_key"]), None)
         for row in exact
     }
     linked = _municipal_equations(months)
