@@ -13,12 +13,20 @@ from madoguchi.cli import main
 from madoguchi.db import Database
 from madoguchi.opendata import publish
 from madoguchi.opendata.models import KpiMonth, NationalKpiMonth
+from tests.factories import tenants
 from tests.opendata.conftest import PERIOD, jst, random_facts, seed
 
 
 def _count(db: Database, model: type) -> int:
-    with db.transaction(all_tenants=True) as session:
-        return session.execute(select(func.count()).select_from(model)).scalar_one()
+    """Rows of ``model``; a tenant's rows read under its own binding (row-level security on PostgreSQL)."""
+    if model is NationalKpiMonth:
+        with db.transaction() as session:
+            return session.execute(select(func.count()).select_from(model)).scalar_one()
+    total = 0
+    for tenant in tenants(db):
+        with db.transaction(tenant.id) as session:
+            total += session.execute(select(func.count()).select_from(model)).scalar_one()
+    return total
 
 
 def test_publish_then_publish_again_keeps_the_month(db: Database, towns, runner: CliRunner) -> None:  # type: ignore[no-untyped-def]
@@ -100,3 +108,27 @@ def test_the_shipped_tenant_files_pass_with_their_open_data(tmp_path: Path) -> N
     for path in sorted((repo / "tenants").glob("*.yaml")):
         assert definitions.check_tenant(path, services) == []
         assert "population" in definitions.load_tenant(path, services)["open_data"]
+
+
+def test_the_workers_job_publishes_the_previous_month_once_due(
+    db: Database,
+    towns,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from madoguchi.cli import open_data as open_data_cli
+
+    facts, answers = random_facts(5, 60)
+    with db.transaction(towns.b.id) as session:
+        seed(session, towns.b, facts, answers)
+    monkeypatch.setattr("madoguchi.jp.now", lambda: jst(2025, 12, 4, 23, 59))
+    open_data_cli.publish_due(db)
+    assert _count(db, KpiMonth) == 0
+    monkeypatch.setattr("madoguchi.jp.now", lambda: jst(2025, 12, 5, 0, 0))
+    open_data_cli.publish_due(db)
+    months = []
+    for tenant in tenants(db):
+        with db.transaction(tenant.id) as session:
+            months += session.execute(select(KpiMonth.period, KpiMonth.dataset)).all()
+    assert set(months) == {(PERIOD, "procedure-kpis"), (PERIOD, "catalog-adoption")} and len(months) == 6
+    open_data_cli.publish_due(db)  # later checks change nothing
+    assert _count(db, KpiMonth) == 6 and _count(db, NationalKpiMonth) == 2
