@@ -17,8 +17,12 @@ from madoguchi.security import is_public_endpoint
 
 #: Route arguments that are not ids: the tenant slug, procedure keys, static file names and emailed tokens.
 # ``provider``: a payment provider's name (stripe, fake) in the webhooks-in URL, a name like ``key``, not an id.
-NON_ID_ARGUMENTS = {"tenant", "key", "filename", "token", "provider"}
-KEBAB_SEGMENT = re.compile(r"^(<[^>]+>|[a-z0-9]+(-[a-z0-9]+)*|\.well-known|openapi\.json)$")
+# ``dataset``: an open-data dataset's name (procedure-kpis), likewise.
+NON_ID_ARGUMENTS = {"tenant", "key", "filename", "token", "provider", "dataset"}
+#: A segment: a parameter, kebab-case words, or a published file's name (``datapackage.json``, ``<dataset>.csv``).
+KEBAB_SEGMENT = re.compile(
+    r"^(<[^>]+>|[a-z0-9]+(-[a-z0-9]+)*|\.well-known|openapi\.json|(<[^>]+>|[a-z0-9]+(-[a-z0-9]+)*)\.(csv|json|jsonld))$"
+)
 
 
 def _routes(app):
@@ -41,7 +45,12 @@ def test_route_ids_are_typed(app) -> None:
         for argument, converter in rule._converters.items():
             if argument in NON_ID_ARGUMENTS:
                 continue
-            if type(converter).__name__ not in ("UUIDConverter", "IntegerConverter", "IsoDateConverter"):
+            if type(converter).__name__ not in (
+                "UUIDConverter",
+                "IntegerConverter",
+                "IsoDateConverter",
+                "YearMonthConverter",
+            ):
                 untyped.append(f"{rule.rule}: <{argument}>")
     assert untyped == []
 

@@ -28,6 +28,7 @@ from madoguchi.api import emails as emails_api
 from madoguchi.api import fee_quotes as fee_quotes_api
 from madoguchi.api import identity as identity_api
 from madoguchi.api import oauth_clients as oauth_clients_api
+from madoguchi.api import open_data as open_data_api
 from madoguchi.api import payment_webhooks as payment_webhooks_api
 from madoguchi.api import refunds as refunds_api
 from madoguchi.api import webhooks as webhooks_api
@@ -60,6 +61,7 @@ from madoguchi.portal import views as portal_pages
 from madoguchi.tenancy import resolution
 from madoguchi.tenant_admin import views as tenant_admin_pages
 from madoguchi.web import converters
+from madoguchi.web import open_data as open_data_files
 
 #: Mounted under /api/v1 in this order (the OpenAPI document lists their tags in it).
 API_BLUEPRINTS = (
@@ -79,6 +81,7 @@ API_BLUEPRINTS = (
     *closed_days_api.API_BLUEPRINTS,
     *childcare_rounds_api.API_BLUEPRINTS,
     *payment_webhooks_api.API_BLUEPRINTS,
+    *open_data_api.API_BLUEPRINTS,
 )
 
 #: Pages (and the OAuth protocol endpoints), more specific ones first: ``madoguchi.web`` registers the
@@ -101,6 +104,7 @@ PAGE_BLUEPRINTS = (
     *satisfaction_pages.WEB_BLUEPRINTS,
     *fake_pay_pages.WEB_BLUEPRINTS,
     *open_data_pages.WEB_BLUEPRINTS,
+    *open_data_files.WEB_BLUEPRINTS,
 )
 
 

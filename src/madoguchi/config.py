@@ -220,6 +220,10 @@ class Settings:
     #: ``processing``, expire unpaid ones); 0 turns them off (then run ``madoguchi payments poll`` and
     #: ``madoguchi payments expire`` from a scheduler).
     payment_jobs_seconds: int = 300
+    #: Seconds between the worker's checks for an open-data month to publish: from the 5th (JST) it publishes the
+    #: previous month of every municipality that publishes, then the country's aggregate (a month once published is
+    #: kept, so later checks change nothing); 0 turns it off (then run ``madoguchi open-data publish --all``).
+    open_data_publish_seconds: int = 3600
 
     # -- card sign-in: the マイナンバーカード's OpenID Connect provider (docs/decisions/0048) -----------------
     #: Issuer identifier of the provider (its discovery document is at ``<issuer>/.well-known/openid-configuration``).

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.portal.conftest import cheap_password_hashing, towns
+from tests.portal.conftest import towns
 
-__all__ = ["cheap_password_hashing", "towns"]
+__all__ = ["towns"]

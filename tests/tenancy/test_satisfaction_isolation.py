@@ -19,10 +19,10 @@ from madoguchi.db import Base, Database, TenantScoped
 from madoguchi.identity.actors import Actor
 from madoguchi.tenancy.models import Tenant
 from tests.identity.conftest import signed_in, staff_account
-from tests.portal.conftest import HTTPS, Towns, cheap_password_hashing, csrf_in, towns, url
+from tests.portal.conftest import HTTPS, Towns, csrf_in, towns, url
 from tests.world import RESIDENCY
 
-__all__ = ["cheap_password_hashing", "towns"]
+__all__ = ["towns"]
 
 #: Every satisfaction route and the test below that tries it from another municipality.
 SATISFACTION_ROUTES = {

@@ -63,6 +63,7 @@ def init_app(app: Flask, blueprints: Iterable[SmorestBlueprint]) -> None:
     guard_cookie_writes(app, prefix=API_PREFIX, cookie_name=COOKIE_NAME)
     api.init_app(app)
     api.register_converter(converters.IsoDateConverter, converters.openapi_schema)
+    api.register_converter(converters.YearMonthConverter, converters.openapi_month_schema)
     # flask-smorest's own blueprint serves openapi.json and the docs page: both public by nature.
     for endpoint in ("api-docs.openapi_json", "api-docs.openapi_swagger_ui"):
         mark_public_endpoint(app, endpoint)

@@ -28,6 +28,7 @@ from madoguchi.cli import (
 )
 from madoguchi.cli import i18n as i18n_cli
 from madoguchi.cli import oauth as oauth_cli
+from madoguchi.cli import open_data as open_data_cli
 from madoguchi.cli import payments as payments_cli
 from madoguchi.errors import DomainError
 
@@ -69,6 +70,7 @@ def _register_commands() -> None:
     main.add_command(i18n_cli.i18n_group)
     main.add_command(oauth_cli.oauth_group)
     main.add_command(payments_cli.payments_group)
+    main.add_command(open_data_cli.open_data_group)
 
 
 _register_commands()

@@ -11,6 +11,7 @@ import click
 from madoguchi.app import create_app
 from madoguchi.cli.audit import checkpoint_every
 from madoguchi.cli.common import database, settings
+from madoguchi.cli.open_data import open_data_every
 from madoguchi.cli.payments import payment_jobs_every
 from madoguchi.config import ConfigurationError
 from madoguchi.notify import email
@@ -47,6 +48,8 @@ def worker(once: bool) -> None:
             checkpoint_every(db, config, stop)
         if config.payment_jobs_seconds > 0:
             payment_jobs_every(db, config, app, stop)
+        if config.open_data_publish_seconds > 0:
+            open_data_every(db, config, stop)
         try:
             outbox_worker.run_forever(db, poll_seconds=config.worker_poll_seconds, stop=stop, settings=config, app=app)
         except KeyboardInterrupt:

@@ -57,6 +57,9 @@ def _tenant_values(spec: dict[str, Any]) -> dict[str, Any]:
             **({"card_sign_in": spec["card_sign_in"]} if spec.get("card_sign_in") else {}),
             # How long the residents' data-use ledger keeps its entries; absent: 7 years.
             **({"data_use_ledger": spec["data_use_ledger"]} if spec.get("data_use_ledger") else {}),
+            # What the open-data KPIs publish and under which license (issue 20, docs/open-data.md); absent:
+            # published under PDL 1.0 without population figures.
+            **({"open_data": spec["open_data"]} if spec.get("open_data") else {}),
         },
     }
 
@@ -152,7 +155,10 @@ SLUG_MAX_LENGTH = 63
 NAME_MAX_LENGTH = 200
 #: First path segments the platform itself uses (a tenant slug would be shadowed by, or shadow, them).
 RESERVED_SLUGS = frozenset(
-    {"admin", "api", "oauth", "static", "healthz", "readyz", "login", "logout", "console", "verify", "fake-pay"}
+    {
+        *("admin", "api", "oauth", "static", "healthz", "readyz", "login", "logout", "console", "verify"),
+        *("fake-pay", "open-data"),
+    }
 )
 
 # Reasons a new tenant is refused, one per field; the admin pages show each in the visitor's language.

@@ -24,11 +24,22 @@ class IsoDateConverter(BaseConverter):
         return value.isoformat() if isinstance(value, date) else str(value)
 
 
+class YearMonthConverter(BaseConverter):
+    """``YYYY-MM``, a month (an open-data period): 2025-13 does not match. The view gets the text."""
+
+    regex = r"[0-9]{4}-(?:0[1-9]|1[0-2])"
+
+
 def openapi_schema(_converter: IsoDateConverter) -> dict[str, str]:
     """How the OpenAPI document describes a ``<date:...>`` path parameter (flask-smorest's converter hook)."""
     return {"type": "string", "format": "date"}
 
 
+def openapi_month_schema(_converter: YearMonthConverter) -> dict[str, str]:
+    return {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$", "example": "2026-11"}
+
+
 def init_app(app: Any) -> None:
     """Register the converters (before any blueprint: a rule is compiled with the converters known then)."""
     app.url_map.converters["date"] = IsoDateConverter
+    app.url_map.converters["month"] = YearMonthConverter

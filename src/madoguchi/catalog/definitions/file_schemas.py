@@ -415,6 +415,45 @@ TENANT_FILE_SCHEMA = {
             },
         },
         "payments": PAYMENTS_SCHEMA,
+        # Open data (issue 20, docs/open-data.md): population for the per-1,000-residents figures, the license and
+        # attribution of the published files, whether to publish at all, and the declared cost per transaction.
+        "open_data": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "publish": {"type": "boolean"},
+                # 住民基本台帳人口 on January 1
+                "population": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 20_000_000,
+                },
+                "population_as_of": {
+                    "type": "string",
+                    "pattern": "^[0-9]{4}-01-01$",
+                    "x-message": "must be the January 1 the population was counted, e.g. 2026-01-01",
+                },
+                # PDL-1.0: 公共データ利用規約 第1.0版 (the default)
+                "license": {"enum": ["PDL-1.0", "CC-BY-4.0"]},
+                "attribution": {"type": "string", "minLength": 1, "maxLength": 200},
+                "cost_per_transaction_jpy": {
+                    "oneOf": [
+                        {"type": "number", "minimum": 0, "maximum": 10_000_000},
+                        {
+                            "type": "object",
+                            "propertyNames": _KEBAB,
+                            "additionalProperties": {"type": "number", "minimum": 0, "maximum": 10_000_000},
+                        },
+                    ],
+                    "x-message": "must be yen per transaction, e.g. 850, or one per procedure key",
+                },
+                "national_procedure_ids": {
+                    "type": "object",
+                    "propertyNames": _KEBAB,
+                    "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 40},
+                },
+            },
+        },
         # Sign-in with the マイナンバーカード through the platform's provider (decision 0048); off when absent.
         "card_sign_in": {
             "type": "object",

@@ -105,6 +105,8 @@ def inspect_tenant(
         }
         if services is not None:
             problems += _with_lines(_check_tenant_services(tenant["services"], services, file, published), path)
+        if "open_data" in ok:
+            problems += _check_open_data(tenant["open_data"], set(tenant["services"]), file)
     return tenant, unique(problems)
 
 
@@ -238,6 +240,18 @@ def _check_tenant_services(
         # Overrides must fit the version the tenant runs: the pinned one, as published, else the folder's.
         runs = versions[pinned] if pinned is not None else service
         problems += check_overrides_at(runs, entry["overrides"], file, ("services", key, "overrides"))
+    return problems
+
+
+def _check_open_data(section: dict[str, Any], enabled: set[str], file: str) -> list[Problem]:
+    """Per-procedure open-data settings name procedures the municipality offers."""
+    problems = []
+    for name in ("cost_per_transaction_jpy", "national_procedure_ids"):
+        value = section.get(name)
+        for key in sorted(value) if isinstance(value, dict) else []:
+            if key not in enabled:
+                message = f"{key!r} is not one of this municipality's services ({', '.join(sorted(enabled))})"
+                problems.append(Problem(file, field_path(("open_data", name, key)), message))
     return problems
 
 
