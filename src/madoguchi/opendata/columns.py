@@ -30,6 +30,9 @@ class Column:
     denominator: str | None = None
 
 
+#: The ``procedure_key`` of the row that sums every procedure of a municipality (or of the country).
+TOTAL_KEY = "_total"
+
 PROCEDURE_KPIS = "procedure-kpis"
 CATALOG_ADOPTION = "catalog-adoption"
 CHILDCARE_ROUND_RESULTS = "childcare-round-results"

@@ -43,14 +43,13 @@ from madoguchi.opendata.columns import (
     DEFINITION_VERSION,
     PROCEDURE_KPI_COLUMNS,
     SUPPRESSION_THRESHOLD,
+    TOTAL_KEY,
 )
 from madoguchi.payments import states
 from madoguchi.payments.models import REFUND_SUCCEEDED, PaymentIntent, Refund
 from madoguchi.satisfaction.models import SatisfactionResponse
 from madoguchi.tenancy.models import Tenant
 
-#: The ``procedure_key`` of the row that adds up every procedure of the table.
-TOTAL_KEY = "_total"
 WITHDRAWN = "withdrawn"
 _PERIOD = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 

@@ -207,7 +207,12 @@ def publish_national(session: Session, period: str, *, now: datetime | None = No
     generated_at = timestamp(now)
     changed = False
     datasets = {
-        PROCEDURE_KPIS: lambda months, stamp: national_procedure_rows(months, period, stamp),
+        # The country's file carries every municipality's published rows (already public and frozen: what the
+        # national page compares side by side), then the country's own rows (no lg_code).
+        PROCEDURE_KPIS: lambda months, stamp: [
+            *(row for _, month in months for row in month.published),
+            *national_procedure_rows(months, period, stamp),
+        ],
         CATALOG_ADOPTION: lambda months, stamp: [row for _, month in months for row in month.published],
     }
     for dataset, build in datasets.items():

@@ -46,7 +46,9 @@ def _chosen_month(periods: list[str]) -> tuple[str | None, str | None, int]:
 
 
 def _license(profile: dict[str, Any] | None) -> dict[str, str]:
-    key = str((profile or {}).get("open_data_license") or DEFAULT_LICENSE)
+    """The licence the tenant file's ``open_data.license`` names (the files' data package says the same)."""
+    section = (profile or {}).get("open_data") or {}
+    key = str(section.get("license") or DEFAULT_LICENSE)
     key = key if key in LICENSES else DEFAULT_LICENSE
     return {"key": key, "name": LICENSES[key], "cc_by": CC_BY}
 
@@ -93,7 +95,9 @@ def national() -> ResponseReturnValue:
         shown = queries.national_months(session, until=month, count=kpi_charts.TREND_MONTHS)
         months = [(m.period, list(m.published or [])) for m in shown]
         current = months[-1][1] if months else []
-        keys = sorted({str(row["procedure_key"]) for row in current if row.get("procedure_key")})
+        keys = sorted(
+            {str(row["procedure_key"]) for row in current if row.get("procedure_key")}, key=kpi_charts.procedure_order
+        )
         titles = kpi_charts.procedure_titles(session, keys)
         for key in keys:
             rows = [row for row in current if row.get("procedure_key") == key and row.get("lg_code")]

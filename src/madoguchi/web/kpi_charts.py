@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from madoguchi.catalog import operations as catalog
 from madoguchi.errors import NotFound
-from madoguchi.opendata.columns import PROCEDURE_KPI_COLUMNS
+from madoguchi.opendata.columns import PROCEDURE_KPI_COLUMNS, TOTAL_KEY
 from madoguchi.web import charts
 from madoguchi.web.i18n import current_locale, localized
 
@@ -73,6 +73,9 @@ def procedure_titles(session: Session, keys: Iterable[str]) -> dict[str, str]:
     """Each procedure's title from the catalog (its latest version), in the page's language; the key if unknown."""
     titles = {}
     for key in keys:
+        if key == TOTAL_KEY:
+            titles[key] = _("All procedures")
+            continue
         try:
             titles[key] = localized(catalog.latest_version(session, key).definition.get("title")) or key
         except NotFound:
@@ -202,6 +205,11 @@ def procedure_charts(
     return ProcedureCharts(key, title, latest, [trend, mix, decision, satisfaction])
 
 
+def procedure_order(key: str) -> tuple[bool, str]:
+    """Procedures by key, the row of all procedures last."""
+    return key == TOTAL_KEY, key
+
+
 def by_procedure(months: Sequence[tuple[str, Sequence[Row]]]) -> tuple[list[str], dict[str, list[Row | None]]]:
     """(period, rows) pairs, oldest first -> the periods and, per procedure key, its row of each period (or None)."""
     periods = [period for period, _rows in months]
@@ -212,7 +220,7 @@ def by_procedure(months: Sequence[tuple[str, Sequence[Row]]]) -> tuple[list[str]
             if not key:
                 continue
             keyed.setdefault(key, [None] * len(periods))[index] = row
-    return periods, {key: keyed[key] for key in sorted(keyed)}
+    return periods, {key: keyed[key] for key in sorted(keyed, key=procedure_order)}
 
 
 def comparison_charts(chart_prefix: str, key: str, title: str, rows: Sequence[Row], period: str) -> list[Markup]:
