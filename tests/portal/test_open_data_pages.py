@@ -89,7 +89,11 @@ def test_the_municipality_page_shows_the_latest_month_with_charts_in_japanese(
         assert svg is not None and svg.get("role") == "img"
         assert figure.find(".//details/div/table") is not None
     # The license and the files the data is published in.
-    assert "公共データ利用規約" in html and 'href="procedure-kpis.csv"' in html and 'href="datapackage.json"' in html
+    # sakuragaoka-city's tenant file chooses CC BY 4.0 (open_data.license); the default is PDL1.0
+    assert "CC BY 4.0" in html and "公共データ利用規約" not in html
+    assert 'href="procedure-kpis.csv"' in html and 'href="datapackage.json"' in html
+    status, village = _get(client, f"/{towns.a.slug}/open-data/")
+    assert status == 200 and "公共データ利用規約" in village
     assert towns.a.name_ja not in html.split("<main", 1)[1]
 
 

@@ -136,10 +136,12 @@ def _field(column: Column) -> dict[str, Any]:
 
 
 def _schema(dataset: str, national: bool) -> dict[str, Any]:
-    key = ["period", "lg_code", "procedure_key"]
-    if national and dataset == PROCEDURE_KPIS:
-        key.remove("lg_code")  # the country's rows have no code
-    return {"fields": [_field(c) for c in COLUMNS[dataset]], "missingValues": [""], "primaryKey": key}
+    schema: dict[str, Any] = {"fields": [_field(c) for c in COLUMNS[dataset]], "missingValues": [""]}
+    if not (national and dataset == PROCEDURE_KPIS):
+        schema["primaryKey"] = ["period", "lg_code", "procedure_key"]
+    # The country's procedure-kpis file has the municipalities' rows and then the country's, which have no code: a
+    # row is still identified by (period, lg_code, procedure_key), but a primary key may not have an empty field.
+    return schema
 
 
 def datapackage(publisher: Publisher, files: dict[str, bytes], *, prefix: str, created: str | None) -> bytes:
