@@ -38,6 +38,23 @@ def published_row(db: Database, tenant_id: uuid.UUID, key: str) -> dict[str, Any
         return next(row for row in month.published if row["procedure_key"] == key)
 
 
+def earlier_answers(db: Database, tenant_id: uuid.UUID, scores: tuple[int, ...]) -> None:
+    """Answers other residents gave earlier in the month (rows, as the form writes them)."""
+    with db.transaction(tenant_id) as session:
+        for score in scores:
+            session.add(
+                SatisfactionResponse(
+                    tenant_id=tenant_id,
+                    service_key="residency-certificate",
+                    journey="submitted",
+                    channel="online",
+                    score=score,
+                    answered_at=at(2026, 11, 3),
+                    journey_key=uuid.uuid4().hex,
+                )
+            )
+
+
 def publish_month(db: Database, tenant_id: uuid.UUID, now: datetime) -> None:
     with db.transaction() as session:
         tenants = [t for t in publish.publishing_tenants(session) if t.id == tenant_id]
@@ -48,19 +65,7 @@ def test_an_answer_on_the_portal_appears_in_the_next_months_published_counts(
     towns: Towns, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a = towns.a
-    with db.transaction(a.tenant.id) as session:
-        for score in (5, 5, 4, 4, 4, 3, 2, 1, 5):  # six of nine satisfied
-            session.add(
-                SatisfactionResponse(
-                    tenant_id=a.tenant.id,
-                    service_key="residency-certificate",
-                    journey="submitted",
-                    channel="online",
-                    score=score,
-                    answered_at=at(2026, 11, 3),
-                    journey_key=uuid.uuid4().hex,
-                )
-            )
+    earlier_answers(db, a.tenant.id, (5, 5, 4, 4, 4, 3, 2, 1, 5))  # six of nine satisfied
     monkeypatch.setattr("madoguchi.jp.now", lambda: at(2026, 11, 30, 23, 50))
     application_id = submitted_application(db, a)
     answered = post_answer(
@@ -84,19 +89,7 @@ def test_an_answer_on_the_portal_appears_in_the_next_months_published_counts(
 def test_nine_answers_stay_hidden_until_the_tenth(towns: Towns, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """The same month without the resident's answer: nine answers are published empty and listed as suppressed."""
     a = towns.a
-    with db.transaction(a.tenant.id) as session:
-        for _ in range(9):
-            session.add(
-                SatisfactionResponse(
-                    tenant_id=a.tenant.id,
-                    service_key="residency-certificate",
-                    journey="submitted",
-                    channel="online",
-                    score=5,
-                    answered_at=at(2026, 11, 3),
-                    journey_key=uuid.uuid4().hex,
-                )
-            )
+    earlier_answers(db, a.tenant.id, (5,) * 9)
     publish_month(db, a.tenant.id, at(2026, 12, 5, 9, 0))
     row = published_row(db, a.tenant.id, "residency-certificate")
     assert row["satisfaction_responses"] is None and "satisfaction_responses" in row["suppressed"]
