@@ -1,5 +1,6 @@
 """Seeding known facts for the open-data tests: applications with the moments that matter (started, submitted,
-decided, 補正, withdrawn), their fees and refunds, and satisfaction answers, written as rows directly."""
+decided, 補正, withdrawn), their fees and refunds, satisfaction answers and published childcare rounds, written as rows
+directly."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from madoguchi import jp
 from madoguchi.applications.models import Application, ApplicationEvent
 from madoguchi.applications.repository import store_snapshot
 from madoguchi.catalog import operations as catalog
+from madoguchi.childcare.round_models import APPROVED, PUBLISHED, AllocationRound, RoundClassStat, RoundResult
 from madoguchi.db import Database
 from madoguchi.payments.models import REFUND_SUCCEEDED, PaymentIntent, Refund
 from madoguchi.satisfaction.models import SatisfactionResponse
@@ -195,3 +197,80 @@ def random_facts(seed_value: int, count: int) -> tuple[list[Fact], list[Answer]]
         for _ in range(count // 2)
     ]
     return facts, answers
+
+
+#: (facility, age class): seats, listed by, placed, of them at their first choice, waiting, lowest placed score
+CLASSES = {
+    ("F001", 0): (12, 25, 12, 10, 13, 40),
+    ("F001", 1): (6, 9, 5, 5, 4, 35),
+    ("F002", 0): (15, 30, 15, 12, 15, 38),
+    ("F002", 1): (3, 12, 2, 0, 10, 50),
+}
+WAITLISTED, INELIGIBLE = 20, 1
+
+
+def seed_round(
+    session: Session,
+    tenant: Tenant,
+    published_at: datetime | None,
+    classes: dict[tuple[str, int], tuple[int, ...]] = CLASSES,
+    *,
+    label: str = "令和8年4月一次 𠮷野髙﨑",
+) -> uuid.UUID:
+    """A round as ``childcare.rounds`` leaves it: its class numbers and one result per child (written directly)."""
+    round_ = AllocationRound(
+        tenant_id=tenant.id,
+        label_ja=label,
+        label_en="April 2026, first round",
+        intake_month="2026-04",
+        kind="first",
+        fiscal_year=2026,
+        status=PUBLISHED if published_at else APPROVED,
+        created_by="clerk",
+        published_at=published_at,
+    )
+    session.add(round_)
+    session.flush()
+    n = 0
+    for (facility, age), (seats, listed, placed, first, waiting, lowest) in classes.items():
+        session.add(
+            RoundClassStat(
+                tenant_id=tenant.id,
+                round_id=round_.id,
+                facility_code=facility,
+                age_class=age,
+                seats=seats,
+                listed_by=listed,
+                placed=placed,
+                lowest_placed_score=lowest,
+                waiting_count=waiting,
+            )
+        )
+        for i in range(placed):
+            n += 1
+            session.add(
+                RoundResult(
+                    tenant_id=tenant.id,
+                    round_id=round_.id,
+                    entry_key=f"R-{n:05d}#1",
+                    outcome="placed",
+                    facility_code=facility,
+                    age_class=age,
+                    pref_rank=1 if i < first else 2,
+                )
+            )
+    for outcome, count in (("waitlisted", WAITLISTED), ("ineligible", INELIGIBLE)):
+        for _ in range(count):
+            n += 1
+            session.add(RoundResult(tenant_id=tenant.id, round_id=round_.id, entry_key=f"R-{n:05d}#1", outcome=outcome))
+    session.flush()
+    return round_.id
+
+
+def opt_in_lowest_score(db: Database, tenant: Tenant) -> None:
+    with db.transaction() as session:
+        found = session.get(Tenant, tenant.id)
+        assert found is not None
+        profile = dict(found.profile or {})
+        profile["open_data"] = {**(profile.get("open_data") or {}), "publish_lowest_placed_score": True}
+        found.profile = profile

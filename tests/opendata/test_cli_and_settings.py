@@ -40,7 +40,7 @@ def test_publish_then_publish_again_keeps_the_month(db: Database, towns, runner:
     assert again.exit_code == 0, again.output
     assert "midorikawa-village 2025-11: kept" in again.output
     assert "sakuragaoka-city 2025-11: published" in again.output
-    assert _count(db, NationalKpiMonth) == 2  # procedure-kpis and catalog-adoption, once each
+    assert _count(db, NationalKpiMonth) == 3  # procedure-kpis, catalog-adoption, childcare-round-results, once each
 
 
 def test_a_month_not_closed_is_refused_in_one_line_and_nothing_is_written(
@@ -129,6 +129,7 @@ def test_the_workers_job_publishes_the_previous_month_once_due(
     for tenant in tenants(db):
         with db.transaction(tenant.id) as session:
             months += session.execute(select(KpiMonth.period, KpiMonth.dataset)).all()
-    assert set(months) == {(PERIOD, "procedure-kpis"), (PERIOD, "catalog-adoption")} and len(months) == 6
+    datasets = ("procedure-kpis", "catalog-adoption", "childcare-round-results")
+    assert set(months) == {(PERIOD, dataset) for dataset in datasets} and len(months) == 9
     open_data_cli.publish_due(db)  # later checks change nothing
-    assert _count(db, KpiMonth) == 6 and _count(db, NationalKpiMonth) == 2
+    assert _count(db, KpiMonth) == 9 and _count(db, NationalKpiMonth) == 3

@@ -21,7 +21,7 @@ from madoguchi.opendata import compute, publish
 from madoguchi.opendata.models import KpiMonth, NationalKpiMonth
 from madoguchi.payments.models import PaymentIntent
 from madoguchi.tenancy.models import Tenant
-from tests.opendata.conftest import PERIOD, Towns, jst, random_facts, seed
+from tests.opendata.conftest import PERIOD, Towns, jst, opt_in_lowest_score, random_facts, seed, seed_round
 
 NOW = jst(2025, 12, 5, 0, 30)
 GAIJI_NAME = "𠮷野髙﨑葛󠄀村"
@@ -30,6 +30,7 @@ A_FILES = (
     "/midorikawa-village/open-data/procedure-kpis.json",
     "/midorikawa-village/open-data/catalog-adoption.csv",
     "/midorikawa-village/open-data/catalog-adoption.json",
+    "/midorikawa-village/open-data/childcare-round-results.csv",
     "/midorikawa-village/open-data/datapackage.json",
     "/midorikawa-village/open-data/dcat.jsonld",
     f"/midorikawa-village/open-data/{PERIOD}/procedure-kpis.csv",
@@ -37,6 +38,7 @@ A_FILES = (
     "/open-data/procedure-kpis.csv",
     "/open-data/procedure-kpis.json",
     "/open-data/catalog-adoption.csv",
+    "/open-data/childcare-round-results.json",
     "/open-data/datapackage.json",
     f"/open-data/{PERIOD}/procedure-kpis.json",
     "/open-data/dcat.jsonld",
@@ -49,11 +51,16 @@ A_FILES = (
 
 @pytest.fixture
 def published(db: Database, towns: Towns) -> Towns:
-    """Three municipalities with known facts, A's name with 外字 and IVS, the month published."""
+    """Three municipalities with known facts, A's name with 外字 and IVS, the month published. A and B each
+    published a childcare round to families in the month (A opted in to the lowest placed score), so the
+    childcare-round-results files have rows with suppressed cells and a ``_total`` row without age class."""
     for n, tenant in enumerate((towns.a, towns.b, towns.c)):
         facts, answers = random_facts(30 + n, 150)
         with db.transaction(tenant.id) as session:
             seed(session, tenant, facts, answers)
+            if tenant is not towns.c:
+                seed_round(session, tenant, jst(2025, 11, 20 + n))
+    opt_in_lowest_score(db, towns.a)
     with db.transaction() as session:
         session.get(Tenant, towns.a.id).name_ja = GAIJI_NAME  # type: ignore[union-attr]
     with db.transaction() as session:
@@ -111,10 +118,12 @@ def test_every_lg_code_of_every_file_has_a_valid_check_digit(client: Any, publis
 
 
 def test_the_data_package_validates_with_frictionless(client: Any, published: Towns, tmp_path: Path) -> None:
+    rounds_csv = client.get("/open-data/childcare-round-results.csv").data.decode()
+    assert rounds_csv.count("_total") == 2 and GAIJI_NAME in rounds_csv and ',"[""placed""' in rounds_csv
     for prefix, folder in (("/midorikawa-village/open-data/", "a"), ("/open-data/", "national")):
         root = tmp_path / folder
         (root / PERIOD).mkdir(parents=True)
-        for name in ("datapackage.json", "procedure-kpis.csv", "catalog-adoption.csv"):
+        for name in ("datapackage.json", "procedure-kpis.csv", "catalog-adoption.csv", "childcare-round-results.csv"):
             (root / name).write_bytes(client.get(prefix + name).data)
             (root / PERIOD / name).write_bytes(client.get(f"{prefix}{PERIOD}/{name}").data)
         (root / "month.json").write_bytes(client.get(f"{prefix}{PERIOD}/datapackage.json").data)
@@ -125,6 +134,17 @@ def test_the_data_package_validates_with_frictionless(client: Any, published: To
     broken = tmp_path / "a" / "procedure-kpis.csv"
     broken.write_bytes(broken.read_bytes().replace(b"2025-11", b"2025-12", 1))
     assert not frictionless.validate(str(tmp_path / "a" / "datapackage.json")).valid
+    # and the rounds' schema is checked, not only the hash: without the hash, a count that is not a number fails
+    package = json.loads((tmp_path / "national" / "datapackage.json").read_text())
+    (resource,) = [r for r in package["resources"] if r["name"] == "childcare-round-results"]
+    del resource["hash"], resource["bytes"]
+    package["resources"] = [resource]
+    (tmp_path / "national" / "rounds.json").write_text(json.dumps(package))
+    assert frictionless.validate(str(tmp_path / "national" / "rounds.json")).valid
+    rounds_file = tmp_path / "national" / "childcare-round-results.csv"
+    rounds_file.write_bytes(rounds_file.read_bytes().replace(b",_total,,36,", b",_total,,x,", 1))
+    report = frictionless.validate(str(tmp_path / "national" / "rounds.json"))
+    assert not report.valid and "type-error" in str(report.flatten(["type"]))
 
 
 def test_rerunning_a_closed_month_gives_the_same_bytes_and_a_purge_changes_nothing(
@@ -223,7 +243,8 @@ def test_another_municipalitys_figures_never_show_under_a_municipalitys_urls(cli
     for url in A_FILES:
         body = client.get(url).data.decode("utf-8")
         # the exact figures (numerators, the histogram) never leave the platform
-        for internal in ("days_to_decision", "started_online_submitted", "correction_requested", "satisfied"):
+        exact = ("days_to_decision", "started_online_submitted", "correction_requested", "satisfied", "other_outcomes")
+        for internal in exact:
             assert f'"{internal}"' not in body and f",{internal}," not in body, (url, internal)
 
 
@@ -235,7 +256,7 @@ def test_another_municipalitys_figures_never_show_under_a_municipalitys_urls(cli
         "/midorikawa-village/open-data/2024-01/procedure-kpis.csv",
         "/midorikawa-village/open-data/2025-13/procedure-kpis.csv",
         "/midorikawa-village/open-data/2024-01/datapackage.json",
-        "/open-data/childcare-round-results.csv",
+        "/open-data/2024-01/childcare-round-results.csv",
         "/open-data/2024-01/procedure-kpis.json",
     ],
 )
@@ -287,6 +308,7 @@ def test_the_api_index_lists_months_and_links(client: Any, published: Towns) -> 
     assert national["months"] == [PERIOD] and [d["dataset"] for d in national["datasets"]] == [
         "procedure-kpis",
         "catalog-adoption",
+        "childcare-round-results",
     ]
     spec = client.get("/api/v1/openapi.json").get_json()
     assert "/api/v1/t/{tenant}/open-data/{dataset}/{month}" in spec["paths"]

@@ -131,7 +131,64 @@ CATALOG_ADOPTION_COLUMNS: tuple[Column, ...] = (
     _C("generated_at", "datetime", "作成日時", "Generated at"),
 )
 
+#: The ``facility_code`` of the row that sums a round (its classes, and its children's outcomes).
+ROUND_TOTAL_KEY = "_total"
+
+CHILDCARE_ROUND_COLUMNS: tuple[Column, ...] = (
+    _C("period", "string", "結果を決定した月（日本時間、YYYY-MM）", "Month the results were published (JST, YYYY-MM)"),
+    _C("lg_code", "string", "全国地方公共団体コード", "Local government code"),
+    _C("municipality", "string", "団体名", "Municipality"),
+    _C("prefecture", "string", "都道府県名", "Prefecture"),
+    _C("round_id", "string", "利用調整回の識別子", "Allocation round id"),
+    _C("round_label", "string", "利用調整回の名称", "Allocation round"),
+    _C("intake_month", "string", "入所月（YYYY-MM）", "Intake month (YYYY-MM)"),
+    _C("round_kind", "string", "回の種類（first 4月一次、second 二次、monthly 途中入所）", "Kind of round"),
+    _C("facility_code", "string", "施設コード（_total は回の合計）", "Facility code (_total: the whole round)"),
+    _C("age_class", "integer", "年齢クラス（0〜5歳児）", "Age class (0 to 5)"),
+    _C("seats", "integer", "募集人数", "Seats offered", "count"),
+    _C(
+        "applicants_listing",
+        "integer",
+        "この施設・クラスを希望した児童数（順位を問わない）",
+        "Children who listed the class (any rank)",
+        "count",
+        True,
+    ),
+    _C("placed", "integer", "内定した児童数", "Children placed", "count", True),
+    _C("placed_first_choice", "integer", "第1希望で内定した児童数", "Placed at their first choice", "count", True),
+    _C(
+        "waitlisted",
+        "integer",
+        "希望したが内定しなかった、またはより低い希望で内定した児童数",
+        "Listed the class and were not placed there nor at a higher choice",
+        "count",
+        True,
+    ),
+    _C(
+        "lowest_placed_score",
+        "integer",
+        "内定した児童の最低指数（団体が公表を選んだ場合、内定3人以上のとき）",
+        "Lowest score placed (if the municipality publishes it, and 3 or more placed)",
+        "points",
+    ),
+    _C(
+        "applicants", "integer", "回の申込児童数（合計行のみ）", "Children in the round (total row only)", "count", True
+    ),
+    _C(
+        "not_placed",
+        "integer",
+        "保留となった児童数（合計行のみ）",
+        "Children not placed, 保留 (total row only)",
+        "count",
+        True,
+    ),
+    _C("suppressed", "array", "秘匿した列", "Columns suppressed"),
+    _C("definition_version", "string", "定義の版", "Definition version"),
+    _C("generated_at", "datetime", "作成日時", "Generated at"),
+)
+
 COLUMNS: dict[str, tuple[Column, ...]] = {
     PROCEDURE_KPIS: PROCEDURE_KPI_COLUMNS,
     CATALOG_ADOPTION: CATALOG_ADOPTION_COLUMNS,
+    CHILDCARE_ROUND_RESULTS: CHILDCARE_ROUND_COLUMNS,
 }

@@ -18,8 +18,13 @@ from sqlalchemy.orm import Session
 
 from madoguchi import jp
 from madoguchi.db import bind_tenant, bound_tenant
-from madoguchi.opendata import compute
-from madoguchi.opendata.columns import CATALOG_ADOPTION, DEFINITION_VERSION, PROCEDURE_KPIS
+from madoguchi.opendata import compute, rounds
+from madoguchi.opendata.columns import (
+    CATALOG_ADOPTION,
+    CHILDCARE_ROUND_RESULTS,
+    DEFINITION_VERSION,
+    PROCEDURE_KPIS,
+)
 from madoguchi.opendata.compute import COUNTS, TOTAL_KEY
 from madoguchi.opendata.models import KpiMonth, NationalKpiMonth
 from madoguchi.tenancy.models import SERVING_STATUSES, Tenant
@@ -83,6 +88,12 @@ def publish_month(session: Session, tenant: Tenant, period: str, *, now: datetim
         internal = compute.catalog_adoption_rows(session, tenant.id, period)
         published = compute.publish_catalog_rows(tenant, period, internal, generated_at)
         session.add(_snapshot(tenant.id, CATALOG_ADOPTION, period, now, internal, published))
+        made = True
+    if CHILDCARE_ROUND_RESULTS not in existing:
+        # Rounds published to families in the month (an empty table when there were none: the month's files exist).
+        internal = rounds.internal_round_rows(session, tenant.id, period)
+        published = rounds.publish_round_rows(tenant, period, internal, generated_at)
+        session.add(_snapshot(tenant.id, CHILDCARE_ROUND_RESULTS, period, now, internal, published))
         made = True
     session.flush()
     return Outcome(tenant.slug, period, "published" if made else "kept")
@@ -214,6 +225,8 @@ def publish_national(session: Session, period: str, *, now: datetime | None = No
             *national_procedure_rows(months, period, stamp),
         ],
         CATALOG_ADOPTION: lambda months, stamp: [row for _, month in months for row in month.published],
+        # Each round's rows are suppressed within the round, so the country's file is the municipalities' rows.
+        CHILDCARE_ROUND_RESULTS: lambda months, stamp: [row for _, month in months for row in month.published],
     }
     for dataset, build in datasets.items():
         months = _months_of(session, tenants, dataset, period)

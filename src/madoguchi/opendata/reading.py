@@ -12,14 +12,14 @@ from sqlalchemy.orm import Session
 
 from madoguchi.errors import NotFound
 from madoguchi.opendata import files
-from madoguchi.opendata.columns import CATALOG_ADOPTION, PROCEDURE_KPIS
+from madoguchi.opendata.columns import CATALOG_ADOPTION, CHILDCARE_ROUND_RESULTS, PROCEDURE_KPIS
 from madoguchi.opendata.compute import open_data_settings, parse_period
 from madoguchi.opendata.models import KpiMonth, NationalKpiMonth
 from madoguchi.opendata.publish import NATIONAL_NAME, timestamp
 from madoguchi.tenancy.models import Tenant
 
-#: The datasets published as files (childcare round results are not produced yet).
-PUBLISHED_DATASETS = (PROCEDURE_KPIS, CATALOG_ADOPTION)
+#: The datasets published as files.
+PUBLISHED_DATASETS = (PROCEDURE_KPIS, CATALOG_ADOPTION, CHILDCARE_ROUND_RESULTS)
 NATIONAL_PUBLISHER = files.Publisher(
     name=NATIONAL_NAME,
     slug=None,
@@ -133,15 +133,26 @@ def package_file(session: Session, tenant: Tenant | None, period: str | None) ->
     bodies: dict[str, bytes] = {}
     created: list[str] = []
     for dataset in PUBLISHED_DATASETS:
-        months = months_of(session, tenant, dataset, period)
+        months = _months_or_none(session, tenant, dataset, period)
         bodies[dataset] = files.to_csv(dataset, rows_of(months))
         created += [month.generated_at for month in months]
     prefix = f"{period}/" if period else ""
     return files.datapackage(publisher(tenant), bodies, prefix=prefix, created=max(created) if created else None)
 
 
+def _months_or_none(session: Session, tenant: Tenant | None, dataset: str, period: str | None) -> list[Month]:
+    """A dataset's months for the package: a month published before the dataset existed (childcare round
+    results came later than procedure-kpis) gives an empty table instead of a 404 for the whole package."""
+    try:
+        return months_of(session, tenant, dataset, period)
+    except NotFound:
+        if dataset == PROCEDURE_KPIS:
+            raise
+        return []
+
+
 def dcat_file(session: Session, tenant: Tenant | None, base_url: str) -> bytes:
-    modified = [m.generated_at for d in PUBLISHED_DATASETS for m in months_of(session, tenant, d, None)]
+    modified = [m.generated_at for d in PUBLISHED_DATASETS for m in _months_or_none(session, tenant, d, None)]
     return files.dcat(
         publisher(tenant), list(PUBLISHED_DATASETS), base_url=base_url, modified=max(modified) if modified else None
     )

@@ -436,6 +436,8 @@ TENANT_FILE_SCHEMA = {
                 # PDL-1.0: 公共データ利用規約 第1.0版 (the default)
                 "license": {"enum": ["PDL-1.0", "CC-BY-4.0"]},
                 "attribution": {"type": "string", "minLength": 1, "maxLength": 200},
+                # childcare-round-results: publish each class's lowest placed score (when 3 or more were placed)
+                "publish_lowest_placed_score": {"type": "boolean"},
                 "cost_per_transaction_jpy": {
                     "oneOf": [
                         {"type": "number", "minimum": 0, "maximum": 10_000_000},
