@@ -8,13 +8,16 @@ import csv
 import io
 import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from madoguchi import jp
 from madoguchi.db import Database
-from madoguchi.opendata import publish, rounds
+from madoguchi.opendata import compute, publish, rounds
+from madoguchi.opendata.models import KpiMonth
 from madoguchi.tenancy.models import Tenant
 from tests.opendata.conftest import PERIOD, Towns, jst, opt_in_lowest_score, seed_round
 
@@ -195,3 +198,50 @@ def test_files_rerun_and_tenancy(db: Database, client: Any, towns: Towns, rounds
         seed_round(session, towns.a, jst(2025, 11, 20))
     _publish(db, towns, jst(2026, 1, 7))
     assert {url: client.get(url).data for url in urls} == before
+
+
+def test_a_round_run_through_the_childcare_operations(db: Database, seeded: None) -> None:
+    """A real round (frozen, computed by the engine, approved by a second person, published to the families): its
+    month's class rows are the round's open numbers, first choices counted from the results, and its five
+    children's small counts all published empty."""
+    from madoguchi.childcare import rounds as childcare_rounds
+    from tests.childcare.test_rounds import _office, _round, _run, _twins_and_others
+    from tests.factories import tenants
+
+    found = tenants(db)
+    office = _office(db, found[0], found[2])
+    _twins_and_others(db, office)
+    round_id = _round(db, office)
+    for verb, actor in (("freeze", None), ("compute", None), ("approve", office.supervisor), ("publish", None)):
+        _run(db, office, verb, round_id, actor)
+    with db.transaction(office.tenant.id) as session:
+        round_ = childcare_rounds.get_round(session, office.tenant.id, round_id)
+        assert round_.published_at is not None
+        period = compute.period_of(jp.date_in_japan(round_.published_at))
+        numbers = childcare_rounds.open_numbers(session, round_)
+        results = childcare_rounds.results_of(session, round_)
+        tenant = session.get(Tenant, office.tenant.id)
+        assert tenant is not None
+        _, end = compute.month_bounds(period)
+        publish.publish_month(session, tenant, period, now=end + timedelta(days=5))
+        month = session.execute(
+            select(KpiMonth).where(KpiMonth.tenant_id == tenant.id, KpiMonth.dataset == "childcare-round-results")
+        ).scalar_one()
+    classes, total = month.internal[:-1], month.internal[-1]
+    assert [
+        (r["facility_code"], r["age_class"], r["seats"], r["applicants_listing"], r["placed"]) for r in classes
+    ] == [(n["facility_code"], n["age_class"], n["seats"], n["listed_by"], n["placed"]) for n in numbers]
+    assert [r["waitlisted"] for r in classes] == [n["waiting_count"] for n in numbers]
+    first = [(r.facility_code, r.age_class) for r in results if r.outcome == "placed" and r.pref_rank == 1]
+    assert [r["placed_first_choice"] for r in classes] == [
+        first.count((n["facility_code"], n["age_class"])) for n in numbers
+    ]
+    assert total["applicants"] == len(results) == round_.stats["entries"]
+    assert total["not_placed"] == round_.stats["waitlisted"] and total["placed"] == sum(n["placed"] for n in numbers)
+    assert total["placed"] > 0
+    for row in month.published:
+        for name in rounds.COUNTS:
+            if row[name]:
+                raise AssertionError(f"{name}={row[name]} of a five-child round was published")
+        assert row["lowest_placed_score"] is None  # midorikawa-village did not opt in
+    assert any(row["suppressed"] for row in month.published)

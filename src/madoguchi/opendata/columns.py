@@ -154,7 +154,14 @@ CHILDCARE_ROUND_COLUMNS: tuple[Column, ...] = (
         "count",
         True,
     ),
-    _C("placed", "integer", "内定した児童数", "Children placed", "count", True),
+    _C(
+        "placed",
+        "integer",
+        "この施設・クラスの席を得た児童数（内定、転園で現園に残る児童を含む）",
+        "Children holding a seat of the class after the round (placed, and transfers who keep their seat)",
+        "count",
+        True,
+    ),
     _C("placed_first_choice", "integer", "第1希望で内定した児童数", "Placed at their first choice", "count", True),
     _C(
         "waitlisted",
