@@ -88,6 +88,7 @@ def _tenant_file(tmp_path: Path, open_data: str) -> Path:
         ("open_data:\n  license: MIT\n", "open_data.license", "is not one of"),
         ("open_data:\n  population: 0\n", "open_data.population", "less than the minimum of 1"),
         ("open_data:\n  publish: maybe\n", "open_data.publish", ""),
+        ("open_data:\n  publish_lowest_placed_score: 3\n", "open_data.publish_lowest_placed_score", ""),
         (
             "open_data:\n  cost_per_transaction_jpy: {passport: 500}\n",
             "open_data.cost_per_transaction_jpy.passport",
@@ -100,6 +101,12 @@ def test_the_tenant_files_open_data_section_is_checked(tmp_path: Path, section: 
     services = definitions.load_services(Path(__file__).resolve().parents[2] / "services")
     problems = definitions.check_tenant(path, services)
     assert any(p.field == field and message in p.message for p in problems), problems
+
+
+def test_the_lowest_placed_score_opt_in_is_accepted(tmp_path: Path) -> None:
+    path = _tenant_file(tmp_path, "open_data:\n  publish_lowest_placed_score: true\n")
+    services = definitions.load_services(Path(__file__).resolve().parents[2] / "services")
+    assert definitions.check_tenant(path, services) == []
 
 
 def test_the_shipped_tenant_files_pass_with_their_open_data(tmp_path: Path) -> None:
