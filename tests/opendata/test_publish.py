@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +313,15 @@ def test_the_api_index_lists_months_and_links(client: Any, published: Towns) -> 
     ]
     spec = client.get("/api/v1/openapi.json").get_json()
     assert "/api/v1/t/{tenant}/open-data/{dataset}/{month}" in spec["paths"]
+
+
+def test_every_file_the_performance_pages_link_to_is_served(client: Any, published: Towns) -> None:
+    """The pages link to the files relatively (``procedure-kpis.csv`` from ``/<tenant>/open-data/``): each link of
+    the download list answers 200, for a municipality and for the country."""
+    for page in ("/midorikawa-village/open-data/", "/open-data/"):
+        html = client.get(page).get_data(as_text=True)
+        files = html.split('id="files-heading"', 1)[1].split("</section>", 1)[0]
+        links = re.findall(r'href="([^"/]+)"', files)
+        assert {"procedure-kpis.csv", "catalog-adoption.csv", "childcare-round-results.csv"} <= set(links), page
+        for link in links:
+            assert client.get(page + link).status_code == 200, page + link
