@@ -10,8 +10,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from tests.browser.clerk_steps import open_from_the_queue
 from tests.browser.conftest import DemoServer, demo_email, sign_in
-from tests.browser.test_clerk_journey import _open_from_the_queue, axe_all, take
+from tests.browser.test_clerk_journey import axe_all, take
 from tests.browser.test_resident_journey import submit_residency_certificate
 
 VILLAGE = "midorikawa-village"  # ja only; a clerk approves and issues
@@ -42,7 +43,7 @@ def test_a_certificate_by_post_is_printed_with_its_label_marked_sent_and_the_res
 
     clerk = desktop_page
     sign_in(clerk, demo_server, VILLAGE, demo_email(VILLAGE, "clerk"), next_path=f"/{VILLAGE}/console/")
-    _open_from_the_queue(clerk, reference).get_by_role("link", name=reference).click()
+    open_from_the_queue(clerk, reference).get_by_role("link", name=reference).click()
     clerk.wait_for_load_state("domcontentloaded")
     take(clerk, "審査を開始する")
     take(clerk, "交付を決定する")

@@ -150,7 +150,7 @@ def seed(session: Session, tenant: Tenant, facts: list[Fact], answers: list[Answ
 
 
 def jst(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=JST)  # type: ignore[misc]
+    return datetime(*parts, tzinfo=JST)
 
 
 def boundary_facts() -> list[Fact]:

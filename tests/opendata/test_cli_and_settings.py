@@ -29,7 +29,7 @@ def _count(db: Database, model: type) -> int:
     return total
 
 
-def test_publish_then_publish_again_keeps_the_month(db: Database, towns, runner: CliRunner) -> None:  # type: ignore[no-untyped-def]
+def test_publish_then_publish_again_keeps_the_month(db: Database, towns, runner: CliRunner) -> None:
     facts, answers = random_facts(3, 80)
     with db.transaction(towns.a.id) as session:
         seed(session, towns.a, facts, answers)
@@ -45,7 +45,7 @@ def test_publish_then_publish_again_keeps_the_month(db: Database, towns, runner:
 
 def test_a_month_not_closed_is_refused_in_one_line_and_nothing_is_written(
     db: Database,
-    towns,  # type: ignore[no-untyped-def]
+    towns,
     runner: CliRunner,
 ) -> None:
     result = runner.invoke(main, ["open-data", "publish", "--all", "--month", "2099-01"])
@@ -119,7 +119,7 @@ def test_the_shipped_tenant_files_pass_with_their_open_data(tmp_path: Path) -> N
 
 def test_the_workers_job_publishes_the_previous_month_once_due(
     db: Database,
-    towns,  # type: ignore[no-untyped-def]
+    towns,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from madoguchi.cli import open_data as open_data_cli

@@ -32,10 +32,7 @@ def oracle(facts: list[Fact], answers: list[Answer], key: str | None) -> dict[st
     started = [f for f in mine if f.channel == "online" and _in(f.created)]
     submitted = [f for f in mine if _in(f.submitted)]
     decided = [f for f in mine if _in(f.decided)]
-    days = sorted(
-        max((jp.date_in_japan(f.decided) - jp.date_in_japan(f.submitted)).days, 0)  # type: ignore[arg-type]
-        for f in decided
-    )
+    days = sorted(max((jp.date_in_japan(f.decided) - jp.date_in_japan(f.submitted)).days, 0) for f in decided)
     scored = [a for a in answers if (key is None or a.key == key) and _in(a.at) and a.score is not None]
     online = sum(f.channel == "online" for f in submitted)
     api = sum(f.channel == "api" for f in submitted)
@@ -51,13 +48,13 @@ def oracle(facts: list[Fact], answers: list[Answer], key: str | None) -> dict[st
         "submitted_counter": counter,
         "submitted_total": len(submitted),
         "decided": len(decided),
-        "decided_within_sla": sum(1 for f in decided if f.due_on and jp.date_in_japan(f.decided) <= f.due_on),  # type: ignore[arg-type]
+        "decided_within_sla": sum(1 for f in decided if f.due_on and jp.date_in_japan(f.decided) <= f.due_on),
         "median": statistics.median(days) if days else None,
         "p90": days[math.ceil(0.9 * len(days)) - 1] if days else None,
         "corrected": sum(1 for f in submitted if f.corrected is not None and f.corrected < END),
         "withdrawn": sum(1 for f in mine if _in(f.withdrawn)),
         "responses": len(scored),
-        "satisfied": sum(1 for a in scored if a.score >= 4),  # type: ignore[operator]
+        "satisfied": sum(1 for a in scored if a.score >= 4),
         "fees": fees,
     }
 

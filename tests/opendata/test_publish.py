@@ -63,10 +63,10 @@ def published(db: Database, towns: Towns) -> Towns:
                 seed_round(session, tenant, jst(2025, 11, 20 + n))
     opt_in_lowest_score(db, towns.a)
     with db.transaction() as session:
-        session.get(Tenant, towns.a.id).name_ja = GAIJI_NAME  # type: ignore[union-attr]
+        session.get(Tenant, towns.a.id).name_ja = GAIJI_NAME
     with db.transaction() as session:
         a, b, c = (session.get(Tenant, t.id) for t in (towns.a, towns.b, towns.c))
-        publish.publish(session, [a, b, c], PERIOD, now=NOW)  # type: ignore[list-item]
+        publish.publish(session, [a, b, c], PERIOD, now=NOW)
     return towns
 
 
@@ -163,7 +163,7 @@ def test_rerunning_a_closed_month_gives_the_same_bytes_and_a_purge_changes_nothi
         paid = select(PaymentIntent.application_id).where(PaymentIntent.tenant_id == published.a.id)
         gone = select(Application.id).where(Application.tenant_id == published.a.id, Application.id.not_in(paid))
         session.execute(delete(ApplicationEvent).where(ApplicationEvent.application_id.in_(gone)))
-        purged = session.execute(delete(Application).where(Application.id.in_(gone))).rowcount  # type: ignore[attr-defined]
+        purged = session.execute(delete(Application).where(Application.id.in_(gone))).rowcount
     assert purged > 50
     with db.transaction(published.a.id) as session:
         stored = session.execute(select(KpiMonth.internal).where(KpiMonth.dataset == "procedure-kpis")).scalar_one()
@@ -216,8 +216,8 @@ def test_a_municipality_that_does_not_publish_or_is_suspended_is_left_out(
             seed(session, tenant, facts, answers)
     with db.transaction() as session:
         a = session.get(Tenant, towns.a.id)
-        a.profile = {**a.profile, "open_data": {**a.profile["open_data"], "publish": False}}  # type: ignore[union-attr]
-        session.get(Tenant, towns.c.id).status = "suspended"  # type: ignore[union-attr]
+        a.profile = {**a.profile, "open_data": {**a.profile["open_data"], "publish": False}}
+        session.get(Tenant, towns.c.id).status = "suspended"
     with db.transaction() as session:
         tenants = publish.publishing_tenants(session)
         assert [t.slug for t in tenants] == ["sakuragaoka-city"]

@@ -27,7 +27,7 @@ NOW = jst(2025, 12, 5, 0, 30)
 def _publish(db: Database, towns: Towns, now: datetime = NOW) -> None:
     with db.transaction() as session:
         tenants = [session.get(Tenant, t.id) for t in (towns.a, towns.b, towns.c)]
-        publish.publish(session, tenants, PERIOD, now=now)  # type: ignore[arg-type]
+        publish.publish(session, tenants, PERIOD, now=now)
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_the_published_rows_of_a_seeded_round(db: Database, towns: Towns, rounds
     opt_in_lowest_score(db, towns.a)
     _publish(db, towns)
     with db.transaction(towns.a.id) as session:
-        month = publish._months_of(session, [session.get(Tenant, towns.a.id)], "childcare-round-results", PERIOD)  # type: ignore[list-item]
+        month = publish._months_of(session, [session.get(Tenant, towns.a.id)], "childcare-round-results", PERIOD)
     rows = month[0][1].published
     keys = ("facility_code", "age_class", "seats", "applicants_listing", "placed", "placed_first_choice")
     keys += ("waitlisted", "lowest_placed_score", "applicants", "not_placed", "suppressed")
@@ -153,7 +153,7 @@ def test_lowest_placed_score_needs_theopt_in_lowest_score(
 ) -> None:
     _publish(db, towns)
     with db.transaction(towns.a.id) as session:
-        month = publish._months_of(session, [session.get(Tenant, towns.a.id)], "childcare-round-results", PERIOD)  # type: ignore[list-item]
+        month = publish._months_of(session, [session.get(Tenant, towns.a.id)], "childcare-round-results", PERIOD)
     rows = month[0][1].published
     assert [row["lowest_placed_score"] for row in rows] == [None] * 5
     assert not any("lowest_placed_score" in row["suppressed"] for row in rows)

@@ -213,7 +213,7 @@ def test_the_country_hides_what_would_give_away_a_municipalitys_hidden_cell() ->
     for t, rows in ((ta, a_rows), (tb, b_rows)):
         published = compute.publish_procedure_rows(t, "2025-11", rows, STAMP)
         months.append((t, SimpleNamespace(internal=rows, published=published)))
-    national = publish.national_procedure_rows(months, "2025-11", STAMP)  # type: ignore[arg-type]
+    national = publish.national_procedure_rows(months, "2025-11", STAMP)
     p = next(row for row in national if row["procedure_key"] == "p")
     assert p["submitted_total"] == 165  # the sum of the exact figures (65 + 100)
     assert p["submitted_online"] is None and "submitted_online" in p["suppressed"]
@@ -237,7 +237,7 @@ def test_random_countries_leave_no_municipal_cell_recoverable() -> None:
             published = compute.publish_procedure_rows(t, "2025-11", exact, STAMP)
             months.append((t, SimpleNamespace(internal=exact, published=published)))
             tables[t.local_government_code] = published
-        national = publish.national_procedure_rows(months, "2025-11", STAMP)  # type: ignore[arg-type]
+        national = publish.national_procedure_rows(months, "2025-11", STAMP)
         # rename the attacker's tables to what publish uses as row ids (lg_code, key) is internal: use codes
         assert_nothing_recoverable(tables, national)
         exact_national = {r["procedure_key"]: r for r in national}

@@ -27,7 +27,7 @@ MONTH = "2026-11"
 
 
 def at(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=jp.JAPAN)  # type: ignore[misc]
+    return datetime(*parts, tzinfo=jp.JAPAN)
 
 
 def published_row(db: Database, tenant_id: uuid.UUID, key: str) -> dict[str, Any]:

@@ -51,7 +51,7 @@ def _table(figure: ET.Element) -> dict[str, list[str]]:
     table = figure.find("details/div/table")
     assert table is not None
     return {
-        (tr.find("th").text or ""): [td.text or "" for td in tr.findall("td")]  # type: ignore[union-attr]
+        (tr.find("th").text or ""): [td.text or "" for td in tr.findall("td")]
         for tr in table.iter("tr")
         if tr.find("td") is not None
     }
